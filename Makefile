@@ -1,0 +1,165 @@
+# arxiv - a C toolchain that sorts scientific abstracts into fields.
+# Knobs: PREFIX MANPREFIX DESTDIR LIBTORCH TORCH SANITIZE BUILD
+.SUFFIXES:
+
+VERSION   = 0.1.0
+SOVER     = 1
+PREFIX    = /usr/local
+MANPREFIX = $(PREFIX)/share/man
+LIBDIR    = $(PREFIX)/lib
+DATADIR   = $(PREFIX)/share/arxiv
+DESTDIR   =
+BUILD     = build
+SHARED    = ../shared
+
+CC        = cc
+CXX       = c++
+PKG_CONFIG = pkg-config
+
+WARN      = -Wall -Wextra -Wpedantic -Wshadow -Wstrict-prototypes -Wmissing-prototypes -Wformat=2
+OPT       = -O2 -g
+CFLAGS    = $(OPT)
+CXXFLAGS  = $(OPT)
+LDFLAGS   =
+
+# SANITIZE=1 builds with AddressSanitizer + UBSan (used by `make asan`, in build-asan/).
+SANITIZE  =
+SANFLAGS_1 = -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined
+SANFLAGS  = $(SANFLAGS_$(SANITIZE))
+
+DEPS_PC   = jansson libutf8proc libcurl
+DEPS_CFLAGS := $(shell $(PKG_CONFIG) --cflags $(DEPS_PC) 2>/dev/null)
+DEPS_LIBS   := $(shell $(PKG_CONFIG) --libs $(DEPS_PC) 2>/dev/null) -lstemmer -lm -lpthread -ldl
+
+ALL_CFLAGS = -std=c11 -D_GNU_SOURCE -DARXIV_BUILD -DDATADIR='"$(DATADIR)"' \
+	-Ilib/include -Ilib $(WARN) -fvisibility=hidden -fPIC $(DEPS_CFLAGS) $(SANFLAGS) $(CFLAGS)
+PROG_CFLAGS = -std=c11 -D_GNU_SOURCE -Ilib/include $(WARN) $(DEPS_CFLAGS) $(SANFLAGS) $(CFLAGS)
+
+# libtorch: Debian's libtorch-dev by default; LIBTORCH=/path/to/libtorch for another
+# (pytorch.org's CUDA build, or the one inside a pip-installed torch). TORCH=0 disables.
+LIBTORCH  =
+TORCH_INC_  = -isystem /usr/include/torch/csrc/api/include
+TORCH_LIB_  =
+TORCH_INC   = $(if $(LIBTORCH),-isystem $(LIBTORCH)/include -isystem $(LIBTORCH)/include/torch/csrc/api/include,$(TORCH_INC_))
+TORCH_LIBS  = $(if $(LIBTORCH),-L$(LIBTORCH)/lib -Wl$(comma)-rpath$(comma)$(LIBTORCH)/lib,) -ltorch -ltorch_cpu -lc10
+comma := ,
+TORCH     := $(if $(LIBTORCH),1,$(if $(wildcard /usr/include/torch/script.h),1,0))
+
+LIB_SRC   := $(sort $(wildcard lib/*.c))
+LIB_OBJ   := $(LIB_SRC:lib/%.c=$(BUILD)/obj/%.o)
+TORCH_SRC := $(sort $(wildcard lib/*.cpp))
+TORCH_OBJ := $(TORCH_SRC:lib/%.cpp=$(BUILD)/obj/%.o)
+PROG_SRC  := $(sort $(wildcard bin/arxiv-*.c))
+PROGS     := $(PROG_SRC:bin/%.c=$(BUILD)/bin/%)
+UNIT_SRC  := $(sort $(wildcard tests/unit/test_*.c))
+UNITS     := $(UNIT_SRC:tests/unit/%.c=$(BUILD)/tests/%)
+FUZZ_SRC  := $(sort $(wildcard tests/fuzz/fuzz_*.c))
+MAN1      := $(sort $(wildcard man/man1/*.1))
+MANALL    := $(sort $(wildcard man/man*/*.[1-9]))
+
+SOLIB     = $(BUILD)/lib/libarxiv.so.$(SOVER)
+ALIB      = $(BUILD)/lib/libarxiv.a
+TORCHLIB  = $(BUILD)/lib/libarxiv_torch.so.$(SOVER)
+LIBS_ALL  = $(SOLIB) $(ALIB) $(if $(filter 1,$(TORCH)),$(TORCHLIB),) $(BUILD)/lib/arxiv.pc
+
+RPATH     = -Wl,-rpath,'$$ORIGIN/../lib'
+PROG_LIBS = -L$(BUILD)/lib -larxiv $(DEPS_LIBS)
+
+all: $(LIBS_ALL) $(PROGS)
+
+$(BUILD)/obj/%.o: lib/%.c lib/include/arxiv.h $(wildcard lib/*.h)
+	@mkdir -p $(@D)
+	$(CC) $(ALL_CFLAGS) -c -o $@ $<
+
+$(BUILD)/obj/%.o: lib/%.cpp lib/include/arxiv.h $(wildcard lib/*.h)
+	@mkdir -p $(@D)
+	$(CXX) -std=c++17 -DARXIV_BUILD -Ilib/include -Ilib -fPIC -fvisibility=hidden -Wall -Wextra \
+		$(TORCH_INC) $(SANFLAGS) $(CXXFLAGS) -c -o $@ $<
+
+$(SOLIB): $(LIB_OBJ)
+	@mkdir -p $(@D)
+	$(CC) -shared -Wl,-soname,libarxiv.so.$(SOVER) -Wl,-rpath,'$$ORIGIN' $(SANFLAGS) $(LDFLAGS) \
+		-o $@ $(LIB_OBJ) $(DEPS_LIBS)
+	ln -sf libarxiv.so.$(SOVER) $(BUILD)/lib/libarxiv.so
+
+$(ALIB): $(LIB_OBJ)
+	@mkdir -p $(@D)
+	rm -f $@
+	ar rcs $@ $(LIB_OBJ)
+
+# The libtorch shim is a plugin of libarxiv, loaded with dlopen on the first
+# transformer call, so the text filters never pay libtorch's start-up cost.
+$(TORCHLIB): $(TORCH_OBJ) $(SOLIB)
+	@mkdir -p $(@D)
+	$(CXX) -shared -Wl,-soname,libarxiv_torch.so.$(SOVER) -Wl,-rpath,'$$ORIGIN' $(SANFLAGS) $(LDFLAGS) \
+		-o $@ $(TORCH_OBJ) -L$(BUILD)/lib -larxiv $(TORCH_LIBS) $(DEPS_LIBS)
+
+$(BUILD)/lib/arxiv.pc: lib/arxiv.pc.in Makefile
+	@mkdir -p $(@D)
+	sed -e 's|@PREFIX@|$(PREFIX)|' -e 's|@LIBDIR@|$(LIBDIR)|' -e 's|@VERSION@|$(VERSION)|' \
+		lib/arxiv.pc.in > $@
+
+$(BUILD)/bin/arxiv-serve: LDEXTRA = -lmicrohttpd
+$(BUILD)/bin/%: bin/%.c $(SOLIB) lib/include/arxiv.h
+	@mkdir -p $(@D)
+	$(CC) $(PROG_CFLAGS) -DVERSION='"$(VERSION)"' -DDATADIR='"$(DATADIR)"' $(RPATH) $(LDFLAGS) \
+		-o $@ $< $(PROG_LIBS) $(LDEXTRA)
+
+$(BUILD)/tests/%: tests/unit/%.c tests/unit/tap.h $(ALIB)
+	@mkdir -p $(@D)
+	$(CC) $(ALL_CFLAGS) -Itests/unit -UARXIV_BUILD $(LDFLAGS) -o $@ $< $(ALIB) $(DEPS_LIBS)
+
+units: $(UNITS)
+
+# `make check`: every C unit test and every bats test, one summary line at the end.
+check: all units
+	@BUILD=$(BUILD) SHARED=$(SHARED) tests/run.sh
+
+# AddressSanitizer + UBSan build of everything, in its own tree, then the same tests.
+asan:
+	$(MAKE) BUILD=build-asan SANITIZE=1 OPT='-O1 -g' check
+
+FUZZ_TIME = 60
+fuzz: $(FUZZ_SRC:tests/fuzz/%.c=$(BUILD)/fuzz/%)
+	@for f in $^; do n=$${f##*/}; mkdir -p $(BUILD)/fuzz/corpus-$$n; \
+		echo "== $$n ($(FUZZ_TIME)s)"; \
+		$$f -max_total_time=$(FUZZ_TIME) -max_len=4096 $(BUILD)/fuzz/corpus-$$n tests/fuzz/seeds/$$n \
+			2>&1 | tail -3 || exit 1; done
+
+$(BUILD)/fuzz/%: tests/fuzz/%.c $(LIB_SRC) lib/include/arxiv.h
+	@mkdir -p $(@D)
+	clang -std=c11 -D_GNU_SOURCE -DARXIV_BUILD -DDATADIR='"$(DATADIR)"' -Ilib/include -Ilib -g -O1 \
+		-fsanitize=fuzzer,address,undefined $(DEPS_CFLAGS) -o $@ $< $(LIB_SRC) $(DEPS_LIBS)
+
+bench: all
+	@BUILD=$(BUILD) SHARED=$(SHARED) tests/bench/run.sh
+
+lint:
+	mandoc -Tlint -W warning $(MANALL)
+	shellcheck -x -S warning pipelines/*.sh tests/*.sh tests/bench/*.sh .ci/run
+
+install: all
+	mkdir -p $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(LIBDIR)/pkgconfig $(DESTDIR)$(PREFIX)/include \
+		$(DESTDIR)$(DATADIR) $(DESTDIR)$(MANPREFIX)
+	for p in $(PROGS); do cp -f $$p $(DESTDIR)$(PREFIX)/bin/; done
+	cp -f $(SOLIB) $(ALIB) $(DESTDIR)$(LIBDIR)/
+	$(if $(filter 1,$(TORCH)),cp -f $(TORCHLIB) $(DESTDIR)$(LIBDIR)/)
+	ln -sf libarxiv.so.$(SOVER) $(DESTDIR)$(LIBDIR)/libarxiv.so
+	cp -f lib/include/arxiv.h $(DESTDIR)$(PREFIX)/include/
+	cp -f $(BUILD)/lib/arxiv.pc $(DESTDIR)$(LIBDIR)/pkgconfig/
+	cp -Rf data/. $(DESTDIR)$(DATADIR)/
+	for m in $(MANALL); do s=$${m%/*}; s=$${s##*/}; mkdir -p $(DESTDIR)$(MANPREFIX)/$$s; \
+		cp -f $$m $(DESTDIR)$(MANPREFIX)/$$s/; done
+
+uninstall:
+	for p in $(PROGS); do rm -f $(DESTDIR)$(PREFIX)/bin/$${p##*/}; done
+	rm -f $(DESTDIR)$(LIBDIR)/libarxiv.so* $(DESTDIR)$(LIBDIR)/libarxiv.a \
+		$(DESTDIR)$(LIBDIR)/libarxiv_torch.so* $(DESTDIR)$(LIBDIR)/pkgconfig/arxiv.pc \
+		$(DESTDIR)$(PREFIX)/include/arxiv.h
+	rm -rf $(DESTDIR)$(DATADIR)
+	for m in $(MANALL); do s=$${m%/*}; s=$${s##*/}; rm -f $(DESTDIR)$(MANPREFIX)/$$s/$${m##*/}; done
+
+clean:
+	rm -rf build build-asan
+
+.PHONY: all units check asan fuzz bench lint install uninstall clean

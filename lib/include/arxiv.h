@@ -1,0 +1,342 @@
+/*
+ * arxiv.h - the public C API of libarxiv, the library behind the arxiv toolchain.
+ *
+ * One header, C11, usable from C and C++. Every export is arxiv_<noun>_<verb>().
+ * Ownership is stated per function: "new" (caller frees with the named free
+ * function, which accepts NULL), "borrowed" (valid while the owner lives), or
+ * "takes ownership". The library never prints and never exits: errors come
+ * back in a struct arxiv_error, diagnostics through arxiv_set_log().
+ *
+ * Binary tensor stream (full spec in arxiv-tensor(5)), all integers little-endian,
+ * encoded field by field:
+ *
+ *   offset size  field
+ *   0      8     magic "\x89AXT\r\n\x1a\n"
+ *   8      4     version (1)
+ *   12     4     header_size (bytes from offset 0 to the first record; readers skip extra bytes)
+ *   16     4     seq_len (token ids per record)
+ *   20     4     id_width (bytes of the NUL-padded arXiv id per record)
+ *   24     4     n_labels
+ *   28     4     flags (bit 0: lowercased vocabulary)
+ *   32     8     n_records (0 = unknown, read to EOF)
+ *   40     8     vocab_hash (FNV-1a 64 of vocab.txt bytes)
+ *   48     4     labels_size (bytes of the label block that follows)
+ *   52     ...   label block: n_labels NUL-terminated UTF-8 label names
+ *   then records of fixed size 4 + 8 + id_width + 4*seq_len + seq_len:
+ *          int32 label (-1 = unlabelled), uint64 source line, id[id_width],
+ *          uint32 ids[seq_len], uint8 mask[seq_len]
+ */
+#ifndef ARXIV_H
+#define ARXIV_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#if defined(ARXIV_BUILD)
+#define ARXIV_API __attribute__((visibility("default")))
+#else
+#define ARXIV_API
+#endif
+
+#define ARXIV_VERSION "0.1.0"
+#define ARXIV_MAX_LINE ((size_t)1 << 20)	/* longest JSONL line accepted: 1 MiB */
+
+/* ------------------------------------------------------------------ core */
+
+/* Error detail, filled by any call that can fail (like jansson's json_error_t). */
+struct arxiv_error {
+	char source[64];	/* input name ("<stdin>", a path) or "" */
+	long line;		/* 1-based line or record number, 0 if none */
+	char text[160];		/* the reason, no trailing newline */
+};
+
+/* Fill *e (may be NULL: then nothing happens). printf-style. */
+ARXIV_API void arxiv_error_set(struct arxiv_error *e, const char *source, long line,
+    const char *fmt, ...) __attribute__((format(printf, 4, 5)));
+/* Format an error as "source:line: text" (parts omitted when empty) into buf. */
+ARXIV_API const char *arxiv_error_str(const struct arxiv_error *e, char *buf, size_t n);
+
+enum arxiv_log_level { ARXIV_LOG_DEBUG, ARXIV_LOG_INFO, ARXIV_LOG_WARN };
+/* Diagnostics from the library go to fn (NULL: dropped). Process-wide. */
+ARXIV_API void arxiv_set_log(void (*fn)(int level, const char *msg, void *ud), void *ud);
+ARXIV_API void arxiv_log(int level, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+/* A growable byte buffer; zero-initialise, free with arxiv_buf_free. */
+struct arxiv_buf {
+	char *data;		/* always NUL-terminated when len > 0 or after any append */
+	size_t len, cap;
+};
+ARXIV_API int arxiv_buf_reserve(struct arxiv_buf *b, size_t extra);
+ARXIV_API int arxiv_buf_append(struct arxiv_buf *b, const void *p, size_t n);
+ARXIV_API int arxiv_buf_putc(struct arxiv_buf *b, int c);
+ARXIV_API int arxiv_buf_printf(struct arxiv_buf *b, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+ARXIV_API void arxiv_buf_clear(struct arxiv_buf *b);
+ARXIV_API void arxiv_buf_free(struct arxiv_buf *b);
+
+/* Path of a shipped data file: $ARXIV_DATADIR/name if set, else the compiled-in
+ * DATADIR/name. Returns buf. */
+ARXIV_API const char *arxiv_data_path(const char *name, char *buf, size_t n);
+
+/* 64-bit FNV-1a, and its seeded form (splitmix of seed folded in). */
+ARXIV_API uint64_t arxiv_hash64(const void *p, size_t n, uint64_t seed);
+
+/* ------------------------------------------------------- line reader */
+
+/*
+ * Reads lines of at most max_len bytes (0: ARXIV_MAX_LINE) from a stream with
+ * constant memory. A line longer than max_len, or containing a NUL byte, is an
+ * error for that line only: the reader skips to the next newline so a caller
+ * that skips bad records (-k) can go on. The trailing "\n" (and "\r\n") is
+ * removed. A final line without newline is returned as a line.
+ */
+struct arxiv_lines;
+/* new; fp borrowed; name copied (used in errors, e.g. "<stdin>"). */
+ARXIV_API struct arxiv_lines *arxiv_lines_new(FILE *fp, const char *name, size_t max_len);
+/* 1: *line (borrowed until the next call) holds *len bytes, NUL-terminated;
+ * 0: end of input; -1: error in this line (or I/O error: then arxiv_lines_ioerr()). */
+ARXIV_API int arxiv_lines_next(struct arxiv_lines *r, const char **line, size_t *len,
+    struct arxiv_error *err);
+ARXIV_API long arxiv_lines_lineno(const struct arxiv_lines *r);
+ARXIV_API const char *arxiv_lines_name(const struct arxiv_lines *r);
+ARXIV_API int arxiv_lines_ioerr(const struct arxiv_lines *r);
+ARXIV_API void arxiv_lines_free(struct arxiv_lines *r);
+
+/* Check UTF-8 validity; returns the byte offset of the first bad byte or -1. */
+ARXIV_API long arxiv_utf8_check(const char *s, size_t n);
+
+/* --------------------------------------------------- field mapping (arxiv-map) */
+
+/*
+ * A category-to-label table: TSV lines "code<TAB>label", '#' comments.
+ * Lookup: exact match on the code, then on the prefix before the first '.' or
+ * '-' (so "q-fin.CP" tries "q-fin.CP", then "q"... no: the prefix is taken
+ * before the first '.', then before the first '-'), else the table's default
+ * label (a line "*<TAB>Other"), else "Other".
+ */
+struct arxiv_domains;
+ARXIV_API struct arxiv_domains *arxiv_domains_load(const char *path, struct arxiv_error *err);
+ARXIV_API void arxiv_domains_free(struct arxiv_domains *d);
+/* borrowed label for a category code (never NULL). */
+ARXIV_API const char *arxiv_domains_lookup(const struct arxiv_domains *d, const char *code,
+    size_t n);
+/* labels in order of first appearance in the table, default label last. */
+ARXIV_API size_t arxiv_domains_nlabels(const struct arxiv_domains *d);
+ARXIV_API const char *arxiv_domains_label(const struct arxiv_domains *d, size_t i);
+
+struct arxiv_map_params {
+	int abstract_only;	/* text = abstract instead of title + "\n" + abstract */
+};
+ARXIV_API struct arxiv_map_params arxiv_map_default_params(void);
+/* Join title and abstract exactly as arxiv-map does (used by predict and serve too). */
+ARXIV_API int arxiv_text_join(const char *title, const char *abstract, struct arxiv_buf *out);
+/*
+ * Map one Kaggle-schema JSON line to one output JSON line (no newline) in out,
+ * which is cleared first. *label (borrowed) gets the primary field.
+ * Returns 0, or -1 with err (err->line/source left for the caller to set).
+ */
+ARXIV_API int arxiv_map_line(const struct arxiv_domains *d, const struct arxiv_map_params *p,
+    const char *line, size_t len, struct arxiv_buf *out, const char **label,
+    struct arxiv_error *err);
+
+/* ------------------------------------------------------- cleaning (arxiv-clean) */
+
+enum {
+	ARXIV_CLEAN_NFKC = 1 << 0,	/* Unicode NFKC (utf8proc) */
+	ARXIV_CLEAN_LATEX = 1 << 1,	/* LaTeX markup to words */
+	ARXIV_CLEAN_FILTER = 1 << 2,	/* keep letters, digits, whitespace only */
+	ARXIV_CLEAN_SPACE = 1 << 3,	/* collapse whitespace */
+	ARXIV_CLEAN_LOWER = 1 << 4,	/* Unicode case folding */
+	ARXIV_CLEAN_STOP = 1 << 5,	/* remove stop words */
+	ARXIV_CLEAN_STEM = 1 << 6,	/* Snowball stemming */
+	ARXIV_CLEAN_DEFAULT = 0x7f
+};
+
+struct arxiv_clean_params {
+	unsigned flags;		/* ARXIV_CLEAN_* */
+	size_t truncate;	/* max bytes of output, cut at a word boundary; 0 = none */
+	const char *stopwords;	/* path of the stop-word list; NULL = shipped default */
+	const char *stem_lang;	/* Snowball language, "english" */
+};
+ARXIV_API struct arxiv_clean_params arxiv_clean_default_params(void);
+
+/* A cleaner holds the stop-word set and a stemmer: one per thread. */
+struct arxiv_cleaner;
+ARXIV_API struct arxiv_cleaner *arxiv_cleaner_new(const struct arxiv_clean_params *p,
+    struct arxiv_error *err);
+ARXIV_API void arxiv_cleaner_free(struct arxiv_cleaner *c);
+/* Clean text (UTF-8) into out (cleared first). 0 or -1 with err. */
+ARXIV_API int arxiv_clean_text(struct arxiv_cleaner *c, const char *in, size_t n,
+    struct arxiv_buf *out, struct arxiv_error *err);
+/* Serialise the params as a JSON object (for artifacts/tokenizer/). */
+ARXIV_API int arxiv_clean_params_json(const struct arxiv_clean_params *p, struct arxiv_buf *out);
+
+/* The individual pure steps (out cleared first; 0 or -1 on invalid UTF-8 / ENOMEM). */
+ARXIV_API int arxiv_text_nfkc(const char *in, size_t n, struct arxiv_buf *out);
+ARXIV_API int arxiv_text_latex(const char *in, size_t n, struct arxiv_buf *out);
+ARXIV_API int arxiv_text_filter(const char *in, size_t n, struct arxiv_buf *out);
+ARXIV_API int arxiv_text_space(const char *in, size_t n, struct arxiv_buf *out);
+ARXIV_API int arxiv_text_casefold(const char *in, size_t n, struct arxiv_buf *out);
+
+/* -------------------------------------------- vocabulary and WordPiece (arxiv-tok) */
+
+struct arxiv_vocab;
+/* new; vocab.txt: one piece per line, id = line number - 1. */
+ARXIV_API struct arxiv_vocab *arxiv_vocab_load(const char *path, struct arxiv_error *err);
+ARXIV_API void arxiv_vocab_free(struct arxiv_vocab *v);
+ARXIV_API size_t arxiv_vocab_size(const struct arxiv_vocab *v);
+ARXIV_API uint64_t arxiv_vocab_hash(const struct arxiv_vocab *v);
+ARXIV_API long arxiv_vocab_id(const struct arxiv_vocab *v, const char *piece, size_t n);
+ARXIV_API const char *arxiv_vocab_piece(const struct arxiv_vocab *v, size_t id);
+
+struct arxiv_tok_params {
+	size_t seq_len;		/* 256: ids per sequence incl. [CLS] and [SEP], padded */
+	int lowercase;		/* 1: BasicTokenizer lowercasing + accent stripping */
+};
+ARXIV_API struct arxiv_tok_params arxiv_tok_default_params(void);
+/*
+ * BERT tokenisation exactly like Hugging Face BertTokenizer: [CLS] pieces [SEP],
+ * truncated to seq_len, padded with [PAD]. ids and mask have seq_len entries.
+ * *n_tokens gets the unpadded length. 0 or -1 with err.
+ */
+ARXIV_API int arxiv_tok_encode(const struct arxiv_vocab *v, const struct arxiv_tok_params *p,
+    const char *text, size_t n, uint32_t *ids, uint8_t *mask, size_t *n_tokens,
+    struct arxiv_error *err);
+
+/* -------------------------------------------------------------- tensor stream */
+
+#define ARXIV_TENSOR_MAGIC "\x89" "AXT\r\n\x1a\n"
+#define ARXIV_TENSOR_VERSION 1
+
+struct arxiv_tensor_header {
+	uint32_t version, header_size, seq_len, id_width, n_labels, flags;
+	uint64_t n_records, vocab_hash;
+	char **labels;		/* n_labels names (owned by the reader/writer) */
+};
+
+struct arxiv_tensor_record {
+	int32_t label;
+	uint64_t line;
+	char id[64];		/* NUL-terminated, at most id_width bytes */
+	uint32_t *ids;		/* seq_len entries (owned by the reader) */
+	uint8_t *mask;		/* seq_len entries */
+};
+
+struct arxiv_tensor_reader;
+/* new; reads and validates the header. fp borrowed. */
+ARXIV_API struct arxiv_tensor_reader *arxiv_tensor_open(FILE *fp, const char *name,
+    struct arxiv_error *err);
+ARXIV_API const struct arxiv_tensor_header *arxiv_tensor_header(const struct arxiv_tensor_reader *r);
+/* 1 record read into *rec (buffers borrowed until the next call), 0 EOF, -1 error
+ * (truncated record, I/O error). */
+ARXIV_API int arxiv_tensor_next(struct arxiv_tensor_reader *r, struct arxiv_tensor_record *rec,
+    struct arxiv_error *err);
+ARXIV_API void arxiv_tensor_close(struct arxiv_tensor_reader *r);
+
+struct arxiv_tensor_writer;
+/* new; writes the header (h->labels copied). fp borrowed. */
+ARXIV_API struct arxiv_tensor_writer *arxiv_tensor_create(FILE *fp,
+    const struct arxiv_tensor_header *h, struct arxiv_error *err);
+ARXIV_API int arxiv_tensor_write(struct arxiv_tensor_writer *w, const struct arxiv_tensor_record *rec,
+    struct arxiv_error *err);
+ARXIV_API int arxiv_tensor_finish(struct arxiv_tensor_writer *w, struct arxiv_error *err);
+/* Is this the start of a tensor stream (>= 8 bytes)? */
+ARXIV_API int arxiv_tensor_sniff(const void *p, size_t n);
+
+/* ------------------------------------------------------------------ split */
+
+/* Split of an id: 0 train, 1 val, 2 test, by a seeded hash; ratios sum to 1. */
+ARXIV_API int arxiv_split_of(const char *id, size_t n, uint64_t seed, const double ratios[3]);
+/* The hash behind arxiv_split_of, mapped to [0,1). */
+ARXIV_API double arxiv_split_u(const char *id, size_t n, uint64_t seed);
+
+/* ------------------------------------------------------------- safetensors */
+
+/*
+ * Hugging Face safetensors: u64 header length, JSON header
+ * {"name":{"dtype":"F32","shape":[..],"data_offsets":[a,b]},...,"__metadata__":{..}},
+ * then raw little-endian data. Every offset and shape is validated on open.
+ */
+enum arxiv_dtype { ARXIV_F32, ARXIV_F16, ARXIV_BF16, ARXIV_I64, ARXIV_I32, ARXIV_U8 };
+struct arxiv_st_tensor {
+	const char *name;	/* borrowed */
+	int dtype;		/* enum arxiv_dtype */
+	int ndim;
+	int64_t shape[8];
+	const void *data;	/* borrowed, ndim-product * dtype size bytes */
+	size_t nbytes;
+};
+struct arxiv_st;
+/* new; maps or reads the whole file. */
+ARXIV_API struct arxiv_st *arxiv_st_open(const char *path, struct arxiv_error *err);
+ARXIV_API void arxiv_st_close(struct arxiv_st *st);
+ARXIV_API size_t arxiv_st_count(const struct arxiv_st *st);
+/* i-th tensor (in header order) or by name; 0 or -1 (not found). */
+ARXIV_API int arxiv_st_get(const struct arxiv_st *st, size_t i, struct arxiv_st_tensor *t);
+ARXIV_API int arxiv_st_find(const struct arxiv_st *st, const char *name, struct arxiv_st_tensor *t);
+/* borrowed value of a "__metadata__" key or NULL. */
+ARXIV_API const char *arxiv_st_meta(const struct arxiv_st *st, const char *key);
+/* Write tensors (data read from t[i].data) to path via path.tmp + rename. */
+ARXIV_API int arxiv_st_save(const char *path, const struct arxiv_st_tensor *t, size_t n,
+    const char *const *meta_kv, size_t n_meta, struct arxiv_error *err);
+
+/* -------------------------------------------------------------- models */
+
+/*
+ * Artifacts directory (the seed's layout):
+ *   metadata/artifact.json   {"format":"arxiv-artifacts","version":1,"model_type":"fast"|"bert",...}
+ *   metadata/label2id.json   {"Computer Science":0,...}
+ *   metadata/metrics.json    final train/val/test metrics
+ *   metadata/best_hyperparams.json   written by arxiv-hpo
+ *   model/config.json        model config (Hugging Face config.json for bert)
+ *   model/model.safetensors  weights
+ *   tokenizer/preprocess.json  map/clean/tokenizer settings used in training
+ *   tokenizer/vocab.txt      WordPiece vocabulary (bert, or fast models over tensor streams)
+ */
+#define ARXIV_ARTIFACT_VERSION 1
+#define ARXIV_TOPK_MAX 64
+
+struct arxiv_model;
+
+struct arxiv_model_opts {
+	const char *device;	/* "auto", "cpu", "cuda", "cuda:N", "mps" */
+	int threads;		/* 0: library default */
+};
+ARXIV_API struct arxiv_model_opts arxiv_model_default_opts(void);
+/* new; loads any model type from an artifacts directory. */
+ARXIV_API struct arxiv_model *arxiv_model_load(const char *dir, const struct arxiv_model_opts *o,
+    struct arxiv_error *err);
+ARXIV_API void arxiv_model_free(struct arxiv_model *m);
+ARXIV_API const char *arxiv_model_type(const struct arxiv_model *m);
+ARXIV_API int arxiv_model_version(const struct arxiv_model *m);
+ARXIV_API size_t arxiv_model_nlabels(const struct arxiv_model *m);
+ARXIV_API const char *arxiv_model_label(const struct arxiv_model *m, size_t i);
+
+struct arxiv_prediction {
+	size_t k;			/* entries used in label/score */
+	int32_t label[ARXIV_TOPK_MAX];	/* label ids, best first */
+	float score[ARXIV_TOPK_MAX];	/* probabilities */
+};
+/*
+ * Predict n raw texts (title and abstract joined by arxiv_text_join, not cleaned:
+ * the stored preprocessing is applied here). k is capped at the label count and
+ * ARXIV_TOPK_MAX. Thread-safe on one loaded model. 0 or -1 with err (err->line =
+ * 1-based index of the offending text).
+ */
+ARXIV_API int arxiv_model_predict(const struct arxiv_model *m, const char *const *texts,
+    const size_t *lens, size_t n, size_t k, struct arxiv_prediction *out,
+    struct arxiv_error *err);
+/* The seed response schema, one compact JSON object, no newline, into out (cleared):
+ * {"predicted_category":..,"confidence":..,"top_k":[{"label":..,"score":..},..]} */
+ARXIV_API int arxiv_prediction_json(const struct arxiv_model *m, const struct arxiv_prediction *p,
+    struct arxiv_buf *out);
+
+#ifdef __cplusplus
+}
+#endif
+#endif

@@ -1,0 +1,86 @@
+# tests/helper.bash - loaded by every .bats file (rbenv style).
+# Programs come from $ARXIV_BUILD/bin; shipped tables from data/; real data from
+# $ARXIV_SHARED (../shared), skipped loudly when absent.
+TOP="$(cd "$BATS_TEST_DIRNAME/.." && pwd)"
+export ARXIV_BUILD="${ARXIV_BUILD:-$TOP/build}"
+export ARXIV_DATADIR="$TOP/data"
+export ARXIV_SHARED="${ARXIV_SHARED:-$TOP/../shared}"
+case "$ARXIV_SHARED" in /*) ;; *) ARXIV_SHARED="$TOP/$ARXIV_SHARED" ;; esac
+export PATH="$ARXIV_BUILD/bin:$PATH"
+export LC_ALL=C.UTF-8
+CASES="$TOP/tests/cases"
+
+setup() {
+	TMP="$(mktemp -d "${BATS_TMPDIR:-/tmp}/arxiv.XXXXXX")"
+	cd "$TMP" || return 1
+}
+
+teardown() {
+	cd / && rm -rf "$TMP"
+}
+
+# Path of a shared data part, or skip the test loudly.
+shared_part() {
+	local f="$ARXIV_SHARED/data/arxiv-part-00${1:-0}.jsonl.gz"
+	[ -r "$f" ] || skip "real data not found: $f (set ARXIV_SHARED)"
+	echo "$f"
+}
+
+shared_vocab() {
+	local f="$ARXIV_SHARED/vocab/scibert_scivocab_uncased.vocab.txt"
+	[ -r "$f" ] || skip "SciBERT vocab not found: $f (set ARXIV_SHARED)"
+	echo "$f"
+}
+
+# The first N records of the real data as JSONL on stdout.
+shared_head() {
+	local f
+	f=$(shared_part "${2:-0}") || return 1
+	zcat "$f" | head -n "$1"
+}
+
+assert_success() {
+	if [ "$status" -ne 0 ]; then
+		echo "expected success, got status $status"; echo "output: $output"; return 1
+	fi
+	if [ $# -gt 0 ]; then assert_output "$1"; fi
+}
+
+assert_failure() {
+	if [ "$status" -eq 0 ]; then
+		echo "expected failure, got status 0"; echo "output: $output"; return 1
+	fi
+	if [ $# -gt 0 ]; then assert_output "$1"; fi
+}
+
+assert_status() {
+	if [ "$status" -ne "$1" ]; then
+		echo "expected status $1, got $status"; echo "output: $output"; return 1
+	fi
+}
+
+assert_output() {
+	if [ "$output" != "$1" ]; then
+		echo "expected: $1"; echo "actual:   $output"; return 1
+	fi
+}
+
+assert_output_contains() {
+	case "$output" in
+	*"$1"*) ;;
+	*) echo "expected output to contain: $1"; echo "actual: $output"; return 1 ;;
+	esac
+}
+
+assert_line() {
+	local l
+	for l in "${lines[@]}"; do [ "$l" = "$1" ] && return 0; done
+	echo "expected a line: $1"; echo "output: $output"; return 1
+}
+
+# Run every EXAMPLES command of a man page that is marked runnable
+# (lines after ".Dl" in EXAMPLES), in $TMP with fixtures available.
+man_examples() {
+	sed -n '/^\.Sh EXAMPLES/,/^\.Sh /p' "$TOP/man/$1" | sed -n 's/^\.Dl //p' |
+		sed -e 's/\\-/-/g' -e 's/\\e/\\/g' -e 's/\\(aq/'"'"'/g'
+}
