@@ -22,6 +22,8 @@
  *   40     8     vocab_hash (FNV-1a 64 of vocab.txt bytes)
  *   48     4     labels_size (bytes of the label block that follows)
  *   52     ...   label block: n_labels NUL-terminated UTF-8 label names
+ *   ...    4     prep_size, then prep_size bytes: the preprocessing signature of the
+ *                tokenised text (arxiv_clean_params_str; "" = raw text)
  *   then records of fixed size 4 + 8 + id_width + 4*seq_len + seq_len:
  *          int32 label (-1 = unlabelled), uint64 source line, id[id_width],
  *          uint32 ids[seq_len], uint8 mask[seq_len]
@@ -173,8 +175,19 @@ ARXIV_API void arxiv_cleaner_free(struct arxiv_cleaner *c);
 /* Clean text (UTF-8) into out (cleared first). 0 or -1 with err. */
 ARXIV_API int arxiv_clean_text(struct arxiv_cleaner *c, const char *in, size_t n,
     struct arxiv_buf *out, struct arxiv_error *err);
-/* Serialise the params as a JSON object (for artifacts/tokenizer/). */
-ARXIV_API int arxiv_clean_params_json(const struct arxiv_clean_params *p, struct arxiv_buf *out);
+/*
+ * The preprocessing signature: a short one-line string that records every
+ * setting of p, e.g. "v1 nfkc,latex,filter,space,lower,stop,stem trunc=0
+ * stem=english stop=default" (stop=<16 hex digits of the list's hash> for a custom
+ * list). arxiv-clean adds it to each record as "prep"; arxiv-tok copies it into the
+ * tensor header; arxiv-train stores it in artifacts so predict/serve re-create the
+ * exact cleaner. out is cleared first.
+ */
+ARXIV_API int arxiv_clean_params_str(const struct arxiv_clean_params *p, struct arxiv_buf *out);
+/* Parse a signature back into *p (p->stopwords is set to stopwords_path, which
+ * may be NULL for the default list; a custom list's hash is verified). */
+ARXIV_API int arxiv_clean_params_parse(const char *sig, const char *stopwords_path,
+    struct arxiv_clean_params *p, struct arxiv_error *err);
 
 /* The individual pure steps (out cleared first; 0 or -1 on invalid UTF-8 / ENOMEM). */
 ARXIV_API int arxiv_text_nfkc(const char *in, size_t n, struct arxiv_buf *out);
@@ -217,6 +230,7 @@ struct arxiv_tensor_header {
 	uint32_t version, header_size, seq_len, id_width, n_labels, flags;
 	uint64_t n_records, vocab_hash;
 	char **labels;		/* n_labels names (owned by the reader/writer) */
+	char *prep;		/* preprocessing signature, "" = raw text (owned likewise) */
 };
 
 struct arxiv_tensor_record {
@@ -247,6 +261,54 @@ ARXIV_API int arxiv_tensor_write(struct arxiv_tensor_writer *w, const struct arx
 ARXIV_API int arxiv_tensor_finish(struct arxiv_tensor_writer *w, struct arxiv_error *err);
 /* Is this the start of a tensor stream (>= 8 bytes)? */
 ARXIV_API int arxiv_tensor_sniff(const void *p, size_t n);
+
+/* --------------------------------------------------------------- metrics */
+
+/*
+ * Classification metrics over a stream of predictions: accuracy, weighted and
+ * macro precision/recall/F1, per-class P/R/F1/support, confusion matrix, top-k
+ * accuracy, expected calibration error (15 bins), field-set accuracy (the
+ * predicted label is one of the paper's fields), each also for single-field
+ * and cross-listed papers.
+ */
+struct arxiv_metrics;
+struct arxiv_prediction;	/* defined with the model API below */
+/* new; labels copied. */
+ARXIV_API struct arxiv_metrics *arxiv_metrics_new(size_t n_labels, const char *const *labels);
+ARXIV_API void arxiv_metrics_free(struct arxiv_metrics *m);
+/* truth: label id; p: the prediction (top-k, best first); fields: bit i set when
+ * label i is one of the paper's fields (0 = unknown: treated as {truth}). */
+ARXIV_API int arxiv_metrics_add(struct arxiv_metrics *m, int truth, const struct arxiv_prediction *p,
+    uint64_t fields);
+ARXIV_API size_t arxiv_metrics_count(const struct arxiv_metrics *m);
+ARXIV_API double arxiv_metrics_accuracy(const struct arxiv_metrics *m);
+ARXIV_API double arxiv_metrics_macro_f1(const struct arxiv_metrics *m);
+ARXIV_API double arxiv_metrics_weighted_f1(const struct arxiv_metrics *m);
+/* The full report as one compact JSON object into out (cleared). */
+ARXIV_API int arxiv_metrics_json(const struct arxiv_metrics *m, struct arxiv_buf *out);
+/* A human-readable table (arxiv-eval -t) into out (cleared). */
+ARXIV_API int arxiv_metrics_table(const struct arxiv_metrics *m, struct arxiv_buf *out);
+
+/* ------------------------------------------------------- experiment tracking */
+
+/*
+ * MLflow runs. uri NULL: $MLFLOW_TRACKING_URI, else "./mlruns" (MLflow's file
+ * store layout, readable by `mlflow ui`). http(s) URIs log through the REST API
+ * after a short TCP probe; an unreachable server gives a tracker that drops
+ * everything, with one warning through arxiv_log. Never fails a training run.
+ */
+struct arxiv_mlflow;
+/* new (never NULL unless out of memory). */
+ARXIV_API struct arxiv_mlflow *arxiv_mlflow_start(const char *uri, const char *experiment,
+    const char *run_name);
+ARXIV_API int arxiv_mlflow_active(const struct arxiv_mlflow *t);
+ARXIV_API const char *arxiv_mlflow_run_id(const struct arxiv_mlflow *t);
+ARXIV_API int arxiv_mlflow_param(struct arxiv_mlflow *t, const char *key, const char *value);
+ARXIV_API int arxiv_mlflow_metric(struct arxiv_mlflow *t, const char *key, double value, long step);
+/* Record a directory tree as the run's artifacts. */
+ARXIV_API int arxiv_mlflow_artifacts(struct arxiv_mlflow *t, const char *dir);
+/* status "FINISHED", "FAILED" or "KILLED"; frees t. */
+ARXIV_API int arxiv_mlflow_end(struct arxiv_mlflow *t, const char *status);
 
 /* ------------------------------------------------------------------ split */
 
@@ -335,6 +397,69 @@ ARXIV_API int arxiv_model_predict(const struct arxiv_model *m, const char *const
  * {"predicted_category":..,"confidence":..,"top_k":[{"label":..,"score":..},..]} */
 ARXIV_API int arxiv_prediction_json(const struct arxiv_model *m, const struct arxiv_prediction *p,
     struct arxiv_buf *out);
+/* Pooled embedding size (0 when the model type has none). */
+ARXIV_API size_t arxiv_model_dim(const struct arxiv_model *m);
+/* n embeddings of arxiv_model_dim floats each into out (n * dim). Thread-safe. */
+ARXIV_API int arxiv_model_embed(const struct arxiv_model *m, const char *const *texts,
+    const size_t *lens, size_t n, float *out, struct arxiv_error *err);
+
+/* ---------------------------------------------------------------- training */
+
+/*
+ * A labelled data set in memory, from JSONL (arxiv-map/arxiv-clean output: "id",
+ * "label", "fields", "text", optional "clean" and "prep") or a tensor stream.
+ */
+struct arxiv_dataset;
+/* new; labels: the label order to use (NULL: from the input: tensor header, or
+ * first-seen order in JSONL). */
+ARXIV_API struct arxiv_dataset *arxiv_dataset_load(const char *path, const char *const *labels,
+    size_t n_labels, struct arxiv_error *err);
+ARXIV_API void arxiv_dataset_free(struct arxiv_dataset *d);
+ARXIV_API size_t arxiv_dataset_count(const struct arxiv_dataset *d);
+
+struct arxiv_epoch_stats {
+	int epoch;		/* 1-based */
+	double train_loss, val_loss, val_accuracy, val_macro_f1;
+	double examples_per_s, seconds;
+	int best;		/* 1 when this epoch is the best so far (kept) */
+};
+
+struct arxiv_train_params {
+	const char *model_type;	/* "fast" (default) or "bert" */
+	int epochs;		/* maximum epochs */
+	int patience;		/* early stopping: epochs without val-loss improvement */
+	int threads;		/* 0: all cores */
+	uint64_t seed;
+	double lr;
+	int verbose;
+	/* fast model */
+	int dim, word_ngrams, char_minn, char_maxn;
+	size_t buckets;
+	double class_weight;	/* 0: none; 1: inverse frequency; between: power */
+	double l2;
+	/* transformer */
+	const char *init_dir;	/* Hugging Face checkpoint folder, or NULL */
+	const char *config;	/* config.json for random init, or NULL */
+	const char *device;	/* "auto", "cpu", "cuda[:N]", "mps" */
+	int batch_size, grad_accum;
+	double weight_decay, warmup_ratio, max_grad_norm, dropout;
+	const char *resume_dir;	/* checkpoint directory to resume from, or NULL */
+	/* hooks */
+	void (*on_epoch)(const struct arxiv_epoch_stats *s, void *ud);
+	void *ud;
+	volatile int *stop;	/* set non-zero (e.g. by a signal handler) to stop after the current step */
+};
+ARXIV_API struct arxiv_train_params arxiv_train_default_params(void);
+/* Serialise every parameter as JSON (for config.json and MLflow params). */
+ARXIV_API int arxiv_train_params_json(const struct arxiv_train_params *p, struct arxiv_buf *out);
+/*
+ * Train on train, early-stopping on val, and write complete artifacts to out_dir
+ * (through a temporary directory renamed into place; an existing out_dir is
+ * replaced only when overwrite is set). 0, or -1 with err. A stop request ends
+ * training after the current epoch's evaluation with the best artifacts so far.
+ */
+ARXIV_API int arxiv_train(const struct arxiv_train_params *p, const struct arxiv_dataset *train,
+    const struct arxiv_dataset *val, const char *out_dir, int overwrite, struct arxiv_error *err);
 
 #ifdef __cplusplus
 }

@@ -1,0 +1,56 @@
+/*
+ * internal.h - declarations shared between libarxiv's modules, not installed.
+ *
+ * The contract between the generic model layer (model.c, train.c: owned by the
+ * fast model) and the transformer plugin (bert.cpp behind bert_loader.c).
+ */
+#ifndef ARXIV_INTERNAL_H
+#define ARXIV_INTERNAL_H
+
+#include "arxiv.h"
+
+/* An in-memory data set (see arxiv_dataset_load). */
+struct arxiv_dataset {
+	char name[64];
+	size_t n;
+	size_t n_labels;
+	char **labels;		/* n_labels names */
+	int32_t *label;		/* n label ids */
+	uint64_t *fields;	/* n bitmasks of the paper's fields (0 unknown) */
+	char **id;		/* n arXiv ids */
+	char **text;		/* n texts as trained on (JSONL input), or NULL */
+	char *prep;		/* preprocessing signature of text/ids ("" raw) */
+	/* tensor stream input */
+	size_t seq_len;
+	uint32_t *ids;		/* n * seq_len, or NULL */
+	uint8_t *mask;		/* n * seq_len */
+	uint64_t vocab_hash;
+	uint32_t tok_flags;
+};
+
+/*
+ * Transformer hooks, implemented in bert_loader.c by dlopen()ing
+ * libarxiv_torch.so.1 (bert.cpp) on first use; they fail with a clear error
+ * when the plugin is missing (library built with TORCH=0).
+ *
+ * bert_train: train p on train/val (tensor streams; ids/mask set) and write the
+ *   model/ and tokenizer/ parts of the artifacts into tmp_dir (metadata/ is
+ *   written by the caller). Calls p->on_epoch each epoch; fills *val_out with the
+ *   final val predictions (n_val entries, caller-allocated) for metrics.
+ * bert_load: load model/ + tokenizer/ from an artifacts dir.
+ * bert_predict / bert_embed: thread-safe; texts are raw (joined) texts.
+ */
+struct bert_model;
+int bert_train(const struct arxiv_train_params *p, const struct arxiv_dataset *train,
+    const struct arxiv_dataset *val, const char *tmp_dir, struct arxiv_prediction *val_out,
+    struct arxiv_error *err);
+struct bert_model *bert_load(const char *dir, const struct arxiv_model_opts *o,
+    struct arxiv_error *err);
+void bert_free(struct bert_model *b);
+size_t bert_dim(const struct bert_model *b);
+int bert_predict(const struct bert_model *b, const char *const *texts, const size_t *lens,
+    size_t n, size_t k, struct arxiv_prediction *out, struct arxiv_error *err);
+int bert_embed(const struct bert_model *b, const char *const *texts, const size_t *lens,
+    size_t n, float *out, struct arxiv_error *err);
+
+#endif
