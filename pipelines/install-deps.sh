@@ -1,0 +1,24 @@
+#!/usr/bin/env bash
+# install-deps.sh - install what arxiv needs on Debian bookworm (run as root).
+#   pipelines/install-deps.sh          build, run and test
+#   pipelines/install-deps.sh --bench  also the peers of `make bench`
+set -euo pipefail
+export DEBIAN_FRONTEND=noninteractive
+pkgs=(
+	# build and runtime
+	build-essential pkg-config libtorch-dev libopenblas-dev libjansson-dev
+	libutf8proc-dev libstemmer-dev libcurl4-openssl-dev libmicrohttpd-dev zlib1g-dev
+	parallel curl ca-certificates unzip
+	# tests: bats, man page lint, sanitizers and libFuzzer, the browser test
+	bats mandoc shellcheck clang libfuzzer-14-dev libclang-rt-14-dev
+	chromium python3 python3-venv python3-websocket
+)
+if [ "${1:-}" = --bench ]; then
+	pkgs+=(wrk hyperfine time fasttext python3-sklearn python3-nltk wordnet python3-torch)
+fi
+if [ "$(id -u)" -ne 0 ]; then
+	echo "install-deps.sh: run as root (apt-get install)" >&2
+	exit 1
+fi
+apt-get update
+apt-get install -y --no-install-recommends "${pkgs[@]}"
