@@ -3,7 +3,7 @@
 # summary line "N passed, N failed, N skipped" over all of them.
 # Env: BUILD (build dir, default build), SHARED (../shared), TESTS (bats files to run).
 set -uo pipefail
-cd "$(dirname "$0")/.."
+cd "$(dirname "$0")/.." || exit 1
 BUILD=${BUILD:-build}
 export ARXIV_BUILD="$PWD/$BUILD"
 export ARXIV_SHARED=${ARXIV_SHARED:-${SHARED:-../shared}}
