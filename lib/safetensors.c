@@ -246,7 +246,11 @@ parse_entry(struct st_entry *e, const char *name, json_t *v, uint64_t data_len,
 		return -1;
 	}
 	size = dtype_size(e->dtype);
-	if (shape_bytes(e->shape, e->ndim, size, &want) < 0 || want != e->end - e->begin) {
+	if (shape_bytes(e->shape, e->ndim, size, &want) < 0) {
+		arxiv_error_set(err, src, 0, "tensor '%.60s': shape overflows 64 bits", name);
+		return -1;
+	}
+	if (want != e->end - e->begin) {
 		arxiv_error_set(err, src, 0,
 		    "tensor '%.60s': shape needs %llu bytes but data_offsets span %llu", name,
 		    (unsigned long long)want, (unsigned long long)(e->end - e->begin));
