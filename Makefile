@@ -123,8 +123,10 @@ FUZZ_TIME = 60
 fuzz: $(FUZZ_SRC:tests/fuzz/%.c=$(BUILD)/fuzz/%)
 	@for f in $^; do n=$${f##*/}; mkdir -p $(BUILD)/fuzz/corpus-$$n; \
 		echo "== $$n ($(FUZZ_TIME)s)"; \
-		$$f -max_total_time=$(FUZZ_TIME) -max_len=4096 $(BUILD)/fuzz/corpus-$$n tests/fuzz/seeds/$$n \
-			2>&1 | tail -3 || exit 1; done
+		seeds=; [ -d tests/fuzz/seeds/$$n ] && seeds=tests/fuzz/seeds/$$n; \
+		ARXIV_DATADIR=data $$f -max_total_time=$(FUZZ_TIME) -max_len=4096 \
+			$(BUILD)/fuzz/corpus-$$n $$seeds > $(BUILD)/fuzz/$$n.log 2>&1 || \
+			{ tail -40 $(BUILD)/fuzz/$$n.log; exit 1; }; tail -2 $(BUILD)/fuzz/$$n.log; done
 
 $(BUILD)/fuzz/%: tests/fuzz/%.c $(LIB_SRC) lib/include/arxiv.h
 	@mkdir -p $(@D)
