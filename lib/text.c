@@ -1,0 +1,1665 @@
+/*
+ * text.c - the cleaning pipeline of arxiv-clean: NFKC, LaTeX to words,
+ * character filter, whitespace collapse, case folding, stop words, Snowball
+ * stemming, truncation; and the preprocessing signature that records it.
+ *
+ * Every step is a pure function of its input. The cleaner only caches: its
+ * scratch buffers are reused between calls (no malloc per call once they have
+ * grown) and a small direct-mapped cache remembers recent stems, so output
+ * depends on the input and the parameters alone.
+ */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <libstemmer.h>
+#include <utf8proc.h>
+
+#include "arxiv.h"
+
+/* ------------------------------------------------------------- helpers */
+
+/* Scratch space for the Unicode steps: a code point buffer for utf8proc. */
+struct scratch {
+	utf8proc_int32_t *u32;
+	size_t cap;		/* entries */
+};
+
+static void
+scratch_free(struct scratch *s)
+{
+	free(s->u32);
+	s->u32 = NULL;
+	s->cap = 0;
+}
+
+static int
+scratch_reserve(struct scratch *s, size_t n)
+{
+	utf8proc_int32_t *p;
+	size_t cap;
+
+	if (n <= s->cap)
+		return 0;
+	cap = s->cap ? s->cap : 1024;
+	while (cap < n)
+		cap *= 2;
+	if ((p = realloc(s->u32, cap * sizeof(*p))) == NULL)
+		return -1;
+	s->u32 = p;
+	s->cap = cap;
+	return 0;
+}
+
+static int
+is_ascii(const char *s, size_t n)
+{
+	const unsigned char *p = (const unsigned char *)s;
+	uint64_t w, acc = 0;
+	size_t i = 0;
+
+	for (; i + 8 <= n; i += 8) {
+		memcpy(&w, p + i, 8);
+		acc |= w;
+	}
+	for (; i < n; i++)
+		acc |= p[i];
+	return (acc & 0x8080808080808080ULL) == 0;
+}
+
+/* Decode one code point at s[i]; returns its length (>0) or -1 if invalid. */
+static int
+decode(const char *s, size_t i, size_t n, utf8proc_int32_t *cp)
+{
+	utf8proc_ssize_t k;
+
+	k = utf8proc_iterate((const utf8proc_uint8_t *)s + i, (utf8proc_ssize_t)(n - i), cp);
+	return k > 0 ? (int)k : -1;
+}
+
+static int
+put_cp(struct arxiv_buf *out, utf8proc_int32_t cp)
+{
+	utf8proc_uint8_t u[4];
+	utf8proc_ssize_t k = utf8proc_encode_char(cp, u);
+
+	return arxiv_buf_append(out, u, (size_t)k);
+}
+
+/* Unicode whitespace: ASCII blanks, NEL, Zs, line and paragraph separators. */
+static int
+is_space_cp(utf8proc_int32_t cp)
+{
+	if (cp < 0x80)
+		return cp == ' ' || (cp >= '\t' && cp <= '\r');
+	if (cp == 0x85 || cp == 0x2028 || cp == 0x2029)
+		return 1;
+	return utf8proc_category(cp) == UTF8PROC_CATEGORY_ZS;
+}
+
+/* Byte length of the whitespace character at s[i], or 0 if none there. */
+static size_t
+space_len(const char *s, size_t i, size_t n)
+{
+	unsigned char c = (unsigned char)s[i];
+	utf8proc_int32_t cp;
+	int k;
+
+	if (c < 0x80)
+		return (c == ' ' || (c >= '\t' && c <= '\r')) ? 1 : 0;
+	if ((k = decode(s, i, n, &cp)) < 0)
+		return 0;
+	return is_space_cp(cp) ? (size_t)k : 0;
+}
+
+/* ------------------------------------------------------------------ NFKC */
+
+#define NFKC_OPTS (UTF8PROC_STABLE | UTF8PROC_COMPAT | UTF8PROC_COMPOSE)
+
+/* NFKC of one segment appended to out. */
+static int
+nfkc_segment(struct scratch *s, const char *in, size_t n, struct arxiv_buf *out)
+{
+	utf8proc_ssize_t k;
+
+	if (n == 0)
+		return 0;
+	if (scratch_reserve(s, n + 1) < 0)
+		return -1;
+	for (;;) {
+		k = utf8proc_decompose((const utf8proc_uint8_t *)in, (utf8proc_ssize_t)n,
+		    s->u32, (utf8proc_ssize_t)s->cap - 1, NFKC_OPTS);
+		if (k < 0)
+			return -1;
+		if ((size_t)k < s->cap)
+			break;
+		if (scratch_reserve(s, (size_t)k + 1) < 0)
+			return -1;
+	}
+	k = utf8proc_reencode(s->u32, k, NFKC_OPTS);
+	if (k < 0)
+		return -1;
+	return arxiv_buf_append(out, s->u32, (size_t)k);
+}
+
+/*
+ * ASCII is its own NFKC, and an ASCII character followed by another ASCII
+ * character can neither compose with its neighbours nor be reordered, so only
+ * the stretches around non-ASCII bytes (with the ASCII base before them) go
+ * through utf8proc; the rest is copied.
+ */
+static int
+nfkc(struct scratch *s, const char *in, size_t n, struct arxiv_buf *out)
+{
+	const unsigned char *p = (const unsigned char *)in;
+	size_t i = 0, a, j;
+
+	arxiv_buf_clear(out);
+	if (arxiv_buf_reserve(out, n) < 0)
+		return -1;
+	while (i < n) {
+		for (j = i; j < n && p[j] < 0x80; j++)
+			;
+		if (j == n) {
+			if (arxiv_buf_append(out, in + i, n - i) < 0)
+				return -1;
+			break;
+		}
+		/* j: first non-ASCII byte; keep the base character before it */
+		a = j > i ? j - 1 : j;
+		if (arxiv_buf_append(out, in + i, a - i) < 0)
+			return -1;
+		/* end: first ASCII byte followed by ASCII or the end */
+		for (j++; j < n; j++)
+			if (p[j] < 0x80 && (j + 1 == n || p[j + 1] < 0x80))
+				break;
+		if (nfkc_segment(s, in + a, j - a, out) < 0)
+			return -1;
+		i = j;
+	}
+	if (out->data == NULL && arxiv_buf_reserve(out, 0) < 0)
+		return -1;
+	out->data[out->len] = '\0';
+	return 0;
+}
+
+/* ---------------------------------------------------------------- LaTeX */
+
+/*
+ * What a control word becomes. M_WORD: its word (Greek letters by name),
+ * surrounded by spaces; M_LETTER: a letter typed as a macro (\ss, \o), blanks
+ * after it eaten as TeX does; M_DROP: the macro and its argument vanish
+ * (references, layout); M_KEEP: the argument is kept (formatting, \frac);
+ * M_BLANK: a space (declarations such as \em, spacing, relations, operators).
+ * Any other control word becomes its name. Sorted by strcmp for bsearch().
+ */
+enum { M_WORD, M_LETTER, M_DROP, M_KEEP, M_BLANK };
+
+struct macro {
+	const char *name;
+	unsigned char kind;
+	const char *word;
+};
+
+static const struct macro macros[] = {
+	{ "AA", M_WORD, "angstrom" },
+	{ "AE", M_LETTER, "\xc3\x86" },
+	{ "Big", M_BLANK, NULL },
+	{ "Bigg", M_BLANK, NULL },
+	{ "Biggl", M_BLANK, NULL },
+	{ "Biggr", M_BLANK, NULL },
+	{ "Bigl", M_BLANK, NULL },
+	{ "Bigr", M_BLANK, NULL },
+	{ "Cref", M_DROP, NULL },
+	{ "DH", M_LETTER, "\xc3\x90" },
+	{ "Delta", M_WORD, "Delta" },
+	{ "Gamma", M_WORD, "Gamma" },
+	{ "Huge", M_BLANK, NULL },
+	{ "L", M_LETTER, "\xc5\x81" },
+	{ "LARGE", M_BLANK, NULL },
+	{ "Lambda", M_WORD, "Lambda" },
+	{ "Large", M_BLANK, NULL },
+	{ "Leftarrow", M_BLANK, NULL },
+	{ "Leftrightarrow", M_BLANK, NULL },
+	{ "Longrightarrow", M_BLANK, NULL },
+	{ "MakeLowercase", M_KEEP, NULL },
+	{ "MakeUppercase", M_KEEP, NULL },
+	{ "O", M_LETTER, "\xc3\x98" },
+	{ "OE", M_LETTER, "\xc5\x92" },
+	{ "Omega", M_WORD, "Omega" },
+	{ "P", M_BLANK, NULL },
+	{ "Phi", M_WORD, "Phi" },
+	{ "Pi", M_WORD, "Pi" },
+	{ "Psi", M_WORD, "Psi" },
+	{ "Rightarrow", M_BLANK, NULL },
+	{ "S", M_BLANK, NULL },
+	{ "Sigma", M_WORD, "Sigma" },
+	{ "TH", M_LETTER, "\xc3\x9e" },
+	{ "Theta", M_WORD, "Theta" },
+	{ "Upsilon", M_WORD, "Upsilon" },
+	{ "Vert", M_BLANK, NULL },
+	{ "Xi", M_WORD, "Xi" },
+	{ "aa", M_LETTER, "\xc3\xa5" },
+	{ "acute", M_KEEP, NULL },
+	{ "ae", M_LETTER, "\xc3\xa6" },
+	{ "allowbreak", M_BLANK, NULL },
+	{ "alpha", M_WORD, "alpha" },
+	{ "approx", M_BLANK, NULL },
+	{ "arxiv", M_DROP, NULL },
+	{ "ast", M_BLANK, NULL },
+	{ "atop", M_BLANK, NULL },
+	{ "autoref", M_DROP, NULL },
+	{ "backslash", M_BLANK, NULL },
+	{ "bar", M_KEEP, NULL },
+	{ "begin", M_DROP, NULL },
+	{ "beta", M_WORD, "beta" },
+	{ "bf", M_BLANK, NULL },
+	{ "bfseries", M_BLANK, NULL },
+	{ "bibitem", M_DROP, NULL },
+	{ "big", M_BLANK, NULL },
+	{ "bigcap", M_BLANK, NULL },
+	{ "bigcup", M_BLANK, NULL },
+	{ "bigg", M_BLANK, NULL },
+	{ "biggl", M_BLANK, NULL },
+	{ "biggr", M_BLANK, NULL },
+	{ "bigl", M_BLANK, NULL },
+	{ "bigoplus", M_BLANK, NULL },
+	{ "bigotimes", M_BLANK, NULL },
+	{ "bigr", M_BLANK, NULL },
+	{ "bigskip", M_BLANK, NULL },
+	{ "binom", M_KEEP, NULL },
+	{ "bm", M_KEEP, NULL },
+	{ "boldsymbol", M_KEEP, NULL },
+	{ "breve", M_KEEP, NULL },
+	{ "bullet", M_BLANK, NULL },
+	{ "cal", M_BLANK, NULL },
+	{ "cap", M_BLANK, NULL },
+	{ "caption", M_KEEP, NULL },
+	{ "cdot", M_BLANK, NULL },
+	{ "cdots", M_BLANK, NULL },
+	{ "centering", M_BLANK, NULL },
+	{ "cfrac", M_KEEP, NULL },
+	{ "check", M_KEEP, NULL },
+	{ "chi", M_WORD, "chi" },
+	{ "choose", M_BLANK, NULL },
+	{ "circ", M_BLANK, NULL },
+	{ "cite", M_DROP, NULL },
+	{ "citealp", M_DROP, NULL },
+	{ "citealt", M_DROP, NULL },
+	{ "citeauthor", M_DROP, NULL },
+	{ "citep", M_DROP, NULL },
+	{ "citet", M_DROP, NULL },
+	{ "citeyear", M_DROP, NULL },
+	{ "cline", M_DROP, NULL },
+	{ "colon", M_BLANK, NULL },
+	{ "color", M_KEEP, NULL },
+	{ "cong", M_BLANK, NULL },
+	{ "cref", M_DROP, NULL },
+	{ "cup", M_BLANK, NULL },
+	{ "dagger", M_BLANK, NULL },
+	{ "dbinom", M_KEEP, NULL },
+	{ "ddagger", M_BLANK, NULL },
+	{ "ddot", M_KEEP, NULL },
+	{ "ddots", M_BLANK, NULL },
+	{ "deg", M_WORD, "degree" },
+	{ "degree", M_WORD, "degree" },
+	{ "delta", M_WORD, "delta" },
+	{ "dfrac", M_KEEP, NULL },
+	{ "dh", M_LETTER, "\xc3\xb0" },
+	{ "digamma", M_WORD, "digamma" },
+	{ "displaylines", M_BLANK, NULL },
+	{ "displaystyle", M_BLANK, NULL },
+	{ "div", M_BLANK, NULL },
+	{ "documentclass", M_DROP, NULL },
+	{ "doi", M_DROP, NULL },
+	{ "dot", M_KEEP, NULL },
+	{ "dots", M_BLANK, NULL },
+	{ "dotsb", M_BLANK, NULL },
+	{ "dotsc", M_BLANK, NULL },
+	{ "downarrow", M_BLANK, NULL },
+	{ "em", M_BLANK, NULL },
+	{ "email", M_DROP, NULL },
+	{ "emph", M_KEEP, NULL },
+	{ "emptyset", M_BLANK, NULL },
+	{ "end", M_DROP, NULL },
+	{ "enspace", M_BLANK, NULL },
+	{ "ensuremath", M_KEEP, NULL },
+	{ "epsilon", M_WORD, "epsilon" },
+	{ "eqref", M_DROP, NULL },
+	{ "equiv", M_BLANK, NULL },
+	{ "eta", M_WORD, "eta" },
+	{ "exists", M_BLANK, NULL },
+	{ "fbox", M_KEEP, NULL },
+	{ "footnote", M_KEEP, NULL },
+	{ "footnotemark", M_DROP, NULL },
+	{ "footnotesize", M_BLANK, NULL },
+	{ "forall", M_BLANK, NULL },
+	{ "frac", M_KEEP, NULL },
+	{ "gamma", M_WORD, "gamma" },
+	{ "ge", M_BLANK, NULL },
+	{ "geq", M_BLANK, NULL },
+	{ "geqslant", M_BLANK, NULL },
+	{ "gg", M_BLANK, NULL },
+	{ "grave", M_KEEP, NULL },
+	{ "gtrsim", M_BLANK, NULL },
+	{ "hat", M_KEEP, NULL },
+	{ "hbox", M_KEEP, NULL },
+	{ "hfill", M_BLANK, NULL },
+	{ "hline", M_BLANK, NULL },
+	{ "hphantom", M_BLANK, NULL },
+	{ "href", M_DROP, NULL },
+	{ "hspace", M_DROP, NULL },
+	{ "huge", M_BLANK, NULL },
+	{ "hyperref", M_DROP, NULL },
+	{ "i", M_LETTER, "\xc4\xb1" },
+	{ "iff", M_BLANK, NULL },
+	{ "implies", M_BLANK, NULL },
+	{ "in", M_BLANK, NULL },
+	{ "include", M_DROP, NULL },
+	{ "includegraphics", M_DROP, NULL },
+	{ "indent", M_BLANK, NULL },
+	{ "infty", M_WORD, "infinity" },
+	{ "input", M_DROP, NULL },
+	{ "iota", M_WORD, "iota" },
+	{ "it", M_BLANK, NULL },
+	{ "item", M_KEEP, NULL },
+	{ "itshape", M_BLANK, NULL },
+	{ "j", M_LETTER, "\xc8\xb7" },
+	{ "kappa", M_WORD, "kappa" },
+	{ "l", M_LETTER, "\xc5\x82" },
+	{ "label", M_DROP, NULL },
+	{ "lambda", M_WORD, "lambda" },
+	{ "langle", M_BLANK, NULL },
+	{ "large", M_BLANK, NULL },
+	{ "lceil", M_BLANK, NULL },
+	{ "ldots", M_BLANK, NULL },
+	{ "le", M_BLANK, NULL },
+	{ "left", M_BLANK, NULL },
+	{ "leftarrow", M_BLANK, NULL },
+	{ "leftrightarrow", M_BLANK, NULL },
+	{ "leq", M_BLANK, NULL },
+	{ "leqslant", M_BLANK, NULL },
+	{ "lesssim", M_BLANK, NULL },
+	{ "lfloor", M_BLANK, NULL },
+	{ "limits", M_BLANK, NULL },
+	{ "linebreak", M_BLANK, NULL },
+	{ "ll", M_BLANK, NULL },
+	{ "lnot", M_BLANK, NULL },
+	{ "longleftrightarrow", M_BLANK, NULL },
+	{ "longrightarrow", M_BLANK, NULL },
+	{ "lowercase", M_KEEP, NULL },
+	{ "lq", M_BLANK, NULL },
+	{ "mapsto", M_BLANK, NULL },
+	{ "mathbb", M_KEEP, NULL },
+	{ "mathbbm", M_KEEP, NULL },
+	{ "mathbf", M_KEEP, NULL },
+	{ "mathcal", M_KEEP, NULL },
+	{ "mathfrak", M_KEEP, NULL },
+	{ "mathit", M_KEEP, NULL },
+	{ "mathnormal", M_KEEP, NULL },
+	{ "mathring", M_KEEP, NULL },
+	{ "mathrm", M_KEEP, NULL },
+	{ "mathscr", M_KEEP, NULL },
+	{ "mathsf", M_KEEP, NULL },
+	{ "mathstrut", M_BLANK, NULL },
+	{ "mathtt", M_KEEP, NULL },
+	{ "mbox", M_KEEP, NULL },
+	{ "mdseries", M_BLANK, NULL },
+	{ "medskip", M_BLANK, NULL },
+	{ "mid", M_BLANK, NULL },
+	{ "middle", M_BLANK, NULL },
+	{ "mp", M_BLANK, NULL },
+	{ "mu", M_WORD, "mu" },
+	{ "ne", M_BLANK, NULL },
+	{ "neg", M_BLANK, NULL },
+	{ "negthinspace", M_BLANK, NULL },
+	{ "neq", M_BLANK, NULL },
+	{ "newline", M_BLANK, NULL },
+	{ "newpage", M_BLANK, NULL },
+	{ "ng", M_LETTER, "\xc5\x8b" },
+	{ "ni", M_BLANK, NULL },
+	{ "noalign", M_BLANK, NULL },
+	{ "nobreak", M_BLANK, NULL },
+	{ "nocite", M_DROP, NULL },
+	{ "noindent", M_BLANK, NULL },
+	{ "nolimits", M_BLANK, NULL },
+	{ "nonumber", M_BLANK, NULL },
+	{ "normalfont", M_BLANK, NULL },
+	{ "normalsize", M_BLANK, NULL },
+	{ "not", M_BLANK, NULL },
+	{ "notag", M_BLANK, NULL },
+	{ "notin", M_BLANK, NULL },
+	{ "nu", M_WORD, "nu" },
+	{ "o", M_LETTER, "\xc3\xb8" },
+	{ "oe", M_LETTER, "\xc5\x93" },
+	{ "of", M_BLANK, NULL },
+	{ "omega", M_WORD, "omega" },
+	{ "omicron", M_WORD, "omicron" },
+	{ "operatorname", M_KEEP, NULL },
+	{ "oplus", M_BLANK, NULL },
+	{ "otimes", M_BLANK, NULL },
+	{ "over", M_BLANK, NULL },
+	{ "overbrace", M_KEEP, NULL },
+	{ "overleftarrow", M_KEEP, NULL },
+	{ "overline", M_KEEP, NULL },
+	{ "overrightarrow", M_KEEP, NULL },
+	{ "overset", M_KEEP, NULL },
+	{ "pagebreak", M_BLANK, NULL },
+	{ "pageref", M_DROP, NULL },
+	{ "par", M_BLANK, NULL },
+	{ "paragraph", M_KEEP, NULL },
+	{ "parallel", M_BLANK, NULL },
+	{ "perp", M_BLANK, NULL },
+	{ "phantom", M_BLANK, NULL },
+	{ "phi", M_WORD, "phi" },
+	{ "pi", M_WORD, "pi" },
+	{ "pm", M_BLANK, NULL },
+	{ "pmb", M_KEEP, NULL },
+	{ "prime", M_BLANK, NULL },
+	{ "propto", M_BLANK, NULL },
+	{ "protect", M_BLANK, NULL },
+	{ "psi", M_WORD, "psi" },
+	{ "qquad", M_BLANK, NULL },
+	{ "quad", M_BLANK, NULL },
+	{ "rangle", M_BLANK, NULL },
+	{ "rceil", M_BLANK, NULL },
+	{ "ref", M_DROP, NULL },
+	{ "relax", M_BLANK, NULL },
+	{ "rfloor", M_BLANK, NULL },
+	{ "rho", M_WORD, "rho" },
+	{ "right", M_BLANK, NULL },
+	{ "rightarrow", M_BLANK, NULL },
+	{ "rm", M_BLANK, NULL },
+	{ "rmfamily", M_BLANK, NULL },
+	{ "rq", M_BLANK, NULL },
+	{ "sc", M_BLANK, NULL },
+	{ "scriptscriptstyle", M_BLANK, NULL },
+	{ "scriptsize", M_BLANK, NULL },
+	{ "scriptstyle", M_BLANK, NULL },
+	{ "scshape", M_BLANK, NULL },
+	{ "section", M_KEEP, NULL },
+	{ "setminus", M_BLANK, NULL },
+	{ "sf", M_BLANK, NULL },
+	{ "sffamily", M_BLANK, NULL },
+	{ "sigma", M_WORD, "sigma" },
+	{ "sim", M_BLANK, NULL },
+	{ "simeq", M_BLANK, NULL },
+	{ "sl", M_BLANK, NULL },
+	{ "small", M_BLANK, NULL },
+	{ "smallskip", M_BLANK, NULL },
+	{ "sqrt", M_KEEP, NULL },
+	{ "ss", M_LETTER, "\xc3\x9f" },
+	{ "stackrel", M_KEEP, NULL },
+	{ "star", M_BLANK, NULL },
+	{ "strut", M_BLANK, NULL },
+	{ "subsection", M_KEEP, NULL },
+	{ "subset", M_BLANK, NULL },
+	{ "subseteq", M_BLANK, NULL },
+	{ "subsetneq", M_BLANK, NULL },
+	{ "supset", M_BLANK, NULL },
+	{ "supseteq", M_BLANK, NULL },
+	{ "tau", M_WORD, "tau" },
+	{ "tbinom", M_KEEP, NULL },
+	{ "text", M_KEEP, NULL },
+	{ "textbf", M_KEEP, NULL },
+	{ "textcolor", M_KEEP, NULL },
+	{ "textemdash", M_BLANK, NULL },
+	{ "textendash", M_BLANK, NULL },
+	{ "textit", M_KEEP, NULL },
+	{ "textmd", M_KEEP, NULL },
+	{ "textnormal", M_KEEP, NULL },
+	{ "textquoteleft", M_BLANK, NULL },
+	{ "textquoteright", M_BLANK, NULL },
+	{ "textrm", M_KEEP, NULL },
+	{ "textsc", M_KEEP, NULL },
+	{ "textsf", M_KEEP, NULL },
+	{ "textsl", M_KEEP, NULL },
+	{ "textstyle", M_BLANK, NULL },
+	{ "textsubscript", M_KEEP, NULL },
+	{ "textsuperscript", M_KEEP, NULL },
+	{ "texttt", M_KEEP, NULL },
+	{ "textup", M_KEEP, NULL },
+	{ "tfrac", M_KEEP, NULL },
+	{ "th", M_LETTER, "\xc3\xbe" },
+	{ "thanks", M_KEEP, NULL },
+	{ "theta", M_WORD, "theta" },
+	{ "thinspace", M_BLANK, NULL },
+	{ "tilde", M_KEEP, NULL },
+	{ "times", M_BLANK, NULL },
+	{ "tiny", M_BLANK, NULL },
+	{ "title", M_KEEP, NULL },
+	{ "to", M_BLANK, NULL },
+	{ "tt", M_BLANK, NULL },
+	{ "ttfamily", M_BLANK, NULL },
+	{ "underbrace", M_KEEP, NULL },
+	{ "underline", M_KEEP, NULL },
+	{ "underset", M_KEEP, NULL },
+	{ "uparrow", M_BLANK, NULL },
+	{ "uppercase", M_KEEP, NULL },
+	{ "upshape", M_BLANK, NULL },
+	{ "upsilon", M_WORD, "upsilon" },
+	{ "url", M_DROP, NULL },
+	{ "usepackage", M_DROP, NULL },
+	{ "varepsilon", M_WORD, "epsilon" },
+	{ "varkappa", M_WORD, "kappa" },
+	{ "varnothing", M_BLANK, NULL },
+	{ "varphi", M_WORD, "phi" },
+	{ "varpi", M_WORD, "pi" },
+	{ "varrho", M_WORD, "rho" },
+	{ "varsigma", M_WORD, "sigma" },
+	{ "vartheta", M_WORD, "theta" },
+	{ "vdots", M_BLANK, NULL },
+	{ "vec", M_KEEP, NULL },
+	{ "vee", M_BLANK, NULL },
+	{ "vert", M_BLANK, NULL },
+	{ "vfill", M_BLANK, NULL },
+	{ "vphantom", M_BLANK, NULL },
+	{ "vspace", M_DROP, NULL },
+	{ "wedge", M_BLANK, NULL },
+	{ "widehat", M_KEEP, NULL },
+	{ "widetilde", M_KEEP, NULL },
+	{ "xi", M_WORD, "xi" },
+	{ "zeta", M_WORD, "zeta" },
+};
+
+static int
+macro_cmp(const void *key, const void *elem)
+{
+	const struct macro *m = elem;
+	const char *name = ((const char *const *)key)[0];
+	size_t n = (size_t)(((const char *const *)key)[1] - name);
+	int c = strncmp(name, m->name, n);
+
+	return c ? c : (m->name[n] ? -1 : 0);
+}
+
+static const struct macro *
+macro_find(const char *name, size_t n)
+{
+	const char *key[2] = { name, name + n };
+
+	return bsearch(key, macros, sizeof(macros) / sizeof(macros[0]), sizeof(macros[0]),
+	    macro_cmp);
+}
+
+/* The combining mark of a TeX accent command, or 0. */
+static utf8proc_int32_t
+accent_mark(const char *name, size_t n)
+{
+	static const struct { char c; utf8proc_int32_t mark; } sym[] = {
+		{ '\'', 0x301 }, { '`', 0x300 }, { '^', 0x302 }, { '"', 0x308 },
+		{ '~', 0x303 }, { '=', 0x304 }, { '.', 0x307 },
+		{ 'u', 0x306 }, { 'v', 0x30c }, { 'H', 0x30b }, { 'c', 0x327 },
+		{ 'd', 0x323 }, { 'b', 0x331 }, { 'r', 0x30a }, { 'k', 0x328 },
+	};
+	size_t i;
+
+	if (n != 1)
+		return 0;
+	for (i = 0; i < sizeof(sym) / sizeof(sym[0]); i++)
+		if (sym[i].c == name[0])
+			return sym[i].mark;
+	return 0;
+}
+
+static size_t
+skip_blanks(const char *s, size_t i, size_t n)
+{
+	while (i < n && (s[i] == ' ' || s[i] == '\t' || s[i] == '\n' || s[i] == '\r'))
+		i++;
+	return i;
+}
+
+static int
+is_alpha(char c)
+{
+	return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z');
+}
+
+/* Skip a balanced {...} group starting at s[i] == '{'; returns the index after it. */
+static size_t
+skip_group(const char *s, size_t i, size_t n)
+{
+	int depth = 0;
+
+	for (; i < n; i++) {
+		if (s[i] == '\\' && i + 1 < n) {
+			i++;
+			continue;
+		}
+		if (s[i] == '{')
+			depth++;
+		else if (s[i] == '}' && --depth == 0)
+			return i + 1;
+	}
+	return n;
+}
+
+/* Skip optional arguments [..] (not nested), after blanks. */
+static size_t
+skip_optargs(const char *s, size_t i, size_t n)
+{
+	size_t j;
+
+	for (;;) {
+		j = skip_blanks(s, i, n);
+		if (j >= n || s[j] != '[')
+			return i;
+		while (j < n && s[j] != ']')
+			j++;
+		i = j < n ? j + 1 : n;
+	}
+}
+
+/*
+ * An accent's argument at s[i]: "e", "{e}", "{\i}", "\i", " e" (after a
+ * letter accent). Stores the base letter and returns the index after the
+ * argument, or returns i unchanged when there is no letter argument.
+ */
+static size_t
+accent_arg(const char *s, size_t i, size_t n, int letter_accent, char *base)
+{
+	size_t j = i;
+	int brace = 0;
+
+	if (letter_accent)
+		j = skip_blanks(s, j, n);
+	if (j < n && s[j] == '{') {
+		brace = 1;
+		j = skip_blanks(s, j + 1, n);
+	}
+	if (j + 1 < n && s[j] == '\\' && (s[j + 1] == 'i' || s[j + 1] == 'j') &&
+	    (j + 2 >= n || !is_alpha(s[j + 2]))) {
+		*base = s[j + 1];
+		j += 2;
+	} else if (j < n && is_alpha(s[j])) {
+		*base = s[j];
+		j++;
+	} else
+		return i;
+	if (brace) {
+		j = skip_blanks(s, j, n);
+		if (j >= n || s[j] != '}')
+			return i;
+		j++;
+	}
+	return j;
+}
+
+static int
+put_accented(struct arxiv_buf *out, char base, utf8proc_int32_t mark)
+{
+	utf8proc_int32_t u[3] = { (unsigned char)base, mark, 0 };
+	utf8proc_ssize_t k;
+
+	k = utf8proc_normalize_utf32(u, 2, UTF8PROC_STABLE | UTF8PROC_COMPOSE);
+	if (k < 1)
+		return -1;
+	if (put_cp(out, u[0]) < 0)
+		return -1;
+	return k > 1 ? put_cp(out, u[1]) : 0;
+}
+
+/* Characters the LaTeX step looks at ({ } $ ~ - \\); everything else is copied in runs. */
+static const unsigned char latex_char[256] = {
+	0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
+	0, 0, 0, 0, 1, 0, 0, 0, 0, 0, 0, 0, 0, 1, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
+	0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1, 0, 0, 0,
+	0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1, 0, 1, 1, 0,
+	0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
+	0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
+	0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
+	0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
+};
+
+static inline int
+latex_special(char c)
+{
+	return latex_char[(unsigned char)c];
+}
+
+enum { G_PLAIN, G_KEEP };
+#define LATEX_DEPTH 64
+
+static int
+latex(const char *s, size_t n, struct arxiv_buf *out)
+{
+	unsigned char stack[LATEX_DEPTH];
+	size_t depth = 0, overflow = 0, i = 0, j, k;
+	int pending = 0;	/* the next '{' is the kept argument of a macro */
+	const struct macro *m;
+	utf8proc_int32_t mark;
+	char c, base;
+
+	arxiv_buf_clear(out);
+	if (arxiv_buf_reserve(out, n + 16) < 0)
+		return -1;
+#define PUTS(str) do { if (arxiv_buf_append(out, (str), strlen(str)) < 0) return -1; } while (0)
+#define PUTN(p, len) do { if (arxiv_buf_append(out, (p), (len)) < 0) return -1; } while (0)
+#define PUTC(ch) do { if (arxiv_buf_putc(out, (ch)) < 0) return -1; } while (0)
+	while (i < n) {
+		c = s[i];
+		if (c == '{') {
+			if (depth < LATEX_DEPTH)
+				stack[depth++] = pending ? G_KEEP : G_PLAIN;
+			else
+				overflow++;
+			pending = 0;
+			i++;
+			continue;
+		}
+		if (c != ' ' && c != '\t' && c != '\n' && c != '\r')
+			pending = 0;
+		switch (c) {
+		case '}':
+			if (overflow)
+				overflow--;
+			else if (depth > 0 && stack[--depth] == G_KEEP)
+				PUTC(' ');
+			i++;
+			continue;
+		case '$':
+		case '~':
+			PUTC(' ');
+			i++;
+			continue;
+		case '-':
+			if (i + 1 < n && s[i + 1] == '-') {
+				i += (i + 2 < n && s[i + 2] == '-') ? 3 : 2;
+				PUTC(' ');
+				continue;
+			}
+			PUTC(c);
+			i++;
+			continue;
+		case '\\':
+			break;
+		default:
+			for (j = i + 1; j < n && !latex_special(s[j]); j++)
+				;
+			PUTN(s + i, j - i);
+			i = j;
+			continue;
+		}
+		/* a control sequence */
+		if (i + 1 >= n) {
+			i++;
+			continue;
+		}
+		j = i + 1;
+		if (!is_alpha(s[j])) {
+			/* control symbol */
+			c = s[j];
+			if ((mark = accent_mark(&c, 1)) != 0) {
+				k = accent_arg(s, j + 1, n, 0, &base);
+				if (k != j + 1) {
+					if (put_accented(out, base, mark) < 0)
+						return -1;
+					i = k;
+				} else
+					i = j + 1;
+				continue;
+			}
+			switch (c) {
+			case '%': case '&': case '$': case '#': case '_': case '{': case '}':
+				PUTC(c);
+				break;
+			case '-': case '/': case '@':
+				break;
+			default:	/* \\ \, \; \: \! \  \( \) \[ \] \| ... */
+				PUTC(' ');
+				break;
+			}
+			i = j + 1;
+			continue;
+		}
+		/* control word */
+		while (j < n && is_alpha(s[j]))
+			j++;
+		{
+			const char *name = s + i + 1;
+			size_t len = j - i - 1;
+
+			if (j < n && s[j] == '*')
+				j++;
+			if ((mark = accent_mark(name, len)) != 0) {
+				k = accent_arg(s, j, n, 1, &base);
+				if (k != j) {
+					if (put_accented(out, base, mark) < 0)
+						return -1;
+					i = k;
+					continue;
+				}
+				/* a lone \c, \v ... without a letter: drop it */
+				i = j;
+				continue;
+			}
+			if ((m = macro_find(name, len)) != NULL) {
+				switch (m->kind) {
+				case M_WORD:
+					PUTC(' ');
+					PUTS(m->word);
+					PUTC(' ');
+					break;
+				case M_LETTER:
+					PUTS(m->word);
+					/* TeX eats the blanks after a control word; an empty {} too */
+					j = skip_blanks(s, j, n);
+					if (j + 1 < n && s[j] == '{' && s[j + 1] == '}')
+						j += 2;
+					break;
+				case M_DROP:
+					k = skip_optargs(s, j, n);
+					k = skip_blanks(s, k, n);
+					if (k < n && s[k] == '{')
+						j = skip_group(s, k, n);
+					PUTC(' ');
+					break;
+				case M_KEEP:
+					PUTC(' ');
+					pending = 1;
+					break;
+				default:
+					PUTC(' ');
+					break;
+				}
+				i = j;
+				continue;
+			}
+			/* unknown macro: its name as a word */
+			PUTC(' ');
+			PUTN(name, len);
+			PUTC(' ');
+			i = j;
+		}
+	}
+#undef PUTS
+#undef PUTN
+#undef PUTC
+	return 0;
+}
+
+/* --------------------------------------------------------------- filter */
+
+/* 1: letter or number; 2: combining mark; 3: whitespace; 0: other. */
+static int
+char_class(utf8proc_int32_t cp)
+{
+	switch (utf8proc_category(cp)) {
+	case UTF8PROC_CATEGORY_LU: case UTF8PROC_CATEGORY_LL: case UTF8PROC_CATEGORY_LT:
+	case UTF8PROC_CATEGORY_LM: case UTF8PROC_CATEGORY_LO:
+	case UTF8PROC_CATEGORY_ND: case UTF8PROC_CATEGORY_NL: case UTF8PROC_CATEGORY_NO:
+		return 1;
+	case UTF8PROC_CATEGORY_MN: case UTF8PROC_CATEGORY_MC: case UTF8PROC_CATEGORY_ME:
+		return 2;
+	default:
+		return is_space_cp(cp) ? 3 : 0;
+	}
+}
+
+static int
+filter(const char *s, size_t n, struct arxiv_buf *out)
+{
+	const unsigned char *p = (const unsigned char *)s;
+	size_t i = 0, start;
+	utf8proc_int32_t cp;
+	int k, cls, prev = 0;	/* prev: class of the last character kept */
+	unsigned char c;
+
+	arxiv_buf_clear(out);
+	if (arxiv_buf_reserve(out, n) < 0)
+		return -1;
+	while (i < n) {
+		/* a run of ASCII letters and digits is copied as is */
+		start = i;
+		while (i < n && ((c = p[i]) >= 'a' ? c <= 'z' :
+		    (c >= 'A' ? c <= 'Z' : (c >= '0' && c <= '9'))))
+			i++;
+		if (i > start) {
+			memcpy(out->data + out->len, s + start, i - start);
+			out->len += i - start;
+			prev = 1;
+			continue;
+		}
+		c = p[i];
+		if (c < 0x80) {
+			if (c == ' ' || (c >= '\t' && c <= '\r')) {
+				out->data[out->len++] = (char)c;
+				prev = 3;
+			} else {
+				out->data[out->len++] = ' ';
+				prev = 0;
+			}
+			i++;
+			continue;
+		}
+		if ((k = decode(s, i, n, &cp)) < 0)
+			return -1;
+		cls = char_class(cp);
+		/* a combining mark stays only on a kept letter or digit */
+		if (cls == 1 || cls == 3 || (cls == 2 && (prev == 1 || prev == 2))) {
+			memcpy(out->data + out->len, s + i, (size_t)k);
+			out->len += (size_t)k;
+			prev = cls;
+		} else {
+			out->data[out->len++] = ' ';
+			prev = 0;
+		}
+		i += (size_t)k;
+	}
+	out->data[out->len] = '\0';
+	return 0;
+}
+
+/* ---------------------------------------------------------------- space */
+
+static int
+space(const char *s, size_t n, struct arxiv_buf *out)
+{
+	size_t i = 0, k, start;
+	utf8proc_int32_t cp;
+	int gap = 0, k2;
+
+	arxiv_buf_clear(out);
+	if (arxiv_buf_reserve(out, n) < 0)
+		return -1;
+	while (i < n) {
+		if ((k = space_len(s, i, n)) > 0) {
+			gap = 1;
+			i += k;
+			continue;
+		}
+		if (gap && out->len > 0)
+			out->data[out->len++] = ' ';
+		gap = 0;
+		start = i;
+		if ((unsigned char)s[i] >= 0x80) {
+			if ((k2 = decode(s, i, n, &cp)) < 0)
+				return -1;
+			i += (size_t)k2;
+		} else
+			i++;
+		while (i < n && (unsigned char)s[i] > ' ' && (unsigned char)s[i] < 0x80)
+			i++;
+		memcpy(out->data + out->len, s + start, i - start);
+		out->len += i - start;
+	}
+	out->data[out->len] = '\0';
+	return 0;
+}
+
+/* ------------------------------------------------------------- casefold */
+
+static int
+casefold(const char *s, size_t n, struct arxiv_buf *out)
+{
+	const unsigned char *p = (const unsigned char *)s;
+	utf8proc_int32_t cp, dst[32];
+	utf8proc_ssize_t m, q;
+	int last = 0, k;
+	size_t i = 0;
+	unsigned char c;
+
+	arxiv_buf_clear(out);
+	if (arxiv_buf_reserve(out, n) < 0)
+		return -1;
+	while (i < n) {
+		c = p[i];
+		if (c < 0x80) {
+			if (arxiv_buf_reserve(out, n - i) < 0)
+				return -1;
+			for (; i < n && (c = p[i]) < 0x80; i++)
+				out->data[out->len++] = (char)(c >= 'A' && c <= 'Z' ? c + 32 : c);
+			continue;
+		}
+		if ((k = decode(s, i, n, &cp)) < 0)
+			return -1;
+		m = utf8proc_decompose_char(cp, dst, 32, UTF8PROC_CASEFOLD, &last);
+		if (m < 0 || m > 32)
+			return -1;
+		for (q = 0; q < m; q++)
+			if (put_cp(out, dst[q]) < 0)
+				return -1;
+		i += (size_t)k;
+	}
+	if (arxiv_buf_reserve(out, 0) < 0)
+		return -1;
+	out->data[out->len] = '\0';
+	return 0;
+}
+
+/* --------------------------------------------------- public pure steps */
+
+int
+arxiv_text_nfkc(const char *in, size_t n, struct arxiv_buf *out)
+{
+	struct scratch s = { NULL, 0 };
+	int r = nfkc(&s, in, n, out);
+
+	scratch_free(&s);
+	return r;
+}
+
+int
+arxiv_text_latex(const char *in, size_t n, struct arxiv_buf *out)
+{
+	if (arxiv_utf8_check(in, n) >= 0)
+		return -1;
+	return latex(in, n, out);
+}
+
+int
+arxiv_text_filter(const char *in, size_t n, struct arxiv_buf *out)
+{
+	return filter(in, n, out);
+}
+
+int
+arxiv_text_space(const char *in, size_t n, struct arxiv_buf *out)
+{
+	return space(in, n, out);
+}
+
+int
+arxiv_text_casefold(const char *in, size_t n, struct arxiv_buf *out)
+{
+	return casefold(in, n, out);
+}
+
+/* ------------------------------------------------------------ stop words */
+
+struct stopset {
+	char **slot;		/* open addressing, NUL-terminated words */
+	size_t mask;
+	size_t count;
+	struct arxiv_buf canon;	/* "w1\nw2\n..." in file order: hashed for the signature */
+};
+
+/* FNV-1a 64, the same as arxiv_hash64(w, n, 0), inlined for the word loop. */
+static inline uint64_t
+word_hash(const char *w, size_t n)
+{
+	const unsigned char *p = (const unsigned char *)w;
+	uint64_t h = 14695981039346656037ULL;
+	size_t i;
+
+	for (i = 0; i < n; i++) {
+		h ^= p[i];
+		h *= 1099511628211ULL;
+	}
+	return h;
+}
+
+static int
+stop_has_h(const struct stopset *st, const char *w, size_t n, uint64_t hash)
+{
+	size_t h;
+	const char *e;
+
+	if (st->slot == NULL)
+		return 0;
+	for (h = (size_t)hash & st->mask; (e = st->slot[h]) != NULL;
+	    h = (h + 1) & st->mask)
+		if ((unsigned char)e[0] == n && memcmp(e + 1, w, n) == 0)
+			return 1;
+	return 0;
+}
+
+static int
+stop_has(const struct stopset *st, const char *w, size_t n)
+{
+	return stop_has_h(st, w, n, word_hash(w, n));
+}
+
+static void
+stop_free(struct stopset *st)
+{
+	size_t i;
+
+	if (st->slot)
+		for (i = 0; i <= st->mask; i++)
+			free(st->slot[i]);
+	free(st->slot);
+	st->slot = NULL;
+	arxiv_buf_free(&st->canon);
+}
+
+/* Read a list (one word per line, '#' comment lines, blanks ignored). */
+static int
+stop_load(struct stopset *st, const char *path, struct arxiv_error *err)
+{
+	FILE *fp;
+	struct arxiv_lines *r;
+	const char *line;
+	size_t len, a, b, h, cap = 64, i;
+	char **slot;
+	int rc, ret = -1;
+
+	memset(st, 0, sizeof(*st));
+	if ((fp = fopen(path, "r")) == NULL) {
+		arxiv_error_set(err, path, 0, "cannot open stop-word list: %s", strerror(errno));
+		return -1;
+	}
+	if ((r = arxiv_lines_new(fp, path, 4096)) == NULL) {
+		fclose(fp);
+		arxiv_error_set(err, path, 0, "out of memory");
+		return -1;
+	}
+	if ((st->slot = calloc(cap, sizeof(*st->slot))) == NULL)
+		goto nomem;
+	st->mask = cap - 1;
+	while ((rc = arxiv_lines_next(r, &line, &len, err)) != 0) {
+		if (rc < 0)
+			goto out;
+		for (a = 0; a < len && (line[a] == ' ' || line[a] == '\t'); a++)
+			;
+		for (b = len; b > a && (line[b - 1] == ' ' || line[b - 1] == '\t'); b--)
+			;
+		if (a == b || line[a] == '#')
+			continue;
+		if (b - a > 255) {
+			arxiv_error_set(err, path, arxiv_lines_lineno(r), "stop word longer than 255 bytes");
+			goto out;
+		}
+		if (arxiv_utf8_check(line + a, b - a) >= 0) {
+			arxiv_error_set(err, path, arxiv_lines_lineno(r), "invalid UTF-8");
+			goto out;
+		}
+		if (stop_has(st, line + a, b - a))
+			continue;
+		if ((st->count + 1) * 2 > cap) {
+			/* grow and rehash */
+			if ((slot = calloc(cap * 2, sizeof(*slot))) == NULL)
+				goto nomem;
+			for (i = 0; i < cap; i++) {
+				if (st->slot[i] == NULL)
+					continue;
+				for (h = (size_t)word_hash(st->slot[i] + 1,
+				    (unsigned char)st->slot[i][0]) &
+				    (cap * 2 - 1); slot[h]; h = (h + 1) & (cap * 2 - 1))
+					;
+				slot[h] = st->slot[i];
+			}
+			free(st->slot);
+			st->slot = slot;
+			cap *= 2;
+			st->mask = cap - 1;
+		}
+		for (h = (size_t)word_hash(line + a, b - a) & st->mask; st->slot[h];
+		    h = (h + 1) & st->mask)
+			;
+		/* stored as a length byte and the word */
+		if ((st->slot[h] = malloc(b - a + 1)) == NULL)
+			goto nomem;
+		st->slot[h][0] = (char)(b - a);
+		memcpy(st->slot[h] + 1, line + a, b - a);
+		st->count++;
+		if (arxiv_buf_append(&st->canon, line + a, b - a) < 0 ||
+		    arxiv_buf_putc(&st->canon, '\n') < 0)
+			goto nomem;
+	}
+	if (ferror(fp)) {
+		arxiv_error_set(err, path, 0, "read error");
+		goto out;
+	}
+	ret = 0;
+	goto out;
+nomem:
+	arxiv_error_set(err, path, 0, "out of memory");
+out:
+	arxiv_lines_free(r);
+	fclose(fp);
+	if (ret < 0)
+		stop_free(st);
+	return ret;
+}
+
+/* Hash of a list's words (in file order, '\n'-terminated); -1 with err. */
+static int
+stop_hash(const char *path, uint64_t *h, struct arxiv_error *err)
+{
+	struct stopset st;
+
+	if (stop_load(&st, path, err) < 0)
+		return -1;
+	*h = arxiv_hash64(st.canon.data ? st.canon.data : "", st.canon.len, 0);
+	stop_free(&st);
+	return 0;
+}
+
+/* ------------------------------------------------------------- cleaner */
+
+#define STEM_SLOTS 65536	/* direct-mapped cache of recent stems: 2 MiB */
+#define STEM_KEY 15		/* longest cached word and stem, bytes */
+
+/* 32 bytes, so an entry never straddles a cache line */
+struct stem_entry {
+	unsigned char klen, slen;	/* 0 klen: empty */
+	char key[STEM_KEY];
+	char stem[STEM_KEY];
+};
+
+struct arxiv_cleaner {
+	struct arxiv_clean_params p;
+	char lang[32];
+	struct sb_stemmer *stemmer;
+	struct stopset stop;
+	struct scratch scr;
+	struct arxiv_buf a, b;
+	struct stem_entry *cache;
+};
+
+struct arxiv_clean_params
+arxiv_clean_default_params(void)
+{
+	struct arxiv_clean_params p;
+
+	p.flags = ARXIV_CLEAN_DEFAULT;
+	p.truncate = 0;
+	p.stopwords = NULL;
+	p.stem_lang = "english";
+	return p;
+}
+
+/* The language name as libstemmer lists it (static storage), or NULL. */
+static const char *
+stem_lang_known(const char *lang, size_t n)
+{
+	const char **l;
+
+	for (l = sb_stemmer_list(); *l; l++)
+		if (strncmp(*l, lang, n) == 0 && (*l)[n] == '\0')
+			return *l;
+	return NULL;
+}
+
+struct arxiv_cleaner *
+arxiv_cleaner_new(const struct arxiv_clean_params *p, struct arxiv_error *err)
+{
+	struct arxiv_cleaner *c;
+	char path[4096];
+	const char *lang;
+
+	if ((c = calloc(1, sizeof(*c))) == NULL) {
+		arxiv_error_set(err, "", 0, "out of memory");
+		return NULL;
+	}
+	c->p = *p;
+	c->p.stopwords = NULL;	/* not kept: the caller's string may go */
+	lang = p->stem_lang ? p->stem_lang : "english";
+	snprintf(c->lang, sizeof(c->lang), "%s", lang);
+	c->p.stem_lang = c->lang;
+	if (p->flags & ARXIV_CLEAN_STEM) {
+		if (stem_lang_known(lang, strlen(lang)) == NULL ||
+		    (c->stemmer = sb_stemmer_new(lang, "UTF_8")) == NULL) {
+			arxiv_error_set(err, "", 0, "unknown stemmer language: %s", lang);
+			goto fail;
+		}
+		if ((c->cache = aligned_alloc(64, STEM_SLOTS * sizeof(*c->cache))) == NULL) {
+			arxiv_error_set(err, "", 0, "out of memory");
+			goto fail;
+		}
+		memset(c->cache, 0, STEM_SLOTS * sizeof(*c->cache));
+	}
+	if (p->flags & ARXIV_CLEAN_STOP) {
+		if (p->stopwords == NULL)
+			arxiv_data_path("stopwords.txt", path, sizeof(path));
+		if (stop_load(&c->stop, p->stopwords ? p->stopwords : path, err) < 0)
+			goto fail;
+	}
+	return c;
+fail:
+	arxiv_cleaner_free(c);
+	return NULL;
+}
+
+void
+arxiv_cleaner_free(struct arxiv_cleaner *c)
+{
+	if (c == NULL)
+		return;
+	if (c->stemmer)
+		sb_stemmer_delete(c->stemmer);
+	stop_free(&c->stop);
+	scratch_free(&c->scr);
+	arxiv_buf_free(&c->a);
+	arxiv_buf_free(&c->b);
+	free(c->cache);
+	free(c);
+}
+
+/* Append the stem of w to out, through the cache. */
+static int
+put_stem(struct arxiv_cleaner *c, const char *w, size_t n, uint64_t hash, struct arxiv_buf *out)
+{
+	struct stem_entry *e = NULL;
+	const sb_symbol *s;
+	int len;
+
+	if (n <= STEM_KEY) {
+		e = &c->cache[(hash >> 20) & (STEM_SLOTS - 1)];
+		if (e->klen == n && memcmp(e->key, w, n) == 0)
+			return arxiv_buf_append(out, e->stem, e->slen);
+	}
+	if ((s = sb_stemmer_stem(c->stemmer, (const sb_symbol *)w, (int)n)) == NULL)
+		return -1;
+	len = sb_stemmer_length(c->stemmer);
+	if (e != NULL && len <= STEM_KEY) {
+		e->klen = (unsigned char)n;
+		memcpy(e->key, w, n);
+		e->slen = (unsigned char)len;
+		memcpy(e->stem, s, (size_t)len);
+	}
+	return arxiv_buf_append(out, s, (size_t)len);
+}
+
+/* Split on whitespace, drop stop words, stem, join with single spaces. */
+static int
+words_step(struct arxiv_cleaner *c, const char *s, size_t n, struct arxiv_buf *out)
+{
+	const unsigned char *p = (const unsigned char *)s;
+	size_t i = 0, k, start;
+	unsigned flags = c->p.flags;
+	uint64_t h;
+
+	arxiv_buf_clear(out);
+	if (arxiv_buf_reserve(out, n) < 0)
+		return -1;
+	while (i < n) {
+		if (p[i] == ' ' || (k = space_len(s, i, n)) > 0) {
+			i += p[i] == ' ' ? 1 : k;
+			continue;
+		}
+		start = i;
+		while (i < n && ((p[i] > ' ' && p[i] < 0x80) || (p[i] >= 0x80 &&
+		    space_len(s, i, n) == 0)))
+			i++;
+		h = word_hash(s + start, i - start);
+		if ((flags & ARXIV_CLEAN_STOP) && stop_has_h(&c->stop, s + start, i - start, h))
+			continue;
+		if (out->len > 0 && arxiv_buf_putc(out, ' ') < 0)
+			return -1;
+		if (flags & ARXIV_CLEAN_STEM) {
+			if (put_stem(c, s + start, i - start, h, out) < 0)
+				return -1;
+		} else if (arxiv_buf_append(out, s + start, i - start) < 0)
+			return -1;
+	}
+	if (arxiv_buf_reserve(out, 0) < 0)
+		return -1;
+	out->data[out->len] = '\0';
+	return 0;
+}
+
+/*
+ * filter, space and lower in one pass, for ASCII text with the filter and the
+ * whitespace collapse on: the same bytes as the three steps one after the other.
+ */
+/* 1: a-z 0-9, 2: A-Z, 0: anything else (other ASCII, and bytes >= 0x80) */
+static const unsigned char ascii_class[256] = {
+	0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
+	0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 0, 0, 0, 0, 0, 0,
+	0, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 0, 0, 0, 0, 0,
+	0, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 0, 0, 0, 0, 0,
+	0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
+	0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
+	0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
+	0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
+};
+
+static int
+ascii_fused(const char *s, size_t n, int lower, struct arxiv_buf *out)
+{
+	const unsigned char *p = (const unsigned char *)s;
+	size_t i;
+	int gap = 0;
+	unsigned char ch;
+	char *o;
+
+	arxiv_buf_clear(out);
+	if (arxiv_buf_reserve(out, n) < 0)
+		return -1;
+	o = out->data;
+	for (i = 0; i < n; i++) {
+		ch = p[i];
+		switch (ascii_class[ch]) {
+		case 0:
+			gap = 1;
+			continue;
+		case 2:
+			if (lower)
+				ch += 32;
+			break;
+		}
+		if (gap && o != out->data)
+			*o++ = ' ';
+		gap = 0;
+		*o++ = (char)ch;
+	}
+	*o = '\0';
+	out->len = (size_t)(o - out->data);
+	return 0;
+}
+
+/* Cut to at most max bytes at a word boundary (a UTF-8 boundary for one long word). */
+static void
+truncate_words(struct arxiv_buf *b, size_t max)
+{
+	size_t i;
+
+	if (max == 0 || b->len <= max)
+		return;
+	for (i = max; i > 0; i--)
+		if (space_len(b->data, i, b->len) > 0)
+			break;
+	if (i == 0) {
+		/* no boundary: back up to a character start */
+		for (i = max; i > 0 && ((unsigned char)b->data[i] & 0xc0) == 0x80; i--)
+			;
+	}
+	/* drop the blanks before the cut */
+	while (i > 0 && (b->data[i - 1] == ' ' || b->data[i - 1] == '\t' ||
+	    b->data[i - 1] == '\n' || b->data[i - 1] == '\r'))
+		i--;
+	b->len = i;
+	b->data[i] = '\0';
+}
+
+int
+arxiv_clean_text(struct arxiv_cleaner *c, const char *in, size_t n, struct arxiv_buf *out,
+    struct arxiv_error *err)
+{
+	struct arxiv_buf *src, *dst, *t;
+	unsigned f = c->p.flags;
+	const char *s = in;
+	size_t len = n;
+	long bad;
+	int ascii;
+
+#define STEP(call) do { \
+	if ((call) < 0) goto bad; \
+	s = dst->data; len = dst->len; \
+	t = src; src = dst; dst = t; \
+} while (0)
+	ascii = is_ascii(in, n);
+	if (!ascii && (bad = arxiv_utf8_check(in, n)) >= 0) {
+		arxiv_error_set(err, "", 0, "invalid UTF-8 at byte %ld", bad);
+		return -1;
+	}
+	/* ping-pong between the two scratch buffers; the last step writes to out */
+	src = &c->b;
+	dst = &c->a;
+	if ((f & ARXIV_CLEAN_NFKC) && !ascii)
+		STEP(nfkc(&c->scr, s, len, dst));
+	if (f & ARXIV_CLEAN_LATEX)
+		STEP(latex(s, len, dst));
+	if ((f & ARXIV_CLEAN_FILTER) && (f & ARXIV_CLEAN_SPACE) && is_ascii(s, len)) {
+		STEP(ascii_fused(s, len, (f & ARXIV_CLEAN_LOWER) != 0, dst));
+		f &= ~(unsigned)(ARXIV_CLEAN_FILTER | ARXIV_CLEAN_SPACE | ARXIV_CLEAN_LOWER);
+	}
+	if (f & ARXIV_CLEAN_FILTER)
+		STEP(filter(s, len, dst));
+	if (f & ARXIV_CLEAN_SPACE)
+		STEP(space(s, len, dst));
+	if (f & ARXIV_CLEAN_LOWER)
+		STEP(casefold(s, len, dst));
+	if (f & (ARXIV_CLEAN_STOP | ARXIV_CLEAN_STEM))
+		STEP(words_step(c, s, len, dst));
+	(void)src;
+	arxiv_buf_clear(out);
+	if (arxiv_buf_append(out, s, len) < 0)
+		goto bad;
+	truncate_words(out, c->p.truncate);
+	return 0;
+bad:
+	arxiv_error_set(err, "", 0, "%s", errno == ENOMEM ? "out of memory" : "invalid UTF-8");
+	return -1;
+#undef STEP
+}
+
+/* ----------------------------------------------------------- signature */
+
+static const struct { unsigned flag; const char *name; } flag_names[] = {
+	{ ARXIV_CLEAN_NFKC, "nfkc" }, { ARXIV_CLEAN_LATEX, "latex" },
+	{ ARXIV_CLEAN_FILTER, "filter" }, { ARXIV_CLEAN_SPACE, "space" },
+	{ ARXIV_CLEAN_LOWER, "lower" }, { ARXIV_CLEAN_STOP, "stop" },
+	{ ARXIV_CLEAN_STEM, "stem" },
+};
+#define NFLAGS (sizeof(flag_names) / sizeof(flag_names[0]))
+
+int
+arxiv_clean_params_str(const struct arxiv_clean_params *p, struct arxiv_buf *out)
+{
+	size_t i;
+	int first = 1;
+	uint64_t h;
+
+	arxiv_buf_clear(out);
+	if (arxiv_buf_append(out, "v1 ", 3) < 0)
+		return -1;
+	for (i = 0; i < NFLAGS; i++) {
+		if (!(p->flags & flag_names[i].flag))
+			continue;
+		if (arxiv_buf_printf(out, "%s%s", first ? "" : ",", flag_names[i].name) < 0)
+			return -1;
+		first = 0;
+	}
+	if (first && arxiv_buf_append(out, "none", 4) < 0)
+		return -1;
+	if (arxiv_buf_printf(out, " trunc=%zu stem=%s", p->truncate,
+	    (p->flags & ARXIV_CLEAN_STEM) ? (p->stem_lang ? p->stem_lang : "english") : "none") < 0)
+		return -1;
+	if (!(p->flags & ARXIV_CLEAN_STOP))
+		return arxiv_buf_append(out, " stop=none", 10);
+	if (p->stopwords == NULL)
+		return arxiv_buf_append(out, " stop=default", 13);
+	if (stop_hash(p->stopwords, &h, NULL) < 0)
+		return -1;
+	return arxiv_buf_printf(out, " stop=%016llx", (unsigned long long)h);
+}
+
+int
+arxiv_clean_params_parse(const char *sig, const char *stopwords_path,
+    struct arxiv_clean_params *p, struct arxiv_error *err)
+{
+	struct arxiv_clean_params q = arxiv_clean_default_params();
+	const char *s = sig, *e, *lang;
+	char *end;
+	size_t i, n;
+	unsigned long long v;
+	uint64_t h;
+	int have_stem = 0, have_stop = 0, have_trunc = 0;
+
+	if (sig == NULL || strncmp(sig, "v1 ", 3) != 0) {
+		arxiv_error_set(err, "", 0, "unknown preprocessing signature: %s",
+		    sig ? sig : "(null)");
+		return -1;
+	}
+	s += 3;
+	/* flags */
+	q.flags = 0;
+	e = s + strcspn(s, " ");
+	if (!(e - s == 4 && strncmp(s, "none", 4) == 0)) {
+		while (s < e) {
+			n = strcspn(s, ", ");
+			for (i = 0; i < NFLAGS; i++)
+				if (strlen(flag_names[i].name) == n &&
+				    strncmp(flag_names[i].name, s, n) == 0)
+					break;
+			if (i == NFLAGS || (q.flags & flag_names[i].flag)) {
+				arxiv_error_set(err, "", 0, "bad step '%.*s' in signature",
+				    (int)n, s);
+				return -1;
+			}
+			q.flags |= flag_names[i].flag;
+			s += n;
+			if (*s == ',')
+				s++;
+		}
+	}
+	s = e;
+	while (*s == ' ') {
+		s++;
+		n = strcspn(s, " ");
+		if (n > 6 && strncmp(s, "trunc=", 6) == 0 && !have_trunc) {
+			errno = 0;
+			v = strtoull(s + 6, &end, 10);
+			if (errno || end != s + n || s[6] < '0' || s[6] > '9')
+				goto bad;
+			q.truncate = (size_t)v;
+			have_trunc = 1;
+		} else if (n > 5 && strncmp(s, "stem=", 5) == 0 && !have_stem) {
+			if (n - 5 == 4 && strncmp(s + 5, "none", 4) == 0) {
+				if (q.flags & ARXIV_CLEAN_STEM)
+					goto bad;
+			} else {
+				if (!(q.flags & ARXIV_CLEAN_STEM) ||
+				    (lang = stem_lang_known(s + 5, n - 5)) == NULL)
+					goto bad;
+				q.stem_lang = lang;
+			}
+			have_stem = 1;
+		} else if (n > 5 && strncmp(s, "stop=", 5) == 0 && !have_stop) {
+			if (n - 5 == 4 && strncmp(s + 5, "none", 4) == 0) {
+				if (q.flags & ARXIV_CLEAN_STOP)
+					goto bad;
+				q.stopwords = stopwords_path;
+			} else if (n - 5 == 7 && strncmp(s + 5, "default", 7) == 0) {
+				if (!(q.flags & ARXIV_CLEAN_STOP))
+					goto bad;
+				q.stopwords = stopwords_path;
+			} else {
+				if (!(q.flags & ARXIV_CLEAN_STOP) || n - 5 != 16)
+					goto bad;
+				errno = 0;
+				v = strtoull(s + 5, &end, 16);
+				if (errno || end != s + n)
+					goto bad;
+				if (stopwords_path == NULL) {
+					arxiv_error_set(err, "", 0, "signature needs the custom "
+					    "stop-word list %016llx", v);
+					return -1;
+				}
+				if (stop_hash(stopwords_path, &h, err) < 0)
+					return -1;
+				if (h != v) {
+					arxiv_error_set(err, stopwords_path, 0, "stop-word list does "
+					    "not match the signature (%016llx, want %016llx)",
+					    (unsigned long long)h, v);
+					return -1;
+				}
+				q.stopwords = stopwords_path;
+			}
+			have_stop = 1;
+		} else
+			goto bad;
+		s += n;
+	}
+	if (*s != '\0' || !have_trunc || !have_stem || !have_stop)
+		goto bad;
+	*p = q;
+	return 0;
+bad:
+	arxiv_error_set(err, "", 0, "malformed preprocessing signature: %s", sig);
+	return -1;
+}
