@@ -1,0 +1,1183 @@
+/*
+ * arxiv-serve - answer predictions over HTTP from trained artifacts, and serve
+ * the web page.
+ *
+ * libmicrohttpd runs the network side: a pool of threads, each with its own
+ * event loop, an idle timeout and a connection limit. The model sits behind a
+ * reference-counted pointer: a request takes a reference for as long as it
+ * predicts, SIGHUP swaps in a freshly loaded model (the old one is freed when
+ * its last request lets go), and a failed reload keeps the old model. Signals
+ * are taken synchronously with sigwait() in the main thread, so no work is
+ * done in a signal handler. Predictions go through the same library calls as
+ * arxiv-predict (arxiv_text_join, arxiv_model_predict, arxiv_prediction_json),
+ * so the answers are byte-identical.
+ */
+#include <ctype.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <getopt.h>
+#include <jansson.h>
+#include <microhttpd.h>
+#include <netdb.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdatomic.h>
+#include <stdint.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <time.h>
+
+#include "prog.h"
+
+#define DEFAULT_DIR	"artifacts"
+#define DEFAULT_LISTEN	"127.0.0.1:8000"
+#define DEFAULT_TOPK	3
+#define MAX_PAGE	((size_t)4 << 20)
+#define MAX_SLOTS	256	/* label names counted in arxiv_predictions_total */
+
+enum route { R_PREDICT, R_LABELS, R_HEALTHZ, R_READYZ, R_METRICS, R_PAGE, R_OTHER, NROUTES };
+static const char *const route_name[NROUTES] = {
+	"/api/predict/", "/api/labels/", "/healthz", "/readyz", "/metrics", "/", "other"
+};
+
+/* Status codes counted in /metrics; the last slot is "aborted" (no response). */
+static const unsigned status_code[] = { 200, 204, 400, 404, 405, 413, 415, 500, 503 };
+#define NSTATUS (sizeof(status_code) / sizeof(status_code[0]) + 1)
+
+static const double bucket_le[] = {
+	0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10
+};
+#define NBUCKETS (sizeof(bucket_le) / sizeof(bucket_le[0]))
+
+/* A loaded model and what is precomputed from it; freed with the last reference. */
+struct model_ref {
+	atomic_int refs;
+	struct arxiv_model *m;
+	size_t nlabels;
+	size_t *slot;		/* label id -> metrics slot (MAX_SLOTS: not counted) */
+	char *labels_json;	/* {"labels":[...]}\n */
+	char *ready_json;	/* the /readyz body */
+	double load_seconds;
+};
+
+struct slot {
+	char *name;
+	atomic_ulong n;
+};
+
+struct server {
+	/* settings */
+	const char *dir;
+	char page_path[4096];
+	size_t maxbody, maxbatch;
+	unsigned timeout;
+	int quiet;
+
+	/* the model and the page, swapped under lock */
+	pthread_mutex_t lock;
+	struct model_ref *cur;
+	char why[4600];		/* why there is no model (the 503 detail) */
+	struct MHD_Response *page;
+	char page_why[4200];
+
+	/* metrics */
+	atomic_ulong requests[NROUTES][NSTATUS];
+	atomic_ulong hist[NROUTES][NBUCKETS + 1];
+	atomic_ulong lat_ns[NROUTES];
+	pthread_mutex_t slot_lock;
+	struct slot slots[MAX_SLOTS];
+	atomic_size_t nslots;
+	atomic_ulong reload_ok, reload_fail;
+	atomic_long inflight;
+	atomic_int draining;
+};
+
+/* One HTTP request, from its first handler call to its completion. */
+struct req {
+	struct timespec t0;
+	enum route route;
+	char method[16];
+	char path[160];
+	unsigned status;	/* 0 until a response is queued */
+	int post, too_big, oom;
+	size_t discarded;
+	struct arxiv_buf body;
+};
+
+static void
+usage(FILE *fp)
+{
+	fprintf(fp, "usage: arxiv-serve [-q] [-B maxbatch] [-b maxbody] [-c maxconn] [-l host:port] "
+	    "[-m dir] [-T timeout] [-t threads] [-w webdir]\n");
+}
+
+static double
+elapsed(const struct timespec *t0)
+{
+	struct timespec t;
+
+	clock_gettime(CLOCK_MONOTONIC, &t);
+	return (double)(t.tv_sec - t0->tv_sec) + (double)(t.tv_nsec - t0->tv_nsec) / 1e9;
+}
+
+/* Copy s into dst as printable ASCII (other bytes as \xHH), truncated. */
+static void
+copy_clean(char *dst, size_t n, const char *s)
+{
+	size_t o = 0;
+
+	for (; s && *s && o + 5 < n; s++) {
+		unsigned char ch = (unsigned char)*s;
+
+		if (ch >= 0x21 && ch < 0x7f && ch != '\\' && ch != '"')
+			dst[o++] = (char)ch;
+		else
+			o += (size_t)snprintf(dst + o, n - o, "\\x%02x", ch);
+	}
+	if (s && *s && o + 4 <= n) {
+		memcpy(dst + o, "...", 3);
+		o += 3;
+	}
+	dst[o] = '\0';
+}
+
+static enum route
+route_of(const char *url)
+{
+	if (strcmp(url, "/api/predict/") == 0 || strcmp(url, "/api/predict") == 0)
+		return R_PREDICT;
+	if (strcmp(url, "/api/labels/") == 0 || strcmp(url, "/api/labels") == 0)
+		return R_LABELS;
+	if (strcmp(url, "/healthz") == 0)
+		return R_HEALTHZ;
+	if (strcmp(url, "/readyz") == 0)
+		return R_READYZ;
+	if (strcmp(url, "/metrics") == 0)
+		return R_METRICS;
+	if (strcmp(url, "/") == 0 || strcmp(url, "/index.html") == 0)
+		return R_PAGE;
+	return R_OTHER;
+}
+
+/* ------------------------------------------------------------------ model */
+
+static struct model_ref *
+ref_get(struct server *s)
+{
+	struct model_ref *r;
+
+	pthread_mutex_lock(&s->lock);
+	if ((r = s->cur) != NULL)
+		atomic_fetch_add(&r->refs, 1);
+	pthread_mutex_unlock(&s->lock);
+	return r;
+}
+
+static void
+ref_put(struct model_ref *r)
+{
+	if (r == NULL || atomic_fetch_sub(&r->refs, 1) != 1)
+		return;
+	arxiv_model_free(r->m);
+	free(r->slot);
+	free(r->labels_json);
+	free(r->ready_json);
+	free(r);
+}
+
+/* The metrics slot of a label name, added on first sight. */
+static size_t
+slot_of(struct server *s, const char *name)
+{
+	size_t i, n;
+
+	pthread_mutex_lock(&s->slot_lock);
+	n = atomic_load(&s->nslots);
+	for (i = 0; i < n; i++)
+		if (strcmp(s->slots[i].name, name) == 0)
+			break;
+	if (i == n && n < MAX_SLOTS && (s->slots[n].name = strdup(name)) != NULL)
+		atomic_store(&s->nslots, n + 1);
+	pthread_mutex_unlock(&s->slot_lock);
+	return i < MAX_SLOTS && s->slots[i].name ? i : MAX_SLOTS;
+}
+
+static char *
+dump_line(json_t *j)
+{
+	char *t, *u;
+	size_t n;
+
+	if (j == NULL || (t = json_dumps(j, JSON_COMPACT)) == NULL) {
+		json_decref(j);
+		return NULL;
+	}
+	json_decref(j);
+	n = strlen(t);
+	if ((u = realloc(t, n + 2)) == NULL) {
+		free(t);
+		return NULL;
+	}
+	u[n] = '\n';
+	u[n + 1] = '\0';
+	return u;
+}
+
+static struct model_ref *
+ref_new(struct server *s, struct arxiv_model *m, double secs, struct arxiv_error *err)
+{
+	struct model_ref *r;
+	json_t *labels, *ready;
+	size_t i;
+
+	if ((r = calloc(1, sizeof(*r))) == NULL)
+		goto oom;
+	atomic_init(&r->refs, 1);
+	r->m = m;
+	r->load_seconds = secs;
+	r->nlabels = arxiv_model_nlabels(m);
+	if (r->nlabels == 0) {
+		arxiv_error_set(err, s->dir, 0, "the model has no labels");
+		goto fail;
+	}
+	if ((r->slot = calloc(r->nlabels, sizeof(*r->slot))) == NULL || (labels = json_array()) == NULL)
+		goto oom;
+	for (i = 0; i < r->nlabels; i++) {
+		const char *l = arxiv_model_label(m, i);
+
+		if (l == NULL || json_array_append_new(labels, json_string(l)) < 0) {
+			json_decref(labels);
+			arxiv_error_set(err, s->dir, 0, "label %zu is missing or not UTF-8", i);
+			goto fail;
+		}
+		r->slot[i] = slot_of(s, l);
+	}
+	ready = json_pack("{s:b,s:s,s:i,s:O}", "ready", 1, "model_type", arxiv_model_type(m),
+	    "artifact_version", arxiv_model_version(m), "labels", labels);
+	r->ready_json = dump_line(ready);
+	r->labels_json = dump_line(json_pack("{s:o}", "labels", labels));
+	if (r->ready_json == NULL || r->labels_json == NULL)
+		goto oom;
+	return r;
+oom:
+	arxiv_error_set(err, s->dir, 0, "out of memory");
+fail:
+	if (r) {
+		r->m = NULL;
+		ref_put(r);
+	}
+	return NULL;
+}
+
+/* Load the artifacts; on success swap them in, else keep what is there. */
+static void
+load_model(struct server *s)
+{
+	struct arxiv_model_opts o = arxiv_model_default_opts();
+	struct arxiv_error err = { "", 0, "" };
+	struct model_ref *r = NULL, *old;
+	struct arxiv_model *m;
+	struct timespec t0;
+	char ebuf[400];
+	double secs;
+	int had;
+
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	if ((m = arxiv_model_load(s->dir, &o, &err)) != NULL &&
+	    (r = ref_new(s, m, elapsed(&t0), &err)) == NULL)
+		arxiv_model_free(m);
+	secs = elapsed(&t0);
+	pthread_mutex_lock(&s->lock);
+	had = s->cur != NULL;
+	if (r == NULL) {
+		arxiv_error_str(&err, ebuf, sizeof(ebuf));
+		if (!had)
+			snprintf(s->why, sizeof(s->why),
+			    "no usable artifacts in %s: %s; train a model and send SIGHUP", s->dir, ebuf);
+		pthread_mutex_unlock(&s->lock);
+		atomic_fetch_add(&s->reload_fail, 1);
+		if (had)
+			warnx("reload failed, keeping the current model: %s", ebuf);
+		else
+			warnx("%s", s->why);
+		return;
+	}
+	old = s->cur;
+	s->cur = r;
+	s->why[0] = '\0';
+	pthread_mutex_unlock(&s->lock);
+	ref_put(old);
+	atomic_fetch_add(&s->reload_ok, 1);
+	warnx("%s %s model (artifact version %d, %zu labels) from %s in %.3f s",
+	    had ? "reloaded" : "loaded", arxiv_model_type(m), arxiv_model_version(m), r->nlabels,
+	    s->dir, secs);
+}
+
+/* Read the web page into a shared response; keep the old one on failure. */
+static void
+load_page(struct server *s)
+{
+	struct MHD_Response *resp = NULL, *old;
+	char *data = NULL, why[sizeof(s->page_why)] = "out of memory";
+	struct stat st;
+	size_t n = 0;
+	int fd, had;
+
+	if ((fd = open(s->page_path, O_RDONLY | O_CLOEXEC)) < 0 || fstat(fd, &st) < 0) {
+		snprintf(why, sizeof(why), "web page not available: %s: %s", s->page_path,
+		    strerror(errno));
+		goto out;
+	}
+	if (!S_ISREG(st.st_mode) || (size_t)st.st_size > MAX_PAGE) {
+		snprintf(why, sizeof(why), "web page not available: %s: not a regular file under 4 MiB",
+		    s->page_path);
+		goto out;
+	}
+	if ((data = malloc((size_t)st.st_size + 1)) == NULL)
+		goto out;
+	while (n < (size_t)st.st_size) {
+		ssize_t k = read(fd, data + n, (size_t)st.st_size - n);
+
+		if (k < 0 && errno == EINTR)
+			continue;
+		if (k <= 0)
+			break;
+		n += (size_t)k;
+	}
+	if ((resp = MHD_create_response_from_buffer(n, data, MHD_RESPMEM_MUST_FREE)) == NULL) {
+		free(data);
+		goto out;
+	}
+	MHD_add_response_header(resp, "Content-Type", "text/html; charset=utf-8");
+	MHD_add_response_header(resp, "Cache-Control", "no-cache");
+	MHD_add_response_header(resp, "X-Content-Type-Options", "nosniff");
+	MHD_add_response_header(resp, "Referrer-Policy", "no-referrer");
+	MHD_add_response_header(resp, "Content-Security-Policy",
+	    "default-src 'none'; script-src 'unsafe-inline'; style-src 'unsafe-inline'; "
+	    "connect-src 'self'; img-src data:; base-uri 'none'; form-action 'none'; "
+	    "frame-ancestors 'none'");
+out:
+	if (fd >= 0)
+		close(fd);
+	pthread_mutex_lock(&s->lock);
+	had = s->page != NULL;
+	old = resp ? s->page : NULL;
+	if (resp)
+		s->page = resp;
+	else if (!had)
+		memcpy(s->page_why, why, sizeof(why));
+	pthread_mutex_unlock(&s->lock);
+	if (old)
+		MHD_destroy_response(old);
+	if (resp == NULL)
+		warnx("%s%s", why, had ? "; keeping the current page" : "");
+}
+
+/* --------------------------------------------------------------- replies */
+
+/* Queue body (malloc'd, ownership taken; NULL for an empty body). */
+static enum MHD_Result
+reply(struct server *s, struct MHD_Connection *c, struct req *r, unsigned status, char *body,
+    const char *ctype, const char *allow)
+{
+	struct MHD_Response *resp;
+	enum MHD_Result ret;
+
+	if (body)
+		resp = MHD_create_response_from_buffer(strlen(body), body, MHD_RESPMEM_MUST_FREE);
+	else
+		resp = MHD_create_response_from_buffer(0, (void *)"", MHD_RESPMEM_PERSISTENT);
+	if (resp == NULL) {
+		free(body);
+		return MHD_NO;
+	}
+	if (ctype)
+		MHD_add_response_header(resp, "Content-Type", ctype);
+	MHD_add_response_header(resp, "Cache-Control", "no-store");
+	MHD_add_response_header(resp, "X-Content-Type-Options", "nosniff");
+	if (allow)
+		MHD_add_response_header(resp, "Allow", allow);
+	if (atomic_load(&s->draining))
+		MHD_add_response_header(resp, "Connection", "close");
+	ret = MHD_queue_response(c, status, resp);
+	MHD_destroy_response(resp);
+	if (ret == MHD_YES)
+		r->status = status;
+	return ret;
+}
+
+static enum MHD_Result
+reply_json(struct server *s, struct MHD_Connection *c, struct req *r, unsigned status, char *body)
+{
+	if (body == NULL)
+		return MHD_NO;
+	return reply(s, c, r, status, body, "application/json", NULL);
+}
+
+/* {"error":...,"detail":...} with printf-style detail. */
+static enum MHD_Result __attribute__((format(printf, 6, 7)))
+reply_err(struct server *s, struct MHD_Connection *c, struct req *r, unsigned status,
+    const char *error, const char *fmt, ...)
+{
+	char detail[1024];
+	char *body;
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(detail, sizeof(detail), fmt, ap);
+	va_end(ap);
+	if (arxiv_utf8_check(detail, strlen(detail)) >= 0) {
+		char tmp[sizeof(detail)];
+
+		copy_clean(tmp, sizeof(tmp), detail);
+		memcpy(detail, tmp, sizeof(detail));
+	}
+	body = dump_line(json_pack("{s:s,s:s}", "error", error, "detail", detail));
+	return reply(s, c, r, status, body, "application/json", NULL);
+}
+
+static enum MHD_Result
+reply_405(struct server *s, struct MHD_Connection *c, struct req *r, const char *allow)
+{
+	char *body = dump_line(json_pack("{s:s,s:s++++}", "error", "method not allowed", "detail",
+	    r->method, " is not allowed on ", route_name[r->route], "; allowed: ", allow));
+
+	if (body == NULL)
+		return MHD_NO;
+	return reply(s, c, r, MHD_HTTP_METHOD_NOT_ALLOWED, body, "application/json", allow);
+}
+
+static enum MHD_Result
+reply_503(struct server *s, struct MHD_Connection *c, struct req *r, int ready_field)
+{
+	char why[sizeof(s->why)];
+	json_t *j;
+
+	pthread_mutex_lock(&s->lock);
+	memcpy(why, s->why, sizeof(why));
+	pthread_mutex_unlock(&s->lock);
+	if (ready_field)
+		j = json_pack("{s:b,s:s,s:s}", "ready", 0, "error", "model not loaded", "detail", why);
+	else
+		j = json_pack("{s:s,s:s}", "error", "model not loaded", "detail", why);
+	return reply_json(s, c, r, MHD_HTTP_SERVICE_UNAVAILABLE, dump_line(j));
+}
+
+static void
+prom_escape(struct arxiv_buf *b, const char *v)
+{
+	for (; *v; v++) {
+		if (*v == '\\' || *v == '"')
+			arxiv_buf_printf(b, "\\%c", *v);
+		else if (*v == '\n')
+			arxiv_buf_append(b, "\\n", 2);
+		else
+			arxiv_buf_putc(b, *v);
+	}
+}
+
+static enum MHD_Result
+reply_metrics(struct server *s, struct MHD_Connection *c, struct req *r)
+{
+	struct arxiv_buf b = { 0 };
+	struct model_ref *m;
+	size_t i, j, n;
+
+	arxiv_buf_printf(&b, "# HELP arxiv_http_requests_total HTTP requests by path and status "
+	    "(status \"aborted\": the connection ended before a response).\n"
+	    "# TYPE arxiv_http_requests_total counter\n");
+	for (i = 0; i < NROUTES; i++)
+		for (j = 0; j < NSTATUS; j++) {
+			unsigned long v = atomic_load(&s->requests[i][j]);
+
+			if (v == 0)
+				continue;
+			if (j + 1 < NSTATUS)
+				arxiv_buf_printf(&b, "arxiv_http_requests_total{path=\"%s\",status=\"%u\"} %lu\n",
+				    route_name[i], status_code[j], v);
+			else
+				arxiv_buf_printf(&b, "arxiv_http_requests_total{path=\"%s\",status=\"aborted\"} %lu\n",
+				    route_name[i], v);
+		}
+	arxiv_buf_printf(&b, "# HELP arxiv_http_request_duration_seconds Time from the request headers "
+	    "to the end of the response.\n# TYPE arxiv_http_request_duration_seconds histogram\n");
+	for (i = 0; i < NROUTES; i++) {
+		unsigned long cum = 0, total = 0;
+
+		for (j = 0; j <= NBUCKETS; j++)
+			total += atomic_load(&s->hist[i][j]);
+		if (total == 0)
+			continue;
+		for (j = 0; j < NBUCKETS; j++) {
+			cum += atomic_load(&s->hist[i][j]);
+			arxiv_buf_printf(&b, "arxiv_http_request_duration_seconds_bucket{path=\"%s\",le=\"%g\"} %lu\n",
+			    route_name[i], bucket_le[j], cum);
+		}
+		arxiv_buf_printf(&b, "arxiv_http_request_duration_seconds_bucket{path=\"%s\",le=\"+Inf\"} %lu\n"
+		    "arxiv_http_request_duration_seconds_sum{path=\"%s\"} %.9f\n"
+		    "arxiv_http_request_duration_seconds_count{path=\"%s\"} %lu\n",
+		    route_name[i], total, route_name[i], (double)atomic_load(&s->lat_ns[i]) / 1e9,
+		    route_name[i], total);
+	}
+	arxiv_buf_printf(&b, "# HELP arxiv_predictions_total Predictions by predicted label (top 1).\n"
+	    "# TYPE arxiv_predictions_total counter\n");
+	n = atomic_load(&s->nslots);
+	for (i = 0; i < n; i++) {
+		arxiv_buf_printf(&b, "arxiv_predictions_total{label=\"");
+		prom_escape(&b, s->slots[i].name);
+		arxiv_buf_printf(&b, "\"} %lu\n", atomic_load(&s->slots[i].n));
+	}
+	m = ref_get(s);
+	arxiv_buf_printf(&b, "# HELP arxiv_model_loaded 1 when a model is loaded and predictions are answered.\n"
+	    "# TYPE arxiv_model_loaded gauge\narxiv_model_loaded %d\n", m != NULL);
+	arxiv_buf_printf(&b, "# HELP arxiv_model_load_seconds Time the current model took to load.\n"
+	    "# TYPE arxiv_model_load_seconds gauge\narxiv_model_load_seconds %.6f\n",
+	    m ? m->load_seconds : 0.0);
+	if (m) {
+		arxiv_buf_printf(&b, "# HELP arxiv_model_info The loaded model.\n# TYPE arxiv_model_info gauge\n"
+		    "arxiv_model_info{model_type=\"");
+		prom_escape(&b, arxiv_model_type(m->m));
+		arxiv_buf_printf(&b, "\",artifact_version=\"%d\",labels=\"%zu\"} 1\n",
+		    arxiv_model_version(m->m), m->nlabels);
+	}
+	ref_put(m);
+	arxiv_buf_printf(&b, "# HELP arxiv_model_loads_total Model loads (start and SIGHUP) by result.\n"
+	    "# TYPE arxiv_model_loads_total counter\n"
+	    "arxiv_model_loads_total{result=\"ok\"} %lu\narxiv_model_loads_total{result=\"error\"} %lu\n",
+	    atomic_load(&s->reload_ok), atomic_load(&s->reload_fail));
+	arxiv_buf_printf(&b, "# HELP arxiv_http_requests_in_flight Requests being answered.\n"
+	    "# TYPE arxiv_http_requests_in_flight gauge\narxiv_http_requests_in_flight %ld\n",
+	    atomic_load(&s->inflight));
+	if (b.data == NULL)
+		return MHD_NO;
+	return reply(s, c, r, MHD_HTTP_OK, b.data, "text/plain; version=0.0.4; charset=utf-8", NULL);
+}
+
+static enum MHD_Result
+reply_page(struct server *s, struct MHD_Connection *c, struct req *r)
+{
+	enum MHD_Result ret;
+	char why[sizeof(s->page_why)];
+
+	pthread_mutex_lock(&s->lock);
+	if (s->page) {
+		ret = MHD_queue_response(c, MHD_HTTP_OK, s->page);
+		pthread_mutex_unlock(&s->lock);
+		if (ret == MHD_YES)
+			r->status = MHD_HTTP_OK;
+		return ret;
+	}
+	memcpy(why, s->page_why, sizeof(why));
+	pthread_mutex_unlock(&s->lock);
+	return reply_err(s, c, r, MHD_HTTP_NOT_FOUND, "not found", "%s", why);
+}
+
+/* ------------------------------------------------------------- predict */
+
+static int
+blank(const char *t)
+{
+	for (; *t; t++)
+		if (!isspace((unsigned char)*t))
+			return 0;
+	return 1;
+}
+
+/*
+ * One item into out (title and abstract joined as in training): the abstract
+ * is a string that is not blank, the title a string or null. 0, or -1 with a
+ * detail naming the offending field ("what" is its name) in why.
+ */
+static int
+item_text(json_t *abs, json_t *title, const char *what, struct arxiv_buf *out, char *why, size_t n)
+{
+	if (abs == NULL)
+		snprintf(why, n, "%s is required", what);
+	else if (!json_is_string(abs))
+		snprintf(why, n, "%s must be a string", what);
+	else if (blank(json_string_value(abs)))
+		snprintf(why, n, "%s is empty", what);
+	else if (title && !json_is_null(title) && !json_is_string(title))
+		snprintf(why, n, "\"title\" must be a string");
+	else if (arxiv_text_join(title && json_is_string(title) ? json_string_value(title) : NULL,
+	    json_string_value(abs), out) < 0)
+		snprintf(why, n, "out of memory");
+	else
+		return 0;
+	return -1;
+}
+
+static enum MHD_Result
+predict(struct server *s, struct MHD_Connection *c, struct req *r)
+{
+	struct arxiv_error err = { "", 0, "" };
+	struct arxiv_prediction *preds = NULL;
+	struct arxiv_buf *texts = NULL, out = { 0 }, one = { 0 };
+	const char **tp = NULL;
+	size_t *lens = NULL, n = 0, i, k;
+	struct model_ref *m = NULL;
+	json_t *root, *abs, *batch, *tk;
+	json_error_t je;
+	enum MHD_Result ret;
+	char ebuf[400], why[200];
+
+	if (r->oom)
+		return reply_err(s, c, r, MHD_HTTP_INTERNAL_SERVER_ERROR, "internal error", "out of memory");
+	if (r->body.len == 0)
+		return reply_err(s, c, r, MHD_HTTP_BAD_REQUEST, "malformed JSON",
+		    "the body is empty; send a JSON object such as {\"abstract\":\"...\"}");
+	if ((root = json_loadb(r->body.data, r->body.len, JSON_REJECT_DUPLICATES, &je)) == NULL)
+		return reply_err(s, c, r, MHD_HTTP_BAD_REQUEST, "malformed JSON", "line %d column %d: %s",
+		    je.line, je.column, je.text);
+	if (!json_is_object(root)) {
+		ret = reply_err(s, c, r, MHD_HTTP_BAD_REQUEST, "invalid request",
+		    "the body must be a JSON object such as {\"abstract\":\"...\"}");
+		goto done;
+	}
+	abs = json_object_get(root, "abstract");
+	batch = json_object_get(root, "abstracts");
+	tk = json_object_get(root, "top_k");
+	if (tk && json_is_null(tk))
+		tk = NULL;
+	if (tk && !json_is_integer(tk)) {
+		ret = reply_err(s, c, r, MHD_HTTP_BAD_REQUEST, "invalid request",
+		    "\"top_k\" must be an integer");
+		goto done;
+	}
+	if (abs && batch) {
+		ret = reply_err(s, c, r, MHD_HTTP_BAD_REQUEST, "invalid request",
+		    "give either \"abstract\" or \"abstracts\", not both");
+		goto done;
+	}
+	if (batch) {
+		if (!json_is_array(batch) || json_array_size(batch) == 0) {
+			ret = reply_err(s, c, r, MHD_HTTP_BAD_REQUEST, "invalid request",
+			    "\"abstracts\" must be a non-empty array of strings");
+			goto done;
+		}
+		n = json_array_size(batch);
+		if (n > s->maxbatch) {
+			ret = reply_err(s, c, r, MHD_HTTP_CONTENT_TOO_LARGE, "payload too large",
+			    "a batch of %zu abstracts is over the limit of %zu (-B)", n, s->maxbatch);
+			goto done;
+		}
+		if ((texts = calloc(n, sizeof(*texts))) == NULL)
+			goto oom;
+		for (i = 0; i < n; i++) {
+			json_t *it = json_array_get(batch, i);
+			char what[64];
+			int bad;
+
+			snprintf(what, sizeof(what), "\"abstracts\"[%zu]%s", i,
+			    json_is_object(it) ? ".abstract" : "");
+			if (json_is_object(it))
+				bad = item_text(json_object_get(it, "abstract"), json_object_get(it, "title"),
+				    what, &texts[i], why, sizeof(why));
+			else
+				bad = item_text(it, NULL, what, &texts[i], why, sizeof(why));
+			if (bad) {
+				ret = reply_err(s, c, r, MHD_HTTP_BAD_REQUEST, "invalid request", "%s", why);
+				goto done;
+			}
+		}
+	} else {
+		n = 1;
+		if (item_text(abs, json_object_get(root, "title"), "\"abstract\"", &one, why,
+		    sizeof(why)) < 0) {
+			ret = reply_err(s, c, r, MHD_HTTP_BAD_REQUEST, "invalid request", "%s", why);
+			goto done;
+		}
+	}
+	if ((m = ref_get(s)) == NULL) {
+		ret = reply_503(s, c, r, 0);
+		goto done;
+	}
+	k = m->nlabels < DEFAULT_TOPK ? m->nlabels : DEFAULT_TOPK;
+	if (tk) {
+		json_int_t v = json_integer_value(tk);
+		size_t hi = m->nlabels < ARXIV_TOPK_MAX ? m->nlabels : ARXIV_TOPK_MAX;
+
+		if (v < 1 || (uint64_t)v > hi) {
+			ret = reply_err(s, c, r, MHD_HTTP_BAD_REQUEST, "invalid request",
+			    "\"top_k\" must be an integer between 1 and %zu", hi);
+			goto done;
+		}
+		k = (size_t)v;
+	}
+	if ((preds = calloc(n, sizeof(*preds))) == NULL || (tp = calloc(n, sizeof(*tp))) == NULL ||
+	    (lens = calloc(n, sizeof(*lens))) == NULL)
+		goto oom;
+	for (i = 0; i < n; i++) {
+		struct arxiv_buf *t = texts ? &texts[i] : &one;
+
+		tp[i] = t->data ? t->data : "";
+		lens[i] = t->len;
+	}
+	if (arxiv_model_predict(m->m, tp, lens, n, k, preds, &err) < 0) {
+		arxiv_error_str(&err, ebuf, sizeof(ebuf));
+		warnx("prediction failed: %s", ebuf);
+		ret = reply_err(s, c, r, MHD_HTTP_INTERNAL_SERVER_ERROR, "prediction failed", "%s", ebuf);
+		goto done;
+	}
+	if (texts && arxiv_buf_append(&out, "{\"predictions\":[", 16) < 0)
+		goto oom;
+	for (i = 0; i < n; i++) {
+		if (preds[i].k > 0 && preds[i].label[0] >= 0 && (size_t)preds[i].label[0] < m->nlabels &&
+		    m->slot[preds[i].label[0]] < MAX_SLOTS)
+			atomic_fetch_add(&s->slots[m->slot[preds[i].label[0]]].n, 1);
+		if (arxiv_prediction_json(m->m, &preds[i], &one) < 0 ||
+		    (i > 0 && arxiv_buf_putc(&out, ',') < 0) ||
+		    arxiv_buf_append(&out, one.data, one.len) < 0)
+			goto oom;
+	}
+	if ((texts && arxiv_buf_append(&out, "]}", 2) < 0) || arxiv_buf_putc(&out, '\n') < 0)
+		goto oom;
+	ret = reply(s, c, r, MHD_HTTP_OK, out.data, "application/json", NULL);
+	out.data = NULL;
+	goto done;
+oom:
+	ret = reply_err(s, c, r, MHD_HTTP_INTERNAL_SERVER_ERROR, "internal error", "out of memory");
+done:
+	ref_put(m);
+	if (texts)
+		for (i = 0; i < n; i++)
+			arxiv_buf_free(&texts[i]);
+	free(texts);
+	free(preds);
+	free(tp);
+	free(lens);
+	arxiv_buf_free(&one);
+	arxiv_buf_free(&out);
+	json_decref(root);
+	return ret;
+}
+
+/* ------------------------------------------------------------- handler */
+
+/* Content types accepted on POST: JSON, and what curl -d sends by default. */
+static int
+json_ctype(const char *ct)
+{
+	static const char *const ok[] = { "application/json", "application/x-www-form-urlencoded" };
+	size_t i, n;
+
+	while (*ct == ' ' || *ct == '\t')
+		ct++;
+	n = strcspn(ct, "; \t");
+	for (i = 0; i < sizeof(ok) / sizeof(ok[0]); i++)
+		if (n == strlen(ok[i]) && strncasecmp(ct, ok[i], n) == 0)
+			return 1;
+	/* structured syntax suffix: application/something+json */
+	return n > 17 && strncasecmp(ct, "application/", 12) == 0 && strncasecmp(ct + n - 5, "+json", 5) == 0;
+}
+
+/*
+ * The first call for a POST to /api/predict/: refuse a body that cannot be
+ * taken before reading it (libmicrohttpd then closes the connection, which is
+ * what a client that sent a 100 MB body deserves). Every other answer waits
+ * for the last call: a response queued in the first call makes
+ * libmicrohttpd 0.9.75 close the connection, which would defeat keep-alive.
+ */
+static enum MHD_Result
+early(struct server *s, struct MHD_Connection *c, struct req *r)
+{
+	const char *v;
+	char ct[80];
+
+	v = MHD_lookup_connection_value(c, MHD_HEADER_KIND, MHD_HTTP_HEADER_CONTENT_TYPE);
+	if (v && !json_ctype(v)) {
+		char type[80];
+
+		while (*v == ' ' || *v == '\t')
+			v++;
+		snprintf(type, sizeof(type), "%.*s", (int)strcspn(v, "; \t"), v);
+		copy_clean(ct, sizeof(ct), type);
+		return reply_err(s, c, r, MHD_HTTP_UNSUPPORTED_MEDIA_TYPE, "unsupported media type",
+		    "Content-Type %s is not accepted; send a JSON object as application/json", ct);
+	}
+	v = MHD_lookup_connection_value(c, MHD_HEADER_KIND, MHD_HTTP_HEADER_CONTENT_LENGTH);
+	if (v) {
+		char *end;
+		unsigned long long cl;
+
+		errno = 0;
+		cl = strtoull(v, &end, 10);
+		if (errno == ERANGE || cl > s->maxbody)
+			return reply_err(s, c, r, MHD_HTTP_CONTENT_TOO_LARGE, "payload too large",
+			    "the body is larger than the limit of %zu bytes (-b)", s->maxbody);
+	}
+	return MHD_YES;
+}
+
+/* The last call for a request, with the whole body read. */
+static enum MHD_Result
+answer(struct server *s, struct MHD_Connection *c, struct req *r, const char *method)
+{
+	int get = strcmp(method, "GET") == 0, head = strcmp(method, "HEAD") == 0;
+	struct model_ref *m;
+	char *body;
+
+	if (r->route == R_OTHER)
+		return reply_err(s, c, r, MHD_HTTP_NOT_FOUND, "not found", "no such path: %s; try POST "
+		    "/api/predict/, GET /api/labels/, /healthz, /readyz, /metrics or /", r->path);
+	if (strcmp(method, "OPTIONS") == 0)
+		return reply(s, c, r, MHD_HTTP_NO_CONTENT, NULL, NULL,
+		    r->route == R_PREDICT ? "POST, OPTIONS" : "GET, HEAD, OPTIONS");
+	if (r->route == R_PREDICT) {
+		if (strcmp(method, "POST") != 0)
+			return reply_405(s, c, r, "POST, OPTIONS");
+		if (r->too_big)
+			return reply_err(s, c, r, MHD_HTTP_CONTENT_TOO_LARGE, "payload too large",
+			    "the body is larger than the limit of %zu bytes (-b)", s->maxbody);
+		return predict(s, c, r);
+	}
+	if (!get && !head)
+		return reply_405(s, c, r, "GET, HEAD, OPTIONS");
+	switch (r->route) {
+	case R_HEALTHZ:
+		return reply_json(s, c, r, MHD_HTTP_OK, strdup("{\"status\":\"ok\"}\n"));
+	case R_READYZ:
+	case R_LABELS:
+		if ((m = ref_get(s)) == NULL)
+			return reply_503(s, c, r, r->route == R_READYZ);
+		body = strdup(r->route == R_READYZ ? m->ready_json : m->labels_json);
+		ref_put(m);
+		return reply_json(s, c, r, MHD_HTTP_OK, body);
+	case R_METRICS:
+		return reply_metrics(s, c, r);
+	case R_PAGE:
+		return reply_page(s, c, r);
+	default:
+		return MHD_NO;
+	}
+}
+
+static enum MHD_Result
+handle(void *cls, struct MHD_Connection *c, const char *url, const char *method,
+    const char *version, const char *upload, size_t *upload_size, void **con_cls)
+{
+	struct server *s = cls;
+	struct req *r = *con_cls;
+
+	(void)version;
+	if (r == NULL) {
+		if ((r = calloc(1, sizeof(*r))) == NULL)
+			return MHD_NO;
+		clock_gettime(CLOCK_MONOTONIC, &r->t0);
+		r->route = route_of(url);
+		r->post = strcmp(method, "POST") == 0;
+		copy_clean(r->method, sizeof(r->method), method);
+		copy_clean(r->path, sizeof(r->path), url);
+		*con_cls = r;
+		atomic_fetch_add(&s->inflight, 1);
+		return r->route == R_PREDICT && r->post ? early(s, c, r) : MHD_YES;
+	}
+	if (r->status) {	/* answered early: drop whatever still arrives */
+		*upload_size = 0;
+		return MHD_YES;
+	}
+	if (*upload_size > 0) {
+		if (r->route == R_PREDICT && r->post && !r->too_big &&
+		    *upload_size <= s->maxbody - r->body.len) {
+			if (!r->oom && arxiv_buf_append(&r->body, upload, *upload_size) < 0) {
+				r->oom = 1;
+				arxiv_buf_free(&r->body);
+			}
+		} else {
+			/* over the limit while streaming (chunked or lying Content-Length), or a
+			 * body where none is expected: drop it, answer at the end */
+			if (r->route == R_PREDICT && r->post)
+				r->too_big = 1;
+			arxiv_buf_free(&r->body);
+			r->discarded += *upload_size;
+		}
+		*upload_size = 0;
+		if (r->discarded > 4 * s->maxbody + (1 << 20))
+			return MHD_NO;	/* keeps sending: hang up */
+		return MHD_YES;
+	}
+	return answer(s, c, r, method);
+}
+
+static void
+completed(void *cls, struct MHD_Connection *c, void **con_cls, enum MHD_RequestTerminationCode toe)
+{
+	struct server *s = cls;
+	struct req *r = *con_cls;
+	double dt;
+	size_t si, b;
+
+	(void)c;
+	if (r == NULL)
+		return;
+	*con_cls = NULL;
+	dt = elapsed(&r->t0);
+	for (si = 0; si + 1 < NSTATUS && (r->status == 0 || status_code[si] != r->status); si++)
+		;
+	if (r->status == 0 || toe != MHD_REQUEST_TERMINATED_COMPLETED_OK)
+		si = NSTATUS - 1;
+	for (b = 0; b < NBUCKETS && dt > bucket_le[b]; b++)
+		;
+	atomic_fetch_add(&s->requests[r->route][si], 1);
+	atomic_fetch_add(&s->hist[r->route][b], 1);
+	atomic_fetch_add(&s->lat_ns[r->route], (unsigned long)(dt * 1e9));
+	if (!s->quiet) {
+		if (toe == MHD_REQUEST_TERMINATED_COMPLETED_OK)
+			fprintf(stderr, "%s %s %u %.3fms\n", r->method, r->path, r->status, dt * 1e3);
+		else
+			fprintf(stderr, "%s %s %u %.3fms %s\n", r->method, r->path, r->status, dt * 1e3,
+			    toe == MHD_REQUEST_TERMINATED_TIMEOUT_REACHED ? "timeout" :
+			    toe == MHD_REQUEST_TERMINATED_DAEMON_SHUTDOWN ? "shutdown" :
+			    toe == MHD_REQUEST_TERMINATED_CLIENT_ABORT ? "client-abort" :
+			    toe == MHD_REQUEST_TERMINATED_READ_ERROR ? "read-error" : "aborted");
+	}
+	arxiv_buf_free(&r->body);
+	free(r);
+	atomic_fetch_sub(&s->inflight, 1);
+}
+
+static void __attribute__((format(printf, 2, 0)))
+mhd_log(void *cls, const char *fmt, va_list ap)
+{
+	char msg[512];
+	size_t n;
+
+	(void)cls;
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	n = strlen(msg);
+	while (n > 0 && msg[n - 1] == '\n')
+		msg[--n] = '\0';
+	warnx("libmicrohttpd: %s", msg);
+}
+
+/* -------------------------------------------------------------- startup */
+
+/* Parse "host:port", "[v6]:port", ":port" or "port" and listen; returns the fd. */
+static int
+listen_on(const char *spec, char *shown, size_t n)
+{
+	char host[256] = "127.0.0.1", port[16];
+	struct addrinfo hints, *ai, *a;
+	struct sockaddr_storage ss;
+	socklen_t sl = sizeof(ss);
+	const char *colon;
+	int fd = -1, one = 1, e, saved = 0;
+
+	if (spec[0] == '[') {
+		const char *close = strchr(spec, ']');
+
+		if (close == NULL || close[1] != ':' || (size_t)(close - spec - 1) >= sizeof(host))
+			errx(2, "%s: invalid address (expected host:port or [v6addr]:port)", spec);
+		memcpy(host, spec + 1, (size_t)(close - spec - 1));
+		host[close - spec - 1] = '\0';
+		colon = close + 1;
+	} else if ((colon = strrchr(spec, ':')) != NULL) {
+		if (colon > spec) {
+			if ((size_t)(colon - spec) >= sizeof(host))
+				errx(2, "%s: invalid address (host too long)", spec);
+			memcpy(host, spec, (size_t)(colon - spec));
+			host[colon - spec] = '\0';
+		}
+	} else {
+		colon = spec - 1;	/* a bare port */
+	}
+	snprintf(port, sizeof(port), "%ld", prog_num(colon + 1, 0, 65535, "port"));
+	memset(&hints, 0, sizeof(hints));
+	hints.ai_family = AF_UNSPEC;
+	hints.ai_socktype = SOCK_STREAM;
+	hints.ai_flags = AI_PASSIVE | AI_NUMERICSERV;
+	if ((e = getaddrinfo(host, port, &hints, &ai)) != 0)
+		errx(1, "%s: %s", spec, gai_strerror(e));
+	for (a = ai; a; a = a->ai_next) {
+		if ((fd = socket(a->ai_family, a->ai_socktype | SOCK_CLOEXEC | SOCK_NONBLOCK,
+		    a->ai_protocol)) < 0) {
+			saved = errno;
+			continue;
+		}
+		setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
+		if (bind(fd, a->ai_addr, a->ai_addrlen) == 0 && listen(fd, 1024) == 0)
+			break;
+		saved = errno;
+		close(fd);
+		fd = -1;
+	}
+	freeaddrinfo(ai);
+	if (fd < 0) {
+		errno = saved;
+		err(1, "%s", spec);
+	}
+	if (getsockname(fd, (struct sockaddr *)&ss, &sl) == 0 &&
+	    getnameinfo((struct sockaddr *)&ss, sl, host, sizeof(host), port, sizeof(port),
+	    NI_NUMERICHOST | NI_NUMERICSERV) == 0)
+		snprintf(shown, n, ss.ss_family == AF_INET6 ? "[%s]:%s" : "%s:%s", host, port);
+	else
+		snprintf(shown, n, "%s", spec);
+	return fd;
+}
+
+static size_t
+parse_size(const char *arg, const char *what)
+{
+	char *end;
+	unsigned long long v;
+	unsigned shift = 0;
+
+	errno = 0;
+	v = strtoull(arg, &end, 10);
+	if (*end == 'k' || *end == 'K')
+		shift = 10, end++;
+	else if (*end == 'm' || *end == 'M')
+		shift = 20, end++;
+	if (errno || end == arg || *end || arg[0] == '-' || v == 0 || v > ((1ULL << 30) >> shift)) {
+		warnx("%s: invalid %s (expected 1..1G bytes, k and M suffixes allowed)", arg, what);
+		exit(2);
+	}
+	return (size_t)(v << shift);
+}
+
+int
+main(int argc, char *argv[])
+{
+	static const struct option longopts[] = {
+		{ "help", no_argument, NULL, 'h' },
+		{ "version", no_argument, NULL, 'V' },
+		{ NULL, 0, NULL, 0 }
+	};
+	struct server srv, *s = &srv;
+	const char *laddr = DEFAULT_LISTEN, *webdir = NULL;
+	long threads = sysconf(_SC_NPROCESSORS_ONLN), maxconn = 1024;
+	struct MHD_Daemon *d;
+	char shown[300];
+	struct timespec t0;
+	sigset_t set;
+	int ch, sig, lfd, verbose = 0;
+	MHD_socket q;
+
+	memset(s, 0, sizeof(*s));
+	s->dir = DEFAULT_DIR;
+	s->maxbody = (size_t)1 << 20;
+	s->maxbatch = 64;
+	s->timeout = 10;
+	if (threads < 1)
+		threads = 1;
+	while ((ch = getopt_long(argc, argv, "B:b:c:hl:m:qT:t:w:", longopts, NULL)) != -1) {
+		switch (ch) {
+		case 'B':
+			s->maxbatch = (size_t)prog_num(optarg, 1, 100000, "batch size");
+			break;
+		case 'b':
+			s->maxbody = parse_size(optarg, "body limit");
+			break;
+		case 'c':
+			maxconn = prog_num(optarg, 1, 100000, "connection limit");
+			break;
+		case 'h':
+			usage(stdout);
+			return prog_fshut();
+		case 'l':
+			laddr = optarg;
+			break;
+		case 'm':
+			s->dir = optarg;
+			break;
+		case 'q':
+			s->quiet = 1;
+			break;
+		case 'T':
+			s->timeout = (unsigned)prog_num(optarg, 1, 86400, "timeout");
+			break;
+		case 't':
+			threads = prog_num(optarg, 1, 1024, "thread count");
+			break;
+		case 'V':
+			printf("arxiv-serve %s\n", VERSION);
+			return prog_fshut();
+		case 'w':
+			webdir = optarg;
+			break;
+		default:
+			usage(stderr);
+			return 2;
+		}
+	}
+	if (optind != argc) {
+		usage(stderr);
+		return 2;
+	}
+	if (webdir)
+		snprintf(s->page_path, sizeof(s->page_path), "%s/index.html", webdir);
+	else
+		arxiv_data_path("web/index.html", s->page_path, sizeof(s->page_path));
+	if (getenv("ARXIV_VERBOSE"))
+		verbose = 1;
+	arxiv_set_log(prog_log, &verbose);
+	json_object_seed(0);
+	pthread_mutex_init(&s->lock, NULL);
+	pthread_mutex_init(&s->slot_lock, NULL);
+	signal(SIGPIPE, SIG_IGN);
+
+	/* Block the signals in every thread (MHD's inherit the mask); sigwait below. */
+	sigemptyset(&set);
+	sigaddset(&set, SIGHUP);
+	sigaddset(&set, SIGINT);
+	sigaddset(&set, SIGTERM);
+	pthread_sigmask(SIG_BLOCK, &set, NULL);
+
+	lfd = listen_on(laddr, shown, sizeof(shown));
+	load_model(s);
+	load_page(s);
+	{
+		/* the pool size only when there is a pool: 0 draws a warning */
+		struct MHD_OptionItem pool[] = {
+			{ MHD_OPTION_THREAD_POOL_SIZE, threads, NULL },
+			{ MHD_OPTION_END, 0, NULL }
+		};
+
+		d = MHD_start_daemon(MHD_USE_AUTO | MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_ITC |
+		    MHD_USE_ERROR_LOG, 0, NULL, NULL, handle, s,
+		    MHD_OPTION_EXTERNAL_LOGGER, mhd_log, NULL,
+		    MHD_OPTION_LISTEN_SOCKET, (MHD_socket)lfd,
+		    MHD_OPTION_ARRAY, threads > 1 ? pool : pool + 1,
+		    MHD_OPTION_CONNECTION_TIMEOUT, s->timeout,
+		    MHD_OPTION_CONNECTION_LIMIT, (unsigned)maxconn,
+		    MHD_OPTION_NOTIFY_COMPLETED, completed, s,
+		    MHD_OPTION_END);
+	}
+	if (d == NULL)
+		errx(1, "%s: cannot start the HTTP server", shown);
+	warnx("listening on http://%s/ (%ld threads, body limit %zu bytes, batch limit %zu)",
+	    shown, threads, s->maxbody, s->maxbatch);
+
+	for (;;) {
+		if ((errno = sigwait(&set, &sig)) != 0)
+			err(1, "sigwait");
+		if (sig != SIGHUP)
+			break;
+		warnx("SIGHUP: reloading %s", s->dir);
+		load_model(s);
+		load_page(s);
+	}
+
+	/* Drain: stop accepting, let requests in flight finish (bounded), stop. */
+	warnx("%s: draining %ld requests in flight", strsignal(sig), atomic_load(&s->inflight));
+	atomic_store(&s->draining, 1);
+	if ((q = MHD_quiesce_daemon(d)) != MHD_INVALID_SOCKET)
+		close(q);
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	while (atomic_load(&s->inflight) > 0 && elapsed(&t0) < s->timeout) {
+		struct timespec nap = { 0, 10 * 1000 * 1000 };
+
+		nanosleep(&nap, NULL);
+	}
+	MHD_stop_daemon(d);
+	if (s->page)
+		MHD_destroy_response(s->page);
+	ref_put(s->cur);
+	for (size_t i = 0; i < atomic_load(&s->nslots); i++)
+		free(s->slots[i].name);
+	pthread_mutex_destroy(&s->lock);
+	pthread_mutex_destroy(&s->slot_lock);
+	warnx("stopped");
+	return 0;
+}
