@@ -296,7 +296,7 @@ group_json(const struct arxiv_metrics *m, const struct group *g, int *bad)
 	put(o, "n", json_integer((json_int_t)g->n), bad);
 	put(o, "accuracy", json_real(ratio((double)g->correct, (double)g->n)), bad);
 	put(o, "macro_f1", json_real(ma.f), bad);
-	put(o, "f1_weighted", json_real(wa.f), bad);
+	put(o, "weighted_f1", json_real(wa.f), bad);
 	put(o, "field_set_accuracy", json_real(ratio((double)g->field_hit, (double)g->n)), bad);
 	return o;
 }
@@ -309,7 +309,7 @@ arxiv_metrics_json(const struct arxiv_metrics *m, struct arxiv_buf *out)
 	struct avg ma, wa;
 	struct prf p;
 	size_t i, j, nl = m->n_labels;
-	char key[16], *s;
+	char key[24], *s;
 	int bad = 0;
 
 	arxiv_buf_clear(out);
@@ -318,11 +318,11 @@ arxiv_metrics_json(const struct arxiv_metrics *m, struct arxiv_buf *out)
 	averages(m, g, &ma, &wa);
 	put(o, "n", json_integer((json_int_t)g->n), &bad);
 	put(o, "accuracy", json_real(arxiv_metrics_accuracy(m)), &bad);
-	put(o, "precision_weighted", json_real(wa.p), &bad);
-	put(o, "recall_weighted", json_real(wa.r), &bad);
-	put(o, "f1_weighted", json_real(wa.f), &bad);
-	put(o, "precision_macro", json_real(ma.p), &bad);
-	put(o, "recall_macro", json_real(ma.r), &bad);
+	put(o, "weighted_precision", json_real(wa.p), &bad);
+	put(o, "weighted_recall", json_real(wa.r), &bad);
+	put(o, "weighted_f1", json_real(wa.f), &bad);
+	put(o, "macro_precision", json_real(ma.p), &bad);
+	put(o, "macro_recall", json_real(ma.r), &bad);
 	put(o, "macro_f1", json_real(ma.f), &bad);
 	put(o, "field_set_accuracy", json_real(ratio((double)g->field_hit, (double)g->n)), &bad);
 	put(o, "ece", json_real(ece(m)), &bad);
