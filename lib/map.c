@@ -1,0 +1,262 @@
+/*
+ * map.c - arxiv-map's record step: one Kaggle-schema JSON line in, one
+ * {"id","text","label","categories","fields"} line out. jansson parses and
+ * writes the JSON; the category codes go through the domains table.
+ */
+#include <jansson.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "arxiv.h"
+
+struct arxiv_map_params
+arxiv_map_default_params(void)
+{
+	struct arxiv_map_params p;
+
+	memset(&p, 0, sizeof(p));
+	p.abstract_only = 0;
+	return p;
+}
+
+static int
+is_space(int c)
+{
+	return c == ' ' || c == '\t' || c == '\n' || c == '\r' || c == '\f' || c == '\v';
+}
+
+/* Trim ASCII white space: *s and *n describe the trimmed range. */
+static void
+trim(const char **s, size_t *n)
+{
+	const char *p = *s, *e = *s + *n;
+
+	while (p < e && is_space((unsigned char)*p))
+		p++;
+	while (e > p && is_space((unsigned char)e[-1]))
+		e--;
+	*s = p;
+	*n = (size_t)(e - p);
+}
+
+static int
+join(const char *t, size_t tn, const char *a, size_t an, struct arxiv_buf *out)
+{
+	arxiv_buf_clear(out);
+	trim(&t, &tn);
+	trim(&a, &an);
+	if (arxiv_buf_reserve(out, tn + an + 1) < 0)
+		return -1;
+	if (arxiv_buf_append(out, t, tn) < 0)
+		return -1;
+	if (tn > 0 && an > 0 && arxiv_buf_putc(out, '\n') < 0)
+		return -1;
+	return arxiv_buf_append(out, a, an);
+}
+
+int
+arxiv_text_join(const char *title, const char *abstract, struct arxiv_buf *out)
+{
+	return join(title ? title : "", title ? strlen(title) : 0,
+	    abstract ? abstract : "", abstract ? strlen(abstract) : 0, out);
+}
+
+/*
+ * JSON string output, byte-identical to jansson's json_dumps() without flags
+ * (checked against it in tests/unit/test_map.c): '"' '\\' and the short escapes
+ * \b \f \n \r \t, other bytes below 0x20 as \u00XX, everything else (valid
+ * UTF-8 from the parser) as is. Hand-written because jansson's dumper walks
+ * code point by code point and costs as much as the parse.
+ */
+static const char esc_short[32] = {
+	['\b'] = 'b', ['\f'] = 'f', ['\n'] = 'n', ['\r'] = 'r', ['\t'] = 't',
+};
+
+static int
+put_escaped(struct arxiv_buf *b, const char *s, size_t n)
+{
+	static const char hex[] = "0123456789ABCDEF";
+	const unsigned char *p = (const unsigned char *)s, *e = p + n, *run;
+	char seq[6];
+	size_t k;
+
+	while (p < e) {
+		for (run = p; p < e && *p >= 0x20 && *p != '"' && *p != '\\'; p++)
+			;
+		if (p > run && arxiv_buf_append(b, run, (size_t)(p - run)) < 0)
+			return -1;
+		if (p == e)
+			break;
+		seq[0] = '\\';
+		if (*p == '"' || *p == '\\') {
+			seq[1] = (char)*p;
+			k = 2;
+		} else if (esc_short[*p]) {
+			seq[1] = esc_short[*p];
+			k = 2;
+		} else {
+			seq[1] = 'u';
+			seq[2] = '0';
+			seq[3] = '0';
+			seq[4] = hex[*p >> 4];
+			seq[5] = hex[*p & 15];
+			k = 6;
+		}
+		if (arxiv_buf_append(b, seq, k) < 0)
+			return -1;
+		p++;
+	}
+	return 0;
+}
+
+/* ,"key":"value" with the value escaped; key is a literal. */
+static int
+put_member(struct arxiv_buf *b, const char *key, const char *s, size_t n)
+{
+	if (arxiv_buf_printf(b, "%s\"%s\":\"", b->len > 1 ? "," : "", key) < 0 ||
+	    put_escaped(b, s, n) < 0)
+		return -1;
+	return arxiv_buf_putc(b, '"');
+}
+
+/* The string value of key, or NULL with err set. */
+static const char *
+get_string(json_t *o, const char *key, size_t *n, struct arxiv_error *err)
+{
+	json_t *v = json_object_get(o, key);
+
+	if (!json_is_string(v)) {
+		arxiv_error_set(err, "", 0, "missing or non-string \"%s\"", key);
+		return NULL;
+	}
+	*n = json_string_length(v);
+	return json_string_value(v);
+}
+
+/* Like get_string, trimmed, and "empty <key>" when nothing is left. */
+static const char *
+get_text(json_t *o, const char *key, size_t *n, struct arxiv_error *err)
+{
+	const char *s = get_string(o, key, n, err);
+
+	if (s == NULL)
+		return NULL;
+	trim(&s, n);
+	if (*n == 0) {
+		arxiv_error_set(err, "", 0, "empty %s", key);
+		return NULL;
+	}
+	return s;
+}
+
+/* Append label to the set (*seen, *nseen) unless present; 1 added, 0 present, -1 ENOMEM. */
+static int
+add_field(const char ***seen, size_t *nseen, size_t *cap, const char *label)
+{
+	const char **p;
+	size_t i;
+
+	for (i = 0; i < *nseen; i++)
+		if ((*seen)[i] == label)
+			return 0;
+	if (*nseen == *cap) {
+		*cap = *cap ? *cap * 2 : 8;
+		if ((p = realloc(*seen, *cap * sizeof(*p))) == NULL)
+			return -1;
+		*seen = p;
+	}
+	(*seen)[(*nseen)++] = label;
+	return 1;
+}
+
+int
+arxiv_map_line(const struct arxiv_domains *d, const struct arxiv_map_params *p,
+    const char *line, size_t len, struct arxiv_buf *out, const char **label,
+    struct arxiv_error *err)
+{
+	struct arxiv_map_params def = arxiv_map_default_params();
+	const char *id, *title, *abstract, *cats, *c, *s, *end, **seen = NULL;
+	size_t idn, tn, an, cn, nseen = 0, seencap = 0, i;
+	json_t *in = NULL;
+	json_error_t jerr;
+	long bad;
+	int rc = -1, first;
+
+	if (p == NULL)
+		p = &def;
+	arxiv_buf_clear(out);
+	if (memchr(line, '\0', len) != NULL) {
+		arxiv_error_set(err, "", 0, "NUL byte in line");
+		return -1;
+	}
+	/* jansson rejects invalid UTF-8 too: look for it only to name the byte */
+	if ((in = json_loadb(line, len, JSON_REJECT_DUPLICATES, &jerr)) == NULL) {
+		if ((bad = arxiv_utf8_check(line, len)) >= 0)
+			arxiv_error_set(err, "", 0, "invalid UTF-8 at byte %ld", bad);
+		else
+			arxiv_error_set(err, "", 0, "invalid JSON: %s", jerr.text);
+		return -1;
+	}
+	if (!json_is_object(in)) {
+		arxiv_error_set(err, "", 0, "not a JSON object");
+		goto done;
+	}
+	if ((id = get_text(in, "id", &idn, err)) == NULL ||
+	    (title = get_text(in, "title", &tn, err)) == NULL ||
+	    (abstract = get_text(in, "abstract", &an, err)) == NULL ||
+	    (cats = get_text(in, "categories", &cn, err)) == NULL)
+		goto done;
+
+	/* the fields of all codes, primary first (trimmed, so there is a first) */
+	for (c = cats, end = cats + cn; c < end;) {
+		for (s = c; c < end && !is_space((unsigned char)*c); c++)
+			;
+		if (add_field(&seen, &nseen, &seencap, arxiv_domains_lookup(d, s,
+		    (size_t)(c - s))) < 0)
+			goto oom;
+		while (c < end && is_space((unsigned char)*c))
+			c++;
+	}
+
+	/* {"id":..,"text":..,"label":..,"categories":[..],"fields":[..]} */
+	if (arxiv_buf_reserve(out, len + 256) < 0 || arxiv_buf_putc(out, '{') < 0 ||
+	    put_member(out, "id", id, idn) < 0 ||
+	    arxiv_buf_append(out, ",\"text\":\"", 9) < 0)
+		goto oom;
+	if (!p->abstract_only && (put_escaped(out, title, tn) < 0 ||
+	    arxiv_buf_append(out, "\\n", 2) < 0))
+		goto oom;
+	if (put_escaped(out, abstract, an) < 0 || arxiv_buf_putc(out, '"') < 0 ||
+	    put_member(out, "label", seen[0], strlen(seen[0])) < 0 ||
+	    arxiv_buf_append(out, ",\"categories\":[", 15) < 0)
+		goto oom;
+	for (c = cats, first = 1; c < end; first = 0) {
+		for (s = c; c < end && !is_space((unsigned char)*c); c++)
+			;
+		if ((!first && arxiv_buf_putc(out, ',') < 0) || arxiv_buf_putc(out, '"') < 0 ||
+		    put_escaped(out, s, (size_t)(c - s)) < 0 || arxiv_buf_putc(out, '"') < 0)
+			goto oom;
+		while (c < end && is_space((unsigned char)*c))
+			c++;
+	}
+	if (arxiv_buf_append(out, "],\"fields\":[", 12) < 0)
+		goto oom;
+	for (i = 0; i < nseen; i++)
+		if ((i > 0 && arxiv_buf_putc(out, ',') < 0) || arxiv_buf_putc(out, '"') < 0 ||
+		    put_escaped(out, seen[i], strlen(seen[i])) < 0 ||
+		    arxiv_buf_putc(out, '"') < 0)
+			goto oom;
+	if (arxiv_buf_append(out, "]}", 2) < 0)
+		goto oom;
+	if (label != NULL)
+		*label = seen[0];
+	rc = 0;
+	goto done;
+oom:
+	arxiv_buf_clear(out);
+	arxiv_error_set(err, "", 0, "out of memory");
+done:
+	free(seen);
+	json_decref(in);
+	return rc;
+}
