@@ -89,7 +89,12 @@ fi
 read_dump() {
 	local cat=cat
 	case $(head -c2 "$data" | od -An -tx1 | tr -d ' ') in 1f8b) cat="gzip -dc" ;; esac
-	if [ "$limit" -gt 0 ]; then $cat "$data" | head -n "$limit"; else $cat "$data"; fi
+	if [ "$limit" -gt 0 ]; then
+		# head exits early by design: the decompressor's SIGPIPE is not an error here.
+		(set +o pipefail; $cat "$data" | head -n "$limit")
+	else
+		$cat "$data"
+	fi
 }
 
 # 2. map
