@@ -31,7 +31,7 @@ DEPS_PC   = jansson libutf8proc libcurl
 DEPS_CFLAGS := $(shell $(PKG_CONFIG) --cflags $(DEPS_PC) 2>/dev/null)
 DEPS_LIBS   := $(shell $(PKG_CONFIG) --libs $(DEPS_PC) 2>/dev/null) -lstemmer -lm -lpthread -ldl
 
-ALL_CFLAGS = -std=c11 -D_GNU_SOURCE -DARXIV_BUILD -DDATADIR='"$(DATADIR)"' \
+ALL_CFLAGS = -std=c11 -D_GNU_SOURCE -DARXIV_BUILD -I$(BUILD) \
 	-Ilib/include -Ilib $(WARN) -fvisibility=hidden -fPIC $(DEPS_CFLAGS) $(SANFLAGS) $(CFLAGS)
 PROG_CFLAGS = -std=c11 -D_GNU_SOURCE -Ilib/include $(WARN) $(DEPS_CFLAGS) $(SANFLAGS) $(CFLAGS)
 
@@ -76,6 +76,15 @@ $(BUILD)/obj/%.o: lib/%.cpp lib/include/arxiv.h $(wildcard lib/*.h)
 	$(CXX) -std=c++17 -DARXIV_BUILD -Ilib/include -Ilib -fPIC -fvisibility=hidden -Wall -Wextra \
 		$(TORCH_INC) $(SANFLAGS) $(CXXFLAGS) -c -o $@ $<
 
+# The configured data directory, rewritten only when PREFIX/DATADIR change, so a
+# `make install PREFIX=...` rebuilds what depends on it and nothing else.
+$(BUILD)/config.h: FORCE
+	@mkdir -p $(@D)
+	@printf '#define DATADIR "%s"\n' '$(DATADIR)' > $@.tmp
+	@if cmp -s $@.tmp $@; then rm -f $@.tmp; else mv $@.tmp $@; fi
+$(BUILD)/obj/util.o: $(BUILD)/config.h
+FORCE:
+
 $(SOLIB): $(LIB_OBJ)
 	@mkdir -p $(@D)
 	$(CC) -shared -Wl,-soname,libarxiv.so.$(SOVER) -Wl,-rpath,'$$ORIGIN' $(SANFLAGS) $(LDFLAGS) \
@@ -102,7 +111,7 @@ $(BUILD)/lib/arxiv.pc: lib/arxiv.pc.in Makefile
 $(BUILD)/bin/arxiv-serve: LDEXTRA = -lmicrohttpd
 $(BUILD)/bin/%: bin/%.c $(SOLIB) lib/include/arxiv.h
 	@mkdir -p $(@D)
-	$(CC) $(PROG_CFLAGS) -DVERSION='"$(VERSION)"' -DDATADIR='"$(DATADIR)"' $(RPATH) $(LDFLAGS) \
+	$(CC) $(PROG_CFLAGS) -DVERSION='"$(VERSION)"' $(RPATH) $(LDFLAGS) \
 		-o $@ $< $(PROG_LIBS) $(LDEXTRA)
 
 $(BUILD)/tests/%: tests/unit/%.c tests/unit/tap.h $(ALIB)
@@ -164,4 +173,4 @@ uninstall:
 clean:
 	rm -rf build build-asan
 
-.PHONY: all units check asan fuzz bench lint install uninstall clean
+.PHONY: all units check asan fuzz bench lint install uninstall clean FORCE

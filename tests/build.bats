@@ -2,24 +2,49 @@
 # build.bats - installation layout, pkg-config, man pages and scripts lint.
 load helper
 
-@test "make install honours DESTDIR and PREFIX" {
-	run make -C "$TOP" -s BUILD="${ARXIV_BUILD#"$TOP"/}" install DESTDIR="$TMP/root" PREFIX=/opt/ax
+@test "make install honours DESTDIR; make uninstall removes it again" {
+	# The build is configured for the default PREFIX; installing with another PREFIX
+	# would reconfigure the build tree shared by the other tests (see the next test).
+	run make -C "$TOP" -s BUILD="${ARXIV_BUILD#"$TOP"/}" install DESTDIR="$TMP/root"
 	assert_success
+	r="$TMP/root/usr/local"
 	for p in "$ARXIV_BUILD"/bin/arxiv-*; do
-		[ -x "$TMP/root/opt/ax/bin/${p##*/}" ] || { echo "missing ${p##*/}"; return 1; }
+		[ -x "$r/bin/${p##*/}" ] || { echo "missing ${p##*/}"; return 1; }
 	done
-	[ -f "$TMP/root/opt/ax/lib/libarxiv.so.1" ]
-	[ -L "$TMP/root/opt/ax/lib/libarxiv.so" ]
-	[ -f "$TMP/root/opt/ax/lib/libarxiv.a" ]
-	[ -f "$TMP/root/opt/ax/include/arxiv.h" ]
-	[ -f "$TMP/root/opt/ax/lib/pkgconfig/arxiv.pc" ]
-	[ -f "$TMP/root/opt/ax/share/man/man7/arxiv.7" ]
-	[ -f "$TMP/root/opt/ax/share/man/man3/libarxiv.3" ]
-	[ -f "$TMP/root/opt/ax/share/arxiv/domains.tsv" ]
-	run make -C "$TOP" -s BUILD="${ARXIV_BUILD#"$TOP"/}" uninstall DESTDIR="$TMP/root" PREFIX=/opt/ax
+	[ -f "$r/lib/libarxiv.so.1" ]
+	[ -L "$r/lib/libarxiv.so" ]
+	[ -f "$r/lib/libarxiv.a" ]
+	[ -f "$r/include/arxiv.h" ]
+	[ -f "$r/lib/pkgconfig/arxiv.pc" ]
+	[ -f "$r/share/man/man7/arxiv.7" ]
+	[ -f "$r/share/man/man3/libarxiv.3" ]
+	[ -f "$r/share/man/man1/arxiv-map.1" ]
+	[ -f "$r/share/arxiv/domains.tsv" ]
+	[ -f "$r/share/arxiv/web/index.html" ]
+	# an installed program finds its tables without ARXIV_DATADIR
+	run sh -c "printf '%s\n' '{\"id\":\"1\",\"title\":\"t\",\"abstract\":\"a\",\"categories\":\"q-fin.CP\"}' |
+		env -u ARXIV_DATADIR '$r/bin/arxiv-map' -m '$r/share/arxiv/domains.tsv'"
 	assert_success
-	[ ! -e "$TMP/root/opt/ax/lib/libarxiv.so.1" ]
-	[ ! -e "$TMP/root/opt/ax/include/arxiv.h" ]
+	assert_output_contains '"label":"Economics"'
+	run make -C "$TOP" -s BUILD="${ARXIV_BUILD#"$TOP"/}" uninstall DESTDIR="$TMP/root"
+	assert_success
+	[ ! -e "$r/lib/libarxiv.so.1" ]
+	[ ! -e "$r/include/arxiv.h" ]
+	[ ! -e "$r/bin/arxiv-map" ]
+}
+
+@test "make install PREFIX=... installs under that prefix and compiles it in" {
+	# A private copy of the tree, so the shared build stays configured as it is.
+	cp -a "$TOP/Makefile" "$TOP/lib" "$TOP/bin" "$TOP/data" "$TOP/man" .
+	run make -s -j2 TORCH=0 BUILD=b PREFIX=/opt/ax install DESTDIR="$TMP/root"
+	assert_success
+	[ -x "$TMP/root/opt/ax/bin/arxiv-map" ]
+	[ -f "$TMP/root/opt/ax/lib/libarxiv.so.1" ]
+	[ -f "$TMP/root/opt/ax/share/arxiv/domains.tsv" ]
+	[ -f "$TMP/root/opt/ax/share/man/man1/arxiv-map.1" ]
+	grep -q '^prefix=/opt/ax$' "$TMP/root/opt/ax/lib/pkgconfig/arxiv.pc"
+	run sh -c "env -u ARXIV_DATADIR b/bin/arxiv-map < /dev/null"
+	assert_failure "arxiv-map: /opt/ax/share/arxiv/domains.tsv: No such file or directory"
 }
 
 @test "the shared library has the soname libarxiv.so.1 and exports only arxiv_ symbols" {

@@ -72,7 +72,7 @@ test_default_table(void)
 		{ "mtrl-th", "Physics" }, { "chem-ph", "Physics" }, { "atom-ph", "Physics" },
 		{ "acc-phys", "Physics" }, { "plasm-ph", "Physics" }, { "ao-sci", "Physics" },
 		{ "alg-geom", "Mathematics" }, { "q-alg", "Mathematics" }, { "dg-ga", "Mathematics" },
-		{ "funct-an", "Mathematics" }, { "bayes-an", "Mathematics" },
+		{ "funct-an", "Mathematics" }, { "bayes-an", "Physics" },
 		{ "cmp-lg", "Computer Science" },
 		/* unknown: never by a shorter prefix such as "q" */
 		{ "q-xyz", "Other" }, { "q-xyz.AB", "Other" }, { "q", "Other" }, { "", "Other" },
@@ -110,7 +110,7 @@ test_archives_table(void)
 		{ "math-ph", "math-ph" }, { "hep-th", "hep-th" }, { "hep-ph", "hep-ph" },
 		{ "cond-mat.str-el", "cond-mat" }, { "supr-con", "cond-mat" },
 		{ "astro-ph.GA", "astro-ph" }, { "q-fin.CP", "q-fin" }, { "q-bio.NC", "q-bio" },
-		{ "chao-dyn", "nlin" }, { "bayes-an", "stat" }, { "stat.ML", "stat" },
+		{ "chao-dyn", "nlin" }, { "bayes-an", "physics" }, { "stat.ML", "stat" },
 		{ "physics.optics", "physics" }, { "chem-ph", "physics" }, { "eess.SP", "eess" },
 		{ "hep-new", "Other" }, { "q-xyz", "Other" },
 	};
