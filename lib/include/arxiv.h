@@ -115,19 +115,28 @@ ARXIV_API long arxiv_utf8_check(const char *s, size_t n);
 /* --------------------------------------------------- field mapping (arxiv-map) */
 
 /*
- * A category-to-label table: TSV lines "code<TAB>label", '#' comments.
- * Lookup: exact match on the code, then on the prefix before the first '.' or
- * '-' (so "q-fin.CP" tries "q-fin.CP", then "q"... no: the prefix is taken
- * before the first '.', then before the first '-'), else the table's default
- * label (a line "*<TAB>Other"), else "Other".
+ * A category-to-label table: TSV lines "code<TAB>label", '#' comment lines,
+ * blank lines ignored; a line "*<TAB>label" sets the default label.
+ * Lookup of a code, first match wins:
+ *   1. the whole code exactly               ("hep-th", "math-ph", "chao-dyn")
+ *   2. the archive: the part before the first '.'
+ *                                           ("q-fin.CP" -> "q-fin", "physics.optics"
+ *                                            -> "physics", "cond-mat.str-el" -> "cond-mat")
+ *   3. the archive's part before its first '-'  ("hep-xx" -> "hep", "nucl-ex" -> "nucl")
+ *   4. the table's default label, else "Other".
+ * So "q-fin.CP" can only reach "q" when neither "q-fin.CP" nor "q-fin" is listed
+ * (the shipped tables list no "q").
  */
 struct arxiv_domains;
+/* new; loads a table. Errors name the file and line (bad line, duplicate code). */
 ARXIV_API struct arxiv_domains *arxiv_domains_load(const char *path, struct arxiv_error *err);
 ARXIV_API void arxiv_domains_free(struct arxiv_domains *d);
 /* borrowed label for a category code (never NULL). */
 ARXIV_API const char *arxiv_domains_lookup(const struct arxiv_domains *d, const char *code,
     size_t n);
-/* labels in order of first appearance in the table, default label last. */
+/* labels in order of first appearance in the table, the default label last
+ * (always present: "Other" when the table has no "*" line). Label i (borrowed)
+ * is label id i of the tensor stream; NULL when i is out of range. */
 ARXIV_API size_t arxiv_domains_nlabels(const struct arxiv_domains *d);
 ARXIV_API const char *arxiv_domains_label(const struct arxiv_domains *d, size_t i);
 
@@ -135,12 +144,22 @@ struct arxiv_map_params {
 	int abstract_only;	/* text = abstract instead of title + "\n" + abstract */
 };
 ARXIV_API struct arxiv_map_params arxiv_map_default_params(void);
-/* Join title and abstract exactly as arxiv-map does (used by predict and serve too). */
+/* Join title and abstract exactly as arxiv-map does (used by predict and serve too):
+ * each trimmed of ASCII white space, then title "\n" abstract; a NULL or blank part
+ * is left out with the "\n". out is cleared first. 0, or -1 out of memory. */
 ARXIV_API int arxiv_text_join(const char *title, const char *abstract, struct arxiv_buf *out);
 /*
  * Map one Kaggle-schema JSON line to one output JSON line (no newline) in out,
- * which is cleared first. *label (borrowed) gets the primary field.
- * Returns 0, or -1 with err (err->line/source left for the caller to set).
+ * which is cleared first:
+ *   {"id":..,"text":..,"label":..,"categories":[..],"fields":[..]}
+ * "id", "title", "abstract", "categories" must be strings, non-empty after
+ * trimming; label is the field of the first (primary) code; fields the fields of
+ * all codes, primary first, no duplicates. Other input keys are dropped.
+ * *label (borrowed from d; label may be NULL) gets the primary field. p NULL:
+ * defaults. Returns 0, or -1 with err (err->line/source left for the caller to
+ * set): "invalid JSON: ...", "invalid UTF-8 at byte N" (0-based offset),
+ * "NUL byte in line", "not a JSON object", "missing or non-string \"KEY\"",
+ * "empty KEY".
  */
 ARXIV_API int arxiv_map_line(const struct arxiv_domains *d, const struct arxiv_map_params *p,
     const char *line, size_t len, struct arxiv_buf *out, const char **label,
@@ -199,7 +218,10 @@ ARXIV_API int arxiv_text_casefold(const char *in, size_t n, struct arxiv_buf *ou
 /* -------------------------------------------- vocabulary and WordPiece (arxiv-tok) */
 
 struct arxiv_vocab;
-/* new; vocab.txt: one piece per line, id = line number - 1. */
+/* new; vocab.txt: one piece per line, id = line number - 1 (read like Hugging
+ * Face's load_vocab: UTF-8, universal newlines, a later duplicate wins). Needs
+ * [PAD] [UNK] [CLS] [SEP]; [MASK] is optional. arxiv_vocab_hash() is
+ * arxiv_hash64(bytes of the file, length, 0), the tensor header's vocab_hash. */
 ARXIV_API struct arxiv_vocab *arxiv_vocab_load(const char *path, struct arxiv_error *err);
 ARXIV_API void arxiv_vocab_free(struct arxiv_vocab *v);
 ARXIV_API size_t arxiv_vocab_size(const struct arxiv_vocab *v);
@@ -220,11 +242,36 @@ ARXIV_API struct arxiv_tok_params arxiv_tok_default_params(void);
 ARXIV_API int arxiv_tok_encode(const struct arxiv_vocab *v, const struct arxiv_tok_params *p,
     const char *text, size_t n, uint32_t *ids, uint8_t *mask, size_t *n_tokens,
     struct arxiv_error *err);
+/* The BasicTokenizer step alone (split, lowercase, strip accents, punctuation,
+ * CJK): the words joined by single spaces into out (cleared). 0 or -1 with err. */
+ARXIV_API int arxiv_tok_basic(const char *text, size_t n, int lowercase, struct arxiv_buf *out,
+    struct arxiv_error *err);
+
+/*
+ * Learning a WordPiece vocabulary (arxiv-tok --learn; algorithm in arxiv-tok(1)):
+ * add texts, then learn writes a vocab.txt of at most n_pieces lines into out
+ * (cleared): [PAD] [UNK] [CLS] [SEP] [MASK], the characters, then the merges.
+ * Deterministic: the same texts in any order give the same vocabulary.
+ */
+struct arxiv_wordpiece_learner;
+/* new. min_freq: pairs seen fewer times are never merged (0: 2). */
+ARXIV_API struct arxiv_wordpiece_learner *arxiv_wordpiece_learner_new(size_t min_freq);
+ARXIV_API void arxiv_wordpiece_learner_free(struct arxiv_wordpiece_learner *l);
+/* Count the words of one text (basic tokenisation, lowercased). 0 or -1 with err. */
+ARXIV_API int arxiv_wordpiece_add(struct arxiv_wordpiece_learner *l, const char *text, size_t n,
+    struct arxiv_error *err);
+ARXIV_API int arxiv_wordpiece_learn(struct arxiv_wordpiece_learner *l, size_t n_pieces,
+    struct arxiv_buf *out, struct arxiv_error *err);
 
 /* -------------------------------------------------------------- tensor stream */
 
 #define ARXIV_TENSOR_MAGIC "\x89" "AXT\r\n\x1a\n"
 #define ARXIV_TENSOR_VERSION 1
+/* Reader and writer bounds: 1 <= seq_len <= 65536, 1 <= id_width <= 63,
+ * n_labels <= 4096, label block and prep at most 1 MiB each. */
+#define ARXIV_TENSOR_MAX_SEQ 65536
+#define ARXIV_TENSOR_MAX_ID 63
+#define ARXIV_TENSOR_MAX_LABELS 4096
 
 struct arxiv_tensor_header {
 	uint32_t version, header_size, seq_len, id_width, n_labels, flags;
@@ -242,22 +289,33 @@ struct arxiv_tensor_record {
 };
 
 struct arxiv_tensor_reader;
-/* new; reads and validates the header. fp borrowed. */
+/* new; reads and validates the header (sequentially: works on pipes). fp borrowed.
+ * Errors: "not an arxiv tensor stream (bad magic); did you forget arxiv-tok?",
+ * unsupported version, truncated or inconsistent header. */
 ARXIV_API struct arxiv_tensor_reader *arxiv_tensor_open(FILE *fp, const char *name,
     struct arxiv_error *err);
 ARXIV_API const struct arxiv_tensor_header *arxiv_tensor_header(const struct arxiv_tensor_reader *r);
 /* 1 record read into *rec (buffers borrowed until the next call), 0 EOF, -1 error
- * (truncated record, I/O error). */
+ * (truncated record, label out of range, I/O error; err->line = record number).
+ * A repeat of the first header where a record should start is skipped (streams
+ * of n_records 0 concatenated, e.g. by parallel --pipe -k arxiv-tok). */
 ARXIV_API int arxiv_tensor_next(struct arxiv_tensor_reader *r, struct arxiv_tensor_record *rec,
     struct arxiv_error *err);
 ARXIV_API void arxiv_tensor_close(struct arxiv_tensor_reader *r);
+/* 0 when the stream was tokenised with this vocabulary (header vocab_hash ==
+ * arxiv_vocab_hash(v)), else -1 with "vocab mismatch: ..." naming both hashes. */
+ARXIV_API int arxiv_tensor_check_vocab(const struct arxiv_tensor_header *h,
+    const struct arxiv_vocab *v, const char *name, struct arxiv_error *err);
 
 struct arxiv_tensor_writer;
-/* new; writes the header (h->labels copied). fp borrowed. */
+/* new; writes the header (h->labels and h->prep copied, NULL prep = ""; version
+ * and header_size are computed). fp borrowed. */
 ARXIV_API struct arxiv_tensor_writer *arxiv_tensor_create(FILE *fp,
     const struct arxiv_tensor_header *h, struct arxiv_error *err);
 ARXIV_API int arxiv_tensor_write(struct arxiv_tensor_writer *w, const struct arxiv_tensor_record *rec,
     struct arxiv_error *err);
+/* Flush, check for write errors (and, when h->n_records was not 0, that exactly
+ * that many records were written); always frees w. 0 or -1 with err. */
 ARXIV_API int arxiv_tensor_finish(struct arxiv_tensor_writer *w, struct arxiv_error *err);
 /* Is this the start of a tensor stream (>= 8 bytes)? */
 ARXIV_API int arxiv_tensor_sniff(const void *p, size_t n);
@@ -312,10 +370,54 @@ ARXIV_API int arxiv_mlflow_end(struct arxiv_mlflow *t, const char *status);
 
 /* ------------------------------------------------------------------ split */
 
-/* Split of an id: 0 train, 1 val, 2 test, by a seeded hash; ratios sum to 1. */
+/* Split of an id: 0 train, 1 val, 2 test, by a seeded hash: 0 when
+ * arxiv_split_u < ratios[0], 1 when < ratios[0] + ratios[1], else 2. ratios are
+ * divided by their sum (negative ones count as 0); NULL: 0.8, 0.1, 0.1. */
 ARXIV_API int arxiv_split_of(const char *id, size_t n, uint64_t seed, const double ratios[3]);
-/* The hash behind arxiv_split_of, mapped to [0,1). */
+/* The hash behind arxiv_split_of, mapped to [0,1) in steps of 2^-53
+ * (arxiv_hash64 of the id bytes with seed, then a 64-bit finaliser). */
 ARXIV_API double arxiv_split_u(const char *id, size_t n, uint64_t seed);
+
+/* ------------------------------------------------ fast JSON record scanning */
+
+/*
+ * The fast path of the JSONL filters (lib/jsonscan.c). arxiv_json_scan() checks,
+ * without allocating, that line is one JSON object (strict RFC 8259 grammar,
+ * valid UTF-8, blanks ' ' '\t' '\n' '\r') and finds the string values of the
+ * top-level keys asked for. It returns 1 only when it is sure that jansson's
+ * json_loadb(line, len, flags, ...) accepts the line and yields the same values,
+ * and every key is as wanted: an ARXIV_JSON_STRING key present once with a
+ * string value, an ARXIV_JSON_ABSENT key absent. It returns 0 ("not plain")
+ * for everything else: invalid JSON, and also valid lines it does not handle
+ * (escaped keys at the top level, nesting deeper than 64, integers over 18
+ * characters or numbers with an exponent, \u0000, an asked key missing,
+ * repeated or not a string). On 0 the caller parses the line with jansson,
+ * which also gives every error message, so both paths give the same bytes.
+ */
+#define ARXIV_JSON_STRING	0	/* key must be present once, a string */
+#define ARXIV_JSON_ABSENT	1	/* key must not be present */
+#define ARXIV_JSON_NODUP	1u	/* flag: as JSON_REJECT_DUPLICATES (any depth) */
+struct arxiv_json_key {
+	const char *name;	/* in: key (no escapes), borrowed */
+	int want;		/* in: ARXIV_JSON_STRING or ARXIV_JSON_ABSENT */
+	const char *val;	/* out: the raw bytes between the quotes, borrowed
+				 * from line; NULL when absent (and after 0) */
+	size_t len;		/* out: bytes at val */
+	int escaped;		/* out: val holds backslash escapes: decode it
+				 * with arxiv_json_unescape() */
+};
+/* 1 plain (keys[].val set), 0 not plain. *compact (may be NULL) is set to 1
+ * when the line has no blank outside strings. keys borrowed. */
+ARXIV_API int arxiv_json_scan(const char *line, size_t len, struct arxiv_json_key *keys,
+    size_t nkeys, unsigned flags, int *compact);
+/* Append the decoded raw string value raw[0..n) found by arxiv_json_scan() to
+ * out (NUL-terminated). 0, or -1 on a malformed escape (out then holds a
+ * prefix) or out of memory. */
+ARXIV_API int arxiv_json_unescape(const char *raw, size_t n, struct arxiv_buf *out);
+/* Append s[0..n) escaped as jansson's compact dump writes a string (without
+ * the quotes): \" \\ \b \f \n \r \t, other bytes below 0x20 as \u00XX,
+ * the rest as is. 0, or -1 out of memory. */
+ARXIV_API int arxiv_json_escape(const char *s, size_t n, struct arxiv_buf *out);
 
 /* ------------------------------------------------------------- safetensors */
 
@@ -353,7 +455,9 @@ ARXIV_API int arxiv_st_save(const char *path, const struct arxiv_st_tensor *t, s
  * Artifacts directory (the seed's layout):
  *   metadata/artifact.json   {"format":"arxiv-artifacts","version":1,"model_type":"fast"|"bert",...}
  *   metadata/label2id.json   {"Computer Science":0,...}
- *   metadata/metrics.json    final train/val/test metrics
+ *   metadata/metrics.json    final train/val/test metrics: {"best_epoch":..,"epochs":..,
+ *                            "stopped":bool,"train":{"loss":..},"val":{<arxiv_metrics_json>,
+ *                            "loss":..},"test":{..}} (test with arxiv-train -t)
  *   metadata/best_hyperparams.json   written by arxiv-hpo
  *   model/config.json        model config (Hugging Face config.json for bert)
  *   model/model.safetensors  weights
@@ -416,6 +520,9 @@ ARXIV_API struct arxiv_dataset *arxiv_dataset_load(const char *path, const char 
     size_t n_labels, struct arxiv_error *err);
 ARXIV_API void arxiv_dataset_free(struct arxiv_dataset *d);
 ARXIV_API size_t arxiv_dataset_count(const struct arxiv_dataset *d);
+/* The data set's label order (borrowed names), to load val/test sets with it. */
+ARXIV_API size_t arxiv_dataset_nlabels(const struct arxiv_dataset *d);
+ARXIV_API const char *arxiv_dataset_label(const struct arxiv_dataset *d, size_t i);
 
 struct arxiv_epoch_stats {
 	int epoch;		/* 1-based */
@@ -444,6 +551,9 @@ struct arxiv_train_params {
 	int batch_size, grad_accum;
 	double weight_decay, warmup_ratio, max_grad_norm, dropout;
 	const char *resume_dir;	/* checkpoint directory to resume from, or NULL */
+	/* inputs */
+	const char *vocab;	/* vocab.txt of tensor-stream input (hash checked, stored in tokenizer/) */
+	const struct arxiv_dataset *test;	/* optional: its metrics go into metrics.json */
 	/* hooks */
 	void (*on_epoch)(const struct arxiv_epoch_stats *s, void *ud);
 	void *ud;
