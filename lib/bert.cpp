@@ -1,0 +1,2150 @@
+/*
+ * bert.cpp - the transformer model of libarxiv: a BERT encoder with a linear
+ * classification head, in libtorch, behind the C table of bert_plugin.h.
+ *
+ * This is the only C++ file. It is built into the plugin libarxiv_torch.so.1
+ * (never into libarxiv itself), which bert_loader.c dlopen()s on first use.
+ * Every extern "C" entry point catches every exception and reports it in a
+ * struct arxiv_error; no C++ type crosses the table.
+ *
+ * The model is Hugging Face's BertForSequenceClassification, tensor for
+ * tensor: the same parameter names ("bert.embeddings.word_embeddings.weight",
+ * "bert.encoder.layer.N.attention.self.query.weight", ..., "bert.pooler.dense.*",
+ * "classifier.*"), the same config.json, the same arithmetic (post-LayerNorm
+ * encoder, tanh pooler over [CLS], dropout, linear head). It is written with
+ * ATen functions over a flat list of named tensors rather than torch::nn
+ * modules: the names are then exactly HF's, and inference can fuse the query,
+ * key and value projections into one matrix product.
+ *
+ * Files:
+ *   import (arxiv-train -i DIR): DIR/config.json, DIR/vocab.txt, and
+ *     DIR/model.safetensors or DIR/pytorch_model.bin (torch.save's zip format).
+ *   artifacts: model/config.json, model/model.safetensors (HF names, loadable
+ *     by BertForSequenceClassification.from_pretrained), tokenizer/vocab.txt,
+ *     tokenizer/tokenizer_config.json (HF), tokenizer/preprocess.json (ours:
+ *     seq_len, lowercase, preprocessing signature, vocabulary hash).
+ *   checkpoint (every epoch): config.json, vocab.txt, model.safetensors,
+ *     best.safetensors, optimizer.pt, rng.pt, state.json (written last).
+ */
+#include <ATen/ATen.h>
+#include <ATen/Parallel.h>
+#include <ATen/autocast_mode.h>
+#include <c10/core/InferenceMode.h>
+#include <torch/cuda.h>
+#include <torch/nn/functional/loss.h>
+#include <torch/nn/utils/clip_grad.h>
+#include <torch/optim/adamw.h>
+#include <torch/serialize.h>
+#include <caffe2/serialize/inline_container.h>
+#include <torch/version.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <chrono>
+#include <cmath>
+#include <cstdarg>
+#include <cstdio>
+#include <cstring>
+#include <fstream>
+#include <limits>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <random>
+#include <set>
+#include <stdexcept>
+#include <string>
+#include <vector>
+
+#include <dlfcn.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <jansson.h>
+
+extern "C" {
+#include "bert_plugin.h"
+}
+
+#define PLUGIN_API extern "C" __attribute__((visibility("default")))
+
+namespace {
+
+/* ------------------------------------------------------------ errors */
+
+struct Failure : std::runtime_error {
+	std::string source;
+	long line;
+	Failure(std::string src, long ln, const std::string &msg)
+	    : std::runtime_error(msg), source(std::move(src)), line(ln) {}
+};
+
+std::string
+fmt(const char *f, ...) __attribute__((format(printf, 1, 2)));
+std::string
+fmt(const char *f, ...)
+{
+	char buf[1024];
+	va_list ap;
+
+	va_start(ap, f);
+	vsnprintf(buf, sizeof(buf), f, ap);
+	va_end(ap);
+	return buf;
+}
+
+[[noreturn]] void
+fail(const std::string &src, const std::string &msg, long line = 0)
+{
+	throw Failure(src, line, msg);
+}
+
+/* The library's error (from a C call) as an exception. */
+[[noreturn]] void
+rethrow(const arxiv_error &e)
+{
+	throw Failure(e.source, e.line, e.text);
+}
+
+/* Run f, turning every exception into err; returns 0 or -1. */
+template <class F>
+int
+guard(arxiv_error *err, F f)
+{
+	try {
+		f();
+		return 0;
+	} catch (const Failure &e) {
+		arxiv_error_set(err, e.source.c_str(), e.line, "%s", e.what());
+	} catch (const c10::Error &e) {
+		/* first line of libtorch's message, without its C++ backtrace */
+		std::string m = e.what_without_backtrace();
+		m = m.substr(0, m.find('\n'));
+		arxiv_error_set(err, "", 0, "libtorch: %s", m.c_str());
+	} catch (const std::bad_alloc &) {
+		arxiv_error_set(err, "", 0, "out of memory");
+	} catch (const std::exception &e) {
+		arxiv_error_set(err, "", 0, "%s", e.what());
+	} catch (...) {
+		arxiv_error_set(err, "", 0, "unknown C++ exception");
+	}
+	return -1;
+}
+
+/* ------------------------------------------------------------ files */
+
+std::string
+join(const std::string &dir, const std::string &name)
+{
+	if (dir.empty())
+		return name;
+	return dir.back() == '/' ? dir + name : dir + "/" + name;
+}
+
+std::string
+dirname_of(const std::string &path)
+{
+	size_t s = path.rfind('/');
+
+	if (s == std::string::npos)
+		return ".";
+	return s == 0 ? "/" : path.substr(0, s);
+}
+
+bool
+exists(const std::string &path)
+{
+	struct stat st;
+
+	return stat(path.c_str(), &st) == 0;
+}
+
+void
+mkdir_p(const std::string &dir)
+{
+	std::string cur;
+	size_t i = 0;
+
+	while (i <= dir.size()) {
+		size_t j = dir.find('/', i);
+		if (j == std::string::npos)
+			j = dir.size();
+		cur = dir.substr(0, j);
+		if (!cur.empty() && mkdir(cur.c_str(), 0777) != 0 && errno != EEXIST)
+			fail(cur, fmt("cannot create directory: %s", strerror(errno)));
+		i = j + 1;
+	}
+}
+
+std::string
+read_file(const std::string &path)
+{
+	std::ifstream f(path, std::ios::binary);
+	if (!f)
+		fail(path, fmt("cannot open: %s", strerror(errno)));
+	std::string s((std::istreambuf_iterator<char>(f)), std::istreambuf_iterator<char>());
+	if (f.bad())
+		fail(path, "read error");
+	return s;
+}
+
+/* Write data to path through path.tmp + rename. */
+void
+write_file(const std::string &path, const std::string &data)
+{
+	std::string tmp = path + ".tmp";
+	FILE *fp = fopen(tmp.c_str(), "wb");
+
+	if (fp == nullptr)
+		fail(tmp, fmt("cannot create: %s", strerror(errno)));
+	bool ok = fwrite(data.data(), 1, data.size(), fp) == data.size();
+	ok = (fflush(fp) == 0) && ok;
+	ok = (fsync(fileno(fp)) == 0) && ok;
+	ok = (fclose(fp) == 0) && ok;
+	if (!ok) {
+		unlink(tmp.c_str());
+		fail(tmp, fmt("write error: %s", strerror(errno)));
+	}
+	if (rename(tmp.c_str(), path.c_str()) != 0)
+		fail(path, fmt("cannot rename: %s", strerror(errno)));
+}
+
+void
+copy_file(const std::string &from, const std::string &to)
+{
+	write_file(to, read_file(from));
+}
+
+/* Write a JSON value (not stolen) to path, indented, keys sorted. */
+void
+write_json(const std::string &path, json_t *j)
+{
+	char *s = json_dumps(j, JSON_INDENT(2) | JSON_SORT_KEYS);
+
+	if (s == nullptr)
+		throw std::bad_alloc();
+	std::string data(s);
+	free(s);
+	write_file(path, data + "\n");
+}
+
+struct JsonPtr {
+	json_t *j = nullptr;
+	JsonPtr() = default;
+	explicit JsonPtr(json_t *x) : j(x) {}
+	JsonPtr(const JsonPtr &) = delete;
+	JsonPtr &operator=(const JsonPtr &) = delete;
+	JsonPtr(JsonPtr &&o) noexcept : j(o.j) { o.j = nullptr; }
+	JsonPtr &operator=(JsonPtr &&o) noexcept { std::swap(j, o.j); return *this; }
+	~JsonPtr() { json_decref(j); }
+};
+
+JsonPtr
+load_json(const std::string &path)
+{
+	json_error_t je;
+	json_t *j = json_load_file(path.c_str(), 0, &je);
+
+	if (j == nullptr) {
+		if (!exists(path))
+			fail(path, fmt("cannot open: %s", strerror(ENOENT)));
+		fail(path, fmt("invalid JSON: %s", je.text), je.line);
+	}
+	if (!json_is_object(j)) {
+		json_decref(j);
+		fail(path, "not a JSON object");
+	}
+	return JsonPtr(j);
+}
+
+/* ------------------------------------------------------------ config */
+
+struct Config {
+	int64_t vocab = 0, hidden = 0, layers = 0, heads = 0, inter = 0;
+	int64_t max_pos = 512, type_vocab = 2, pad = 0;
+	double eps = 1e-12, hdrop = 0.1, adrop = 0.1, cdrop = 0.1, init_range = 0.02;
+	std::string act = "gelu";
+	std::vector<std::string> labels;	/* id2label, may be empty */
+	std::shared_ptr<json_t> raw;		/* the whole config.json, for export */
+};
+
+int64_t
+cfg_int(json_t *j, const char *key, int64_t def, int64_t lo, int64_t hi, const std::string &path)
+{
+	json_t *v = json_object_get(j, key);
+
+	if (v == nullptr || json_is_null(v)) {
+		if (def < 0)
+			fail(path, fmt("missing \"%s\"", key));
+		return def;
+	}
+	if (!json_is_integer(v) || json_integer_value(v) < lo || json_integer_value(v) > hi)
+		fail(path, fmt("\"%s\" must be an integer in %lld..%lld", key, (long long)lo,
+		    (long long)hi));
+	return json_integer_value(v);
+}
+
+double
+cfg_real(json_t *j, const char *key, double def, double lo, double hi, const std::string &path)
+{
+	json_t *v = json_object_get(j, key);
+
+	if (v == nullptr || json_is_null(v))
+		return def;
+	if (!json_is_number(v) || json_number_value(v) < lo || json_number_value(v) > hi)
+		fail(path, fmt("\"%s\" must be a number in %g..%g", key, lo, hi));
+	return json_number_value(v);
+}
+
+Config
+parse_config(const std::string &path)
+{
+	JsonPtr jp = load_json(path);
+	json_t *j = jp.j;
+	Config c;
+	json_t *v;
+
+	if ((v = json_object_get(j, "model_type")) != nullptr && json_is_string(v) &&
+	    strcmp(json_string_value(v), "bert") != 0)
+		fail(path, fmt("model_type \"%s\" is not supported (only \"bert\")",
+		    json_string_value(v)));
+	if ((v = json_object_get(j, "position_embedding_type")) != nullptr &&
+	    json_is_string(v) && strcmp(json_string_value(v), "absolute") != 0)
+		fail(path, fmt("position_embedding_type \"%s\" is not supported (only \"absolute\")",
+		    json_string_value(v)));
+	c.vocab = cfg_int(j, "vocab_size", -1, 1, 10000000, path);
+	c.hidden = cfg_int(j, "hidden_size", -1, 1, 65536, path);
+	c.layers = cfg_int(j, "num_hidden_layers", -1, 1, 1000, path);
+	c.heads = cfg_int(j, "num_attention_heads", -1, 1, 1024, path);
+	c.inter = cfg_int(j, "intermediate_size", -1, 1, 1 << 20, path);
+	c.max_pos = cfg_int(j, "max_position_embeddings", 512, 1, 1 << 20, path);
+	c.type_vocab = cfg_int(j, "type_vocab_size", 2, 1, 1 << 20, path);
+	c.pad = cfg_int(j, "pad_token_id", 0, 0, c.vocab - 1, path);
+	c.eps = cfg_real(j, "layer_norm_eps", 1e-12, 0, 1, path);
+	c.hdrop = cfg_real(j, "hidden_dropout_prob", 0.1, 0, 1, path);
+	c.adrop = cfg_real(j, "attention_probs_dropout_prob", 0.1, 0, 1, path);
+	c.cdrop = cfg_real(j, "classifier_dropout", c.hdrop, 0, 1, path);
+	c.init_range = cfg_real(j, "initializer_range", 0.02, 0, 10, path);
+	if (c.hidden % c.heads != 0)
+		fail(path, fmt("hidden_size %lld is not a multiple of num_attention_heads %lld",
+		    (long long)c.hidden, (long long)c.heads));
+	if ((v = json_object_get(j, "hidden_act")) != nullptr) {
+		if (!json_is_string(v))
+			fail(path, "\"hidden_act\" must be a string");
+		c.act = json_string_value(v);
+		if (c.act != "gelu" && c.act != "relu" && c.act != "gelu_new" &&
+		    c.act != "gelu_pytorch_tanh")
+			fail(path, fmt("hidden_act \"%s\" is not supported (gelu, gelu_new, relu)",
+			    c.act.c_str()));
+	}
+	if ((v = json_object_get(j, "id2label")) != nullptr && json_is_object(v)) {
+		size_t n = json_object_size(v);
+		c.labels.resize(n);
+		const char *key;
+		json_t *lv;
+		json_object_foreach(v, key, lv) {
+			char *end;
+			long id = strtol(key, &end, 10);
+			if (*end != '\0' || id < 0 || (size_t)id >= n || !json_is_string(lv) ||
+			    !c.labels[id].empty())
+				fail(path, fmt("id2label: bad entry \"%s\"", key));
+			c.labels[id] = json_string_value(lv);
+		}
+	}
+	json_incref(j);
+	c.raw = std::shared_ptr<json_t>(j, json_decref);
+	return c;
+}
+
+/* ------------------------------------------------------------ model */
+
+struct Layer {
+	at::Tensor qw, qb, kw, kb, vw, vb, aow, aob, ln1w, ln1b, iw, ib, ow, ob, ln2w, ln2b;
+	at::Tensor qkvw, qkvb;	/* fused for inference */
+};
+
+struct Vocab {
+	arxiv_vocab *v = nullptr;
+	Vocab() = default;
+	Vocab(const Vocab &) = delete;
+	Vocab &operator=(const Vocab &) = delete;
+	~Vocab() { arxiv_vocab_free(v); }
+};
+
+struct Bert {
+	Config cfg;
+	std::vector<std::string> names;		/* HF names, HF order */
+	std::vector<at::Tensor> params;
+	std::vector<bool> decay;		/* AdamW weight decay applies */
+	at::Tensor word, pos, type, elnw, elnb, poolw, poolb, clsw, clsb;
+	std::vector<Layer> layer;
+	size_t n_labels = 0;
+	bool has_head = false, fused = false;
+	at::Device dev = at::kCPU;
+	bool amp = false;
+	at::ScalarType amp_dtype = at::kFloat;
+	/* tokenizer */
+	std::shared_ptr<Vocab> vocab;
+	uint64_t vocab_hash = 0;
+	size_t seq_len = 256;
+	bool lowercase = true;
+	std::string prep;
+};
+
+at::Tensor &
+param(Bert &m, const std::string &name)
+{
+	auto it = std::find(m.names.begin(), m.names.end(), name);
+	if (it == m.names.end())
+		throw std::logic_error("no parameter " + name);
+	return m.params[it - m.names.begin()];
+}
+
+/* The parameter list of the config, HF order, with shapes, uninitialised. */
+void
+make_params(Bert &m, size_t n_labels)
+{
+	const Config &c = m.cfg;
+	auto add = [&](const std::string &n, std::vector<int64_t> shape) {
+		m.names.push_back(n);
+		m.params.push_back(at::empty(shape, at::kFloat));
+		bool nodecay = n.size() > 5 && (n.compare(n.size() - 5, 5, ".bias") == 0 ||
+		    n.find("LayerNorm.weight") != std::string::npos);
+		m.decay.push_back(!nodecay);
+	};
+	auto ln = [&](const std::string &p) {
+		add(p + ".LayerNorm.weight", {c.hidden});
+		add(p + ".LayerNorm.bias", {c.hidden});
+	};
+	auto lin = [&](const std::string &p, int64_t out, int64_t in) {
+		add(p + ".weight", {out, in});
+		add(p + ".bias", {out});
+	};
+	m.names.clear();
+	m.params.clear();
+	m.decay.clear();
+	add("bert.embeddings.word_embeddings.weight", {c.vocab, c.hidden});
+	add("bert.embeddings.position_embeddings.weight", {c.max_pos, c.hidden});
+	add("bert.embeddings.token_type_embeddings.weight", {c.type_vocab, c.hidden});
+	ln("bert.embeddings");
+	for (int64_t i = 0; i < c.layers; i++) {
+		std::string p = fmt("bert.encoder.layer.%lld.", (long long)i);
+		lin(p + "attention.self.query", c.hidden, c.hidden);
+		lin(p + "attention.self.key", c.hidden, c.hidden);
+		lin(p + "attention.self.value", c.hidden, c.hidden);
+		lin(p + "attention.output.dense", c.hidden, c.hidden);
+		ln(p + "attention.output");
+		lin(p + "intermediate.dense", c.inter, c.hidden);
+		lin(p + "output.dense", c.hidden, c.inter);
+		ln(p + "output");
+	}
+	lin("bert.pooler.dense", c.hidden, c.hidden);
+	m.n_labels = n_labels;
+	m.has_head = n_labels > 0;
+	if (m.has_head)
+		lin("classifier", (int64_t)n_labels, c.hidden);
+}
+
+/* Hugging Face's _init_weights for one tensor. */
+void
+init_param(Bert &m, size_t i)
+{
+	const std::string &n = m.names[i];
+	at::NoGradGuard ng;
+	at::Tensor &t = m.params[i];
+
+	if (n.find("LayerNorm.weight") != std::string::npos)
+		t.fill_(1.0);
+	else if (n.compare(n.size() - 5, 5, ".bias") == 0)
+		t.zero_();
+	else {
+		t.normal_(0.0, m.cfg.init_range);
+		if (n == "bert.embeddings.word_embeddings.weight")
+			t[m.cfg.pad].zero_();
+	}
+}
+
+/* Point the named handles at m.params (after loading or moving). */
+void
+bind(Bert &m)
+{
+	m.word = param(m, "bert.embeddings.word_embeddings.weight");
+	m.pos = param(m, "bert.embeddings.position_embeddings.weight");
+	m.type = param(m, "bert.embeddings.token_type_embeddings.weight");
+	m.elnw = param(m, "bert.embeddings.LayerNorm.weight");
+	m.elnb = param(m, "bert.embeddings.LayerNorm.bias");
+	m.layer.assign(m.cfg.layers, Layer());
+	for (int64_t i = 0; i < m.cfg.layers; i++) {
+		std::string p = fmt("bert.encoder.layer.%lld.", (long long)i);
+		Layer &l = m.layer[i];
+		l.qw = param(m, p + "attention.self.query.weight");
+		l.qb = param(m, p + "attention.self.query.bias");
+		l.kw = param(m, p + "attention.self.key.weight");
+		l.kb = param(m, p + "attention.self.key.bias");
+		l.vw = param(m, p + "attention.self.value.weight");
+		l.vb = param(m, p + "attention.self.value.bias");
+		l.aow = param(m, p + "attention.output.dense.weight");
+		l.aob = param(m, p + "attention.output.dense.bias");
+		l.ln1w = param(m, p + "attention.output.LayerNorm.weight");
+		l.ln1b = param(m, p + "attention.output.LayerNorm.bias");
+		l.iw = param(m, p + "intermediate.dense.weight");
+		l.ib = param(m, p + "intermediate.dense.bias");
+		l.ow = param(m, p + "output.dense.weight");
+		l.ob = param(m, p + "output.dense.bias");
+		l.ln2w = param(m, p + "output.LayerNorm.weight");
+		l.ln2b = param(m, p + "output.LayerNorm.bias");
+		if (m.fused) {
+			/* inference: one [3H, H] product; q, k, v become views of it */
+			at::NoGradGuard ng;
+			int64_t H = m.cfg.hidden;
+			l.qkvw = at::cat({l.qw, l.kw, l.vw}, 0).contiguous();
+			l.qkvb = at::cat({l.qb, l.kb, l.vb}, 0).contiguous();
+			const char *part[] = { "query", "key", "value" };
+			for (int j = 0; j < 3; j++) {
+				param(m, p + "attention.self." + part[j] + ".weight") = l.qkvw.narrow(0, j * H, H);
+				param(m, p + "attention.self." + part[j] + ".bias") = l.qkvb.narrow(0, j * H, H);
+			}
+			l.qw = l.qkvw.narrow(0, 0, H);
+			l.kw = l.qkvw.narrow(0, H, H);
+			l.vw = l.qkvw.narrow(0, 2 * H, H);
+			l.qb = l.qkvb.narrow(0, 0, H);
+			l.kb = l.qkvb.narrow(0, H, H);
+			l.vb = l.qkvb.narrow(0, 2 * H, H);
+		}
+	}
+	m.poolw = param(m, "bert.pooler.dense.weight");
+	m.poolb = param(m, "bert.pooler.dense.bias");
+	if (m.has_head) {
+		m.clsw = param(m, "classifier.weight");
+		m.clsb = param(m, "classifier.bias");
+	}
+}
+
+/* Mixed precision for the forward pass on CUDA (fp16) and, with libtorch >=
+ * 2.4, MPS (bf16). Thread-local in libtorch, so safe per call. */
+struct Autocast {
+	bool on;
+	at::DeviceType dt;
+	explicit Autocast(const Bert &m) : on(m.amp), dt(m.dev.type())
+	{
+		if (!on)
+			return;
+#if TORCH_VERSION_MAJOR > 2 || (TORCH_VERSION_MAJOR == 2 && TORCH_VERSION_MINOR >= 4)
+		at::autocast::set_autocast_enabled(dt, true);
+		at::autocast::set_autocast_dtype(dt, m.amp_dtype);
+#else
+		at::autocast::set_enabled(true);
+		at::autocast::set_autocast_gpu_dtype(m.amp_dtype);
+#endif
+	}
+	~Autocast()
+	{
+		if (!on)
+			return;
+#if TORCH_VERSION_MAJOR > 2 || (TORCH_VERSION_MAJOR == 2 && TORCH_VERSION_MINOR >= 4)
+		at::autocast::set_autocast_enabled(dt, false);
+#else
+		at::autocast::set_enabled(false);
+#endif
+		at::autocast::clear_cache();
+	}
+};
+
+struct Fwd {
+	at::Tensor hidden, pooled, logits;
+};
+
+at::Tensor
+activation(const Bert &m, const at::Tensor &x)
+{
+	if (m.cfg.act == "relu")
+		return at::relu(x);
+	if (m.cfg.act == "gelu")
+		return at::gelu(x);
+	return at::gelu(x, "tanh");	/* gelu_new, gelu_pytorch_tanh */
+}
+
+/* ids, mask: [B, L] int64 on m.dev. */
+Fwd
+forward(const Bert &m, const at::Tensor &ids, const at::Tensor &mask, bool train, bool head)
+{
+	const Config &c = m.cfg;
+	int64_t B = ids.size(0), L = ids.size(1), H = c.hidden, nh = c.heads, hd = H / nh;
+	Autocast ac(m);
+	Fwd f;
+
+	at::Tensor pos_ids = at::arange(L, ids.options());
+	at::Tensor x = at::embedding(m.word, ids, c.pad) + at::embedding(m.pos, pos_ids).unsqueeze(0) +
+	    m.type[0];
+	x = at::layer_norm(x, {H}, m.elnw, m.elnb, c.eps);
+	x = at::dropout(x, c.hdrop, train);
+	/* HF: (1 - mask) * finfo(float32).min added to the scores */
+	at::Tensor ext = (1.0 - mask.to(at::kFloat).view({B, 1, 1, L})) *
+	    (double)std::numeric_limits<float>::lowest();
+	double scale = 1.0 / std::sqrt((double)hd);
+	for (const Layer &l : m.layer) {
+		at::Tensor q, k, v;
+		if (m.fused && l.qkvw.defined()) {
+			at::Tensor qkv = at::linear(x, l.qkvw, l.qkvb).view({B, L, 3, nh, hd})
+			    .permute({2, 0, 3, 1, 4});
+			q = qkv[0];
+			k = qkv[1];
+			v = qkv[2];
+		} else {
+			q = at::linear(x, l.qw, l.qb).view({B, L, nh, hd}).transpose(1, 2);
+			k = at::linear(x, l.kw, l.kb).view({B, L, nh, hd}).transpose(1, 2);
+			v = at::linear(x, l.vw, l.vb).view({B, L, nh, hd}).transpose(1, 2);
+		}
+		at::Tensor s = at::matmul(q, k.transpose(-1, -2)) * scale + ext;
+		at::Tensor p = at::softmax(s, -1);
+		p = at::dropout(p, c.adrop, train);
+		at::Tensor ctx = at::matmul(p, v).transpose(1, 2).reshape({B, L, H});
+		at::Tensor a = at::dropout(at::linear(ctx, l.aow, l.aob), c.hdrop, train);
+		x = at::layer_norm(a + x, {H}, l.ln1w, l.ln1b, c.eps);
+		at::Tensor i = activation(m, at::linear(x, l.iw, l.ib));
+		at::Tensor o = at::dropout(at::linear(i, l.ow, l.ob), c.hdrop, train);
+		x = at::layer_norm(o + x, {H}, l.ln2w, l.ln2b, c.eps);
+	}
+	f.hidden = x;
+	f.pooled = at::tanh(at::linear(x.select(1, 0), m.poolw, m.poolb));
+	if (head && m.has_head)
+		f.logits = at::linear(at::dropout(f.pooled, c.cdrop, train), m.clsw, m.clsb).to(at::kFloat);
+	return f;
+}
+
+/* ------------------------------------------------------------ devices */
+
+/*
+ * Debian's libtorch does its CPU matrix products through libblas.so.3, which
+ * the alternatives system points at OpenBLAS or at the reference BLAS (about
+ * ten times slower). Say so once when it is the reference one.
+ */
+void
+check_blas()
+{
+	static std::once_flag once;
+
+	std::call_once(once, [] {
+		void *h = dlopen("libblas.so.3", RTLD_LAZY | RTLD_NOLOAD);
+		Dl_info info;
+		char real[PATH_MAX];
+
+		if (h == nullptr)
+			return;	/* not linked through libblas.so.3 (MKL, another libtorch) */
+		void *f = dlsym(h, "sgemm_");
+		if (f != nullptr && dladdr(f, &info) && info.dli_fname != nullptr &&
+		    realpath(info.dli_fname, real) != nullptr) {
+			bool fast = strstr(real, "openblas") || strstr(real, "blis") ||
+			    strstr(real, "mkl") || strstr(real, "atlas");
+			arxiv_log(fast ? ARXIV_LOG_DEBUG : ARXIV_LOG_WARN, "BLAS: %s%s", real,
+			    fast ? "" : " is the slow reference BLAS: install libopenblas-dev, or "
+			    "update-alternatives --config libblas.so.3-x86_64-linux-gnu");
+		}
+		dlclose(h);
+	});
+}
+
+/* CPU threads for libtorch's own loops and for OpenBLAS's matrix products
+ * (OpenBLAS keeps its own pool, sized to every core unless told). */
+void
+set_threads(int n)
+{
+	if (n <= 0)
+		return;
+	at::set_num_threads(n);
+	void *h = dlopen("libopenblas.so.0", RTLD_LAZY | RTLD_NOLOAD);
+	if (h != nullptr) {
+		void (*fn)(int);
+		*(void **)&fn = dlsym(h, "openblas_set_num_threads");
+		if (fn != nullptr)
+			fn(n);
+		dlclose(h);
+	}
+}
+
+void
+pick_device(Bert &m, const char *want)
+{
+	std::string d = want && *want ? want : "auto";
+
+	check_blas();
+	if (d == "auto") {
+		if (torch::cuda::is_available())
+			d = "cuda";
+		else if (at::hasMPS())
+			d = "mps";
+		else
+			d = "cpu";
+	}
+	if (d == "cpu") {
+		m.dev = at::kCPU;
+	} else if (d.compare(0, 4, "cuda") == 0) {
+		long idx = 0;
+		if (d.size() > 4) {
+			char *end;
+			if (d[4] != ':' || (idx = strtol(d.c_str() + 5, &end, 10), *end != '\0') ||
+			    idx < 0 || d.size() == 5)
+				fail("", fmt("unknown device \"%s\" (auto, cpu, cuda, cuda:N, mps)", d.c_str()));
+		}
+		if (!torch::cuda::is_available())
+			fail("", "device cuda: no CUDA device, or this libtorch was built without "
+			    "CUDA (build with make LIBTORCH=/path/to/libtorch)");
+		if ((size_t)idx >= torch::cuda::device_count())
+			fail("", fmt("device %s: only %zu CUDA devices", d.c_str(),
+			    (size_t)torch::cuda::device_count()));
+		m.dev = at::Device(at::kCUDA, (c10::DeviceIndex)idx);
+		m.amp = true;
+		m.amp_dtype = at::kHalf;	/* fp16 autocast, loss scaling in training */
+	} else if (d == "mps") {
+		if (!at::hasMPS())
+			fail("", "device mps: Metal is not available (or this libtorch lacks MPS)");
+		m.dev = at::Device(at::kMPS);
+#if TORCH_VERSION_MAJOR > 2 || (TORCH_VERSION_MAJOR == 2 && TORCH_VERSION_MINOR >= 4)
+		m.amp = true;
+		m.amp_dtype = at::kBFloat16;
+#else
+		arxiv_log(ARXIV_LOG_INFO, "mps: fp32 (bf16 autocast needs libtorch >= 2.4)");
+#endif
+	} else {
+		fail("", fmt("unknown device \"%s\" (auto, cpu, cuda, cuda:N, mps)", d.c_str()));
+	}
+	arxiv_log(ARXIV_LOG_DEBUG, "bert: device %s%s", m.dev.str().c_str(),
+	    m.amp ? (m.amp_dtype == at::kHalf ? " fp16" : " bf16") : " fp32");
+}
+
+void
+to_device(Bert &m, bool requires_grad)
+{
+	for (auto &t : m.params) {
+		t = t.to(m.dev).detach();
+		t.set_requires_grad(requires_grad);
+	}
+	bind(m);
+}
+
+/* ------------------------------------------------------------ weights */
+
+/* A tensor from a checkpoint as float32 CPU. With hold (inference), an
+ * aligned F32 tensor is not copied: it points into the read-only mapping of the
+ * file, which hold keeps alive. */
+at::Tensor
+st_tensor(const arxiv_st_tensor &t, const std::string &src,
+    const std::shared_ptr<arxiv_st> &hold = nullptr)
+{
+	std::vector<int64_t> shape(t.shape, t.shape + t.ndim);
+	at::ScalarType st;
+
+	switch (t.dtype) {
+	case ARXIV_F32: st = at::kFloat; break;
+	case ARXIV_F16: st = at::kHalf; break;
+	case ARXIV_BF16: st = at::kBFloat16; break;
+	default:
+		fail(src, fmt("tensor %s: dtype is not F32, F16 or BF16", t.name));
+	}
+	at::Tensor x = at::empty(shape, at::TensorOptions().dtype(st));
+	if ((size_t)x.nbytes() != t.nbytes)
+		fail(src, fmt("tensor %s: %zu bytes for its shape, file has %zu", t.name,
+		    (size_t)x.nbytes(), t.nbytes));
+	if (hold && st == at::kFloat && ((uintptr_t)t.data % alignof(float)) == 0 && t.nbytes > 0) {
+		std::shared_ptr<arxiv_st> keep = hold;
+		return at::from_blob(const_cast<void *>(t.data), shape, [keep](void *) {},
+		    at::TensorOptions().dtype(at::kFloat));
+	}
+	memcpy(x.data_ptr(), t.data, t.nbytes);
+	return x.to(at::kFloat);
+}
+
+/*
+ * pytorch_model.bin: torch.save's zip archive holding data.pkl (a pickle of an
+ * OrderedDict of tensors) and data/<key> (raw little-endian storages).
+ * libtorch 1.13's own torch::jit::pickle_load turns collections.OrderedDict
+ * into None and then fails, and every Hugging Face state dict is one, so this
+ * is a small unpickler for exactly what torch.save writes for a state dict:
+ * protocol 2-4 opcodes, OrderedDict, _rebuild_tensor_v2, _rebuild_parameter,
+ * and persistent storages. Anything else is an error.
+ */
+struct PVal;
+using PV = std::shared_ptr<PVal>;
+struct PVal {
+	enum Kind { None, Int, Float, Str, Tuple, List, Dict, Global, Tensor, Mark, Other } kind;
+	int64_t i = 0;
+	double f = 0;
+	std::string s;			/* Str; Global "module.name" */
+	std::vector<PV> items;		/* Tuple, List */
+	std::vector<std::pair<PV, PV>> dict;
+	at::Tensor t;
+	explicit PVal(Kind k) : kind(k) {}
+};
+
+class StateUnpickler {
+public:
+	StateUnpickler(const std::string &path, caffe2::serialize::PyTorchStreamReader &zip,
+	    const std::string &pkl) : path_(path), zip_(zip), p_(pkl) {}
+
+	PV run()
+	{
+		for (;;) {
+			unsigned char op = byte();
+			switch (op) {
+			case 0x80: byte(); break;			/* PROTO */
+			case 0x95: take(8); break;			/* FRAME */
+			case '.': return pop();				/* STOP */
+			case 'c': {					/* GLOBAL */
+				std::string mod = line(), name = line();
+				auto v = mk(PVal::Global);
+				v->s = mod + "." + name;
+				push(v);
+				break;
+			}
+			case 0x93: {					/* STACK_GLOBAL */
+				PV name = pop(), mod = pop();
+				auto v = mk(PVal::Global);
+				v->s = mod->s + "." + name->s;
+				push(v);
+				break;
+			}
+			case 'q': memo(byte()); break;			/* BINPUT */
+			case 'r': memo(u32()); break;			/* LONG_BINPUT */
+			case 0x94: memo(memo_.size()); break;		/* MEMOIZE */
+			case 'h': push(get(byte())); break;		/* BINGET */
+			case 'j': push(get(u32())); break;		/* LONG_BINGET */
+			case '(': push(mk(PVal::Mark)); break;
+			case ')': push(mk(PVal::Tuple)); break;
+			case ']': push(mk(PVal::List)); break;
+			case '}': push(mk(PVal::Dict)); break;
+			case 'N': push(mk(PVal::None)); break;
+			case 0x88: case 0x89: {				/* NEWTRUE, NEWFALSE */
+				auto v = mk(PVal::Int);
+				v->i = op == 0x88;
+				push(v);
+				break;
+			}
+			case 't': { auto v = mk(PVal::Tuple); v->items = since_mark(); push(v); break; }
+			case 0x85: case 0x86: case 0x87: {		/* TUPLE1..3 */
+				auto v = mk(PVal::Tuple);
+				size_t n = op - 0x84;
+				if (stack_.size() < n)
+					bad();
+				v->items.assign(stack_.end() - n, stack_.end());
+				stack_.resize(stack_.size() - n);
+				push(v);
+				break;
+			}
+			case 'K': integer(byte()); break;		/* BININT1 */
+			case 'M': { uint32_t v = byte(); v |= (uint32_t)byte() << 8; integer(v); break; }
+			case 'J': integer((int32_t)u32()); break;	/* BININT */
+			case 0x8a: {					/* LONG1 */
+				size_t n = byte();
+				std::string b = take(n);
+				int64_t v = 0;
+				for (size_t k = 0; k < n && k < 8; k++)
+					v |= (int64_t)(unsigned char)b[k] << (8 * k);
+				if (n > 0 && n < 8 && ((unsigned char)b[n - 1] & 0x80))
+					v -= (int64_t)1 << (8 * n);
+				integer(v);
+				break;
+			}
+			case 'G': {					/* BINFLOAT, big-endian */
+				std::string b = take(8);
+				uint64_t u = 0;
+				for (int k = 0; k < 8; k++)
+					u = (u << 8) | (unsigned char)b[k];
+				auto v = mk(PVal::Float);
+				memcpy(&v->f, &u, 8);
+				push(v);
+				break;
+			}
+			case 'X': str(take(u32())); break;		/* BINUNICODE */
+			case 0x8c: str(take(byte())); break;		/* SHORT_BINUNICODE */
+			case 'T': str(take(u32())); break;		/* BINSTRING */
+			case 'U': str(take(byte())); break;		/* SHORT_BINSTRING */
+			case 'a': { PV v = pop(); top(PVal::List)->items.push_back(v); break; }
+			case 'e': { auto xs = since_mark(); auto l = top(PVal::List);
+				l->items.insert(l->items.end(), xs.begin(), xs.end()); break; }
+			case 's': { PV v = pop(), k = pop(); top(PVal::Dict)->dict.emplace_back(k, v); break; }
+			case 'u': {
+				auto xs = since_mark();
+				auto d = top(PVal::Dict);
+				if (xs.size() % 2)
+					bad();
+				for (size_t k = 0; k < xs.size(); k += 2)
+					d->dict.emplace_back(xs[k], xs[k + 1]);
+				break;
+			}
+			case 'b': pop(); break;				/* BUILD: state ignored */
+			case 'Q': push(storage(pop())); break;		/* BINPERSID */
+			case 'R': { PV args = pop(), fn = pop(); push(reduce(fn, args)); break; }
+			case 0x81: { PV args = pop(), cls = pop(); push(reduce(cls, args)); break; } /* NEWOBJ */
+			default:
+				fail(path_, fmt("pickle opcode 0x%02x at byte %zu is not supported in a "
+				    "state dict", op, pos_ - 1));
+			}
+		}
+	}
+
+private:
+	const std::string &path_;
+	caffe2::serialize::PyTorchStreamReader &zip_;
+	const std::string &p_;
+	size_t pos_ = 0;
+	std::vector<PV> stack_;
+	std::map<size_t, PV> memo_;
+	std::map<std::string, at::Tensor> storages_;
+
+	[[noreturn]] void bad() { fail(path_, "malformed pickle in data.pkl"); }
+	static PV mk(PVal::Kind k) { return std::make_shared<PVal>(k); }
+	unsigned char byte() { if (pos_ >= p_.size()) bad(); return (unsigned char)p_[pos_++]; }
+	uint32_t u32()
+	{
+		uint32_t v = 0;
+		for (int k = 0; k < 4; k++)
+			v |= (uint32_t)byte() << (8 * k);
+		return v;
+	}
+	std::string take(size_t n)
+	{
+		if (n > p_.size() - pos_)
+			bad();
+		pos_ += n;
+		return p_.substr(pos_ - n, n);
+	}
+	std::string line()
+	{
+		size_t e = p_.find('\n', pos_);
+		if (e == std::string::npos)
+			bad();
+		std::string r = p_.substr(pos_, e - pos_);
+		pos_ = e + 1;
+		return r;
+	}
+	void push(PV v) { stack_.push_back(std::move(v)); }
+	PV pop()
+	{
+		if (stack_.empty())
+			bad();
+		PV v = stack_.back();
+		stack_.pop_back();
+		return v;
+	}
+	PV top(PVal::Kind k)
+	{
+		if (stack_.empty() || stack_.back()->kind != k)
+			bad();
+		return stack_.back();
+	}
+	void memo(size_t k) { if (stack_.empty()) bad(); memo_[k] = stack_.back(); }
+	PV get(size_t k)
+	{
+		auto it = memo_.find(k);
+		if (it == memo_.end())
+			bad();
+		return it->second;
+	}
+	void integer(int64_t i) { auto v = mk(PVal::Int); v->i = i; push(v); }
+	void str(std::string s) { auto v = mk(PVal::Str); v->s = std::move(s); push(v); }
+	std::vector<PV> since_mark()
+	{
+		size_t m = stack_.size();
+		while (m > 0 && stack_[m - 1]->kind != PVal::Mark)
+			m--;
+		if (m == 0)
+			bad();
+		std::vector<PV> r(stack_.begin() + m, stack_.end());
+		stack_.resize(m - 1);
+		return r;
+	}
+	std::vector<int64_t> ints(const PV &v)
+	{
+		std::vector<int64_t> r;
+		if (v->kind != PVal::Tuple)
+			bad();
+		for (auto &x : v->items) {
+			if (x->kind != PVal::Int)
+				bad();
+			r.push_back(x->i);
+		}
+		return r;
+	}
+	/* ('storage', torch.FloatStorage, key, location, numel) */
+	PV storage(const PV &pid)
+	{
+		if (pid->kind != PVal::Tuple || pid->items.size() < 5 ||
+		    pid->items[1]->kind != PVal::Global || pid->items[2]->kind != PVal::Str)
+			bad();
+		static const std::map<std::string, at::ScalarType> types = {
+			{ "torch.FloatStorage", at::kFloat }, { "torch.HalfStorage", at::kHalf },
+			{ "torch.BFloat16Storage", at::kBFloat16 }, { "torch.DoubleStorage", at::kDouble },
+			{ "torch.LongStorage", at::kLong }, { "torch.IntStorage", at::kInt },
+			{ "torch.ShortStorage", at::kShort }, { "torch.CharStorage", at::kChar },
+			{ "torch.ByteStorage", at::kByte }, { "torch.BoolStorage", at::kBool },
+		};
+		auto ty = types.find(pid->items[1]->s);
+		if (ty == types.end())
+			fail(path_, "unsupported storage type " + pid->items[1]->s);
+		const std::string &key = pid->items[2]->s;
+		auto v = mk(PVal::Tensor);
+		auto it = storages_.find(key);
+		if (it != storages_.end()) {
+			v->t = it->second;
+			return v;
+		}
+		std::string rec = "data/" + key;
+		if (!zip_.hasRecord(rec))
+			fail(path_, "missing storage " + rec);
+		auto r = zip_.getRecord(rec);
+		size_t nbytes = std::get<1>(r), es = c10::elementSize(ty->second);
+		at::Tensor t = at::empty({(int64_t)(nbytes / es)}, at::TensorOptions().dtype(ty->second));
+		memcpy(t.data_ptr(), std::get<0>(r).get(), (nbytes / es) * es);
+		storages_[key] = t;
+		v->t = t;
+		return v;
+	}
+	PV reduce(const PV &fn, const PV &args)
+	{
+		if (fn->kind != PVal::Global || args->kind != PVal::Tuple)
+			return mk(PVal::Other);
+		const std::string &g = fn->s;
+		if (g == "collections.OrderedDict" || g == "builtins.dict")
+			return mk(PVal::Dict);
+		if (g == "torch._utils._rebuild_tensor_v2" || g == "torch._utils._rebuild_tensor") {
+			if (args->items.size() < 4 || args->items[0]->kind != PVal::Tensor ||
+			    args->items[1]->kind != PVal::Int)
+				bad();
+			const at::Tensor &st = args->items[0]->t;
+			auto size = ints(args->items[2]), stride = ints(args->items[3]);
+			int64_t off = args->items[1]->i, need = off + 1;
+			for (size_t k = 0; k < size.size(); k++) {
+				if (size[k] == 0)
+					need = 0;
+				if (need)
+					need += (size[k] - 1) * stride[k];
+			}
+			if (size.size() != stride.size() || need > st.numel())
+				fail(path_, "tensor larger than its storage");
+			auto v = mk(PVal::Tensor);
+			v->t = st.as_strided(size, stride, off).clone();
+			return v;
+		}
+		if (g == "torch._utils._rebuild_parameter" && !args->items.empty() &&
+		    args->items[0]->kind == PVal::Tensor)
+			return args->items[0];
+		return mk(PVal::Other);
+	}
+};
+
+std::map<std::string, at::Tensor>
+read_torch_bin(const std::string &path)
+{
+	std::map<std::string, at::Tensor> w;
+	std::unique_ptr<caffe2::serialize::PyTorchStreamReader> zip;
+
+	try {
+		zip = std::make_unique<caffe2::serialize::PyTorchStreamReader>(path);
+	} catch (const c10::Error &e) {
+		std::string m = e.what_without_backtrace();
+		fail(path, "not a torch.save zip archive: " + m.substr(0, m.find('\n')));
+	}
+	if (!zip->hasRecord("data.pkl"))
+		fail(path, "no data.pkl in the archive");
+	auto r = zip->getRecord("data.pkl");
+	std::string pkl((const char *)std::get<0>(r).get(), std::get<1>(r));
+	PV root = StateUnpickler(path, *zip, pkl).run();
+	if (root->kind == PVal::Dict && root->dict.size() == 1 &&
+	    root->dict[0].first->kind == PVal::Str && root->dict[0].first->s == "state_dict")
+		root = root->dict[0].second;	/* {"state_dict": {...}} */
+	if (root->kind != PVal::Dict)
+		fail(path, "not a state dict (a dictionary of tensors)");
+	for (auto &kv : root->dict) {
+		if (kv.first->kind != PVal::Str || kv.second->kind != PVal::Tensor)
+			fail(path, "not a state dict (a dictionary of tensors)");
+		w[kv.first->s] = kv.second->t;
+	}
+	return w;
+}
+
+/* Read every tensor of a safetensors or pytorch_model.bin file; shared: the
+ * tensors may share the file's read-only mapping (inference only). */
+std::map<std::string, at::Tensor>
+read_weights(const std::string &path, bool shared = false)
+{
+	std::map<std::string, at::Tensor> w;
+	size_t n = path.size();
+
+	if (n >= 4 && path.compare(n - 4, 4, ".bin") == 0) {
+		for (auto &kv : read_torch_bin(path))
+			if (kv.second.is_floating_point())
+				w[kv.first] = kv.second.to(at::kFloat).contiguous();
+			else if (kv.first.find(".position_ids") == std::string::npos)
+				fail(path, "tensor " + kv.first + ": not a floating-point tensor");
+		return w;
+	}
+	arxiv_error e{};
+	arxiv_st *st = arxiv_st_open(path.c_str(), &e);
+	if (st == nullptr)
+		rethrow(e);
+	std::shared_ptr<arxiv_st> hold(st, arxiv_st_close);
+	for (size_t i = 0; i < arxiv_st_count(st); i++) {
+		arxiv_st_tensor t;
+		if (arxiv_st_get(st, i, &t) != 0)
+			fail(path, fmt("cannot read tensor %zu", i));
+		std::string name = t.name;
+		if (name.size() >= 13 && name.compare(name.size() - 13, 13, ".position_ids") == 0)
+			continue;	/* a buffer, not a weight (older transformers saved it) */
+		w[name] = st_tensor(t, path, shared ? hold : nullptr);
+	}
+	return w;
+}
+
+std::string
+shape_str(at::IntArrayRef s)
+{
+	std::string r = "[";
+	for (size_t i = 0; i < s.size(); i++)
+		r += (i ? ", " : "") + std::to_string(s[i]);
+	return r + "]";
+}
+
+/* Import: training from a checkpoint (a missing pooler or classifier is
+ * initialised); Load: inference (names normalised the same way, nothing
+ * initialised: every tensor of the model must be there); Artifact: our own
+ * files, exact names. */
+enum class Src { Import, Load, Artifact };
+
+/*
+ * Put the checkpoint's tensors into m. Import: HF names with or without the
+ * "bert." prefix (BertModel), TF-era gamma/beta names, pretraining heads
+ * (cls.*) dropped; a missing pooler is initialised, and the classifier is
+ * initialised when missing or when keep_head is false. Artifact: every tensor
+ * must be there, nothing else.
+ */
+void
+assign_weights(Bert &m, std::map<std::string, at::Tensor> w, const std::string &src, Src mode,
+    bool keep_head)
+{
+	if (mode != Src::Artifact) {
+		bool prefixed = false;
+		for (auto &kv : w)
+			if (kv.first.compare(0, 5, "bert.") == 0)
+				prefixed = true;
+		std::map<std::string, at::Tensor> r;
+		for (auto &kv : w) {
+			std::string n = kv.first;
+			if (n.compare(0, 4, "cls.") == 0 || n.find(".position_ids") != std::string::npos) {
+				arxiv_log(ARXIV_LOG_DEBUG, "%s: ignoring %s", src.c_str(), n.c_str());
+				continue;
+			}
+			if (!prefixed && n.compare(0, 11, "classifier.") != 0)
+				n = "bert." + n;
+			size_t g;
+			if ((g = n.rfind(".gamma")) != std::string::npos && g + 6 == n.size())
+				n = n.substr(0, g) + ".weight";
+			if ((g = n.rfind(".beta")) != std::string::npos && g + 5 == n.size())
+				n = n.substr(0, g) + ".bias";
+			r[n] = kv.second;
+		}
+		w.swap(r);
+	}
+	for (size_t i = 0; i < m.names.size(); i++) {
+		const std::string &n = m.names[i];
+		bool head = n.compare(0, 11, "classifier.") == 0;
+		auto it = w.find(n);
+		if (mode == Src::Import && head && !keep_head) {
+			if (it != w.end())
+				w.erase(it);
+			init_param(m, i);
+			continue;
+		}
+		if (it == w.end()) {
+			if (mode == Src::Import && (head || n.compare(0, 12, "bert.pooler.") == 0)) {
+				arxiv_log(ARXIV_LOG_INFO, "%s: %s not in the checkpoint, initialised",
+				    src.c_str(), n.c_str());
+				init_param(m, i);
+				continue;
+			}
+			fail(src, "missing tensor " + n);
+		}
+		if (!it->second.is_floating_point())
+			fail(src, "tensor " + n + ": not a floating-point tensor");
+		if (it->second.sizes() != m.params[i].sizes())
+			fail(src, "tensor " + n + " has shape " + shape_str(it->second.sizes()) +
+			    ", config.json needs " + shape_str(m.params[i].sizes()));
+		m.params[i] = it->second.to(at::kFloat).contiguous();	/* w owned it */
+		w.erase(it);
+	}
+	if (!w.empty())
+		fail(src, "unexpected tensor " + w.begin()->first);
+}
+
+/* Save the parameters (float32, HF names) as safetensors. */
+void
+save_weights(const Bert &m, const std::string &path)
+{
+	std::vector<at::Tensor> cpu;
+	std::vector<arxiv_st_tensor> t(m.names.size());
+	arxiv_error e{};
+
+	for (size_t i = 0; i < m.names.size(); i++) {
+		cpu.push_back(m.params[i].detach().to(at::kCPU, at::kFloat).contiguous());
+		t[i].name = m.names[i].c_str();
+		t[i].dtype = ARXIV_F32;
+		t[i].ndim = (int)cpu[i].dim();
+		for (int d = 0; d < t[i].ndim; d++)
+			t[i].shape[d] = cpu[i].size(d);
+		t[i].data = cpu[i].data_ptr();
+		t[i].nbytes = cpu[i].nbytes();
+	}
+	static const char *const meta[] = { "format", "pt" };
+	if (arxiv_st_save(path.c_str(), t.data(), t.size(), meta, 1, &e) != 0)
+		rethrow(e);
+}
+
+/* ------------------------------------------------------------ tokenizer */
+
+void
+load_vocab(Bert &m, const std::string &path)
+{
+	arxiv_error e{};
+	auto v = std::make_shared<Vocab>();
+
+	if ((v->v = arxiv_vocab_load(path.c_str(), &e)) == nullptr)
+		rethrow(e);
+	m.vocab = v;
+	m.vocab_hash = arxiv_vocab_hash(v->v);
+	size_t n = arxiv_vocab_size(v->v);
+	if ((int64_t)n != m.cfg.vocab)
+		fail(path, fmt("%zu pieces, but config.json has vocab_size %lld", n,
+		    (long long)m.cfg.vocab));
+}
+
+/* HF tokenizer_config.json: do_lower_case (default true, as BertTokenizer). */
+bool
+read_lowercase(const std::string &dir)
+{
+	std::string p = join(dir, "tokenizer_config.json");
+
+	if (!exists(p))
+		return true;
+	JsonPtr j = load_json(p);
+	json_t *v = json_object_get(j.j, "do_lower_case");
+	return v == nullptr || json_is_true(v);
+}
+
+struct Encoded {
+	size_t n = 0, L = 0;
+	std::vector<uint32_t> ids;	/* n * L */
+	std::vector<uint8_t> mask;
+	std::vector<size_t> len;
+};
+
+/* Tokenise n raw texts with the stored preprocessing and tokenizer settings. */
+Encoded
+encode(const Bert &m, const char *const *texts, const size_t *lens, size_t n)
+{
+	Encoded r;
+	arxiv_error e{};
+	arxiv_tok_params tp = arxiv_tok_default_params();
+	std::unique_ptr<arxiv_cleaner, void (*)(arxiv_cleaner *)> cl(nullptr, arxiv_cleaner_free);
+	arxiv_buf clean{};
+	std::unique_ptr<arxiv_buf, void (*)(arxiv_buf *)> hold(&clean, arxiv_buf_free);
+
+	tp.seq_len = m.seq_len;
+	tp.lowercase = m.lowercase;
+	if (!m.prep.empty()) {
+		arxiv_clean_params cp;
+		if (arxiv_clean_params_parse(m.prep.c_str(), nullptr, &cp, &e) != 0)
+			rethrow(e);
+		cl.reset(arxiv_cleaner_new(&cp, &e));
+		if (!cl)
+			rethrow(e);
+	}
+	r.n = n;
+	r.L = m.seq_len;
+	r.ids.resize(n * r.L);
+	r.mask.resize(n * r.L);
+	r.len.resize(n);
+	for (size_t i = 0; i < n; i++) {
+		const char *t = texts[i];
+		size_t tl = lens ? lens[i] : strlen(t);
+		if (cl) {
+			if (arxiv_clean_text(cl.get(), t, tl, &clean, &e) != 0) {
+				e.line = (long)i + 1;
+				rethrow(e);
+			}
+			t = clean.data ? clean.data : "";
+			tl = clean.len;
+		}
+		if (arxiv_tok_encode(m.vocab->v, &tp, t, tl, &r.ids[i * r.L], &r.mask[i * r.L],
+		    &r.len[i], &e) != 0) {
+			e.line = (long)i + 1;
+			rethrow(e);
+		}
+	}
+	return r;
+}
+
+/* ------------------------------------------------------------ batches */
+
+/* Rows idx of (ids, mask, stride S), cut to the longest: [B, Lmax] int64 on dev. */
+void
+make_batch(const Bert &m, const uint32_t *ids, const uint8_t *mask, size_t S,
+    const std::vector<size_t> &len, const size_t *idx, size_t B, at::Tensor &ti, at::Tensor &tm)
+{
+	size_t L = 1;
+
+	for (size_t b = 0; b < B; b++)
+		L = std::max(L, len[idx[b]]);
+	ti = at::zeros({(int64_t)B, (int64_t)L}, at::kLong);
+	tm = at::zeros({(int64_t)B, (int64_t)L}, at::kLong);
+	int64_t *pi = ti.data_ptr<int64_t>(), *pm = tm.data_ptr<int64_t>();
+	for (size_t b = 0; b < B; b++) {
+		const uint32_t *ri = ids + idx[b] * S;
+		const uint8_t *rm = mask + idx[b] * S;
+		for (size_t j = 0; j < L; j++) {
+			pi[b * L + j] = j < len[idx[b]] ? ri[j] : m.cfg.pad;
+			pm[b * L + j] = j < len[idx[b]] ? (rm[j] != 0) : 0;
+		}
+	}
+	if (m.dev != at::kCPU) {
+		ti = ti.to(m.dev);
+		tm = tm.to(m.dev);
+	}
+}
+
+/* Length of each row: one past the last mask position set. */
+std::vector<size_t>
+row_lengths(const uint8_t *mask, size_t n, size_t S)
+{
+	std::vector<size_t> len(n);
+
+	for (size_t i = 0; i < n; i++) {
+		size_t l = S;
+		while (l > 0 && mask[i * S + l - 1] == 0)
+			l--;
+		len[i] = std::max<size_t>(l, 1);
+	}
+	return len;
+}
+
+/* Inference order: longest first, in batches of at most max_b rows and
+ * max_tok padded tokens. */
+std::vector<std::pair<size_t, size_t>>
+infer_batches(const std::vector<size_t> &len, std::vector<size_t> &order, size_t max_b,
+    size_t max_tok)
+{
+	std::vector<std::pair<size_t, size_t>> r;
+
+	order.resize(len.size());
+	for (size_t i = 0; i < order.size(); i++)
+		order[i] = i;
+	std::stable_sort(order.begin(), order.end(),
+	    [&](size_t a, size_t b) { return len[a] > len[b]; });
+	for (size_t i = 0; i < order.size();) {
+		size_t L = std::max<size_t>(len[order[i]], 1), b = 0;
+		while (i + b < order.size() && b < max_b && (b + 1) * L <= std::max(max_tok, L))
+			b++;
+		r.emplace_back(i, b);
+		i += b;
+	}
+	return r;
+}
+
+void
+topk_fill(const at::Tensor &logits, const size_t *idx, size_t B, size_t k, arxiv_prediction *out)
+{
+	at::Tensor p = at::softmax(logits.to(at::kCPU, at::kFloat), -1);
+	auto tk = p.topk((int64_t)k, -1);
+	at::Tensor v = std::get<0>(tk).contiguous(), ix = std::get<1>(tk).contiguous();
+	const float *pv = v.data_ptr<float>();
+	const int64_t *pi = ix.data_ptr<int64_t>();
+
+	for (size_t b = 0; b < B; b++) {
+		arxiv_prediction &o = out[idx[b]];
+		o.k = k;
+		for (size_t j = 0; j < k; j++) {
+			o.label[j] = (int32_t)pi[b * k + j];
+			o.score[j] = pv[b * k + j];
+		}
+	}
+}
+
+/* ------------------------------------------------------------ loading */
+
+void
+make_model(Bert &m, const Config &cfg, size_t n_labels)
+{
+	m.cfg = cfg;
+	make_params(m, n_labels);
+}
+
+/* Weights file of a checkpoint folder. */
+std::string
+weights_path(const std::string &dir)
+{
+	std::string st = join(dir, "model.safetensors"), bin = join(dir, "pytorch_model.bin");
+
+	if (exists(st))
+		return st;
+	if (exists(bin))
+		return bin;
+	if (exists(join(dir, "model.safetensors.index.json")) ||
+	    exists(join(dir, "pytorch_model.bin.index.json")))
+		fail(dir, "sharded checkpoints are not supported");
+	fail(dir, "no model.safetensors or pytorch_model.bin");
+}
+
+JsonPtr
+tokenizer_settings(const Bert &m)
+{
+	json_t *j = json_object();
+	json_object_set_new(j, "model_type", json_string("bert"));
+	json_object_set_new(j, "seq_len", json_integer((json_int_t)m.seq_len));
+	json_object_set_new(j, "lowercase", json_boolean(m.lowercase));
+	json_object_set_new(j, "prep", json_string(m.prep.c_str()));
+	json_object_set_new(j, "vocab_hash", json_string(fmt("%016llx",
+	    (unsigned long long)m.vocab_hash).c_str()));
+	json_object_set_new(j, "vocab_size", json_integer((json_int_t)m.cfg.vocab));
+	return JsonPtr(j);
+}
+
+/* Model from an artifacts directory (model/ + tokenizer/), or from a plain
+ * Hugging Face folder (config.json, vocab.txt, weights: then seq_len is
+ * min(512, max_position_embeddings) and the text is not cleaned). */
+std::unique_ptr<Bert>
+load_model(const std::string &dir, const arxiv_model_opts *o)
+{
+	auto m = std::make_unique<Bert>();
+	bool art = exists(join(dir, "model/config.json"));
+	std::string mdir = art ? join(dir, "model") : dir;
+	std::string tdir = art ? join(dir, "tokenizer") : dir;
+	Config cfg = parse_config(join(mdir, "config.json"));
+
+	make_model(*m, cfg, cfg.labels.size());
+	load_vocab(*m, join(tdir, "vocab.txt"));
+	if (art) {
+		std::string pp = join(tdir, "preprocess.json");
+		JsonPtr j = load_json(pp);
+		int64_t sl = cfg_int(j.j, "seq_len", -1, 2, m->cfg.max_pos, pp);
+		m->seq_len = (size_t)sl;
+		json_t *v = json_object_get(j.j, "lowercase");
+		m->lowercase = v == nullptr || json_is_true(v);
+		v = json_object_get(j.j, "prep");
+		m->prep = json_is_string(v) ? json_string_value(v) : "";
+		v = json_object_get(j.j, "vocab_hash");
+		if (json_is_string(v) && strtoull(json_string_value(v), nullptr, 16) != m->vocab_hash)
+			fail(join(tdir, "vocab.txt"), "vocabulary hash differs from the one trained with");
+	} else {
+		m->seq_len = (size_t)std::min<int64_t>(512, m->cfg.max_pos);
+		m->lowercase = read_lowercase(dir);
+	}
+	{
+		std::string wp = art ? join(mdir, "model.safetensors") : weights_path(dir);
+		auto w = read_weights(wp, true);
+		/* a BertModel checkpoint has no head: embeddings only */
+		if (w.find("classifier.weight") == w.end()) {
+			make_params(*m, 0);
+			m->cfg.labels.clear();
+		}
+		assign_weights(*m, std::move(w), wp, Src::Load, true);
+	}
+	if (o != nullptr)
+		set_threads(o->threads);
+	pick_device(*m, o ? o->device : "auto");
+	m->fused = true;
+	to_device(*m, false);
+	return m;
+}
+
+/* ------------------------------------------------------------ inference */
+
+int
+run_infer(const Bert &m, const char *const *texts, const size_t *lens, size_t n, size_t k,
+    arxiv_prediction *out, float *emb, arxiv_error *err)
+{
+	return guard(err, [&] {
+		if (out != nullptr && !m.has_head)
+			fail("", "this model has no classification head (embeddings only)");
+		if (n == 0)
+			return;
+		c10::InferenceMode im;
+		Encoded e = encode(m, texts, lens, n);
+		std::vector<size_t> order;
+		auto batches = infer_batches(e.len, order, 64, 16384);
+		k = std::min({k, m.n_labels, (size_t)ARXIV_TOPK_MAX});
+		for (auto &bt : batches) {
+			at::Tensor ti, tm;
+			make_batch(m, e.ids.data(), e.mask.data(), e.L, e.len, &order[bt.first],
+			    bt.second, ti, tm);
+			Fwd f = forward(m, ti, tm, false, out != nullptr);
+			if (out != nullptr)
+				topk_fill(f.logits, &order[bt.first], bt.second, k, out);
+			if (emb != nullptr) {
+				at::Tensor p = f.pooled.to(at::kCPU, at::kFloat).contiguous();
+				const float *pp = p.data_ptr<float>();
+				size_t H = (size_t)m.cfg.hidden;
+				for (size_t b = 0; b < bt.second; b++)
+					memcpy(emb + order[bt.first + b] * H, pp + b * H, H * sizeof(float));
+			}
+		}
+	});
+}
+
+/* ------------------------------------------------------------ training */
+
+struct TrainSet {
+	const arxiv_dataset *d;
+	std::vector<uint32_t> own_ids;	/* when tokenised here from JSONL text */
+	std::vector<uint8_t> own_mask;
+	const uint32_t *ids = nullptr;
+	const uint8_t *mask = nullptr;
+	size_t S = 0;
+	std::vector<size_t> len;
+};
+
+/* The token ids of a data set: its tensor stream, or its JSONL text tokenised
+ * now with the checkpoint's vocabulary. */
+TrainSet
+prepare(const Bert &m, const arxiv_dataset *d)
+{
+	TrainSet s;
+
+	s.d = d;
+	if (d->ids != nullptr) {
+		if (d->vocab_hash != m.vocab_hash)
+			fail(d->name, fmt("tokenised with another vocabulary (hash %016llx) than the "
+			    "checkpoint's vocab.txt (%016llx); run arxiv-tok with that vocab.txt",
+			    (unsigned long long)d->vocab_hash, (unsigned long long)m.vocab_hash));
+		if ((int64_t)d->seq_len > m.cfg.max_pos)
+			fail(d->name, fmt("seq_len %zu exceeds max_position_embeddings %lld",
+			    d->seq_len, (long long)m.cfg.max_pos));
+		s.ids = d->ids;
+		s.mask = d->mask;
+		s.S = d->seq_len;
+		for (size_t i = 0; i < d->n * s.S; i++)
+			if ((int64_t)s.ids[i] >= m.cfg.vocab)
+				fail(d->name, fmt("token id %u out of the vocabulary", s.ids[i]),
+				    (long)(i / s.S) + 1);
+	} else if (d->text != nullptr) {
+		std::vector<size_t> lens(d->n);
+		for (size_t i = 0; i < d->n; i++)
+			lens[i] = strlen(d->text[i]);
+		Bert tm;	/* a view with the tokenizer settings, no cleaning: text is as trained */
+		tm.vocab = m.vocab;
+		tm.seq_len = m.seq_len;
+		tm.lowercase = m.lowercase;
+		Encoded e = encode(tm, d->text, lens.data(), d->n);
+		s.own_ids.swap(e.ids);
+		s.own_mask.swap(e.mask);
+		s.ids = s.own_ids.data();
+		s.mask = s.own_mask.data();
+		s.S = e.L;
+	} else {
+		fail(d->name, "no token ids or text");
+	}
+	s.len = row_lengths(s.mask, d->n, s.S);
+	return s;
+}
+
+/* The order of one epoch: a seeded shuffle, then sort-by-length buckets of 50
+ * batches (each batch padded to its longest), the batches shuffled again. */
+std::vector<std::vector<size_t>>
+epoch_batches(const std::vector<size_t> &len, size_t bs, uint64_t seed, int epoch)
+{
+	std::mt19937_64 rng(seed * 0x9E3779B97F4A7C15ULL + (uint64_t)epoch);
+	size_t n = len.size();
+	std::vector<size_t> perm(n);
+	std::vector<std::vector<size_t>> batches;
+
+	for (size_t i = 0; i < n; i++)
+		perm[i] = i;
+	for (size_t i = n; i > 1; i--)
+		std::swap(perm[i - 1], perm[rng() % i]);
+	size_t mega = bs * 50;
+	for (size_t s = 0; s < n; s += mega) {
+		size_t e = std::min(n, s + mega);
+		std::stable_sort(perm.begin() + s, perm.begin() + e,
+		    [&](size_t a, size_t b) { return len[a] > len[b]; });
+		for (size_t b = s; b < e; b += bs)
+			batches.emplace_back(perm.begin() + b, perm.begin() + std::min(e, b + bs));
+	}
+	for (size_t i = batches.size(); i > 1; i--)
+		std::swap(batches[i - 1], batches[rng() % i]);
+	return batches;
+}
+
+struct EvalResult {
+	double loss = 0, acc = 0, macro_f1 = 0;
+};
+
+EvalResult
+evaluate(const Bert &m, const TrainSet &s, size_t bs, arxiv_prediction *out)
+{
+	const arxiv_dataset *d = s.d;
+	EvalResult r;
+	std::vector<size_t> order;
+	std::vector<arxiv_prediction> preds(d->n);
+	size_t k = std::min<size_t>(m.n_labels, ARXIV_TOPK_MAX);
+	double loss = 0;
+	size_t counted = 0;
+	at::NoGradGuard ng;
+
+	auto batches = infer_batches(s.len, order, std::max<size_t>(bs, 32), 16384);
+	for (auto &bt : batches) {
+		at::Tensor ti, tm;
+		make_batch(m, s.ids, s.mask, s.S, s.len, &order[bt.first], bt.second, ti, tm);
+		Fwd f = forward(m, ti, tm, false, true);
+		topk_fill(f.logits, &order[bt.first], bt.second, k, preds.data());
+		std::vector<int64_t> y;
+		std::vector<int64_t> rows;
+		for (size_t b = 0; b < bt.second; b++) {
+			int32_t l = d->label[order[bt.first + b]];
+			if (l >= 0 && (size_t)l < m.n_labels) {
+				y.push_back(l);
+				rows.push_back((int64_t)b);
+			}
+		}
+		if (!y.empty()) {
+			at::Tensor lg = f.logits.to(at::kCPU).index_select(0, at::tensor(rows));
+			loss += torch::nn::functional::cross_entropy(lg, at::tensor(y),
+			    torch::nn::functional::CrossEntropyFuncOptions().reduction(torch::kSum))
+			    .item<double>();
+			counted += y.size();
+		}
+	}
+	std::vector<const char *> names;
+	for (auto &l : m.cfg.labels)
+		names.push_back(l.c_str());
+	std::unique_ptr<arxiv_metrics, void (*)(arxiv_metrics *)> mt(
+	    arxiv_metrics_new(m.n_labels, names.data()), arxiv_metrics_free);
+	if (!mt)
+		throw std::bad_alloc();
+	for (size_t i = 0; i < d->n; i++)
+		if (d->label[i] >= 0)
+			arxiv_metrics_add(mt.get(), d->label[i], &preds[i], d->fields ? d->fields[i] : 0);
+	r.loss = counted ? loss / (double)counted : 0;
+	r.acc = arxiv_metrics_accuracy(mt.get());
+	r.macro_f1 = arxiv_metrics_macro_f1(mt.get());
+	if (out != nullptr)
+		std::copy(preds.begin(), preds.end(), out);
+	return r;
+}
+
+/* Everything that must match for a resume to continue the same run. */
+JsonPtr
+run_fingerprint(const arxiv_train_params *p, size_t n_train, size_t n_val)
+{
+	json_t *j = json_object();
+	json_object_set_new(j, "seed", json_string(fmt("%llu", (unsigned long long)p->seed).c_str()));
+	json_object_set_new(j, "epochs", json_integer(p->epochs));
+	json_object_set_new(j, "batch_size", json_integer(p->batch_size));
+	json_object_set_new(j, "grad_accum", json_integer(p->grad_accum));
+	json_object_set_new(j, "lr", json_real(p->lr));
+	json_object_set_new(j, "warmup_ratio", json_real(p->warmup_ratio));
+	json_object_set_new(j, "weight_decay", json_real(p->weight_decay));
+	json_object_set_new(j, "max_grad_norm", json_real(p->max_grad_norm));
+	json_object_set_new(j, "n_train", json_integer((json_int_t)n_train));
+	json_object_set_new(j, "n_val", json_integer((json_int_t)n_val));
+	return JsonPtr(j);
+}
+
+void
+save_rng(const std::string &path)
+{
+	at::Generator g = at::detail::getDefaultCPUGenerator();
+	at::Tensor st;
+	{
+		std::lock_guard<std::mutex> lock(g.mutex());
+		st = g.get_state();
+	}
+	std::string tmp = path + ".tmp";
+	torch::save(st, tmp);
+	if (rename(tmp.c_str(), path.c_str()) != 0)
+		fail(path, fmt("cannot rename: %s", strerror(errno)));
+}
+
+void
+load_rng(const std::string &path)
+{
+	at::Tensor st;
+	torch::load(st, path);
+	at::Generator g = at::detail::getDefaultCPUGenerator();
+	std::lock_guard<std::mutex> lock(g.mutex());
+	g.set_state(st);
+}
+
+void
+remove_tree_files(const std::string &dir, const std::vector<std::string> &files)
+{
+	for (auto &f : files)
+		unlink(join(dir, f).c_str());
+	rmdir(dir.c_str());
+}
+
+const std::vector<std::string> ckpt_files = {
+	"config.json", "vocab.txt", "model.safetensors", "best.safetensors", "optimizer.pt",
+	"rng.pt", "state.json", "tokenizer_config.json"
+};
+
+/* Write the export config.json: the source config with our labels. */
+void
+write_config(const Bert &m, const std::string &path)
+{
+	json_t *j = json_deep_copy(m.cfg.raw.get());
+	JsonPtr hold(j);
+	json_t *id2 = json_object(), *l2i = json_object();
+
+	for (size_t i = 0; i < m.cfg.labels.size(); i++) {
+		json_object_set_new(id2, std::to_string(i).c_str(), json_string(m.cfg.labels[i].c_str()));
+		json_object_set_new(l2i, m.cfg.labels[i].c_str(), json_integer((json_int_t)i));
+	}
+	json_object_set_new(j, "id2label", id2);
+	json_object_set_new(j, "label2id", l2i);
+	json_t *arch = json_array();
+	json_array_append_new(arch, json_string("BertForSequenceClassification"));
+	json_object_set_new(j, "architectures", arch);
+	json_object_set_new(j, "model_type", json_string("bert"));
+	json_object_set_new(j, "problem_type", json_string("single_label_classification"));
+	json_object_set_new(j, "torch_dtype", json_string("float32"));
+	json_object_set_new(j, "hidden_dropout_prob", json_real(m.cfg.hdrop));
+	json_object_set_new(j, "attention_probs_dropout_prob", json_real(m.cfg.adrop));
+	json_object_del(j, "_name_or_path");
+	json_object_del(j, "num_labels");
+	write_json(path, j);
+}
+
+void
+write_tokenizer(const Bert &m, const std::string &vocab_src, const std::string &dir)
+{
+	mkdir_p(dir);
+	copy_file(vocab_src, join(dir, "vocab.txt"));
+	json_t *j = json_object();
+	JsonPtr hold(j);
+	json_object_set_new(j, "tokenizer_class", json_string("BertTokenizer"));
+	json_object_set_new(j, "do_lower_case", json_boolean(m.lowercase));
+	json_object_set_new(j, "model_max_length", json_integer((json_int_t)m.seq_len));
+	json_object_set_new(j, "unk_token", json_string("[UNK]"));
+	json_object_set_new(j, "sep_token", json_string("[SEP]"));
+	json_object_set_new(j, "pad_token", json_string("[PAD]"));
+	json_object_set_new(j, "cls_token", json_string("[CLS]"));
+	json_object_set_new(j, "mask_token", json_string("[MASK]"));
+	write_json(join(dir, "tokenizer_config.json"), j);
+	JsonPtr ts = tokenizer_settings(m);
+	write_json(join(dir, "preprocess.json"), ts.j);
+}
+
+/*
+ * Where checkpoints go when not resuming: arxiv_train() works in
+ * "<out>.tmp.XXXXXX", removed on failure, so checkpoints live beside it in
+ * "<out>.ckpt" (resume with -r <out>.ckpt); any other tmp_dir gets
+ * "<tmp_dir>/checkpoint".
+ */
+std::string
+checkpoint_dir_for(const std::string &tmp)
+{
+	size_t n = tmp.size();
+
+	if (n > 11 && tmp.compare(n - 11, 5, ".tmp.") == 0)
+		return tmp.substr(0, n - 11) + ".ckpt";
+	return join(tmp, "checkpoint");
+}
+
+double
+lr_factor(long step, long warm, long total)
+{
+	if (step < warm)
+		return (double)step / (double)std::max(1L, warm);
+	return std::max(0.0, (double)(total - step) / (double)std::max(1L, total - warm));
+}
+
+void
+train_impl(const arxiv_train_params *p, const arxiv_dataset *train, const arxiv_dataset *val,
+    const std::string &tmp, arxiv_prediction *val_out)
+{
+	Bert m;
+	std::string src_dir, cfg_path, vocab_path;
+	bool resume = p->resume_dir != nullptr && *p->resume_dir;
+	std::string auto_ck = checkpoint_dir_for(tmp);
+	std::string ck = resume ? std::string(p->resume_dir) : auto_ck;
+	bool own_ck = ck == auto_ck;	/* removed once training has finished */
+
+	/* the fast model's learning rates (0.1 and up) would wreck a transformer:
+	 * such a value is taken for arxiv-train's default and replaced */
+	double lr = p->lr >= 0.1 ? 5e-5 : p->lr;
+	if (lr != p->lr)
+		arxiv_log(ARXIV_LOG_WARN, "learning rate %g is far too high for BERT; using %g "
+		    "(set one below 0.1 with -l)", p->lr, lr);
+	else if (p->lr > 0.01)
+		arxiv_log(ARXIV_LOG_WARN, "learning rate %g is high for BERT (typical: 2e-5 to 1e-4)",
+		    p->lr);
+	if (train->n == 0)
+		fail(train->name, "no training records");
+	if (val == nullptr || val->n == 0)
+		fail(val ? val->name : "", "no validation records");
+	if (p->epochs < 1 || p->batch_size < 1 || p->grad_accum < 1)
+		fail("", "epochs, batch size and gradient accumulation must be >= 1");
+	if (train->n_labels < 1 || (val->n_labels != train->n_labels))
+		fail(val->name, "training and validation sets have different label sets");
+
+	/* architecture, vocabulary, initial weights */
+	if (resume) {
+		cfg_path = join(ck, "config.json");
+		vocab_path = join(ck, "vocab.txt");
+		if (!exists(join(ck, "state.json")))
+			fail(ck, "not a checkpoint directory (no state.json)");
+	} else if (p->init_dir != nullptr && *p->init_dir) {
+		src_dir = p->init_dir;
+		cfg_path = join(src_dir, "config.json");
+		vocab_path = join(src_dir, "vocab.txt");
+	} else if (p->config != nullptr && *p->config) {
+		cfg_path = p->config;
+		vocab_path = join(dirname_of(cfg_path), "vocab.txt");
+		if (!exists(vocab_path))
+			fail(cfg_path, "no vocab.txt beside the config (the tokenizer's vocabulary)");
+	} else {
+		fail("", "the bert model needs a checkpoint folder (-i) or a config.json (-c)");
+	}
+	Config cfg = parse_config(cfg_path);
+	std::vector<std::string> labels(train->labels, train->labels + train->n_labels);
+	bool keep_head = cfg.labels == labels;
+	if (p->dropout > 0) {
+		cfg.hdrop = cfg.adrop = cfg.cdrop = p->dropout;
+	}
+	cfg.labels = labels;
+	make_model(m, cfg, labels.size());
+	load_vocab(m, vocab_path);
+	set_threads(p->threads);
+	at::manual_seed(p->seed);
+	if (!src_dir.empty()) {
+		std::string wp = weights_path(src_dir);
+		assign_weights(m, read_weights(wp), wp, Src::Import, keep_head);
+		if (!keep_head)
+			arxiv_log(ARXIV_LOG_INFO, "classifier initialised for %zu labels", labels.size());
+		m.lowercase = read_lowercase(src_dir);
+	} else if (resume) {
+		std::string wp = join(ck, "model.safetensors");
+		assign_weights(m, read_weights(wp), wp, Src::Artifact, true);
+		JsonPtr ts = load_json(join(ck, "tokenizer_config.json"));
+		json_t *v = json_object_get(ts.j, "do_lower_case");
+		m.lowercase = v == nullptr || json_is_true(v);
+	} else {
+		for (size_t i = 0; i < m.params.size(); i++)
+			init_param(m, i);
+		m.lowercase = (train->tok_flags & 1) != 0 || train->ids == nullptr;
+	}
+	if (train->ids != nullptr) {
+		m.seq_len = train->seq_len;
+		m.lowercase = (train->tok_flags & 1) != 0;
+		m.prep = train->prep ? train->prep : "";
+	} else {
+		m.seq_len = (size_t)std::min<int64_t>(256, m.cfg.max_pos);
+		m.prep = "";	/* JSONL text is tokenised as it is */
+	}
+	pick_device(m, p->device);
+	to_device(m, true);
+
+	TrainSet tr = prepare(m, train), va = prepare(m, val);
+	if (val->ids != nullptr && train->ids != nullptr && val->seq_len != train->seq_len)
+		fail(val->name, "seq_len differs from the training set's");
+
+	/* optimiser: AdamW, no decay on biases and LayerNorm weights */
+	std::vector<at::Tensor> dec, nodec;
+	for (size_t i = 0; i < m.params.size(); i++)
+		(m.decay[i] ? dec : nodec).push_back(m.params[i]);
+	using torch::optim::AdamWOptions;
+	std::vector<torch::optim::OptimizerParamGroup> groups;
+	groups.emplace_back(dec, std::make_unique<AdamWOptions>(
+	    AdamWOptions(lr).weight_decay(p->weight_decay).eps(1e-8)));
+	groups.emplace_back(nodec, std::make_unique<AdamWOptions>(
+	    AdamWOptions(lr).weight_decay(0.0).eps(1e-8)));
+	torch::optim::AdamW opt(std::move(groups), AdamWOptions(lr));
+
+	size_t bs = (size_t)p->batch_size, accum = (size_t)p->grad_accum;
+	size_t nb = epoch_batches(tr.len, bs, p->seed, 1).size();
+	long steps_per_epoch = (long)((nb + accum - 1) / accum);
+	long total = steps_per_epoch * p->epochs;
+	long warm = (long)std::ceil(p->warmup_ratio * (double)total);
+	long step = 0;
+	int start_epoch = 1, best_epoch = 0, bad = 0;
+	double best_loss = std::numeric_limits<double>::infinity(), scale = 65536.0;
+	long good_steps = 0;
+	JsonPtr fp = run_fingerprint(p, train->n, val->n);
+	std::string mdir = join(tmp, "model"), tdir = join(tmp, "tokenizer");
+	std::string best_path = join(mdir, "model.safetensors");
+
+	mkdir_p(mdir);
+	write_config(m, join(mdir, "config.json"));
+	write_tokenizer(m, vocab_path, tdir);
+	if (resume) {
+		JsonPtr st = load_json(join(ck, "state.json"));
+		json_t *f = json_object_get(st.j, "run");
+		const char *key;
+		json_t *v;
+		json_object_foreach(fp.j, key, v) {
+			json_t *w = json_object_get(f, key);
+			if (w == nullptr || !json_equal(v, w)) {
+				char *a = json_dumps(v, JSON_ENCODE_ANY), *b = w ? json_dumps(w, JSON_ENCODE_ANY) : nullptr;
+				std::string msg = fmt("checkpoint was made with %s %s, this run has %s; "
+				    "resume with the same settings and data", key, b ? b : "(none)", a ? a : "?");
+				free(a);
+				free(b);
+				fail(ck, msg);
+			}
+		}
+		start_epoch = (int)json_integer_value(json_object_get(st.j, "epoch")) + 1;
+		step = (long)json_integer_value(json_object_get(st.j, "step"));
+		best_epoch = (int)json_integer_value(json_object_get(st.j, "best_epoch"));
+		best_loss = json_number_value(json_object_get(st.j, "best_val_loss"));
+		bad = (int)json_integer_value(json_object_get(st.j, "bad_epochs"));
+		scale = json_number_value(json_object_get(st.j, "loss_scale"));
+		good_steps = (long)json_integer_value(json_object_get(st.j, "good_steps"));
+		torch::load(opt, join(ck, "optimizer.pt"));
+		load_rng(join(ck, "rng.pt"));
+		if (best_epoch > 0)
+			copy_file(join(ck, "best.safetensors"), best_path);
+		arxiv_log(ARXIV_LOG_INFO, "resuming from %s after epoch %d", ck.c_str(), start_epoch - 1);
+		if (start_epoch > p->epochs || (p->patience > 0 && bad >= p->patience))
+			start_epoch = p->epochs + 1;	/* finished already */
+	}
+
+	bool fp16 = m.amp && m.amp_dtype == at::kHalf;
+	bool stopped = false;
+	std::vector<at::Tensor> all(m.params.begin(), m.params.end());
+	for (int epoch = start_epoch; epoch <= p->epochs && !stopped; epoch++) {
+		if (p->stop && *p->stop) {
+			stopped = true;
+			break;
+		}
+		auto t0 = std::chrono::steady_clock::now();
+		auto batches = epoch_batches(tr.len, bs, p->seed, epoch);
+		double tl = 0;
+		size_t seen = 0;
+		for (size_t g = 0; g < batches.size() && !stopped; g += accum) {
+			size_t ge = std::min(batches.size(), g + accum);
+			opt.zero_grad();
+			for (size_t b = g; b < ge; b++) {
+				at::Tensor ti, tm;
+				const auto &ix = batches[b];
+				make_batch(m, tr.ids, tr.mask, tr.S, tr.len, ix.data(), ix.size(), ti, tm);
+				std::vector<int64_t> y(ix.size());
+				for (size_t r = 0; r < ix.size(); r++) {
+					int32_t l = train->label[ix[r]];
+					if (l < 0 || (size_t)l >= m.n_labels)
+						fail(train->name, "unlabelled record", (long)ix[r] + 1);
+					y[r] = l;
+				}
+				at::Tensor ty = at::tensor(y).to(m.dev);
+				Fwd f = forward(m, ti, tm, true, true);
+				at::Tensor loss = torch::nn::functional::cross_entropy(f.logits, ty);
+				tl += loss.item<double>() * (double)ix.size();
+				seen += ix.size();
+				loss = loss / (double)(ge - g);
+				if (fp16)
+					loss = loss * scale;
+				loss.backward();
+			}
+			bool finite = true;
+			if (fp16) {
+				at::NoGradGuard ng;
+				for (auto &t : all)
+					if (t.grad().defined()) {
+						t.mutable_grad().div_(scale);
+						if (!at::isfinite(t.grad()).all().item<bool>())
+							finite = false;
+					}
+			}
+			if (finite) {
+				if (p->max_grad_norm > 0)
+					torch::nn::utils::clip_grad_norm_(all, p->max_grad_norm);
+				double f = lr_factor(step, warm, total);
+				for (auto &pg : opt.param_groups())
+					static_cast<AdamWOptions &>(pg.options()).lr(lr * f);
+				opt.step();
+				if (fp16 && ++good_steps % 2000 == 0)
+					scale *= 2;
+			} else {
+				scale /= 2;
+				good_steps = 0;
+				arxiv_log(ARXIV_LOG_DEBUG, "fp16 overflow: step skipped, loss scale %g", scale);
+			}
+			step++;
+			if (p->stop && *p->stop)
+				stopped = true;
+		}
+		if (stopped)
+			break;	/* the last complete epoch's checkpoint stays */
+		opt.zero_grad();
+		EvalResult ev = evaluate(m, va, bs, nullptr);
+		double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+		arxiv_epoch_stats es{};
+		es.epoch = epoch;
+		es.train_loss = seen ? tl / (double)seen : 0;
+		es.val_loss = ev.loss;
+		es.val_accuracy = ev.acc;
+		es.val_macro_f1 = ev.macro_f1;
+		es.seconds = secs;
+		es.examples_per_s = secs > 0 ? (double)seen / secs : 0;
+		es.best = ev.loss < best_loss;
+		if (es.best) {
+			best_loss = ev.loss;
+			best_epoch = epoch;
+			bad = 0;
+			save_weights(m, best_path);
+		} else {
+			bad++;
+		}
+		/* checkpoint: weights, optimiser, RNG, then state.json last */
+		mkdir_p(ck);
+		save_weights(m, join(ck, "model.safetensors"));
+		if (es.best)
+			copy_file(best_path, join(ck, "best.safetensors"));
+		std::string otmp = join(ck, "optimizer.pt.tmp");
+		torch::save(opt, otmp);
+		if (rename(otmp.c_str(), join(ck, "optimizer.pt").c_str()) != 0)
+			fail(ck, fmt("cannot rename: %s", strerror(errno)));
+		save_rng(join(ck, "rng.pt"));
+		if (!resume || epoch == start_epoch) {
+			write_config(m, join(ck, "config.json"));
+			copy_file(vocab_path, join(ck, "vocab.txt"));
+			copy_file(join(tdir, "tokenizer_config.json"), join(ck, "tokenizer_config.json"));
+		}
+		json_t *st = json_object();
+		JsonPtr hold(st);
+		json_object_set_new(st, "epoch", json_integer(epoch));
+		json_object_set_new(st, "step", json_integer(step));
+		json_object_set_new(st, "best_epoch", json_integer(best_epoch));
+		json_object_set_new(st, "best_val_loss", json_real(best_loss));
+		json_object_set_new(st, "bad_epochs", json_integer(bad));
+		json_object_set_new(st, "loss_scale", json_real(scale));
+		json_object_set_new(st, "good_steps", json_integer(good_steps));
+		json_object_set(st, "run", fp.j);
+		write_json(join(ck, "state.json"), st);
+		arxiv_log(epoch == start_epoch ? ARXIV_LOG_INFO : ARXIV_LOG_DEBUG,
+		    "checkpoint of epoch %d in %s (resume with -r)", epoch, ck.c_str());
+		if (p->on_epoch)
+			p->on_epoch(&es, p->ud);
+		if (p->patience > 0 && bad >= p->patience) {
+			arxiv_log(ARXIV_LOG_INFO, "early stop after epoch %d (best %d)", epoch, best_epoch);
+			break;
+		}
+	}
+	if (best_epoch == 0)
+		fail("", "training stopped before the first epoch ended");
+	/* the artifacts hold the best epoch: its validation predictions */
+	assign_weights(m, read_weights(best_path), best_path, Src::Artifact, true);
+	to_device(m, false);
+	if (val_out != nullptr)
+		evaluate(m, va, bs, val_out);
+	if (own_ck && !stopped)
+		remove_tree_files(ck, ckpt_files);
+}
+
+} /* namespace */
+
+/* ------------------------------------------------------------ the C table */
+
+static int
+plugin_train(const struct arxiv_train_params *p, const struct arxiv_dataset *train,
+    const struct arxiv_dataset *val, const char *tmp_dir, struct arxiv_prediction *val_out,
+    struct arxiv_error *err)
+{
+	return guard(err, [&] { train_impl(p, train, val, tmp_dir, val_out); });
+}
+
+static void *
+plugin_load(const char *dir, const struct arxiv_model_opts *o, struct arxiv_error *err)
+{
+	Bert *b = nullptr;
+
+	if (guard(err, [&] { b = load_model(dir, o).release(); }) != 0)
+		return nullptr;
+	return b;
+}
+
+static void
+plugin_free(void *m)
+{
+	try {
+		delete static_cast<Bert *>(m);
+	} catch (...) {
+	}
+}
+
+static size_t
+plugin_dim(const void *m)
+{
+	return m ? (size_t)static_cast<const Bert *>(m)->cfg.hidden : 0;
+}
+
+static size_t
+plugin_nlabels(const void *m)
+{
+	return m ? static_cast<const Bert *>(m)->n_labels : 0;
+}
+
+static int
+plugin_predict(const void *m, const char *const *texts, const size_t *lens, size_t n, size_t k,
+    struct arxiv_prediction *out, struct arxiv_error *err)
+{
+	return run_infer(*static_cast<const Bert *>(m), texts, lens, n, k, out, nullptr, err);
+}
+
+static int
+plugin_embed(const void *m, const char *const *texts, const size_t *lens, size_t n, float *out,
+    struct arxiv_error *err)
+{
+	return run_infer(*static_cast<const Bert *>(m), texts, lens, n, 0, nullptr, out, err);
+}
+
+static int
+plugin_forward_ids(const void *mp, const uint32_t *ids, const uint8_t *mask, size_t n,
+    size_t len, float *logits, float *pooled, struct arxiv_error *err)
+{
+	const Bert &m = *static_cast<const Bert *>(mp);
+
+	return guard(err, [&] {
+		c10::InferenceMode im;
+		std::vector<size_t> lens(n, len), idx(n);
+		for (size_t i = 0; i < n; i++)
+			idx[i] = i;
+		/* as given: padded to len, the mask says which positions count */
+		at::Tensor ti = at::empty({(int64_t)n, (int64_t)len}, at::kLong);
+		at::Tensor tm = at::empty({(int64_t)n, (int64_t)len}, at::kLong);
+		for (size_t i = 0; i < n * len; i++) {
+			if ((int64_t)ids[i] >= m.cfg.vocab)
+				fail("", fmt("token id %u out of the vocabulary", ids[i]), (long)(i / len) + 1);
+			ti.data_ptr<int64_t>()[i] = ids[i];
+			tm.data_ptr<int64_t>()[i] = mask[i] != 0;
+		}
+		Fwd f = forward(m, ti.to(m.dev), tm.to(m.dev), false, logits != nullptr);
+		if (logits != nullptr) {
+			if (!m.has_head)
+				fail("", "this model has no classification head");
+			at::Tensor l = f.logits.to(at::kCPU, at::kFloat).contiguous();
+			memcpy(logits, l.data_ptr<float>(), n * m.n_labels * sizeof(float));
+		}
+		if (pooled != nullptr) {
+			at::Tensor pp = f.pooled.to(at::kCPU, at::kFloat).contiguous();
+			memcpy(pooled, pp.data_ptr<float>(), n * (size_t)m.cfg.hidden * sizeof(float));
+		}
+	});
+}
+
+static const struct arxiv_torch_api plugin_table = {
+	ARXIV_TORCH_ABI,
+	TORCH_VERSION,
+	plugin_train,
+	plugin_load,
+	plugin_free,
+	plugin_dim,
+	plugin_predict,
+	plugin_embed,
+	plugin_forward_ids,
+	plugin_nlabels,
+};
+
+PLUGIN_API const struct arxiv_torch_api *
+arxiv_torch_plugin(void)
+{
+	return &plugin_table;
+}

@@ -1,0 +1,50 @@
+/*
+ * bert_plugin.h - the interface between libarxiv and its libtorch plugin,
+ * libarxiv_torch.so.1 (bert.cpp), not installed.
+ *
+ * bert_loader.c dlopen()s the plugin on the first transformer call and asks
+ * arxiv_torch_plugin() for this table; a plugin built against another ABI
+ * version is refused. Every entry point catches its C++ exceptions and
+ * returns an error in struct arxiv_error: nothing of C++ crosses this table.
+ * The model handle is opaque to C.
+ */
+#ifndef ARXIV_BERT_PLUGIN_H
+#define ARXIV_BERT_PLUGIN_H
+
+#include "internal.h"
+
+#define ARXIV_TORCH_ABI 1
+#define ARXIV_TORCH_SONAME "libarxiv_torch.so.1"
+#define ARXIV_TORCH_SYMBOL "arxiv_torch_plugin"
+
+struct arxiv_torch_api {
+	int abi;		/* ARXIV_TORCH_ABI */
+	const char *torch_version;	/* libtorch the plugin was built with */
+	int (*train)(const struct arxiv_train_params *p, const struct arxiv_dataset *train,
+	    const struct arxiv_dataset *val, const char *tmp_dir,
+	    struct arxiv_prediction *val_out, struct arxiv_error *err);
+	void *(*load)(const char *dir, const struct arxiv_model_opts *o, struct arxiv_error *err);
+	void (*free)(void *m);
+	size_t (*dim)(const void *m);
+	int (*predict)(const void *m, const char *const *texts, const size_t *lens, size_t n,
+	    size_t k, struct arxiv_prediction *out, struct arxiv_error *err);
+	int (*embed)(const void *m, const char *const *texts, const size_t *lens, size_t n,
+	    float *out, struct arxiv_error *err);
+	/* Tests: forward n token sequences of len ids (mask 1/0) already
+	 * tokenised; logits (n * nlabels) and pooled (n * dim) may be NULL. */
+	int (*forward_ids)(const void *m, const uint32_t *ids, const uint8_t *mask, size_t n,
+	    size_t len, float *logits, float *pooled, struct arxiv_error *err);
+	size_t (*nlabels)(const void *m);
+};
+
+typedef const struct arxiv_torch_api *(*arxiv_torch_plugin_fn)(void);
+
+/* bert_loader.c: the plugin's table, loaded on first use (NULL with err when
+ * the plugin is missing or incompatible). Thread-safe. */
+const struct arxiv_torch_api *bert_plugin(struct arxiv_error *err);
+/* For tests: see forward_ids above. */
+int bert_forward_ids(const struct bert_model *b, const uint32_t *ids, const uint8_t *mask,
+    size_t n, size_t len, float *logits, float *pooled, struct arxiv_error *err);
+size_t bert_nlabels(const struct bert_model *b);
+
+#endif

@@ -1,0 +1,199 @@
+#!/usr/bin/env bats
+# arxiv-bert.bats - the transformer path end to end with the tiny random BERT
+# of tests/fixtures/tiny-bert: arxiv-tok | arxiv-train -M bert (import of a
+# Hugging Face folder, random init from a config.json), arxiv-predict and
+# arxiv-embed on the artifacts, Hugging Face transformers loading the exported
+# model and agreeing with us, resume after SIGTERM (-r) equal to an
+# uninterrupted run, and the import errors as the programs print them.
+load helper
+
+FIX="$TOP/tests/fixtures/tiny-bert"
+
+need_torch() {
+	[ -e "$ARXIV_BUILD/lib/libarxiv_torch.so.1" ] || skip "built without libtorch (TORCH=0)"
+	command -v jq >/dev/null || skip "jq not installed"
+}
+
+# n synthetic records (arxiv-map's schema) whose words are in the tiny vocab.
+make_jsonl() {
+	awk -v n="$1" -v seed="$2" 'BEGIN {
+		srand(seed)
+		split("Computer Science|Mathematics|Physics", lab, "|")
+		w[1] = "neural network networks learning data algorithm algorithms training deep language model models"
+		w[2] = "prove group groups equation equations linear finite random matrix theory space optimal"
+		w[3] = "quantum energy black hole galaxy star stars spin field fields time protein"
+		c = "the of and we is for a new method paper results show"
+		nc = split(c, cw, " ")
+		for (i = 1; i <= n; i++) {
+			k = 1 + int(rand() * 3)
+			nw = split(w[k], ww, " ")
+			len = 4 + int(rand() * 20)
+			t = ""
+			for (j = 0; j < len; j++)
+				t = t (j ? " " : "") (rand() < 0.6 ? ww[1 + int(rand() * nw)] : cw[1 + int(rand() * nc)])
+			printf "{\"id\":\"2101.%05d\",\"text\":\"%s\",\"label\":\"%s\"}\n", i, t, lab[k]
+		}
+	}'
+}
+
+setup_data() {
+	make_jsonl 240 1 >train.jsonl
+	make_jsonl 60 2 >val.jsonl
+	arxiv-tok -v "$FIX/vocab.txt" -n 32 train.jsonl >train.bin
+	arxiv-tok -v "$FIX/vocab.txt" -n 32 val.jsonl >val.bin
+}
+
+# A Python with torch and transformers, or skip loudly.
+hf_python() {
+	local py
+	for py in "${ARXIV_HF_PYTHON:-}" /opt/bertvenv/bin/python /usr/bin/python3; do
+		[ -n "$py" ] && [ -x "$py" ] || continue
+		if "$py" -c 'import torch, transformers' 2>/dev/null; then
+			echo "$py"
+			return 0
+		fi
+	done
+	skip "no Python with torch and transformers (set ARXIV_HF_PYTHON; see tests/tools/make_tiny_bert.py)"
+}
+
+@test "arxiv-train -M bert -i imports a Hugging Face folder, learns, and writes HF-style artifacts" {
+	need_torch
+	setup_data
+	run arxiv-train -M bert -i "$FIX" -o art -e 6 -l 5e-3 -j 1 -D cpu --batch-size 16 train.bin val.bin
+	echo "$output"
+	assert_status 0
+	for f in model/config.json model/model.safetensors tokenizer/vocab.txt \
+		tokenizer/preprocess.json tokenizer/tokenizer_config.json metadata/label2id.json \
+		metadata/metrics.json metadata/artifact.json; do
+		[ -s "art/$f" ] || { echo "missing art/$f"; return 1; }
+	done
+	[ "$(jq -r .model_type art/metadata/artifact.json)" = bert ]
+	[ "$(jq -c .architectures art/model/config.json)" = '["BertForSequenceClassification"]' ]
+	[ "$(jq -r '.id2label["0"]' art/model/config.json)" = "$(jq -r 'to_entries[] | select(.value == 0) | .key' art/metadata/label2id.json)" ]
+	# the synthetic fields are easy: well above chance (1/3) after 6 epochs
+	acc=$(jq '.val.accuracy' art/metadata/metrics.json)
+	echo "val accuracy $acc"
+	jq -n "$acc > 0.6" | grep -qx true
+	[ ! -e art.ckpt ]	# checkpoints of a finished run are removed
+	cut -d'"' -f8 val.jsonl | head -n 20 >texts.txt
+	run arxiv-predict -m art texts.txt
+	assert_status 0
+	[ "${#lines[@]}" -eq 20 ]
+	echo "${lines[0]}" | jq -e '.top_k | length == 3' >/dev/null
+}
+
+@test "Hugging Face from_pretrained loads our export and agrees with arxiv-predict/arxiv-embed" {
+	need_torch
+	py=$(hf_python)
+	setup_data
+	arxiv-train -M bert -i "$FIX" -o art -e 1 -l 2e-3 -j 1 -D cpu train.bin val.bin 2>/dev/null
+	cut -d'"' -f8 val.jsonl | head -n 20 >texts.txt
+	arxiv-predict -m art texts.txt >pred.jsonl
+	arxiv-embed -m art -f jsonl texts.txt >emb.jsonl
+	run "$py" "$TOP/tests/tools/hf_load_check.py" art texts.txt pred.jsonl emb.jsonl
+	echo "$output"
+	assert_status 0
+	assert_output_contains "ok: 20 texts, label mismatches 0"
+}
+
+@test "arxiv-train -M bert -r: resume after SIGTERM gives the weights of an uninterrupted run" {
+	need_torch
+	make_jsonl 1600 3 >train.jsonl
+	make_jsonl 40 4 >val.jsonl
+	arxiv-tok -v "$FIX/vocab.txt" -n 32 train.jsonl >train.bin
+	arxiv-tok -v "$FIX/vocab.txt" -n 32 val.jsonl >val.bin
+	opts=(-M bert -i "$FIX" -e 2 -p 0 -l 1e-3 -j 1 -s 5 -D cpu --batch-size 8)
+	arxiv-train "${opts[@]}" -o A train.bin val.bin 2>/dev/null
+	arxiv-train "${opts[@]}" -o B train.bin val.bin 2>err.txt &
+	pid=$!
+	for _ in $(seq 600); do
+		[ -e B.ckpt/state.json ] && break
+		sleep 0.05
+	done
+	kill -TERM "$pid"
+	wait "$pid" || true
+	epoch=$(jq .epoch B.ckpt/state.json)
+	echo "stopped with the checkpoint of epoch $epoch"
+	[ "$epoch" -ge 1 ]
+	run arxiv-train "${opts[@]}" -r B.ckpt -f -o B train.bin val.bin
+	echo "$output"
+	assert_status 0
+	[ "$epoch" -eq 2 ] || assert_output_contains "resuming from B.ckpt after epoch 1"
+	cmp A/model/model.safetensors B/model/model.safetensors
+	[ ! -e B.ckpt ]
+	# other settings than the checkpoint's are refused
+	arxiv-train "${opts[@]}" -o C train.bin val.bin 2>/dev/null &
+	pid=$!
+	for _ in $(seq 600); do [ -e C.ckpt/state.json ] && break; sleep 0.05; done
+	kill -KILL "$pid"
+	wait "$pid" || true
+	run arxiv-train "${opts[@]}" --batch-size 4 -r C.ckpt -o C2 train.bin val.bin
+	assert_status 1
+	assert_output_contains "checkpoint was made with batch_size 8, this run has 4"
+}
+
+@test "arxiv-train -M bert -c: random init from a config.json with vocab.txt beside it" {
+	need_torch
+	setup_data
+	mkdir cfg
+	jq '.num_hidden_layers = 1 | del(.id2label, .label2id)' "$FIX/config.json" >cfg/config.json
+	cp "$FIX/vocab.txt" cfg/
+	run arxiv-train -M bert -c cfg/config.json -o art -e 1 -l 1e-3 -j 1 -D cpu train.bin val.bin
+	assert_status 0
+	[ "$(jq .num_hidden_layers art/model/config.json)" = 1 ]
+	[ "$(jq '.id2label | length' art/model/config.json)" = 7 ] ||
+		[ "$(jq '.id2label | length' art/model/config.json)" = "$(jq length art/metadata/label2id.json)" ]
+	rm cfg/vocab.txt
+	run arxiv-train -M bert -c cfg/config.json -o art2 -e 1 -j 1 -D cpu train.bin val.bin
+	assert_status 1
+	assert_output_contains "cfg/config.json: no vocab.txt beside the config"
+}
+
+@test "arxiv-train -M bert: checkpoint and data errors name the culprit" {
+	need_torch
+	setup_data
+	# a tensor stream tokenised with another vocabulary
+	mkdir other
+	sed 's/^quantum$/quantal/' "$FIX/vocab.txt" >other/vocab.txt
+	arxiv-tok -v other/vocab.txt -n 32 train.jsonl >other.bin
+	run arxiv-train -M bert -i "$FIX" -o art -e 1 -D cpu other.bin val.bin
+	assert_status 1
+	assert_output_contains "other.bin: tokenised with another vocabulary"
+	# wrong shapes / missing tensors in the checkpoint
+	mkdir bad
+	cp "$FIX/vocab.txt" "$FIX/model.safetensors" bad/
+	jq '.intermediate_size = 40' "$FIX/config.json" >bad/config.json
+	run arxiv-train -M bert -i bad -o art -e 1 -D cpu train.bin val.bin
+	assert_status 1
+	assert_output_contains "tensor bert.encoder.layer.0.intermediate.dense.weight has shape [37, 32], config.json needs [40, 32]"
+	jq '.num_hidden_layers = 3' "$FIX/config.json" >bad/config.json
+	run arxiv-train -M bert -i bad -o art -e 1 -D cpu train.bin val.bin
+	assert_status 1
+	assert_output_contains "missing tensor bert.encoder.layer.2.attention.self.query.weight"
+	jq '.num_hidden_layers = 1' "$FIX/config.json" >bad/config.json
+	run arxiv-train -M bert -i bad -o art -e 1 -D cpu train.bin val.bin
+	assert_status 1
+	assert_output_contains "unexpected tensor bert.encoder.layer.1."
+	# a truncated weights file
+	cp "$FIX/config.json" bad/
+	head -c 5000 "$FIX/model.safetensors" >bad/model.safetensors
+	run arxiv-train -M bert -i bad -o art -e 1 -D cpu train.bin val.bin
+	assert_status 1
+	assert_output_contains "bad/model.safetensors"
+	# no weights at all
+	rm bad/model.safetensors
+	run arxiv-train -M bert -i bad -o art -e 1 -D cpu train.bin val.bin
+	assert_status 1
+	assert_output_contains "bad: no model.safetensors or pytorch_model.bin"
+	[ ! -e art ]
+}
+
+@test "arxiv-train -M bert imports pytorch_model.bin (torch.save zip format)" {
+	need_torch
+	setup_data
+	mkdir bin
+	cp "$FIX/config.json" "$FIX/vocab.txt" "$FIX/pytorch_model.bin" bin/
+	run arxiv-train -M bert -i bin -o art -e 1 -l 1e-3 -j 1 -D cpu train.bin val.bin
+	assert_status 0
+	[ -s art/model/model.safetensors ]
+}
