@@ -68,7 +68,11 @@ int main(void) {
 	return strcmp(ARXIV_VERSION, "0.1.0") != 0;
 }
 C
-	run sh -c "cc -o demo demo.c -I'$TMP/root/usr/local/include' \$(PKG_CONFIG_PATH='$pc' pkg-config --libs arxiv | sed 's|-L/usr/local/lib|-L$TMP/root/usr/local/lib|') && LD_LIBRARY_PATH='$TMP/root/usr/local/lib' ./demo"
+	san=
+	if nm -D "$ARXIV_BUILD/lib/libarxiv.so.1" | grep -q ' U __asan_'; then
+		san="-fsanitize=address,undefined"	# a sanitizer build's library needs the runtime
+	fi
+	run sh -c "cc $san -o demo demo.c -I'$TMP/root/usr/local/include' \$(PKG_CONFIG_PATH='$pc' pkg-config --libs arxiv | sed 's|-L/usr/local/lib|-L$TMP/root/usr/local/lib|') && LD_LIBRARY_PATH='$TMP/root/usr/local/lib' ./demo"
 	assert_success "ok"
 }
 
