@@ -11,10 +11,10 @@ pkgs=(
 	parallel curl ca-certificates unzip jq
 	# tests: bats, man page lint, sanitizers and libFuzzer, the browser test
 	bats mandoc shellcheck clang libfuzzer-14-dev libclang-rt-14-dev
-	chromium python3 python3-venv python3-websocket
+	chromium python3 python3-venv python3-websocket python3-torch
 )
 if [ "${1:-}" = --bench ]; then
-	pkgs+=(wrk hyperfine time fasttext python3-sklearn python3-nltk wordnet python3-torch)
+	pkgs+=(wrk hyperfine time fasttext python3-sklearn python3-nltk wordnet)
 fi
 if [ "$(id -u)" -ne 0 ]; then
 	echo "install-deps.sh: run as root (apt-get install)" >&2

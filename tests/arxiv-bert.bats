@@ -43,17 +43,32 @@ setup_data() {
 	arxiv-tok -v "$FIX/vocab.txt" -n 32 val.jsonl >val.bin
 }
 
-# A Python with torch and transformers, or skip loudly.
-hf_python() {
-	local py
-	for py in "${ARXIV_HF_PYTHON:-}" /opt/bertvenv/bin/python /usr/bin/python3; do
+# A Python with torch and transformers, or skip loudly. Tries $ARXIV_HF_PYTHON,
+# /opt/bertvenv, then a venv cached at ${ARXIV_VENV_DIR:-$HOME/.cache/arxiv}/hf-venv,
+# made on first use over Debian's python3-torch with transformers from PyPI.
+# Sets HFPY (not in a subshell, so that skip ends the test).
+need_hf() {
+	local py cache="${ARXIV_VENV_DIR:-$HOME/.cache/arxiv}"
+	HFPY=
+	for py in "${ARXIV_HF_PYTHON:-}" /opt/bertvenv/bin/python "$cache/hf-venv/bin/python"; do
 		[ -n "$py" ] && [ -x "$py" ] || continue
 		if "$py" -c 'import torch, transformers' 2>/dev/null; then
-			echo "$py"
+			HFPY=$py
 			return 0
 		fi
 	done
-	skip "no Python with torch and transformers (set ARXIV_HF_PYTHON; see tests/tools/make_tiny_bert.py)"
+	/usr/bin/python3 -c 'import torch' 2>/dev/null ||
+		skip "no Python with torch and transformers: Debian's python3-torch is not installed"
+	mkdir -p "$cache"
+	(
+		flock 9
+		"$cache/hf-venv/bin/python" -c 'import torch, transformers' 2>/dev/null && exit 0
+		rm -rf "$cache/hf-venv"
+		/usr/bin/python3 -m venv --system-site-packages "$cache/hf-venv" &&
+			"$cache/hf-venv/bin/pip" install -q --retries 1 --timeout 20 'transformers<4.40' safetensors
+	) 9> "$cache/hf-venv.lock" > "$BATS_TEST_TMPDIR/pip.log" 2>&1 ||
+		skip "no Python with torch and transformers: pip failed: $(tail -n 1 "$BATS_TEST_TMPDIR/pip.log")"
+	HFPY="$cache/hf-venv/bin/python"
 }
 
 @test "arxiv-train -M bert -i imports a Hugging Face folder, learns, and writes HF-style artifacts" {
@@ -84,13 +99,13 @@ hf_python() {
 
 @test "Hugging Face from_pretrained loads our export and agrees with arxiv-predict/arxiv-embed" {
 	need_torch
-	py=$(hf_python)
+	need_hf
 	setup_data
 	arxiv-train -M bert -i "$FIX" -o art -e 1 -l 2e-3 -j 1 -D cpu train.bin val.bin 2>/dev/null
 	cut -d'"' -f8 val.jsonl | head -n 20 >texts.txt
 	arxiv-predict -m art texts.txt >pred.jsonl
 	arxiv-embed -m art -f jsonl texts.txt >emb.jsonl
-	run "$py" "$TOP/tests/tools/hf_load_check.py" art texts.txt pred.jsonl emb.jsonl
+	run "$HFPY" "$TOP/tests/tools/hf_load_check.py" art texts.txt pred.jsonl emb.jsonl
 	echo "$output"
 	assert_status 0
 	assert_output_contains "ok: 20 texts, label mismatches 0"
