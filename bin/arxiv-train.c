@@ -1,0 +1,307 @@
+/*
+ * arxiv-train - train a classifier (the fast n-gram model, or a transformer
+ * through the libtorch plugin) on a training and a validation set and write an
+ * artifacts directory; every run is recorded as an MLflow run.
+ */
+#include <getopt.h>
+#include <jansson.h>
+#include <libgen.h>
+#include <signal.h>
+#include <sys/stat.h>
+
+#include "prog.h"
+
+#ifndef VERSION
+#define VERSION ARXIV_VERSION
+#endif
+
+static void
+usage(FILE *fp)
+{
+	fprintf(fp, "usage: arxiv-train [-fv] [-M fast|bert] [-o dir] [-p patience] [-e epochs] "
+	    "[-l lr] [-d dim] [-g ngrams] [-b buckets] [-w class_weight] [-j threads] [-s seed] "
+	    "[-t test] [-V vocab] [-i init_dir] [-c config] [-D device] [-r resume_dir] "
+	    "train val\n");
+}
+
+enum {
+	O_VERSION = 256, O_HELP, O_BATCH, O_ACCUM, O_WARMUP, O_WDECAY, O_CHAR, O_L2, O_GRADNORM,
+	O_DROPOUT
+};
+
+static const struct option longopts[] = {
+	{ "model", required_argument, NULL, 'M' },
+	{ "output", required_argument, NULL, 'o' },
+	{ "force", no_argument, NULL, 'f' },
+	{ "patience", required_argument, NULL, 'p' },
+	{ "epochs", required_argument, NULL, 'e' },
+	{ "lr", required_argument, NULL, 'l' },
+	{ "dim", required_argument, NULL, 'd' },
+	{ "ngrams", required_argument, NULL, 'g' },
+	{ "buckets", required_argument, NULL, 'b' },
+	{ "class-weight", required_argument, NULL, 'w' },
+	{ "threads", required_argument, NULL, 'j' },
+	{ "seed", required_argument, NULL, 's' },
+	{ "verbose", no_argument, NULL, 'v' },
+	{ "test", required_argument, NULL, 't' },
+	{ "vocab", required_argument, NULL, 'V' },
+	{ "init", required_argument, NULL, 'i' },
+	{ "config", required_argument, NULL, 'c' },
+	{ "device", required_argument, NULL, 'D' },
+	{ "resume", required_argument, NULL, 'r' },
+	{ "batch-size", required_argument, NULL, O_BATCH },
+	{ "grad-accum", required_argument, NULL, O_ACCUM },
+	{ "warmup-ratio", required_argument, NULL, O_WARMUP },
+	{ "weight-decay", required_argument, NULL, O_WDECAY },
+	{ "max-grad-norm", required_argument, NULL, O_GRADNORM },
+	{ "dropout", required_argument, NULL, O_DROPOUT },
+	{ "char-ngrams", required_argument, NULL, O_CHAR },
+	{ "l2", required_argument, NULL, O_L2 },
+	{ "help", no_argument, NULL, O_HELP },
+	{ "version", no_argument, NULL, O_VERSION },
+	{ NULL, 0, NULL, 0 }
+};
+
+static volatile int stop_flag;
+static volatile sig_atomic_t stop_signal;
+
+static void
+on_signal(int sig)
+{
+	stop_flag = 1;
+	stop_signal = sig;
+}
+
+struct progress {
+	struct arxiv_mlflow *ml;
+	int show, epochs;
+};
+
+static void
+on_epoch(const struct arxiv_epoch_stats *s, void *ud)
+{
+	struct progress *pr = ud;
+
+	if (pr->show)
+		fprintf(stderr, "arxiv-train: epoch %d/%d  %.0f ex/s  train loss %.4f  "
+		    "val loss %.4f  val acc %.4f  val macro-F1 %.4f%s\n", s->epoch, pr->epochs,
+		    s->examples_per_s, s->train_loss, s->val_loss, s->val_accuracy,
+		    s->val_macro_f1, s->best ? "  (best)" : "");
+	arxiv_mlflow_metric(pr->ml, "train_loss", s->train_loss, s->epoch);
+	arxiv_mlflow_metric(pr->ml, "val_loss", s->val_loss, s->epoch);
+	arxiv_mlflow_metric(pr->ml, "val_accuracy", s->val_accuracy, s->epoch);
+	arxiv_mlflow_metric(pr->ml, "val_macro_f1", s->val_macro_f1, s->epoch);
+	arxiv_mlflow_metric(pr->ml, "examples_per_s", s->examples_per_s, s->epoch);
+}
+
+/* Every training parameter as an MLflow param. */
+static void
+log_params(struct arxiv_mlflow *ml, const struct arxiv_train_params *p)
+{
+	struct arxiv_buf b = {0};
+	json_t *o, *v;
+	const char *k;
+	char num[64], *s;
+
+	if (arxiv_train_params_json(p, &b) < 0 || (o = json_loads(b.data, 0, NULL)) == NULL) {
+		arxiv_buf_free(&b);
+		return;
+	}
+	json_object_foreach(o, k, v) {
+		if (json_is_null(v))
+			continue;
+		if (json_is_string(v))
+			arxiv_mlflow_param(ml, k, json_string_value(v));
+		else if ((s = json_dumps(v, JSON_ENCODE_ANY | JSON_REAL_PRECISION(10))) != NULL) {
+			snprintf(num, sizeof(num), "%s", s);
+			arxiv_mlflow_param(ml, k, num);
+			free(s);
+		}
+	}
+	json_decref(o);
+	arxiv_buf_free(&b);
+}
+
+/* The final metrics of metadata/metrics.json as MLflow metrics. */
+static void
+log_final(struct arxiv_mlflow *ml, const char *dir, int *best_epoch)
+{
+	static const char *const sets[] = { "val", "test" };
+	static const char *const keys[] = { "accuracy", "macro_f1", "weighted_f1", "loss",
+	    "field_set_accuracy" };
+	char path[4200], key[64];
+	json_t *o, *g, *v;
+	size_t i, j;
+
+	snprintf(path, sizeof(path), "%s/metadata/metrics.json", dir);
+	if ((o = json_load_file(path, 0, NULL)) == NULL)
+		return;
+	*best_epoch = (int)json_integer_value(json_object_get(o, "best_epoch"));
+	v = json_object_get(json_object_get(o, "train"), "loss");
+	if (json_is_number(v))
+		arxiv_mlflow_metric(ml, "final_train_loss", json_number_value(v), 0);
+	for (i = 0; i < 2; i++) {
+		if ((g = json_object_get(o, sets[i])) == NULL)
+			continue;
+		for (j = 0; j < sizeof(keys) / sizeof(keys[0]); j++) {
+			v = json_object_get(g, keys[j]);
+			if (json_is_number(v)) {
+				snprintf(key, sizeof(key), "final_%s_%s", sets[i], keys[j]);
+				arxiv_mlflow_metric(ml, key, json_number_value(v), 0);
+			}
+		}
+	}
+	json_decref(o);
+}
+
+static struct arxiv_dataset *
+load(const char *path, const struct arxiv_dataset *ref)
+{
+	struct arxiv_error e = {0};
+	struct arxiv_dataset *d;
+	const char *labels[64];
+	size_t i, n = ref ? arxiv_dataset_nlabels(ref) : 0;
+
+	for (i = 0; i < n && i < 64; i++)
+		labels[i] = arxiv_dataset_label(ref, i);
+	if ((d = arxiv_dataset_load(path, ref ? labels : NULL, n, &e)) == NULL) {
+		prog_warnerr(&e);
+		exit(1);
+	}
+	return d;
+}
+
+int
+main(int argc, char *argv[])
+{
+	struct arxiv_train_params p = arxiv_train_default_params();
+	struct arxiv_dataset *train, *val, *test = NULL;
+	struct arxiv_error e = {0};
+	struct progress pr = { NULL, 0, 0 };
+	struct sigaction sa;
+	struct stat sb;
+	const char *out = "artifacts", *test_path = NULL;
+	char run_name[128], *mn, *mx;
+	int c, force = 0, verbose = 0, rc, best = 0;
+
+	while ((c = getopt_long(argc, argv, "M:o:fp:e:l:d:g:b:w:j:s:vt:V:i:c:D:r:", longopts,
+	    NULL)) != -1) {
+		switch (c) {
+		case 'M':
+			if (strcmp(optarg, "fast") && strcmp(optarg, "bert")) {
+				warnx("%s: unknown model type (fast or bert)", optarg);
+				usage(stderr);
+				return 2;
+			}
+			p.model_type = optarg;
+			break;
+		case 'o': out = optarg; break;
+		case 'f': force = 1; break;
+		case 'p': p.patience = (int)prog_num(optarg, 0, 1000, "patience"); break;
+		case 'e': p.epochs = (int)prog_num(optarg, 1, 100000, "epoch count"); break;
+		case 'l': p.lr = prog_real(optarg, 1e-9, 100, "learning rate"); break;
+		case 'd': p.dim = (int)prog_num(optarg, 0, 1024, "dimension"); break;
+		case 'g': p.word_ngrams = (int)prog_num(optarg, 1, 8, "n-gram order"); break;
+		case 'b': p.buckets = (size_t)prog_num(optarg, 1, 1L << 30, "bucket count"); break;
+		case 'w': p.class_weight = prog_real(optarg, 0, 2, "class weight"); break;
+		case 'j': p.threads = (int)prog_num(optarg, 0, 64, "thread count"); break;
+		case 's': p.seed = (uint64_t)prog_num(optarg, 0, 0x7fffffffL, "seed"); break;
+		case 'v': verbose = 1; break;
+		case 't': test_path = optarg; break;
+		case 'V': p.vocab = optarg; break;
+		case 'i': p.init_dir = optarg; break;
+		case 'c': p.config = optarg; break;
+		case 'D': p.device = optarg; break;
+		case 'r': p.resume_dir = optarg; break;
+		case O_BATCH: p.batch_size = (int)prog_num(optarg, 1, 65536, "batch size"); break;
+		case O_ACCUM: p.grad_accum = (int)prog_num(optarg, 1, 65536, "accumulation"); break;
+		case O_WARMUP: p.warmup_ratio = prog_real(optarg, 0, 1, "warm-up ratio"); break;
+		case O_WDECAY: p.weight_decay = prog_real(optarg, 0, 10, "weight decay"); break;
+		case O_GRADNORM: p.max_grad_norm = prog_real(optarg, 0, 1e6, "gradient norm"); break;
+		case O_DROPOUT: p.dropout = prog_real(optarg, 0, 0.99, "dropout"); break;
+		case O_L2: p.l2 = prog_real(optarg, 0, 1, "l2"); break;
+		case O_CHAR:
+			mn = optarg;
+			if ((mx = strchr(optarg, ':')) == NULL) {
+				warnx("%s: invalid char n-gram range (expected MIN:MAX, 0:0 = none)", optarg);
+				return 2;
+			}
+			*mx++ = '\0';
+			p.char_minn = (int)prog_num(mn, 0, 16, "char n-gram minimum");
+			p.char_maxn = (int)prog_num(mx, 0, 16, "char n-gram maximum");
+			if (p.char_maxn < p.char_minn || (p.char_maxn && !p.char_minn)) {
+				warnx("invalid char n-gram range %d:%d", p.char_minn, p.char_maxn);
+				return 2;
+			}
+			break;
+		case O_HELP:
+			usage(stdout);
+			return prog_fshut();
+		case O_VERSION:
+			printf("arxiv-train %s\n", VERSION);
+			return prog_fshut();
+		default:
+			usage(stderr);
+			return 2;
+		}
+	}
+	argc -= optind;
+	argv += optind;
+	if (argc != 2) {
+		usage(stderr);
+		return 2;
+	}
+	p.verbose = verbose;
+	arxiv_set_log(prog_log, &verbose);
+	if (stat(out, &sb) == 0 && !force)
+		errx(1, "%s: already exists (overwrite it with -f)", out);
+
+	/* before loading: a signal during the (long) load must not be lost */
+	memset(&sa, 0, sizeof(sa));
+	sa.sa_handler = on_signal;
+	sigemptyset(&sa.sa_mask);
+	sigaction(SIGINT, &sa, NULL);
+	sigaction(SIGTERM, &sa, NULL);
+	p.stop = &stop_flag;
+
+	train = load(argv[0], NULL);
+	if (arxiv_dataset_count(train) == 0)
+		errx(1, "%s: no training examples", argv[0]);
+	val = load(argv[1], train);
+	if (test_path) {
+		test = load(test_path, train);
+		p.test = test;
+	}
+
+	snprintf(run_name, sizeof(run_name), "%s %s", p.model_type ? p.model_type : "fast", out);
+	pr.ml = arxiv_mlflow_start(NULL, "arxiv", run_name);
+	pr.show = verbose || isatty(STDERR_FILENO);
+	pr.epochs = p.epochs;
+	p.on_epoch = on_epoch;
+	p.ud = &pr;
+	if (pr.ml)
+		log_params(pr.ml, &p);
+
+	rc = arxiv_train(&p, train, val, out, force, &e);
+	if (rc == 0) {
+		log_final(pr.ml, out, &best);
+		arxiv_mlflow_artifacts(pr.ml, out);
+	}
+	arxiv_mlflow_end(pr.ml, rc < 0 ? (stop_flag ? "KILLED" : "FAILED") :
+	    (stop_flag ? "KILLED" : "FINISHED"));
+	arxiv_dataset_free(train);
+	arxiv_dataset_free(val);
+	arxiv_dataset_free(test);
+	if (rc < 0) {
+		prog_warnerr(&e);
+		return 1;
+	}
+	if (stop_flag) {
+		warnx("interrupted by %s: %s holds the best complete epoch (%d)",
+		    stop_signal == SIGTERM ? "SIGTERM" : "SIGINT", out, best);
+		return 1;
+	}
+	if (verbose)
+		warnx("%s: best epoch %d", out, best);
+	return prog_fshut();
+}

@@ -1,0 +1,1040 @@
+/*
+ * fasttext.c - the fast model: a fastText-style linear classifier in plain C.
+ *
+ * Features are hashed into `buckets` rows: every word (a run of non-space
+ * bytes of the cleaned text, or a WordPiece id over tensor streams), every
+ * word n-gram up to word_ngrams, and optionally the character n-grams
+ * char_minn..char_maxn of each word wrapped in '<' '>'. A document is the mean
+ * of its rows (dim > 0), or (dim = 0) their sum weighted by each row's
+ * inverse document frequency idf = ln((1 + N) / (1 + df)) + 1 over the training
+ * set (scikit-learn's smooth idf), divided by the L2 norm of those weights, so
+ * a step moves the scores of a document by the same amount whatever its length.
+ * With dim > 0 the rows are embeddings of dim floats followed by a
+ * linear softmax layer (fastText); with dim = 0 each row holds one weight per
+ * label directly (a hashed multinomial logistic regression, which needs no
+ * low-rank bottleneck when there are only a few labels). Training is
+ * stochastic gradient descent on the class-weighted cross-entropy with a
+ * linearly decaying learning rate and L2 shrinkage of the touched rows, run
+ * lock-free by several threads on disjoint slices of a shuffled epoch
+ * (hogwild); with one thread and a fixed seed it is deterministic.
+ *
+ * The hash is part of the model format ("hash": "fnv1a64-mix-v1" in
+ * config.json): FNV-1a 64 of the word bytes, n-grams combined as
+ * g = g * 116049371 + h, rows = mix64(g ^ n) mod buckets.
+ */
+#include <errno.h>
+#include <math.h>
+#include <pthread.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <jansson.h>
+
+#include "fasttext.h"
+
+#define MAX_NGRAM 8
+
+static uint16_t f32_to_f16(float x);
+static float f16_to_f32(uint16_t h);
+
+/* ------------------------------------------------------------- hashing */
+
+static inline uint64_t
+mix64(uint64_t z)
+{
+	z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
+	z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
+	return z ^ (z >> 31);
+}
+
+static inline uint64_t
+fnv(const unsigned char *s, size_t n, uint64_t h)
+{
+	size_t i;
+
+	for (i = 0; i < n; i++) {
+		h ^= s[i];
+		h *= 1099511628211ULL;
+	}
+	return h;
+}
+
+#define FNV_BASIS 14695981039346656037ULL
+
+static inline int
+push(struct ft_feats *f, uint32_t v)
+{
+	if (f->n == f->cap) {
+		size_t cap = f->cap ? f->cap * 2 : 512;
+		uint32_t *p = realloc(f->v, cap * sizeof(*p));
+		if (p == NULL)
+			return -1;
+		f->v = p;
+		f->cap = cap;
+	}
+	f->v[f->n++] = v;
+	return 0;
+}
+
+/* The word (n = 1) or n-gram ending at the newest hash in the ring. */
+static int
+push_ngrams(const struct ft_config *c, const uint64_t *ring, size_t count, struct ft_feats *f)
+{
+	uint64_t g;
+	int n, j;
+
+	if (push(f, (uint32_t)(mix64(ring[(count - 1) % MAX_NGRAM]) % c->buckets)) < 0)
+		return -1;
+	for (n = 2; n <= c->word_ngrams && (size_t)n <= count; n++) {
+		g = ring[(count - (size_t)n) % MAX_NGRAM];
+		for (j = n - 1; j >= 1; j--)
+			g = g * 116049371ULL + ring[(count - (size_t)j) % MAX_NGRAM];
+		if (push(f, (uint32_t)(mix64(g ^ (uint64_t)n) % c->buckets)) < 0)
+			return -1;
+	}
+	return 0;
+}
+
+static int
+push_chars(const struct ft_config *c, const unsigned char *w, size_t n, struct ft_feats *f)
+{
+	unsigned char buf[260];
+	size_t starts[260], ns = 0, i, len;
+	int k;
+
+	if (n > 256)
+		n = 256;
+	buf[0] = '<';
+	memcpy(buf + 1, w, n);
+	buf[n + 1] = '>';
+	len = n + 2;
+	for (i = 0; i < len; i++)
+		if ((buf[i] & 0xc0) != 0x80)
+			starts[ns++] = i;
+	starts[ns] = len;
+	for (i = 0; i < ns; i++)
+		for (k = c->char_minn; k <= c->char_maxn && i + (size_t)k <= ns; k++) {
+			if (i == 0 && i + (size_t)k == ns)
+				continue;	/* the whole "<word>" is the word itself */
+			uint64_t h = fnv(buf + starts[i], starts[i + (size_t)k] - starts[i],
+			    FNV_BASIS ^ 0x63);
+			if (push(f, (uint32_t)(mix64(h) % c->buckets)) < 0)
+				return -1;
+		}
+	return 0;
+}
+
+int
+ft_feats_text(const struct ft_config *c, const char *str, size_t n, struct ft_feats *f)
+{
+	const unsigned char *s = (const unsigned char *)str;
+	uint64_t ring[MAX_NGRAM];
+	size_t i = 0, start, count = 0;
+
+	f->n = 0;
+	while (i < n) {
+		while (i < n && (s[i] == ' ' || s[i] == '\n' || s[i] == '\t' || s[i] == '\r'))
+			i++;
+		if (i >= n)
+			break;
+		start = i;
+		while (i < n && !(s[i] == ' ' || s[i] == '\n' || s[i] == '\t' || s[i] == '\r'))
+			i++;
+		ring[count % MAX_NGRAM] = fnv(s + start, i - start, FNV_BASIS);
+		count++;
+		if (push_ngrams(c, ring, count, f) < 0)
+			return -1;
+		if (c->char_maxn > 0 && push_chars(c, s + start, i - start, f) < 0)
+			return -1;
+	}
+	return 0;
+}
+
+int
+ft_feats_ids(const struct ft_config *c, const uint32_t *ids, size_t n, struct ft_feats *f)
+{
+	uint64_t ring[MAX_NGRAM];
+	size_t i;
+
+	f->n = 0;
+	for (i = 0; i < n; i++) {
+		ring[i % MAX_NGRAM] = mix64((uint64_t)ids[i] + 0x9e3779b97f4a7c15ULL);
+		if (push_ngrams(c, ring, i + 1, f) < 0)
+			return -1;
+	}
+	return 0;
+}
+
+/* ---------------------------------------------------------------- model */
+
+static inline uint64_t
+rng_next(uint64_t *s)
+{
+	*s += 0x9e3779b97f4a7c15ULL;
+	return mix64(*s);
+}
+
+static size_t
+row_width(const struct ft_config *c)
+{
+	return c->dim ? (size_t)c->dim : (size_t)c->n_labels;
+}
+
+struct ft_model *
+ft_new(const struct ft_config *c, uint64_t seed)
+{
+	struct ft_model *m;
+	size_t i, w = row_width(c), rows = c->buckets;
+	uint64_t s = seed ^ 0x5eedULL;
+
+	if ((m = calloc(1, sizeof(*m))) == NULL)
+		return NULL;
+	m->c = *c;
+	m->in = calloc(rows * w, sizeof(float));
+	m->bias = calloc((size_t)c->n_labels, sizeof(float));
+	if (c->dim)
+		m->out = calloc((size_t)c->n_labels * (size_t)c->dim, sizeof(float));
+	if (c->idf && (m->idf = malloc(rows * sizeof(float))) != NULL)
+		for (i = 0; i < rows; i++)
+			m->idf[i] = 1;
+	if (m->in == NULL || m->bias == NULL || (c->dim && m->out == NULL) ||
+	    (c->idf && m->idf == NULL)) {
+		ft_free(m);
+		return NULL;
+	}
+	if (c->dim) {
+		/* fastText: embeddings uniform in +-1/dim, output layer zero */
+		for (i = 0; i < rows * w; i++)
+			m->in[i] = (float)(((double)(rng_next(&s) >> 11) * 0x1.0p-53 * 2 - 1) / c->dim);
+	}
+	return m;
+}
+
+void
+ft_free(struct ft_model *m)
+{
+	if (m == NULL)
+		return;
+	free(m->in);
+	free(m->out);
+	free(m->bias);
+	free(m->idf);
+	free(m);
+}
+
+static void
+softmax(float *x, int n)
+{
+	float mx = x[0], sum = 0;
+	int i;
+
+	for (i = 1; i < n; i++)
+		if (x[i] > mx)
+			mx = x[i];
+	for (i = 0; i < n; i++) {
+		x[i] = expf(x[i] - mx);
+		sum += x[i];
+	}
+	for (i = 0; i < n; i++)
+		x[i] /= sum;
+}
+
+void
+ft_probs(const struct ft_model *m, const struct ft_feats *f, float *hidden, float *probs)
+{
+	int L = m->c.n_labels, d = m->c.dim, c, j;
+	size_t i;
+	float inv = f->n ? 1.0f / (float)f->n : 0.0f;
+
+	if (d == 0) {
+		float ss = 0, w = 1;
+		for (c = 0; c < L; c++)
+			probs[c] = 0;
+		for (i = 0; i < f->n; i++) {
+			const float *r = m->in + (size_t)f->v[i] * (size_t)L;
+			if (i + 8 < f->n) {	/* rows are scattered over a large table */
+				__builtin_prefetch(m->in + (size_t)f->v[i + 8] * (size_t)L);
+				if (m->idf)
+					__builtin_prefetch(m->idf + f->v[i + 8]);
+			}
+			if (m->idf)
+				w = m->idf[f->v[i]];
+			ss += w * w;
+			for (c = 0; c < L; c++)
+				probs[c] += w * r[c];
+		}
+		inv = f->n ? 1.0f / sqrtf(ss) : 0.0f;
+		for (c = 0; c < L; c++)
+			probs[c] = probs[c] * inv + m->bias[c];
+	} else {
+		for (j = 0; j < d; j++)
+			hidden[j] = 0;
+		for (i = 0; i < f->n; i++) {
+			const float *r = m->in + (size_t)f->v[i] * (size_t)d;
+			for (j = 0; j < d; j++)
+				hidden[j] += r[j];
+		}
+		for (j = 0; j < d; j++)
+			hidden[j] *= inv;
+		for (c = 0; c < L; c++) {
+			const float *o = m->out + (size_t)c * (size_t)d;
+			float s = m->bias[c];
+			for (j = 0; j < d; j++)
+				s += o[j] * hidden[j];
+			probs[c] = s;
+		}
+	}
+	softmax(probs, L);
+}
+
+void
+ft_topk(const float *probs, int n_labels, size_t k, struct arxiv_prediction *p)
+{
+	size_t i, j;
+	int c;
+
+	if (k > (size_t)n_labels)
+		k = (size_t)n_labels;
+	if (k > ARXIV_TOPK_MAX)
+		k = ARXIV_TOPK_MAX;
+	p->k = 0;
+	for (c = 0; c < n_labels; c++) {
+		/* insertion into the sorted top k; ties keep the lower label id first */
+		for (i = p->k; i > 0 && probs[c] > p->score[i - 1]; i--)
+			;
+		if (i >= k)
+			continue;
+		j = p->k < k ? p->k : k - 1;
+		for (; j > i; j--) {
+			p->label[j] = p->label[j - 1];
+			p->score[j] = p->score[j - 1];
+		}
+		p->label[i] = c;
+		p->score[i] = probs[c];
+		if (p->k < k)
+			p->k++;
+	}
+}
+
+/* One SGD step on one example; returns its (weighted) loss. */
+static float
+sgd_step(struct ft_model *m, const struct ft_feats *f, int y, float wy, float lr, float l2,
+    float *hidden, float *probs, float *grad)
+{
+	int L = m->c.n_labels, d = m->c.dim, c, j;
+	size_t i;
+	float inv, loss, decay = 1.0f - lr * l2;
+
+	ft_probs(m, f, hidden, probs);
+	loss = -logf(probs[y] > 1e-30f ? probs[y] : 1e-30f) * wy;
+	for (c = 0; c < L; c++)
+		probs[c] = lr * wy * (probs[c] - (c == y ? 1.0f : 0.0f));	/* now the step */
+	for (c = 0; c < L; c++)
+		m->bias[c] -= probs[c];
+	if (f->n == 0)
+		return loss;
+	inv = 1.0f / (float)f->n;
+	if (d == 0) {
+		float ss = 0, w = 1;
+		if (m->idf)
+			for (i = 0; i < f->n; i++)
+				ss += m->idf[f->v[i]] * m->idf[f->v[i]];
+		else
+			ss = (float)f->n;
+		inv = 1.0f / sqrtf(ss);
+		for (c = 0; c < L; c++)
+			probs[c] *= inv;
+		for (i = 0; i < f->n; i++) {
+			float *r = m->in + (size_t)f->v[i] * (size_t)L;
+			if (m->idf)
+				w = m->idf[f->v[i]];
+			for (c = 0; c < L; c++)
+				r[c] = r[c] * decay - w * probs[c];
+		}
+		return loss;
+	}
+	for (j = 0; j < d; j++)
+		grad[j] = 0;
+	for (c = 0; c < L; c++) {
+		float *o = m->out + (size_t)c * (size_t)d, g = probs[c];
+		for (j = 0; j < d; j++) {
+			grad[j] += g * o[j];
+			o[j] = o[j] * decay - g * hidden[j];
+		}
+	}
+	for (j = 0; j < d; j++)
+		grad[j] *= inv;
+	for (i = 0; i < f->n; i++) {
+		float *r = m->in + (size_t)f->v[i] * (size_t)d;
+		for (j = 0; j < d; j++)
+			r[j] = r[j] * decay - grad[j];
+	}
+	return loss;
+}
+
+/* Features of example i of a data set. */
+static int
+example_feats(const struct ft_config *c, const struct arxiv_dataset *d, size_t i,
+    struct ft_feats *f)
+{
+	if (c->ids) {
+		const uint8_t *mask = d->mask + i * d->seq_len;
+		size_t n = 0;
+		while (n < d->seq_len && mask[n])
+			n++;
+		return ft_feats_ids(c, d->ids + i * d->seq_len, n, f);
+	}
+	return ft_feats_text(c, d->text[i], strlen(d->text[i]), f);
+}
+
+/* ------------------------------------------------------------ threads */
+
+struct pred_job {
+	const struct ft_model *m;
+	const struct arxiv_dataset *d;
+	size_t begin, end, k;
+	struct arxiv_prediction *out;
+	double loss;
+	int rc;
+};
+
+static void *
+pred_worker(void *arg)
+{
+	struct pred_job *j = arg;
+	struct ft_feats f = {0};
+	float *buf;
+	int L = j->m->c.n_labels;
+	size_t i;
+
+	buf = malloc(sizeof(float) * ((size_t)L + (size_t)j->m->c.dim + 1));
+	if (buf == NULL) {
+		j->rc = -1;
+		return NULL;
+	}
+	for (i = j->begin; i < j->end; i++) {
+		if (example_feats(&j->m->c, j->d, i, &f) < 0) {
+			j->rc = -1;
+			break;
+		}
+		ft_probs(j->m, &f, buf + L, buf);
+		if (j->d->label[i] >= 0 && j->d->label[i] < L) {
+			float p = buf[j->d->label[i]];
+			j->loss += -log(p > 1e-30f ? p : 1e-30f);
+		}
+		ft_topk(buf, L, j->k, &j->out[i]);
+	}
+	free(f.v);
+	free(buf);
+	return NULL;
+}
+
+static int
+ncores(void)
+{
+	long n = sysconf(_SC_NPROCESSORS_ONLN);
+
+	return n > 0 ? (int)n : 1;
+}
+
+int
+ft_predict_dataset(const struct ft_model *m, const struct arxiv_dataset *d, int n_threads,
+    size_t k, struct arxiv_prediction *out, double *loss)
+{
+	struct pred_job job[64];
+	pthread_t th[64];
+	int t, rc = 0;
+	double sum = 0;
+
+	if (n_threads <= 0)
+		n_threads = ncores();
+	if (n_threads > 64)
+		n_threads = 64;
+	if ((size_t)n_threads > d->n)
+		n_threads = d->n ? (int)d->n : 1;
+	for (t = 0; t < n_threads; t++) {
+		job[t] = (struct pred_job){ m, d, d->n * (size_t)t / (size_t)n_threads,
+		    d->n * (size_t)(t + 1) / (size_t)n_threads, k, out, 0, 0 };
+		if (t > 0 && pthread_create(&th[t], NULL, pred_worker, &job[t]) != 0)
+			job[t].rc = -2;
+	}
+	pred_worker(&job[0]);
+	for (t = 0; t < n_threads; t++) {
+		if (job[t].rc == -2)
+			pred_worker(&job[t]);
+		else if (t > 0)
+			pthread_join(th[t], NULL);
+		if (job[t].rc)
+			rc = -1;
+		sum += job[t].loss;
+	}
+	if (loss)
+		*loss = d->n ? sum / (double)d->n : 0;
+	return rc;
+}
+
+struct train_job {
+	struct ft_model *m;
+	const struct arxiv_dataset *d;
+	const uint32_t *perm;
+	const float *cw;
+	size_t begin, end;
+	double progress0, total;	/* examples done before this epoch, all examples */
+	int n_threads;
+	float lr, l2;
+	volatile int *stop;
+	double loss;
+	size_t done;
+	int rc;
+};
+
+static void *
+train_worker(void *arg)
+{
+	struct train_job *j = arg;
+	struct ft_feats f = {0};
+	int L = j->m->c.n_labels;
+	size_t i, n = 0;
+	float *buf, lr;
+	double prog;
+
+	buf = malloc(sizeof(float) * ((size_t)L + 2 * (size_t)j->m->c.dim + 1));
+	if (buf == NULL) {
+		j->rc = -1;
+		return NULL;
+	}
+	for (i = j->begin; i < j->end; i++, n++) {
+		size_t e = j->perm[i];
+		int y = j->d->label[e];
+		if ((n & 255) == 0 && j->stop && *j->stop)
+			break;
+		if (y < 0 || y >= L)
+			continue;
+		if (example_feats(&j->m->c, j->d, e, &f) < 0) {
+			j->rc = -1;
+			break;
+		}
+		prog = (j->progress0 + (double)n * j->n_threads) / j->total;
+		lr = j->lr * (float)(prog < 1 ? 1 - prog : 0);
+		j->loss += sgd_step(j->m, &f, y, j->cw[y], lr, j->l2, buf + L,
+		    buf, buf + L + j->m->c.dim);
+	}
+	j->done = n;
+	free(f.v);
+	free(buf);
+	return NULL;
+}
+
+/* Inverse document frequencies of the rows over the training set, rounded to
+ * half precision (as stored) before training so predict sees the same values. */
+static int
+compute_idf(struct ft_model *m, const struct arxiv_dataset *d)
+{
+	uint32_t *stamp, *df;
+	struct ft_feats f = {0};
+	size_t i, j, rows = m->c.buckets;
+
+	stamp = calloc(rows, sizeof(*stamp));
+	df = calloc(rows, sizeof(*df));
+	if (stamp == NULL || df == NULL)
+		goto fail;
+	for (i = 0; i < d->n; i++) {
+		if (example_feats(&m->c, d, i, &f) < 0)
+			goto fail;
+		for (j = 0; j < f.n; j++)
+			if (stamp[f.v[j]] != (uint32_t)i + 1) {
+				stamp[f.v[j]] = (uint32_t)i + 1;
+				df[f.v[j]]++;
+			}
+	}
+	for (i = 0; i < rows; i++)
+		m->idf[i] = f16_to_f32(f32_to_f16((float)(log((1.0 + (double)d->n) /
+		    (1.0 + df[i])) + 1.0)));
+	free(stamp);
+	free(df);
+	free(f.v);
+	return 0;
+fail:
+	free(stamp);
+	free(df);
+	free(f.v);
+	return -1;
+}
+
+static double
+now(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (double)ts.tv_sec + ts.tv_nsec * 1e-9;
+}
+
+int
+ft_train(const struct arxiv_train_params *p, const struct arxiv_dataset *train,
+    const struct arxiv_dataset *val, const char *tmp_dir, struct arxiv_prediction *val_out,
+    struct arxiv_epoch_stats *best, struct ft_model **model_out, struct arxiv_error *err)
+{
+	struct ft_config c = {0};
+	struct ft_model *m = NULL;
+	struct arxiv_prediction *pred = NULL;
+	struct arxiv_metrics *met = NULL;
+	struct train_job job[64];
+	pthread_t th[64];
+	float *best_in = NULL, *best_out = NULL, *best_bias = NULL, cw[64];
+	uint32_t *perm = NULL;
+	size_t i, rows, counts[64] = {0}, n_lab = 0, in_len, out_len;
+	uint64_t rs;
+	double t0, total, wsum;
+	int epoch, t, nt, since = 0, have_best = 0, rc = -1;
+
+	c.n_labels = (int)train->n_labels;
+	c.dim = p->dim;
+	c.word_ngrams = p->word_ngrams < 1 ? 1 : p->word_ngrams;
+	c.char_minn = p->char_minn;
+	c.char_maxn = p->char_maxn;
+	c.buckets = (uint32_t)p->buckets;
+	c.ids = train->ids != NULL;
+	c.idf = p->dim == 0;
+	if (c.n_labels < 2 || c.n_labels > 64) {
+		arxiv_error_set(err, train->name, 0, "need 2 to 64 labels, have %d", c.n_labels);
+		return -1;
+	}
+	if (p->buckets < 1 || p->buckets > (1u << 30) || p->dim < 0 || p->dim > 1024 ||
+	    c.word_ngrams > MAX_NGRAM || (c.char_maxn && (c.char_minn < 1 ||
+	    c.char_maxn < c.char_minn || c.char_maxn > 16)) || p->epochs < 1 || !(p->lr > 0)) {
+		arxiv_error_set(err, "", 0, "invalid fast-model parameters (buckets 1..2^30, dim 0..1024, "
+		    "word_ngrams 1..%d, char n-grams 1..16, epochs >= 1, lr > 0)", MAX_NGRAM);
+		return -1;
+	}
+	if (train->n == 0) {
+		arxiv_error_set(err, train->name, 0, "no training examples");
+		return -1;
+	}
+	nt = p->threads > 0 ? p->threads : ncores();
+	if (nt > 64)
+		nt = 64;
+	if ((m = ft_new(&c, p->seed)) == NULL)
+		goto nomem;
+	rows = c.buckets;
+	in_len = rows * row_width(&c);
+	out_len = c.dim ? (size_t)c.n_labels * (size_t)c.dim : 0;
+	best_in = malloc(in_len * sizeof(float));
+	best_bias = malloc((size_t)c.n_labels * sizeof(float));
+	if (out_len)
+		best_out = malloc(out_len * sizeof(float));
+	perm = malloc(train->n * sizeof(*perm));
+	pred = calloc(val->n ? val->n : 1, sizeof(*pred));
+	if (!best_in || !best_bias || (out_len && !best_out) || !perm || !pred)
+		goto nomem;
+
+	/* class weights (count/mean)^-class_weight, normalised to mean 1 over examples */
+	for (i = 0; i < train->n; i++)
+		if (train->label[i] >= 0 && train->label[i] < c.n_labels) {
+			counts[train->label[i]]++;
+			n_lab++;
+		}
+	wsum = 0;
+	for (t = 0; t < c.n_labels; t++) {
+		double f = counts[t] ? (double)n_lab / ((double)c.n_labels * (double)counts[t]) : 1;
+		cw[t] = (float)pow(f, p->class_weight);
+		wsum += cw[t] * (double)counts[t];
+	}
+	for (t = 0; t < c.n_labels; t++)
+		cw[t] = (float)(cw[t] * (double)n_lab / (wsum > 0 ? wsum : 1));
+
+	if (c.idf && compute_idf(m, train) < 0)
+		goto nomem;
+	rs = p->seed;
+	for (i = 0; i < train->n; i++)
+		perm[i] = (uint32_t)i;
+	total = (double)train->n * p->epochs;
+	for (epoch = 1; epoch <= p->epochs; epoch++) {
+		struct arxiv_epoch_stats s = {0};
+		double loss = 0, vloss = 0;
+		size_t done = 0;
+
+		for (i = train->n - 1; i > 0; i--) {	/* Fisher-Yates, seeded */
+			size_t j = (size_t)(rng_next(&rs) % (i + 1));
+			uint32_t tmp = perm[i];
+			perm[i] = perm[j];
+			perm[j] = tmp;
+		}
+		t0 = now();
+		for (t = 0; t < nt; t++) {
+			job[t] = (struct train_job){ m, train, perm, cw,
+			    train->n * (size_t)t / (size_t)nt, train->n * (size_t)(t + 1) / (size_t)nt,
+			    (double)train->n * (epoch - 1) + (double)t, total, nt, (float)p->lr,
+			    (float)p->l2, p->stop, 0, 0, 0 };
+			if (t > 0 && pthread_create(&th[t], NULL, train_worker, &job[t]) != 0)
+				job[t].rc = -2;
+		}
+		train_worker(&job[0]);
+		for (t = 0; t < nt; t++) {
+			if (job[t].rc == -2)
+				train_worker(&job[t]);
+			else if (t > 0)
+				pthread_join(th[t], NULL);
+			if (job[t].rc)
+				goto nomem;
+			loss += job[t].loss;
+			done += job[t].done;
+		}
+		s.seconds = now() - t0;
+		if (p->stop && *p->stop) {
+			arxiv_log(ARXIV_LOG_INFO, "stopped during epoch %d; keeping epoch %d", epoch,
+			    have_best ? best->epoch : 0);
+			break;
+		}
+		s.epoch = epoch;
+		s.train_loss = done ? loss / (double)done : 0;
+		s.examples_per_s = s.seconds > 0 ? (double)done / s.seconds : 0;
+		if (ft_predict_dataset(m, val, nt, (size_t)c.n_labels, pred, &vloss) < 0)
+			goto nomem;
+		if ((met = arxiv_metrics_new((size_t)c.n_labels,
+		    (const char *const *)train->labels)) == NULL)
+			goto nomem;
+		for (i = 0; i < val->n; i++)
+			if (val->label[i] >= 0)
+				arxiv_metrics_add(met, val->label[i], &pred[i], val->fields[i]);
+		s.val_loss = vloss;
+		s.val_accuracy = arxiv_metrics_accuracy(met);
+		s.val_macro_f1 = arxiv_metrics_macro_f1(met);
+		arxiv_metrics_free(met);
+		met = NULL;
+		if (!have_best || s.val_loss < best->val_loss) {
+			s.best = 1;
+			have_best = 1;
+			*best = s;
+			since = 0;
+			memcpy(best_in, m->in, in_len * sizeof(float));
+			memcpy(best_bias, m->bias, (size_t)c.n_labels * sizeof(float));
+			if (out_len)
+				memcpy(best_out, m->out, out_len * sizeof(float));
+			if (val_out)
+				memcpy(val_out, pred, val->n * sizeof(*pred));
+		} else
+			since++;
+		if (p->on_epoch)
+			p->on_epoch(&s, p->ud);
+		if (p->patience > 0 && since >= p->patience)
+			break;
+		if (p->stop && *p->stop)
+			break;
+	}
+	if (!have_best) {
+		arxiv_error_set(err, "", 0, "interrupted before the first epoch completed");
+		goto out;
+	}
+	memcpy(m->in, best_in, in_len * sizeof(float));
+	memcpy(m->bias, best_bias, (size_t)c.n_labels * sizeof(float));
+	if (out_len)
+		memcpy(m->out, best_out, out_len * sizeof(float));
+	if (tmp_dir && ft_save(m, tmp_dir, 1, err) < 0)
+		goto out;
+	if (model_out) {
+		*model_out = m;
+		m = NULL;
+	}
+	rc = 0;
+	goto out;
+nomem:
+	arxiv_error_set(err, "", 0, "out of memory");
+out:
+	arxiv_metrics_free(met);
+	ft_free(m);
+	free(best_in);
+	free(best_out);
+	free(best_bias);
+	free(perm);
+	free(pred);
+	return rc;
+}
+
+/* ------------------------------------------------------------ storage */
+
+static uint16_t
+f32_to_f16(float x)
+{
+	union { float f; uint32_t u; } v = { x };
+	uint32_t u = v.u, sign = (u >> 16) & 0x8000, mant;
+	int32_t exp = (int32_t)((u >> 23) & 0xff) - 127 + 15;
+
+	if (((u >> 23) & 0xff) == 0xff)	/* inf / nan */
+		return (uint16_t)(sign | 0x7c00 | ((u & 0x7fffff) ? 0x200 : 0));
+	if (exp >= 31)
+		return (uint16_t)(sign | 0x7c00);
+	mant = u & 0x7fffff;
+	if (exp <= 0) {
+		if (exp < -10)
+			return (uint16_t)sign;
+		mant |= 0x800000;
+		uint32_t shift = (uint32_t)(14 - exp);
+		uint32_t h = mant >> shift, rem = mant & ((1u << shift) - 1), half = 1u << (shift - 1);
+		if (rem > half || (rem == half && (h & 1)))
+			h++;
+		return (uint16_t)(sign | h);
+	}
+	uint32_t h = ((uint32_t)exp << 10) | (mant >> 13), rem = mant & 0x1fff;
+	if (rem > 0x1000 || (rem == 0x1000 && (h & 1)))
+		h++;	/* may carry into the exponent: still correct */
+	return (uint16_t)(sign | h);
+}
+
+static float
+f16_to_f32(uint16_t h)
+{
+	union { float f; uint32_t u; } v;
+	uint32_t sign = (uint32_t)(h & 0x8000) << 16, exp = (h >> 10) & 0x1f, mant = h & 0x3ff;
+
+	if (exp == 0) {
+		v.f = ldexpf((float)mant, -24);
+		v.u |= sign;
+		return v.f;
+	}
+	if (exp == 31)
+		v.u = sign | 0x7f800000 | (mant << 13);
+	else
+		v.u = sign | ((exp - 15 + 127) << 23) | (mant << 13);
+	return v.f;
+}
+
+static int
+write_text(const char *path, const char *s, struct arxiv_error *err)
+{
+	FILE *fp = fopen(path, "w");
+
+	if (fp == NULL) {
+		arxiv_error_set(err, path, 0, "%s", strerror(errno));
+		return -1;
+	}
+	if (fputs(s, fp) == EOF || fputc('\n', fp) == EOF || fflush(fp) || ferror(fp)) {
+		arxiv_error_set(err, path, 0, "write error: %s", strerror(errno));
+		fclose(fp);
+		return -1;
+	}
+	if (fclose(fp)) {
+		arxiv_error_set(err, path, 0, "write error: %s", strerror(errno));
+		return -1;
+	}
+	return 0;
+}
+
+int
+ft_save(const struct ft_model *m, const char *dir, int half, struct arxiv_error *err)
+{
+	struct arxiv_st_tensor t[4];
+	const struct ft_config *c = &m->c;
+	const char *meta[] = { "format", "arxiv-fast" };
+	char path[4096], *js = NULL;
+	void *bufs[4] = { NULL, NULL, NULL, NULL };
+	const float *src[4];
+	size_t n[4], i, k, nt = 0;
+	int rc = -1;
+
+	snprintf(path, sizeof(path), "%s/model", dir);
+	if (mkdir(path, 0755) < 0 && errno != EEXIST) {
+		arxiv_error_set(err, path, 0, "%s", strerror(errno));
+		return -1;
+	}
+	src[0] = m->in;
+	n[0] = (size_t)c->buckets * row_width(c);
+	t[0] = (struct arxiv_st_tensor){ "input.weight", 0, 2,
+	    { c->buckets, (int64_t)row_width(c) }, NULL, 0 };
+	nt = 1;
+	if (c->dim) {
+		src[nt] = m->out;
+		n[nt] = (size_t)c->n_labels * (size_t)c->dim;
+		t[nt] = (struct arxiv_st_tensor){ "output.weight", 0, 2, { c->n_labels, c->dim },
+		    NULL, 0 };
+		nt++;
+	}
+	src[nt] = m->bias;
+	n[nt] = (size_t)c->n_labels;
+	t[nt] = (struct arxiv_st_tensor){ "output.bias", 0, 1, { c->n_labels }, NULL, 0 };
+	nt++;
+	if (m->idf) {
+		src[nt] = m->idf;
+		n[nt] = c->buckets;
+		t[nt] = (struct arxiv_st_tensor){ "idf.weight", 0, 1, { c->buckets }, NULL, 0 };
+		nt++;
+	}
+	for (i = 0; i < nt; i++) {
+		if (half) {
+			uint16_t *h = malloc(n[i] * sizeof(*h));
+			if ((bufs[i] = h) == NULL)
+				goto nomem;
+			for (k = 0; k < n[i]; k++)
+				h[k] = f32_to_f16(src[i][k]);
+			t[i].dtype = ARXIV_F16;
+			t[i].data = h;
+			t[i].nbytes = n[i] * 2;
+		} else {
+			t[i].dtype = ARXIV_F32;
+			t[i].data = src[i];
+			t[i].nbytes = n[i] * 4;
+		}
+	}
+	snprintf(path, sizeof(path), "%s/model/model.safetensors", dir);
+	if (arxiv_st_save(path, t, nt, meta, 1, err) < 0)
+		goto out;
+	{
+		json_t *o = json_pack("{s:s,s:i,s:i,s:i,s:i,s:i,s:I,s:b,s:s,s:s,s:s}",
+		    "model_type", "fast", "n_labels", c->n_labels, "dim", c->dim,
+		    "word_ngrams", c->word_ngrams, "char_minn", c->char_minn,
+		    "char_maxn", c->char_maxn, "buckets", (json_int_t)c->buckets,
+		    "idf", m->idf != NULL, "input", c->ids ? "wordpiece" : "text",
+		    "hash", "fnv1a64-mix-v1", "dtype", half ? "F16" : "F32");
+		if (o == NULL)
+			goto nomem;
+		js = json_dumps(o, JSON_INDENT(2));
+		json_decref(o);
+		if (js == NULL)
+			goto nomem;
+	}
+	snprintf(path, sizeof(path), "%s/model/config.json", dir);
+	if (write_text(path, js, err) < 0)
+		goto out;
+	rc = 0;
+	goto out;
+nomem:
+	arxiv_error_set(err, dir, 0, "out of memory");
+out:
+	free(js);
+	for (i = 0; i < 4; i++)
+		free(bufs[i]);
+	return rc;
+}
+
+static int
+load_tensor(const struct arxiv_st *st, const char *name, int64_t d0, int64_t d1, int ndim,
+    float *dst, const char *src, struct arxiv_error *err)
+{
+	struct arxiv_st_tensor t;
+	size_t i, n = (size_t)d0 * (size_t)(ndim == 2 ? d1 : 1);
+
+	if (arxiv_st_find(st, name, &t) < 0) {
+		arxiv_error_set(err, src, 0, "missing tensor '%s'", name);
+		return -1;
+	}
+	if (t.ndim != ndim || t.shape[0] != d0 || (ndim == 2 && t.shape[1] != d1)) {
+		arxiv_error_set(err, src, 0, "tensor '%s': shape does not match config.json", name);
+		return -1;
+	}
+	if (t.dtype == ARXIV_F32)
+		memcpy(dst, t.data, n * sizeof(float));
+	else if (t.dtype == ARXIV_F16) {
+		const uint16_t *h = t.data;
+		for (i = 0; i < n; i++)
+			dst[i] = f16_to_f32(h[i]);
+	} else {
+		arxiv_error_set(err, src, 0, "tensor '%s': dtype must be F32 or F16", name);
+		return -1;
+	}
+	return 0;
+}
+
+static int
+cfg_int(json_t *o, const char *key, json_int_t lo, json_int_t hi, json_int_t *v,
+    const char *src, struct arxiv_error *err)
+{
+	json_t *x = json_object_get(o, key);
+
+	if (!json_is_integer(x) || json_integer_value(x) < lo || json_integer_value(x) > hi) {
+		arxiv_error_set(err, src, 0, "'%s' missing or out of range", key);
+		return -1;
+	}
+	*v = json_integer_value(x);
+	return 0;
+}
+
+struct ft_model *
+ft_load(const char *dir, struct arxiv_error *err)
+{
+	char path[4096];
+	const char *src = path;
+	struct ft_config c = {0};
+	struct ft_model *m = NULL;
+	struct arxiv_st *st = NULL;
+	json_error_t je;
+	json_t *o;
+	json_int_t v[6];
+	const char *input, *hash;
+
+	snprintf(path, sizeof(path), "%s/model/config.json", dir);
+	if ((o = json_load_file(path, 0, &je)) == NULL) {
+		arxiv_error_set(err, src, je.line > 0 ? je.line : 0, "%s", je.text);
+		return NULL;
+	}
+	if (cfg_int(o, "n_labels", 2, 64, &v[0], src, err) ||
+	    cfg_int(o, "dim", 0, 1024, &v[1], src, err) ||
+	    cfg_int(o, "word_ngrams", 1, MAX_NGRAM, &v[2], src, err) ||
+	    cfg_int(o, "char_minn", 0, 16, &v[3], src, err) ||
+	    cfg_int(o, "char_maxn", 0, 16, &v[4], src, err) ||
+	    cfg_int(o, "buckets", 1, 1 << 30, &v[5], src, err))
+		goto fail;
+	input = json_string_value(json_object_get(o, "input"));
+	hash = json_string_value(json_object_get(o, "hash"));
+	if (input == NULL || (strcmp(input, "text") && strcmp(input, "wordpiece"))) {
+		arxiv_error_set(err, src, 0, "'input' must be \"text\" or \"wordpiece\"");
+		goto fail;
+	}
+	if (hash == NULL || strcmp(hash, "fnv1a64-mix-v1")) {
+		arxiv_error_set(err, src, 0, "unsupported feature hash '%s'", hash ? hash : "");
+		goto fail;
+	}
+	c.n_labels = (int)v[0];
+	c.dim = (int)v[1];
+	c.word_ngrams = (int)v[2];
+	c.char_minn = (int)v[3];
+	c.char_maxn = (int)v[4];
+	c.buckets = (uint32_t)v[5];
+	c.ids = strcmp(input, "wordpiece") == 0;
+	c.idf = json_is_true(json_object_get(o, "idf"));
+	if (c.idf && c.dim) {
+		arxiv_error_set(err, src, 0, "\"idf\" needs dim 0");
+		goto fail;
+	}
+	if (c.char_maxn && (c.char_minn < 1 || c.char_minn > c.char_maxn)) {
+		arxiv_error_set(err, src, 0, "char_minn/char_maxn out of range");
+		goto fail;
+	}
+	json_decref(o);
+	o = NULL;
+	snprintf(path, sizeof(path), "%s/model/model.safetensors", dir);
+	if ((st = arxiv_st_open(path, err)) == NULL)
+		goto fail;
+	if ((m = calloc(1, sizeof(*m))) == NULL)
+		goto nomem;
+	m->c = c;
+	m->in = malloc((size_t)c.buckets * row_width(&c) * sizeof(float));
+	m->bias = malloc((size_t)c.n_labels * sizeof(float));
+	if (c.dim)
+		m->out = malloc((size_t)c.n_labels * (size_t)c.dim * sizeof(float));
+	if (c.idf)
+		m->idf = malloc((size_t)c.buckets * sizeof(float));
+	if (!m->in || !m->bias || (c.dim && !m->out) || (c.idf && !m->idf))
+		goto nomem;
+	if (load_tensor(st, "input.weight", c.buckets, (int64_t)row_width(&c), 2, m->in, src, err) ||
+	    (c.dim && load_tensor(st, "output.weight", c.n_labels, c.dim, 2, m->out, src, err)) ||
+	    load_tensor(st, "output.bias", c.n_labels, 0, 1, m->bias, src, err) ||
+	    (c.idf && load_tensor(st, "idf.weight", c.buckets, 0, 1, m->idf, src, err)))
+		goto fail;
+	if (arxiv_st_count(st) != 2u + (c.dim != 0) + (c.idf != 0)) {
+		arxiv_error_set(err, src, 0, "unexpected tensors (expected %d)",
+		    2 + (c.dim != 0) + (c.idf != 0));
+		goto fail;
+	}
+	arxiv_st_close(st);
+	return m;
+nomem:
+	arxiv_error_set(err, dir, 0, "out of memory");
+fail:
+	json_decref(o);
+	arxiv_st_close(st);
+	ft_free(m);
+	return NULL;
+}

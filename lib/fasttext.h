@@ -1,0 +1,73 @@
+/*
+ * fasttext.h - the fast model (fasttext.c), shared with model.c and train.c.
+ * Not installed. Everything here is internal to libarxiv.
+ */
+#ifndef ARXIV_FASTTEXT_H
+#define ARXIV_FASTTEXT_H
+
+#include "internal.h"
+
+/* The shape of a fast model (stored as model/config.json). */
+struct ft_config {
+	int n_labels;
+	int dim;		/* 0: direct hashed linear softmax; else embedding size */
+	int word_ngrams;	/* 1: unigrams only, 2: + bigrams, ... */
+	int char_minn, char_maxn;	/* char n-grams (0 0: none) */
+	uint32_t buckets;	/* hashed feature rows */
+	int ids;		/* 1: input is WordPiece ids, 0: cleaned text */
+	int idf;		/* 1: rows weighted by their inverse document frequency (dim 0) */
+};
+
+struct ft_model {
+	struct ft_config c;
+	float *in;		/* buckets x (dim ? dim : n_labels) */
+	float *out;		/* dim ? n_labels x dim : NULL */
+	float *bias;		/* n_labels */
+	float *idf;		/* buckets, when c.idf */
+};
+
+/* A growable list of feature rows. */
+struct ft_feats {
+	uint32_t *v;
+	size_t n, cap;
+};
+
+struct ft_model *ft_new(const struct ft_config *c, uint64_t seed);
+void ft_free(struct ft_model *m);
+/* Features of a cleaned text, or of n token ids (c->ids). f cleared first. 0 / -1 ENOMEM. */
+int ft_feats_text(const struct ft_config *c, const char *s, size_t n, struct ft_feats *f);
+int ft_feats_ids(const struct ft_config *c, const uint32_t *ids, size_t n, struct ft_feats *f);
+/* Class probabilities (n_labels) of one feature list; hidden: dim floats scratch. */
+void ft_probs(const struct ft_model *m, const struct ft_feats *f, float *hidden, float *probs);
+/* Top k of probs into p. */
+void ft_topk(const float *probs, int n_labels, size_t k, struct arxiv_prediction *p);
+
+/* Weights as safetensors (fp16 when half) + config.json into dir/. */
+int ft_save(const struct ft_model *m, const char *dir, int half, struct arxiv_error *err);
+struct ft_model *ft_load(const char *dir, struct arxiv_error *err);
+
+/*
+ * Train on train/val (JSONL texts already cleaned, or tensor ids), early
+ * stopping on val loss; writes model/ into tmp_dir; fills val_out (val->n)
+ * with the best epoch's predictions (top-k = all labels) and *best with that
+ * epoch's statistics. -1 with err when stopped before an epoch completed.
+ */
+int ft_train(const struct arxiv_train_params *p, const struct arxiv_dataset *train,
+    const struct arxiv_dataset *val, const char *tmp_dir, struct arxiv_prediction *val_out,
+    struct arxiv_epoch_stats *best, struct ft_model **model_out, struct arxiv_error *err);
+
+/* Predict a data set (texts or ids) with n_threads threads; out has d->n entries. */
+int ft_predict_dataset(const struct ft_model *m, const struct arxiv_dataset *d, int n_threads,
+    size_t k, struct arxiv_prediction *out, double *loss);
+
+/*
+ * dataset.c: d is a shallow copy of a data set. Clean its texts (prep "") with
+ * the cleaner of signature sig using threads threads: d->text and d->prep are
+ * replaced by new allocations (free them with ds_free_texts; the originals stay
+ * with their owner) and 0 is returned. 1: nothing to do (already cleaned with
+ * sig, or no texts); -1 with err: cleaned otherwise, or a cleaning error.
+ */
+int ds_clean(struct arxiv_dataset *d, const char *sig, int threads, struct arxiv_error *err);
+void ds_free_texts(struct arxiv_dataset *d);
+
+#endif

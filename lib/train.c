@@ -1,0 +1,473 @@
+/*
+ * train.c - arxiv_train: dispatch to the fast model (fasttext.c) or the
+ * transformer plugin (bert_train), then write the artifacts directory:
+ *
+ *   metadata/artifact.json    {"format":"arxiv-artifacts","version":1,"model_type":..,..}
+ *   metadata/label2id.json    {"label":id,..}
+ *   metadata/metrics.json     {"best_epoch":..,"epochs":..,"train":{"loss":..},
+ *                              "val":{<arxiv_metrics_json>,"loss":..},"test":{..}}
+ *   model/                    config.json + model.safetensors
+ *   tokenizer/preprocess.json {"input":"text"|"wordpiece","prep":<signature>,"map":{..},"tok":{..}}
+ *   tokenizer/vocab.txt       (wordpiece input)
+ *
+ * Everything is written into "<out_dir>.tmp.XXXXXX" next to out_dir and renamed
+ * into place at the end, so a reader never sees a half-written directory; an
+ * existing out_dir is only replaced when overwrite is set.
+ */
+#include <errno.h>
+#include <ftw.h>
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <jansson.h>
+
+#include "fasttext.h"
+
+/*
+ * Defaults: the best of the grid measured on the seeded 10% validation slice
+ * of ../shared/data (arxiv_split_of seed 42, ratios .9/.1/0; 198,070 train and
+ * 21,930 val abstracts, cleaned with arxiv_clean_default_params()). The grid
+ * and its numbers are in tests/bench/fast-grid.txt.
+ */
+struct arxiv_train_params
+arxiv_train_default_params(void)
+{
+	struct arxiv_train_params p;
+
+	memset(&p, 0, sizeof(p));
+	p.model_type = "fast";
+	p.epochs = 8;
+	p.patience = 2;
+	p.threads = 0;
+	p.seed = 42;
+	p.lr = 0.5;
+	p.dim = 0;
+	p.word_ngrams = 2;
+	p.char_minn = 0;
+	p.char_maxn = 0;
+	p.buckets = (size_t)1 << 21;
+	p.class_weight = 0.5;
+	p.l2 = 0;
+	p.device = "auto";
+	p.batch_size = 32;
+	p.grad_accum = 1;
+	p.weight_decay = 0.01;
+	p.warmup_ratio = 0.1;
+	p.max_grad_norm = 1.0;
+	p.dropout = 0.1;
+	return p;
+}
+
+int
+arxiv_train_params_json(const struct arxiv_train_params *p, struct arxiv_buf *out)
+{
+	json_t *o;
+	char *s;
+	int rc;
+
+#define S(x) ((x) ? json_string(x) : json_null())
+	o = json_pack("{s:o,s:i,s:i,s:i,s:I,s:f,s:i,s:i,s:i,s:i,s:i,s:I,s:f,s:f,"
+	    "s:o,s:o,s:o,s:i,s:i,s:f,s:f,s:f,s:f,s:o,s:o}",
+	    "model_type", S(p->model_type ? p->model_type : "fast"), "epochs", p->epochs,
+	    "patience", p->patience, "threads", p->threads, "seed", (json_int_t)p->seed,
+	    "lr", p->lr, "verbose", p->verbose, "dim", p->dim, "word_ngrams", p->word_ngrams,
+	    "char_minn", p->char_minn, "char_maxn", p->char_maxn,
+	    "buckets", (json_int_t)p->buckets, "class_weight", p->class_weight, "l2", p->l2,
+	    "init_dir", S(p->init_dir), "config", S(p->config), "device", S(p->device),
+	    "batch_size", p->batch_size, "grad_accum", p->grad_accum,
+	    "weight_decay", p->weight_decay, "warmup_ratio", p->warmup_ratio,
+	    "max_grad_norm", p->max_grad_norm, "dropout", p->dropout,
+	    "resume_dir", S(p->resume_dir), "vocab", S(p->vocab));
+#undef S
+	if (o == NULL)
+		return -1;
+	s = json_dumps(o, JSON_COMPACT | JSON_REAL_PRECISION(10));
+	json_decref(o);
+	if (s == NULL)
+		return -1;
+	arxiv_buf_clear(out);
+	rc = arxiv_buf_append(out, s, strlen(s));
+	free(s);
+	return rc;
+}
+
+/* ------------------------------------------------------------ helpers */
+
+static int
+rm_entry(const char *path, const struct stat *sb, int flag, struct FTW *ftw)
+{
+	(void)sb; (void)flag; (void)ftw;
+	return remove(path);
+}
+
+static void
+rm_tree(const char *dir)
+{
+	nftw(dir, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
+}
+
+static int
+write_json(const char *dir, const char *name, json_t *o, struct arxiv_error *err)
+{
+	char path[4200];
+
+	snprintf(path, sizeof(path), "%s/%s", dir, name);
+	if (o == NULL) {
+		arxiv_error_set(err, path, 0, "out of memory");
+		return -1;
+	}
+	if (json_dump_file(o, path, JSON_INDENT(2) | JSON_REAL_PRECISION(10)) < 0) {
+		arxiv_error_set(err, path, 0, "write error: %s", strerror(errno ? errno : EIO));
+		json_decref(o);
+		return -1;
+	}
+	json_decref(o);
+	return 0;
+}
+
+static int
+copy_file(const char *from, const char *to, struct arxiv_error *err)
+{
+	FILE *in, *out;
+	char buf[65536];
+	size_t n;
+	int rc = 0;
+
+	if ((in = fopen(from, "rb")) == NULL) {
+		arxiv_error_set(err, from, 0, "%s", strerror(errno));
+		return -1;
+	}
+	if ((out = fopen(to, "wb")) == NULL) {
+		arxiv_error_set(err, to, 0, "%s", strerror(errno));
+		fclose(in);
+		return -1;
+	}
+	while ((n = fread(buf, 1, sizeof(buf), in)) > 0)
+		if (fwrite(buf, 1, n, out) != n) {
+			rc = -1;
+			break;
+		}
+	if (ferror(in) || fclose(out) != 0)
+		rc = -1;
+	fclose(in);
+	if (rc < 0)
+		arxiv_error_set(err, to, 0, "copy failed: %s", strerror(errno ? errno : EIO));
+	return rc;
+}
+
+static int
+mkdir_in(const char *dir, const char *sub, struct arxiv_error *err)
+{
+	char path[4200];
+
+	snprintf(path, sizeof(path), "%s/%s", dir, sub);
+	if (mkdir(path, 0755) < 0 && errno != EEXIST) {
+		arxiv_error_set(err, path, 0, "%s", strerror(errno));
+		return -1;
+	}
+	return 0;
+}
+
+/* Wraps the caller's on_epoch to remember the best epoch (for metrics.json). */
+struct epoch_tap {
+	const struct arxiv_train_params *p;
+	struct arxiv_epoch_stats best;
+	int epochs;
+};
+
+static void
+tap_epoch(const struct arxiv_epoch_stats *s, void *ud)
+{
+	struct epoch_tap *t = ud;
+
+	t->epochs = s->epoch;
+	if (s->best)
+		t->best = *s;
+	if (t->p->on_epoch)
+		t->p->on_epoch(s, t->p->ud);
+}
+
+/* metrics object of predictions over a data set, plus "loss" when >= 0. */
+static json_t *
+metrics_obj(const struct arxiv_dataset *d, char *const *labels, size_t n_labels,
+    const struct arxiv_prediction *pred, double loss)
+{
+	struct arxiv_metrics *m;
+	struct arxiv_buf b = {0};
+	json_t *o = NULL;
+	size_t i;
+
+	if ((m = arxiv_metrics_new(n_labels, (const char *const *)labels)) == NULL)
+		return NULL;
+	for (i = 0; i < d->n; i++)
+		if (d->label[i] >= 0)
+			arxiv_metrics_add(m, d->label[i], &pred[i], d->fields ? d->fields[i] : 0);
+	if (arxiv_metrics_json(m, &b) == 0)
+		o = json_loadb(b.data, b.len, 0, NULL);
+	if (o && loss >= 0)
+		json_object_set_new(o, "loss", json_real(loss));
+	arxiv_buf_free(&b);
+	arxiv_metrics_free(m);
+	return o;
+}
+
+static int
+check_labels(const struct arxiv_dataset *a, const struct arxiv_dataset *b,
+    struct arxiv_error *err)
+{
+	size_t i;
+
+	if (b->n_labels > a->n_labels)
+		goto bad;
+	for (i = 0; i < b->n_labels; i++)
+		if (strcmp(a->labels[i], b->labels[i]) != 0)
+			goto bad;
+	return 0;
+bad:
+	arxiv_error_set(err, b->name, 0, "labels differ from the training set's (load it with "
+	    "the training labels)");
+	return -1;
+}
+
+/* ------------------------------------------------------------- train */
+
+static int
+train_fast(const struct arxiv_train_params *p, const struct arxiv_dataset *train0,
+    const struct arxiv_dataset *val0, const char *tmp, struct arxiv_prediction *val_out,
+    json_t **test_metrics, struct arxiv_error *err)
+{
+	struct arxiv_dataset train = *train0, val = *val0, test;
+	struct arxiv_clean_params cp;
+	struct arxiv_buf sig = {0};
+	struct arxiv_vocab *voc = NULL;
+	struct arxiv_epoch_stats best;
+	struct ft_model *m = NULL;
+	struct arxiv_prediction *tp = NULL;
+	int cl_train = 1, cl_val = 1, cl_test = 1, rc = -1, ids = train0->ids != NULL;
+	char path[4200];
+	json_t *pre;
+	double tloss;
+
+	if (ids) {
+		if (val0->ids == NULL || val0->seq_len != train0->seq_len ||
+		    val0->vocab_hash != train0->vocab_hash) {
+			arxiv_error_set(err, val0->name, 0, "not a tensor stream of the training "
+			    "set's vocabulary and sequence length");
+			return -1;
+		}
+		if (p->vocab == NULL) {
+			arxiv_error_set(err, train0->name, 0, "a tensor stream needs its vocabulary "
+			    "(vocab.txt) to be stored with the model");
+			return -1;
+		}
+		if ((voc = arxiv_vocab_load(p->vocab, err)) == NULL)
+			return -1;
+		if (arxiv_vocab_hash(voc) != train0->vocab_hash) {
+			arxiv_error_set(err, p->vocab, 0, "vocabulary hash %016llx does not match "
+			    "the tensor stream's %016llx", (unsigned long long)arxiv_vocab_hash(voc),
+			    (unsigned long long)train0->vocab_hash);
+			goto out;
+		}
+		if (arxiv_buf_append(&sig, train0->prep ? train0->prep : "",
+		    train0->prep ? strlen(train0->prep) : 0) < 0)
+			goto nomem;
+	} else {
+		if (train0->text == NULL || val0->text == NULL) {
+			arxiv_error_set(err, val0->name, 0, "training and validation sets must "
+			    "both be JSONL or both tensor streams");
+			return -1;
+		}
+		/* "clean" records keep their signature, raw text gets the default cleaner */
+		if (train0->prep && train0->prep[0])
+			arxiv_buf_append(&sig, train0->prep, strlen(train0->prep));
+		else {
+			cp = arxiv_clean_default_params();
+			if (arxiv_clean_params_str(&cp, &sig) < 0)
+				goto nomem;
+		}
+		if ((cl_train = ds_clean(&train, sig.data, p->threads, err)) < 0 ||
+		    (cl_val = ds_clean(&val, sig.data, p->threads, err)) < 0)
+			goto out;
+	}
+	if (ft_train(p, &train, &val, tmp, val_out, &best, &m, err) < 0)
+		goto out;
+
+	/* tokenizer/ */
+	if (mkdir_in(tmp, "tokenizer", err) < 0)
+		goto out;
+	pre = json_pack("{s:s,s:s,s:{s:b}}", "input", ids ? "wordpiece" : "text",
+	    "prep", sig.data ? sig.data : "", "map", "abstract_only", 0);
+	if (pre && ids)
+		json_object_set_new(pre, "tok", json_pack("{s:I,s:b}", "seq_len",
+		    (json_int_t)train0->seq_len, "lowercase", (int)(train0->tok_flags & 1)));
+	if (write_json(tmp, "tokenizer/preprocess.json", pre, err) < 0)
+		goto out;
+	if (ids) {
+		snprintf(path, sizeof(path), "%s/tokenizer/vocab.txt", tmp);
+		if (copy_file(p->vocab, path, err) < 0)
+			goto out;
+	}
+
+	/* test set metrics from the model in memory */
+	if (p->test) {
+		test = *p->test;
+		if (check_labels(train0, &test, err) < 0)
+			goto out;
+		if (ids != (test.ids != NULL) || (ids && (test.seq_len != train0->seq_len ||
+		    test.vocab_hash != train0->vocab_hash))) {
+			arxiv_error_set(err, test.name, 0, "test set is not of the training set's kind");
+			goto out;
+		}
+		if (!ids && (cl_test = ds_clean(&test, sig.data, p->threads, err)) < 0)
+			goto out;
+		if ((tp = calloc(test.n ? test.n : 1, sizeof(*tp))) == NULL)
+			goto nomem;
+		if (ft_predict_dataset(m, &test, p->threads, train0->n_labels, tp, &tloss) < 0)
+			goto nomem;
+		*test_metrics = metrics_obj(&test, train0->labels, train0->n_labels, tp, tloss);
+	}
+	rc = 0;
+	goto out;
+nomem:
+	arxiv_error_set(err, "", 0, "out of memory");
+out:
+	if (cl_train == 0)
+		ds_free_texts(&train);
+	if (cl_val == 0)
+		ds_free_texts(&val);
+	if (cl_test == 0)
+		ds_free_texts(&test);
+	free(tp);
+	ft_free(m);
+	arxiv_vocab_free(voc);
+	arxiv_buf_free(&sig);
+	return rc;
+}
+
+int
+arxiv_train(const struct arxiv_train_params *p0, const struct arxiv_dataset *train,
+    const struct arxiv_dataset *val, const char *out_dir, int overwrite, struct arxiv_error *err)
+{
+	struct arxiv_train_params p = *p0;
+	struct epoch_tap tap = { p0, { 0 }, 0 };
+	struct arxiv_prediction *vp = NULL;
+	struct arxiv_buf pj = {0};
+	struct stat sb;
+	char tmp[4096], old[4200];
+	const char *type = p.model_type ? p.model_type : "fast";
+	json_t *o, *test_m = NULL, *params;
+	size_t i;
+	int rc = -1, have_tmp = 0, is_fast = strcmp(type, "fast") == 0;
+
+	if (!is_fast && strcmp(type, "bert") != 0) {
+		arxiv_error_set(err, "", 0, "unknown model type '%s' (fast or bert)", type);
+		return -1;
+	}
+	if (check_labels(train, val, err) < 0)
+		return -1;
+	if (val->n == 0) {
+		arxiv_error_set(err, val->name, 0, "empty validation set");
+		return -1;
+	}
+	if (stat(out_dir, &sb) == 0 && !overwrite) {
+		arxiv_error_set(err, out_dir, 0, "already exists (overwrite it with -f)");
+		return -1;
+	}
+	i = strlen(out_dir);
+	while (i > 1 && out_dir[i - 1] == '/')	/* "dir/" -> "dir.tmp.X", not "dir/.tmp.X" */
+		i--;
+	if (i + 32 > sizeof(tmp)) {
+		arxiv_error_set(err, out_dir, 0, "path too long");
+		return -1;
+	}
+	snprintf(tmp, sizeof(tmp), "%.*s.tmp.XXXXXX", (int)i, out_dir);
+	if (mkdtemp(tmp) == NULL) {
+		arxiv_error_set(err, tmp, 0, "%s", strerror(errno));
+		return -1;
+	}
+	have_tmp = 1;
+	if (mkdir_in(tmp, "metadata", err) < 0)
+		goto out;
+	if ((vp = calloc(val->n, sizeof(*vp))) == NULL)
+		goto nomem;
+	p.on_epoch = tap_epoch;
+	p.ud = &tap;
+	if (is_fast) {
+		if (train_fast(&p, train, val, tmp, vp, &test_m, err) < 0)
+			goto out;
+	} else {
+		if (bert_train(&p, train, val, tmp, vp, err) < 0)
+			goto out;
+		if (p.test)
+			arxiv_log(ARXIV_LOG_WARN, "test metrics of transformer models: use arxiv-eval");
+	}
+	if (tap.epochs == 0) {
+		arxiv_error_set(err, "", 0, "interrupted before the first epoch completed");
+		goto out;
+	}
+
+	/* metadata/ */
+	if ((o = json_object()) == NULL)
+		goto nomem;
+	for (i = 0; i < train->n_labels; i++)
+		json_object_set_new(o, train->labels[i], json_integer((json_int_t)i));
+	if (write_json(tmp, "metadata/label2id.json", o, err) < 0)
+		goto out;
+	if (arxiv_train_params_json(&p, &pj) < 0 || (params = json_loads(pj.data, 0, NULL)) == NULL)
+		goto nomem;
+	o = json_pack("{s:s,s:i,s:s,s:s,s:I,s:o,s:I,s:I}", "format", "arxiv-artifacts",
+	    "version", ARXIV_ARTIFACT_VERSION, "model_type", type, "arxiv_version", ARXIV_VERSION,
+	    "created", (json_int_t)time(NULL), "params", params,
+	    "train_examples", (json_int_t)train->n, "val_examples", (json_int_t)val->n);
+	if (write_json(tmp, "metadata/artifact.json", o, err) < 0)
+		goto out;
+	o = json_pack("{s:i,s:i,s:b,s:{s:f},s:o}", "best_epoch", tap.best.epoch,
+	    "epochs", tap.epochs, "stopped", p.stop && *p.stop ? 1 : 0,
+	    "train", "loss", tap.best.train_loss,
+	    "val", metrics_obj(val, train->labels, train->n_labels, vp, tap.best.val_loss));
+	if (o && test_m) {
+		json_object_set_new(o, "test", test_m);
+		test_m = NULL;
+	}
+	if (write_json(tmp, "metadata/metrics.json", o, err) < 0)
+		goto out;
+
+	/* into place */
+	if (stat(out_dir, &sb) == 0) {
+		if (!overwrite) {
+			arxiv_error_set(err, out_dir, 0, "already exists (overwrite it with -f)");
+			goto out;
+		}
+		snprintf(old, sizeof(old), "%s.old.XXXXXX", tmp);
+		if (mkdtemp(old) == NULL || rename(out_dir, old) < 0) {
+			arxiv_error_set(err, out_dir, 0, "cannot move the old artifacts aside: %s",
+			    strerror(errno));
+			goto out;
+		}
+		if (rename(tmp, out_dir) < 0) {
+			arxiv_error_set(err, out_dir, 0, "rename: %s", strerror(errno));
+			rename(old, out_dir);
+			goto out;
+		}
+		rm_tree(old);
+	} else if (rename(tmp, out_dir) < 0) {
+		arxiv_error_set(err, out_dir, 0, "rename: %s", strerror(errno));
+		goto out;
+	}
+	have_tmp = 0;
+	rc = 0;
+	goto out;
+nomem:
+	arxiv_error_set(err, "", 0, "out of memory");
+out:
+	if (have_tmp)
+		rm_tree(tmp);
+	json_decref(test_m);
+	arxiv_buf_free(&pj);
+	free(vp);
+	return rc;
+}

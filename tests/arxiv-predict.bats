@@ -1,0 +1,156 @@
+#!/usr/bin/env bats
+# arxiv-predict.bats - arxiv-predict with a tiny model trained in setup_file on
+# tests/cases/arxiv-train (one thread, fixed seed: the same model every time),
+# golden cases in tests/cases/arxiv-predict/<name>/{args,input,output,error}.
+load helper
+
+FIX="$TOP/tests/cases/arxiv-train"
+CASES_P="$TOP/tests/cases/arxiv-predict"
+USAGE="usage: arxiv-predict [-b] [-j threads] [-k k] -m dir [file ...]"
+
+setup_file() {
+	export MODEL="$BATS_FILE_TMPDIR/model"
+	command -v arxiv-train >/dev/null || return 0
+	(cd "$BATS_FILE_TMPDIR" && arxiv-train -j 1 -s 1 -b 65536 -e 4 -o "$MODEL" \
+		"$FIX/train.jsonl" "$FIX/val.jsonl" > train.log 2>&1) ||
+		{ cat "$BATS_FILE_TMPDIR/train.log" >&3; return 1; }
+}
+
+need_model() {
+	[ -d "$MODEL" ] || skip "no model: arxiv-train not built in $ARXIV_BUILD/bin"
+}
+
+@test "arxiv-predict --help, --version, bad options, no -m" {
+	run arxiv-predict --help
+	assert_success "$USAGE"
+	run arxiv-predict --version
+	assert_success "arxiv-predict 0.1.0"
+	run arxiv-predict --bogus
+	assert_status 2
+	assert_line "$USAGE"
+	run arxiv-predict
+	assert_status 2
+	assert_line "arxiv-predict: no model: give the artifacts directory with -m"
+	run arxiv-predict -m x -k 0
+	assert_status 2
+	assert_line "arxiv-predict: 0: invalid top-k (expected 1..64)"
+}
+
+@test "arxiv-predict: the man page SYNOPSIS matches usage()" {
+	syn=$(mandoc -Tascii "$TOP/man/man1/arxiv-predict.1" | col -b |
+		sed -n '/^SYNOPSIS/,/^DESCRIPTION/p' | sed -e '1d' -e '$d' | tr -s ' \t\n' ' ' | sed 's/^ //; s/ $//')
+	[ "usage: $syn" = "$USAGE" ]
+}
+
+@test "arxiv-predict: golden cases (tests/cases/arxiv-predict/*/)" {
+	need_model
+	local d args st n=0
+	for d in "$CASES_P"/*/; do
+		args=$(cat "$d/args" 2>/dev/null || true)
+		# shellcheck disable=SC2086
+		arxiv-predict -m "$MODEL" $args < "$d/input" > out 2> err && st=0 || st=$?
+		[ "$st" = "$(cat "$d/status" 2>/dev/null || echo 0)" ] || { echo "$d: status $st"; cat err; return 1; }
+		diff -u "$d/output" out || { echo "$d: stdout differs"; return 1; }
+		if [ -f "$d/error" ]; then
+			diff -u "$d/error" err || { echo "$d: stderr differs"; return 1; }
+		else
+			[ ! -s err ] || { echo "$d: unexpected stderr"; cat err; return 1; }
+		fi
+		n=$((n + 1))
+	done
+	[ "$n" -ge 4 ]
+}
+
+@test "arxiv-predict: the output has as many lines as the input, bad lines included" {
+	need_model
+	{ cat "$FIX/abstracts.txt"; echo; echo '{"title":"x"}'; printf 'bad \377 utf8\n';
+	  echo '{"abstract":"quantum spin"'; cat "$FIX/papers.jsonl"; printf '   \n'; } > in.txt
+	run arxiv-predict -m "$MODEL" in.txt
+	assert_success
+	[ "$(arxiv-predict -m "$MODEL" in.txt 2>/dev/null | wc -l)" = "$(wc -l < in.txt)" ]
+	[ "$(arxiv-predict -m "$MODEL" in.txt 2>/dev/null | grep -c '^{"error":')" = 5 ]
+	assert_line "arxiv-predict: in.txt:4: empty line"
+	assert_line 'arxiv-predict: in.txt:5: no string "abstract" or "text"'
+	assert_line "arxiv-predict: in.txt:6: invalid UTF-8 at byte 4"
+	assert_line "arxiv-predict: in.txt:11: empty line"
+	assert_line "arxiv-predict: 5 lines without a prediction"
+	# a final line without a newline counts too
+	printf 'quantum spin boson' | arxiv-predict -m "$MODEL" > out
+	[ "$(wc -l < out)" = 1 ]
+}
+
+@test "arxiv-predict -b gives the same output as line mode, on any thread count" {
+	need_model
+	for _ in $(seq 700); do cat "$FIX/abstracts.txt"; done > many.txt
+	echo >> many.txt
+	arxiv-predict -m "$MODEL" many.txt > line.out 2> /dev/null
+	arxiv-predict -b -m "$MODEL" many.txt > b.out 2> /dev/null
+	arxiv-predict -b -j 3 -m "$MODEL" many.txt > b3.out 2> /dev/null
+	[ "$(wc -l < line.out)" = 2101 ]
+	cmp line.out b.out
+	cmp line.out b3.out
+}
+
+@test "arxiv-predict: -k is capped at the label count, -K is a synonym" {
+	need_model
+	run arxiv-predict -m "$MODEL" -k 10 "$FIX/abstracts.txt"
+	assert_success
+	[ "$(grep -o '"label"' <<<"${lines[0]}" | wc -l)" = 3 ]
+	run arxiv-predict -m "$MODEL" -K 1 "$FIX/abstracts.txt"
+	[ "$(grep -o '"label"' <<<"${lines[0]}" | wc -l)" = 1 ]
+}
+
+@test "arxiv-predict: files, -, and a missing file" {
+	need_model
+	run arxiv-predict -m "$MODEL" "$FIX/abstracts.txt" - /nonexistent < "$FIX/papers.jsonl"
+	assert_status 1
+	assert_line "arxiv-predict: /nonexistent: No such file or directory"
+	[ "$(grep -c '^{"predicted_category"' <<<"$output")" = 6 ]
+}
+
+@test "arxiv-predict: empty input gives empty output" {
+	need_model
+	run arxiv-predict -m "$MODEL" < /dev/null
+	assert_success ""
+}
+
+@test "arxiv-predict: artifacts of an unknown version or no artifacts are refused" {
+	need_model
+	cp -r "$MODEL" art
+	sed -i 's/"version": 1/"version": 9/' art/metadata/artifact.json
+	run arxiv-predict -m art "$FIX/abstracts.txt"
+	assert_failure "arxiv-predict: art: unsupported artifact version 9 (this arxiv reads 1)"
+	run arxiv-predict -m "$TMP" "$FIX/abstracts.txt"
+	assert_failure "arxiv-predict: $TMP: not an arxiv artifacts directory (no metadata/artifact.json)"
+	cp -r "$MODEL" art2
+	head -c 100 "$MODEL/model/model.safetensors" > art2/model/model.safetensors
+	run arxiv-predict -m art2 "$FIX/abstracts.txt"
+	assert_failure
+	assert_output_contains "model.safetensors"
+}
+
+@test "arxiv-predict: > /dev/full fails" {
+	need_model
+	run sh -c 'arxiv-predict -m "$MODEL" "$0" > /dev/full' "$FIX/abstracts.txt"
+	assert_status 1
+	assert_output_contains "write error"
+}
+
+@test "arxiv-predict applies the stored preprocessing: raw text = cleaned training text" {
+	need_model
+	# LaTeX, case and plurals are undone by the stored cleaner
+	run arxiv-predict -m "$MODEL" -k 1 <<<'\textbf{QUANTUM} Bosons and $\mathrm{Photons}$'
+	assert_success
+	assert_output_contains '"predicted_category":"Physics"'
+}
+
+@test "arxiv-predict: the man page EXAMPLES run" {
+	need_model
+	cp "$FIX/abstracts.txt" "$FIX/papers.jsonl" .
+	ln -s "$MODEL" artifacts
+	man_examples man1/arxiv-predict.1 > examples.sh
+	[ "$(wc -l < examples.sh)" = 3 ]
+	run bash -eo pipefail examples.sh
+	assert_success
+	[ "$(wc -l < predictions.jsonl)" = 3 ]
+}

@@ -1,0 +1,242 @@
+#!/usr/bin/env bats
+# arxiv-train.bats - arxiv-train on the synthetic fixtures of
+# tests/cases/arxiv-train (three fields, disjoint vocabularies; make-fixtures.py)
+# and, where ../shared is present, on a slice of the real data.
+load helper
+
+FIX="$TOP/tests/cases/arxiv-train"
+USAGE="usage: arxiv-train [-fv] [-M fast|bert] [-o dir] [-p patience] [-e epochs] [-l lr] [-d dim] [-g ngrams] [-b buckets] [-w class_weight] [-j threads] [-s seed] [-t test] [-V vocab] [-i init_dir] [-c config] [-D device] [-r resume_dir] train val"
+
+# small and fast: 1 thread (bit-identical), 64k buckets
+train() {
+	arxiv-train -j 1 -b 65536 "$@"
+}
+
+json_get() {
+	python3 -c 'import json,sys; d=json.load(open(sys.argv[1]))
+for k in sys.argv[2:]: d=d[k] if not k.isdigit() else d[int(k)]
+print(d)' "$@"
+}
+
+@test "arxiv-train --help, --version, bad options" {
+	run arxiv-train --help
+	assert_success "$USAGE"
+	run arxiv-train --version
+	assert_success "arxiv-train 0.1.0"
+	run arxiv-train --bogus
+	assert_status 2
+	assert_line "$USAGE"
+	run arxiv-train only-one.jsonl
+	assert_status 2
+	assert_line "$USAGE"
+	run arxiv-train -e 0 a b
+	assert_status 2
+	assert_line "arxiv-train: 0: invalid epoch count (expected 1..100000)"
+	run arxiv-train -M gpt a b
+	assert_status 2
+	assert_line "arxiv-train: gpt: unknown model type (fast or bert)"
+	run arxiv-train --char-ngrams 5:3 a b
+	assert_status 2
+	assert_line "arxiv-train: invalid char n-gram range 5:3"
+}
+
+@test "arxiv-train: the man page SYNOPSIS matches usage()" {
+	syn=$(mandoc -Tascii "$TOP/man/man1/arxiv-train.1" | col -b |
+		sed -n '/^SYNOPSIS/,/^DESCRIPTION/p' | sed -e '1d' -e '$d' | tr -s ' \t\n' ' ' | sed 's/^ //; s/ $//')
+	[ "usage: $syn" = "$USAGE" ] || { echo "man:   usage: $syn"; echo "usage: $USAGE"; return 1; }
+}
+
+@test "arxiv-train writes the artifacts layout, learns the fixtures, records an MLflow run" {
+	run train -e 4 -t "$FIX/test.jsonl" -o art "$FIX/train.jsonl" "$FIX/val.jsonl"
+	assert_success ""
+	for f in model/config.json model/model.safetensors tokenizer/preprocess.json \
+		metadata/artifact.json metadata/label2id.json metadata/metrics.json; do
+		[ -s "art/$f" ] || { echo "missing art/$f"; return 1; }
+	done
+	[ ! -e art/metadata/best_hyperparams.json ]
+	[ "$(json_get art/metadata/artifact.json format)" = arxiv-artifacts ]
+	[ "$(json_get art/metadata/artifact.json version)" = 1 ]
+	[ "$(json_get art/metadata/artifact.json model_type)" = fast ]
+	[ "$(json_get art/metadata/artifact.json params epochs)" = 4 ]
+	[ "$(json_get art/metadata/label2id.json Physics)" = 2 ]
+	[ "$(json_get art/metadata/metrics.json val accuracy)" = 1.0 ]
+	[ "$(json_get art/metadata/metrics.json val n)" = 30 ]
+	[ "$(json_get art/metadata/metrics.json test n)" = 30 ]
+	[ "$(json_get art/metadata/metrics.json best_epoch)" = 4 ]
+	[ "$(json_get art/tokenizer/preprocess.json prep)" = \
+		"v1 nfkc,latex,filter,space,lower,stop,stem trunc=0 stem=english stop=default" ]
+	[ "$(json_get art/model/config.json dtype)" = F16 ]
+	ls -d mlruns/*/*/meta.yaml > /dev/null
+	# nothing but the artifacts and the MLflow store
+	[ "$(ls | tr '\n' ' ')" = "art mlruns " ]
+}
+
+@test "arxiv-train: fixed seed and one thread give a bit-identical model" {
+	train -e 3 -s 5 -o a "$FIX/train.jsonl" "$FIX/val.jsonl"
+	train -e 3 -s 5 -o b "$FIX/train.jsonl" "$FIX/val.jsonl"
+	train -e 3 -s 6 -o c "$FIX/train.jsonl" "$FIX/val.jsonl"
+	cmp a/model/model.safetensors b/model/model.safetensors
+	! cmp -s a/model/model.safetensors c/model/model.safetensors
+}
+
+@test "arxiv-train refuses to overwrite without -f" {
+	train -e 1 -o art "$FIX/train.jsonl" "$FIX/val.jsonl"
+	echo keep > art/marker
+	run train -e 1 -o art "$FIX/train.jsonl" "$FIX/val.jsonl"
+	assert_failure "arxiv-train: art: already exists (overwrite it with -f)"
+	[ -f art/marker ]
+	run train -f -e 1 -o art "$FIX/train.jsonl" "$FIX/val.jsonl"
+	assert_success
+	[ ! -e art/marker ] && [ -f art/model/model.safetensors ]
+	[ "$(ls | tr '\n' ' ')" = "art mlruns " ]
+}
+
+@test "arxiv-train: progress lines with -v, quiet without when stderr is not a terminal" {
+	run train -v -e 3 -p 0 -o art "$FIX/train.jsonl" "$FIX/val.jsonl"
+	assert_success
+	[ "$(grep -c '^arxiv-train: epoch [1-3]/3  [0-9]* ex/s  train loss [0-9.]*  val loss [0-9.]*  val acc [0-9.]*  val macro-F1 [0-9.]*' <<<"$output")" = 3 ]
+	assert_line "arxiv-train: art: best epoch 3"
+	run train -f -e 2 -o art "$FIX/train.jsonl" "$FIX/val.jsonl"
+	assert_success ""
+}
+
+@test "arxiv-train: early stopping keeps the best epoch" {
+	# validation labels swapped: the better the model, the higher the val loss
+	sed -e 's/"label":"Physics"/"label":"X"/' -e 's/"label":"Mathematics"/"label":"Physics"/' \
+		-e 's/"label":"X"/"label":"Mathematics"/' "$FIX/val.jsonl" > swapped.jsonl
+	run train -v -e 30 -p 1 -o art "$FIX/train.jsonl" swapped.jsonl
+	assert_success
+	n=$(grep -c '^arxiv-train: epoch ' <<<"$output")
+	[ "$n" = 2 ]
+	[ "$(json_get art/metadata/metrics.json best_epoch)" = 1 ]
+	[ "$(json_get art/metadata/metrics.json epochs)" = 2 ]
+	grep -q '^arxiv-train: epoch 1/30 .*(best)$' <<<"$output"
+	! grep -q '^arxiv-train: epoch 2/30 .*(best)$' <<<"$output"
+}
+
+@test "arxiv-train: bad input lines give file:line errors and write nothing" {
+	head -n 3 "$FIX/train.jsonl" > bad.jsonl
+	echo '{"id":"x","text":' >> bad.jsonl
+	run train -o art bad.jsonl "$FIX/val.jsonl"
+	assert_failure "arxiv-train: bad.jsonl:4: invalid JSON: unexpected token near end of file"
+	echo '{"id":"1","text":"a b c","label":"Chemistry","fields":["Chemistry"]}' > val.jsonl
+	run train -o art "$FIX/train.jsonl" val.jsonl
+	assert_failure 'arxiv-train: val.jsonl:1: unknown label "Chemistry"'
+	echo '{"id":"1","label":"Physics"}' > notext.jsonl
+	run train -o art notext.jsonl "$FIX/val.jsonl"
+	assert_failure 'arxiv-train: notext.jsonl:1: missing string "text"'
+	run train -o art "$FIX/train.jsonl" /nonexistent.jsonl
+	assert_failure "arxiv-train: /nonexistent.jsonl: No such file or directory"
+	[ ! -e art ] && [ -z "$(ls -d ./*.tmp.* 2>/dev/null)" ]
+}
+
+@test "arxiv-train: empty training or validation set" {
+	: > empty.jsonl
+	run train -o art empty.jsonl "$FIX/val.jsonl"
+	assert_failure
+	assert_output_contains "empty.jsonl"
+	run train -o art "$FIX/train.jsonl" empty.jsonl
+	assert_failure "arxiv-train: empty.jsonl: empty validation set"
+	[ ! -e art ]
+}
+
+@test "arxiv-train: cleaned input keeps its signature; mixed signatures are refused" {
+	command -v arxiv-clean >/dev/null || skip "arxiv-clean not built"
+	arxiv-clean -S "$FIX/train.jsonl" > train.clean.jsonl
+	arxiv-clean -S "$FIX/val.jsonl" > val.clean.jsonl
+	sig=$(head -n 1 train.clean.jsonl | python3 -c 'import json,sys; print(json.load(sys.stdin)["prep"])')
+	train -e 2 -o art train.clean.jsonl val.clean.jsonl
+	[ "$(json_get art/tokenizer/preprocess.json prep)" = "$sig" ]
+	# the validation set is cleaned with the training set's settings
+	train -e 2 -o art2 train.clean.jsonl "$FIX/val.jsonl"
+	[ "$(json_get art2/tokenizer/preprocess.json prep)" = "$sig" ]
+	arxiv-clean "$FIX/val.jsonl" > val.default.jsonl
+	run train -e 2 -o art3 train.clean.jsonl val.default.jsonl
+	assert_failure
+	assert_output_contains "preprocessed as"
+}
+
+@test "arxiv-train: SIGTERM after an epoch keeps the best complete epoch" {
+	f=$(shared_part 0)
+	zcat "$f" | head -n 6000 | arxiv-map > all.jsonl
+	head -n 5000 all.jsonl > tr.jsonl
+	tail -n 1000 all.jsonl > va.jsonl
+	arxiv-train -v -j 1 -b 65536 -e 100000 -p 0 -o art tr.jsonl va.jsonl 2> log &
+	pid=$!
+	for _ in $(seq 100); do grep -q 'epoch 2/' log 2>/dev/null && break; sleep 0.1; done
+	kill -TERM "$pid"
+	wait "$pid" && st=0 || st=$?
+	cat log
+	[ "$st" = 1 ]
+	grep -q "^arxiv-train: interrupted by SIGTERM: art holds the best complete epoch" log
+	[ "$(json_get art/metadata/metrics.json stopped)" = True ]
+	[ -z "$(ls -d ./*.tmp.* 2>/dev/null)" ]
+	run arxiv-predict -m art "$FIX/abstracts.txt"
+	assert_success
+	[ "${#lines[@]}" = 3 ]
+}
+
+@test "arxiv-train: SIGINT before the first epoch completes writes nothing" {
+	f=$(shared_part 0)
+	zcat "$f" | head -n 3000 | arxiv-map > tr.jsonl
+	arxiv-train -j 1 -e 1 -o art tr.jsonl tr.jsonl 2> log &
+	pid=$!
+	sleep 0.2
+	kill -INT "$pid"
+	wait "$pid" && st=0 || st=$?
+	[ "$st" = 1 ]
+	grep -qx "arxiv-train: interrupted before the first epoch completed" log
+	[ ! -e art ] && [ -z "$(ls -d ./*.tmp.* 2>/dev/null)" ]
+}
+
+@test "arxiv-train over tensor streams stores the vocabulary and checks its hash" {
+	command -v arxiv-tok >/dev/null || skip "arxiv-tok not built"
+	v=$(shared_vocab)
+	arxiv-tok -v "$v" "$FIX/train.jsonl" > train.bin || skip "arxiv-tok failed"
+	arxiv-tok -v "$v" "$FIX/val.jsonl" > val.bin
+	run train -e 3 -o art train.bin val.bin
+	assert_failure
+	assert_output_contains "vocabulary"
+	{ cat "$v"; echo "[unused-extra]"; } > other.txt
+	run train -e 3 -V other.txt -o art train.bin val.bin
+	assert_failure
+	assert_output_contains "does not match the tensor stream"
+	train -e 3 -V "$v" -o art train.bin val.bin
+	cmp "$v" art/tokenizer/vocab.txt
+	[ "$(json_get art/tokenizer/preprocess.json input)" = wordpiece ]
+	run arxiv-predict -m art -k 1 "$FIX/abstracts.txt"
+	assert_success
+	[ "$(grep -o '"predicted_category":"[^"]*"' <<<"$output" | tr '\n' ' ')" = \
+		'"predicted_category":"Computer Science" "predicted_category":"Mathematics" "predicted_category":"Physics" ' ]
+}
+
+@test "arxiv-train: --help > /dev/full fails" {
+	run sh -c 'arxiv-train --help > /dev/full'
+	assert_status 1
+}
+
+@test "arxiv-train: the man page EXAMPLES run" {
+	cp "$FIX"/train.jsonl "$FIX"/val.jsonl "$FIX"/test.jsonl "$FIX"/abstracts.txt .
+	command -v arxiv-clean >/dev/null || skip "arxiv-clean not built"
+	man_examples man1/arxiv-train.1 > examples.sh
+	[ "$(wc -l < examples.sh)" -ge 5 ]
+	run bash -eo pipefail examples.sh
+	assert_success
+	[ -f artifacts/model/model.safetensors ] && [ -f cleaned/model/model.safetensors ]
+}
+
+@test "arxiv-train: model.safetensors reads in Hugging Face's safetensors library" {
+	py=/opt/hfvenv/bin/python
+	[ -x "$py" ] && "$py" -c 'import safetensors, numpy' 2>/dev/null ||
+		skip "no Python with safetensors at $py"
+	train -e 1 -o art "$FIX/train.jsonl" "$FIX/val.jsonl"
+	run "$py" -c '
+import sys
+from safetensors.numpy import load_file
+from safetensors import safe_open
+t = load_file(sys.argv[1])
+with safe_open(sys.argv[1], "np") as f:
+    meta = f.metadata()
+print(sorted((k, v.dtype.name, v.shape) for k, v in t.items()), meta)' art/model/model.safetensors
+	assert_success "[('idf.weight', 'float16', (65536,)), ('input.weight', 'float16', (65536, 3)), ('output.bias', 'float16', (3,))] {'format': 'arxiv-fast'}"
+}
