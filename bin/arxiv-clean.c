@@ -54,7 +54,7 @@ struct state {
 	int plain, skip, jansson;
 	long skipped;
 	json_t *prep;
-	struct arxiv_buf out, txt;
+	struct arxiv_buf out, txt, esc;
 };
 
 static int
@@ -92,35 +92,13 @@ compact_object(const char *s, size_t n)
 
 /* Write s as a JSON string, escaped exactly as jansson's compact dump does. */
 static void
-put_json_string(const char *s, size_t n)
+put_json_string(struct state *st, const char *s, size_t n)
 {
-	static const char hex[] = "0123456789ABCDEF";
-	size_t i, start = 0;
-	unsigned char c;
-
-	putchar('"');
-	for (i = 0; i < n; i++) {
-		c = (unsigned char)s[i];
-		if (c >= 0x20 && c != '"' && c != '\\')
-			continue;
-		fwrite(s + start, 1, i - start, stdout);
-		start = i + 1;
-		putchar('\\');
-		switch (c) {
-		case '"': putchar('"'); break;
-		case '\\': putchar('\\'); break;
-		case '\b': putchar('b'); break;
-		case '\f': putchar('f'); break;
-		case '\n': putchar('n'); break;
-		case '\r': putchar('r'); break;
-		case '\t': putchar('t'); break;
-		default:
-			printf("u00%c%c", hex[c >> 4], hex[c & 15]);
-			break;
-		}
-	}
-	fwrite(s + start, 1, n - start, stdout);
-	putchar('"');
+	arxiv_buf_clear(&st->esc);
+	if (arxiv_buf_putc(&st->esc, '"') < 0 || arxiv_json_escape(s, n, &st->esc) < 0 ||
+	    arxiv_buf_putc(&st->esc, '"') < 0)
+		errx(1, "out of memory");
+	fwrite(st->esc.data, 1, st->esc.len, stdout);
 }
 
 /* Is the text empty or whitespace only? */
@@ -140,309 +118,37 @@ blank(const char *s, size_t n)
  * The fast path. jansson parses a 1 KiB record in about 20 us, more than the
  * cleaning itself, so the common record (a compact object whose text field is
  * a plain key holding a string, without "clean" or "prep" yet) is checked by
- * this validating scanner instead: strict RFC 8259 grammar, no allocation.
- * Anything else (and every error, for its message) goes through jansson, so
- * both paths give the same bytes; -J forces jansson for every line.
+ * the library's validating scanner instead (arxiv_json_scan: strict, valid
+ * UTF-8, no allocation). Anything else (and every error, for its message) goes
+ * through jansson, so both paths give the same bytes; -J forces jansson.
  */
-struct scan {
-	const char *end;
-	const char *field;
-	size_t field_len;
-	const char *val;	/* the field's string token (after the quote) */
-	size_t val_len;		/* raw bytes, escapes not decoded */
-	int nfield, other;	/* field seen; "clean"/"prep" seen or an odd key */
-	int escaped;		/* the field's value has escapes */
-	int blanks;		/* whitespace between tokens: output is compacted */
-};
-
-static const char *
-scan_ws(struct scan *sc, const char *p)
-{
-	while (p < sc->end && (*p == ' ' || *p == '\t' || *p == '\n' || *p == '\r')) {
-		sc->blanks = 1;
-		p++;
-	}
-	return p;
-}
-
-#define SCAN_DEPTH 64
-
-static int
-hexval(char c)
-{
-	if (c >= '0' && c <= '9')
-		return c - '0';
-	if (c >= 'a' && c <= 'f')
-		return c - 'a' + 10;
-	if (c >= 'A' && c <= 'F')
-		return c - 'A' + 10;
-	return -1;
-}
-
-static long
-hex4(const char *p, const char *end)
-{
-	long v = 0;
-	int i, h;
-
-	if (end - p < 4)
-		return -1;
-	for (i = 0; i < 4; i++) {
-		if ((h = hexval(p[i])) < 0)
-			return -1;
-		v = v * 16 + h;
-	}
-	return v;
-}
-
-/* p after the opening quote; returns the closing quote or NULL. */
-static const char *
-scan_string(const char *p, const char *end, int *escaped)
-{
-	long u, l;
-
-	*escaped = 0;
-	while (p < end) {
-		unsigned char c = (unsigned char)*p;
-		if (c == '"')
-			return p;
-		if (c < 0x20)
-			return NULL;
-		if (c != '\\') {
-			p++;
-			continue;
-		}
-		*escaped = 1;
-		if (++p >= end)
-			return NULL;
-		switch (*p) {
-		case '"': case '\\': case '/': case 'b': case 'f': case 'n': case 'r': case 't':
-			p++;
-			break;
-		case 'u':
-			if ((u = hex4(p + 1, end)) <= 0)	/* \u0000: jansson says why */
-				return NULL;
-			p += 5;
-			if (u >= 0xdc00 && u <= 0xdfff)
-				return NULL;
-			if (u >= 0xd800 && u <= 0xdbff) {
-				if (end - p < 6 || p[0] != '\\' || p[1] != 'u' ||
-				    (l = hex4(p + 2, end)) < 0xdc00 || l > 0xdfff)
-					return NULL;
-				p += 6;
-			}
-			break;
-		default:
-			return NULL;
-		}
-	}
-	return NULL;
-}
-
-static const char *
-scan_number(const char *p, const char *end)
-{
-	if (p < end && *p == '-')
-		p++;
-	if (p < end && *p == '0')
-		p++;
-	else if (p < end && *p >= '1' && *p <= '9')
-		while (p < end && *p >= '0' && *p <= '9')
-			p++;
-	else
-		return NULL;
-	if (p < end && *p == '.') {
-		if (++p >= end || *p < '0' || *p > '9')
-			return NULL;
-		while (p < end && *p >= '0' && *p <= '9')
-			p++;
-	}
-	if (p < end && (*p == 'e' || *p == 'E')) {
-		if (++p < end && (*p == '+' || *p == '-'))
-			p++;
-		if (p >= end || *p < '0' || *p > '9')
-			return NULL;
-		while (p < end && *p >= '0' && *p <= '9')
-			p++;
-	}
-	return p;
-}
-
-static const char *scan_value(struct scan *sc, const char *p, int depth, int top_field);
-
-/* p at '{' or '['. */
-static const char *
-scan_container(struct scan *sc, const char *p, int depth)
-{
-	const char *end = sc->end, *k;
-	char close = *p == '{' ? '}' : ']';
-	int obj = *p == '{', esc, is_field;
-
-	if (depth >= SCAN_DEPTH)
-		return NULL;
-	p = scan_ws(sc, p + 1);
-	if (p < end && *p == close)
-		return p + 1;
-	for (;;) {
-		is_field = 0;
-		if (obj) {
-			if (p >= end || *p != '"' || (k = scan_string(p + 1, end, &esc)) == NULL)
-				return NULL;
-			if (depth == 0) {
-				size_t n = (size_t)(k - p - 1);
-				if (esc)
-					sc->other = 1;
-				else if (n == sc->field_len && memcmp(p + 1, sc->field, n) == 0)
-					is_field = 1;
-				else if ((n == 5 && memcmp(p + 1, "clean", 5) == 0) ||
-				    (n == 4 && memcmp(p + 1, "prep", 4) == 0))
-					sc->other = 1;
-			}
-			p = scan_ws(sc, k + 1);
-			if (p >= end || *p != ':')
-				return NULL;
-			p = scan_ws(sc, p + 1);
-		}
-		if ((p = scan_value(sc, p, depth + 1, is_field)) == NULL)
-			return NULL;
-		p = scan_ws(sc, p);
-		if (p < end && *p == ',') {
-			p = scan_ws(sc, p + 1);
-			continue;
-		}
-		if (p < end && *p == close)
-			return p + 1;
-		return NULL;
-	}
-}
-
-static const char *
-scan_value(struct scan *sc, const char *p, int depth, int top_field)
-{
-	const char *end = sc->end, *q;
-	int esc;
-
-	if (p >= end)
-		return NULL;
-	if (top_field)
-		sc->nfield++;
-	switch (*p) {
-	case '"':
-		if ((q = scan_string(p + 1, end, &esc)) == NULL)
-			return NULL;
-		if (top_field) {
-			sc->val = p + 1;
-			sc->val_len = (size_t)(q - p - 1);
-			sc->escaped = esc;
-		}
-		return q + 1;
-	case '{':
-	case '[':
-		if (top_field)
-			sc->other = 1;	/* not a string: jansson reports it */
-		return scan_container(sc, p, depth);
-	case 't':
-		q = "true";
-		break;
-	case 'f':
-		q = "false";
-		break;
-	case 'n':
-		q = "null";
-		break;
-	default:
-		if (top_field)
-			sc->other = 1;
-		return scan_number(p, end);
-	}
-	if (top_field)
-		sc->other = 1;
-	if ((size_t)(end - p) < strlen(q) || memcmp(p, q, strlen(q)) != 0)
-		return NULL;
-	return p + strlen(q);
-}
-
-static void
-put_utf8(struct arxiv_buf *b, long cp)
-{
-	char u[4];
-	size_t n;
-
-	if (cp < 0x80) {
-		u[0] = (char)cp; n = 1;
-	} else if (cp < 0x800) {
-		u[0] = (char)(0xc0 | (cp >> 6)); u[1] = (char)(0x80 | (cp & 0x3f)); n = 2;
-	} else if (cp < 0x10000) {
-		u[0] = (char)(0xe0 | (cp >> 12)); u[1] = (char)(0x80 | ((cp >> 6) & 0x3f));
-		u[2] = (char)(0x80 | (cp & 0x3f)); n = 3;
-	} else {
-		u[0] = (char)(0xf0 | (cp >> 18)); u[1] = (char)(0x80 | ((cp >> 12) & 0x3f));
-		u[2] = (char)(0x80 | ((cp >> 6) & 0x3f)); u[3] = (char)(0x80 | (cp & 0x3f)); n = 4;
-	}
-	arxiv_buf_append(b, u, n);
-}
-
-/* Decode a validated string token (escapes) into b. */
-static void
-unescape(const char *p, size_t n, struct arxiv_buf *b)
-{
-	const char *end = p + n, *q;
-	long u, l;
-
-	arxiv_buf_clear(b);
-	arxiv_buf_reserve(b, n);
-	while (p < end) {
-		for (q = p; q < end && *q != '\\'; q++)
-			;
-		arxiv_buf_append(b, p, (size_t)(q - p));
-		if (q >= end)
-			break;
-		p = q + 1;
-		switch (*p++) {
-		case 'b': arxiv_buf_putc(b, '\b'); break;
-		case 'f': arxiv_buf_putc(b, '\f'); break;
-		case 'n': arxiv_buf_putc(b, '\n'); break;
-		case 'r': arxiv_buf_putc(b, '\r'); break;
-		case 't': arxiv_buf_putc(b, '\t'); break;
-		case 'u':
-			u = hex4(p, end);
-			p += 4;
-			if (u >= 0xd800 && u <= 0xdbff) {
-				l = hex4(p + 2, end);
-				p += 6;
-				u = 0x10000 + ((u - 0xd800) << 10) + (l - 0xdc00);
-			}
-			put_utf8(b, u);
-			break;
-		default: arxiv_buf_putc(b, p[-1]); break;	/* " \\ / */
-		}
-	}
-}
-
-/* 1: a fast-path record (text and n set); 0: let jansson handle the line. */
 static int
 fast_scan(struct state *st, const char *line, size_t len, const char **text, size_t *n,
     int *blanks)
 {
-	struct scan sc;
-	const char *p;
+	struct arxiv_json_key k[3];
+	int compact;
 
-	memset(&sc, 0, sizeof(sc));
-	sc.end = line + len;
-	sc.field = st->field;
-	sc.field_len = strlen(st->field);
-	p = scan_ws(&sc, line);
-	if (p >= sc.end || *p != '{' || (p = scan_container(&sc, p, 0)) == NULL ||
-	    scan_ws(&sc, p) != sc.end || sc.nfield != 1 || sc.other || sc.val == NULL)
+	memset(k, 0, sizeof(k));
+	k[0].name = st->field;
+	k[1].name = "clean";
+	k[1].want = ARXIV_JSON_ABSENT;
+	k[2].name = "prep";
+	k[2].want = ARXIV_JSON_ABSENT;
+	/* cleaning "clean" or "prep" replaces a key: jansson's path does that */
+	if (strcmp(st->field, "clean") == 0 || strcmp(st->field, "prep") == 0 ||
+	    !arxiv_json_scan(line, len, k, 3, 0, &compact))
 		return 0;
-	*blanks = sc.blanks;
-	if (sc.escaped) {
-		unescape(sc.val, sc.val_len, &st->txt);
+	*blanks = !compact;
+	if (k[0].escaped) {
+		arxiv_buf_clear(&st->txt);
+		if (arxiv_json_unescape(k[0].val, k[0].len, &st->txt) < 0)
+			return 0;	/* out of memory: jansson reports it */
 		*text = st->txt.data;
 		*n = st->txt.len;
 	} else {
-		*text = sc.val;
-		*n = sc.val_len;
+		*text = k[0].val;
+		*n = k[0].len;
 	}
 	return 1;
 }
@@ -479,9 +185,9 @@ put_spliced(struct state *st, const char *line, size_t len, int blanks)
 		fwrite(line + start, 1, len - 1 - start, stdout);
 	}
 	fputs(",\"clean\":", stdout);
-	put_json_string(st->out.data ? st->out.data : "", st->out.len);
+	put_json_string(st, st->out.data ? st->out.data : "", st->out.len);
 	fputs(",\"prep\":", stdout);
-	put_json_string(json_string_value(st->prep), json_string_length(st->prep));
+	put_json_string(st, json_string_value(st->prep), json_string_length(st->prep));
 	fputs("}\n", stdout);
 }
 
@@ -496,6 +202,17 @@ clean_line(struct state *st, const char *line, size_t len, struct arxiv_error *e
 	long bad;
 	int blanks;
 
+	/* a plain line (fast path) is valid UTF-8 */
+	if (!st->plain && !st->jansson && fast_scan(st, line, len, &text, &n, &blanks)) {
+		if (blank(text, n)) {
+			arxiv_error_set(err, "", 0, "empty \"%s\" field", st->field);
+			return -1;
+		}
+		if (arxiv_clean_text(st->cl, text, n, &st->out, err) < 0)
+			return -1;
+		put_spliced(st, line, len, blanks);
+		return 0;
+	}
 	if ((bad = arxiv_utf8_check(line, len)) >= 0) {
 		arxiv_error_set(err, "", 0, "invalid UTF-8 at byte %ld", bad);
 		return -1;
@@ -509,16 +226,6 @@ clean_line(struct state *st, const char *line, size_t len, struct arxiv_error *e
 			return -1;
 		fwrite(st->out.data, 1, st->out.len, stdout);
 		putchar('\n');
-		return 0;
-	}
-	if (!st->jansson && fast_scan(st, line, len, &text, &n, &blanks)) {
-		if (blank(text, n)) {
-			arxiv_error_set(err, "", 0, "empty \"%s\" field", st->field);
-			return -1;
-		}
-		if (arxiv_clean_text(st->cl, text, n, &st->out, err) < 0)
-			return -1;
-		put_spliced(st, line, len, blanks);
 		return 0;
 	}
 	if ((obj = json_loadb(line, len, 0, &jerr)) == NULL) {
@@ -632,7 +339,7 @@ main(int argc, char *argv[])
 	struct state st;
 	struct arxiv_error e;
 	struct arxiv_buf sig = { 0 };
-	static char obuf[1 << 16];
+	static char obuf[1 << 16], ibuf[1 << 16], fbuf[1 << 16];
 	const char *name;
 	int c, i, status = 0, print_sig = 0;
 	FILE *fp;
@@ -680,12 +387,15 @@ main(int argc, char *argv[])
 	if ((st.prep = json_string(sig.data)) == NULL)
 		errx(1, "out of memory");
 	setvbuf(stdout, obuf, _IOFBF, sizeof(obuf));
+	setvbuf(stdin, ibuf, _IOFBF, sizeof(ibuf));	/* a pipe's default is 4 KiB */
 
 	for (i = 0; i < (argc ? argc : 1); i++) {
 		if ((fp = prog_open(argc ? argv[i] : NULL, &name)) == NULL) {
 			status = 1;
 			break;
 		}
+		if (fp != stdin)	/* the previous file is closed: reuse fbuf */
+			setvbuf(fp, fbuf, _IOFBF, sizeof(fbuf));
 		c = clean_file(&st, fp, name);
 		prog_close(fp);
 		if (c) {
@@ -698,6 +408,7 @@ main(int argc, char *argv[])
 	json_decref(st.prep);
 	arxiv_buf_free(&st.out);
 	arxiv_buf_free(&st.txt);
+	arxiv_buf_free(&st.esc);
 	arxiv_buf_free(&sig);
 	arxiv_cleaner_free(st.cl);
 	if (prog_fshut())

@@ -1,7 +1,8 @@
 /*
  * map.c - arxiv-map's record step: one Kaggle-schema JSON line in, one
- * {"id","text","label","categories","fields"} line out. jansson parses and
- * writes the JSON; the category codes go through the domains table.
+ * {"id","text","label","categories","fields"} line out. The common line is
+ * read by the fast scanner (arxiv_json_scan); anything else, and every error,
+ * goes through jansson. The category codes go through the domains table.
  */
 #include <jansson.h>
 #include <stdlib.h>
@@ -61,52 +62,12 @@ arxiv_text_join(const char *title, const char *abstract, struct arxiv_buf *out)
 	    abstract ? abstract : "", abstract ? strlen(abstract) : 0, out);
 }
 
-/*
- * JSON string output, byte-identical to jansson's json_dumps() without flags
- * (checked against it in tests/unit/test_map.c): '"' '\\' and the short escapes
- * \b \f \n \r \t, other bytes below 0x20 as \u00XX, everything else (valid
- * UTF-8 from the parser) as is. Hand-written because jansson's dumper walks
- * code point by code point and costs as much as the parse.
- */
-static const char esc_short[32] = {
-	['\b'] = 'b', ['\f'] = 'f', ['\n'] = 'n', ['\r'] = 'r', ['\t'] = 't',
-};
-
+/* JSON string output, byte-identical to jansson's json_dumps() (checked in
+ * tests/unit/test_map.c). */
 static int
 put_escaped(struct arxiv_buf *b, const char *s, size_t n)
 {
-	static const char hex[] = "0123456789ABCDEF";
-	const unsigned char *p = (const unsigned char *)s, *e = p + n, *run;
-	char seq[6];
-	size_t k;
-
-	while (p < e) {
-		for (run = p; p < e && *p >= 0x20 && *p != '"' && *p != '\\'; p++)
-			;
-		if (p > run && arxiv_buf_append(b, run, (size_t)(p - run)) < 0)
-			return -1;
-		if (p == e)
-			break;
-		seq[0] = '\\';
-		if (*p == '"' || *p == '\\') {
-			seq[1] = (char)*p;
-			k = 2;
-		} else if (esc_short[*p]) {
-			seq[1] = esc_short[*p];
-			k = 2;
-		} else {
-			seq[1] = 'u';
-			seq[2] = '0';
-			seq[3] = '0';
-			seq[4] = hex[*p >> 4];
-			seq[5] = hex[*p & 15];
-			k = 6;
-		}
-		if (arxiv_buf_append(b, seq, k) < 0)
-			return -1;
-		p++;
-	}
-	return 0;
+	return arxiv_json_escape(s, n, b);
 }
 
 /* ,"key":"value" with the value escaped; key is a literal. */
@@ -133,20 +94,64 @@ get_string(json_t *o, const char *key, size_t *n, struct arxiv_error *err)
 	return json_string_value(v);
 }
 
+/* Trim *s; "empty <key>" when nothing is left: 0 ok, -1 (err set). */
+static int
+check_text(const char *key, const char **s, size_t *n, struct arxiv_error *err)
+{
+	trim(s, n);
+	if (*n == 0) {
+		arxiv_error_set(err, "", 0, "empty %s", key);
+		return -1;
+	}
+	return 0;
+}
+
 /* Like get_string, trimmed, and "empty <key>" when nothing is left. */
 static const char *
 get_text(json_t *o, const char *key, size_t *n, struct arxiv_error *err)
 {
 	const char *s = get_string(o, key, n, err);
 
-	if (s == NULL)
+	if (s == NULL || check_text(key, &s, n, err) < 0)
 		return NULL;
-	trim(&s, n);
-	if (*n == 0) {
-		arxiv_error_set(err, "", 0, "empty %s", key);
-		return NULL;
-	}
 	return s;
+}
+
+/*
+ * The fast path: the four fields of a plain line (see arxiv_json_scan), decoded
+ * into tmp when escaped. 1 done, 0 not plain (use jansson), -1 out of memory.
+ */
+static int
+fast_fields(const char *line, size_t len, const char *v[4], size_t vn[4],
+    struct arxiv_buf *tmp)
+{
+	static const char *const names[4] = { "id", "title", "abstract", "categories" };
+	struct arxiv_json_key k[4];
+	size_t off[4], i;
+
+	memset(k, 0, sizeof(k));
+	for (i = 0; i < 4; i++)
+		k[i].name = names[i];
+	if (!arxiv_json_scan(line, len, k, 4, ARXIV_JSON_NODUP, NULL))
+		return 0;
+	for (i = 0; i < 4; i++) {
+		if (!k[i].escaped)
+			continue;
+		/* decoded values are appended to tmp, one after another */
+		off[i] = tmp->len;
+		if (arxiv_json_unescape(k[i].val, k[i].len, tmp) < 0)
+			return -1;
+		vn[i] = tmp->len - off[i];
+	}
+	for (i = 0; i < 4; i++) {
+		if (k[i].escaped)
+			v[i] = tmp->data + off[i];
+		else {
+			v[i] = k[i].val;
+			vn[i] = k[i].len;
+		}
+	}
+	return 1;
 }
 
 /* Append label to the set (*seen, *nseen) unless present; 1 added, 0 present, -1 ENOMEM. */
@@ -175,16 +180,30 @@ arxiv_map_line(const struct arxiv_domains *d, const struct arxiv_map_params *p,
     struct arxiv_error *err)
 {
 	struct arxiv_map_params def = arxiv_map_default_params();
-	const char *id, *title, *abstract, *cats, *c, *s, *end, **seen = NULL;
-	size_t idn, tn, an, cn, nseen = 0, seencap = 0, i;
+	const char *id, *title, *abstract, *cats, *c, *s, *end, **seen = NULL, *v[4];
+	size_t idn, tn, an, cn, nseen = 0, seencap = 0, i, vn[4];
+	struct arxiv_buf tmp = { 0 };
 	json_t *in = NULL;
 	json_error_t jerr;
 	long bad;
-	int rc = -1, first;
+	int rc = -1, first, fast;
 
 	if (p == NULL)
 		p = &def;
 	arxiv_buf_clear(out);
+	if ((fast = fast_fields(line, len, v, vn, &tmp)) < 0)
+		goto oom;
+	if (fast) {
+		/* the same checks, in the same order, as the jansson path below */
+		id = v[0], idn = vn[0], title = v[1], tn = vn[1];
+		abstract = v[2], an = vn[2], cats = v[3], cn = vn[3];
+		if (check_text("id", &id, &idn, err) < 0 ||
+		    check_text("title", &title, &tn, err) < 0 ||
+		    check_text("abstract", &abstract, &an, err) < 0 ||
+		    check_text("categories", &cats, &cn, err) < 0)
+			goto done;
+		goto fields;
+	}
 	if (memchr(line, '\0', len) != NULL) {
 		arxiv_error_set(err, "", 0, "NUL byte in line");
 		return -1;
@@ -207,6 +226,7 @@ arxiv_map_line(const struct arxiv_domains *d, const struct arxiv_map_params *p,
 	    (cats = get_text(in, "categories", &cn, err)) == NULL)
 		goto done;
 
+fields:
 	/* the fields of all codes, primary first (trimmed, so there is a first) */
 	for (c = cats, end = cats + cn; c < end;) {
 		for (s = c; c < end && !is_space((unsigned char)*c); c++)
@@ -257,6 +277,7 @@ oom:
 	arxiv_error_set(err, "", 0, "out of memory");
 done:
 	free(seen);
+	arxiv_buf_free(&tmp);
 	json_decref(in);
 	return rc;
 }

@@ -232,16 +232,60 @@ arxiv_lines_new(FILE *fp, const char *name, size_t max_len)
 	return r;
 }
 
+/*
+ * The line is read with fgets_unlocked (glibc's copies with memchr from the
+ * stream's buffer and never reads past the newline, so the stream stays usable
+ * and a pipe is not waited on beyond the line) in chunks of at most LINES_CHUNK
+ * bytes, so memory stays bounded by max_len. fgets does not tell how many
+ * bytes it stored: the chunk is prefilled with '\n' and the terminating NUL is
+ * the last NUL in it, since every byte after it is still '\n'; a NUL byte in
+ * the data lies before it.
+ */
+#define LINES_CHUNK 16384
+
+/* Read one chunk into p (size >= 2, at most limit): bytes stored (0 at EOF or
+ * error). */
+static size_t
+lines_chunk(FILE *fp, char *p, size_t size, size_t limit)
+{
+	char *z;
+
+	if (size > limit)
+		size = limit;
+	memset(p, '\n', size);
+	if (fgets_unlocked(p, (int)size, fp) == NULL)
+		return 0;
+	z = memrchr(p, '\0', size);
+	return z != NULL ? (size_t)(z - p) : 0;
+}
+
 int
 arxiv_lines_next(struct arxiv_lines *r, const char **line, size_t *len, struct arxiv_error *err)
 {
-	size_t n = 0;
-	int c, toolong = 0, nul = 0;
+	size_t n = 0, k, cap;
+	int toolong = 0, nul = 0, nl = 0;
 	char *p;
 
 	for (;;) {
-		c = getc_unlocked(r->fp);
-		if (c == EOF) {
+		if (toolong)
+			k = lines_chunk(r->fp, r->buf, r->cap, LINES_CHUNK);	/* discarded */
+		else {
+			if (r->cap - n < 2) {
+				cap = r->cap * 2;
+				if (cap > r->max + 2)
+					cap = r->max + 2;
+				if ((p = realloc(r->buf, cap)) == NULL) {
+					arxiv_error_set(err, r->name, r->lineno + 1, "out of memory");
+					r->ioerr = ENOMEM;
+					return -1;
+				}
+				r->buf = p;
+				r->cap = cap;
+			}
+			/* a small first chunk: the prefill costs as much as the copy */
+			k = lines_chunk(r->fp, r->buf + n, r->cap - n, n ? LINES_CHUNK : 4096);
+		}
+		if (k == 0) {
 			if (ferror(r->fp)) {
 				r->ioerr = errno ? errno : EIO;
 				arxiv_error_set(err, r->name, r->lineno + 1, "read error: %s",
@@ -252,29 +296,20 @@ arxiv_lines_next(struct arxiv_lines *r, const char **line, size_t *len, struct a
 				return 0;
 			break;
 		}
-		if (c == '\n')
+		p = toolong ? r->buf : r->buf + n;
+		if (p[k - 1] == '\n') {
+			nl = 1;
+			k--;
+		}
+		if (!toolong) {
+			if (!nul && memchr(p, '\0', k) != NULL)
+				nul = 1;
+			n += k;
+			if (n > r->max)
+				toolong = 1;
+		}
+		if (nl)
 			break;
-		if (c == '\0')
-			nul = 1;
-		if (toolong)
-			continue;
-		if (n >= r->max) {
-			toolong = 1;
-			continue;
-		}
-		if (n + 2 > r->cap) {
-			size_t cap = r->cap * 2;
-			if (cap > r->max + 2)
-				cap = r->max + 2;
-			if ((p = realloc(r->buf, cap)) == NULL) {
-				arxiv_error_set(err, r->name, r->lineno + 1, "out of memory");
-				r->ioerr = ENOMEM;
-				return -1;
-			}
-			r->buf = p;
-			r->cap = cap;
-		}
-		r->buf[n++] = (char)c;
 	}
 	r->lineno++;
 	if (toolong) {

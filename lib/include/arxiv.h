@@ -387,7 +387,8 @@ ARXIV_API double arxiv_split_u(const char *id, size_t n, uint64_t seed);
  * top-level keys asked for. It returns 1 only when it is sure that jansson's
  * json_loadb(line, len, flags, ...) accepts the line and yields the same values,
  * and every key is as wanted: an ARXIV_JSON_STRING key present once with a
- * string value, an ARXIV_JSON_ABSENT key absent. It returns 0 ("not plain")
+ * string value, an ARXIV_JSON_ABSENT key absent, an ARXIV_JSON_OPTIONAL key
+ * absent or present once with a string value. It returns 0 ("not plain")
  * for everything else: invalid JSON, and also valid lines it does not handle
  * (escaped keys at the top level, nesting deeper than 64, integers over 18
  * characters or numbers with an exponent, \u0000, an asked key missing,
@@ -396,10 +397,11 @@ ARXIV_API double arxiv_split_u(const char *id, size_t n, uint64_t seed);
  */
 #define ARXIV_JSON_STRING	0	/* key must be present once, a string */
 #define ARXIV_JSON_ABSENT	1	/* key must not be present */
+#define ARXIV_JSON_OPTIONAL	2	/* key absent, or present once, a string */
 #define ARXIV_JSON_NODUP	1u	/* flag: as JSON_REJECT_DUPLICATES (any depth) */
 struct arxiv_json_key {
-	const char *name;	/* in: key (no escapes), borrowed */
-	int want;		/* in: ARXIV_JSON_STRING or ARXIV_JSON_ABSENT */
+	const char *name;	/* in: key (no escapes; names distinct), borrowed */
+	int want;		/* in: ARXIV_JSON_STRING, _ABSENT or _OPTIONAL */
 	const char *val;	/* out: the raw bytes between the quotes, borrowed
 				 * from line; NULL when absent (and after 0) */
 	size_t len;		/* out: bytes at val */

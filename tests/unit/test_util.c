@@ -75,5 +75,71 @@ main(void)
 	CHECK(arxiv_lines_next(r, &line, &len, &e) == 1 && strcmp(line, "ok") == 0, "next line after NUL is read");
 	arxiv_lines_free(r);
 	fclose(fp);
+
+	/* the reader reads in chunks (4 KiB, then 16 KiB): lines across them */
+	{
+		size_t big_n = 3 * 16384 + 1000, j;
+		char *long_in = malloc(2 * big_n + 64), *z;
+		for (j = 0; j < big_n; j++)
+			long_in[j] = (char)('a' + j % 26);
+		memcpy(long_in + big_n, "\r\nx\n", 4);
+		fp = mem(long_in, big_n + 4);
+		r = arxiv_lines_new(fp, "long", 0);
+		CHECK(arxiv_lines_next(r, &line, &len, &e) == 1 && len == big_n &&
+		    memcmp(line, long_in, big_n) == 0 && line[len] == '\0',
+		    "a 50 KB line across chunks comes back whole, CR stripped");
+		CHECK(getc(fp) == 'x' && ungetc('x', fp) == 'x', "the stream is not read past the newline");
+		CHECK(arxiv_lines_next(r, &line, &len, &e) == 1 && strcmp(line, "x") == 0 &&
+		    arxiv_lines_next(r, &line, &len, &e) == 0, "next line, then EOF");
+		arxiv_lines_free(r);
+		fclose(fp);
+
+		/* exactly max bytes is fine, max + 1 (a CR counts) is too long */
+		memset(long_in, 'y', 2 * big_n);
+		long_in[5000] = '\n';
+		long_in[5000 + 5001] = '\r';
+		long_in[5000 + 5002] = '\n';
+		long_in[2 * big_n - 1] = '\n';
+		long_in[2 * big_n - 2] = '\0';
+		fp = mem(long_in, 2 * big_n);
+		r = arxiv_lines_new(fp, "max", 5000);
+		CHECK(arxiv_lines_next(r, &line, &len, &e) == 1 && len == 5000, "line of max bytes read");
+		CHECK(arxiv_lines_next(r, &line, &len, &e) == -1 && e.line == 2 &&
+		    strstr(e.text, "longer than 5000") != NULL, "max bytes plus CR is too long");
+		CHECK(arxiv_lines_next(r, &line, &len, &e) == -1 && e.line == 3 &&
+		    strstr(e.text, "longer than") != NULL, "long line with a NUL: too long wins");
+		CHECK(arxiv_lines_next(r, &line, &len, &e) == 0, "EOF after the long lines");
+		arxiv_lines_free(r);
+		fclose(fp);
+
+		/* a NUL far into a line, and a last line without newline after it */
+		memset(long_in, 'z', 30000);
+		long_in[20000] = '\0';
+		long_in[25000] = '\n';
+		fp = mem(long_in, 30000);
+		r = arxiv_lines_new(fp, "nul2", 0);
+		CHECK(arxiv_lines_next(r, &line, &len, &e) == -1 && strstr(e.text, "NUL") != NULL &&
+		    e.line == 1, "NUL byte after 20000 bytes reported");
+		CHECK(arxiv_lines_next(r, &line, &len, &e) == 1 && len == 4999 &&
+		    (z = memchr(line, 'z', len)) == line && arxiv_lines_next(r, &line, &len, &e) == 0,
+		    "last line without newline after it, then EOF");
+		arxiv_lines_free(r);
+		fclose(fp);
+		free(long_in);
+	}
+
+	fp = mem("", 0);
+	r = arxiv_lines_new(fp, "empty", 0);
+	CHECK(arxiv_lines_next(r, &line, &len, &e) == 0 && arxiv_lines_lineno(r) == 0, "empty input: EOF");
+	arxiv_lines_free(r);
+	fclose(fp);
+	fp = mem("\n\0", 2);
+	r = arxiv_lines_new(fp, "nl", 0);
+	CHECK(arxiv_lines_next(r, &line, &len, &e) == 1 && len == 0, "lone newline: an empty line");
+	CHECK(arxiv_lines_next(r, &line, &len, &e) == -1 && strstr(e.text, "NUL") != NULL &&
+	    e.line == 2, "a final NUL without newline is a line with a NUL");
+	CHECK(arxiv_lines_next(r, &line, &len, &e) == 0, "then EOF");
+	arxiv_lines_free(r);
+	fclose(fp);
 	return tap_done();
 }
