@@ -26,6 +26,10 @@ struct ctx {
 	char *prep;			/* the first record's signature, NULL before */
 	struct arxiv_buf prepbuf;	/* this record's, NUL-terminated */
 	struct arxiv_buf dec[K_N];	/* decoded escaped strings, per key */
+	struct arxiv_json_key keys[K_N];	/* for arxiv_json_scan */
+	size_t nkeys;
+	int kidx[K_N];			/* K_* -> index in keys, -1: none */
+	struct arxiv_tok_cache *cache;	/* this process's word cache */
 	int prep_clean;			/* the first record tokenised "clean" */
 	uint32_t *ids;
 	uint8_t *mask;
@@ -59,8 +63,9 @@ bad_record(struct ctx *c, const struct arxiv_error *e)
 	c->skipped++;
 }
 
+/* The stream header; empty: no record was written (ARXIV_TENSOR_EMPTY). */
 static int
-write_header(struct ctx *c, const char *prep)
+write_header(struct ctx *c, const char *prep, int empty)
 {
 	struct arxiv_tensor_header h;
 	struct arxiv_error e;
@@ -69,7 +74,7 @@ write_header(struct ctx *c, const char *prep)
 	h.seq_len = (uint32_t)c->tp.seq_len;
 	h.id_width = 32;
 	h.n_labels = (uint32_t)c->n_labels;
-	h.flags = c->tp.lowercase ? 1 : 0;
+	h.flags = (c->tp.lowercase ? 1 : 0) | (empty ? ARXIV_TENSOR_EMPTY : 0);
 	h.n_records = 0;
 	h.vocab_hash = arxiv_vocab_hash(c->vocab);
 	h.labels = (char **)c->labels;
@@ -84,12 +89,12 @@ write_header(struct ctx *c, const char *prep)
 /* ------------------------------------------------------------ records */
 
 /*
- * The keys of a record that arxiv-tok reads. A record is parsed by a small
- * validating scanner that only decodes these keys' strings (zero-copy when
- * they hold no escapes) and skips everything else; whenever it meets anything
- * unusual (invalid JSON, an escaped key, a surrogate escape, an exponent or a
- * long number, deep nesting) it gives up and the record is parsed again by
- * jansson, which also words the error messages. -J always uses jansson.
+ * The keys of a record that arxiv-tok reads. A plain record is checked by the
+ * library's validating scanner (arxiv_json_scan: strict JSON, valid UTF-8, no
+ * allocation), which finds these keys' strings (zero-copy when they hold no
+ * escapes); anything else (invalid JSON or UTF-8, a key that is not a string
+ * or repeated, ...) is parsed again by jansson, which also words the error
+ * messages, so both paths give the same bytes. -J always uses jansson.
  */
 
 struct val {
@@ -97,12 +102,6 @@ struct val {
 	int esc;		/* s/n is the raw JSON string, escapes not yet decoded */
 	const char *s;
 	size_t n;
-};
-
-struct scan {
-	const char *p, *end;
-	struct ctx *c;
-	struct val *v;
 };
 
 static const char *
@@ -113,270 +112,53 @@ key_name(const struct ctx *c, int k)
 	return k == K_FIELD ? c->field : names[k];
 }
 
+/* The scanner's key list: the five names, and -f's field unless it is one of them. */
 static void
-skip_ws(struct scan *s)
+scan_keys_init(struct ctx *c)
 {
-	while (s->p < s->end && (*s->p == ' ' || *s->p == '\t' || *s->p == '\n' || *s->p == '\r'))
-		s->p++;
-}
+	int k, j;
 
-static int
-hexval(int ch)
-{
-	if (ch >= '0' && ch <= '9')
-		return ch - '0';
-	if (ch >= 'a' && ch <= 'f')
-		return ch - 'a' + 10;
-	if (ch >= 'A' && ch <= 'F')
-		return ch - 'A' + 10;
-	return -1;
-}
-
-/* A string at s->p ('"'). *esc: it has escapes. 0, or -1: give up. */
-static int
-scan_string(struct scan *s, const char **start, size_t *n, int *esc)
-{
-	const char *p = s->p + 1;
-
-	*esc = 0;
-	*start = p;
-	for (;;) {
-		unsigned char ch;
-		if (p >= s->end)
-			return -1;
-		ch = (unsigned char)*p;
-		if (ch == '"')
-			break;
-		if (ch < 0x20)
-			return -1;
-		if (ch == '\\') {
-			*esc = 1;
-			if (++p >= s->end)
-				return -1;
-			if (*p == 'u') {
-				int i, u = 0;
-				if (s->end - p < 5)
-					return -1;
-				for (i = 1; i <= 4; i++) {
-					int h = hexval(p[i]);
-					if (h < 0)
-						return -1;
-					u = u * 16 + h;
-				}
-				if (u >= 0xd800 && u <= 0xdfff)
-					return -1;
-				p += 5;
-				continue;
-			}
-			if (!strchr("\"\\/bfnrt", *p) || *p == '\0')
-				return -1;
-		}
-		p++;
+	memset(c->keys, 0, sizeof(c->keys));
+	c->nkeys = 0;
+	c->kidx[K_FIELD] = -1;
+	for (k = K_CLEAN; k < K_N; k++) {
+		c->kidx[k] = (int)c->nkeys;
+		c->keys[c->nkeys].name = key_name(c, k);
+		c->keys[c->nkeys++].want = ARXIV_JSON_OPTIONAL;
 	}
-	*n = (size_t)(p - *start);
-	s->p = p + 1;
-	return 0;
-}
-
-/* Decode a scanned string with escapes into b. */
-static int
-decode_string(const char *p, size_t n, struct arxiv_buf *b)
-{
-	const char *end = p + n, *q;
-	char ch;
-
-	arxiv_buf_clear(b);
-	while (p < end) {
-		if ((q = memchr(p, '\\', (size_t)(end - p))) == NULL)
-			q = end;
-		if (arxiv_buf_append(b, p, (size_t)(q - p)) < 0)
-			return -1;
-		if ((p = q) == end)
-			break;
-		p++;
-		ch = *p++;
-		switch (ch) {
-		case 'b': ch = '\b'; break;
-		case 'f': ch = '\f'; break;
-		case 'n': ch = '\n'; break;
-		case 'r': ch = '\r'; break;
-		case 't': ch = '\t'; break;
-		case 'u': {
-			unsigned u = (unsigned)(hexval(p[0]) << 12 | hexval(p[1]) << 8 |
-			    hexval(p[2]) << 4 | hexval(p[3]));
-			char enc[3];
-			size_t k;
-			p += 4;
-			if (u < 0x80) {
-				enc[0] = (char)u;
-				k = 1;
-			} else if (u < 0x800) {
-				enc[0] = (char)(0xc0 | u >> 6);
-				enc[1] = (char)(0x80 | (u & 0x3f));
-				k = 2;
-			} else {
-				enc[0] = (char)(0xe0 | u >> 12);
-				enc[1] = (char)(0x80 | ((u >> 6) & 0x3f));
-				enc[2] = (char)(0x80 | (u & 0x3f));
-				k = 3;
-			}
-			if (arxiv_buf_append(b, enc, k) < 0)
-				return -1;
-			continue;
-		}
-		default: break;	/* " \ / */
-		}
-		if (arxiv_buf_putc(b, ch) < 0)
-			return -1;
-	}
-	return arxiv_buf_reserve(b, 0);
-}
-
-static int
-scan_value(struct scan *s, int depth)
-{
-	const char *start;
-	size_t n, digits = 0;
-	int esc;
-
-	if (s->p >= s->end || depth > 32)
-		return -1;
-	switch (*s->p) {
-	case '"':
-		return scan_string(s, &start, &n, &esc);
-	case '{':
-	case '[': {
-		char close = *s->p == '{' ? '}' : ']';
-		s->p++;
-		skip_ws(s);
-		if (s->p < s->end && *s->p == close) {
-			s->p++;
-			return 0;
-		}
-		for (;;) {
-			if (close == '}') {
-				if (s->p >= s->end || *s->p != '"' || scan_string(s, &start, &n, &esc) < 0)
-					return -1;
-				skip_ws(s);
-				if (s->p >= s->end || *s->p++ != ':')
-					return -1;
-				skip_ws(s);
-			}
-			if (scan_value(s, depth + 1) < 0)
-				return -1;
-			skip_ws(s);
-			if (s->p >= s->end)
-				return -1;
-			if (*s->p == close) {
-				s->p++;
-				return 0;
-			}
-			if (*s->p++ != ',')
-				return -1;
-			skip_ws(s);
-		}
-	}
-	case 't':
-		n = 4;
-		start = "true";
-		goto literal;
-	case 'f':
-		n = 5;
-		start = "false";
-		goto literal;
-	case 'n':
-		n = 4;
-		start = "null";
-literal:
-		if ((size_t)(s->end - s->p) < n || memcmp(s->p, start, n) != 0)
-			return -1;
-		s->p += n;
-		return 0;
-	default:
-		/* a number; exponents and long numbers are left to jansson */
-		if (*s->p == '-')
-			s->p++;
-		if (s->p < s->end && *s->p == '0')
-			s->p++, digits++;
-		else if (s->p < s->end && *s->p >= '1' && *s->p <= '9')
-			while (s->p < s->end && *s->p >= '0' && *s->p <= '9')
-				s->p++, digits++;
-		else
-			return -1;
-		if (s->p < s->end && *s->p == '.') {
-			s->p++;
-			if (s->p >= s->end || *s->p < '0' || *s->p > '9')
-				return -1;
-			while (s->p < s->end && *s->p >= '0' && *s->p <= '9')
-				s->p++, digits++;
-		}
-		if (digits > 15 || (s->p < s->end && (*s->p == 'e' || *s->p == 'E')))
-			return -1;
-		return 0;
+	if (c->field == NULL)
+		return;
+	for (j = K_CLEAN; j < K_N; j++)
+		if (strcmp(c->field, key_name(c, j)) == 0)
+			c->kidx[K_FIELD] = c->kidx[j];
+	if (c->kidx[K_FIELD] < 0) {
+		c->kidx[K_FIELD] = (int)c->nkeys;
+		c->keys[c->nkeys].name = c->field;
+		c->keys[c->nkeys++].want = ARXIV_JSON_OPTIONAL;
 	}
 }
 
-/* The fast path: 0 with v[] filled, or -1 to let jansson parse the record. */
+/* The fast path: 1 with v[] filled, or 0 to let jansson parse the record. */
 static int
 fast_parse(struct ctx *c, const char *line, size_t len, struct val *v)
 {
-	struct scan s = { line, line + len, c, v };
-	const char *key, *str;
-	size_t kn, n;
-	int esc, k, hit;
+	int k;
 
-	skip_ws(&s);
-	if (s.p >= s.end || *s.p++ != '{')
-		return -1;
-	skip_ws(&s);
-	if (s.p < s.end && *s.p == '}') {
-		s.p++;
-		goto end;
+	if (!arxiv_json_scan(line, len, c->keys, c->nkeys, 0, NULL))
+		return 0;
+	for (k = 0; k < K_N; k++) {
+		const struct arxiv_json_key *key;
+		if (c->kidx[k] < 0)
+			continue;
+		key = &c->keys[c->kidx[k]];
+		if (key->val == NULL)
+			continue;
+		v[k].kind = 1;
+		v[k].esc = key->escaped;	/* decoded by parse() when used */
+		v[k].s = key->val;
+		v[k].n = key->len;
 	}
-	for (;;) {
-		if (s.p >= s.end || *s.p != '"' || scan_string(&s, &key, &kn, &esc) < 0 || esc)
-			return -1;
-		skip_ws(&s);
-		if (s.p >= s.end || *s.p++ != ':')
-			return -1;
-		skip_ws(&s);
-		for (hit = 0, k = 0; k < K_N; k++) {
-			const char *name = key_name(c, k);
-			if (name && strlen(name) == kn && memcmp(name, key, kn) == 0)
-				hit |= 1 << k;
-		}
-		if (hit && s.p < s.end && *s.p == '"') {
-			if (scan_string(&s, &str, &n, &esc) < 0)
-				return -1;
-			for (k = 0; k < K_N; k++) {
-				if (!(hit & 1 << k))
-					continue;
-				v[k].kind = 1;
-				v[k].esc = esc;	/* decoded by parse() when used */
-				v[k].s = str;
-				v[k].n = n;
-			}
-		} else {
-			if (scan_value(&s, 1) < 0)
-				return -1;
-			for (k = 0; k < K_N; k++)
-				if (hit & 1 << k)
-					v[k].kind = 2;
-		}
-		skip_ws(&s);
-		if (s.p >= s.end)
-			return -1;
-		if (*s.p == '}') {
-			s.p++;
-			break;
-		}
-		if (*s.p++ != ',')
-			return -1;
-		skip_ws(&s);
-	}
-end:
-	skip_ws(&s);
-	return s.p == s.end ? 0 : -1;
+	return 1;
 }
 
 /* What parse() returns for a record of the fast path (never dereferenced). */
@@ -385,7 +167,8 @@ static json_t fast_parsed;
 /*
  * Parse one record into v[] and pick the text to tokenise (*fk: its slot).
  * Returns NULL or the jansson object the strings point into (to json_decref;
- * a non-NULL dummy for the fast path), or NULL with err.
+ * a non-NULL dummy for the fast path), or NULL with err. The strings are
+ * valid UTF-8 (checked by the scanner, or by arxiv_utf8_check and jansson).
  */
 static json_t *
 parse(struct ctx *c, const char *line, size_t len, struct val *v, int *fk, int *is_clean,
@@ -398,12 +181,12 @@ parse(struct ctx *c, const char *line, size_t len, struct val *v, int *fk, int *
 	int k;
 
 	memset(v, 0, K_N * sizeof(*v));
-	if ((bad = arxiv_utf8_check(line, len)) >= 0) {
-		arxiv_error_set(err, "", 0, "invalid UTF-8 at byte %ld", bad);
-		return NULL;
-	}
-	if (c->jansson || fast_parse(c, line, len, v) < 0) {
+	if (c->jansson || !fast_parse(c, line, len, v)) {
 		memset(v, 0, K_N * sizeof(*v));
+		if ((bad = arxiv_utf8_check(line, len)) >= 0) {
+			arxiv_error_set(err, "", 0, "invalid UTF-8 at byte %ld", bad);
+			return NULL;
+		}
 		if ((o = json_loadb(line, len, JSON_ALLOW_NUL, &je)) == NULL) {
 			arxiv_error_set(err, "", 0, "invalid JSON: %s", je.text);
 			return NULL;
@@ -428,7 +211,8 @@ parse(struct ctx *c, const char *line, size_t len, struct val *v, int *fk, int *
 	for (k = 0; k < K_N; k++) {
 		if (!v[k].esc || (k != *fk && k < K_LABEL))
 			continue;
-		if (decode_string(v[k].s, v[k].n, &c->dec[k]) < 0) {
+		arxiv_buf_clear(&c->dec[k]);
+		if (arxiv_json_unescape(v[k].s, v[k].n, &c->dec[k]) < 0) {
 			arxiv_error_set(err, "", 0, "out of memory");
 			return NULL;
 		}
@@ -543,7 +327,8 @@ encode_record(struct ctx *c, const char *line, size_t len, long lineno, struct a
 		}
 		goto out;
 	}
-	if (arxiv_tok_encode(c->vocab, &c->tp, v[fk].s, v[fk].n, c->ids, c->mask, &ntok, err) < 0)
+	if (arxiv_tok_encode_cached(c->cache, ARXIV_TOK_VALID_UTF8, c->vocab, &c->tp, v[fk].s,
+	    v[fk].n, c->ids, c->mask, &ntok, err) < 0)
 		goto out;
 	if (ntok <= 2) {
 		arxiv_error_set(err, "", 0, "no tokens in \"%s\"", key_name(c, fk));
@@ -555,7 +340,7 @@ encode_record(struct ctx *c, const char *line, size_t len, long lineno, struct a
 			goto out;
 		}
 		c->prep_clean = is_clean;
-		write_header(c, c->prep);
+		write_header(c, c->prep, 0);
 	}
 	rec.ids = c->ids;
 	rec.mask = c->mask;
@@ -675,6 +460,7 @@ main(int argc, char *argv[])
 		{ "version", no_argument, NULL, 'V' },
 		{ NULL, 0, NULL, 0 },
 	};
+	static char ibuf[65536], obuf[65536], fbuf[65536];
 	struct ctx c;
 	struct arxiv_error e;
 	struct arxiv_domains *dom = NULL;
@@ -727,6 +513,11 @@ main(int argc, char *argv[])
 	}
 	argc -= optind;
 	argv += optind;
+	scan_keys_init(&c);
+	/* 64 KiB stdio buffers: a pipe's default (4 KiB) costs a system call
+	 * every few records */
+	setvbuf(stdin, ibuf, _IOFBF, sizeof(ibuf));
+	setvbuf(stdout, obuf, _IOFBF, sizeof(obuf));
 
 	if (vocab_path == NULL && c.mode == MODE_ENCODE) {
 		warnx("a vocabulary is required: -v vocab.txt (or build one with --learn)");
@@ -762,6 +553,8 @@ main(int argc, char *argv[])
 				status = 1;
 				break;
 			}
+			if (fp != stdin)	/* the previous file is closed: reuse fbuf */
+				setvbuf(fp, fbuf, _IOFBF, sizeof(fbuf));
 			jsonl_file(&c, fp, name);
 			prog_close(fp);
 		}
@@ -797,16 +590,20 @@ main(int argc, char *argv[])
 		err(1, NULL);
 	for (i = 0; i < c.n_labels; i++)
 		c.labels[i] = arxiv_domains_label(dom, i);
+	if ((c.cache = arxiv_tok_cache_new()) == NULL)
+		err(1, NULL);
 	for (i = 0; i < (size_t)(argc ? argc : 1); i++) {
 		if ((fp = prog_open(argc ? argv[i] : NULL, &name)) == NULL) {
 			status = 1;
 			break;
 		}
+		if (fp != stdin)	/* the previous file is closed: reuse fbuf */
+			setvbuf(fp, fbuf, _IOFBF, sizeof(fbuf));
 		jsonl_file(&c, fp, name);
 		prog_close(fp);
 	}
 	if (c.w == NULL && status == 0)
-		write_header(&c, "");
+		write_header(&c, "", 1);	/* no record: a placeholder header */
 	if (arxiv_tensor_finish(c.w, &e) < 0 && status == 0) {
 		prog_warnerr(&e);
 		status = 1;
@@ -817,6 +614,7 @@ main(int argc, char *argv[])
 	free(c.ids);
 	free(c.mask);
 	free(c.prep);
+	arxiv_tok_cache_free(c.cache);
 	arxiv_buf_free(&c.prepbuf);
 	for (i = 0; i < K_N; i++)
 		arxiv_buf_free(&c.dec[i]);

@@ -104,6 +104,8 @@ struct arxiv_tensor_reader {
 	uint8_t *mask;
 	uint64_t n_read;
 	struct arxiv_buf raw;	/* the header's bytes, to recognise a repeat of it */
+	struct arxiv_buf empty;	/* the same header as an ARXIV_TENSOR_EMPTY stream's */
+	uint32_t labels_size, prep_size;
 };
 
 /* Read exactly n bytes: 1 done, 0 clean EOF before any byte, -1 short/error
@@ -136,46 +138,19 @@ read_block(struct arxiv_tensor_reader *r, void *p, size_t n, const char *what,
 	return -1;
 }
 
-struct arxiv_tensor_reader *
-arxiv_tensor_open(FILE *fp, const char *name, struct arxiv_error *err)
+/* Parse the header whose first FIXED_SIZE bytes are in fixed (magic checked)
+ * and read the rest of it into r->h, r->raw. 0 or -1 with err. */
+static int
+parse_header(struct arxiv_tensor_reader *r, const unsigned char *fixed, struct arxiv_error *err)
 {
-	struct arxiv_tensor_reader *r;
-	struct arxiv_tensor_header *h;
-	unsigned char fixed[FIXED_SIZE], four[4];
+	struct arxiv_tensor_header *h = &r->h;
+	unsigned char four[4];
 	uint32_t labels_size, prep_size, i;
 	uint64_t consumed;
 	char *block = NULL, *p, *end;
-	size_t got;
 	long bad;
 
-	if ((r = calloc(1, sizeof(*r))) == NULL) {
-		arxiv_error_set(err, name, 0, "out of memory");
-		return NULL;
-	}
-	r->fp = fp;
-	snprintf(r->name, sizeof(r->name), "%s", name ? name : "<stdin>");
-	h = &r->h;
-	if (read_full(fp, fixed, sizeof(fixed), &got) != 1) {
-		if (ferror(fp))
-			arxiv_error_set(err, r->name, 0, "read error: %s",
-			    strerror(errno ? errno : EIO));
-		else if (got >= 8 && memcmp(fixed, magic, 8) == 0)
-			arxiv_error_set(err, r->name, 0, "truncated header (%zu of %d bytes)", got,
-			    FIXED_SIZE);
-		else if (got == 0)
-			arxiv_error_set(err, r->name, 0,
-			    "empty input, not an arxiv tensor stream; did you forget arxiv-tok?");
-		else
-			arxiv_error_set(err, r->name, 0,
-			    "not an arxiv tensor stream (bad magic); did you forget arxiv-tok?");
-		goto fail;
-	}
-	if (memcmp(fixed, magic, 8) != 0) {
-		arxiv_error_set(err, r->name, 0,
-		    "not an arxiv tensor stream (bad magic); did you forget arxiv-tok?");
-		goto fail;
-	}
-	if (arxiv_buf_append(&r->raw, fixed, sizeof(fixed)) < 0) {
+	if (arxiv_buf_append(&r->raw, fixed, FIXED_SIZE) < 0) {
 		arxiv_error_set(err, r->name, 0, "out of memory");
 		goto fail;
 	}
@@ -268,8 +243,98 @@ arxiv_tensor_open(FILE *fp, const char *name, struct arxiv_error *err)
 			goto fail;
 		consumed += k;
 	}
+	r->labels_size = labels_size;
+	r->prep_size = prep_size;
+	return 0;
+fail:
+	free(block);
+	return -1;
+}
+
+struct arxiv_tensor_reader *
+arxiv_tensor_open(FILE *fp, const char *name, struct arxiv_error *err)
+{
+	struct arxiv_tensor_reader *r;
+	struct arxiv_tensor_header *h;
+	unsigned char fixed[FIXED_SIZE];
+	size_t got;
+
+	if ((r = calloc(1, sizeof(*r))) == NULL) {
+		arxiv_error_set(err, name, 0, "out of memory");
+		return NULL;
+	}
+	r->fp = fp;
+	snprintf(r->name, sizeof(r->name), "%s", name ? name : "<stdin>");
+	if (read_full(fp, fixed, sizeof(fixed), &got) != 1) {
+
+		if (ferror(fp))
+			arxiv_error_set(err, r->name, 0, "read error: %s",
+			    strerror(errno ? errno : EIO));
+		else if (got >= 8 && memcmp(fixed, magic, 8) == 0)
+			arxiv_error_set(err, r->name, 0, "truncated header (%zu of %d bytes)", got,
+			    FIXED_SIZE);
+		else if (got == 0)
+			arxiv_error_set(err, r->name, 0,
+			    "empty input, not an arxiv tensor stream; did you forget arxiv-tok?");
+		else
+			arxiv_error_set(err, r->name, 0,
+			    "not an arxiv tensor stream (bad magic); did you forget arxiv-tok?");
+		goto fail;
+	}
+	if (memcmp(fixed, magic, 8) != 0) {
+		arxiv_error_set(err, r->name, 0,
+		    "not an arxiv tensor stream (bad magic); did you forget arxiv-tok?");
+		goto fail;
+	}
+	if (parse_header(r, fixed, err) < 0)
+		goto fail;
+	/* An empty stream's placeholder header followed by another stream's
+	 * (parallel --pipe -k arxiv-tok): the next one is the first header. */
+	while (r->h.flags & ARXIV_TENSOR_EMPTY) {
+		if (read_full(fp, fixed, sizeof(fixed), &got) == 0)
+			break;		/* EOF: the whole stream is empty */
+		if (ferror(fp)) {
+			arxiv_error_set(err, r->name, 0, "read error: %s",
+			    strerror(errno ? errno : EIO));
+			goto fail;
+		}
+		if (got < 8 || memcmp(fixed, magic, 8) != 0) {
+			arxiv_error_set(err, r->name, 0,
+			    "data after the header of an empty stream (flag %u set)",
+			    ARXIV_TENSOR_EMPTY);
+			goto fail;
+		}
+		if (got < sizeof(fixed)) {
+			arxiv_error_set(err, r->name, 0, "truncated header (%zu of %d bytes)", got,
+			    FIXED_SIZE);
+			goto fail;
+		}
+		free_header(&r->h);
+		memset(&r->h, 0, sizeof(r->h));
+		arxiv_buf_clear(&r->raw);
+		if (parse_header(r, fixed, err) < 0)
+			goto fail;
+	}
+	/* A later placeholder for an empty stream: this header, flagged empty,
+	 * with an empty prep (the extra fields of later versions kept). */
+	{
+		const unsigned char *raw = (const unsigned char *)r->raw.data;
+		size_t at = FIXED_SIZE + r->labels_size, rest = at + 4 + r->prep_size;
+		unsigned char *e;
+		if (arxiv_buf_append(&r->empty, raw, at + 4) < 0 ||
+		    arxiv_buf_append(&r->empty, raw + rest, r->raw.len - rest) < 0) {
+			arxiv_error_set(err, r->name, 0, "out of memory");
+			goto fail;
+		}
+		e = (unsigned char *)r->empty.data;
+		put32(e + 12, (uint32_t)r->empty.len);
+		put32(e + 28, r->h.flags | ARXIV_TENSOR_EMPTY);
+		put32(e + at, 0);
+	}
+	h = &r->h;
 	r->rec_size = record_size(h->seq_len, h->id_width);
-	r->buf = malloc(r->rec_size);
+	/* at least a fixed header, so skip_header can read a header's flags */
+	r->buf = malloc(r->rec_size > FIXED_SIZE ? r->rec_size : FIXED_SIZE);
 	r->ids = malloc((size_t)h->seq_len * sizeof(*r->ids));
 	r->mask = malloc(h->seq_len);
 	if (!r->buf || !r->ids || !r->mask) {
@@ -278,7 +343,6 @@ arxiv_tensor_open(FILE *fp, const char *name, struct arxiv_error *err)
 	}
 	return r;
 fail:
-	free(block);
 	arxiv_tensor_close(r);
 	return NULL;
 }
@@ -291,14 +355,15 @@ arxiv_tensor_header(const struct arxiv_tensor_reader *r)
 
 /*
  * r->buf holds got bytes that start with the magic. Check that they begin a
- * copy of the first header and consume it; returns how many bytes after the
- * header are left at the start of r->buf, or (size_t)-1 with err.
+ * copy of the first header, or of its ARXIV_TENSOR_EMPTY placeholder, and
+ * consume it; returns how many bytes after the header are left at the start
+ * of r->buf, or (size_t)-1 with err.
  */
 static size_t
 skip_header(struct arxiv_tensor_reader *r, size_t got, long recno, struct arxiv_error *err)
 {
 	const unsigned char *hdr = (const unsigned char *)r->raw.data;
-	size_t hs = r->raw.len, n = got < hs ? got : hs, done;
+	size_t hs = r->raw.len, n, done;
 	unsigned char chunk[4096];
 
 	if (r->h.n_records) {
@@ -307,6 +372,17 @@ skip_header(struct arxiv_tensor_reader *r, size_t got, long recno, struct arxiv_
 		    "concatenated)");
 		return (size_t)-1;
 	}
+	if (got < FIXED_SIZE && got == r->rec_size) {
+		/* records shorter than a fixed header: read up to its flags */
+		if (fread(r->buf + got, 1, FIXED_SIZE - got, r->fp) != FIXED_SIZE - got)
+			goto truncated;
+		got = FIXED_SIZE;
+	}
+	if (got >= 32 && (get32(r->buf + 28) & ARXIV_TENSOR_EMPTY) && !(r->h.flags & ARXIV_TENSOR_EMPTY)) {
+		hdr = (const unsigned char *)r->empty.data;
+		hs = r->empty.len;
+	}
+	n = got < hs ? got : hs;
 	if (memcmp(r->buf, hdr, n) != 0)
 		goto differs;
 	if (got >= hs) {
@@ -427,6 +503,7 @@ arxiv_tensor_close(struct arxiv_tensor_reader *r)
 		return;
 	free_header(&r->h);
 	arxiv_buf_free(&r->raw);
+	arxiv_buf_free(&r->empty);
 	free(r->buf);
 	free(r->ids);
 	free(r->mask);
@@ -547,6 +624,10 @@ arxiv_tensor_write(struct arxiv_tensor_writer *w, const struct arxiv_tensor_reco
 	unsigned char *p = w->buf;
 	size_t idlen = strnlen(rec->id, sizeof(rec->id)), i;
 
+	if (h->flags & ARXIV_TENSOR_EMPTY) {
+		arxiv_error_set(err, "", 0, "a stream flagged empty (ARXIV_TENSOR_EMPTY) holds no records");
+		return -1;
+	}
 	if (rec->label < -1 || (rec->label >= 0 && (uint32_t)rec->label >= h->n_labels)) {
 		arxiv_error_set(err, "", 0, "label %ld out of range (%u labels)", (long)rec->label,
 		    h->n_labels);

@@ -433,8 +433,71 @@ done:
 
 /* ------------------------------------------------------------ WordPiece */
 
+/*
+ * The word cache of arxiv_tok_encode_cached(): a basic-tokenised word (at most
+ * TC_KEY bytes) -> its WordPiece ids (at most TC_IDS), direct-mapped by a hash
+ * of the word. Abstracts repeat their words (Zipf), so most words are found
+ * here with one hash and one short memcmp instead of the longest-match probes
+ * of the vocabulary (several hash lookups per piece). Each entry is one
+ * 64-byte cache line; the cache is 1 MiB, allocated once, touched lazily.
+ */
+#ifndef TC_SLOTS
+#define TC_SLOTS 16384		/* a power of two */
+#endif
+#define TC_KEY 26
+#define TC_IDS 8
+
+struct tc_entry {
+	uint32_t hash;
+	uint8_t len;		/* 0: empty */
+	uint8_t nids;
+	char key[TC_KEY];
+	uint32_t ids[TC_IDS];
+};
+
+struct arxiv_tok_cache {
+	uint64_t vocab_hash;	/* the vocabulary the entries were filled from */
+	int used;
+	struct tc_entry e[TC_SLOTS];
+};
+
+struct arxiv_tok_cache *
+arxiv_tok_cache_new(void)
+{
+	return calloc(1, sizeof(struct arxiv_tok_cache));
+}
+
+void
+arxiv_tok_cache_free(struct arxiv_tok_cache *c)
+{
+	free(c);
+}
+
+/* A multiply-xorshift hash over 8-byte words (n <= TC_KEY). */
+static inline uint32_t
+tc_hash(const char *p, size_t n)
+{
+	uint64_t h = 0x9e3779b97f4a7c15ULL ^ (n * 0xff51afd7ed558ccdULL), x;
+
+	while (n >= 8) {
+		memcpy(&x, p, 8);
+		h = (h ^ x) * 0xc4ceb9fe1a85ec53ULL;
+		h ^= h >> 29;
+		p += 8;
+		n -= 8;
+	}
+	if (n > 0) {
+		x = 0;
+		memcpy(&x, p, n);
+		h = (h ^ x) * 0xc4ceb9fe1a85ec53ULL;
+	}
+	h ^= h >> 32;
+	return (uint32_t)h;
+}
+
 struct enc {
 	const struct arxiv_vocab *v;
+	struct arxiv_tok_cache *cache;	/* NULL: none */
 	uint32_t *out;		/* content ids (after [CLS]) */
 	size_t n, limit;
 	long unk, mask;
@@ -457,7 +520,9 @@ enc_word(void *ud, const char *p, size_t n, size_t nchars)
 	struct enc *e = ud;
 	const struct arxiv_vocab *v = e->v;
 	uint32_t sub[MAX_WORD_CHARS];
+	struct tc_entry *ce = NULL;
 	size_t k = 0, start = 0, end, maxb, i;
+	uint32_t h = 0;
 	long id = -1;
 	int cont = 0;
 
@@ -468,6 +533,15 @@ enc_word(void *ud, const char *p, size_t n, size_t nchars)
 	}
 	if (nchars > MAX_WORD_CHARS)
 		goto unk;
+	if (e->cache && n <= TC_KEY) {
+		h = tc_hash(p, n);
+		ce = &e->cache->e[h & (TC_SLOTS - 1)];
+		if (ce->len == n && ce->hash == h && memcmp(ce->key, p, n) == 0) {
+			for (i = 0; i < ce->nids && e->n < e->limit; i++)
+				e->out[e->n++] = ce->ids[i];
+			return e->n >= e->limit;
+		}
+	}
 	while (start < n) {
 		maxb = arxiv_vocab__maxlen(v, cont);
 		end = n - start > maxb ? start + maxb : n;
@@ -481,11 +555,21 @@ enc_word(void *ud, const char *p, size_t n, size_t nchars)
 			while (end > start && ((unsigned char)p[end] & 0xc0) == 0x80)
 				end--;
 		}
-		if (id < 0)
-			goto unk;
+		if (id < 0) {
+			sub[0] = (uint32_t)e->unk;
+			k = 1;
+			break;
+		}
 		sub[k++] = (uint32_t)id;
 		start = end;
 		cont = 1;
+	}
+	if (ce && k <= TC_IDS) {
+		ce->hash = h;
+		ce->len = (uint8_t)n;
+		ce->nids = (uint8_t)k;
+		memcpy(ce->key, p, n);
+		memcpy(ce->ids, sub, k * sizeof(*sub));
 	}
 	for (i = 0; i < k && e->n < e->limit; i++)
 		e->out[e->n++] = sub[i];
@@ -508,6 +592,14 @@ arxiv_tok_encode(const struct arxiv_vocab *v, const struct arxiv_tok_params *p,
     const char *text, size_t n, uint32_t *ids, uint8_t *mask, size_t *n_tokens,
     struct arxiv_error *err)
 {
+	return arxiv_tok_encode_cached(NULL, 0, v, p, text, n, ids, mask, n_tokens, err);
+}
+
+int
+arxiv_tok_encode_cached(struct arxiv_tok_cache *cache, unsigned flags,
+    const struct arxiv_vocab *v, const struct arxiv_tok_params *p, const char *text, size_t n,
+    uint32_t *ids, uint8_t *mask, size_t *n_tokens, struct arxiv_error *err)
+{
 	struct sink sk = { enc_word, enc_special, NULL };
 	struct enc e;
 	long bad;
@@ -518,11 +610,19 @@ arxiv_tok_encode(const struct arxiv_vocab *v, const struct arxiv_tok_params *p,
 		arxiv_error_set(err, "", 0, "sequence length %zu is below 2", p->seq_len);
 		return -1;
 	}
-	if ((bad = arxiv_utf8_check(text, n)) >= 0) {
+	if (!(flags & ARXIV_TOK_VALID_UTF8) && (bad = arxiv_utf8_check(text, n)) >= 0) {
 		arxiv_error_set(err, "", 0, "invalid UTF-8 at byte %ld", bad);
 		return -1;
 	}
+	if (cache && (!cache->used || cache->vocab_hash != arxiv_vocab_hash(v))) {
+		/* another vocabulary: forget every entry (new ones are zeroed) */
+		if (cache->used)
+			memset(cache->e, 0, sizeof(cache->e));
+		cache->vocab_hash = arxiv_vocab_hash(v);
+		cache->used = 1;
+	}
 	e.v = v;
+	e.cache = cache;
 	e.out = ids + 1;
 	e.n = 0;
 	e.limit = p->seq_len - 2;

@@ -293,3 +293,25 @@ print(n_alpha, n_umlaut)'
 	[ "$(wc -l < clean.jsonl)" -eq 1 ]
 	grep -q '"clean":"alpha text"' clean.jsonl
 }
+
+@test "arxiv-clean stops on numbers jansson cannot hold, with jansson's message (as -J)" {
+	echo '{"text":"a","n":123456789012345678901234567890}' > big
+	run arxiv-clean big
+	assert_failure 'arxiv-clean: big:1: invalid JSON: too big integer'
+	run arxiv-clean -J big
+	assert_failure 'arxiv-clean: big:1: invalid JSON: too big integer'
+	echo '{"text":"a","n":1e999}' > inf
+	run arxiv-clean inf
+	assert_failure "arxiv-clean: inf:1: invalid JSON: real number overflow near '1e999'"
+	run arxiv-clean -J inf
+	assert_failure "arxiv-clean: inf:1: invalid JSON: real number overflow near '1e999'"
+}
+
+@test "arxiv-clean -f clean on a record that has \"clean\" replaces it, no duplicate key" {
+	echo '{"text":"Graphs","clean":"Old Trees","id":"1"}' > f
+	run arxiv-clean -f clean f
+	assert_success "{\"text\":\"Graphs\",\"clean\":\"old tree\",\"id\":\"1\",\"prep\":\"$SIG\"}"
+	[ "$(grep -o '"clean"' <<<"$output" | wc -l)" -eq 1 ]
+	run arxiv-clean -J -f clean f
+	assert_success "{\"text\":\"Graphs\",\"clean\":\"old tree\",\"id\":\"1\",\"prep\":\"$SIG\"}"
+}

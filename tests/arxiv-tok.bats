@@ -102,6 +102,8 @@ print("%016x" % h)')
 	run header e.bin
 	assert_success
 	[ "$(echo "$output" | cut -d' ' -f8)" = 0 ]
+	# flags: 1 lowercase | 2 ARXIV_TENSOR_EMPTY (no record: prep unknown)
+	[ "$(echo "$output" | cut -d' ' -f5)" = 3 ]
 	run arxiv-tok -d e.bin
 	assert_success ""
 }
@@ -292,12 +294,22 @@ for i in range(2500):
             s[min(pos, len(s) - 1)] = rnd.choice('{}[],:"\\ ut0')
     print("".join(s).replace("\n", " "))
 PY
+	# invalid UTF-8 (the scanner rejects it; the message is arxiv-tok's own)
+	printf '{"id":"26","text":"bad \xff utf8"}\n{"id":"27","te\xc3":"x"}\n\xc0\n' >> odd.jsonl
 	arxiv-tok -k -n 16 -v vocab.txt odd.jsonl > fast.bin 2> fast.err || true
 	arxiv-tok -J -k -n 16 -v vocab.txt odd.jsonl > slow.bin 2> slow.err || true
 	cmp fast.bin slow.bin
 	diff -u slow.err fast.err
 	[ "$(arxiv-tok -d fast.bin | wc -l)" -gt 100 ]
 	grep -q 'invalid JSON' fast.err
+	grep -q 'odd.jsonl:[0-9]*: invalid UTF-8 at byte 23$' fast.err
+	# -f naming one of the keys read anyway, or another key
+	for f in text clean id label prep n; do
+		arxiv-tok -k -f "$f" -n 16 -v vocab.txt odd.jsonl > fast.bin 2> fast.err || true
+		arxiv-tok -J -k -f "$f" -n 16 -v vocab.txt odd.jsonl > slow.bin 2> slow.err || true
+		cmp fast.bin slow.bin
+		diff -u slow.err fast.err
+	done
 }
 
 @test "arxiv-tok in parallel blocks gives one stream equal to the serial one" {
@@ -310,4 +322,32 @@ PY
 	[ "$(stat -c %s par.bin)" -gt "$(stat -c %s serial.bin)" ]	# several headers
 	cmp <(arxiv-tok -d serial.bin) <(arxiv-tok -d par.bin)
 	[ "$(arxiv-tok -d par.bin | wc -l)" -eq 200 ]
+}
+
+@test "arxiv-tok in parallel blocks with -k: a block of only bad records does not break the stream" {
+	command -v parallel >/dev/null || skip "GNU parallel not installed"
+	# cleaned records (prep set), and blocks of records that -k skips; the
+	# first block is all bad, so its placeholder header comes first
+	bad() { for i in $(seq 100); do printf '{"id":"b%d","clean":"","prep":"%s"}\n' "$i" "$P"; done; }
+	good() {
+		for i in $(seq "$1" "$2"); do
+			printf '{"id":"%d","text":"Record %d of the graphs, tokenized.","label":"Physics"}\n' "$i" "$i"
+		done | arxiv-clean
+	}
+	{ bad; good 1 100; bad; good 101 200; bad; } > in.jsonl
+	arxiv-tok -k -n 16 -v vocab.txt in.jsonl > serial.bin 2> serial.err
+	grep -q 'skipped 300 records' serial.err
+	parallel --pipe -k --block 1k arxiv-tok -k -n 16 -v vocab.txt < in.jsonl > par.bin 2> par.err
+	[ "$(grep -c 'skipped' par.err)" -gt 3 ]	# several blocks
+	run arxiv-tok -d par.bin
+	assert_success
+	[ "${#lines[@]}" -eq 200 ]
+	cmp <(arxiv-tok -d serial.bin) <(arxiv-tok -d par.bin)
+	# only bad records in a whole input: a valid empty stream
+	bad | arxiv-tok -k -n 16 -v vocab.txt > empty.bin 2> /dev/null
+	run arxiv-tok -d empty.bin
+	assert_success ""
+	# an empty stream's header, then a stream with records: read as one
+	cat empty.bin serial.bin empty.bin > cat.bin
+	cmp <(arxiv-tok -d serial.bin) <(arxiv-tok -d cat.bin)
 }

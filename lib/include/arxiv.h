@@ -242,6 +242,24 @@ ARXIV_API struct arxiv_tok_params arxiv_tok_default_params(void);
 ARXIV_API int arxiv_tok_encode(const struct arxiv_vocab *v, const struct arxiv_tok_params *p,
     const char *text, size_t n, uint32_t *ids, uint8_t *mask, size_t *n_tokens,
     struct arxiv_error *err);
+/*
+ * A word cache for tokenising many texts with one vocabulary: basic-tokenised
+ * words -> their WordPiece ids (16384 entries, about 1 MiB, bounded). NOT
+ * thread-safe: give each thread its own cache. It remembers the vocabulary
+ * (by arxiv_vocab_hash) and empties itself when used with another one.
+ */
+struct arxiv_tok_cache;
+/* new (NULL when out of memory). */
+ARXIV_API struct arxiv_tok_cache *arxiv_tok_cache_new(void);
+ARXIV_API void arxiv_tok_cache_free(struct arxiv_tok_cache *c);
+#define ARXIV_TOK_VALID_UTF8 1u	/* flag: the caller has checked that text is valid
+				 * UTF-8 (e.g. arxiv_json_scan or jansson did); it
+				 * is not checked again. Invalid text: undefined. */
+/* arxiv_tok_encode with a word cache (borrowed, NULL: none) and flags;
+ * exactly the same ids. */
+ARXIV_API int arxiv_tok_encode_cached(struct arxiv_tok_cache *c, unsigned flags,
+    const struct arxiv_vocab *v, const struct arxiv_tok_params *p, const char *text, size_t n,
+    uint32_t *ids, uint8_t *mask, size_t *n_tokens, struct arxiv_error *err);
 /* The BasicTokenizer step alone (split, lowercase, strip accents, punctuation,
  * CJK): the words joined by single spaces into out (cleared). 0 or -1 with err. */
 ARXIV_API int arxiv_tok_basic(const char *text, size_t n, int lowercase, struct arxiv_buf *out,
@@ -267,6 +285,11 @@ ARXIV_API int arxiv_wordpiece_learn(struct arxiv_wordpiece_learner *l, size_t n_
 
 #define ARXIV_TENSOR_MAGIC "\x89" "AXT\r\n\x1a\n"
 #define ARXIV_TENSOR_VERSION 1
+/* Header flags: bit 0 lowercased; ARXIV_TENSOR_EMPTY: the stream has no
+ * records, so its prep is unknown (arxiv-tok on an input without a good
+ * record). Such a header is a placeholder: a reader of concatenated streams
+ * skips it, and takes the next stream's header as the first one. */
+#define ARXIV_TENSOR_EMPTY 2u
 /* Reader and writer bounds: 1 <= seq_len <= 65536, 1 <= id_width <= 63,
  * n_labels <= 4096, label block and prep at most 1 MiB each. */
 #define ARXIV_TENSOR_MAX_SEQ 65536

@@ -62,6 +62,25 @@ make_stream(int n, size_t *len)
 	return (unsigned char *)buf;
 }
 
+/* The placeholder stream of a writer without records (ARXIV_TENSOR_EMPTY, prep ""). */
+static unsigned char *
+make_empty(uint32_t seq_len, size_t *len)
+{
+	struct arxiv_tensor_header h = header();
+	struct arxiv_error e;
+	char *buf = NULL;
+	size_t sz = 0;
+	FILE *fp = open_memstream(&buf, &sz);
+
+	h.seq_len = seq_len;
+	h.flags |= ARXIV_TENSOR_EMPTY;
+	h.prep = "";
+	arxiv_tensor_finish(arxiv_tensor_create(fp, &h, &e), &e);
+	fclose(fp);
+	*len = sz;
+	return (unsigned char *)buf;
+}
+
 static FILE *
 mem(const void *p, size_t n)
 {
@@ -307,6 +326,65 @@ main(void)
 		arxiv_tensor_close(r);
 		fclose(fp);
 		free(c2);
+	}
+	/* placeholder headers of empty streams (parallel --pipe -k arxiv-tok -k,
+	 * a block without a good record): skipped, first or later */
+	{
+		size_t en, bn;
+		unsigned char *e0 = make_empty(SEQ, &en), *bad = make_empty(SEQ + 1, &bn);
+		unsigned char *c3 = malloc(3 * en + 2 * n);
+		size_t at = 0;
+		memcpy(c3 + at, e0, en), at += en;
+		memcpy(c3 + at, e0, en), at += en;
+		memcpy(c3 + at, s, n), at += n;
+		memcpy(c3 + at, e0, en), at += en;
+		memcpy(c3 + at, s, n), at += n;
+		r = open_bytes(c3, at, &fp, msg, sizeof(msg));
+		h = r ? arxiv_tensor_header(r) : NULL;
+		CHECK(h && strcmp(h->prep, "v1 test") == 0 && h->flags == 1,
+		    "leading empty-stream headers: the first real header is the header %s", msg);
+		CHECK(r && read_all(r, msg, sizeof(msg)) == 10, "empty-stream headers skipped %s", msg);
+		arxiv_tensor_close(r);
+		fclose(fp);
+		r = open_bytes(e0, en, &fp, msg, sizeof(msg));
+		h = r ? arxiv_tensor_header(r) : NULL;
+		CHECK(h && h->prep[0] == '\0' && (h->flags & ARXIV_TENSOR_EMPTY) &&
+		    read_all(r, msg, sizeof(msg)) == 0, "an empty stream alone: 0 records %s", msg);
+		arxiv_tensor_close(r);
+		fclose(fp);
+		memcpy(c3 + en, s + hsize, rsize);	/* a record after a placeholder */
+		r = open_bytes(c3, en + rsize, &fp, msg, sizeof(msg));
+		CHECK(r == NULL && strstr(msg, "data after the header of an empty stream"),
+		    "records after an empty-stream header: %s", msg);
+		fclose(fp);
+		memcpy(c3, s, n);
+		memcpy(c3 + n, bad, bn);	/* a placeholder of another shape */
+		r = open_bytes(c3, n + bn, &fp, msg, sizeof(msg));
+		CHECK(r && read_all(r, msg, sizeof(msg)) == -6 && strstr(msg, "unlike the first"),
+		    "an empty-stream header of another shape is an error: %s", msg);
+		arxiv_tensor_close(r);
+		fclose(fp);
+		{
+			struct arxiv_tensor_header eh = header();
+			struct arxiv_tensor_record er;
+			struct arxiv_tensor_writer *ew;
+			struct arxiv_error ee;
+			uint32_t eids[SEQ] = {0};
+			uint8_t emask[SEQ] = {0};
+			FILE *wf = tmpfile();
+			memset(&er, 0, sizeof(er));
+			er.ids = eids;
+			er.mask = emask;
+			eh.flags |= ARXIV_TENSOR_EMPTY;
+			ew = arxiv_tensor_create(wf, &eh, &ee);
+			CHECK(ew && arxiv_tensor_write(ew, &er, &ee) < 0 && strstr(ee.text, "flagged empty"),
+			    "a writer flagged empty refuses records");
+			arxiv_tensor_finish(ew, &ee);
+			fclose(wf);
+		}
+		free(e0);
+		free(bad);
+		free(c3);
 	}
 	/* n_records announced: fewer or more records are errors */
 	memcpy(t, s, n);
