@@ -1768,13 +1768,9 @@ train_impl(const arxiv_train_params *p, const arxiv_dataset *train, const arxiv_
 	std::string ck = resume ? std::string(p->resume_dir) : auto_ck;
 	bool own_ck = ck == auto_ck;	/* removed once training has finished */
 
-	/* the fast model's learning rates (0.1 and up) would wreck a transformer:
-	 * such a value is taken for arxiv-train's default and replaced */
-	double lr = p->lr >= 0.1 ? 5e-5 : p->lr;
-	if (lr != p->lr)
-		arxiv_log(ARXIV_LOG_WARN, "learning rate %g is far too high for BERT; using %g "
-		    "(set one below 0.1 with -l)", p->lr, lr);
-	else if (p->lr > 0.01)
+	/* arxiv_train() resolves lr 0 to the transformer default (5e-5) */
+	double lr = p->lr > 0 ? p->lr : 5e-5;
+	if (p->lr > 0.01)
 		arxiv_log(ARXIV_LOG_WARN, "learning rate %g is high for BERT (typical: 2e-5 to 1e-4)",
 		    p->lr);
 	if (train->n == 0)

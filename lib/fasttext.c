@@ -605,9 +605,9 @@ ft_train(const struct arxiv_train_params *p, const struct arxiv_dataset *train,
 	}
 	if (p->buckets < 1 || p->buckets > (1u << 30) || p->dim < 0 || p->dim > 1024 ||
 	    c.word_ngrams > MAX_NGRAM || (c.char_maxn && (c.char_minn < 1 ||
-	    c.char_maxn < c.char_minn || c.char_maxn > 16)) || p->epochs < 1 || !(p->lr > 0)) {
+	    c.char_maxn < c.char_minn || c.char_maxn > 16)) || p->epochs < 1 || p->lr < 0) {
 		arxiv_error_set(err, "", 0, "invalid fast-model parameters (buckets 1..2^30, dim 0..1024, "
-		    "word_ngrams 1..%d, char n-grams 1..16, epochs >= 1, lr > 0)", MAX_NGRAM);
+		    "word_ngrams 1..%d, char n-grams 1..16, epochs >= 1, lr >= 0)", MAX_NGRAM);
 		return -1;
 	}
 	if (train->n == 0) {
@@ -667,7 +667,8 @@ ft_train(const struct arxiv_train_params *p, const struct arxiv_dataset *train,
 		for (t = 0; t < nt; t++) {
 			job[t] = (struct train_job){ m, train, perm, cw,
 			    train->n * (size_t)t / (size_t)nt, train->n * (size_t)(t + 1) / (size_t)nt,
-			    (double)train->n * (epoch - 1) + (double)t, total, nt, (float)p->lr,
+			    (double)train->n * (epoch - 1) + (double)t, total, nt,
+			    (float)(p->lr > 0 ? p->lr : FT_DEFAULT_LR),
 			    (float)p->l2, p->stop, 0, 0, 0 };
 			if (t > 0 && pthread_create(&th[t], NULL, train_worker, &job[t]) != 0)
 				job[t].rc = -2;

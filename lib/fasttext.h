@@ -7,6 +7,9 @@
 
 #include "internal.h"
 
+/* The fast model's learning rate when arxiv_train_params.lr is 0. */
+#define FT_DEFAULT_LR 0.5
+
 /* The shape of a fast model (stored as model/config.json). */
 struct ft_config {
 	int n_labels;

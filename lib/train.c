@@ -44,7 +44,7 @@ arxiv_train_default_params(void)
 	p.patience = 2;
 	p.threads = 0;
 	p.seed = 42;
-	p.lr = 0.5;
+	p.lr = 0;		/* the model type's default: 0.5 (fast), 5e-5 (bert) */
 	p.dim = 0;
 	p.word_ngrams = 2;
 	p.char_minn = 0;
@@ -62,6 +62,15 @@ arxiv_train_default_params(void)
 	return p;
 }
 
+/* The learning rate to use: p->lr, or for 0 the model type's default. */
+static double
+resolved_lr(const struct arxiv_train_params *p)
+{
+	if (p->lr > 0)
+		return p->lr;
+	return p->model_type && strcmp(p->model_type, "bert") == 0 ? 5e-5 : FT_DEFAULT_LR;
+}
+
 int
 arxiv_train_params_json(const struct arxiv_train_params *p, struct arxiv_buf *out)
 {
@@ -74,7 +83,7 @@ arxiv_train_params_json(const struct arxiv_train_params *p, struct arxiv_buf *ou
 	    "s:o,s:o,s:o,s:i,s:i,s:f,s:f,s:f,s:f,s:o,s:o}",
 	    "model_type", S(p->model_type ? p->model_type : "fast"), "epochs", p->epochs,
 	    "patience", p->patience, "threads", p->threads, "seed", (json_int_t)p->seed,
-	    "lr", p->lr, "verbose", p->verbose, "dim", p->dim, "word_ngrams", p->word_ngrams,
+	    "lr", resolved_lr(p), "verbose", p->verbose, "dim", p->dim, "word_ngrams", p->word_ngrams,
 	    "char_minn", p->char_minn, "char_maxn", p->char_maxn,
 	    "buckets", (json_int_t)p->buckets, "class_weight", p->class_weight, "l2", p->l2,
 	    "init_dir", S(p->init_dir), "config", S(p->config), "device", S(p->device),
@@ -367,6 +376,7 @@ arxiv_train(const struct arxiv_train_params *p0, const struct arxiv_dataset *tra
 		arxiv_error_set(err, "", 0, "unknown model type '%s' (fast or bert)", type);
 		return -1;
 	}
+	p.lr = resolved_lr(&p);
 	if (check_labels(train, val, err) < 0)
 		return -1;
 	if (val->n == 0) {

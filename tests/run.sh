@@ -14,7 +14,13 @@ status=0
 for t in "$BUILD"/tests/test_*; do
 	[ -x "$t" ] || continue
 	echo "# unit: ${t##*/}"
-	"$t" | tee -a "$log" || status=1
+	"$t" | tee -a "$log"
+	rc=${PIPESTATUS[0]}
+	if [ "$rc" -ne 0 ] && [ "$rc" -ne 1 ]; then
+		# a crash (signal) or abort: count it, so the summary cannot hide it
+		echo "not ok - ${t##*/} exited with status $rc" | tee -a "$log"
+	fi
+	[ "$rc" -eq 0 ] || status=1
 done
 
 bats_files=${TESTS:-$(ls tests/*.bats 2>/dev/null)}

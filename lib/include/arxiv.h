@@ -562,7 +562,7 @@ struct arxiv_train_params {
 	int patience;		/* early stopping: epochs without val-loss improvement */
 	int threads;		/* 0: all cores */
 	uint64_t seed;
-	double lr;
+	double lr;		/* 0: the model type's default (fast 0.5, bert 5e-5) */
 	int verbose;
 	/* fast model */
 	int dim, word_ngrams, char_minn, char_maxn;
