@@ -7,7 +7,33 @@
 #ifndef ARXIV_INTERNAL_H
 #define ARXIV_INTERNAL_H
 
+#include <string.h>
+
 #include "arxiv.h"
+
+/* A multiply-xorshift hash over 8-byte words, for short keys (vocabulary
+ * pieces, words): it runs for every lookup, so it must be cheaper than a
+ * byte-at-a-time FNV. Used by the vocabulary table and the word cache. */
+static inline uint32_t
+arxiv_key_hash(const char *p, size_t n)
+{
+	uint64_t h = 0x9e3779b97f4a7c15ULL ^ (n * 0xff51afd7ed558ccdULL), x;
+
+	while (n >= 8) {
+		memcpy(&x, p, 8);
+		h = (h ^ x) * 0xc4ceb9fe1a85ec53ULL;
+		h ^= h >> 29;
+		p += 8;
+		n -= 8;
+	}
+	if (n > 0) {
+		x = 0;
+		memcpy(&x, p, n);
+		h = (h ^ x) * 0xc4ceb9fe1a85ec53ULL;
+	}
+	h ^= h >> 32;
+	return (uint32_t)h;
+}
 
 /* An in-memory data set (see arxiv_dataset_load). */
 struct arxiv_dataset {

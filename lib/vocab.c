@@ -13,6 +13,7 @@
 #include <string.h>
 
 #include "arxiv.h"
+#include "internal.h"
 
 #define VOCAB_MAX_BYTES ((size_t)256 << 20)	/* refuse vocab.txt files above 256 MiB */
 
@@ -50,33 +51,11 @@ long arxiv_vocab__ascii(const struct arxiv_vocab *v, int c);
 
 static const char *const special_names[5] = { "[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]" };
 
-/* A multiply-xorshift hash over 8-byte words (pieces are short; this runs for
- * every lookup, so it must be cheaper than a byte-at-a-time FNV). */
-static inline uint32_t
-key_hash(const char *p, size_t n)
-{
-	uint64_t h = 0x9e3779b97f4a7c15ULL ^ (n * 0xff51afd7ed558ccdULL), x;
-
-	while (n >= 8) {
-		memcpy(&x, p, 8);
-		h = (h ^ x) * 0xc4ceb9fe1a85ec53ULL;
-		h ^= h >> 29;
-		p += 8;
-		n -= 8;
-	}
-	if (n > 0) {
-		x = 0;
-		memcpy(&x, p, n);
-		h = (h ^ x) * 0xc4ceb9fe1a85ec53ULL;
-	}
-	h ^= h >> 32;
-	return (uint32_t)h;
-}
 
 static long
 table_find(const struct arxiv_vocab *v, const struct vtable *t, const char *p, size_t n)
 {
-	uint32_t h = key_hash(p, n);
+	uint32_t h = arxiv_key_hash(p, n);
 	uint16_t tag = (uint16_t)((h >> 16) | 1), g;
 	size_t i = h & t->mask;
 
@@ -94,7 +73,7 @@ table_find(const struct arxiv_vocab *v, const struct vtable *t, const char *p, s
 static void
 table_put(struct arxiv_vocab *v, struct vtable *t, uint32_t id, const char *p, size_t n)
 {
-	uint32_t h = key_hash(p, n);
+	uint32_t h = arxiv_key_hash(p, n);
 	size_t i = h & t->mask;
 
 	if (n > t->maxlen)

@@ -32,6 +32,7 @@
 #include <utf8proc.h>
 
 #include "arxiv.h"
+#include "internal.h"
 
 /* Internal to libarxiv, defined in vocab.c. */
 long arxiv_vocab__find(const struct arxiv_vocab *v, int cont, const char *p, size_t n);
@@ -441,9 +442,7 @@ done:
  * of the vocabulary (several hash lookups per piece). Each entry is one
  * 64-byte cache line; the cache is 1 MiB, allocated once, touched lazily.
  */
-#ifndef TC_SLOTS
 #define TC_SLOTS 16384		/* a power of two */
-#endif
 #define TC_KEY 26
 #define TC_IDS 8
 
@@ -473,27 +472,6 @@ arxiv_tok_cache_free(struct arxiv_tok_cache *c)
 	free(c);
 }
 
-/* A multiply-xorshift hash over 8-byte words (n <= TC_KEY). */
-static inline uint32_t
-tc_hash(const char *p, size_t n)
-{
-	uint64_t h = 0x9e3779b97f4a7c15ULL ^ (n * 0xff51afd7ed558ccdULL), x;
-
-	while (n >= 8) {
-		memcpy(&x, p, 8);
-		h = (h ^ x) * 0xc4ceb9fe1a85ec53ULL;
-		h ^= h >> 29;
-		p += 8;
-		n -= 8;
-	}
-	if (n > 0) {
-		x = 0;
-		memcpy(&x, p, n);
-		h = (h ^ x) * 0xc4ceb9fe1a85ec53ULL;
-	}
-	h ^= h >> 32;
-	return (uint32_t)h;
-}
 
 struct enc {
 	const struct arxiv_vocab *v;
@@ -534,7 +512,7 @@ enc_word(void *ud, const char *p, size_t n, size_t nchars)
 	if (nchars > MAX_WORD_CHARS)
 		goto unk;
 	if (e->cache && n <= TC_KEY) {
-		h = tc_hash(p, n);
+		h = arxiv_key_hash(p, n);
 		ce = &e->cache->e[h & (TC_SLOTS - 1)];
 		if (ce->len == n && ce->hash == h && memcmp(ce->key, p, n) == 0) {
 			for (i = 0; i < ce->nids && e->n < e->limit; i++)
