@@ -126,7 +126,7 @@ check: all units
 
 # AddressSanitizer + UBSan build of everything, in its own tree, then the same tests.
 asan:
-	$(MAKE) BUILD=build-asan SANITIZE=1 OPT='-O1 -g' check
+	@$(MAKE) --no-print-directory BUILD=build-asan SANITIZE=1 OPT='-O1 -g' check
 
 FUZZ_TIME = 60
 fuzz: $(FUZZ_SRC:tests/fuzz/%.c=$(BUILD)/fuzz/%)
