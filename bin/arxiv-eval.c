@@ -22,7 +22,7 @@
 static void
 usage(FILE *fp)
 {
-	fprintf(fp, "usage: arxiv-eval -m dir [-kt] [-j threads] [-K k] [file ...]\n");
+	fprintf(fp, "usage: arxiv-eval -m dir [-kt] [-j threads] [-K k] [-o report] [file ...]\n");
 }
 
 struct rec {
@@ -302,6 +302,44 @@ eval_file(struct ctx *c, struct batch *b, FILE *fp, const char *name)
 	return 0;
 }
 
+/* -o: the JSON report also to a file, through path.tmp and a rename, so the
+ * table and the report come from one evaluation. */
+static int
+write_report(const struct ctx *c, const char *path)
+{
+	struct arxiv_buf b = { 0 }, tmp = { 0 };
+	FILE *fp = NULL;
+	int rc = -1;
+
+	if (arxiv_metrics_json(c->metrics, &b) < 0 || arxiv_buf_printf(&tmp, "%s.tmp", path) < 0) {
+		warnx("out of memory");
+		goto out;
+	}
+	if ((fp = fopen(tmp.data, "w")) == NULL) {
+		warn("%s", tmp.data);
+		goto out;
+	}
+	if (fprintf(fp, "%s\n", b.data) < 0 || fclose(fp) == EOF) {
+		fp = NULL;
+		warn("%s", tmp.data);
+		unlink(tmp.data);
+		goto out;
+	}
+	fp = NULL;
+	if (rename(tmp.data, path) < 0) {
+		warn("%s", path);
+		unlink(tmp.data);
+		goto out;
+	}
+	rc = 0;
+out:
+	if (fp != NULL)
+		fclose(fp);
+	arxiv_buf_free(&b);
+	arxiv_buf_free(&tmp);
+	return rc;
+}
+
 int
 main(int argc, char *argv[])
 {
@@ -310,6 +348,7 @@ main(int argc, char *argv[])
 		{ "skip", no_argument, NULL, 'k' },
 		{ "top-k", required_argument, NULL, 'K' },
 		{ "table", no_argument, NULL, 't' },
+		{ "output", required_argument, NULL, 'o' },
 		{ "threads", required_argument, NULL, 'j' },
 		{ "help", no_argument, NULL, 'h' },
 		{ "version", no_argument, NULL, 'V' },
@@ -321,14 +360,14 @@ main(int argc, char *argv[])
 	struct arxiv_buf out = { 0 };
 	struct ctx c = { 0 };
 	struct batch b = { 0 };
-	const char *dir = NULL, *name;
+	const char *dir = NULL, *name, *report = NULL;
 	const char **labels;
 	int ch, table = 0, verbose = 0, bert, i, rc, status = 1;
 	long threads = 0, k = 3;
 	size_t l;
 	FILE *fp;
 
-	while ((ch = getopt_long(argc, argv, "m:kK:tj:hV", longopts, NULL)) != -1) {
+	while ((ch = getopt_long(argc, argv, "m:kK:tj:o:hV", longopts, NULL)) != -1) {
 		switch (ch) {
 		case 'm':
 			dir = optarg;
@@ -341,6 +380,9 @@ main(int argc, char *argv[])
 			break;
 		case 't':
 			table = 1;
+			break;
+		case 'o':
+			report = optarg;
 			break;
 		case 'j':
 			threads = prog_num(optarg, 0, 64, "thread count");
@@ -415,6 +457,8 @@ main(int argc, char *argv[])
 	if (c.skipped)
 		warnx("skipped %zu records", c.skipped);
 
+	if (report != NULL && write_report(&c, report) < 0)
+		goto done;
 	if ((table ? arxiv_metrics_table(c.metrics, &out) : arxiv_metrics_json(c.metrics, &out)) < 0)
 		errx(1, "out of memory");
 	fputs(out.data, stdout);

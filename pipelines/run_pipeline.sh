@@ -159,11 +159,12 @@ fi
 report=$workdir/report.json
 begin eval
 if fresh "$report" "$artifacts/metadata/artifact.json" "$split/test.jsonl"; then end skipped; else
-	arxiv-eval -m "$artifacts" "$split/test.jsonl" > "$report.tmp"
-	mv "$report.tmp" "$report"
+	# one evaluation: the JSON report to its file, the table for people beside it
+	arxiv-eval -t -o "$report" -m "$artifacts" "$split/test.jsonl" > "$workdir/report.txt.tmp"
+	mv "$workdir/report.txt.tmp" "$workdir/report.txt"
 	end "$report"
 fi
-arxiv-eval -t -m "$artifacts" "$split/test.jsonl" | tee "$workdir/report.txt" >&2
+cat "$workdir/report.txt" >&2
 
 # 7. serve the new artifacts (foreground; SIGTERM stops it cleanly)
 if [ "$serve" -eq 1 ]; then

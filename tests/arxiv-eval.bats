@@ -33,12 +33,12 @@ normalise() {
 
 @test "arxiv-eval --help, --version, bad option, no -m" {
 	run arxiv-eval --help
-	assert_success "usage: arxiv-eval -m dir [-kt] [-j threads] [-K k] [file ...]"
+	assert_success "usage: arxiv-eval -m dir [-kt] [-j threads] [-K k] [-o report] [file ...]"
 	run arxiv-eval --version
 	assert_success "arxiv-eval 0.1.0"
 	run arxiv-eval --bogus
 	assert_status 2
-	assert_line "usage: arxiv-eval -m dir [-kt] [-j threads] [-K k] [file ...]"
+	assert_line "usage: arxiv-eval -m dir [-kt] [-j threads] [-K k] [-o report] [file ...]"
 	run arxiv-eval
 	assert_status 2
 	assert_line "arxiv-eval: no model: -m dir is required"
@@ -189,6 +189,19 @@ for line in sys.stdin:
 	assert_line "label            precision    recall        f1   support"
 	assert_line "cross-listed             5    0.4000    0.3333    1.0000"
 	assert_output_contains "confusion matrix (rows: true, columns: predicted)"
+}
+
+@test "arxiv-eval -t -o: the table on stdout and the same JSON report in a file, from one run" {
+	need_model
+	arxiv-eval -m "$MODEL" "$FIX/test.jsonl" > want.json
+	run arxiv-eval -t -o report.json -m "$MODEL" "$FIX/test.jsonl"
+	assert_success
+	assert_line "label            precision    recall        f1   support"
+	cmp want.json report.json
+	[ ! -e report.json.tmp ]
+	run arxiv-eval -o no/such/dir/r.json -m "$MODEL" "$FIX/test.jsonl"
+	assert_status 1
+	assert_output_contains "no/such/dir/r.json.tmp: No such file or directory"
 }
 
 @test "arxiv-eval > /dev/full fails" {
