@@ -11,6 +11,35 @@
 
 #include "arxiv.h"
 
+/* Length of the valid UTF-8 sequence at p (first byte >= 0x80; no overlongs,
+ * surrogates or code points above U+10FFFF), or 0. */
+static inline size_t
+arxiv_utf8_seq(const unsigned char *p, const unsigned char *end)
+{
+	unsigned char c = p[0];
+	size_t len, k;
+	unsigned long cp, min;
+
+	if (c >= 0xc2 && c <= 0xdf) {
+		len = 2; cp = c & 0x1f; min = 0x80;
+	} else if (c >= 0xe0 && c <= 0xef) {
+		len = 3; cp = c & 0x0f; min = 0x800;
+	} else if (c >= 0xf0 && c <= 0xf4) {
+		len = 4; cp = c & 0x07; min = 0x10000;
+	} else
+		return 0;
+	if ((size_t)(end - p) < len)
+		return 0;
+	for (k = 1; k < len; k++) {
+		if ((p[k] & 0xc0) != 0x80)
+			return 0;
+		cp = (cp << 6) | (p[k] & 0x3f);
+	}
+	if (cp < min || cp > 0x10ffff || (cp >= 0xd800 && cp <= 0xdfff))
+		return 0;
+	return len;
+}
+
 /* A multiply-xorshift hash over 8-byte words, for short keys (vocabulary
  * pieces, words): it runs for every lookup, so it must be cheaper than a
  * byte-at-a-time FNV. Used by the vocabulary table and the word cache. */

@@ -14,7 +14,10 @@
  */
 #include <string.h>
 
+#include <utf8proc.h>
+
 #include "arxiv.h"
+#include "internal.h"
 
 #define SCAN_DEPTH	64	/* deeper: not plain (jansson allows 2048) */
 #define SCAN_OBJKEYS	32	/* more keys in one object with NODUP: not plain */
@@ -102,33 +105,6 @@ hex4(const char *p, const char *end)
 	return v;
 }
 
-/* Length of the valid UTF-8 sequence at p (first byte >= 0x80), or 0. */
-static size_t
-utf8_seq(const unsigned char *p, const unsigned char *end)
-{
-	unsigned char c = p[0];
-	size_t len, k;
-	unsigned long cp, min;
-
-	if (c >= 0xc2 && c <= 0xdf) {
-		len = 2; cp = c & 0x1f; min = 0x80;
-	} else if (c >= 0xe0 && c <= 0xef) {
-		len = 3; cp = c & 0x0f; min = 0x800;
-	} else if (c >= 0xf0 && c <= 0xf4) {
-		len = 4; cp = c & 0x07; min = 0x10000;
-	} else
-		return 0;
-	if ((size_t)(end - p) < len)
-		return 0;
-	for (k = 1; k < len; k++) {
-		if ((p[k] & 0xc0) != 0x80)
-			return 0;
-		cp = (cp << 6) | (p[k] & 0x3f);
-	}
-	if (cp < min || cp > 0x10ffff || (cp >= 0xd800 && cp <= 0xdfff))
-		return 0;
-	return len;
-}
 
 /* p after the opening quote; returns the closing quote or NULL (not plain). */
 static const char *
@@ -149,7 +125,7 @@ scan_string(const char *p, const char *end, int *escaped)
 		if (*u == '"')
 			return (const char *)u;
 		if (*u >= 0x80) {
-			if ((k = utf8_seq(u, ue)) == 0)
+			if ((k = arxiv_utf8_seq(u, ue)) == 0)
 				return NULL;
 			u += k;
 			continue;
@@ -363,24 +339,13 @@ no:
 	return 0;
 }
 
+/* Append code point cp as UTF-8 (utf8proc's encoder). */
 static int
 put_utf8(struct arxiv_buf *b, long cp)
 {
-	char u[4];
-	size_t n;
+	utf8proc_uint8_t u[4];
 
-	if (cp < 0x80) {
-		u[0] = (char)cp; n = 1;
-	} else if (cp < 0x800) {
-		u[0] = (char)(0xc0 | (cp >> 6)); u[1] = (char)(0x80 | (cp & 0x3f)); n = 2;
-	} else if (cp < 0x10000) {
-		u[0] = (char)(0xe0 | (cp >> 12)); u[1] = (char)(0x80 | ((cp >> 6) & 0x3f));
-		u[2] = (char)(0x80 | (cp & 0x3f)); n = 3;
-	} else {
-		u[0] = (char)(0xf0 | (cp >> 18)); u[1] = (char)(0x80 | ((cp >> 12) & 0x3f));
-		u[2] = (char)(0x80 | ((cp >> 6) & 0x3f)); u[3] = (char)(0x80 | (cp & 0x3f)); n = 4;
-	}
-	return arxiv_buf_append(b, u, n);
+	return arxiv_buf_append(b, u, (size_t)utf8proc_encode_char((utf8proc_int32_t)cp, u));
 }
 
 int
