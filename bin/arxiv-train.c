@@ -26,7 +26,7 @@ usage(FILE *fp)
 
 enum {
 	O_VERSION = 256, O_HELP, O_BATCH, O_ACCUM, O_WARMUP, O_WDECAY, O_CHAR, O_L2, O_GRADNORM,
-	O_DROPOUT
+	O_DROPOUT, O_LOSS
 };
 
 static const struct option longopts[] = {
@@ -57,6 +57,7 @@ static const struct option longopts[] = {
 	{ "dropout", required_argument, NULL, O_DROPOUT },
 	{ "char-ngrams", required_argument, NULL, O_CHAR },
 	{ "l2", required_argument, NULL, O_L2 },
+	{ "loss", required_argument, NULL, O_LOSS },
 	{ "help", no_argument, NULL, O_HELP },
 	{ "version", no_argument, NULL, O_VERSION },
 	{ NULL, 0, NULL, 0 }
@@ -220,6 +221,13 @@ main(int argc, char *argv[])
 		case O_GRADNORM: p.max_grad_norm = prog_real(optarg, 0, 1e6, "gradient norm"); break;
 		case O_DROPOUT: p.dropout = prog_real(optarg, 0, 0.99, "dropout"); break;
 		case O_L2: p.l2 = prog_real(optarg, 0, 1, "l2"); break;
+		case O_LOSS:
+			if (strcmp(optarg, "hinge") && strcmp(optarg, "softmax")) {
+				warnx("%s: unknown loss (hinge or softmax)", optarg);
+				return 2;
+			}
+			p.loss = optarg;
+			break;
 		case O_CHAR:
 			mn = optarg;
 			if ((mx = strchr(optarg, ':')) == NULL) {

@@ -7,8 +7,15 @@
 
 #include "internal.h"
 
+/* Training losses (arxiv_train_params.loss; "loss" in model/config.json). */
+enum { FT_LOSS_SOFTMAX, FT_LOSS_HINGE };
+#define FT_DEFAULT_LOSS FT_LOSS_HINGE
 /* The fast model's learning rate when arxiv_train_params.lr is 0. */
-#define FT_DEFAULT_LR 0.5
+#define FT_DEFAULT_LR_SOFTMAX 0.5
+#define FT_DEFAULT_LR_HINGE 0.1
+/* ... and its L2 penalty when arxiv_train_params.l2 is negative. */
+#define FT_DEFAULT_L2_SOFTMAX 0.0
+#define FT_DEFAULT_L2_HINGE 2e-6
 
 /* The shape of a fast model (stored as model/config.json). */
 struct ft_config {
@@ -19,6 +26,8 @@ struct ft_config {
 	uint32_t buckets;	/* hashed feature rows */
 	int ids;		/* 1: input is WordPiece ids, 0: cleaned text */
 	int idf;		/* 1: rows weighted by their inverse document frequency (dim 0) */
+	int loss;		/* FT_LOSS_*: what training minimised */
+	float temperature;	/* probabilities = softmax(scores / temperature); 0 taken as 1 */
 };
 
 struct ft_model {
@@ -35,6 +44,11 @@ struct ft_feats {
 	size_t n, cap;
 };
 
+/* FT_LOSS_* of a loss name (NULL or "": the default), -1 if unknown. */
+int ft_loss_of(const char *name);
+/* The default learning rate of a loss name. */
+double ft_default_lr(const char *loss);
+double ft_default_l2(const char *loss);
 struct ft_model *ft_new(const struct ft_config *c, uint64_t seed);
 void ft_free(struct ft_model *m);
 /* Features of a cleaned text, or of n token ids (c->ids). f cleared first. 0 / -1 ENOMEM. */

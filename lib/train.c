@@ -2,7 +2,7 @@
  * train.c - arxiv_train: dispatch to the fast model (fasttext.c) or the
  * transformer plugin (bert_train), then write the artifacts directory:
  *
- *   metadata/artifact.json    {"format":"arxiv-artifacts","version":1,"model_type":..,..}
+ *   metadata/artifact.json    {"format":"arxiv-artifacts","version":2,"model_type":..,..}
  *   metadata/label2id.json    {"label":id,..}
  *   metadata/metrics.json     {"best_epoch":..,"epochs":..,"train":{"loss":..},
  *                              "val":{<arxiv_metrics_json>,"loss":..},"test":{..}}
@@ -41,17 +41,18 @@ arxiv_train_default_params(void)
 	memset(&p, 0, sizeof(p));
 	p.model_type = "fast";
 	p.epochs = 8;
-	p.patience = 2;
+	p.patience = 3;
 	p.threads = 0;
 	p.seed = 42;
-	p.lr = 0;		/* the model type's default: 0.5 (fast), 5e-5 (bert) */
+	p.lr = 0;		/* the default: fast 0.1 (hinge) or 0.5 (softmax), bert 5e-5 */
 	p.dim = 0;
 	p.word_ngrams = 2;
 	p.char_minn = 0;
 	p.char_maxn = 0;
 	p.buckets = (size_t)1 << 21;
 	p.class_weight = 0.5;
-	p.l2 = 0;
+	p.l2 = -1;		/* the loss's default: 2e-6 (hinge), 0 (softmax) */
+	p.loss = "hinge";
 	p.device = "auto";
 	p.batch_size = 32;
 	p.grad_accum = 1;
@@ -68,7 +69,7 @@ resolved_lr(const struct arxiv_train_params *p)
 {
 	if (p->lr > 0)
 		return p->lr;
-	return p->model_type && strcmp(p->model_type, "bert") == 0 ? 5e-5 : FT_DEFAULT_LR;
+	return p->model_type && strcmp(p->model_type, "bert") == 0 ? 5e-5 : ft_default_lr(p->loss);
 }
 
 int
@@ -80,12 +81,13 @@ arxiv_train_params_json(const struct arxiv_train_params *p, struct arxiv_buf *ou
 
 #define S(x) ((x) ? json_string(x) : json_null())
 	o = json_pack("{s:o,s:i,s:i,s:i,s:I,s:f,s:i,s:i,s:i,s:i,s:i,s:I,s:f,s:f,"
-	    "s:o,s:o,s:o,s:i,s:i,s:f,s:f,s:f,s:f,s:o,s:o}",
+	    "s:o,s:o,s:o,s:o,s:i,s:i,s:f,s:f,s:f,s:f,s:o,s:o}",
 	    "model_type", S(p->model_type ? p->model_type : "fast"), "epochs", p->epochs,
 	    "patience", p->patience, "threads", p->threads, "seed", (json_int_t)p->seed,
 	    "lr", resolved_lr(p), "verbose", p->verbose, "dim", p->dim, "word_ngrams", p->word_ngrams,
 	    "char_minn", p->char_minn, "char_maxn", p->char_maxn,
-	    "buckets", (json_int_t)p->buckets, "class_weight", p->class_weight, "l2", p->l2,
+	    "buckets", (json_int_t)p->buckets, "class_weight", p->class_weight, "l2", p->l2 >= 0 ? p->l2 : ft_default_l2(p->loss),
+	    "loss", S(p->loss ? p->loss : "hinge"),
 	    "init_dir", S(p->init_dir), "config", S(p->config), "device", S(p->device),
 	    "batch_size", p->batch_size, "grad_accum", p->grad_accum,
 	    "weight_decay", p->weight_decay, "warmup_ratio", p->warmup_ratio,

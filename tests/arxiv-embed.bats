@@ -14,7 +14,7 @@ make_art() {
 	cp "$FIX/config.json" "$FIX/model.safetensors" "$1/model/"
 	cp "$FIX/vocab.txt" "$1/tokenizer/"
 	echo '{"model_type":"bert","seq_len":24,"lowercase":true,"prep":""}' >"$1/tokenizer/preprocess.json"
-	echo '{"format":"arxiv-artifacts","version":1,"model_type":"bert"}' >"$1/metadata/artifact.json"
+	echo '{"format":"arxiv-artifacts","version":2,"model_type":"bert"}' >"$1/metadata/artifact.json"
 	echo '{"Computer Science":0,"Mathematics":1,"Physics":2}' >"$1/metadata/label2id.json"
 }
 

@@ -162,7 +162,7 @@ json() {
 	expect 200
 	[ "$(echo "$body" | json 'd["ready"]')" = "True" ]
 	[ "$(echo "$body" | json 'd["model_type"]')" = "fast" ]
-	[ "$(echo "$body" | json 'd["artifact_version"]')" = "1" ]
+	[ "$(echo "$body" | json 'd["artifact_version"]')" = "2" ]
 	[ "$(echo "$body" | json '" ".join(sorted(d["labels"]))')" = \
 		"Biology Computer Science Economics Mathematics Physics Statistics" ]
 }
@@ -348,7 +348,7 @@ EOF
 		'arxiv_http_request_duration_seconds_count{path="/api/predict/"} ' \
 		'# TYPE arxiv_predictions_total counter' 'arxiv_predictions_total{label="Physics"} ' \
 		'arxiv_model_loaded 1' 'arxiv_model_load_seconds ' \
-		'arxiv_model_info{model_type="fast",artifact_version="1",labels="6"} 1' \
+		'arxiv_model_info{model_type="fast",artifact_version="2",labels="6"} 1' \
 		'arxiv_model_loads_total{result="ok"} 1'; do
 		[[ "$body" == *"$want"* ]] || { echo "missing: $want"; echo "$body"; return 1; }
 	done

@@ -38,6 +38,9 @@ print(d)' "$@"
 	run arxiv-train --char-ngrams 5:3 a b
 	assert_status 2
 	assert_line "arxiv-train: invalid char n-gram range 5:3"
+	run arxiv-train --loss svm a b
+	assert_status 2
+	assert_line "arxiv-train: svm: unknown loss (hinge or softmax)"
 }
 
 @test "arxiv-train: the man page SYNOPSIS matches usage()" {
@@ -55,7 +58,7 @@ print(d)' "$@"
 	done
 	[ ! -e art/metadata/best_hyperparams.json ]
 	[ "$(json_get art/metadata/artifact.json format)" = arxiv-artifacts ]
-	[ "$(json_get art/metadata/artifact.json version)" = 1 ]
+	[ "$(json_get art/metadata/artifact.json version)" = 2 ]
 	[ "$(json_get art/metadata/artifact.json model_type)" = fast ]
 	[ "$(json_get art/metadata/artifact.json params epochs)" = 4 ]
 	[ "$(json_get art/metadata/label2id.json Physics)" = 2 ]
@@ -66,9 +69,28 @@ print(d)' "$@"
 	[ "$(json_get art/tokenizer/preprocess.json prep)" = \
 		"v1 nfkc,latex,filter,space,lower,stop,stem trunc=0 stem=english stop=default" ]
 	[ "$(json_get art/model/config.json dtype)" = F16 ]
+	# the default loss, its learning rate and penalty, a fitted temperature
+	[ "$(json_get art/model/config.json loss)" = hinge ]
+	[ "$(json_get art/metadata/artifact.json params loss)" = hinge ]
+	[ "$(json_get art/metadata/artifact.json params lr)" = 0.1 ]
+	[ "$(json_get art/metadata/artifact.json params l2)" = 2e-06 ]
+	python3 -c 'import json,sys; t=json.load(open(sys.argv[1]))["temperature"]; sys.exit(not (0.001 <= t <= 1000 and t != 1))' art/model/config.json
 	ls -d mlruns/*/*/meta.yaml > /dev/null
 	# nothing but the artifacts and the MLflow store
 	[ "$(ls | tr '\n' ' ')" = "art mlruns " ]
+}
+
+@test "arxiv-train --loss softmax: the cross-entropy model, temperature 1, its own defaults" {
+	run train --loss softmax -e 3 -o art "$FIX/train.jsonl" "$FIX/val.jsonl"
+	assert_success ""
+	[ "$(json_get art/model/config.json loss)" = softmax ]
+	[ "$(json_get art/model/config.json temperature)" = 1.0 ]
+	[ "$(json_get art/metadata/artifact.json params lr)" = 0.5 ]
+	[ "$(json_get art/metadata/artifact.json params l2)" = 0.0 ]
+	[ "$(json_get art/metadata/metrics.json val accuracy)" = 1.0 ]
+	run arxiv-predict -m art "$FIX/val.jsonl"
+	assert_success
+	[ "${#lines[@]}" = 30 ]
 }
 
 @test "arxiv-train: fixed seed and one thread give a bit-identical model" {

@@ -478,7 +478,7 @@ ARXIV_API int arxiv_st_save(const char *path, const struct arxiv_st_tensor *t, s
 
 /*
  * Artifacts directory (the seed's layout):
- *   metadata/artifact.json   {"format":"arxiv-artifacts","version":1,"model_type":"fast"|"bert",...}
+ *   metadata/artifact.json   {"format":"arxiv-artifacts","version":2,"model_type":"fast"|"bert",...}
  *   metadata/label2id.json   {"Computer Science":0,...}
  *   metadata/metrics.json    final train/val/test metrics: {"best_epoch":..,"epochs":..,
  *                            "stopped":bool,"train":{"loss":..},"val":{<arxiv_metrics_json>,
@@ -489,7 +489,7 @@ ARXIV_API int arxiv_st_save(const char *path, const struct arxiv_st_tensor *t, s
  *   tokenizer/preprocess.json  map/clean/tokenizer settings used in training
  *   tokenizer/vocab.txt      WordPiece vocabulary (bert, or fast models over tensor streams)
  */
-#define ARXIV_ARTIFACT_VERSION 1
+#define ARXIV_ARTIFACT_VERSION 2
 #define ARXIV_TOPK_MAX 64
 
 struct arxiv_model;
@@ -562,13 +562,14 @@ struct arxiv_train_params {
 	int patience;		/* early stopping: epochs without val-loss improvement */
 	int threads;		/* 0: all cores */
 	uint64_t seed;
-	double lr;		/* 0: the model type's default (fast 0.5, bert 5e-5) */
+	double lr;		/* 0: the default (fast: hinge 0.1, softmax 0.5; bert 5e-5) */
 	int verbose;
 	/* fast model */
 	int dim, word_ngrams, char_minn, char_maxn;
 	size_t buckets;
 	double class_weight;	/* 0: none; 1: inverse frequency; between: power */
-	double l2;
+	double l2;		/* L2 penalty per example (lambda / 2 ||w||^2) */
+	const char *loss;	/* "hinge" (default: one-vs-rest squared hinge) or "softmax" */
 	/* transformer */
 	const char *init_dir;	/* Hugging Face checkpoint folder, or NULL */
 	const char *config;	/* config.json for random init, or NULL */

@@ -93,7 +93,7 @@ same_file(const char *a, const char *b)
 int
 main(void)
 {
-	struct ft_config c = { 3, 0, 2, 0, 0, 1024, 0 };
+	struct ft_config c = { .n_labels = 3, .word_ngrams = 2, .buckets = 1024 };
 	struct ft_feats f = {0}, g = {0};
 	struct arxiv_prediction p, vp[60];
 	struct arxiv_epoch_stats best;
@@ -200,6 +200,63 @@ main(void)
 	CHECK(ft_save(m1, d2, 0, &e) == 0 && (ld = ft_load(d2, &e)) != NULL &&
 	    memcmp(ld->in, m1->in, 4096 * 3 * sizeof(float)) == 0, "fp32 save is exact");
 	ft_free(ld);
+
+	/* the default loss is the squared hinge, calibrated by a fitted temperature */
+	CHECK(m1->c.loss == FT_LOSS_HINGE && m1->c.temperature >= 0.0099f &&
+	    m1->c.temperature != 1.0f, "hinge model with a fitted temperature (%g)",
+	    (double)m1->c.temperature);
+	{
+		double nll_fit = 0, nll_one = 0, sum = 0;
+		float tfit = m1->c.temperature, pr[3];
+		size_t n = 0;
+		for (i = 0; i < va->n; i++, n++) {
+			ft_feats_text(&m1->c, va->text[i], strlen(va->text[i]), &f);
+			ft_probs(m1, &f, NULL, pr);
+			nll_fit -= log(pr[va->label[i]]);
+			sum += pr[0] + pr[1] + pr[2];
+			m1->c.temperature = 1;
+			ft_probs(m1, &f, NULL, pr);
+			nll_one -= log(pr[va->label[i]]);
+			m1->c.temperature = tfit;
+		}
+		CHECK(fabs(sum / (double)n - 1) < 1e-5, "probabilities sum to 1");
+		CHECK(nll_fit < nll_one, "the fitted temperature lowers the validation NLL "
+		    "(%.4f < %.4f at 1)", nll_fit / (double)n, nll_one / (double)n);
+	}
+	ld = ft_load(d1, &e);
+	CHECK(ld && ld->c.loss == FT_LOSS_HINGE && ld->c.temperature == m1->c.temperature,
+	    "loss and temperature stored");
+	ft_free(ld);
+	tp.loss = "softmax";
+	CHECK(ft_train(&tp, tr, va, NULL, vp, &best, &m3, &e) == 0 && m3->c.temperature == 1.0f &&
+	    m3->c.loss == FT_LOSS_SOFTMAX && best.val_accuracy == 1.0,
+	    "softmax loss: learns, temperature 1");
+	ft_free(m3);
+	tp.loss = "svm";
+	CHECK(ft_train(&tp, tr, va, NULL, vp, &best, &m3, &e) == -1 &&
+	    strstr(e.text, "unknown loss 'svm'"), "unknown loss refused: %s", e.text);
+	tp.loss = NULL;
+	CHECK(ft_loss_of(NULL) == FT_LOSS_HINGE && ft_default_lr("softmax") == 0.5 &&
+	    ft_default_lr(NULL) == 0.1 && ft_default_l2("softmax") == 0, "loss defaults");
+
+	/* L2: the penalty shrinks every row of the direct model, not just the touched ones */
+	{
+		double n0 = 0, n1 = 0;
+		struct ft_model *ma = NULL, *mb = NULL;
+		tp.l2 = 0;
+		ft_train(&tp, tr, va, NULL, vp, &best, &ma, &e);
+		tp.l2 = 1e-2;
+		ft_train(&tp, tr, va, NULL, vp, &best, &mb, &e);
+		tp.l2 = -1;
+		for (i = 0; ma && mb && i < 4096 * 3; i++) {
+			n0 += (double)ma->in[i] * ma->in[i];
+			n1 += (double)mb->in[i] * mb->in[i];
+		}
+		CHECK(ma && mb && n1 > 0 && n1 < 0.8 * n0, "l2 1e-2 shrinks the weights "
+		    "(squared norm %.3g vs %.3g)", n1, n0);
+		ft_free(ma);
+		ft_free(mb);
+	}
 
 	/* an embedding model trains too */
 	tp.dim = 8;

@@ -149,7 +149,7 @@ main(void)
 	if (m == NULL)
 		return tap_done();
 	CHECK_STR(arxiv_model_type(m), "fast", "model type");
-	CHECK(arxiv_model_version(m) == 1 && arxiv_model_nlabels(m) == 3, "version 1, 3 labels");
+	CHECK(arxiv_model_version(m) == 2 && arxiv_model_nlabels(m) == 3, "version 2, 3 labels");
 	CHECK_STR(arxiv_model_label(m, 2), "Physics", "label 2");
 	CHECK(arxiv_model_dim(m) == 0, "direct model: no embedding dimension");
 	CHECK(arxiv_model_predict(m, texts, NULL, 3, 5, pred, &e) == 0, "predict raw texts");
@@ -206,7 +206,7 @@ main(void)
 	fprintf(fp, "{\"format\":\"arxiv-artifacts\",\"version\":9,\"model_type\":\"fast\"}\n");
 	fclose(fp);
 	CHECK(arxiv_model_load(art, NULL, &e) == NULL, "version 9 refused");
-	snprintf(msg, sizeof(msg), "%s: unsupported artifact version 9 (this arxiv reads 1)", art);
+	snprintf(msg, sizeof(msg), "%s: unsupported artifact version 9 (this arxiv reads 2)", art);
 	CHECK_STR(arxiv_error_str(&e, cmd, sizeof(cmd)), msg, "version message");
 	CHECK(arxiv_model_load(dir, NULL, &e) == NULL && strstr(e.text, "not an arxiv artifacts"),
 	    "not an artifacts dir: %s", e.text);
