@@ -214,6 +214,7 @@ for l in sys.stdin:
 
 @test "arxiv-clean under parallel --pipe gives the serial output (real records)" {
 	command -v parallel >/dev/null || skip "GNU parallel not installed"
+	need_shared 1
 	shared_head 3000 1 > raw.jsonl
 	arxiv-clean -f abstract raw.jsonl > serial
 	parallel --pipe -k --block 300k arxiv-clean -f abstract < raw.jsonl > par
@@ -239,6 +240,7 @@ for l in sys.stdin:
 }
 
 @test "arxiv-clean fast path and jansson agree on real records" {
+	need_shared 2
 	shared_head 3000 2 > raw.jsonl
 	arxiv-clean -f abstract raw.jsonl > fast
 	arxiv-clean -J -f abstract raw.jsonl > slow
@@ -254,6 +256,7 @@ for l in sys.stdin:
 }
 
 @test "arxiv-clean turns the LaTeX of real abstracts into words" {
+	need_shared 1
 	shared_head 5000 1 > raw.jsonl
 	arxiv-clean -f abstract -S -T raw.jsonl > out
 	python3 -c '

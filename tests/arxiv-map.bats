@@ -154,6 +154,7 @@ rec() {	# rec ID ABSTRACT-JSON [CATEGORIES]
 }
 
 @test "arxiv-map man page EXAMPLES run" {
+	need_shared 0
 	shared_head 300 > arxiv-metadata-oai-snapshot.json
 	gzip -k arxiv-metadata-oai-snapshot.json
 	cp "$ARXIV_DATADIR/archives.tsv" .
@@ -169,6 +170,7 @@ rec() {	# rec ID ABSTRACT-JSON [CATEGORIES]
 }
 
 @test "arxiv-map: part 000 has the README's field proportions, and nothing is Other" {
+	need_shared 0
 	part=$(shared_part 0)
 	zcat "$part" | arxiv-map -v 2> counts > mapped.jsonl
 	cat counts
@@ -201,7 +203,7 @@ for l in open("mapped.jsonl"):
 }
 
 @test "arxiv-map: every category code in the real data maps to a known field" {
-	shared_part 0 > /dev/null
+	need_shared 0
 	local f c
 	for f in "$ARXIV_SHARED"/data/arxiv-part-00*.jsonl.gz; do zcat "$f"; done |
 		grep -o '"categories": "[^"]*"' | cut -d'"' -f4 | tr ' ' '\n' | sort -u |
@@ -219,6 +221,7 @@ for l in open("mapped.jsonl"):
 	if ldd "$(command -v arxiv-map)" | grep -q libasan; then
 		skip "AddressSanitizer build: its quarantine makes RSS meaningless"
 	fi
+	need_shared 0
 	part=$(shared_part 0)
 	zcat "$part" | /usr/bin/time -f '%M' -o rss arxiv-map > /dev/null
 	[ "$(cat rss)" -lt 65536 ] || { echo "peak RSS $(cat rss) KiB"; return 1; }

@@ -262,6 +262,7 @@ PY
 }
 
 @test "arxiv-split on real data: part 000, ratios and shuffle invariance" {
+	need_shared 0
 	part=$(shared_part 0)
 	zcat "$part" | head -n 20000 | arxiv-map > mapped.jsonl
 	run arxiv-split -v -S -s 42 -o s mapped.jsonl

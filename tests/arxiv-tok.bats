@@ -207,7 +207,9 @@ print("%016x" % h)')
 }
 
 @test "arxiv-tok with SciBERT's vocab on real records" {
+	need_vocab
 	vocab=$(shared_vocab)
+	need_shared 0
 	shared_head 300 | arxiv-map > mapped.jsonl
 	arxiv-tok -v "$vocab" mapped.jsonl > raw.bin
 	run header raw.bin

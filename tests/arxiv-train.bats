@@ -179,6 +179,7 @@ print(d)' "$@"
 }
 
 @test "arxiv-train: SIGTERM after an epoch keeps the best complete epoch" {
+	need_shared 0
 	f=$(shared_part 0)
 	zcat "$f" | head -n 6000 | arxiv-map > all.jsonl
 	head -n 5000 all.jsonl > tr.jsonl
@@ -199,6 +200,7 @@ print(d)' "$@"
 }
 
 @test "arxiv-train: SIGINT before the first epoch completes writes nothing" {
+	need_shared 0
 	f=$(shared_part 0)
 	zcat "$f" | head -n 3000 | arxiv-map > tr.jsonl
 	arxiv-train -j 1 -e 1 -o art tr.jsonl tr.jsonl 2> log &
@@ -213,6 +215,7 @@ print(d)' "$@"
 
 @test "arxiv-train over tensor streams stores the vocabulary and checks its hash" {
 	command -v arxiv-tok >/dev/null || skip "arxiv-tok not built"
+	need_vocab
 	v=$(shared_vocab)
 	arxiv-tok -v "$v" "$FIX/train.jsonl" > train.bin || skip "arxiv-tok failed"
 	arxiv-tok -v "$v" "$FIX/val.jsonl" > val.bin

@@ -19,24 +19,35 @@ teardown() {
 	cd / && rm -rf "$TMP"
 }
 
-# Path of a shared data part, or skip the test loudly.
-shared_part() {
-	local f="$ARXIV_SHARED/data/arxiv-part-00${1:-0}.jsonl.gz"
+# need_shared [N]: skip the test loudly unless part N (default 0) of the real
+# data is readable. Call it in the test itself: a skip inside $(...) or a
+# pipeline only ends that subshell, and the test would go on with no data.
+need_shared() {
+	local f
+	f=$(shared_part "${1:-0}")
 	[ -r "$f" ] || skip "real data not found: $f (set ARXIV_SHARED)"
-	echo "$f"
+}
+
+# need_vocab: the same for SciBERT's vocabulary.
+need_vocab() {
+	local f
+	f=$(shared_vocab)
+	[ -r "$f" ] || skip "SciBERT vocab not found: $f (set ARXIV_SHARED)"
+}
+
+# Path of a shared data part (check it with need_shared first).
+shared_part() {
+	echo "$ARXIV_SHARED/data/arxiv-part-00${1:-0}.jsonl.gz"
 }
 
 shared_vocab() {
-	local f="$ARXIV_SHARED/vocab/scibert_scivocab_uncased.vocab.txt"
-	[ -r "$f" ] || skip "SciBERT vocab not found: $f (set ARXIV_SHARED)"
-	echo "$f"
+	echo "$ARXIV_SHARED/vocab/scibert_scivocab_uncased.vocab.txt"
 }
 
-# The first N records of the real data as JSONL on stdout.
+# The first N records of part P (default 0) of the real data as JSONL on stdout.
 shared_head() {
-	local f
-	f=$(shared_part "${2:-0}") || return 1
-	zcat "$f" | head -n "$1"
+	need_shared "${2:-0}"
+	zcat "$(shared_part "${2:-0}")" | head -n "$1"
 }
 
 assert_success() {

@@ -28,6 +28,7 @@ free_port() {
 }
 
 @test "run_pipeline.sh runs map..eval on 4000 records, then skips fresh stages, --force reruns" {
+	need_shared 1
 	data=$(shared_part 1)
 	run "$PIPE" --data "$data" --limit 4000 --workdir w --no-serve
 	assert_success
@@ -59,6 +60,7 @@ free_port() {
 }
 
 @test "run_pipeline.sh ends with a running server on the new artifacts" {
+	need_shared 1
 	data=$(shared_part 1)
 	port=$(free_port)
 	"$PIPE" --data "$data" --limit 3000 --workdir w --listen "127.0.0.1:$port" > pipe.log 2>&1 &
