@@ -337,9 +337,28 @@ to_probs(const struct ft_model *m, float *x)
 	softmax(x, m->c.n_labels);
 }
 
+/* Cross-entropy of softmax(s) for label y; with grad, its gradient (may be s). */
+static float
+softmax_xent(const float *s, int L, int y, float *grad)
+{
+	float mx = s[0], sum = 0, loss;
+	int c;
+
+	for (c = 1; c < L; c++)
+		if (s[c] > mx)
+			mx = s[c];
+	for (c = 0; c < L; c++)
+		sum += expf(s[c] - mx);
+	loss = logf(sum) + mx - s[y];
+	if (grad)
+		for (c = 0; c < L; c++)
+			grad[c] = expf(s[c] - mx) / sum - (c == y ? 1.0f : 0.0f);
+	return loss;
+}
+
 /*
  * The training loss of one example from its raw scores, unweighted; with
- * grad, also d loss / d score per label into grad.
+ * grad, also d loss / d score per label into grad (may be s).
  *   softmax: cross-entropy of softmax(scores) (temperature 1)
  *   hinge:   one-vs-rest squared hinge, sum over labels of max(0, 1 - t s)^2,
  *            t = +1 for the true label and -1 for the others
@@ -350,27 +369,14 @@ example_loss(const struct ft_model *m, const float *s, int y, float *grad)
 	int L = m->c.n_labels, c;
 	float loss = 0;
 
-	if (m->c.loss == FT_LOSS_HINGE) {
-		for (c = 0; c < L; c++) {
-			float t = c == y ? 1.0f : -1.0f, h = 1.0f - t * s[c];
-			if (h > 0)
-				loss += h * h;
-			if (grad)
-				grad[c] = h > 0 ? -2.0f * t * h : 0.0f;
-		}
-		return loss;
-	}
-	{
-		float mx = s[0], sum = 0;
-		for (c = 1; c < L; c++)
-			if (s[c] > mx)
-				mx = s[c];
-		for (c = 0; c < L; c++)
-			sum += expf(s[c] - mx);
-		loss = logf(sum) + mx - s[y];
+	if (m->c.loss != FT_LOSS_HINGE)
+		return softmax_xent(s, L, y, grad);
+	for (c = 0; c < L; c++) {
+		float t = c == y ? 1.0f : -1.0f, h = 1.0f - t * s[c];
+		if (h > 0)
+			loss += h * h;
 		if (grad)
-			for (c = 0; c < L; c++)
-				grad[c] = expf(s[c] - mx) / sum - (c == y ? 1.0f : 0.0f);
+			grad[c] = h > 0 ? -2.0f * t * h : 0.0f;
 	}
 	return loss;
 }
@@ -679,88 +685,86 @@ fail:
 	return -1;
 }
 
-/* Mean negative log-likelihood of softmax(scores / t) over n rows of L scores. */
+/* Mean NLL of softmax(scores / t) over the labelled rows of n rows of L scores. */
 static double
-nll_at(const float *sc, const int32_t *y, size_t n, int L, double t)
+nll_at(const float *sc, const int32_t *label, size_t n, int L, double t)
 {
+	float row[64];
 	double sum = 0;
-	size_t i;
+	size_t i, k = 0;
 	int c;
 
 	for (i = 0; i < n; i++) {
-		const float *s = sc + i * (size_t)L;
-		double mx = s[0] / t, z = 0;
-		for (c = 1; c < L; c++)
-			if (s[c] / t > mx)
-				mx = s[c] / t;
+		if (label[i] < 0 || label[i] >= L)
+			continue;
 		for (c = 0; c < L; c++)
-			z += exp(s[c] / t - mx);
-		sum += log(z) + mx - s[y[i]] / t;
+			row[c] = (float)(sc[i * (size_t)L + (size_t)c] / t);
+		sum += softmax_xent(row, L, label[i], NULL);
+		k++;
 	}
-	return n ? sum / (double)n : 0;
+	return k ? sum / (double)k : 0;
 }
 
 /*
  * Temperature scaling (Guo et al. 2017): the t in [0.01, 100] that minimises
  * the validation NLL of softmax(scores / t), by golden-section search on
- * log t (the NLL is convex in 1/t). Leaves 1 when val has no labels.
+ * log t (the NLL is convex in 1/t); 1 when val has no labels. With val_out,
+ * also the validation predictions (all labels) at that temperature.
  */
 static int
-fit_temperature(struct ft_model *m, const struct arxiv_dataset *val, int n_threads)
+fit_temperature(struct ft_model *m, const struct arxiv_dataset *val,
+    struct arxiv_prediction *val_out)
 {
 	const double g = 0.6180339887498949;
 	int L = m->c.n_labels, it;
 	float *sc, *hidden;
-	int32_t *y;
-	size_t i, n = 0;
+	size_t i, labelled = 0;
 	struct ft_feats f = {0};
 	double a = log(0.01), b = log(100), x1, x2, f1, f2;
 
-	(void)n_threads;
 	m->c.temperature = 1;
+	for (i = 0; i < val->n; i++)
+		labelled += val->label[i] >= 0 && val->label[i] < L;
 	sc = malloc((val->n ? val->n : 1) * (size_t)L * sizeof(float));
-	y = malloc((val->n ? val->n : 1) * sizeof(*y));
 	hidden = malloc(((size_t)m->c.dim + 1) * sizeof(float));
-	if (sc == NULL || y == NULL || hidden == NULL)
+	if (sc == NULL || hidden == NULL)
 		goto fail;
 	for (i = 0; i < val->n; i++) {
-		if (val->label[i] < 0 || val->label[i] >= L)
-			continue;
 		if (example_feats(&m->c, val, i, &f) < 0)
 			goto fail;
-		scores(m, &f, hidden, sc + n * (size_t)L, 1.0f);
-		y[n++] = val->label[i];
+		scores(m, &f, hidden, sc + i * (size_t)L, 1.0f);
 	}
-	if (n > 0) {
-		x1 = b - g * (b - a);
-		x2 = a + g * (b - a);
-		f1 = nll_at(sc, y, n, L, exp(x1));
-		f2 = nll_at(sc, y, n, L, exp(x2));
-		for (it = 0; it < 60 && b - a > 1e-4; it++) {
-			if (f1 <= f2) {
-				b = x2;
-				x2 = x1;
-				f2 = f1;
-				x1 = b - g * (b - a);
-				f1 = nll_at(sc, y, n, L, exp(x1));
-			} else {
-				a = x1;
-				x1 = x2;
-				f1 = f2;
-				x2 = a + g * (b - a);
-				f2 = nll_at(sc, y, n, L, exp(x2));
-			}
+	x1 = b - g * (b - a);
+	x2 = a + g * (b - a);
+	f1 = nll_at(sc, val->label, val->n, L, exp(x1));
+	f2 = nll_at(sc, val->label, val->n, L, exp(x2));
+	for (it = 0; it < 60 && b - a > 1e-4 && labelled; it++) {
+		if (f1 <= f2) {
+			b = x2;
+			x2 = x1;
+			f2 = f1;
+			x1 = b - g * (b - a);
+			f1 = nll_at(sc, val->label, val->n, L, exp(x1));
+		} else {
+			a = x1;
+			x1 = x2;
+			f1 = f2;
+			x2 = a + g * (b - a);
+			f2 = nll_at(sc, val->label, val->n, L, exp(x2));
 		}
+	}
+	if (labelled)
 		m->c.temperature = (float)exp((a + b) / 2);
+	for (i = 0; val_out && i < val->n; i++) {
+		to_probs(m, sc + i * (size_t)L);
+		ft_topk(sc + i * (size_t)L, L, (size_t)L, &val_out[i]);
 	}
 	free(sc);
-	free(y);
 	free(hidden);
 	free(f.v);
 	return 0;
 fail:
 	free(sc);
-	free(y);
 	free(hidden);
 	free(f.v);
 	return -1;
@@ -950,12 +954,10 @@ ft_train(const struct arxiv_train_params *p, const struct arxiv_dataset *train,
 		memcpy(m->out, best_out, out_len * sizeof(float));
 	if (c.loss == FT_LOSS_HINGE) {
 		/* margins are not probabilities: calibrate them on the validation set */
-		if (fit_temperature(m, val, nt) < 0)
+		if (fit_temperature(m, val, val_out) < 0)
 			goto nomem;
 		arxiv_log(ARXIV_LOG_DEBUG, "temperature %.4g (fitted on the validation set)",
 		    (double)m->c.temperature);
-		if (val_out && ft_predict_dataset(m, val, nt, (size_t)c.n_labels, val_out, NULL) < 0)
-			goto nomem;
 	}
 	if (tmp_dir && ft_save(m, tmp_dir, 1, err) < 0)
 		goto out;
