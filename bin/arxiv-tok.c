@@ -444,6 +444,26 @@ decode_file(struct ctx *c, FILE *fp, const char *name)
 	return 0;
 }
 
+/* Every input file in turn (standard input when there is none); 1 if one cannot be opened. */
+static int
+jsonl_inputs(struct ctx *c, int argc, char *argv[])
+{
+	static char fbuf[65536];
+	const char *name;
+	FILE *fp;
+	int i;
+
+	for (i = 0; i < (argc ? argc : 1); i++) {
+		if ((fp = prog_open(argc ? argv[i] : NULL, &name)) == NULL)
+			return 1;
+		if (fp != stdin)	/* the previous file is closed: reuse fbuf */
+			setvbuf(fp, fbuf, _IOFBF, sizeof(fbuf));
+		jsonl_file(c, fp, name);
+		prog_close(fp);
+	}
+	return 0;
+}
+
 int
 main(int argc, char *argv[])
 {
@@ -460,7 +480,7 @@ main(int argc, char *argv[])
 		{ "version", no_argument, NULL, 'V' },
 		{ NULL, 0, NULL, 0 },
 	};
-	static char ibuf[65536], obuf[65536], fbuf[65536];
+	static char ibuf[65536], obuf[65536];
 	struct ctx c;
 	struct arxiv_error e;
 	struct arxiv_domains *dom = NULL;
@@ -548,16 +568,7 @@ main(int argc, char *argv[])
 
 		if ((c.learner = arxiv_wordpiece_learner_new(0)) == NULL)
 			err(1, NULL);
-		for (i = 0; i < (size_t)(argc ? argc : 1); i++) {
-			if ((fp = prog_open(argc ? argv[i] : NULL, &name)) == NULL) {
-				status = 1;
-				break;
-			}
-			if (fp != stdin)	/* the previous file is closed: reuse fbuf */
-				setvbuf(fp, fbuf, _IOFBF, sizeof(fbuf));
-			jsonl_file(&c, fp, name);
-			prog_close(fp);
-		}
+		status = jsonl_inputs(&c, argc, argv);
 		if (status == 0 && arxiv_wordpiece_learn(c.learner, learn_n, &out, &e) < 0) {
 			prog_warnerr(&e);
 			status = 1;
@@ -592,16 +603,7 @@ main(int argc, char *argv[])
 		c.labels[i] = arxiv_domains_label(dom, i);
 	if ((c.cache = arxiv_tok_cache_new()) == NULL)
 		err(1, NULL);
-	for (i = 0; i < (size_t)(argc ? argc : 1); i++) {
-		if ((fp = prog_open(argc ? argv[i] : NULL, &name)) == NULL) {
-			status = 1;
-			break;
-		}
-		if (fp != stdin)	/* the previous file is closed: reuse fbuf */
-			setvbuf(fp, fbuf, _IOFBF, sizeof(fbuf));
-		jsonl_file(&c, fp, name);
-		prog_close(fp);
-	}
+	status = jsonl_inputs(&c, argc, argv);
 	if (c.w == NULL && status == 0)
 		write_header(&c, "", 1);	/* no record: a placeholder header */
 	if (arxiv_tensor_finish(c.w, &e) < 0 && status == 0) {
