@@ -597,6 +597,25 @@ ARXIV_API int arxiv_train_params_json(const struct arxiv_train_params *p, struct
 ARXIV_API int arxiv_train(const struct arxiv_train_params *p, const struct arxiv_dataset *train,
     const struct arxiv_dataset *val, const char *out_dir, int overwrite, struct arxiv_error *err);
 
+/* ------------------------------------------------ training parameters by name */
+
+/*
+ * Set one training parameter by name (the keys of arxiv_train_params_json, e.g.
+ * "lr", "l2", "word_ngrams", "loss", "batch_size", "warmup_ratio"; also
+ * "learning_rate", "num_train_epochs"). Numbers are parsed and range-checked;
+ * a string value is borrowed (it must outlive p). 0, or -1 with err (unknown
+ * key, not a number, out of range).
+ */
+ARXIV_API int arxiv_train_params_set(struct arxiv_train_params *p, const char *key,
+    const char *value, struct arxiv_error *err);
+/* 1 when key names a training parameter (or an alias of one). */
+ARXIV_API int arxiv_train_params_known(const char *key);
+/* The i-th parameter name (borrowed), NULL past the end. */
+ARXIV_API const char *arxiv_train_param_name(size_t i);
+/* NULL when p is usable, else a static message saying what is wrong (liblinear's
+ * check_parameter). Checks the fields the model type uses. */
+ARXIV_API const char *arxiv_train_params_check(const struct arxiv_train_params *p);
+
 #ifdef __cplusplus
 }
 #endif
