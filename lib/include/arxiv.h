@@ -386,6 +386,8 @@ ARXIV_API int arxiv_mlflow_active(const struct arxiv_mlflow *t);
 ARXIV_API const char *arxiv_mlflow_run_id(const struct arxiv_mlflow *t);
 ARXIV_API int arxiv_mlflow_param(struct arxiv_mlflow *t, const char *key, const char *value);
 ARXIV_API int arxiv_mlflow_metric(struct arxiv_mlflow *t, const char *key, double value, long step);
+/* A run tag, e.g. "mlflow.parentRunId" (nests the run under another in the UI). */
+ARXIV_API int arxiv_mlflow_tag(struct arxiv_mlflow *t, const char *key, const char *value);
 /* Record a directory tree as the run's artifacts. */
 ARXIV_API int arxiv_mlflow_artifacts(struct arxiv_mlflow *t, const char *dir);
 /* status "FINISHED", "FAILED" or "KILLED"; frees t. */
