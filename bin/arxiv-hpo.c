@@ -1044,6 +1044,89 @@ run_local(struct study *st, const struct runcfg *rc, size_t n_trials, int jobs)
 	return 0;
 }
 
+/* Concatenate a and b (JSONL) into path. */
+static int
+cat2(const char *a, const char *b, const char *path)
+{
+	const char *in[2] = { a, b };
+	char buf[65536];
+	FILE *fi, *fo;
+	size_t n;
+	int i, c = '\n', rc = 0;
+
+	if ((fo = fopen(path, "w")) == NULL)
+		return -1;
+	for (i = 0; i < 2; i++) {
+		if ((fi = fopen(in[i], "r")) == NULL) {
+			fclose(fo);
+			return -1;
+		}
+		if (i == 0 && (c = fgetc(fi)) == 0x89) {
+			warnx("%s: --refit needs JSONL input (tensor streams cannot be concatenated)",
+			    in[i]);
+			fclose(fi);
+			fclose(fo);
+			return -1;
+		}
+		if (i == 0 && c != EOF)
+			ungetc(c, fi);
+		c = '\n';
+		while ((n = fread(buf, 1, sizeof(buf), fi)) > 0) {
+			if (fwrite(buf, 1, n, fo) != n)
+				rc = -1;
+			c = buf[n - 1];
+		}
+		if (c != '\n')
+			fputc('\n', fo);
+		fclose(fi);
+	}
+	if (fclose(fo) != 0)
+		rc = -1;
+	return rc;
+}
+
+/* Retrain the best trial's parameters on train + val (every epoch of the trial's
+ * setting, no early stopping); its model dir into mdir. */
+static int
+do_refit(struct study *st, const struct runcfg *rc0, size_t b, char *mdir, size_t n)
+{
+	struct runcfg rc = *rc0;
+	char dir[4300], data[4400], logp[4400], **argv, *patience = "patience=0";
+	int status;
+	pid_t pid;
+
+	pathf(dir, sizeof(dir), "%s/refit", st->dir);
+	if (mkdir(dir, 0777) < 0 && errno != EEXIST)
+		err(1, "%s", dir);
+	pathf(data, sizeof(data), "%s/train+val.jsonl", dir);
+	pathf(logp, sizeof(logp), "%s/train.log", dir);
+	pathf(mdir, n, "%s/model", dir);
+	if (cat2(rc.train, rc.val, data) < 0) {
+		warnx("%s: cannot write the refit's training set", data);
+		return -1;
+	}
+	if ((rc.sets = calloc(rc0->n_sets + 1, sizeof(char *))) == NULL)
+		err(1, NULL);
+	memcpy(rc.sets, rc0->sets, rc0->n_sets * sizeof(char *));
+	rc.sets[rc.n_sets++] = patience;
+	rc.train = data;
+	argv = train_argv(st, &rc, b, mdir);
+	if ((pid = spawn(argv, logp)) < 0)
+		err(1, "fork");
+	while (waitpid(pid, &status, 0) < 0)
+		if (errno != EINTR)
+			err(1, "waitpid");
+	free(rc.sets);
+	unlink(data);
+	if (!WIFEXITED(status) || WEXITSTATUS(status) != 0) {
+		warnx("refit failed (see %s)", logp);
+		return -1;
+	}
+	if (st->verbose)
+		warnx("refit on train+val: %s", mdir);
+	return 0;
+}
+
 /* --------------------------------------------------------------- output */
 
 static int
@@ -1155,7 +1238,7 @@ write_atomic(const char *path, const char *data)
 }
 
 static json_t *
-best_json(const struct study *st, int b)
+best_json(const struct study *st, int b, int refit)
 {
 	size_t i, complete = 0, failed = 0, pruned = 0;
 
@@ -1165,12 +1248,13 @@ best_json(const struct study *st, int b)
 			failed += st->t[i].state == ARXIV_TRIAL_FAILED;
 			pruned += st->t[i].state == ARXIV_TRIAL_PRUNED;
 		}
-	return json_pack("{s:o,s:f,s:s,s:s,s:i,s:I,s:I,s:I,s:I,s:s,s:I,s:s}",
+	return json_pack("{s:o,s:f,s:s,s:s,s:i,s:I,s:I,s:I,s:I,s:s,s:I,s:s,s:b}",
 	    "params", params_obj(st, st->t[b].x), "value", st->t[b].value, "metric", st->metric,
 	    "direction", st->maximize ? "maximize" : "minimize", "trial", b,
 	    "n_trials", (json_int_t)count(st, 0), "n_complete", (json_int_t)complete,
 	    "n_pruned", (json_int_t)pruned, "n_failed", (json_int_t)failed,
-	    "sampler", st->sampler, "seed", (json_int_t)st->seed, "model", st->model);
+	    "sampler", st->sampler, "seed", (json_int_t)st->seed, "model", st->model,
+	    "refit", refit);
 }
 
 static void
@@ -1533,14 +1617,15 @@ main(int argc, char *argv[])
 
 		trial_dir(&st, (size_t)b, tdir, sizeof(tdir));
 		pathf(mdir, sizeof(mdir), "%s/model", tdir);
-		if (refit) {
-			warnx("--refit is not available yet; installing the best trial's model");
+		if (refit && do_refit(&st, &rc, (size_t)b, mdir, sizeof(mdir)) < 0) {
+			arxiv_mlflow_end(ml, "FAILED");
+			return 1;
 		}
 		install_sub(mdir, st.out, "model");
 		install_sub(mdir, st.out, "tokenizer");
 		install_sub(mdir, st.out, "metadata");
 	}
-	o = best_json(&st, b);
+	o = best_json(&st, b, refit);
 	s = json_dumps(o, JSON_INDENT(2) | JSON_REAL_PRECISION(10));
 	pathf(path, sizeof(path), "%s/metadata/best_hyperparams.json", st.out);
 	{
