@@ -156,7 +156,8 @@ struct trial {
 	double t0, deadline, kill_at;
 	int prune_sent, timed_out;
 	long log_off;
-	char host[64];
+	char host[256];
+	int hostidx;		/* --sshlogin: index into runcfg.hosts, else -1 */
 };
 
 struct study {
@@ -615,7 +616,14 @@ propose(struct study *st, size_t number, double *x)
 
 /* ------------------------------------------------------- trial processes */
 
+struct host {
+	char login[256];	/* GNU parallel's sshlogin, without "N/" */
+	int slots, used, lost;	/* lost: trials that ended with ssh's 255 in a row */
+};
+
 struct runcfg {
+	struct host *hosts;	/* --sshlogin */
+	int n_hosts;
 	const char *train_bin;
 	const char *train, *val;
 	const char *init;
@@ -684,7 +692,7 @@ train_argv(const struct study *st, const struct runcfg *rc, size_t n, const char
 }
 
 static pid_t
-spawn(char **argv, const char *log_path)
+spawn(char **argv, const char *log_path, const char *cwd)
 {
 	pid_t pid, parent = getpid();
 	int fd;
@@ -701,6 +709,8 @@ spawn(char **argv, const char *log_path)
 	signal(SIGINT, SIG_DFL);
 	signal(SIGTERM, SIG_DFL);
 	if ((fd = open(log_path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644)) < 0)
+		_exit(126);
+	if (cwd && chdir(cwd) < 0)
 		_exit(126);
 	dup2(fd, STDOUT_FILENO);
 	dup2(fd, STDERR_FILENO);
@@ -838,6 +848,8 @@ drop_models(const struct study *st)
 	}
 }
 
+static struct host *rc_hosts;	/* --sshlogin's hosts, for finish() */
+
 static void
 finish(struct study *st, size_t n, int status)
 {
@@ -877,6 +889,18 @@ finish(struct study *st, size_t n, int status)
 	}
 	if (t->state != ARXIV_TRIAL_COMPLETE && t->state != ARXIV_TRIAL_PRUNED)
 		t->value = NAN;
+	if (rc_hosts && t->hostidx >= 0) {
+		struct host *h = &rc_hosts[t->hostidx];
+
+		h->used--;
+		if (t->state == ARXIV_TRIAL_FAILED && ((WIFEXITED(status) &&
+		    WEXITSTATUS(status) == 255) || strstr(t->reason, ": ssh: ") != NULL)) {
+			if (++h->lost == 2)
+				warnx("%s: lost (ssh failed twice); no more trials there", h->login);
+		} else
+			h->lost = 0;
+		t->hostidx = -1;
+	}
 	jlock(st);
 	jend(st, n);
 	junlock(st);
@@ -907,14 +931,177 @@ start_local(struct study *st, const struct runcfg *rc, size_t n)
 	t->prune_sent = t->timed_out = 0;
 	t->log_off = 0;
 	t->n_steps = 0;
-	if ((t->pid = spawn(argv, logp)) < 0)
+	if ((t->pid = spawn(argv, logp, NULL)) < 0)
 		err(1, "fork");
 	setpgid(t->pid, t->pid);
+	t->hostidx = -1;
 	jstart(st, n, "local", t->pid);
 	junlock(st);
 	if (st->verbose)
 		warnx("trial %zu: started (pid %d)", n, (int)t->pid);
 	return 0;
+}
+
+/* A shell word: 'text' with every ' as '\''. */
+static void
+shquote(struct arxiv_buf *b, const char *s)
+{
+	arxiv_buf_append(b, "'", 1);
+	for (; *s; s++)
+		if (*s == '\'')
+			arxiv_buf_append(b, "'\\''", 4);
+		else
+			arxiv_buf_append(b, s, 1);
+	arxiv_buf_append(b, "'", 1);
+}
+
+/* "/abs/dir/./base" for parallel's --transferfile (lands as "base" remotely). */
+static void
+transfer_path(const char *path, char *out, size_t n, const char **base)
+{
+	char abs[PATH_MAX], *slash;
+
+	if (realpath(path, abs) == NULL)
+		err(1, "%s", path);
+	slash = strrchr(abs, '/');
+	*slash = '\0';
+	pathf(out, n, "%s/./%s", abs[0] ? abs : "", slash + 1);
+	*base = strrchr(out, '/') + 1;
+}
+
+/* One trial on a host through GNU parallel: inputs over, the model back. */
+static int
+start_ssh(struct study *st, struct runcfg *rc, size_t n, int hi)
+{
+	struct trial *t = &st->t[n];
+	struct arxiv_buf cmd = {0};
+	char dir[4300], logp[4400], tr[PATH_MAX + 8], va[PATH_MAX + 8], sl[300], ret[64];
+	char *pargv[40], **targv, name[32];
+	const char *tb, *vb;
+	size_t i;
+	int a = 0;
+
+	trial_dir(st, n, dir, sizeof(dir));
+	if (mkdir(dir, 0777) < 0 && errno != EEXIST)
+		err(1, "%s", dir);
+	pathf(logp, sizeof(logp), "%s/train.log", dir);
+	transfer_path(rc->train, tr, sizeof(tr), &tb);
+	transfer_path(rc->val, va, sizeof(va), &vb);
+	if (strcmp(tb, vb) == 0)
+		errx(1, "--sshlogin: %s and %s have the same name", rc->train, rc->val);
+	snprintf(name, sizeof(name), "trial-%04zu", n);
+	snprintf(ret, sizeof(ret), "%s/model", name);
+	/* remote: ": N; mkdir -p trial-N && exec arxiv-train ... -o trial-N/model ... train val" */
+	targv = train_argv(st, rc, n, ret);
+	arxiv_buf_printf(&cmd, ": {}; mkdir -p %s && exec", name);
+	for (i = 0; targv[i]; i++) {
+		const char *w = targv[i];
+
+		if (targv[i + 1] == NULL)
+			w = vb;
+		else if (targv[i + 2] == NULL)
+			w = tb;
+		arxiv_buf_append(&cmd, " ", 1);
+		shquote(&cmd, w);
+	}
+	snprintf(sl, sizeof(sl), "1/%s", rc->hosts[hi].login);
+	pargv[a++] = "parallel";
+	pargv[a++] = "--will-cite";
+	pargv[a++] = "-j1";
+	pargv[a++] = "--lb";
+	pargv[a++] = "-S";
+	pargv[a++] = sl;
+	pargv[a++] = "--workdir";
+	pargv[a++] = "...";
+	pargv[a++] = "--transferfile";
+	pargv[a++] = tr;
+	pargv[a++] = "--transferfile";
+	pargv[a++] = va;
+	pargv[a++] = "--return";
+	pargv[a++] = ret;
+	pargv[a++] = "--cleanup";
+	if (getenv("MLFLOW_TRACKING_URI")) {
+		pargv[a++] = "--env";
+		pargv[a++] = "MLFLOW_TRACKING_URI";
+	}
+	if (getenv("ARXIV_DATADIR")) {
+		pargv[a++] = "--env";
+		pargv[a++] = "ARXIV_DATADIR";
+	}
+	pargv[a++] = cmd.data;
+	pargv[a++] = ":::";
+	pargv[a++] = name + 6;
+	pargv[a] = NULL;
+	t->t0 = now_s();
+	t->deadline = rc->timeout > 0 ? t->t0 + rc->timeout : 0;
+	t->kill_at = 0;
+	t->prune_sent = t->timed_out = 0;
+	t->log_off = 0;
+	t->n_steps = 0;
+	if ((t->pid = spawn(pargv, logp, st->dir)) < 0)
+		err(1, "fork");
+	setpgid(t->pid, t->pid);
+	arxiv_buf_free(&cmd);
+	t->hostidx = hi;
+	rc->hosts[hi].used++;
+	snprintf(t->host, sizeof(t->host), "%s", rc->hosts[hi].login);
+	jstart(st, n, rc->hosts[hi].login, t->pid);
+	junlock(st);
+	if (st->verbose)
+		warnx("trial %zu: started on %s", n, rc->hosts[hi].login);
+	return 0;
+}
+
+/* A host with a free slot (least loaded first), or -1. */
+static int
+pick_host(const struct runcfg *rc)
+{
+	int i, b = -1;
+
+	for (i = 0; i < rc->n_hosts; i++) {
+		const struct host *h = &rc->hosts[i];
+
+		if (h->lost >= 2 || h->used >= h->slots)
+			continue;
+		if (b < 0 || h->used * rc->hosts[b].slots < rc->hosts[b].used * h->slots)
+			b = i;
+	}
+	return b;
+}
+
+static void
+parse_hosts(struct runcfg *rc, const char *spec)
+{
+	char *copy = strdup(spec), *tok, *save = NULL, *sl, *end;
+	long k;
+
+	if (copy == NULL)
+		err(1, NULL);
+	if ((rc->hosts = calloc(strlen(spec) + 1, sizeof(*rc->hosts))) == NULL)
+		err(1, NULL);
+	for (tok = strtok_r(copy, ",", &save); tok; tok = strtok_r(NULL, ",", &save)) {
+		struct host *h = &rc->hosts[rc->n_hosts];
+
+		while (*tok == ' ')
+			tok++;
+		if (*tok == '\0')
+			continue;
+		h->slots = 1;
+		if ((sl = strchr(tok, '/')) != NULL && sl > tok) {
+			k = strtol(tok, &end, 10);
+			if (end == sl && k >= 1 && k <= 10000) {
+				h->slots = (int)k;
+				tok = sl + 1;
+			}
+		}
+		if (strlen(tok) >= sizeof(h->login))
+			errx(2, "--sshlogin: %.40s...: too long", tok);
+		snprintf(h->login, sizeof(h->login), "%s", tok);
+		rc->n_hosts++;
+	}
+	free(copy);
+	if (rc->n_hosts == 0)
+		errx(2, "--sshlogin: no host in '%s'", spec);
 }
 
 static void
@@ -949,7 +1136,7 @@ sleep_ms(long ms)
 
 /* Run trials locally until n_trials have ended. */
 static int
-run_local(struct study *st, const struct runcfg *rc, size_t n_trials, int jobs)
+run_local(struct study *st, struct runcfg *rc, size_t n_trials, int jobs)
 {
 	size_t i, n;
 	int status;
@@ -1011,7 +1198,10 @@ run_local(struct study *st, const struct runcfg *rc, size_t n_trials, int jobs)
 		/* start */
 		while (count(st, 1) < (size_t)jobs && n + count(st, 1) < n_trials && !stop_sig) {
 			size_t k = SIZE_MAX;
+			int hi = -1;
 
+			if (rc->n_hosts && (hi = pick_host(rc)) < 0)
+				break;
 			jlock(st);
 			for (i = 0; i < st->n_t; i++)
 				if (st->t[i].used && st->t[i].state == REQUEUE) {
@@ -1025,10 +1215,17 @@ run_local(struct study *st, const struct runcfg *rc, size_t n_trials, int jobs)
 			} else if (st->verbose)
 				warnx("trial %zu: re-queued (was running when the search stopped)", k);
 			st->t[k].state = ARXIV_TRIAL_RUNNING;
-			start_local(st, rc, k);
+			if (rc->n_hosts)
+				start_ssh(st, rc, k, hi);
+			else
+				start_local(st, rc, k);
 		}
 		if (count(st, 1) == 0 && (count(st, 0) >= n_trials))
 			break;
+		if (count(st, 1) == 0 && rc->n_hosts && pick_host(rc) < 0) {
+			warnx("--sshlogin: every host is lost; stopping");
+			return -1;
+		}
 		/* nothing left to start and nothing running (e.g. re-queued beyond -n) */
 		if (count(st, 1) == 0) {
 			int requeued = 0;
@@ -1111,7 +1308,7 @@ do_refit(struct study *st, const struct runcfg *rc0, size_t b, char *mdir, size_
 	rc.sets[rc.n_sets++] = patience;
 	rc.train = data;
 	argv = train_argv(st, &rc, b, mdir);
-	if ((pid = spawn(argv, logp)) < 0)
+	if ((pid = spawn(argv, logp, NULL)) < 0)
 		err(1, "fork");
 	while (waitpid(pid, &status, 0) < 0)
 		if (errno != EINTR)
@@ -1560,9 +1757,16 @@ main(int argc, char *argv[])
 		warnx("%s: resuming: %zu trials ended, %zu were running", st.journal,
 		    count(&st, 0), count(&st, 1));
 
-	(void)ssh;
 	(void)slurm;
 	(void)lockfd;
+	if (ssh) {
+		int i;
+
+		parse_hosts(&rc, ssh);
+		rc_hosts = rc.hosts;
+		for (jobs = 0, i = 0; i < rc.n_hosts; i++)
+			jobs += rc.hosts[i].slots;
+	}
 
 	/* MLflow: the search's run, trials nested under it */
 	pathf(path, sizeof(path), "hpo %s", st.out);
@@ -1582,7 +1786,9 @@ main(int argc, char *argv[])
 	junlock(&st);
 
 	rc.train_bin = find_train(trainbuf, sizeof(trainbuf));
-	rc.threads = threads ? threads : (ncpu() / jobs > 0 ? ncpu() / jobs : 1);
+	if (ssh && !getenv("ARXIV_TRAIN"))
+		rc.train_bin = "arxiv-train";	/* the hosts' own */
+	rc.threads = threads ? threads : ssh ? 1 : (ncpu() / jobs > 0 ? ncpu() / jobs : 1);
 
 	memset(&sa, 0, sizeof(sa));
 	sa.sa_handler = on_signal;

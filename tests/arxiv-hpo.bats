@@ -28,6 +28,15 @@ print(sum(1 for s in last.values() if s == sys.argv[1]))
 PY
 }
 
+# the helper's, plus the test's own sshd (by its PID)
+teardown() {
+	if [ -s "$TMP/sshd.pid" ]; then
+		ssh -F "$TMP/ssh_config" -O exit node1 2> /dev/null || true
+		kill "$(cat "$TMP/sshd.pid")" 2> /dev/null || true
+	fi
+	cd / && rm -rf "$TMP"
+}
+
 fake() {
 	ARXIV_TRAIN="$HPO/fake-train" arxiv-hpo "$@"
 }
@@ -275,4 +284,95 @@ PY
 	assert_status 1
 	run sh -c 'arxiv-hpo --help > /dev/full'
 	assert_status 1
+}
+
+# An sshd of the test's own on a free loopback port (own host key, user key and
+# config; key login of the current user, root included, in this config only),
+# and an ssh config naming it node1 and node2, plus node3 on a closed port.
+start_sshd() {
+	command -v parallel > /dev/null || skip "GNU parallel not installed (pipelines/install-deps.sh)"
+	command -v rsync > /dev/null || skip "rsync not installed (pipelines/install-deps.sh)"
+	[ -x /usr/sbin/sshd ] || skip "openssh-server not installed (pipelines/install-deps.sh)"
+	local port dead
+	port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
+	dead=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
+	ssh-keygen -q -t ed25519 -N '' -f "$TMP/hostkey"
+	ssh-keygen -q -t ed25519 -N '' -f "$TMP/userkey"
+	cp "$TMP/userkey.pub" "$TMP/authorized_keys"
+	chmod 600 "$TMP/authorized_keys"
+	cat > "$TMP/sshd_config" <<CONF
+Port $port
+ListenAddress 127.0.0.1
+HostKey $TMP/hostkey
+PidFile $TMP/sshd.pid
+AuthorizedKeysFile $TMP/authorized_keys
+PermitRootLogin prohibit-password
+PubkeyAuthentication yes
+PasswordAuthentication no
+KbdInteractiveAuthentication no
+StrictModes no
+UsePAM no
+CONF
+	cat > "$TMP/ssh_config" <<CONF
+Host node1 node2
+	HostName 127.0.0.1
+	Port $port
+Host node3
+	HostName 127.0.0.1
+	Port $dead
+	ConnectTimeout 3
+Host *
+	User $(id -un)
+	IdentityFile $TMP/userkey
+	IdentitiesOnly yes
+	StrictHostKeyChecking no
+	UserKnownHostsFile /dev/null
+	LogLevel ERROR
+	BatchMode yes
+	ControlMaster auto
+	ControlPath $TMP/cm-%h-%p
+	ControlPersist 60
+CONF
+	[ "$(id -u)" -ne 0 ] || mkdir -p /run/sshd
+	/usr/sbin/sshd -f "$TMP/sshd_config" -E "$TMP/sshd.log" ||
+		skip "sshd does not start here: $(cat "$TMP/sshd.log")"
+	for _ in $(seq 1 50); do [ -s "$TMP/sshd.pid" ] && break; sleep 0.1; done
+	export PARALLEL_SSH="ssh -F $TMP/ssh_config"
+	ssh -F "$TMP/ssh_config" node1 true || { cat "$TMP/sshd.log"; return 1; }
+}
+
+stop_sshd() {
+	ssh -F "$TMP/ssh_config" -O exit node1 2> /dev/null || true
+	[ -s "$TMP/sshd.pid" ] && kill "$(cat "$TMP/sshd.pid")" 2> /dev/null
+	rm -f "$TMP/sshd.pid"
+}
+
+@test "arxiv-hpo --sshlogin: trials on two hosts through GNU parallel, a dead host fails alone" {
+	start_sshd
+	printf 'lr loguniform 0.05 0.5\n' > space
+	ARXIV_TRAIN="$ARXIV_BUILD/bin/arxiv-train" run arxiv-hpo --verbose -n 5 \
+		--sshlogin 1/node1,1/node2,1/node3 --set buckets=65536 --set epochs=2 --space space \
+		-o art "$FIX/train.jsonl" "$FIX/val.jsonl"
+	stop_sshd
+	assert_success
+	assert_output_contains "node3: lost (ssh failed twice); no more trials there"
+	python3 - <<'PY'
+import json, os
+recs = [json.loads(l) for l in open("art/hpo/journal.jsonl")]
+host = {r["trial"]: r["host"] for r in recs if r["type"] == "start"}
+end = {r["trial"]: r for r in recs if r["type"] == "end"}
+assert len(end) == 5
+for t, h in host.items():
+    if h == "node3":
+        assert end[t]["state"] == "FAILED" and "ssh: connect to host" in end[t]["reason"], end[t]
+    else:
+        assert end[t]["state"] == "COMPLETE", end[t]
+        # the model came back (--return), the log has the remote epochs
+        assert os.path.exists(f"art/hpo/trial-{t:04d}/model/metadata/metrics.json")
+        assert "epoch 2/2" in open(f"art/hpo/trial-{t:04d}/train.log").read()
+assert {"node1", "node2"} <= set(host.values()) and list(host.values()).count("node3") == 2
+PY
+	[ -s art/model/model.safetensors ]
+	# --cleanup left nothing in the remote work dirs
+	[ -z "$(find ~/.parallel/tmp -name 'trial-*' 2> /dev/null)" ]
 }
