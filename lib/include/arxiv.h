@@ -81,8 +81,10 @@ ARXIV_API int arxiv_buf_printf(struct arxiv_buf *b, const char *fmt, ...)
 ARXIV_API void arxiv_buf_clear(struct arxiv_buf *b);
 ARXIV_API void arxiv_buf_free(struct arxiv_buf *b);
 
-/* Path of a shipped data file: $ARXIV_DATADIR/name if set, else the compiled-in
- * DATADIR/name. Returns buf. */
+/* Path of a shipped data file: $ARXIV_DATADIR/name if set; else, for a program
+ * run from its build tree (CHECKOUT/build/bin/prog, found through
+ * /proc/self/exe), CHECKOUT/data/name; else the compiled-in DATADIR/name.
+ * Returns buf. */
 ARXIV_API const char *arxiv_data_path(const char *name, char *buf, size_t n);
 
 /* 64-bit FNV-1a, and its seeded form (splitmix of seed folded in). */
