@@ -81,8 +81,10 @@ ARXIV_API int arxiv_buf_printf(struct arxiv_buf *b, const char *fmt, ...)
 ARXIV_API void arxiv_buf_clear(struct arxiv_buf *b);
 ARXIV_API void arxiv_buf_free(struct arxiv_buf *b);
 
-/* Path of a shipped data file: $ARXIV_DATADIR/name if set, else the compiled-in
- * DATADIR/name. Returns buf. */
+/* Path of a shipped data file: $ARXIV_DATADIR/name if set; else, for a program
+ * run from its build tree (CHECKOUT/build/bin/prog, found through
+ * /proc/self/exe), CHECKOUT/data/name; else the compiled-in DATADIR/name.
+ * Returns buf. */
 ARXIV_API const char *arxiv_data_path(const char *name, char *buf, size_t n);
 
 /* 64-bit FNV-1a, and its seeded form (splitmix of seed folded in). */
@@ -599,6 +601,35 @@ ARXIV_API int arxiv_train_params_json(const struct arxiv_train_params *p, struct
 ARXIV_API int arxiv_train(const struct arxiv_train_params *p, const struct arxiv_dataset *train,
     const struct arxiv_dataset *val, const char *out_dir, int overwrite, struct arxiv_error *err);
 
+/* ---------------------------------------------------------------------------
+ * Replacing a file atomically (atomic.c): every writer of a named output goes
+ * through this, so a reader never sees a half-written file and a planted
+ * symbolic link is never written through.
+ *
+ * arxiv_atomic_open: new; a temporary file created with mkstemp (O_EXCL) beside
+ *   path ("<path>.XXXXXX.tmp"), or in tmpdir when not NULL (".<base>.XXXXXX.tmp";
+ *   it must be on path's file system), mode 0666 & ~umask. Refuses (NULL, err)
+ *   when path exists and is not a regular file: a symbolic link, FIFO, device,
+ *   socket or directory is never replaced.
+ * arxiv_atomic_file: borrowed stream to write to.
+ * arxiv_atomic_tmpname: borrowed name of the temporary (for a signal handler's unlink).
+ * arxiv_atomic_flush: flush and fsync without renaming (to check several outputs
+ *   before committing any); 0 or -1 with err. commit does it when not done.
+ * arxiv_atomic_commit: flush, fsync, close and rename over path; frees a. 0, or
+ *   -1 with err (the temporary is removed, path untouched).
+ * arxiv_atomic_abort: close and remove the temporary; frees a (NULL is fine).
+ * arxiv_atomic_write: the whole cycle for data in memory.
+ */
+struct arxiv_atomic;
+ARXIV_API struct arxiv_atomic *arxiv_atomic_open(const char *path, const char *tmpdir,
+    struct arxiv_error *err);
+ARXIV_API FILE *arxiv_atomic_file(struct arxiv_atomic *a);
+ARXIV_API const char *arxiv_atomic_tmpname(const struct arxiv_atomic *a);
+ARXIV_API int arxiv_atomic_flush(struct arxiv_atomic *a, struct arxiv_error *err);
+ARXIV_API int arxiv_atomic_commit(struct arxiv_atomic *a, struct arxiv_error *err);
+ARXIV_API void arxiv_atomic_abort(struct arxiv_atomic *a);
+ARXIV_API int arxiv_atomic_write(const char *path, const char *tmpdir, const void *data,
+    size_t n, struct arxiv_error *err);
 /* ------------------------------------------------ training parameters by name */
 
 /*
