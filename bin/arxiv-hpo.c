@@ -1409,28 +1409,15 @@ install_sub(const char *src, const char *out, const char *sub)
 		rm_tree(old);
 }
 
-/* Write a file by mkstemp in its directory + rename (never through a symlink). */
+/* Write a file through the library's temporary + rename (never through a symlink). */
 static void
 write_atomic(const char *path, const char *data)
 {
-	char tmp[4600];
-	int fd;
-	size_t n = strlen(data);
-	struct stat sb;
+	struct arxiv_error e = {0};
 
-	if (lstat(path, &sb) == 0 && !S_ISREG(sb.st_mode))
-		errx(1, "%s: not a regular file; not replaced", path);
-	pathf(tmp, sizeof(tmp), "%s.XXXXXX", path);
-	if ((fd = mkstemp(tmp)) < 0)
-		err(1, "%s", tmp);
-	if (write(fd, data, n) != (ssize_t)n || fchmod(fd, 0644) < 0 || fsync(fd) < 0 ||
-	    close(fd) < 0) {
-		unlink(tmp);
-		err(1, "%s", path);
-	}
-	if (rename(tmp, path) < 0) {
-		unlink(tmp);
-		err(1, "%s", path);
+	if (arxiv_atomic_write(path, NULL, data, strlen(data), &e) < 0) {
+		prog_warnerr(&e);
+		exit(1);
 	}
 }
 
