@@ -170,6 +170,7 @@ struct study {
 	char sampler[16];
 	uint64_t seed;
 	int prune;
+	char parent_run[64];	/* the search's MLflow run (journal) */
 	/* run time */
 	const char *out;
 	char dir[4200];		/* out/hpo */
@@ -181,6 +182,8 @@ struct study {
 };
 
 static volatile sig_atomic_t stop_sig;
+
+static void write_atomic(const char *path, const char *data);
 
 /* snprintf for paths: a path that does not fit is an error, never cut short. */
 static void __attribute__((format(printf, 3, 4)))
@@ -441,6 +444,9 @@ load_settings(struct study *st, json_t *o)
 		st->model = strcmp(s, "bert") == 0 ? "bert" : "fast";
 	st->seed = (uint64_t)json_integer_value(json_object_get(o, "seed"));
 	st->prune = json_is_true(json_object_get(o, "prune"));
+	snprintf(st->parent_run, sizeof(st->parent_run), "%s",
+	    json_string_value(json_object_get(o, "mlflow_run_id")) ?
+	    json_string_value(json_object_get(o, "mlflow_run_id")) : "");
 }
 
 /*
@@ -849,6 +855,7 @@ drop_models(const struct study *st)
 }
 
 static struct host *rc_hosts;	/* --sshlogin's hosts, for finish() */
+static char worker_host[256];	/* --worker: "host (Slurm job J_T)" */
 
 static void
 finish(struct study *st, size_t n, int status)
@@ -935,7 +942,7 @@ start_local(struct study *st, const struct runcfg *rc, size_t n)
 		err(1, "fork");
 	setpgid(t->pid, t->pid);
 	t->hostidx = -1;
-	jstart(st, n, "local", t->pid);
+	jstart(st, n, worker_host[0] ? worker_host : "local", t->pid);
 	junlock(st);
 	if (st->verbose)
 		warnx("trial %zu: started (pid %d)", n, (int)t->pid);
@@ -1239,6 +1246,228 @@ run_local(struct study *st, struct runcfg *rc, size_t n_trials, int jobs)
 		sleep_ms(100);
 	}
 	return 0;
+}
+
+/*
+ * --worker (a Slurm array task): take the next proposal of the shared journal
+ * under its lock, train it here, append its end. Nothing to do when the study
+ * has its trials.
+ */
+static int
+run_worker(struct study *st, struct runcfg *rc, size_t n_trials)
+{
+	struct trial *t;
+	struct arxiv_trial *h;
+	size_t k, nh;
+	int status;
+	pid_t pid;
+	char host[256];
+
+	if (gethostname(host, sizeof(host)) < 0)
+		snprintf(host, sizeof(host), "worker");
+	host[sizeof(host) - 1] = '\0';
+	if (getenv("SLURM_ARRAY_JOB_ID"))
+		snprintf(worker_host, sizeof(worker_host), "%.100s (Slurm job %.40s_%.20s)", host,
+		    getenv("SLURM_ARRAY_JOB_ID"), getenv("SLURM_ARRAY_TASK_ID") ?
+		    getenv("SLURM_ARRAY_TASK_ID") : "?");
+	else
+		snprintf(worker_host, sizeof(worker_host), "%.200s", host);
+	jlock(st);
+	if (count(st, 0) + count(st, 1) >= n_trials) {
+		junlock(st);
+		return 0;
+	}
+	k = next_number(st);
+	propose(st, k, trial_at(st, k)->x);
+	t = &st->t[k];
+	t->used = 1;
+	t->state = ARXIV_TRIAL_RUNNING;
+	start_local(st, rc, k);		/* appends "start", unlocks */
+	for (;;) {
+		pid = waitpid(t->pid, &status, WNOHANG);
+		if (pid == t->pid)
+			break;
+		if (pid < 0 && errno != EINTR)
+			err(1, "waitpid");
+		if (stop_sig && !t->kill_at) {
+			kill_trial(t, SIGTERM);
+			t->kill_at = now_s() + KILL_GRACE_S;
+		}
+		read_progress(st, k);
+		if (st->prune && !t->prune_sent && t->n_steps > 0) {
+			jlock(st);	/* the others' results so far */
+			jread(st, 0);
+			junlock(st);
+			h = history(st, &nh);
+			if (arxiv_median_prune(h, nh, t->steps, t->n_steps, 5, 0)) {
+				t->prune_sent = 1;
+				kill_trial(t, SIGTERM);
+				t->kill_at = now_s() + 60;
+			}
+			free(h);
+		}
+		if (t->deadline > 0 && now_s() > t->deadline && !t->timed_out) {
+			t->timed_out = 1;
+			kill_trial(t, SIGTERM);
+			t->kill_at = now_s() + KILL_GRACE_S;
+		}
+		if (t->kill_at > 0 && now_s() > t->kill_at) {
+			kill_trial(t, SIGKILL);
+			t->kill_at = 0;
+		}
+		sleep_ms(200);
+	}
+	jlock(st);
+	jread(st, 0);		/* everyone's trials, for the best-model bookkeeping */
+	t = &st->t[k];
+	t->state = ARXIV_TRIAL_RUNNING;
+	t->pid = pid;
+	finish(st, k, status);
+	junlock(st);
+	return 0;
+}
+
+/* Absolute path of an existing file, or exit. */
+static char *
+abspath(const char *p)
+{
+	char *r = realpath(p, NULL);
+
+	if (r == NULL)
+		err(1, "%s", p);
+	return r;
+}
+
+/*
+ * --slurm: an sbatch job array of "arxiv-hpo --worker" tasks, one a trial,
+ * jobs at a time; wait until the journal holds every trial (or the job is gone).
+ */
+static int
+run_slurm(struct study *st, const struct runcfg *rc, const char *opts, size_t n_trials,
+    int jobs, int verbose)
+{
+	struct arxiv_buf sc = {0}, cmd = {0};
+	char self[PATH_MAX], script[4400], outp[4400], jobid[64] = "", line[256];
+	char *copy, *tok, *save = NULL, *od;
+	size_t left, i, last = (size_t)-1;
+	ssize_t k;
+	FILE *fp;
+	double t_gone = 0;
+
+	jlock(st);
+	jread(st, 0);
+	junlock(st);
+	if (count(st, 0) >= n_trials)
+		return 0;
+	left = n_trials - count(st, 0) - count(st, 1);
+	if ((k = readlink("/proc/self/exe", self, sizeof(self) - 1)) < 0)
+		err(1, "/proc/self/exe");
+	self[k] = '\0';
+	od = abspath(st->out);
+	arxiv_buf_printf(&sc, "#!/bin/sh\n# arxiv-hpo --slurm: one trial a task\nexec ");
+	shquote(&sc, self);
+	arxiv_buf_append(&sc, " --worker -n ", 13);
+	arxiv_buf_printf(&sc, "%zu --threads %d", n_trials, rc->threads);
+	if (rc->timeout > 0)
+		arxiv_buf_printf(&sc, " --timeout %g", rc->timeout);
+	if (rc->init) {
+		char *a = abspath(rc->init);
+
+		arxiv_buf_append(&sc, " -i ", 4);
+		shquote(&sc, a);
+		free(a);
+	}
+	for (i = 0; i < rc->n_sets; i++) {
+		arxiv_buf_append(&sc, " --set ", 7);
+		shquote(&sc, rc->sets[i]);
+	}
+	arxiv_buf_append(&sc, " -o ", 4);
+	shquote(&sc, od);
+	{
+		char *a = abspath(rc->train), *b = abspath(rc->val);
+
+		arxiv_buf_append(&sc, " ", 1);
+		shquote(&sc, a);
+		arxiv_buf_append(&sc, " ", 1);
+		shquote(&sc, b);
+		free(a);
+		free(b);
+	}
+	arxiv_buf_append(&sc, "\n", 2);
+	pathf(script, sizeof(script), "%s/slurm-worker.sh", st->dir);
+	write_atomic(script, sc.data);
+	chmod(script, 0755);
+	pathf(outp, sizeof(outp), "%s/hpo/slurm-%%A_%%a.out", od);
+
+	/* sbatch --parsable --array=0-(left-1)%jobs [--key=value ...] script */
+	arxiv_buf_printf(&cmd, "sbatch --parsable --job-name=arxiv-hpo --array=0-%zu%%%d --output=",
+	    left - 1, jobs);
+	shquote(&cmd, outp);
+	if ((copy = strdup(opts)) == NULL)
+		err(1, NULL);
+	for (tok = strtok_r(copy, ",", &save); tok; tok = strtok_r(NULL, ",", &save)) {
+		if (*tok == '\0')
+			continue;
+		if (strchr(tok, '=') == NULL || tok[0] == '-')
+			errx(2, "--slurm: '%s': expected key=value", tok);
+		arxiv_buf_append(&cmd, " --", 3);
+		shquote(&cmd, tok);
+	}
+	free(copy);
+	arxiv_buf_append(&cmd, " ", 1);
+	shquote(&cmd, script);
+	if (verbose)
+		warnx("%s", cmd.data);
+	if ((fp = popen(cmd.data, "r")) == NULL)
+		err(1, "sbatch");
+	if (fgets(jobid, sizeof(jobid), fp) == NULL)
+		jobid[0] = '\0';
+	if (pclose(fp) != 0 || jobid[0] == '\0')
+		errx(1, "sbatch failed (command: %s)", cmd.data);
+	jobid[strcspn(jobid, ";\n")] = '\0';
+	if (verbose)
+		warnx("Slurm job array %s: %zu tasks, %d at a time", jobid, left, jobs);
+	arxiv_buf_free(&sc);
+	arxiv_buf_free(&cmd);
+	free(od);
+
+	/* wait: the journal is the record of the tasks' work */
+	for (;;) {
+		size_t done;
+
+		sleep_ms(1000);
+		jlock(st);
+		jread(st, 0);
+		junlock(st);
+		done = count(st, 0);
+		if (verbose && done != last)
+			warnx("%zu of %zu trials ended", done, n_trials);
+		last = done;
+		if (done >= n_trials)
+			return 0;
+		if (stop_sig) {
+			snprintf(line, sizeof(line), "scancel %s", jobid);
+			if (system(line) != 0)
+				warnx("scancel %s failed", jobid);
+			return -1;
+		}
+		/* the job left the queue without finishing the study */
+		snprintf(line, sizeof(line), "squeue -h -j %s 2>/dev/null", jobid);
+		if ((fp = popen(line, "r")) != NULL) {
+			int any = fgets(line, sizeof(line), fp) != NULL;
+
+			pclose(fp);
+			if (any)
+				t_gone = 0;
+			else if (t_gone == 0)
+				t_gone = now_s();
+			else if (now_s() - t_gone > 10) {
+				warnx("Slurm job %s ended with %zu of %zu trials done", jobid, done,
+				    n_trials);
+				return 0;
+			}
+		}
+	}
 }
 
 /* Concatenate a and b (JSONL) into path. */
@@ -1731,6 +1960,20 @@ main(int argc, char *argv[])
 	}
 	jlock(&st);
 	have = jread(&st, resume || worker);
+	if (worker) {
+		if (!have)
+			errx(1, "%s: --worker needs the study's journal", st.journal);
+		junlock(&st);
+		rc.train_bin = find_train(trainbuf, sizeof(trainbuf));
+		rc.threads = threads ? threads : 1;
+		rc.parent_run = st.parent_run;
+		memset(&sa, 0, sizeof(sa));
+		sa.sa_handler = on_signal;
+		sigemptyset(&sa.sa_mask);
+		sigaction(SIGINT, &sa, NULL);
+		sigaction(SIGTERM, &sa, NULL);
+		return run_worker(&st, &rc, n_trials) < 0;
+	}
 	if (have && !resume && !worker && !force)
 		errx(1, "%s: a search is there already: continue it with --resume, or start "
 		    "over with -f", st.journal);
@@ -1744,8 +1987,9 @@ main(int argc, char *argv[])
 		warnx("%s: resuming: %zu trials ended, %zu were running", st.journal,
 		    count(&st, 0), count(&st, 1));
 
-	(void)slurm;
 	(void)lockfd;
+	if (ssh && slurm)
+		errx(2, "--sshlogin and --slurm exclude each other");
 	if (ssh) {
 		int i;
 
@@ -1783,7 +2027,8 @@ main(int argc, char *argv[])
 	sigaction(SIGINT, &sa, NULL);
 	sigaction(SIGTERM, &sa, NULL);
 
-	if (run_local(&st, &rc, n_trials, jobs) < 0) {
+	if (slurm ? run_slurm(&st, &rc, slurm, n_trials, jobs, st.verbose) < 0 :
+	    run_local(&st, &rc, n_trials, jobs) < 0) {
 		arxiv_mlflow_end(ml, "KILLED");
 		return 1;
 	}

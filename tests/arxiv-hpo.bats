@@ -34,6 +34,9 @@ teardown() {
 		ssh -F "$TMP/ssh_config" -O exit node1 2> /dev/null || true
 		kill "$(cat "$TMP/sshd.pid")" 2> /dev/null || true
 	fi
+	for f in "$TMP/slurm/d.pid2" "$TMP/slurm/ctld.pid2" "$TMP/slurm/munge.pid"; do
+		[ -s "$f" ] && kill "$(cat "$f")" 2> /dev/null
+	done
 	cd / && rm -rf "$TMP"
 }
 
@@ -375,4 +378,95 @@ PY
 	[ -s art/model/model.safetensors ]
 	# --cleanup left nothing in the remote work dirs
 	[ -z "$(find ~/.parallel/tmp -name 'trial-*' 2> /dev/null)" ]
+}
+
+# A single-node Slurm of the test's own: munged, slurmctld and slurmd from
+# Debian's slurm-wlm and munge, config and state in $TMP, free ports.
+start_slurm() {
+	command -v slurmctld > /dev/null && command -v munged > /dev/null ||
+		skip "slurm-wlm or munge not installed (pipelines/install-deps.sh)"
+	[ "$(id -u)" -eq 0 ] || skip "a test Slurm needs root (slurmd runs jobs as their user)"
+	local p1 p2 h
+	p1=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
+	p2=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
+	h=$(hostname -s)
+	mkdir -p "$TMP/slurm/state" "$TMP/slurm/spool" "$TMP/slurm/munge"
+	dd if=/dev/urandom of="$TMP/slurm/munge.key" bs=1 count=1024 2> /dev/null
+	chmod 400 "$TMP/slurm/munge.key"
+	/usr/sbin/munged --force --key-file="$TMP/slurm/munge.key" \
+		--socket="$TMP/slurm/munge/munge.socket" --pid-file="$TMP/slurm/munge.pid" \
+		--log-file="$TMP/slurm/munge.log" --seed-file="$TMP/slurm/munge.seed" ||
+		skip "munged does not start: $(cat "$TMP/slurm/munge.log")"
+	cat > "$TMP/slurm/slurm.conf" <<CONF
+ClusterName=arxivtest
+SlurmctldHost=$h(127.0.0.1)
+SlurmctldPort=$p1
+SlurmdPort=$p2
+AuthType=auth/munge
+AuthInfo=socket=$TMP/slurm/munge/munge.socket
+CredType=cred/munge
+SlurmUser=root
+SlurmdUser=root
+StateSaveLocation=$TMP/slurm/state
+SlurmdSpoolDir=$TMP/slurm/spool
+SlurmctldPidFile=$TMP/slurm/slurmctld.pid
+SlurmdPidFile=$TMP/slurm/slurmd.pid
+SlurmctldLogFile=$TMP/slurm/slurmctld.log
+SlurmdLogFile=$TMP/slurm/slurmd.log
+ProctrackType=proctrack/linuxproc
+TaskPlugin=task/none
+MpiDefault=none
+ReturnToService=2
+SchedulerType=sched/builtin
+SelectType=select/cons_tres
+SelectTypeParameters=CR_Core
+JobCompType=jobcomp/none
+AccountingStorageType=accounting_storage/none
+JobAcctGatherType=jobacct_gather/none
+NodeName=$h NodeAddr=127.0.0.1 CPUs=$(nproc) State=UNKNOWN
+PartitionName=debug Nodes=ALL Default=YES MaxTime=INFINITE State=UP
+CONF
+	export SLURM_CONF="$TMP/slurm/slurm.conf"
+	/usr/sbin/slurmctld -D -f "$SLURM_CONF" > "$TMP/slurm/ctld.out" 2>&1 &
+	echo $! > "$TMP/slurm/ctld.pid2"
+	/usr/sbin/slurmd -D -f "$SLURM_CONF" > "$TMP/slurm/d.out" 2>&1 &
+	echo $! > "$TMP/slurm/d.pid2"
+	for _ in $(seq 1 100); do
+		sinfo -h -o %t 2> /dev/null | grep -q idle && return 0
+		sleep 0.2
+	done
+	skip "the test Slurm did not come up: $(tail -3 "$TMP/slurm/slurmctld.log" "$TMP/slurm/slurmd.log")"
+}
+
+stop_slurm() {
+	local f
+	for f in "$TMP/slurm/d.pid2" "$TMP/slurm/ctld.pid2" "$TMP/slurm/munge.pid"; do
+		[ -s "$f" ] && kill "$(cat "$f")" 2> /dev/null
+		rm -f "$f"
+	done
+	return 0
+}
+
+@test "arxiv-hpo --slurm: trials as a job array of workers on the shared journal" {
+	start_slurm
+	: > t.jsonl; : > v.jsonl
+	ARXIV_TRAIN="$HPO/fake-train" run arxiv-hpo --verbose -n 6 -j 2 --slurm partition=debug \
+		--space "$HPO/quad.space" -o art t.jsonl v.jsonl
+	stop_slurm
+	assert_success
+	assert_output_contains "Slurm job array "
+	assert_output_contains "6 of 6 trials ended"
+	python3 - <<'PY'
+import json
+recs = [json.loads(l) for l in open("art/hpo/journal.jsonl")]
+starts = [r for r in recs if r["type"] == "start"]
+ends = [r for r in recs if r["type"] == "end"]
+assert len(starts) == 6 and len(ends) == 6 and all(e["state"] == "COMPLETE" for e in ends)
+assert all("(Slurm job " in s["host"] for s in starts), [s["host"] for s in starts]
+assert sorted(s["trial"] for s in starts) == list(range(6))
+# each task proposed under the lock: six different points
+assert len({s["x"][0] for s in starts}) == 6
+PY
+	[ -s art/metadata/best_hyperparams.json ]
+	ls art/hpo/slurm-*_0.out > /dev/null
 }
