@@ -693,11 +693,13 @@ struct arxiv_trial {
 	int n_steps;
 };
 struct arxiv_sampler_params {
-	int tpe;		/* 1: TPE (Optuna's TPESampler, independent), 0: random */
+	int tpe;		/* 1: TPE (Optuna's TPESampler), 0: random */
 	int n_startup;		/* random trials before TPE: 10 */
 	int n_ei_candidates;	/* 24 */
 	double prior_weight;	/* 1.0 */
 	int constant_liar;	/* running trials count as the worst value */
+	int multivariate;	/* 1 (Optuna 5's default): kernels over all parameters jointly;
+				 * 0: each parameter on its own (independent TPE) */
 	uint64_t seed;
 };
 ARXIV_API struct arxiv_sampler_params arxiv_sampler_default_params(void);
