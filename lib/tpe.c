@@ -968,33 +968,46 @@ split(const struct arxiv_trial *trials, size_t n_trials, int liar, size_t *idx, 
 	return 0;
 }
 
-int
-arxiv_sampler_suggest(const struct arxiv_space *s, const struct arxiv_sampler_params *sp,
-    const struct arxiv_trial *trials, size_t n_trials, uint64_t number, double *x)
-{
-	size_t *idx = NULL, nb, na, n_fin, i, j, k, d = s->n;
-	double *vb = NULL, *va = NULL, *tmp = NULL, *acc_l = NULL, *acc_g = NULL, *cand = NULL;
-	struct parzen *l = NULL, *g = NULL;
-	struct rng r;
-	int rc = -1, ncand = sp->n_ei_candidates > 0 ? sp->n_ei_candidates : 24;
+/* l and g of every parameter from the history (after the start-up trials). */
+struct lg {
+	size_t d;
+	struct parzen *l, *g;
+	size_t n_fin;
+};
 
+static void
+lg_free(struct lg *m)
+{
+	size_t j;
+
+	if (m->l && m->g)
+		for (j = 0; j < m->d; j++) {
+			parzen_free(&m->l[j]);
+			parzen_free(&m->g[j]);
+		}
+	free(m->l);
+	free(m->g);
+}
+
+static int
+lg_build(struct lg *m, const struct arxiv_space *s, const struct arxiv_sampler_params *sp,
+    const struct arxiv_trial *trials, size_t n_trials)
+{
+	size_t *idx, nb, na, i, j, d = s->n;
+	double *vb = NULL, *va = NULL;
+	int rc = -1;
+
+	memset(m, 0, sizeof(*m));
+	m->d = d;
 	if ((idx = malloc((n_trials + 1) * sizeof(size_t))) == NULL)
 		return -1;
-	if (sp->tpe && split(trials, n_trials, sp->constant_liar, idx, &nb, &na, &n_fin) < 0)
+	if (split(trials, n_trials, sp->constant_liar, idx, &nb, &na, &m->n_fin) < 0)
 		goto out;
-	if (!sp->tpe || n_fin < (size_t)sp->n_startup) {
-		for (j = 0; j < d; j++) {
-			rng_seed(&r, sp->seed, number, j);
-			x[j] = sample_random(&s->p[j], &r);
-		}
-		rc = 0;
-		goto out;
-	}
 	/* the joint (multivariate) mode skips trials without every parameter */
 	if (sp->multivariate) {
-		size_t w = 0;
+		size_t w = 0, nb0 = nb;
 
-		for (i = 0; i < nb + na; i++) {
+		for (i = 0; i < nb0 + na; i++) {
 			int ok = 1;
 
 			for (j = 0; j < d; j++)
@@ -1002,19 +1015,14 @@ arxiv_sampler_suggest(const struct arxiv_space *s, const struct arxiv_sampler_pa
 					ok = 0;
 			if (ok)
 				idx[w++] = idx[i];
-			else if (i < nb)
+			else if (i < nb0)
 				nb--;
-			else
-				na--;
 		}
+		na = w - nb;
 	}
 	if ((vb = malloc((nb + 1) * sizeof(double))) == NULL ||
 	    (va = malloc((na + 1) * sizeof(double))) == NULL ||
-	    (tmp = malloc((nb + na + 2) * sizeof(double))) == NULL ||
-	    (acc_l = calloc(nb + 2, sizeof(double))) == NULL ||
-	    (acc_g = calloc(na + 2, sizeof(double))) == NULL ||
-	    (cand = malloc((size_t)ncand * (d + 1) * sizeof(double))) == NULL ||
-	    (l = calloc(d, sizeof(*l))) == NULL || (g = calloc(d, sizeof(*g))) == NULL)
+	    (m->l = calloc(d, sizeof(*m->l))) == NULL || (m->g = calloc(d, sizeof(*m->g))) == NULL)
 		goto out;
 	for (j = 0; j < d; j++) {
 		size_t cb = 0, ca = 0;
@@ -1029,20 +1037,122 @@ arxiv_sampler_suggest(const struct arxiv_space *s, const struct arxiv_sampler_pa
 			else
 				va[ca++] = v;
 		}
-		if (parzen_build(&l[j], &s->p[j], vb, cb, sp->prior_weight) < 0 ||
-		    parzen_build(&g[j], &s->p[j], va, ca, sp->prior_weight) < 0)
+		if (parzen_build(&m->l[j], &s->p[j], vb, cb, sp->prior_weight) < 0 ||
+		    parzen_build(&m->g[j], &s->p[j], va, ca, sp->prior_weight) < 0)
 			goto out;
 	}
+	rc = 0;
+out:
+	free(idx);
+	free(vb);
+	free(va);
+	return rc;
+}
+
+/* log l(x) - log g(x): jointly, or the sum over the parameters (independent). */
+static double
+lg_score(const struct lg *m, int multivariate, const double *x, double *tmp, double *acc_l,
+    double *acc_g)
+{
+	size_t i, j;
+	double sc = 0;
+
+	if (!multivariate) {
+		for (j = 0; j < m->d; j++)
+			sc += parzen_logpdf(&m->l[j], x[j], tmp) - parzen_logpdf(&m->g[j], x[j], tmp);
+		return sc;
+	}
+	for (i = 0; i < m->l[0].n; i++)
+		acc_l[i] = log(m->l[0].w[i]);
+	for (i = 0; i < m->g[0].n; i++)
+		acc_g[i] = log(m->g[0].w[i]);
+	for (j = 0; j < m->d; j++) {
+		parzen_comp(&m->l[j], x[j], tmp);
+		for (i = 0; i < m->l[j].n; i++)
+			acc_l[i] += tmp[i];
+		parzen_comp(&m->g[j], x[j], tmp);
+		for (i = 0; i < m->g[j].n; i++)
+			acc_g[i] += tmp[i];
+	}
+	return logsumexp(acc_l, m->l[0].n) - logsumexp(acc_g, m->g[0].n);
+}
+
+static size_t
+lg_nmax(const struct lg *m)
+{
+	size_t j, n = 1;
+
+	for (j = 0; j < m->d; j++) {
+		if (m->l[j].n > n)
+			n = m->l[j].n;
+		if (m->g[j].n > n)
+			n = m->g[j].n;
+	}
+	return n;
+}
+
+int
+arxiv_sampler_logratio(const struct arxiv_space *s, const struct arxiv_sampler_params *sp,
+    const struct arxiv_trial *trials, size_t n_trials, const double *x, double *out)
+{
+	struct lg m;
+	double *tmp = NULL, *al = NULL, *ag = NULL;
+	size_t n;
+	int rc = -1;
+
+	if (lg_build(&m, s, sp, trials, n_trials) < 0)
+		goto out;
+	n = lg_nmax(&m) + 1;
+	if ((tmp = malloc(n * sizeof(double))) == NULL || (al = malloc(n * sizeof(double))) == NULL ||
+	    (ag = malloc(n * sizeof(double))) == NULL)
+		goto out;
+	*out = lg_score(&m, sp->multivariate, x, tmp, al, ag);
+	rc = 0;
+out:
+	lg_free(&m);
+	free(tmp);
+	free(al);
+	free(ag);
+	return rc;
+}
+
+int
+arxiv_sampler_suggest(const struct arxiv_space *s, const struct arxiv_sampler_params *sp,
+    const struct arxiv_trial *trials, size_t n_trials, uint64_t number, double *x)
+{
+	struct lg m;
+	struct rng r;
+	size_t i, j, k, d = s->n, n;
+	double *tmp = NULL, *al = NULL, *ag = NULL, *cand = NULL, best = -INFINITY, sc;
+	int rc = -1, ncand = sp->n_ei_candidates > 0 ? sp->n_ei_candidates : 24;
+
+	memset(&m, 0, sizeof(m));
+	if (sp->tpe && lg_build(&m, s, sp, trials, n_trials) < 0)
+		goto out;
+	if (!sp->tpe || m.n_fin < (size_t)sp->n_startup) {
+		for (j = 0; j < d; j++) {
+			rng_seed(&r, sp->seed, number, j);
+			x[j] = sample_random(&s->p[j], &r);
+		}
+		rc = 0;
+		goto out;
+	}
+	n = lg_nmax(&m) + 1;
+	if ((tmp = malloc(n * sizeof(double))) == NULL || (al = malloc(n * sizeof(double))) == NULL ||
+	    (ag = malloc(n * sizeof(double))) == NULL ||
+	    (cand = malloc((size_t)ncand * (d + 1) * sizeof(double))) == NULL)
+		goto out;
 	if (!sp->multivariate) {
 		/* each parameter on its own: 24 candidates from l_j, best log l_j - log g_j */
 		for (j = 0; j < d; j++) {
-			double best = -INFINITY, bx = 0;
+			double bx = 0;
 
+			best = -INFINITY;
 			rng_seed(&r, sp->seed, number, j);
 			for (k = 0; k < (size_t)ncand; k++) {
-				double c = parzen_sample_k(&l[j], pick(&r, l[j].w, l[j].n), &r);
-				double sc = parzen_logpdf(&l[j], c, tmp) - parzen_logpdf(&g[j], c, tmp);
+				double c = parzen_sample_k(&m.l[j], pick(&r, m.l[j].w, m.l[j].n), &r);
 
+				sc = parzen_logpdf(&m.l[j], c, tmp) - parzen_logpdf(&m.g[j], c, tmp);
 				if (k == 0 || sc > best) {
 					best = sc;
 					bx = c;
@@ -1053,54 +1163,29 @@ arxiv_sampler_suggest(const struct arxiv_space *s, const struct arxiv_sampler_pa
 		rc = 0;
 		goto out;
 	}
-	/* joint: a kernel is a product over the parameters, one weight per kernel */
-	{
-		double best = -INFINITY, sc;
-		size_t bk = 0, kk;
+	/* joint: pick a kernel of l, draw each parameter from its component */
+	rng_seed(&r, sp->seed, number, 0xffffffffULL);
+	for (k = 0; k < (size_t)ncand; k++) {
+		size_t kk = pick(&r, m.l[0].w, m.l[0].n);
 
-		rng_seed(&r, sp->seed, number, 0xffffffffULL);
-		for (k = 0; k < (size_t)ncand; k++) {
-			kk = pick(&r, l[0].w, l[0].n);
-			for (j = 0; j < d; j++)
-				cand[k * d + j] = parzen_sample_k(&l[j], kk, &r);
-		}
-		for (k = 0; k < (size_t)ncand; k++) {
-			for (i = 0; i < l[0].n; i++)
-				acc_l[i] = log(l[0].w[i]);
-			for (i = 0; i < g[0].n; i++)
-				acc_g[i] = log(g[0].w[i]);
-			for (j = 0; j < d; j++) {
-				parzen_comp(&l[j], cand[k * d + j], tmp);
-				for (i = 0; i < l[j].n; i++)
-					acc_l[i] += tmp[i];
-				parzen_comp(&g[j], cand[k * d + j], tmp);
-				for (i = 0; i < g[j].n; i++)
-					acc_g[i] += tmp[i];
-			}
-			sc = logsumexp(acc_l, l[0].n) - logsumexp(acc_g, g[0].n);
-			if (k == 0 || sc > best) {
-				best = sc;
-				bk = k;
-			}
-		}
 		for (j = 0; j < d; j++)
-			x[j] = cand[bk * d + j];
+			cand[k * d + j] = parzen_sample_k(&m.l[j], kk, &r);
 	}
+	for (k = 0, i = 0; k < (size_t)ncand; k++) {
+		sc = lg_score(&m, 1, cand + k * d, tmp, al, ag);
+		if (k == 0 || sc > best) {
+			best = sc;
+			i = k;
+		}
+	}
+	for (j = 0; j < d; j++)
+		x[j] = cand[i * d + j];
 	rc = 0;
 out:
-	if (l && g)
-		for (j = 0; j < d; j++) {
-			parzen_free(&l[j]);
-			parzen_free(&g[j]);
-		}
-	free(l);
-	free(g);
-	free(idx);
-	free(vb);
-	free(va);
+	lg_free(&m);
 	free(tmp);
-	free(acc_l);
-	free(acc_g);
+	free(al);
+	free(ag);
 	free(cand);
 	return rc;
 }

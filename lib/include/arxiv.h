@@ -711,6 +711,10 @@ ARXIV_API struct arxiv_sampler_params arxiv_sampler_default_params(void);
 ARXIV_API int arxiv_sampler_suggest(const struct arxiv_space *s,
     const struct arxiv_sampler_params *p, const struct arxiv_trial *trials, size_t n_trials,
     uint64_t number, double *x);
+/* TPE's acquisition at x: log l(x) - log g(x) from the history (0, or -1). */
+ARXIV_API int arxiv_sampler_logratio(const struct arxiv_space *s,
+    const struct arxiv_sampler_params *p, const struct arxiv_trial *trials, size_t n_trials,
+    const double *x, double *out);
 /*
  * Optuna's MedianPruner: 1 when a trial with intermediate values steps[0..n_steps-1]
  * (minimised) should stop: its best value so far is worse than the median of
