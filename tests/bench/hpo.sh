@@ -19,6 +19,7 @@ set -euo pipefail
 cd "$(dirname "$0")/../.."
 BUILD=${BUILD:-build}
 SEEDS=${SEEDS:-20}
+export PATH="$PWD/$BUILD/bin:$PATH"
 HPO_N=${HPO_N:-0}
 HPO_TRIALS=${HPO_TRIALS:-30}
 WALL_TRIALS=${WALL_TRIALS:-4}
