@@ -470,3 +470,29 @@ PY
 	[ -s art/metadata/best_hyperparams.json ]
 	ls art/hpo/slurm-*_0.out > /dev/null
 }
+
+@test "arxiv-hpo -M bert: the original's default space, -i passed to every trial" {
+	: > t.bin; : > v.bin
+	run arxiv-hpo -M bert -n 1 t.bin v.bin
+	assert_status 2
+	assert_output "arxiv-hpo: -M bert needs -i init_dir (or --set config=FILE)"
+	mkdir ckpt
+	run fake -M bert -i ckpt -e 5 -n 2 -o art t.bin v.bin
+	assert_success
+	python3 - <<'PY'
+import json
+recs = [json.loads(l) for l in open("art/hpo/journal.jsonl")]
+sp = recs[0]["space"]
+for line in ("learning_rate loguniform 1e-5 5e-5", "batch_size categorical 8 16 32",
+             "weight_decay uniform 0 0.3", "warmup_ratio uniform 0 0.2", "epochs int 2 5"):
+    assert line in sp.splitlines(), (line, sp)
+assert recs[0]["model"] == "bert"
+for r in recs:
+    if r["type"] == "start":
+        p = r["params"]
+        assert 1e-5 <= p["learning_rate"] <= 5e-5 and p["batch_size"] in (8, 16, 32)
+        assert 2 <= p["epochs"] <= 5
+PY
+	grep -q -- "-M bert -i ckpt " art/hpo/trial-0000/train.log
+	grep -q -- "--param learning_rate=" art/hpo/trial-0001/train.log
+}
