@@ -1962,7 +1962,18 @@ main(int argc, char *argv[])
 		err(1, "%s", path);
 	}
 	jlock(&st);
-	have = jread(&st, resume || worker);
+	{
+		char *mine = strdup(st.space_text), want_metric[16];
+
+		snprintf(want_metric, sizeof(want_metric), "%s", st.metric);
+		have = jread(&st, resume || worker);
+		if (have && resume && mine && space_path && strcmp(mine, st.space_text) != 0)
+			warnx("--resume: %s differs from the journal's space; the journal's is used",
+			    space_path);
+		if (have && resume && strcmp(want_metric, st.metric) != 0)
+			warnx("--resume: the journal's metric (%s) is used", st.metric);
+		free(mine);
+	}
 	if (worker) {
 		if (!have)
 			errx(1, "%s: --worker needs the study's journal", st.journal);
