@@ -1014,6 +1014,34 @@ out:
 }
 
 int
+arxiv_mlflow_tag(struct arxiv_mlflow *t, const char *key, const char *value)
+{
+	if (t == NULL || key == NULL)
+		return 0;
+	pthread_mutex_lock(&t->mu);
+	if (t->kind == T_OFF)
+		goto out;
+	if (!key_ok(key) || value == NULL || strlen(value) > MAX_PARAM_VALUE) {
+		arxiv_log(ARXIV_LOG_WARN, "mlflow: invalid tag \"%.60s\"; not logged", key);
+		goto out;
+	}
+	if (t->kind == T_FILE) {
+		if (file_put(t, "tags", key, value) < 0)
+			arxiv_log(ARXIV_LOG_WARN, "mlflow: %s: cannot write tag %s: %s",
+			    t->run_dir, key, strerror(errno));
+	} else {
+		json_t *req = json_pack("{s:s,s:s,s:s}", "run_id", t->run_id, "key", key, "value",
+		    value);
+
+		if (req != NULL)
+			json_decref(rest_call(t, "POST", "runs/set-tag", req, NULL, 0));
+	}
+out:
+	pthread_mutex_unlock(&t->mu);
+	return 0;
+}
+
+int
 arxiv_mlflow_metric(struct arxiv_mlflow *t, const char *key, double value, long step)
 {
 	if (t == NULL || key == NULL)
