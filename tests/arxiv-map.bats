@@ -2,7 +2,7 @@
 # arxiv-map.bats - options, golden cases, every bad-record message, real data.
 load helper
 
-USAGE="usage: arxiv-map [-akv] [-m table] [file ...]"
+USAGE="usage: arxiv-map [-a | --abstract-only] [-k | --keep-going] [-m table | --map=table] [--verbose] [file ...]"
 
 rec() {	# rec ID ABSTRACT-JSON [CATEGORIES]
 	printf '{"id":"%s","title":"T","abstract":%s,"categories":"%s"}\n' "$1" "$2" "${3:-cs.AI}"
@@ -10,16 +10,17 @@ rec() {	# rec ID ABSTRACT-JSON [CATEGORIES]
 
 @test "arxiv-map --help prints the usage line and exits 0" {
 	run arxiv-map --help
-	assert_success "$USAGE"
+	assert_success
+	[ "$(synopsis)" = "$USAGE" ]
 }
 
 @test "arxiv-map with a bad option prints the usage on stderr and exits 2" {
 	run arxiv-map --bogus
 	assert_status 2
-	[ "${lines[1]}" = "$USAGE" ]
+	[ "$(synopsis)" = "$USAGE" ]
 	run arxiv-map -x
 	assert_status 2
-	[ "${lines[1]}" = "$USAGE" ]
+	[ "$(synopsis)" = "$USAGE" ]
 	arxiv-map -x 2>/dev/null </dev/null | { ! read -r; }	# nothing on stdout
 }
 
@@ -47,7 +48,7 @@ rec() {	# rec ID ABSTRACT-JSON [CATEGORIES]
 @test "arxiv-map on empty input writes nothing and succeeds" {
 	run arxiv-map < /dev/null
 	assert_success ""
-	run arxiv-map -v < /dev/null
+	run arxiv-map --verbose < /dev/null
 	assert_success
 	assert_line "arxiv-map: 0 records"
 	assert_line "arxiv-map: Other: 0"
@@ -172,7 +173,7 @@ rec() {	# rec ID ABSTRACT-JSON [CATEGORIES]
 @test "arxiv-map: part 000 has the README's field proportions, and nothing is Other" {
 	need_shared 0
 	part=$(shared_part 0)
-	zcat "$part" | arxiv-map -v 2> counts > mapped.jsonl
+	zcat "$part" | arxiv-map --verbose 2> counts > mapped.jsonl
 	cat counts
 	grep -qx 'arxiv-map: 55000 records' counts
 	grep -qx 'arxiv-map: Other: 0' counts
