@@ -227,3 +227,26 @@ for l in open("mapped.jsonl"):
 	zcat "$part" | /usr/bin/time -f '%M' -o rss arxiv-map > /dev/null
 	[ "$(cat rss)" -lt 65536 ] || { echo "peak RSS $(cat rss) KiB"; return 1; }
 }
+
+@test "arxiv-map reads gzip input directly: file, stdin, several members; a truncated one is an error" {
+	for d in "$CASES"/arxiv-map/basic; do cp "$d/input" plain.jsonl; done
+	arxiv-map plain.jsonl > want.jsonl
+	[ -s want.jsonl ]
+	gzip -c plain.jsonl > in.jsonl.gz
+	run arxiv-map in.jsonl.gz
+	assert_success
+	[ "$output" = "$(cat want.jsonl)" ]
+	arxiv-map < in.jsonl.gz > got.jsonl
+	cmp want.jsonl got.jsonl
+	# a dump in parts: concatenated members, then a plain file after a gzip one
+	{ head -n 3 plain.jsonl | gzip -c; tail -n +4 plain.jsonl | gzip -c; } > parts.gz
+	arxiv-map parts.gz > got.jsonl
+	cmp want.jsonl got.jsonl
+	arxiv-map in.jsonl.gz plain.jsonl > two.jsonl
+	[ "$(wc -l < two.jsonl)" -eq $(($(wc -l < want.jsonl) * 2)) ]
+	head -c 60 in.jsonl.gz > cut.gz
+	run arxiv-map cut.gz
+	assert_failure
+	assert_line "arxiv-map: gzip input ends inside a compressed member (truncated file?)"
+	[[ "$output" != *"NUL byte"* ]]
+}
