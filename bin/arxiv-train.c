@@ -13,7 +13,7 @@
 
 enum {
 	O_VERSION = 256, O_HELP, O_BATCH, O_ACCUM, O_WARMUP, O_WDECAY, O_CHAR, O_L2, O_GRADNORM,
-	O_DROPOUT, O_LOSS, O_VERBOSE, O_TEST, O_THREADS
+	O_DROPOUT, O_LOSS, O_VERBOSE, O_TEST, O_THREADS, O_PARAM, O_RUNNAME, O_PARENT
 };
 
 static const struct option longopts[] = {
@@ -45,6 +45,9 @@ static const struct option longopts[] = {
 	{ "char-ngrams", required_argument, NULL, O_CHAR },
 	{ "l2", required_argument, NULL, O_L2 },
 	{ "loss", required_argument, NULL, O_LOSS },
+	{ "param", required_argument, NULL, O_PARAM },
+	{ "run-name", required_argument, NULL, O_RUNNAME },
+	{ "mlflow-parent", required_argument, NULL, O_PARENT },
 	{ "threads", required_argument, NULL, O_THREADS },
 	{ "help", no_argument, NULL, 'h' },
 	{ "version", no_argument, NULL, 'V' },
@@ -80,6 +83,9 @@ static const struct prog_help help[] = {
 	{ "char-ngrams", "min:max", "fast model: character n-gram lengths (0:0: none)", 0 },
 	{ "l2", "l2", "fast model: L2 penalty on every row of the direct model", 0 },
 	{ "loss", "hinge|softmax", "fast model: the loss (default: hinge)", 0 },
+	{ "param", "key=value", "set any training parameter by name (repeatable; see arxiv-train(1))", 0 },
+	{ "run-name", "name", "the MLflow run's name (default: derived from the output)", 0 },
+	{ "mlflow-parent", "run_id", "record the run as a child of this MLflow run", 0 },
 	{ "help", NULL, "print this help and exit", 0 },
 	{ "version", NULL, "print the version and exit", 0 },
 	{ NULL, NULL, NULL, 0 }
@@ -244,7 +250,8 @@ main(int argc, char *argv[])
 	struct progress pr = { NULL, 0, 0 };
 	struct sigaction sa;
 	struct stat sb;
-	const char *out = "artifacts", *test_path = NULL;
+	const char *out = "artifacts", *test_path = NULL, *chk;
+	const char *run_name_opt = NULL, *parent = NULL;
 	char run_name[128], *mn, *mx;
 	int c, force = 0, verbose = 0, rc, best = 0;
 
@@ -291,6 +298,20 @@ main(int argc, char *argv[])
 			}
 			p.loss = optarg;
 			break;
+		case O_RUNNAME: run_name_opt = optarg; break;
+		case O_PARENT: parent = optarg; break;
+		case O_PARAM:
+			if ((mx = strchr(optarg, '=')) == NULL) {
+				warnx("%s: expected key=value", optarg);
+				prog_usage(&P, stderr);
+				return 2;
+			}
+			*mx++ = '\0';
+			if (arxiv_train_params_set(&p, optarg, mx, &e) < 0) {
+				warnx("--param: %s", e.text);
+				return 2;
+			}
+			break;
 		case O_CHAR:
 			mn = optarg;
 			if ((mx = strchr(optarg, ':')) == NULL) {
@@ -314,6 +335,10 @@ main(int argc, char *argv[])
 		return 2;
 	}
 	p.verbose = verbose;
+	if ((chk = arxiv_train_params_check(&p)) != NULL) {
+		warnx("%s", chk);
+		return 2;
+	}
 	arxiv_set_log(prog_log, &verbose);
 	if (stat(out, &sb) == 0 && !force)
 		errx(1, "%s: already exists (overwrite it with -f)", out);
@@ -336,7 +361,9 @@ main(int argc, char *argv[])
 	}
 
 	snprintf(run_name, sizeof(run_name), "%s %s", p.model_type ? p.model_type : "fast", out);
-	pr.ml = arxiv_mlflow_start(NULL, "arxiv", run_name);
+	pr.ml = arxiv_mlflow_start(NULL, "arxiv", run_name_opt ? run_name_opt : run_name);
+	if (parent && *parent)		/* a trial of arxiv-hpo: nested under its search */
+		arxiv_mlflow_tag(pr.ml, "mlflow.parentRunId", parent);
 	pr.show = verbose || isatty(STDERR_FILENO);
 	pr.epochs = p.epochs;
 	p.on_epoch = on_epoch;

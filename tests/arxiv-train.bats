@@ -5,7 +5,7 @@
 load helper
 
 FIX="$TOP/tests/cases/arxiv-train"
-USAGE="usage: arxiv-train [-M fast|bert | --model=fast|bert] [-o dir | --output=dir] [-f | --force] [-p patience | --patience=patience] [-e epochs | --epochs=epochs] [-l lr | --lr=lr] [-d dim | --dim=dim] [-g ngrams | --ngrams=ngrams] [-b buckets | --buckets=buckets] [-w class_weight | --class-weight=class_weight] [-j threads | --jobs=threads] [-s seed | --seed=seed] [--verbose] [--test=test] [-v vocab | --vocab=vocab] [-i init_dir | --init=init_dir] [-c config | --config=config] [-D device | --device=device] [-r resume_dir | --resume=resume_dir] [--batch-size=n] [--grad-accum=n] [--warmup-ratio=r] [--weight-decay=w] [--max-grad-norm=g] [--dropout=p] [--char-ngrams=min:max] [--l2=l2] [--loss=hinge|softmax] train val"
+USAGE="usage: arxiv-train [-M fast|bert | --model=fast|bert] [-o dir | --output=dir] [-f | --force] [-p patience | --patience=patience] [-e epochs | --epochs=epochs] [-l lr | --lr=lr] [-d dim | --dim=dim] [-g ngrams | --ngrams=ngrams] [-b buckets | --buckets=buckets] [-w class_weight | --class-weight=class_weight] [-j threads | --jobs=threads] [-s seed | --seed=seed] [--verbose] [--test=test] [-v vocab | --vocab=vocab] [-i init_dir | --init=init_dir] [-c config | --config=config] [-D device | --device=device] [-r resume_dir | --resume=resume_dir] [--batch-size=n] [--grad-accum=n] [--warmup-ratio=r] [--weight-decay=w] [--max-grad-norm=g] [--dropout=p] [--char-ngrams=min:max] [--l2=l2] [--loss=hinge|softmax] [--param=key=value] [--run-name=name] [--mlflow-parent=run_id] train val"
 
 # small and fast: 1 thread (bit-identical), 64k buckets
 train() {
@@ -42,6 +42,31 @@ print(d)' "$@"
 	run arxiv-train --loss svm a b
 	assert_status 2
 	assert_line "arxiv-train: svm: unknown loss (hinge or softmax)"
+	run arxiv-train --param nosuch=1 a b
+	assert_status 2
+	assert_line "arxiv-train: --param: unknown training parameter 'nosuch'"
+	run arxiv-train --param l2 a b
+	assert_status 2
+	assert_line "arxiv-train: l2: expected key=value"
+	run arxiv-train --param word_ngrams=2.5 a b
+	assert_status 2
+	assert_line "arxiv-train: --param: word_ngrams: '2.5' is not an integer"
+	run arxiv-train --param loss=svm a b
+	assert_status 2
+	assert_line "arxiv-train: loss must be hinge or softmax"
+}
+
+@test "arxiv-train --param sets parameters by name (stored in artifact.json)" {
+	run train -e 2 --param l2=3e-6 --param learning_rate=0.2 --param word_ngrams=1 \
+		--param loss=softmax --run-name "trial 3" --mlflow-parent 0123abcd \
+		-o art "$FIX/train.jsonl" "$FIX/val.jsonl"
+	assert_success ""
+	[ "$(cat mlruns/*/*/tags/mlflow.runName)" = "trial 3" ]
+	[ "$(cat mlruns/*/*/tags/mlflow.parentRunId)" = 0123abcd ]
+	[ "$(json_get art/metadata/artifact.json params l2)" = 3e-06 ]
+	[ "$(json_get art/metadata/artifact.json params lr)" = 0.2 ]
+	[ "$(json_get art/metadata/artifact.json params word_ngrams)" = 1 ]
+	[ "$(json_get art/metadata/artifact.json params loss)" = softmax ]
 }
 
 @test "arxiv-train: the man page SYNOPSIS matches usage()" {
