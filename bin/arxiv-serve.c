@@ -134,12 +134,46 @@ struct req {
 	struct arxiv_buf body;
 };
 
-static void
-usage(FILE *fp)
-{
-	fprintf(fp, "usage: arxiv-serve [-q] [-B maxbatch] [-b maxbody] [-c maxconn] [-l host:port] "
-	    "[-m dir] [-T timeout] [-t threads] [-w webdir]\n");
-}
+static const struct option longopts[] = {
+	{ "model", required_argument, NULL, 'm' },
+	{ "listen", required_argument, NULL, 'l' },
+	{ "jobs", required_argument, NULL, 'j' },
+	{ "max-batch", required_argument, NULL, 'B' },
+	{ "max-body", required_argument, NULL, 'b' },
+	{ "max-conn", required_argument, NULL, 'c' },
+	{ "timeout", required_argument, NULL, 'T' },
+	{ "web-dir", required_argument, NULL, 'w' },
+	{ "quiet", no_argument, NULL, 'q' },
+	{ "help", no_argument, NULL, 'h' },
+	{ "version", no_argument, NULL, 'V' },
+	{ NULL, 0, NULL, 0 }
+};
+
+static const struct prog_help help[] = {
+	{ "model", "dir", "the artifacts directory (default: " DEFAULT_DIR ")", 0 },
+	{ "listen", "host:port", "address to listen on (default: " DEFAULT_LISTEN "; port 0: any free one)", 0 },
+	{ "jobs", "threads", "worker threads (default: all cores)", 0 },
+	{ "max-batch", "maxbatch", "most abstracts in one batch request (default: 64)", 0 },
+	{ "max-body", "maxbody", "largest request body, k and M suffixes allowed (default: 1M)", 0 },
+	{ "max-conn", "maxconn", "most open connections (default: 1024)", 0 },
+	{ "timeout", "timeout", "seconds an idle or slow connection is kept (default: 10)", 0 },
+	{ "web-dir", "webdir", "serve the page from webdir/index.html (default: the shipped one)", 0 },
+	{ "quiet", NULL, "no access log on stderr", 0 },
+	{ "help", NULL, "print this help and exit", 0 },
+	{ "version", NULL, "print the version and exit", 0 },
+	{ NULL, NULL, NULL, 0 }
+};
+
+static const struct prog_deprecated deprecated[] = {
+	{ 't', 'j', "-t", "-j" },
+	{ 0, 0, NULL, NULL }
+};
+
+static const struct prog P = {
+	"arxiv-serve", NULL,
+	"Serve artifacts over HTTP: POST /api/predict/, GET /api/labels/, /healthz, /readyz, /metrics, /.",
+	"hVm:l:j:B:b:c:T:w:qt:", longopts, help, deprecated
+};
 
 static double
 elapsed(const struct timespec *t0)
@@ -1192,11 +1226,6 @@ parse_size(const char *arg, const char *what)
 int
 main(int argc, char *argv[])
 {
-	static const struct option longopts[] = {
-		{ "help", no_argument, NULL, 'h' },
-		{ "version", no_argument, NULL, 'V' },
-		{ NULL, 0, NULL, 0 }
-	};
 	struct server srv, *s = &srv;
 	const char *laddr = DEFAULT_LISTEN, *webdir = NULL;
 	long threads = sysconf(_SC_NPROCESSORS_ONLN), maxconn = 1024;
@@ -1214,7 +1243,7 @@ main(int argc, char *argv[])
 	s->timeout = 10;
 	if (threads < 1)
 		threads = 1;
-	while ((ch = getopt_long(argc, argv, "B:b:c:hl:m:qT:t:w:", longopts, NULL)) != -1) {
+	while ((ch = prog_getopt(&P, argc, argv)) != -1) {
 		switch (ch) {
 		case 'B':
 			s->maxbatch = (size_t)prog_num(optarg, 1, 100000, "batch size");
@@ -1225,9 +1254,6 @@ main(int argc, char *argv[])
 		case 'c':
 			maxconn = prog_num(optarg, 1, 100000, "connection limit");
 			break;
-		case 'h':
-			usage(stdout);
-			return prog_fshut();
 		case 'l':
 			laddr = optarg;
 			break;
@@ -1240,22 +1266,16 @@ main(int argc, char *argv[])
 		case 'T':
 			s->timeout = (unsigned)prog_num(optarg, 1, 86400, "timeout");
 			break;
-		case 't':
+		case 'j':
 			threads = prog_num(optarg, 1, 1024, "thread count");
 			break;
-		case 'V':
-			printf("arxiv-serve %s\n", VERSION);
-			return prog_fshut();
 		case 'w':
 			webdir = optarg;
 			break;
-		default:
-			usage(stderr);
-			return 2;
 		}
 	}
 	if (optind != argc) {
-		usage(stderr);
+		prog_usage(&P, stderr);
 		return 2;
 	}
 	route_list(s->route_list, sizeof(s->route_list));
