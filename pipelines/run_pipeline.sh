@@ -175,7 +175,7 @@ read_dump() {
 # 2. map
 mapped=$workdir/mapped.jsonl
 do_map() {
-	read_dump | arxiv-map -v > "$1.tmp" 2> "$workdir/map.log" ||
+	read_dump | arxiv-map --verbose > "$1.tmp" 2> "$workdir/map.log" ||
 		{ cat "$workdir/map.log" >&2; die "arxiv-map failed"; }
 	mv "$1.tmp" "$1"
 	summary="$(wc -l < "$1") records"
