@@ -66,47 +66,6 @@ static const char *const bert_space_fmt =
     "warmup_ratio uniform 0 0.2\n"
     "epochs int 2 %d\n";
 
-static void
-usage(FILE *fp)
-{
-	fprintf(fp, "usage: arxiv-hpo [-ft] [-M fast|bert] [-i init_dir] [-n trials] [-j jobs] "
-	    "[-o dir] [-s seed] [-e epochs] [--space file] [--metric accuracy|macro_f1|loss] "
-	    "[--sampler tpe|random] [--prune] [--timeout seconds] [--threads n] "
-	    "[--set key=value] [--resume] [--refit] [--ask] [--sshlogin logins] "
-	    "[--slurm options] [--verbose] [train val]\n");
-}
-
-static void
-help(void)
-{
-	usage(stdout);
-	printf("\n"
-	    "  -M, --model fast|bert       model kind (default fast)\n"
-	    "  -i, --init DIR              transformer checkpoint (with -M bert)\n"
-	    "  -n, --trials N              trials in the study, resumed ones included (default 20)\n"
-	    "  -j, --jobs N                trials at a time (default 1)\n"
-	    "  -o, --output DIR            output directory (default artifacts)\n"
-	    "  -s, --seed N                sampler and training seed (default 42)\n"
-	    "  -e, --epochs N              top of the transformer space's epochs (default 4)\n"
-	    "  -f, --force                 start a new search over an existing journal\n"
-	    "  -t, --table                 print the trial table (alone: of -o's journal)\n"
-	    "      --space FILE            search space, lines \"name kind args\"\n"
-	    "      --metric M              accuracy, macro_f1 or loss (default loss)\n"
-	    "      --sampler S             tpe (default) or random\n"
-	    "      --prune                 stop trials below the median at an epoch (MedianPruner)\n"
-	    "      --timeout SECONDS       per-trial time limit (0: none)\n"
-	    "      --threads N             threads of each trial (default cores / jobs)\n"
-	    "      --set KEY=VALUE         a fixed training parameter for every trial\n"
-	    "      --resume                continue the journal's search (re-runs unfinished trials)\n"
-	    "      --refit                 retrain the best parameters on train+val (JSONL)\n"
-	    "      --ask                   print the next proposal from the journal and exit\n"
-	    "      --sshlogin LOGINS       run trials on hosts through GNU parallel\n"
-	    "      --slurm OPTIONS         run trials as a Slurm job array (key=value,...)\n"
-	    "      --verbose               progress on stderr\n"
-	    "  -h, --help                  this help\n"
-	    "  -V, --version               print the version\n");
-}
-
 enum {
 	O_SPACE = 256, O_METRIC, O_SAMPLER, O_PRUNE, O_TIMEOUT, O_THREADS, O_SET, O_RESUME,
 	O_REFIT, O_ASK, O_SSH, O_SLURM, O_VERBOSE, O_WORKER
@@ -127,7 +86,7 @@ static const struct option longopts[] = {
 	{ "sampler", required_argument, NULL, O_SAMPLER },
 	{ "prune", no_argument, NULL, O_PRUNE },
 	{ "timeout", required_argument, NULL, O_TIMEOUT },
-	{ "threads", required_argument, NULL, O_THREADS },
+	{ "trial-jobs", required_argument, NULL, O_THREADS },
 	{ "set", required_argument, NULL, O_SET },
 	{ "resume", no_argument, NULL, O_RESUME },
 	{ "refit", no_argument, NULL, O_REFIT },
@@ -139,6 +98,41 @@ static const struct option longopts[] = {
 	{ "help", no_argument, NULL, 'h' },
 	{ "version", no_argument, NULL, 'V' },
 	{ NULL, 0, NULL, 0 }
+};
+
+static const struct prog_help help[] = {
+	{ "model", "fast|bert", "the model kind (default: fast)", 0 },
+	{ "init", "init_dir", "transformer: the checkpoint every trial starts from", 0 },
+	{ "trials", "trials", "trials in the study, a resumed journal's included (default: 20)", 0 },
+	{ "jobs", "jobs", "trials at a time (default: 1)", 0 },
+	{ "output", "dir", "the output directory (default: artifacts)", 0 },
+	{ "seed", "seed", "the sampler's and every trial's seed (default: 42)", 0 },
+	{ "epochs", "epochs", "the top of the transformer space's epochs (default: 4)", 0 },
+	{ "force", NULL, "start a new search over an existing journal", 0 },
+	{ "table", NULL, "print the trial table (alone: of -o's journal)", 0 },
+	{ "space", "file", "the search space: lines \"name kind args\"", 0 },
+	{ "metric", "accuracy|macro_f1|loss", "the objective (default: loss)", 0 },
+	{ "sampler", "tpe|random", "the sampler (default: tpe)", 0 },
+	{ "prune", NULL, "stop trials worse than the median at an epoch (MedianPruner)", 0 },
+	{ "timeout", "seconds", "a trial's time limit (default: none)", 0 },
+	{ "trial-jobs", "n", "threads of each trial, its -j (default: the cores / jobs)", 0 },
+	{ "set", "key=value", "a training parameter fixed for every trial (repeatable)", 0 },
+	{ "resume", NULL, "continue the journal's search; unfinished trials run again", 0 },
+	{ "refit", NULL, "retrain the best parameters on train+val (JSONL)", 0 },
+	{ "ask", NULL, "print the journal's next proposal and exit", 0 },
+	{ "sshlogin", "logins", "run the trials on hosts through GNU parallel", 0 },
+	{ "slurm", "options", "run the trials as a Slurm job array (key=value,...)", 0 },
+	{ "worker", NULL, "one trial of a --slurm job array (used by its tasks)", 0 },
+	{ "verbose", NULL, "report each trial on stderr", 0 },
+	{ "help", NULL, "print this help and exit", 0 },
+	{ "version", NULL, "print the version and exit", 0 },
+	{ NULL, NULL, NULL, 0 }
+};
+
+static const struct prog P = {
+	"arxiv-hpo", "[train val]",
+	"Search training hyperparameters with TPE; each trial an arxiv-train process.",
+	"M:i:n:j:o:s:e:fthV", longopts, help, NULL
 };
 
 /* ------------------------------------------------------------- state */
@@ -662,7 +656,7 @@ train_argv(const struct study *st, const struct runcfg *rc, size_t n, const char
 #define ADDF(...) do { if (p < 64) { snprintf(pool[p], sizeof(pool[p]), __VA_ARGS__); \
 	ADD(pool[p]); p++; } } while (0)
 	ADD(rc->train_bin);
-	ADD("-v");
+	ADD("--verbose");
 	ADD("-f");
 	ADD("-M");
 	ADD(st->model);
@@ -1370,7 +1364,7 @@ run_slurm(struct study *st, const struct runcfg *rc, const char *opts, size_t n_
 	arxiv_buf_printf(&sc, "#!/bin/sh\n# arxiv-hpo --slurm: one trial a task\nexec ");
 	shquote(&sc, self);
 	arxiv_buf_append(&sc, " --worker -n ", 13);
-	arxiv_buf_printf(&sc, "%zu --threads %d", n_trials, rc->threads);
+	arxiv_buf_printf(&sc, "%zu --trial-jobs %d", n_trials, rc->threads);
 	if (rc->timeout > 0)
 		arxiv_buf_printf(&sc, " --timeout %g", rc->timeout);
 	if (rc->init) {
@@ -1779,12 +1773,12 @@ main(int argc, char *argv[])
 	if ((rc.sets = calloc((size_t)argc + 1, sizeof(char *))) == NULL)
 		err(1, NULL);
 
-	while ((c = getopt_long(argc, argv, "M:i:n:j:o:s:e:fthV", longopts, NULL)) != -1) {
+	while ((c = prog_getopt(&P, argc, argv)) != -1) {
 		switch (c) {
 		case 'M':
 			if (strcmp(optarg, "fast") && strcmp(optarg, "bert")) {
 				warnx("%s: unknown model type (fast or bert)", optarg);
-				usage(stderr);
+				prog_usage(&P, stderr);
 				return 2;
 			}
 			st.model = optarg;
@@ -1805,7 +1799,7 @@ main(int argc, char *argv[])
 			if (strcmp(optarg, "loss") && strcmp(optarg, "accuracy") &&
 			    strcmp(optarg, "macro_f1")) {
 				warnx("%s: unknown metric (accuracy, macro_f1 or loss)", optarg);
-				usage(stderr);
+				prog_usage(&P, stderr);
 				return 2;
 			}
 			snprintf(st.metric, sizeof(st.metric), "%s", optarg);
@@ -1813,7 +1807,7 @@ main(int argc, char *argv[])
 		case O_SAMPLER:
 			if (strcmp(optarg, "tpe") && strcmp(optarg, "random")) {
 				warnx("%s: unknown sampler (tpe or random)", optarg);
-				usage(stderr);
+				prog_usage(&P, stderr);
 				return 2;
 			}
 			snprintf(st.sampler, sizeof(st.sampler), "%s", optarg);
@@ -1826,7 +1820,7 @@ main(int argc, char *argv[])
 
 			if ((eq = strchr(optarg, '=')) == NULL) {
 				warnx("%s: expected key=value", optarg);
-				usage(stderr);
+				prog_usage(&P, stderr);
 				return 2;
 			}
 			*eq = '\0';
@@ -1845,14 +1839,8 @@ main(int argc, char *argv[])
 		case O_SLURM: slurm = optarg; break;
 		case O_WORKER: worker = 1; break;
 		case O_VERBOSE: st.verbose = 1; break;
-		case 'h':
-			help();
-			return prog_fshut();
-		case 'V':
-			printf("arxiv-hpo %s\n", VERSION);
-			return prog_fshut();
 		default:
-			usage(stderr);
+			prog_usage(&P, stderr);
 			return 2;
 		}
 	}
@@ -1888,7 +1876,7 @@ main(int argc, char *argv[])
 		return prog_fshut();
 	}
 	if (argc != 2) {
-		usage(stderr);
+		prog_usage(&P, stderr);
 		return 2;
 	}
 	rc.train = argv[0];

@@ -7,7 +7,7 @@ load helper
 
 FIX="$TOP/tests/cases/arxiv-train"
 HPO="$TOP/tests/fixtures/hpo"
-USAGE="usage: arxiv-hpo [-ft] [-M fast|bert] [-i init_dir] [-n trials] [-j jobs] [-o dir] [-s seed] [-e epochs] [--space file] [--metric accuracy|macro_f1|loss] [--sampler tpe|random] [--prune] [--timeout seconds] [--threads n] [--set key=value] [--resume] [--refit] [--ask] [--sshlogin logins] [--slurm options] [--verbose] [train val]"
+USAGE="usage: arxiv-hpo [-M fast|bert | --model=fast|bert] [-i init_dir | --init=init_dir] [-n trials | --trials=trials] [-j jobs | --jobs=jobs] [-o dir | --output=dir] [-s seed | --seed=seed] [-e epochs | --epochs=epochs] [-f | --force] [-t | --table] [--space=file] [--metric=accuracy|macro_f1|loss] [--sampler=tpe|random] [--prune] [--timeout=seconds] [--trial-jobs=n] [--set=key=value] [--resume] [--refit] [--ask] [--sshlogin=logins] [--slurm=options] [--worker] [--verbose] [train val]"
 
 json_get() {
 	python3 -c 'import json,sys; d=json.load(open(sys.argv[1]))
@@ -47,20 +47,23 @@ fake() {
 @test "arxiv-hpo --help lists every option, --version, bad usage" {
 	run arxiv-hpo --help
 	assert_success
-	[ "${lines[0]}" = "$USAGE" ]
-	for o in -M,\ --model -i,\ --init -n,\ --trials -j,\ --jobs -o,\ --output -s,\ --seed \
-		-e,\ --epochs -f,\ --force -t,\ --table --space --metric --sampler --prune \
-		--timeout --threads --set --resume --refit --ask --sshlogin --slurm --verbose \
-		-h,\ --help -V,\ --version; do
-		assert_output_contains "  $o"
+	[ "$(synopsis)" = "$USAGE" ] || { echo "$(synopsis)"; return 1; }
+	for o in "-M, --model=fast|bert" "-i, --init=init_dir" "-n, --trials=trials" "-j, --jobs=jobs" \
+		"-o, --output=dir" "-s, --seed=seed" "-e, --epochs=epochs" "-f, --force" "-t, --table" \
+		"    --space=file" "    --metric=accuracy|macro_f1|loss" "    --sampler=tpe|random" \
+		"    --prune" "    --timeout=seconds" "    --trial-jobs=n" "    --set=key=value" "    --resume" \
+		"    --refit" "    --ask" "    --sshlogin=logins" "    --slurm=options" "    --worker" \
+		"    --verbose" "-h, --help" "-V, --version"; do
+		assert_output_contains "  $o "
 	done
 	run arxiv-hpo --version
 	assert_success "arxiv-hpo 0.1.0"
 	run arxiv-hpo --bogus
 	assert_status 2
-	assert_line "$USAGE"
+	[ "$(synopsis)" = "$USAGE" ]
 	run arxiv-hpo only-one.jsonl
 	assert_status 2
+	[ "$(synopsis)" = "$USAGE" ]
 	run arxiv-hpo --metric f2 a b
 	assert_status 2
 	assert_line "arxiv-hpo: f2: unknown metric (accuracy, macro_f1 or loss)"
@@ -75,9 +78,8 @@ fake() {
 }
 
 @test "arxiv-hpo: the man page SYNOPSIS matches usage(), mandoc -Tlint clean" {
-	syn=$(mandoc -Tascii "$TOP/man/man1/arxiv-hpo.1" | col -b |
-		sed -n '/^SYNOPSIS/,/^DESCRIPTION/p' | sed -e '1d' -e '$d' | tr -s ' \t\n' ' ' | sed 's/^ //; s/ $//')
-	[ "usage: $syn" = "$USAGE" ] || { echo "man:   usage: $syn"; echo "usage: $USAGE"; return 1; }
+	[ "$(man_synopsis man1/arxiv-hpo.1)" = "$USAGE" ] ||
+		{ echo "man:   $(man_synopsis man1/arxiv-hpo.1)"; echo "usage: $USAGE"; return 1; }
 	run sh -c "mandoc -Tlint '$TOP/man/man1/arxiv-hpo.1' 2>&1 | grep -v -e 'referenced manual not found' -e mandoc.db"
 	assert_output ""
 }
@@ -109,7 +111,7 @@ fake() {
 
 @test "arxiv-hpo: real arxiv-train trials, best model and best_hyperparams.json, nested MLflow runs" {
 	printf 'lr loguniform 0.05 0.5\nword_ngrams int 1 2\nloss categorical hinge softmax\n' > space
-	run arxiv-hpo -n 4 -j 2 --threads 1 --set buckets=65536 --set epochs=3 --space space \
+	run arxiv-hpo -n 4 -j 2 --trial-jobs 1 --set buckets=65536 --set epochs=3 --space space \
 		-o art "$FIX/train.jsonl" "$FIX/val.jsonl"
 	assert_success
 	best=$(json_get art/metadata/best_hyperparams.json trial)
@@ -158,7 +160,7 @@ PY
 
 @test "arxiv-hpo --refit retrains the best parameters on train+val" {
 	printf 'lr loguniform 0.05 0.5\n' > space
-	run arxiv-hpo -n 2 --threads 1 --set buckets=65536 --set epochs=2 --space space --refit \
+	run arxiv-hpo -n 2 --trial-jobs 1 --set buckets=65536 --set epochs=2 --space space --refit \
 		-o art "$FIX/train.jsonl" "$FIX/val.jsonl"
 	assert_success
 	[ "$(json_get art/metadata/best_hyperparams.json refit)" = True ]
