@@ -1750,8 +1750,8 @@ check_space(const struct arxiv_space *s, const char *src, char **sets, size_t n_
 int
 main(int argc, char *argv[])
 {
-	struct study st;
-	struct runcfg rc;
+	static struct study st;	/* static: reachable to the end (LeakSanitizer) */
+	static struct runcfg rc;
 	struct arxiv_error e = {0};
 	struct arxiv_mlflow *ml = NULL;
 	struct sigaction sa;
