@@ -498,3 +498,18 @@ PY
 	grep -q -- "-M bert -i ckpt " art/hpo/trial-0000/train.log
 	grep -q -- "--param learning_rate=" art/hpo/trial-0001/train.log
 }
+
+@test "arxiv-hpo: the man page EXAMPLES run (fake trainer)" {
+	: > train.jsonl; : > val.jsonl; : > train.bin; : > val.bin
+	mkdir scibert
+	printf 'learning_rate loguniform 1e-5 5e-5\nwarmup_ratio uniform 0 0.2\n' > space.txt
+	local n=0
+	while IFS= read -r cmd; do
+		n=$((n + 1))
+		ARXIV_TRAIN="$HPO/fake-train" run sh -c "$cmd"
+		[ "$status" -eq 0 ] || { echo "example failed: $cmd"; echo "$output"; return 1; }
+	done < <(man_examples man1/arxiv-hpo.1)
+	[ "$n" -eq 4 ]
+	[ "$(json_get artifacts/metadata/best_hyperparams.json n_trials)" = 40 ]
+	[ "$(json_get art/metadata/best_hyperparams.json metric)" = accuracy ]
+}
