@@ -501,6 +501,7 @@ struct arxiv_model;
 struct arxiv_model_opts {
 	const char *device;	/* "auto", "cpu", "cuda", "cuda:N", "mps" */
 	int threads;		/* 0: library default */
+	const char *precision;	/* transformer inference: "auto", "fp32", "fp16", "bf16" (NULL: auto) */
 };
 ARXIV_API struct arxiv_model_opts arxiv_model_default_opts(void);
 /* new; loads any model type from an artifacts directory. */
@@ -578,6 +579,8 @@ struct arxiv_train_params {
 	const char *init_dir;	/* Hugging Face checkpoint folder, or NULL */
 	const char *config;	/* config.json for random init, or NULL */
 	const char *device;	/* "auto", "cpu", "cuda[:N]", "mps" */
+	const char *precision;	/* "auto" (bf16 on a GPU that has it, else fp16; fp32 on the CPU),
+				 * "fp32", "fp16" (loss scaling) or "bf16" */
 	int batch_size, grad_accum;
 	double weight_decay, warmup_ratio, max_grad_norm, dropout;
 	const char *resume_dir;	/* checkpoint directory to resume from, or NULL */
