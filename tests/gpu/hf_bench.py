@@ -14,6 +14,7 @@ Prints one JSON object on stdout. Batches are padded to their longest text,
 as arxiv-train's are.
 """
 import argparse
+import contextlib
 import json
 import random
 import sys
@@ -32,6 +33,10 @@ def amp_dtype(dev, precision):
     return {"fp16": torch.float16, "bf16": torch.bfloat16}[precision]
 
 
+def autocast(dev, dt):
+    return torch.autocast(dev.type, dtype=dt) if dt is not None else contextlib.nullcontext()
+
+
 def batches(tok, texts, bs, seq, dev):
     for i in range(0, len(texts) - bs + 1, bs):
         enc = tok(texts[i:i + bs], truncation=True, max_length=seq, padding="longest",
@@ -48,8 +53,14 @@ def speed(a):
     dev = torch.device(a.device)
     cfg = BertConfig.from_json_file(a.config)
     cfg.num_labels = 7
-    kw = {"attn_implementation": a.attn} if a.attn else {}
-    model = BertForSequenceClassification(cfg, **kw).to(dev)
+    attn = a.attn or "eager"
+    try:
+        model = BertForSequenceClassification._from_config(cfg, attn_implementation=attn)
+    except (ValueError, TypeError, ImportError) as e:  # an older transformers: BERT has eager only
+        print(f"hf_bench.py: attention {attn}: {e}; using eager", file=sys.stderr)
+        attn = "eager (%s unsupported)" % attn
+        model = BertForSequenceClassification(cfg)
+    model = model.to(dev)
     tok = BertTokenizerFast(vocab_file=a.vocab, do_lower_case=True)
     texts = [l.rstrip("\n") for l in open(a.texts, encoding="utf-8") if l.strip()]
     need = a.batch * (a.steps + a.warmup)
@@ -68,7 +79,7 @@ def speed(a):
             sync(dev)
             t0 = time.perf_counter()
         y = torch.randint(0, 7, (b["input_ids"].shape[0],), device=dev)
-        with torch.autocast(dev.type, dtype=dt or torch.float32, enabled=dt is not None):
+        with autocast(dev, dt):
             loss = model(**b, labels=y).loss
         scaler.scale(loss).backward()
         scaler.unscale_(opt)
@@ -88,13 +99,13 @@ def speed(a):
             if i == a.warmup:
                 sync(dev)
                 t0 = time.perf_counter()
-            with torch.autocast(dev.type, dtype=dt or torch.float32, enabled=dt is not None):
+            with autocast(dev, dt):
                 model(**b).logits.float().argmax(-1).cpu()
             if i >= a.warmup:
                 n += b["input_ids"].shape[0]
     sync(dev)
     infer_sps = n / (time.perf_counter() - t0)
-    return {"attn": a.attn or "default", "train_samples_per_s": train_sps,
+    return {"attn": attn, "train_samples_per_s": train_sps,
             "infer_samples_per_s": infer_sps, "peak_mem_mib": train_mem,
             "precision": str(dt).replace("torch.", "") if dt else "fp32"}
 
@@ -116,7 +127,8 @@ def finetune(a):
     trx, tr_y = load(a.train)
     tex, te_y = load(a.test)
     tok = BertTokenizerFast.from_pretrained(a.init)
-    model = BertForSequenceClassification.from_pretrained(a.init, num_labels=len(labels)).to(dev)
+    model = BertForSequenceClassification.from_pretrained(a.init, num_labels=len(labels),
+                                                          ignore_mismatched_sizes=True).to(dev)
     dt = amp_dtype(dev, a.precision)
     scaler = torch.cuda.amp.GradScaler(enabled=dt == torch.float16)
     nodecay = ("bias", "LayerNorm.weight")
@@ -140,7 +152,7 @@ def finetune(a):
             b = tok([trx[j] for j in ix], truncation=True, max_length=a.seq, padding="longest",
                     return_tensors="pt").to(dev)
             y = torch.tensor([tr_y[j] for j in ix], device=dev)
-            with torch.autocast(dev.type, dtype=dt or torch.float32, enabled=dt is not None):
+            with autocast(dev, dt):
                 loss = model(**b, labels=y).loss
             scaler.scale(loss).backward()
             scaler.unscale_(opt)
@@ -157,7 +169,7 @@ def finetune(a):
         for i in range(0, len(tex), 64):
             b = tok(tex[i:i + 64], truncation=True, max_length=a.seq, padding="longest",
                     return_tensors="pt").to(dev)
-            with torch.autocast(dev.type, dtype=dt or torch.float32, enabled=dt is not None):
+            with autocast(dev, dt):
                 p = model(**b).logits.float().argmax(-1).cpu().tolist()
             right += sum(int(x == y) for x, y in zip(p, te_y[i:i + 64]))
     return {"test_accuracy": right / max(1, len(tex)), "n_train": len(trx), "n_test": len(tex),

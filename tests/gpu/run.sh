@@ -76,7 +76,7 @@ else
 fi
 export PATH="$top/$build/bin:$PATH" ARXIV_DATADIR="$top/data"
 w=$(mktemp -d "${TMPDIR:-/tmp}/arxiv-gpu.XXXXXX")
-trap 'rm -rf "$w"; [ -n "${smi:-}" ] && kill "$smi" 2> /dev/null; true' EXIT
+trap '[ -n "${ARXIV_KEEP:-}" ] && echo "run.sh: kept $w" >&2 || rm -rf "$w"; [ -n "${smi:-}" ] && kill "$smi" 2> /dev/null; true' EXIT
 out=${out:-$top/$build/gpu-results.json}
 results=$w/results.jsonl
 note() { printf '%s\n' "$*" >> "$results"; }
@@ -126,7 +126,6 @@ head -n "$n_speed" "$w/all.jsonl" > "$w/speed.jsonl"
 head -n "$BATCH" "$w/all.jsonl" > "$w/speed-val.jsonl"
 arxiv-tok -v "$speed_vocab" -n "$SEQ" "$w/speed.jsonl" > "$w/speed.bin"
 arxiv-tok -v "$speed_vocab" -n "$SEQ" "$w/speed-val.jsonl" > "$w/speed-val.bin"
-cut -d'"' -f8 "$w/speed.jsonl" > /dev/null
 "$py" -c 'import json,sys
 for l in open(sys.argv[1]): print(json.loads(l)["text"].replace("\n", " "))' "$w/speed.jsonl" > "$w/speed.txt"
 for prec in $([ "$dev" = cpu ] && echo fp32 || echo bf16 fp16); do
@@ -136,12 +135,12 @@ for prec in $([ "$dev" = cpu ] && echo fp32 || echo bf16 fp16); do
 	tr_sps=$(ex_per_s "$w/speed-$prec.log")
 	mem=$(cat "$w/peak")
 	t0=$(date +%s.%N)
-	arxiv-eval -m "$w/speed-$prec" "$w/speed.bin" > /dev/null
+	arxiv-eval -m "$w/speed-$prec" "$w/speed.jsonl" > /dev/null
 	t1=$(date +%s.%N)
-	arxiv-eval -m "$w/speed-$prec" "$w/speed-val.bin" > /dev/null
+	arxiv-eval -m "$w/speed-$prec" "$w/speed-val.jsonl" > /dev/null
 	t2=$(date +%s.%N)
 	inf_sps=$(awk -v a="$t0" -v b="$t1" -v c="$t2" -v n="$n_speed" -v m="$BATCH" \
-		'BEGIN { d = (b - a) - (c - b); printf "%.1f", d > 0 ? (n - m) / d : 0 }')
+		'BEGIN { d = (b - a) - (c - b); printf "%.1f", (d > 0 ? (n - m) / d : 0) }')
 	note "{\"check\":\"throughput\",\"who\":\"arxiv\",\"precision\":\"$prec\",\"train_samples_per_s\":${tr_sps:-0},\"infer_samples_per_s\":$inf_sps,\"peak_mem_mib\":$mem}"
 done
 # the Hugging Face side, same texts, vocabulary, batch and length
@@ -169,7 +168,7 @@ note "{\"check\":\"finetune\",\"who\":\"arxiv\",\"test_accuracy\":$(accuracy "$w
 	"$w/ft-arxiv/metadata/label2id.json" > "$w/labels.txt"
 "$py" tests/gpu/hf_bench.py finetune --init "$minilm" --train "$w/ft/train.jsonl" \
 	--test "$w/ft/test.jsonl" --labels "$w/labels.txt" --device "$dev" --epochs "$FT_EPOCHS" \
-	--batch 32 --seq 256 > "$w/hf-ft.json" 2> "$w/hf-ft.log" || { tail -20 "$w/hf-ft.log"; exit 1; }
+	--batch 32 --seq "$SEQ" > "$w/hf-ft.json" 2> "$w/hf-ft.log" || { tail -20 "$w/hf-ft.log"; exit 1; }
 "$py" -c 'import json,sys; r=json.load(open(sys.argv[1])); r.update(check="finetune", who="huggingface"); print(json.dumps(r))' \
 	"$w/hf-ft.json" >> "$results"
 
