@@ -19,6 +19,7 @@
  * -f jsonl writes {"id":..,"embedding":[..]} lines instead ("id" only when the
  * input record had one). Vectors come out in input order, one per line.
  */
+#include <math.h>
 #include <err.h>
 #include <getopt.h>
 #include <stdio.h>
@@ -179,8 +180,9 @@ flush_batch(struct state *st, const char *name)
 			fputs(",", stdout);
 		}
 		fputs("\"embedding\":[", stdout);
-		for (j = 0; j < st->dim; j++)
-			printf(j ? ",%.9g" : "%.9g", (double)v[j]);
+		for (j = 0; j < st->dim; j++)	/* never NaN/Inf into JSON */
+			printf(isfinite(v[j]) ? (j ? ",%.9g" : "%.9g") : (j ? ",null" : "null"),
+			    (double)v[j]);
 		fputs("]}\n", stdout);
 	}
 	st->count += st->n;

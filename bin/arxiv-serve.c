@@ -129,6 +129,7 @@ struct req {
 	char path[160];
 	unsigned status;	/* 0 until a response is queued */
 	int post, too_big, oom;
+	int close;		/* answer with Connection: close (bad framing) */
 	size_t discarded;
 	struct arxiv_buf body;
 };
@@ -495,7 +496,7 @@ reply(struct server *s, struct MHD_Connection *c, struct req *r, unsigned status
 	MHD_add_response_header(resp, "X-Content-Type-Options", "nosniff");
 	if (allow)
 		MHD_add_response_header(resp, "Allow", allow);
-	if (atomic_load(&s->draining))
+	if (atomic_load(&s->draining) || r->close)
 		MHD_add_response_header(resp, "Connection", "close");
 	ret = MHD_queue_response(c, status, resp);
 	MHD_destroy_response(resp);
@@ -902,6 +903,56 @@ early(struct server *s, struct MHD_Connection *c, struct req *r)
 	return MHD_YES;
 }
 
+/*
+ * Message framing (RFC 9112 6.3): a request with both Content-Length and
+ * Transfer-Encoding, or with Content-Length values that disagree, can be read
+ * two ways, and a proxy in front may have read it the other way (request
+ * smuggling); so can one with a Transfer-Encoding other than one "chunked".
+ * Such a request is refused with 400 and the connection closed,
+ * before its body is read. A negative or overflowing Content-Length never gets
+ * here: libmicrohttpd answers it itself (400 or 413) and closes.
+ */
+struct framing {
+	const char *cl;		/* the first Content-Length */
+	int n_cl, cl_differ, te, te_bad;
+};
+
+static enum MHD_Result
+framing_header(void *cls, enum MHD_ValueKind kind, const char *key, const char *value)
+{
+	struct framing *f = cls;
+
+	(void)kind;
+	if (strcasecmp(key, MHD_HTTP_HEADER_CONTENT_LENGTH) == 0) {
+		if (f->n_cl++ == 0)
+			f->cl = value ? value : "";
+		else if (strcmp(f->cl, value ? value : "") != 0)
+			f->cl_differ = 1;
+	} else if (strcasecmp(key, MHD_HTTP_HEADER_TRANSFER_ENCODING) == 0) {
+		/* only one, and only "chunked": anything else is framed differently by someone */
+		if (f->te++ || value == NULL || strcasecmp(value, "chunked") != 0)
+			f->te_bad = 1;
+	}
+	return MHD_YES;
+}
+
+/* 0 when the request's framing is unambiguous, else the 400 is queued. */
+static int
+bad_framing(struct server *s, struct MHD_Connection *c, struct req *r, enum MHD_Result *ret)
+{
+	struct framing f = { NULL, 0, 0, 0, 0 };
+
+	MHD_get_connection_values(c, MHD_HEADER_KIND, framing_header, &f);
+	if (!(f.n_cl && f.te) && !f.cl_differ && !f.te_bad)
+		return 0;
+	r->close = 1;
+	*ret = reply_err(s, c, r, MHD_HTTP_BAD_REQUEST, "bad request", "%s",
+	    f.cl_differ ? "Content-Length headers with different values" :
+	    f.n_cl && f.te ? "both Content-Length and Transfer-Encoding; send one of them" :
+	    "Transfer-Encoding other than one \"chunked\"");
+	return 1;
+}
+
 static enum MHD_Result
 get_healthz(struct server *s, struct MHD_Connection *c, struct req *r)
 {
@@ -985,6 +1036,7 @@ handle(void *cls, struct MHD_Connection *c, const char *url, const char *method,
 {
 	struct server *s = cls;
 	struct req *r = *con_cls;
+	enum MHD_Result ret;
 
 	(void)version;
 	if (r == NULL) {
@@ -997,6 +1049,8 @@ handle(void *cls, struct MHD_Connection *c, const char *url, const char *method,
 		copy_clean(r->path, sizeof(r->path), url);
 		*con_cls = r;
 		atomic_fetch_add(&s->inflight, 1);
+		if (bad_framing(s, c, r, &ret))
+			return ret;
 		return r->route != R_OTHER && routes[r->route].post && r->post ? early(s, c, r) : MHD_YES;
 	}
 	if (r->status) {	/* answered early: drop whatever still arrives */

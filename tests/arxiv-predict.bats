@@ -198,6 +198,21 @@ need_model() {
 	assert_output_contains "model.safetensors"
 }
 
+@test "arxiv-predict: a model with a NaN or an infinite weight is refused at load, naming the tensor and file" {
+	need_model
+	cp -r "$MODEL" art
+	python3 "$TOP/tests/tools/st_poke.py" art/model/model.safetensors output.bias 1 nan
+	run arxiv-predict -m art "$FIX/abstracts.txt"
+	assert_failure "arxiv-predict: art/model/model.safetensors: tensor 'output.bias': non-finite value (NaN) at index 1; the model is damaged (retrain it)"
+	rm -r art && cp -r "$MODEL" art
+	python3 "$TOP/tests/tools/st_poke.py" art/model/model.safetensors input.weight 7 -inf
+	run arxiv-predict -m art "$FIX/abstracts.txt"
+	assert_failure "arxiv-predict: art/model/model.safetensors: tensor 'input.weight': non-finite value (Inf) at index 7; the model is damaged (retrain it)"
+	run arxiv-eval -m art "$FIX/test.jsonl"
+	assert_failure
+	assert_output_contains "tensor 'input.weight': non-finite value (Inf)"
+}
+
 @test "arxiv-predict: > /dev/full fails" {
 	need_model
 	run sh -c 'arxiv-predict -m "$MODEL" "$0" > /dev/full' "$FIX/abstracts.txt"

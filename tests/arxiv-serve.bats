@@ -322,6 +322,58 @@ EOF
 	expect 413 '{"error":"payload too large","detail":"the body is larger than the limit of 65536 bytes (-b)"}'
 }
 
+@test "ambiguous framing (Content-Length with Transfer-Encoding, two Content-Lengths, odd Transfer-Encoding): 400 and close" {
+	run python3 - "${URL#http://127.0.0.1:}" <<'PY'
+import socket, sys
+port = int(sys.argv[1])
+body = b'{"abstract":"quantum spin lattice"}'
+def send(raw):
+    s = socket.create_connection(("127.0.0.1", port))
+    s.settimeout(5)
+    s.sendall(raw)
+    out = b""
+    try:
+        while True:
+            d = s.recv(65536)
+            if not d:
+                return out, True      # closed by the server
+            out += d
+    except socket.timeout:
+        return out, False
+    finally:
+        s.close()
+post = b"POST /api/predict/ HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+cases = {
+    "cl+te": post + b"Content-Length: %d\r\nTransfer-Encoding: chunked\r\n\r\n%x\r\n%s\r\n0\r\n\r\n"
+        % (len(body), len(body), body),
+    "te+cl": post + b"Transfer-Encoding: chunked\r\nContent-Length: 4\r\n\r\n%x\r\n%s\r\n0\r\n\r\n"
+        % (len(body), body),
+    "two cl": post + b"Content-Length: %d\r\nContent-Length: 5\r\n\r\n%s" % (len(body), body),
+    "te gzip": post + b"Transfer-Encoding: gzip\r\n\r\n" + body,
+    "te twice": post + b"Transfer-Encoding: chunked\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n",
+    "get cl+te": b"GET /healthz HTTP/1.1\r\nHost: x\r\nContent-Length: 0\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n",
+}
+bad = 0
+for name, raw in cases.items():
+    out, closed = send(raw)
+    head, _, rest = out.partition(b"\r\n\r\n")
+    ok = (out.startswith(b"HTTP/1.1 400 ") and closed and out.count(b"HTTP/1.1") == 1
+          and b"\r\nConnection: close" in head and rest.startswith(b'{"error":"bad request"'))
+    print(("ok " if ok else "FAIL ") + name + ": " + repr(out[:300]) + (" closed" if closed else " open"))
+    bad += not ok
+# two equal Content-Lengths are one value (RFC 9112 6.3): answered, kept open
+out, closed = send(post + b"Content-Length: %d\r\nContent-Length: %d\r\n\r\n%s" % (len(body), len(body), body))
+ok = out.startswith(b"HTTP/1.1 200 ") and not closed
+print(("ok " if ok else "FAIL ") + "equal content-lengths: " + repr(out[:120]))
+bad += not ok
+sys.exit(1 if bad else 0)
+PY
+	echo "$output"
+	assert_success
+	run curl -sS "$URL/healthz"	# and the server goes on serving
+	assert_success '{"status":"ok"}'
+}
+
 @test "415 for an explicit non-JSON Content-Type; JSON types and curl's default accepted" {
 	need_model
 	req "$URL/api/predict/" -H 'Content-Type: text/plain' -d "{\"abstract\":\"$ABS\"}"

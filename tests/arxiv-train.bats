@@ -148,6 +148,65 @@ print(d)' "$@"
 	assert_success ""
 }
 
+@test "arxiv-train -f: killed at each rename of the artifacts path, the path holds a complete model; dead runs' temporaries are removed" {
+	command -v strace >/dev/null || skip "strace not installed (pipelines/install-deps.sh installs it)"
+	train -e 1 -o art "$FIX/train.jsonl" "$FIX/val.jsonl"
+	mkdir art.tmp.deadbeef-1.ABCDEF	# another host's (or a live) run: kept
+	sys=rename,renameat,renameat2
+	n=1 killed=0
+	while [ "$n" -le 5 ]; do
+		st=0	# a SIGKILL at the n-th rename that touches the path art
+		strace -f -o /dev/null -P art -e trace=$sys -e inject=$sys:signal=SIGKILL:when=$n \
+			arxiv-train -j 1 -b 65536 -e 1 -f -o art "$FIX/train.jsonl" "$FIX/val.jsonl" || st=$?
+		for f in metadata/artifact.json metadata/metrics.json model/model.safetensors \
+			model/config.json tokenizer/preprocess.json; do
+			[ -s "art/$f" ] || { echo "kill at rename $n: art/$f missing"; ls -la . art; return 1; }
+		done
+		[ "$st" = 0 ] && break
+		[ "$st" = 137 ] || { echo "kill at rename $n: status $st"; return 1; }
+		killed=$((killed + 1))
+		n=$((n + 1))
+	done
+	[ "$killed" -ge 1 ]	# a run was really killed at the swap
+	echo '{"id":"1","text":"electron spin lattice"}' | arxiv-predict -m art | grep -q '"label"'
+	# the killed runs left their temporaries; the successful last run removed them
+	[ "$(ls -d art.tmp.* | tr '\n' ' ')" = "art.tmp.deadbeef-1.ABCDEF " ] || { ls -d art.tmp.*; return 1; }
+	[ -z "$(ls -d ./*.old.* 2>/dev/null)" ]
+}
+
+@test "arxiv-train -f refuses to replace what is not an artifacts directory" {
+	mkdir home && echo precious > home/notes.txt
+	run train -e 1 -f -o home "$FIX/train.jsonl" "$FIX/val.jsonl"
+	assert_failure "arxiv-train: home: not an artifacts directory (no metadata/artifact.json); refusing to replace it"
+	[ "$(cat home/notes.txt)" = precious ]
+	echo x > file
+	run train -e 1 -f -o file "$FIX/train.jsonl" "$FIX/val.jsonl"
+	assert_failure "arxiv-train: file: is not a directory, not an artifacts directory; refusing to replace it"
+	[ -z "$(ls -d ./*.tmp.* 2>/dev/null)" ]
+}
+
+@test "arxiv-train: the artifacts directory honours the umask" {
+	(umask 022 && train -e 1 -o art "$FIX/train.jsonl" "$FIX/val.jsonl")
+	[ "$(stat -c %a art)" = 755 ]
+	[ "$(stat -c %a art/model art/metadata art/tokenizer)" = "$(printf '755\n755\n755')" ]
+	[ "$(stat -c %a art/model/model.safetensors art/metadata/metrics.json)" = "$(printf '644\n644')" ]
+	(umask 027 && train -e 1 -f -o art "$FIX/train.jsonl" "$FIX/val.jsonl")
+	[ "$(stat -c %a art art/model)" = "$(printf '750\n750')" ]
+	[ "$(stat -c %a art/model/model.safetensors)" = 640 ]
+}
+
+@test "arxiv-train: a diverging learning rate stops with a clear error, writes nothing" {
+	run train -e 8 -l 3 -o art "$FIX/train.jsonl" "$FIX/val.jsonl"
+	assert_failure "arxiv-train: training diverged at epoch 1 (loss is not finite); lower the learning rate (now 3)"
+	[ ! -e art ] && [ -z "$(ls -d ./*.tmp.* 2>/dev/null)" ]
+	run train -e 8 -l 1 -o art "$FIX/train.jsonl" "$FIX/val.jsonl"
+	if [ "$status" -ne 0 ]; then	# diverges on some machines' rounding: then the same message
+		assert_output_contains "training diverged at epoch"
+	else
+		python3 -c 'import json,math,sys; d=json.load(open("art/metadata/metrics.json")); assert math.isfinite(d["val"]["loss"])'
+	fi
+}
+
 @test "arxiv-train: early stopping keeps the best epoch" {
 	# validation labels swapped: the better the model, the higher the val loss
 	sed -e 's/"label":"Physics"/"label":"X"/' -e 's/"label":"Mathematics"/"label":"Physics"/' \
