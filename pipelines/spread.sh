@@ -16,7 +16,7 @@
 #             and the files named in COMMAND (e.g. the vocabulary) at the same path.
 # --block     block size (default 16M; about one block per job)
 # --retries   a block whose job fails (the node is down, ssh fails) is run again on
-#             another node, up to N times in all (default 3)
+#             another node, up to N times in all (default 3; 1 on this host alone)
 # -o FILE     write FILE atomically (a temporary file beside it, renamed on
 #             success); on failure FILE is left as it was and nothing else remains.
 # Exit status: 0, 1 when a block failed on every try (the first error is printed),
@@ -26,7 +26,7 @@ prog=${0##*/}
 usage() {
 	echo "usage: $prog [--sshlogin HOSTS] [--block SIZE] [--retries N] [-o FILE] -- COMMAND [ARG...]"
 }
-sshlogin=: block=16M retries=3 out=''
+sshlogin=: block=16M retries='' out=''
 while [ $# -gt 0 ]; do
 	case $1 in
 	--sshlogin|-S) [ $# -ge 2 ] || { usage >&2; exit 2; }; sshlogin=$2; shift ;;
@@ -40,16 +40,22 @@ while [ $# -gt 0 ]; do
 	shift
 done
 [ $# -gt 0 ] || { usage >&2; exit 2; }
+if [ -z "$retries" ]; then
+	retries=3
+	[ "$sshlogin" != : ] || retries=1
+fi
 case $retries in ''|*[!0-9]*|0) echo "$prog: --retries: expected a number >= 1, got '$retries'" >&2; exit 2 ;; esac
 command -v parallel >/dev/null || { echo "$prog: GNU parallel is not installed" >&2; exit 1; }
 
 envs=(--env PATH)
 [ -z "${ARXIV_DATADIR:-}" ] || envs+=(--env ARXIV_DATADIR)
 # -k: outputs in input order; --halt now,fail=1: stop at the first block that failed
-# on every try; -q: COMMAND's words reach the node's shell quoted as given.
+# on every try; -q: COMMAND's words reach the node's shell quoted as given;
+# --workdir .: the node runs it in this directory (relative file names work where
+# the nodes share it).
 run() {
 	parallel --pipe -k --block "$block" --sshlogin "$sshlogin" --retries "$retries" \
-		--halt now,fail=1 "${envs[@]}" -q "$@"
+		--halt now,fail=1 --workdir . "${envs[@]}" -q "$@"
 }
 if [ -z "$out" ]; then
 	run "$@"
