@@ -106,13 +106,17 @@ fake_serve() {
 	assert_success "$(printf '%s\n' -m /a -l 0.0.0.0:9)"
 	PATH="$PWD/bin:$PATH" run env -u ARXIV_ARTIFACTS -u ARXIV_LISTEN -u ARXIV_DSN "$ep" arxiv-serve
 	assert_success "$(printf '%s\n' -m /var/lib/arxiv/store/artifacts -l 0.0.0.0:8000)"
-	# a DSN: passed on only to an arxiv-serve that has --dsn
-	PATH="$PWD/bin:$PATH" run env ARXIV_DSN=postgresql://db/x "$ep" arxiv-serve
+	# similar papers: passed on only to an arxiv-serve that has -d, -i, -e
+	PATH="$PWD/bin:$PATH" run env ARXIV_DSN=postgresql://db/x ARXIV_EMBEDDER=/e "$ep" arxiv-serve
 	assert_success
-	[[ $output == *"ARXIV_DSN ignored"* ]]
-	fake_serve '[--dsn DSN]'
-	PATH="$PWD/bin:$PATH" run env ARXIV_ARTIFACTS=/a ARXIV_DSN=postgresql://db/x "$ep" arxiv-serve
-	assert_success "$(printf '%s\n' -m /a -l 0.0.0.0:8000 --dsn postgresql://db/x)"
+	[[ $output == *"has no -d; ARXIV_DSN ignored"* ]]
+	[[ $output == *"has no -e; ARXIV_EMBEDDER ignored"* ]]
+	[[ $output != *"postgresql://db/x"* ]]
+	fake_serve '[-i index | -d dsn] [-e dir]'
+	PATH="$PWD/bin:$PATH" run env ARXIV_ARTIFACTS=/a ARXIV_DSN=postgresql://db/x ARXIV_EMBEDDER=/e "$ep" arxiv-serve
+	assert_success "$(printf '%s\n' -m /a -l 0.0.0.0:8000 -d postgresql://db/x -e /e)"
+	PATH="$PWD/bin:$PATH" run env -u ARXIV_DSN ARXIV_INDEX=/i.axi "$ep" arxiv-serve
+	assert_success "$(printf '%s\n' -m /var/lib/arxiv/store/artifacts -l 0.0.0.0:8000 -i /i.axi)"
 	# anything else runs as given
 	PATH="$PWD/bin:$PATH" run "$ep" arxiv-serve -q -m /b
 	assert_success "$(printf '%s\n' -q -m /b)"

@@ -212,6 +212,13 @@ cat "$out/ps.txt" >&2
 	for i in "$ARXIV_BASE" arxiv:latest arxiv-trainer:latest arxiv-db:latest arxiv-mlflow:latest; do
 		printf 'size\t%s\t%s\n' "$i" "$(docker image inspect -f '{{.Size}}' "$i")"
 	done
+	# what libtorch would add to the runtime image: the packages apt would install
+	# shellcheck disable=SC2016
+	printf 'libtorch_adds_kib\t%s\n' "$(docker run --rm --user 0:0 --entrypoint sh arxiv:latest -c '
+		apt-get update -qq > /dev/null 2>&1
+		apt-get install -s --no-install-recommends libtorch1.13 2>/dev/null | awk "/^Inst /{print \$2}" |
+			xargs apt-cache show --no-all-versions 2>/dev/null |
+			awk "/^Installed-Size:/{s += \$2} END{print s + 0}"')"
 } > "$out/metrics.tsv"
 say "total $(stamp)s; sizes and times in $out/metrics.tsv"
 cat "$out/metrics.tsv" >&2
