@@ -14,6 +14,9 @@
 # in the engine as the cache of the next run; ARXIV_DOCKER_RMI=1 removes them).
 # Skips (exit 0, "SKIP" on stderr) only where no Docker engine can be had.
 # Env: BUILD (build dir with the programs, default build), ARXIV_CACHE (~/.cache/arxiv).
+# The whole script is one { } block: bash parses it before running it, so an
+# edit of this file during a run cannot change the run.
+{
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 top=$PWD
@@ -80,6 +83,7 @@ api=http://127.0.0.1:$ARXIV_API_PORT
 mlflow=http://127.0.0.1:$ARXIV_MLFLOW_PORT
 tmp=$(mktemp -d /tmp/arxiv-docker-check.XXXXXX)
 
+# shellcheck disable=SC2317  # run by the EXIT trap
 cleanup() {
 	local rc=$?
 	if [ "$rc" -ne 0 ]; then
@@ -243,6 +247,34 @@ else
 	say "NOTE: this arxiv-serve has no -d (similar papers not merged): /api/similar/, the vectors and the db restart are not checked"
 fi
 
+# --- 8b. the one-shot trainer (profile train) inside Compose -------------------------
+# shellcheck disable=SC2031
+shared=${ARXIV_SHARED:-$top/../shared}
+if [ -r "$shared/data/arxiv-part-000.jsonl.gz" ]; then
+	mkdir -p "$tmp/dump"
+	(set +o pipefail; zcat "$shared/data/arxiv-part-000.jsonl.gz" | head -n 3000) > "$tmp/dump/dump.jsonl"
+	chmod -R a+rX "$tmp"
+	ARXIV_DATA=$tmp/dump ARXIV_DUMP=dump.jsonl compose --profile train run --rm trainer \
+		> "$out/trainer.log" 2>&1 || { tail -n 20 "$out/trainer.log" >&2; die "the trainer service failed"; }
+	compose kill -s HUP api > /dev/null 2>&1
+	sleep 1
+	for _ in $(seq 30); do [ "$(req "$api/readyz")" = 200 ] && break; sleep 0.5; done
+	code=$(req -H 'Content-Type: application/json' -d '{"abstract":"Dark matter halos of dwarf galaxies.","top_k":3}' "$api/api/predict/")
+	[ "$code" = 200 ] || die "POST /api/predict/ after the trainer: HTTP $code: $(cat "$tmp/body")"
+	runs=$(python3 - "$mlflow" <<'PY'
+import json, sys, urllib.request
+base = sys.argv[1]
+exp = json.load(urllib.request.urlopen(base + "/api/2.0/mlflow/experiments/get-by-name?experiment_name=arxiv", timeout=10))["experiment"]
+req = urllib.request.Request(base + "/api/2.0/mlflow/runs/search", json.dumps({"experiment_ids": [exp["experiment_id"]]}).encode(), {"Content-Type": "application/json"})
+print(sum(r["info"]["status"] == "FINISHED" for r in json.load(urllib.request.urlopen(req, timeout=10))["runs"]))
+PY
+)
+	[ "$runs" = 2 ] || die "MLflow has $runs finished runs after the trainer, expected 2 (host + trainer)"
+	say "trainer (profile train): pipeline on 3000 records in Compose, run logged to mlflow:5001, API reloaded -> 200 $(head -c 100 "$tmp/body")"
+else
+	say "NOTE: no real data at $shared/data: the trainer service is not checked"
+fi
+
 # --- 9. record ----------------------------------------------------------------------------
 compose ps > "$out/ps.txt"
 cat "$out/ps.txt" >&2
@@ -262,3 +294,5 @@ cat "$out/ps.txt" >&2
 } > "$out/metrics.tsv"
 say "total $(stamp)s; sizes and times in $out/metrics.tsv"
 cat "$out/metrics.tsv" >&2
+exit 0
+}
