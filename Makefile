@@ -190,3 +190,16 @@ clean:
 	rm -rf build build-asan
 
 .PHONY: all units check asan fuzz bench lint install uninstall clean FORCE check-torch2
+
+# Deployment (deploy/, compose.yaml): the Compose stack end to end on a real Docker
+# engine (tests/docker/check.sh), and hadolint over the Dockerfiles.
+docker-check: all
+	@BUILD=$(BUILD) tests/docker/check.sh
+lint-docker:
+	@tests/docker/hadolint.sh deploy/*/Dockerfile
+.PHONY: docker-check lint-docker
+install: install-pipelines
+install-pipelines:
+	mkdir -p $(DESTDIR)$(DATADIR)/pipelines
+	cp -f pipelines/run_pipeline.sh pipelines/spread.sh $(DESTDIR)$(DATADIR)/pipelines/
+.PHONY: install-pipelines
