@@ -8,7 +8,7 @@
 load helper
 
 FIX="$TOP/tests/cases/arxiv-serve"
-USAGE="usage: arxiv-serve [-q] [-B maxbatch] [-b maxbody] [-c maxconn] [-l host:port] [-m dir] [-T timeout] [-t threads] [-w webdir]"
+USAGE="usage: arxiv-serve [-q] [-B maxbatch] [-b maxbody] [-c maxconn] [-l host:port] [-m dir] [-R reportdir] [-T timeout] [-t threads] [-w webdir]"
 ABS="We propose a scalable approach to graph neural networks for learning on large graphs."
 
 # start_server LOG [args...]: arxiv-serve on a free loopback port, in the
@@ -305,7 +305,7 @@ EOF
 
 @test "404 for an unknown path, with and without a query" {
 	req "$URL/api/nope"
-	expect 404 '{"error":"not found","detail":"no such path: /api/nope; try POST /api/predict/, GET /api/labels/, /healthz, /readyz, /metrics or /"}'
+	expect 404 '{"error":"not found","detail":"no such path: /api/nope; try POST /api/predict/, GET /api/labels/, /healthz, /readyz, /metrics, / or /report/"}'
 	req "$URL/healthz/x?y=1"
 	expect 404
 	req "$URL/healthz?probe=1"
