@@ -94,13 +94,17 @@ parse_date(const char *s, time_t *t)
 	    s[4] != '-' || s[7] != '-' || !isdigit((unsigned char)s[0]) ||
 	    !isdigit((unsigned char)s[5]) || !isdigit((unsigned char)s[8]))
 		return -1;
+	time_t v;
+
 	tm.tm_year = y - 1900;
 	tm.tm_mon = m - 1;
 	tm.tm_mday = d;
-	if (t)
-		*t = timegm(&tm);
+	v = timegm(&tm);
+	gmtime_r(&v, &tm);	/* 2026-02-30 comes back as 2026-03-02 */
 	if (tm.tm_year != y - 1900 || tm.tm_mon != m - 1 || tm.tm_mday != d || y < 1991)
 		return -1;
+	if (t)
+		*t = v;
 	return 0;
 }
 
@@ -328,6 +332,8 @@ fetch_read(void *ctx, char *out, int n)
 		if (f->off == f->len && !f->done)
 			curl_multi_poll(f->multi, NULL, 0, 1000, NULL);
 	}
+	if (f->off == f->len && f->done && f->result != CURLE_OK)
+		return -1;	/* a transfer error: retried by the caller */
 	if (!f->checked) {
 		f->checked = 1;
 		curl_easy_getinfo(f->easy, CURLINFO_RESPONSE_CODE, &f->status);
@@ -827,7 +833,7 @@ get_page(const struct opts *o, CURL *easy, CURLM *multi, const char *url, struct
 			return rc;
 		}
 		/* rc 1: HTTP status or transfer error */
-		if (f.done && f.result != CURLE_OK && !f.bad_status) {
+		if (f.done && f.result != CURLE_OK && (!f.bad_status || f.status == 0)) {
 			warnx("%s: %s%s", url, f.curl_err[0] ? f.curl_err : curl_easy_strerror(f.result),
 			    attempt < o->retries ? ": retrying" : "");
 		} else if (f.status == 503 || f.status == 429 || f.status >= 500) {
