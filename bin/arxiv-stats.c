@@ -16,7 +16,8 @@
 #define VERSION ARXIV_VERSION
 #endif
 
-#define MAXSEQ 16384
+#define MAXSEQ 16384	/* tokens counted at most */
+#define SHORTSEQ 768
 
 static void
 usage(FILE *fp)
@@ -216,9 +217,18 @@ add_line(struct state *s, const char *line, size_t len, struct arxiv_error *err)
 	r.fields = s->fields;
 	r.n_tokens = -1;
 	if (s->vocab != NULL) {
+		/* the encoder pads to seq_len: count with a short sequence first, and
+		 * only a text that fills it again with the longest */
+		s->tp.seq_len = SHORTSEQ;
 		if (arxiv_tok_encode_cached(s->cache, ARXIV_TOK_VALID_UTF8, s->vocab, &s->tp,
 		    r.text.s, r.text.n, s->ids, s->mask, &nt, err) < 0)
 			goto out;
+		if (nt == SHORTSEQ) {
+			s->tp.seq_len = MAXSEQ;
+			if (arxiv_tok_encode_cached(s->cache, ARXIV_TOK_VALID_UTF8, s->vocab, &s->tp,
+			    r.text.s, r.text.n, s->ids, s->mask, &nt, err) < 0)
+				goto out;
+		}
 		r.n_tokens = (long)nt;
 	}
 	if (s->cl != NULL) {

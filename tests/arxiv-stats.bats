@@ -84,6 +84,9 @@ corpus() {	# a small corpus with every case the statistics distinguish
 	assert_success
 	[ "$(jq -c '.length.tokens | [.n,.min,.max,.sum,.over_256,.over_512]' <<<"$output")" = '[3,4,602,908,2,1]' ]
 	[ "$(jq -c '.length.tokens | [.share_truncated_256,.share_truncated_512]' <<<"$output")" = '[0.666667,0.333333]' ]
+	# past the first, short count (768): counted again in full
+	rec 4 "$(printf '. %.0s' $(seq 1000))" F '["x"]' '["F"]' > long.jsonl
+	[ "$(arxiv-stats -v "$v" long.jsonl | jq -c '.length.tokens.max')" = 1002 ]
 }
 
 @test "arxiv-stats: distinctive terms by log-odds with a Dirichlet prior" {
