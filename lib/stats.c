@@ -48,10 +48,13 @@ struct hset {
 	uint64_t records;
 };
 
-struct term {
+#define PRE 14			/* leading bytes kept in the entry itself */
+struct term {			/* one cache line */
 	uint64_t hash;
-	uint32_t off, len;	/* in the string arena */
-	uint64_t total;
+	uint32_t off;		/* the whole term in the string arena */
+	uint16_t len;		/* 0: empty slot */
+	char pre[PRE];		/* its first PRE bytes, compared without the arena */
+	uint32_t total;
 	uint32_t c[TERMF];
 } __attribute__((aligned(64)));
 
@@ -580,7 +583,8 @@ term_add_h(struct arxiv_stats *s, uint64_t h, const char *w, size_t n, int f, ui
 
 	for (i = h & mask; s->terms[i].len; i = (i + 1) & mask) {
 		t = &s->terms[i];
-		if (t->hash == h && t->len == n && memcmp(s->arena.data + t->off, w, n) == 0)
+		if (t->hash == h && t->len == n && memcmp(t->pre, w, n < PRE ? n : PRE) == 0 &&
+		    (n <= PRE || memcmp(s->arena.data + t->off + PRE, w + PRE, n - PRE) == 0))
 			goto found;
 	}
 	if (s->nterm == s->p.term_cap) {
@@ -594,12 +598,13 @@ term_add_h(struct arxiv_stats *s, uint64_t h, const char *w, size_t n, int f, ui
 	t = &s->terms[i];
 	t->hash = h;
 	t->off = (uint32_t)s->arena.len;
-	t->len = (uint32_t)n;
+	t->len = (uint16_t)n;
+	memcpy(t->pre, w, n < PRE ? n : PRE);
 	memcpy(s->arena.data + s->arena.len, w, n);
 	s->arena.len += n;
 	s->nterm++;
 found:
-	t->total += k;
+	t->total += (uint32_t)k;
 	if (f >= 0 && f < TERMF)
 		t->c[f] += (uint32_t)k;
 	return 0;
@@ -608,6 +613,8 @@ found:
 static int
 term_add(struct arxiv_stats *s, const char *w, size_t n, int f, uint64_t k)
 {
+	if (n == 0 || n > TERM_MAX)	/* not a term of ours (a merged state) */
+		return 0;
 	return term_add_h(s, hash64(w, n), w, n, f, k);
 }
 
@@ -798,7 +805,7 @@ arxiv_stats_add(struct arxiv_stats *s, const struct arxiv_stats_record *r,
 	    hset_add(&s->texts, hash64(r->text.s, r->text.n), s->p.exact_max) < 0)
 		goto oom;
 
-	if (f >= 0 && f < TERMF) {
+	if (f >= 0 && f < TERMF && s->p.top_terms > 0) {
 		if (r->terms.s != NULL) {
 			if (terms_clean(s, r->terms.s, r->terms.n, f) < 0)
 				goto oom;
@@ -1151,7 +1158,7 @@ arxiv_stats_json(const struct arxiv_stats *s, int with_state, struct arxiv_buf *
 
 			arxiv_buf_printf(o, "%s[", i ? "," : "");
 			put_str(o, s->arena.data + t->off, t->len);
-			arxiv_buf_printf(o, ",%llu", (unsigned long long)t->total);
+			arxiv_buf_printf(o, ",%lu", (unsigned long)t->total);
 			for (j = 0; j < s->nf; j++)
 				arxiv_buf_printf(o, ",%u", order[j] < TERMF ? t->c[order[j]] : 0);
 			arxiv_buf_printf(o, "]");

@@ -732,7 +732,7 @@ ARXIV_API int arxiv_median_prune(const struct arxiv_trial *trials, size_t n_tria
 struct arxiv_stats_params {
 	size_t term_cap;	/* terms kept in the count table (131072) */
 	size_t exact_max;	/* distinct ids/texts counted exactly (1048576), then HyperLogLog */
-	size_t top_terms;	/* distinctive terms printed per field (15) */
+	size_t top_terms;	/* distinctive terms printed per field (15); 0: terms not counted */
 	double prior;		/* alpha_0 of the Dirichlet prior (10000) */
 	size_t min_len;		/* shortest term, bytes (3) */
 	const char *stopwords;	/* stop-word list for the built-in term splitter; NULL: shipped */

@@ -30,6 +30,7 @@ run() {	# run LABEL RECORDS CMD: wall time, records/s, peak RSS (largest process
 echo "input: $n records; $(nproc) cores, $JOBS jobs"
 printf '%-52s %8s %10s %16s %12s\n' "what" records wall throughput "peak RSS"
 run "arxiv-stats (built-in terms, 1 core)" "$n" "arxiv-stats '$tmp/mapped.jsonl' > '$tmp/s0.json'"
+run "arxiv-stats -K 0 (no term counting, 1 core)" "$n" "arxiv-stats -K 0 '$tmp/mapped.jsonl' > /dev/null"
 if [ -r "$vocab" ]; then
 	run "arxiv-stats -v (WordPiece counts, 1 core)" "$n" "arxiv-stats -v '$vocab' '$tmp/mapped.jsonl' > '$tmp/s1.json'"
 	run "parallel -j$JOBS arxiv-stats -p -v | arxiv-stats -M" "$n" \
