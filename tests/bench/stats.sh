@@ -18,17 +18,20 @@ trap '[ -z "$spid" ] || kill "$spid" 2>/dev/null; rm -rf "$tmp"' EXIT
 n=$(wc -l < "$tmp/in.json")
 arxiv-map "$tmp/in.json" > "$tmp/mapped.jsonl"
 
-run() {	# run LABEL RECORDS CMD: wall time, records/s, peak RSS (largest process)
+# run LABEL RECORDS CMD: wall time, records/s, CPU time of all its processes and
+# records per CPU second (less sensitive to a loaded machine), peak RSS (largest process)
+run() {
 	local label=$1 recs=$2 cmd=$3 t0 t1
 	t0=$(date +%s.%N)
-	/usr/bin/time -f '%M' -o "$tmp/rss" bash -o pipefail -c "$cmd"
+	/usr/bin/time -f '%M %U %S' -o "$tmp/rss" bash -o pipefail -c "$cmd"
 	t1=$(date +%s.%N)
-	awk -v l="$label" -v a="$t0" -v b="$t1" -v n="$recs" -v r="$(tail -n 1 "$tmp/rss")" \
-		'BEGIN { t = b - a; printf "%-52s %8d %8.2f s %10.0f rec/s %8.1f MiB\n", l, n, t, n / t, r / 1024 }'
+	tail -n 1 "$tmp/rss" | awk -v l="$label" -v a="$t0" -v b="$t1" -v n="$recs" \
+		'{ t = b - a; c = $2 + $3; if (c <= 0) c = 0.01
+		   printf "%-52s %8d %8.2f s %10.0f rec/s %8.2f s %10.0f rec/cpu-s %8.1f MiB\n", l, n, t, n / t, c, n / c, $1 / 1024 }'
 }
 
-echo "input: $n records; $(nproc) cores, $JOBS jobs"
-printf '%-52s %8s %10s %16s %12s\n' "what" records wall throughput "peak RSS"
+echo "input: $n records; $(nproc) cores, $JOBS jobs, load average $(cut -d' ' -f1 /proc/loadavg)"
+printf '%-52s %8s %10s %16s %10s %20s %12s\n' "what" records wall throughput "CPU" "per CPU second" "peak RSS"
 run "arxiv-stats (built-in terms, 1 core)" "$n" "arxiv-stats '$tmp/mapped.jsonl' > '$tmp/s0.json'"
 run "arxiv-stats -K 0 (no term counting, 1 core)" "$n" "arxiv-stats -K 0 '$tmp/mapped.jsonl' > /dev/null"
 if [ -r "$vocab" ]; then
