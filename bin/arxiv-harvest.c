@@ -27,31 +27,6 @@
 #define STATE_MAGIC "arxiv-harvest-state 1"
 #define MAX_WAIT 600		/* longest Retry-After honoured, seconds */
 
-static void
-usage(FILE *fp)
-{
-	fprintf(fp, "usage: arxiv-harvest [-k] [--from date] [--until date] [--set spec] "
-	    "[--state file] [--base-url url] [--delay s] [--retries n] [--deleted]\n");
-}
-
-static void
-help(void)
-{
-	usage(stdout);
-	printf("      --from DATE       harvest records changed on or after DATE (YYYY-MM-DD)\n"
-	    "      --until DATE      ... and on or before DATE\n"
-	    "      --set SPEC        only this OAI set (cs, math, physics:hep-th, ...)\n"
-	    "      --state FILE      incremental: start where the last run ended, record the end\n"
-	    "      --base-url URL    the OAI-PMH endpoint (" DEFAULT_BASE ")\n"
-	    "      --delay S         seconds between requests (3, arXiv's policy)\n"
-	    "      --retries N       retries of a failed request (5)\n"
-	    "      --timeout S       seconds a request may take (300)\n"
-	    "      --deleted         write {\"id\",\"deleted\":true,\"datestamp\"} for deleted records\n"
-	    "  -k, --keep-going      skip a malformed record (XML recovery) and go on\n"
-	    "      --verbose         each request and the counts on stderr\n"
-	    "  -h, --help            this help\n"
-	    "  -V, --version         print the version\n");
-}
 
 enum { OPT_FROM = 256, OPT_UNTIL, OPT_SET, OPT_STATE, OPT_BASE, OPT_DELAY, OPT_RETRIES,
 	OPT_TIMEOUT, OPT_DELETED, OPT_VERBOSE };
@@ -71,6 +46,29 @@ static const struct option longopts[] = {
 	{ "help", no_argument, NULL, 'h' },
 	{ "version", no_argument, NULL, 'V' },
 	{ NULL, 0, NULL, 0 }
+};
+
+static const struct prog_help help[] = {
+	{ "from", "date", "harvest records changed on or after date (YYYY-MM-DD)", 0 },
+	{ "until", "date", "... and on or before date (default with --state: yesterday)", 0 },
+	{ "set", "spec", "only this OAI set (cs, math, physics:hep-th, ...)", 0 },
+	{ "state", "file", "incremental: start where the last run ended, record the end", 0 },
+	{ "base-url", "url", "the OAI-PMH endpoint (default: https://oaipmh.arxiv.org/oai)", 0 },
+	{ "delay", "s", "seconds between requests (default: 3, arXiv's policy)", 0 },
+	{ "retries", "n", "retries of a failed request (default: 5)", 0 },
+	{ "timeout", "s", "seconds a request may take (default: 300)", 0 },
+	{ "deleted", NULL, "write {\"id\",\"deleted\":true,\"datestamp\"} for deleted records", 0 },
+	{ "keep-going", NULL, "skip malformed records (XML recovery), count them", 0 },
+	{ "verbose", NULL, "each request, waits and the counts on stderr", 0 },
+	{ "help", NULL, "print this help and exit", 0 },
+	{ "version", NULL, "print the version and exit", 0 },
+	{ NULL, NULL, NULL, 0 }
+};
+
+static const struct prog P = {
+	"arxiv-harvest", NULL,
+	"Harvest arXiv metadata over OAI-PMH (metadataPrefix=arXiv) as JSON lines in the Kaggle dump's schema.",
+	"hVk", longopts, help, NULL
 };
 
 struct opts {
@@ -959,7 +957,7 @@ main(int argc, char *argv[])
 	o.delay = 3;
 	o.retries = 5;
 	o.timeout = 300;
-	while ((c = getopt_long(argc, argv, "khV", longopts, NULL)) != -1) {
+	while ((c = prog_getopt(&P, argc, argv)) != -1) {
 		switch (c) {
 		case OPT_FROM:
 			o.from = optarg;
@@ -994,26 +992,17 @@ main(int argc, char *argv[])
 		case OPT_VERBOSE:
 			o.verbose = 1;
 			break;
-		case 'h':
-			help();
-			return prog_fshut();
-		case 'V':
-			printf("arxiv-harvest %s\n", VERSION);
-			return prog_fshut();
-		default:
-			usage(stderr);
-			return 2;
 		}
 	}
 	if (optind != argc) {
 		warnx("%s: no operands expected", argv[optind]);
-		usage(stderr);
+		prog_usage(&P, stderr);
 		return 2;
 	}
 	if ((o.from && parse_date(o.from, &tf) < 0) || (o.until && parse_date(o.until, &tu) < 0)) {
 		warnx("%s: invalid date (expected YYYY-MM-DD)", o.from && parse_date(o.from, NULL) < 0 ?
 		    o.from : o.until);
-		usage(stderr);
+		prog_usage(&P, stderr);
 		return 2;
 	}
 	if (o.from && o.until && tf > tu) {

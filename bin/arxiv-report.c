@@ -19,24 +19,6 @@
 #define VERSION ARXIV_VERSION
 #endif
 
-static void
-usage(FILE *fp)
-{
-	fprintf(fp, "usage: arxiv-report [-o dir] [--gnuplot path] [--title text] stats.json "
-	    "[report.json]\n");
-}
-
-static void
-help(void)
-{
-	usage(stdout);
-	printf("  -o, --output DIR      write DIR/index.html and its SVG plots (report)\n"
-	    "      --gnuplot PATH    the gnuplot program (gnuplot)\n"
-	    "      --title TEXT      the page title (arxiv corpus report)\n"
-	    "      --verbose         name each file written\n"
-	    "  -h, --help            this help\n"
-	    "  -V, --version         print the version\n");
-}
 
 enum { OPT_GNUPLOT = 256, OPT_TITLE, OPT_VERBOSE };
 
@@ -48,6 +30,22 @@ static const struct option longopts[] = {
 	{ "help", no_argument, NULL, 'h' },
 	{ "version", no_argument, NULL, 'V' },
 	{ NULL, 0, NULL, 0 }
+};
+
+static const struct prog_help help[] = {
+	{ "output", "dir", "write dir/index.html and its SVG plots (default: report)", 0 },
+	{ "gnuplot", "path", "the gnuplot program (default: gnuplot)", 0 },
+	{ "title", "text", "the page title (default: arxiv corpus report)", 0 },
+	{ "verbose", NULL, "name each file written on stderr", 0 },
+	{ "help", NULL, "print this help and exit", 0 },
+	{ "version", NULL, "print the version and exit", 0 },
+	{ NULL, NULL, NULL, 0 }
+};
+
+static const struct prog P = {
+	"arxiv-report", "stats.json [report.json]",
+	"A static HTML report with gnuplot SVG plots of arxiv-stats (and arxiv-eval) output.",
+	"hVo:", longopts, help, NULL
 };
 
 /* the palette of data/web/index.html */
@@ -746,7 +744,7 @@ main(int argc, char *argv[])
 	struct stat sb;
 	int ch, status = 1;
 
-	while ((ch = getopt_long(argc, argv, "o:hV", longopts, NULL)) != -1) {
+	while ((ch = prog_getopt(&P, argc, argv)) != -1) {
 		switch (ch) {
 		case 'o':
 			c.dir = optarg;
@@ -760,21 +758,12 @@ main(int argc, char *argv[])
 		case OPT_VERBOSE:
 			c.verbose = 1;
 			break;
-		case 'h':
-			help();
-			return prog_fshut();
-		case 'V':
-			printf("arxiv-report %s\n", VERSION);
-			return prog_fshut();
-		default:
-			usage(stderr);
-			return 2;
 		}
 	}
 	argc -= optind;
 	argv += optind;
 	if (argc < 1 || argc > 2) {
-		usage(stderr);
+		prog_usage(&P, stderr);
 		return 2;
 	}
 	if ((st = load(argv[0], "stats")) == NULL)

@@ -19,30 +19,6 @@
 #define MAXSEQ 16384	/* tokens counted at most */
 #define SHORTSEQ 768
 
-static void
-usage(FILE *fp)
-{
-	fprintf(fp, "usage: arxiv-stats [-kp] [-v vocab] [-K n] [--clean] [--merge] [file ...]\n");
-}
-
-static void
-help(void)
-{
-	usage(stdout);
-	printf("  -v, --vocab FILE      count WordPiece tokens with this vocab.txt\n"
-	    "  -k, --keep-going      skip bad records, count them\n"
-	    "  -K, --top-k N         distinctive terms per field (15)\n"
-	    "  -p, --partial         add the merge state (\"state\") to the output\n"
-	    "  -M, --merge           operands are --partial results: print their merge\n"
-	    "      --clean           terms through arxiv-clean's default cleaner (slower)\n"
-	    "      --stopwords FILE  stop words of the built-in term splitter\n"
-	    "      --terms-cap N     terms kept in the count table (131072)\n"
-	    "      --exact-max N     distinct ids/texts counted exactly (1048576)\n"
-	    "      --prior A         alpha_0 of the Dirichlet prior (10000)\n"
-	    "      --verbose         progress and counts on stderr\n"
-	    "  -h, --help            this help\n"
-	    "  -V, --version         print the version\n");
-}
 
 enum { OPT_CLEAN = 256, OPT_STOP, OPT_CAP, OPT_EXACT, OPT_PRIOR, OPT_VERBOSE };
 
@@ -61,6 +37,29 @@ static const struct option longopts[] = {
 	{ "help", no_argument, NULL, 'h' },
 	{ "version", no_argument, NULL, 'V' },
 	{ NULL, 0, NULL, 0 }
+};
+
+static const struct prog_help help[] = {
+	{ "vocab", "vocab", "count WordPiece tokens with this vocab.txt", 0 },
+	{ "keep-going", NULL, "skip bad records, count them", 0 },
+	{ "top-k", "n", "distinctive terms per field (default: 15; 0: count no terms)", 0 },
+	{ "partial", NULL, "add the merge state (\"state\") to the output", 0 },
+	{ "merge", NULL, "the operands are --partial results: print their merge", 0 },
+	{ "clean", NULL, "split terms with arxiv-clean's default cleaner (slower)", 0 },
+	{ "stopwords", "file", "stop words of the built-in term splitter (default: shipped)", 0 },
+	{ "terms-cap", "n", "terms kept in the count table (default: 131072)", 0 },
+	{ "exact-max", "n", "distinct ids and texts counted exactly (default: 1048576)", 0 },
+	{ "prior", "a", "alpha_0 of the Dirichlet prior (default: 10000)", 0 },
+	{ "verbose", NULL, "the number of records on stderr", 0 },
+	{ "help", NULL, "print this help and exit", 0 },
+	{ "version", NULL, "print the version and exit", 0 },
+	{ NULL, NULL, NULL, 0 }
+};
+
+static const struct prog P = {
+	"arxiv-stats", "[file ...]",
+	"Corpus statistics of arxiv-map records as one JSON object; --partial results merge with --merge.",
+	"hVv:kK:pM", longopts, help, NULL
 };
 
 struct state {
@@ -323,7 +322,7 @@ main(int argc, char *argv[])
 	int c, verbose = 0, status = 0, i, partial = 0, merge = 0, clean = 0, rc;
 	FILE *fp;
 
-	while ((c = getopt_long(argc, argv, "v:kK:pMhV", longopts, NULL)) != -1) {
+	while ((c = prog_getopt(&P, argc, argv)) != -1) {
 		switch (c) {
 		case 'v':
 			vocab = optarg;
@@ -358,15 +357,6 @@ main(int argc, char *argv[])
 		case OPT_VERBOSE:
 			verbose = 1;
 			break;
-		case 'h':
-			help();
-			return prog_fshut();
-		case 'V':
-			printf("arxiv-stats %s\n", VERSION);
-			return prog_fshut();
-		default:
-			usage(stderr);
-			return 2;
 		}
 	}
 	argc -= optind;
@@ -374,7 +364,7 @@ main(int argc, char *argv[])
 	arxiv_set_log(prog_log, &verbose);
 	if (merge && (vocab != NULL || clean)) {
 		warnx("--merge takes no -v or --clean: the partial results are already counted");
-		usage(stderr);
+		prog_usage(&P, stderr);
 		return 2;
 	}
 

@@ -4,7 +4,7 @@
 # records, 503 + Retry-After, malformed XML, empty result, bad format, state.
 load helper
 
-USAGE="usage: arxiv-harvest [-k] [--from date] [--until date] [--set spec] [--state file] [--base-url url] [--delay s] [--retries n] [--deleted]"
+USAGE="usage: arxiv-harvest [--from=date] [--until=date] [--set=spec] [--state=file] [--base-url=url] [--delay=s] [--retries=n] [--timeout=s] [--deleted] [-k | --keep-going] [--verbose]"
 FIX="$TOP/tests/fixtures/oai"
 
 # start_oai SCENARIO: the fake server on a free port; OAI (base URL), OPID.
@@ -31,7 +31,7 @@ harvest() { arxiv-harvest --delay 0 --base-url "$OAI" "$@"; }
 @test "arxiv-harvest --help lists every option and exits 0" {
 	run arxiv-harvest --help
 	assert_success
-	[ "${lines[0]}" = "$USAGE" ]
+	[ "$(synopsis)" = "$USAGE" ]
 	for o in --from --until --set --state --base-url --delay --retries --timeout --deleted \
 		--keep-going --verbose --help --version; do
 		assert_output_contains -- "$o"
@@ -41,7 +41,7 @@ harvest() { arxiv-harvest --delay 0 --base-url "$OAI" "$@"; }
 @test "arxiv-harvest usage errors exit 2" {
 	run arxiv-harvest --bogus
 	assert_status 2
-	[ "${lines[1]}" = "$USAGE" ]
+	[ "$(synopsis)" = "$USAGE" ]
 	run arxiv-harvest extra
 	assert_status 2
 	[ "${lines[0]}" = "arxiv-harvest: extra: no operands expected" ]

@@ -3,7 +3,7 @@
 # output, /report/ in arxiv-serve, headless Chromium screenshots.
 load helper
 
-USAGE="usage: arxiv-report [-o dir] [--gnuplot path] [--title text] stats.json [report.json]"
+USAGE="usage: arxiv-report [-o dir | --output=dir] [--gnuplot=path] [--title=text] [--verbose] stats.json [report.json]"
 EVAL="$TOP/tests/cases/arxiv-eval/report/output"
 
 rec() {	# rec ID TEXT LABEL CATS-JSON FIELDS-JSON
@@ -26,7 +26,7 @@ need_gnuplot() {
 @test "arxiv-report --help lists every option and exits 0" {
 	run arxiv-report --help
 	assert_success
-	[ "${lines[0]}" = "$USAGE" ]
+	[ "$(synopsis)" = "$USAGE" ]
 	for o in --output --gnuplot --title --verbose --help --version; do
 		assert_output_contains -- "$o"
 	done
@@ -35,10 +35,10 @@ need_gnuplot() {
 @test "arxiv-report with a bad option or no operand prints the usage and exits 2" {
 	run arxiv-report --bogus
 	assert_status 2
-	[ "${lines[1]}" = "$USAGE" ]
+	[ "$(synopsis)" = "$USAGE" ]
 	run arxiv-report
 	assert_status 2
-	assert_output "$USAGE"
+	[ "$(synopsis)" = "$USAGE" ]
 	run arxiv-report a b c
 	assert_status 2
 }

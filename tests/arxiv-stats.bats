@@ -3,7 +3,7 @@
 # one pass, bounded-memory approximations, bad input, real data.
 load helper
 
-USAGE="usage: arxiv-stats [-kp] [-v vocab] [-K n] [--clean] [--merge] [file ...]"
+USAGE="usage: arxiv-stats [-v vocab | --vocab=vocab] [-k | --keep-going] [-K n | --top-k=n] [-p | --partial] [-M | --merge] [--clean] [--stopwords=file] [--terms-cap=n] [--exact-max=n] [--prior=a] [--verbose] [file ...]"
 
 rec() {	# rec ID TEXT LABEL CATS-JSON FIELDS-JSON [EXTRA]
 	printf '{"id":"%s","text":"%s","label":"%s","categories":%s,"fields":%s%s}\n' \
@@ -23,7 +23,7 @@ corpus() {	# a small corpus with every case the statistics distinguish
 @test "arxiv-stats --help lists every option and exits 0" {
 	run arxiv-stats --help
 	assert_success
-	[ "${lines[0]}" = "$USAGE" ]
+	[ "$(synopsis)" = "$USAGE" ]
 	for o in --vocab --keep-going --top-k --partial --merge --clean --stopwords \
 		--terms-cap --exact-max --prior --verbose --help --version; do
 		assert_output_contains -- "$o"
@@ -33,7 +33,7 @@ corpus() {	# a small corpus with every case the statistics distinguish
 @test "arxiv-stats with a bad option prints the usage on stderr and exits 2" {
 	run arxiv-stats --bogus
 	assert_status 2
-	[ "${lines[1]}" = "$USAGE" ]
+	[ "$(synopsis)" = "$USAGE" ]
 	run arxiv-stats -K x
 	assert_status 2
 	run arxiv-stats -M -v vocab.txt f
