@@ -52,6 +52,8 @@ static enum MHD_Result reply_page(struct server *, struct MHD_Connection *, stru
  * the others answer GET and HEAD. path is the name in /metrics and in
  * messages, alias a second spelling (or NULL).
  */
+static enum MHD_Result reply_report(struct server *, struct MHD_Connection *, struct req *);
+
 static const struct route {
 	const char *path, *alias;
 	int post;
@@ -64,6 +66,7 @@ static const struct route {
 	{ "/readyz", NULL, 0, get_readyz },
 	{ "/metrics", NULL, 0, reply_metrics },
 	{ "/", "/index.html", 0, reply_page },
+	{ "/report/", "/report", 0, reply_report },	/* and /report/NAME: prefix */
 };
 #define NROUTES		(sizeof(routes) / sizeof(routes[0]) + 1)
 #define R_OTHER		(NROUTES - 1)	/* no such path; counted in /metrics as "other" */
@@ -96,6 +99,7 @@ struct slot {
 struct server {
 	/* settings */
 	const char *dir;
+	const char *report_dir;	/* -R: arxiv-report's output, served at /report/ */
 	char page_path[4096];
 	size_t maxbody, maxbatch;
 	unsigned timeout;
@@ -143,6 +147,7 @@ static const struct option longopts[] = {
 	{ "max-conn", required_argument, NULL, 'c' },
 	{ "timeout", required_argument, NULL, 'T' },
 	{ "web-dir", required_argument, NULL, 'w' },
+	{ "report-dir", required_argument, NULL, 'R' },
 	{ "quiet", no_argument, NULL, 'q' },
 	{ "help", no_argument, NULL, 'h' },
 	{ "version", no_argument, NULL, 'V' },
@@ -158,6 +163,7 @@ static const struct prog_help help[] = {
 	{ "max-conn", "maxconn", "most open connections (default: 1024)", 0 },
 	{ "timeout", "timeout", "seconds an idle or slow connection is kept (default: 10)", 0 },
 	{ "web-dir", "webdir", "serve the page from webdir/index.html (default: the shipped one)", 0 },
+	{ "report-dir", "reportdir", "serve arxiv-report's output at /report/ (default: none)", 0 },
 	{ "quiet", NULL, "no access log on stderr", 0 },
 	{ "help", NULL, "print this help and exit", 0 },
 	{ "version", NULL, "print the version and exit", 0 },
@@ -171,8 +177,8 @@ static const struct prog_deprecated deprecated[] = {
 
 static const struct prog P = {
 	"arxiv-serve", NULL,
-	"Serve artifacts over HTTP: POST /api/predict/, GET /api/labels/, /healthz, /readyz, /metrics, /.",
-	"hVm:l:j:B:b:c:T:w:qt:", longopts, help, deprecated
+	"Serve artifacts over HTTP: POST /api/predict/, GET /api/labels/, /healthz, /readyz, /metrics, /, /report/.",
+	"hVm:l:j:B:b:c:T:w:R:qt:", longopts, help, deprecated
 };
 
 static double
@@ -212,6 +218,9 @@ route_of(const char *url)
 
 	for (i = 0; i < R_OTHER; i++)
 		if (strcmp(url, routes[i].path) == 0 || (routes[i].alias && strcmp(url, routes[i].alias) == 0))
+			return i;
+	for (i = 0; i < R_OTHER; i++)	/* the report's files */
+		if (routes[i].fn == reply_report && strncmp(url, routes[i].path, strlen(routes[i].path)) == 0)
 			return i;
 	return R_OTHER;
 }
@@ -652,6 +661,57 @@ reply_metrics(struct server *s, struct MHD_Connection *c, struct req *r)
 	return reply(s, c, r, MHD_HTTP_OK, b.data, "text/plain; version=0.0.4; charset=utf-8", NULL);
 }
 
+/* GET /report/ (index.html) and /report/NAME.svg|.html from -R's directory:
+ * plain names only, regular files, no symbolic links. */
+static enum MHD_Result
+reply_report(struct server *s, struct MHD_Connection *c, struct req *r)
+{
+	const char *name = r->path + strlen("/report");
+	struct MHD_Response *resp;
+	enum MHD_Result ret;
+	char path[4096];
+	struct stat st;
+	size_t n, k;
+	int fd;
+
+	if (s->report_dir == NULL)
+		return reply_err(s, c, r, MHD_HTTP_NOT_FOUND, "not found",
+		    "no report: start the server with -R DIR (arxiv-report -o DIR)");
+	if (*name == '/')
+		name++;
+	if (*name == '\0')
+		name = "index.html";
+	n = strlen(name);
+	k = strspn(name, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_-.");
+	if (k != n || name[0] == '.' || n > 128 || (!(n > 4 && strcmp(name + n - 4, ".svg") == 0) &&
+	    !(n > 5 && strcmp(name + n - 5, ".html") == 0)))
+		return reply_err(s, c, r, MHD_HTTP_NOT_FOUND, "not found", "no such report file: %s",
+		    r->path);
+	snprintf(path, sizeof(path), "%s/%s", s->report_dir, name);
+	if ((fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW)) < 0 || fstat(fd, &st) < 0 ||
+	    !S_ISREG(st.st_mode)) {
+		if (fd >= 0)
+			close(fd);
+		return reply_err(s, c, r, MHD_HTTP_NOT_FOUND, "not found", "no such report file: %s",
+		    r->path);
+	}
+	if ((resp = MHD_create_response_from_fd((uint64_t)st.st_size, fd)) == NULL) {
+		close(fd);
+		return MHD_NO;
+	}
+	MHD_add_response_header(resp, "Content-Type", name[n - 1] == 'g' ? "image/svg+xml" :
+	    "text/html; charset=utf-8");
+	MHD_add_response_header(resp, "Cache-Control", "no-cache");
+	MHD_add_response_header(resp, "X-Content-Type-Options", "nosniff");
+	MHD_add_response_header(resp, "Content-Security-Policy",
+	    "default-src 'none'; img-src 'self'; style-src 'unsafe-inline'");
+	ret = MHD_queue_response(c, MHD_HTTP_OK, resp);
+	MHD_destroy_response(resp);
+	if (ret == MHD_YES)
+		r->status = MHD_HTTP_OK;
+	return ret;
+}
+
 static enum MHD_Result
 reply_page(struct server *s, struct MHD_Connection *c, struct req *r)
 {
@@ -683,23 +743,18 @@ blank(const char *t)
 }
 
 /*
- * One item into out (title and abstract joined as in training): the abstract
- * is a string that is not blank, the title a string or null. 0, or -1 with a
- * detail naming the offending field ("what" is its name) in why.
+ * One bare string of a batch into out: a string that is not blank. 0, or -1
+ * with a detail naming the offending item ("what" is its name) in why. A record
+ * (a JSON object) goes through arxiv_record_text instead.
  */
 static int
-item_text(json_t *abs, json_t *title, const char *what, struct arxiv_buf *out, char *why, size_t n)
+item_text(json_t *abs, const char *what, struct arxiv_buf *out, char *why, size_t n)
 {
-	if (abs == NULL)
-		snprintf(why, n, "%s is required", what);
-	else if (!json_is_string(abs))
+	if (!json_is_string(abs))
 		snprintf(why, n, "%s must be a string", what);
 	else if (blank(json_string_value(abs)))
 		snprintf(why, n, "%s is empty", what);
-	else if (title && !json_is_null(title) && !json_is_string(title))
-		snprintf(why, n, "\"title\" must be a string");
-	else if (arxiv_text_join(title && json_is_string(title) ? json_string_value(title) : NULL,
-	    json_string_value(abs), out) < 0)
+	else if (arxiv_text_join(NULL, json_string_value(abs), out) < 0)
 		snprintf(why, n, "out of memory");
 	else
 		return 0;
@@ -767,13 +822,13 @@ predict(struct server *s, struct MHD_Connection *c, struct req *r)
 			char what[64];
 			int bad;
 
-			snprintf(what, sizeof(what), "\"abstracts\"[%zu]%s", i,
-			    json_is_object(it) ? ".abstract" : "");
-			if (json_is_object(it))
-				bad = item_text(json_object_get(it, "abstract"), json_object_get(it, "title"),
-				    what, &texts[i], why, sizeof(why));
-			else
-				bad = item_text(it, NULL, what, &texts[i], why, sizeof(why));
+			snprintf(what, sizeof(what), "\"abstracts\"[%zu]", i);
+			if (json_is_object(it)) {
+				/* a record: the rule of predict and eval (arxiv_record_text) */
+				if ((bad = arxiv_record_text((const struct json_t *)it, &texts[i], &err) < 0))
+					snprintf(why, sizeof(why), "%s: %s", what, err.text);
+			} else
+				bad = item_text(it, what, &texts[i], why, sizeof(why));
 			if (bad) {
 				ret = reply_err(s, c, r, MHD_HTTP_BAD_REQUEST, "invalid request", "%s", why);
 				goto done;
@@ -781,9 +836,9 @@ predict(struct server *s, struct MHD_Connection *c, struct req *r)
 		}
 	} else {
 		n = 1;
-		if (item_text(abs, json_object_get(root, "title"), "\"abstract\"", &one, why,
-		    sizeof(why)) < 0) {
-			ret = reply_err(s, c, r, MHD_HTTP_BAD_REQUEST, "invalid request", "%s", why);
+		/* the record's text by the rule of predict and eval (arxiv_record_text) */
+		if (arxiv_record_text((const struct json_t *)root, &one, &err) < 0) {
+			ret = reply_err(s, c, r, MHD_HTTP_BAD_REQUEST, "invalid request", "%s", err.text);
 			goto done;
 		}
 	}
@@ -1271,6 +1326,9 @@ main(int argc, char *argv[])
 			break;
 		case 'w':
 			webdir = optarg;
+			break;
+		case 'R':
+			s->report_dir = optarg;
 			break;
 		}
 	}
