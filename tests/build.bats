@@ -35,7 +35,7 @@ load helper
 
 @test "make install PREFIX=... installs under that prefix and compiles it in" {
 	# A private copy of the tree, so the shared build stays configured as it is.
-	cp -a "$TOP/Makefile" "$TOP/lib" "$TOP/bin" "$TOP/data" "$TOP/man" .
+	cp -a "$TOP/Makefile" "$TOP/lib" "$TOP/bin" "$TOP/data" "$TOP/man" "$TOP/pipelines" .
 	run make -s -j2 TORCH=0 BUILD=b PREFIX=/opt/ax install DESTDIR="$TMP/root"
 	assert_success
 	[ -x "$TMP/root/opt/ax/bin/arxiv-map" ]
