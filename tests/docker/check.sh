@@ -234,7 +234,7 @@ PY
 	compose stop db > /dev/null 2>&1
 	code=$(similar "$q")
 	[ "$code" = 503 ] || die "POST /api/similar/ with the database down: HTTP $code, expected 503: $(cat "$tmp/body")"
-	say "db stopped: POST /api/similar/ -> 503 $(head -c 160 "$tmp/body")"
+	say "db stopped: POST /api/similar/ -> $code $(head -c 160 "$tmp/body")"
 	compose start db > /dev/null 2>&1
 	wait_healthy db 120
 	for _ in $(seq 60); do [ "$(similar "$q")" = 200 ] && break; sleep 1; done
