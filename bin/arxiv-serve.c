@@ -73,6 +73,7 @@ struct server {
 	size_t maxbody, maxbatch;
 	unsigned timeout;
 	int quiet;
+	double min_confidence, ood_threshold;	/* defaults of the request fields */
 
 	/* the model and the page, swapped under lock */
 	pthread_mutex_t lock;
@@ -109,7 +110,8 @@ static void
 usage(FILE *fp)
 {
 	fprintf(fp, "usage: arxiv-serve [-q] [-B maxbatch] [-b maxbody] [-c maxconn] [-l host:port] "
-	    "[-m dir] [-T timeout] [-t threads] [-w webdir]\n");
+	    "[-m dir] [-T timeout] [-t threads] [-w webdir] [--min-confidence p] "
+	    "[--ood-threshold p]\n");
 }
 
 static double
@@ -608,11 +610,52 @@ item_text(json_t *abs, json_t *title, const char *what, struct arxiv_buf *out, c
 	return -1;
 }
 
+/*
+ * The answer options of a request: "explain" (0..16 terms), "min_confidence"
+ * and "ood_threshold" (numbers in [0, 1]; absent or null: the server's -
+ * --min-confidence, --ood-threshold - whose own default is the model's).
+ */
+static int
+answer_opts(const struct server *s, json_t *root, struct arxiv_answer_opts *o, char *why,
+    size_t n)
+{
+	json_t *ex = json_object_get(root, "explain"), *mc = json_object_get(root, "min_confidence"),
+	    *ood = json_object_get(root, "ood_threshold");
+
+	o->min_confidence = s->min_confidence;
+	o->ood_threshold = s->ood_threshold;
+	if (ex && !json_is_null(ex)) {
+		if (!json_is_integer(ex) || json_integer_value(ex) < 0 ||
+		    json_integer_value(ex) > ARXIV_EXPLAIN_MAX) {
+			snprintf(why, n, "\"explain\" must be an integer between 0 and %d",
+			    ARXIV_EXPLAIN_MAX);
+			return -1;
+		}
+		o->explain = (size_t)json_integer_value(ex);
+	}
+	if (mc && !json_is_null(mc)) {
+		if (!json_is_number(mc) || !(json_number_value(mc) >= 0 && json_number_value(mc) <= 1)) {
+			snprintf(why, n, "\"min_confidence\" must be a number between 0 and 1");
+			return -1;
+		}
+		o->min_confidence = json_number_value(mc);
+	}
+	if (ood && !json_is_null(ood)) {
+		if (!json_is_number(ood) || !(json_number_value(ood) >= 0 && json_number_value(ood) <= 1)) {
+			snprintf(why, n, "\"ood_threshold\" must be a number between 0 and 1");
+			return -1;
+		}
+		o->ood_threshold = json_number_value(ood);
+	}
+	return 0;
+}
+
 static enum MHD_Result
 predict(struct server *s, struct MHD_Connection *c, struct req *r)
 {
 	struct arxiv_error err = { "", 0, "" };
-	struct arxiv_prediction *preds = NULL;
+	struct arxiv_answer *preds = NULL;
+	struct arxiv_answer_opts ao = arxiv_answer_default_opts();
 	struct arxiv_buf *texts = NULL, out = { 0 }, one = { 0 };
 	const char **tp = NULL;
 	size_t *lens = NULL, n = 0, i, k;
@@ -648,6 +691,10 @@ predict(struct server *s, struct MHD_Connection *c, struct req *r)
 	if (abs && batch) {
 		ret = reply_err(s, c, r, MHD_HTTP_BAD_REQUEST, "invalid request",
 		    "give either \"abstract\" or \"abstracts\", not both");
+		goto done;
+	}
+	if (answer_opts(s, root, &ao, why, sizeof(why)) < 0) {
+		ret = reply_err(s, c, r, MHD_HTTP_BAD_REQUEST, "invalid request", "%s", why);
 		goto done;
 	}
 	if (batch) {
@@ -714,7 +761,8 @@ predict(struct server *s, struct MHD_Connection *c, struct req *r)
 		tp[i] = t->data ? t->data : "";
 		lens[i] = t->len;
 	}
-	if (arxiv_model_predict(m->m, tp, lens, n, k, preds, &err) < 0) {
+	ao.k = k;
+	if (arxiv_model_answer(m->m, tp, lens, n, &ao, preds, &err) < 0) {
 		arxiv_error_str(&err, ebuf, sizeof(ebuf));
 		warnx("prediction failed: %s", ebuf);
 		ret = reply_err(s, c, r, MHD_HTTP_INTERNAL_SERVER_ERROR, "prediction failed", "%s", ebuf);
@@ -723,10 +771,12 @@ predict(struct server *s, struct MHD_Connection *c, struct req *r)
 	if (texts && arxiv_buf_append(&out, "{\"predictions\":[", 16) < 0)
 		goto oom;
 	for (i = 0; i < n; i++) {
-		if (preds[i].k > 0 && preds[i].label[0] >= 0 && (size_t)preds[i].label[0] < m->nlabels &&
-		    m->slot[preds[i].label[0]] < MAX_SLOTS)
-			atomic_fetch_add(&s->slots[m->slot[preds[i].label[0]]].n, 1);
-		if (arxiv_prediction_json(m->m, &preds[i], &one) < 0 ||
+		const struct arxiv_prediction *pi = &preds[i].p;
+
+		if (pi->k > 0 && pi->label[0] >= 0 && (size_t)pi->label[0] < m->nlabels &&
+		    m->slot[pi->label[0]] < MAX_SLOTS)
+			atomic_fetch_add(&s->slots[m->slot[pi->label[0]]].n, 1);
+		if (arxiv_answer_json(m->m, &preds[i], &one) < 0 ||
 		    (i > 0 && arxiv_buf_putc(&out, ',') < 0) ||
 		    arxiv_buf_append(&out, one.data, one.len) < 0)
 			goto oom;
@@ -1042,6 +1092,8 @@ main(int argc, char *argv[])
 	static const struct option longopts[] = {
 		{ "help", no_argument, NULL, 'h' },
 		{ "version", no_argument, NULL, 'V' },
+		{ "min-confidence", required_argument, NULL, 256 },
+		{ "ood-threshold", required_argument, NULL, 257 },
 		{ NULL, 0, NULL, 0 }
 	};
 	struct server srv, *s = &srv;
@@ -1059,6 +1111,8 @@ main(int argc, char *argv[])
 	s->maxbody = (size_t)1 << 20;
 	s->maxbatch = 64;
 	s->timeout = 10;
+	s->min_confidence = 0;
+	s->ood_threshold = -1;	/* the model's own */
 	if (threads < 1)
 		threads = 1;
 	while ((ch = getopt_long(argc, argv, "B:b:c:hl:m:qT:t:w:", longopts, NULL)) != -1) {
@@ -1095,6 +1149,12 @@ main(int argc, char *argv[])
 			return prog_fshut();
 		case 'w':
 			webdir = optarg;
+			break;
+		case 256:
+			s->min_confidence = prog_real(optarg, 0, 1, "minimum confidence");
+			break;
+		case 257:
+			s->ood_threshold = prog_real(optarg, 0, 1, "OOD threshold");
 			break;
 		default:
 			usage(stderr);
