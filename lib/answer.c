@@ -106,6 +106,23 @@ nomem:
 
 /* ----------------------------------------------------------- answer */
 
+/* The domain check's counts and P(in domain) of a raw text, when the model has one. */
+static void
+domain(const struct dec *d, const char *raw, size_t len, struct arxiv_answer *a)
+{
+	struct dec_counts c;
+
+	a->in_domain = -1;
+	if (d == NULL || !d->have_domain)
+		return;
+	dec_count(d, raw, len, &c);
+	a->words = c.words;
+	a->known_words = c.known_words;
+	a->pairs = c.pairs;
+	a->known_pairs = c.known_pairs;
+	a->in_domain = dec_in_domain(d, &c);
+}
+
 static void
 decide(const struct arxiv_model *m, const struct arxiv_answer_opts *o, size_t k,
     struct arxiv_answer *a)
@@ -179,7 +196,7 @@ arxiv_model_answer(const struct arxiv_model *m, const char *const *texts, const 
 		for (i = 0; i < n; i++) {
 			memset(&out[i], 0, offsetof(struct arxiv_answer, terms));
 			out[i].p = p[i];
-			out[i].in_domain = -1;
+			domain(d, texts[i], lens ? lens[i] : strlen(texts[i]), &out[i]);
 			decide(m, &o, k, &out[i]);
 		}
 		free(p);
@@ -188,7 +205,6 @@ arxiv_model_answer(const struct arxiv_model *m, const char *const *texts, const 
 	{
 		const struct arxiv_clean_params *cp = model_clean_params(m);
 		struct tstate *t = ts_get(cp, (size_t)ft->c.n_labels + (size_t)ft->c.dim + 1, err);
-		struct dec_counts c;
 		if (t == NULL)
 			return -1;
 		for (i = 0; i < n; i++) {
@@ -212,15 +228,7 @@ arxiv_model_answer(const struct arxiv_model *m, const char *const *texts, const 
 			}
 			ft_probs(ft, &t->f, t->probs + ft->c.n_labels, t->probs);
 			ft_topk(t->probs, ft->c.n_labels, (size_t)ft->c.n_labels, &a->p);
-			a->in_domain = -1;
-			if (d && d->have_domain) {
-				dec_count(d, s, cl, &c);
-				a->words = c.words;
-				a->known_words = c.known_words;
-				a->pairs = c.pairs;
-				a->known_pairs = c.known_pairs;
-				a->in_domain = dec_in_domain(d, &c);
-			}
+			domain(d, texts[i], len, a);
 			decide(m, &o, (size_t)ft->c.n_labels, a);
 			if (o.explain > 0 && !a->abstained && a->p.k >= 2 &&
 			    explain_fast(ft, &t->f, a->p.label[0], a->p.label[1], s, cl, texts[i], len,

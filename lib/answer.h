@@ -10,20 +10,22 @@
 
 /*
  * The decision settings of a model, from metadata/decision.json (written by
- * arxiv_train) and model/domain.safetensors (the bloom filter of the words and
- * word pairs seen at least twice in the cleaned training texts). Artifacts
- * without them get DEC_DEFAULT_FIELDS_THRESHOLD and no domain check.
+ * arxiv_train) and model/domain.safetensors (count-min sketches, two rows of
+ * 8-bit log counts, of the raw words and adjacent word pairs of the training
+ * texts). Artifacts without them get DEC_DEFAULT_FIELDS_THRESHOLD and no
+ * domain check.
  */
 #define DEC_DEFAULT_FIELDS_THRESHOLD 0.5
-#define DEC_NFEAT 5		/* 1, word share, pair share, length, pair share x length */
+#define DEC_NFEAT 5		/* 1, known-word share, mean PMI, length, PMI x length */
 
 struct dec {
 	double fields_threshold;	/* a field is listed when its probability >= this */
-	int have_domain;		/* the bloom filter and the logistic model below */
+	int have_domain;		/* the tables and the logistic model below */
 	double ood_threshold;		/* abstain when P(in domain) < this */
 	double coef[DEC_NFEAT];
-	const uint8_t *bloom;		/* bloom_bits bits, borrowed from st */
-	uint64_t bloom_bits;		/* a power of two */
+	const uint8_t *wtab, *ptab;	/* 2 rows of wsize / psize slots, borrowed */
+	size_t wsize, psize;		/* powers of two */
+	double tokens;			/* words in the training texts */
 	struct arxiv_st *st;
 };
 
@@ -32,24 +34,28 @@ struct dec {
 struct dec *dec_load(const char *dir, struct arxiv_error *err);
 void dec_free(struct dec *d);
 
-/* Words and adjacent word pairs of a cleaned text (tokens split on blanks),
- * and how many of each the model has seen in training. */
+/* The raw words of a text (runs of letters and digits, lowercased) and their
+ * adjacent pairs: how many, how many the training texts had at least twice,
+ * and the sum of the pairs' smoothed pointwise mutual information (a shuffled
+ * text keeps its words but loses the pairs that go together). */
 struct dec_counts {
 	size_t words, known_words, pairs, known_pairs;
+	double pmi;
 };
-void dec_count(const struct dec *d, const char *clean, size_t n, struct dec_counts *c);
+void dec_count(const struct dec *d, const char *raw, size_t n, struct dec_counts *c);
 /* P(in domain) from the counts (the stored logistic model). */
 double dec_in_domain(const struct dec *d, const struct dec_counts *c);
 
 /*
  * At training time (train.c), after the model is trained: fit the fields
  * threshold on val_pred (every label, best first, calibrated) against val's
- * field sets; with texts (the cleaned training and validation sets), build
- * the bloom filter and fit the domain check on val against seeded
- * random-text and shuffled-word negatives. Writes metadata/decision.json
- * (and model/domain.safetensors) under tmp_dir. 0 or -1 with err.
+ * field sets; with raw texts in train and val (JSONL: "text", also beside
+ * "clean"), count the words and pairs of train and fit the domain check on
+ * val against seeded random-text and shuffled-word negatives. Writes
+ * metadata/decision.json (and model/domain.safetensors) under tmp_dir.
+ * 0 or -1 with err.
  */
-int dec_train(const struct arxiv_train_params *p, const struct arxiv_dataset *train_clean,
+int dec_train(const struct arxiv_train_params *p, const struct arxiv_dataset *train,
     const struct arxiv_dataset *val, const struct arxiv_prediction *val_pred,
     const char *tmp_dir, struct arxiv_error *err);
 

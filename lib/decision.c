@@ -34,10 +34,12 @@
 
 #include "answer.h"
 
-#define PROBES 4
-#define ONCE_BITS ((uint64_t)1 << 27)	/* 16 MiB while training */
-#define TWICE_BITS ((uint64_t)1 << 25)	/* 4 MiB at most in the artifacts */
+#define WORD_SLOTS ((size_t)1 << 20)	/* per row, before folding */
+#define PAIR_SLOTS ((size_t)1 << 23)
+#define ROWS 2
 #define FALSE_ABSTAIN_BUDGET 0.005
+#define PMI_CLIP 10.0
+#define SKETCH "cms2-log8-fnv1a-raw-words-v1"	/* the tables' format, in decision.json */
 
 static inline uint64_t
 mix64(uint64_t z)
@@ -48,97 +50,142 @@ mix64(uint64_t z)
 }
 
 static inline uint64_t
-word_hash(const char *s, size_t n)
-{
-	return mix64(arxiv_hash64(s, n, 0x776f7264ULL));
-}
-
-static inline uint64_t
 pair_hash(uint64_t a, uint64_t b)
 {
 	return mix64(a * 0x9e3779b97f4a7c15ULL + (b ^ 0x70616972ULL));
 }
 
-static inline int
-bloom_has(const uint8_t *bits, uint64_t nbits, uint64_t h)
+/* Slot of hash h in row r of a table of size slots (a power of two). */
+static inline size_t
+slot(uint64_t h, int r, size_t size)
 {
-	uint64_t step = mix64(h ^ 0x5bd1e995ULL) | 1, i;
-	int k;
-
-	for (k = 0; k < PROBES; k++) {
-		i = (h + (uint64_t)k * step) & (nbits - 1);
-		if (!(bits[i >> 3] >> (i & 7) & 1))
-			return 0;
-	}
-	return 1;
+	return (size_t)(r == 0 ? h : mix64(h ^ 0x726f7731ULL)) & (size - 1);
 }
 
-/* Set h; 1 when it was not there before. */
-static inline int
-bloom_set(uint8_t *bits, uint64_t nbits, uint64_t h)
+/* A count stored in 8 bits: q = round(8 log2(1 + c)), so c ~ 2^(q/8) - 1. */
+static uint8_t
+quant(uint32_t c)
 {
-	uint64_t step = mix64(h ^ 0x5bd1e995ULL) | 1, i;
-	int k, added = 0;
+	double q = 8 * log2(1.0 + c) + 0.5;
 
-	for (k = 0; k < PROBES; k++) {
-		i = (h + (uint64_t)k * step) & (nbits - 1);
-		if (!(bits[i >> 3] >> (i & 7) & 1)) {
-			bits[i >> 3] |= (uint8_t)(1u << (i & 7));
-			added = 1;
+	return (uint8_t)(q > 255 ? 255 : q);
+}
+
+static double dequant_tab[256];
+static int dequant_ready;
+
+static void
+dequant_init(void)
+{
+	int i;
+
+	for (i = 0; i < 256; i++)
+		dequant_tab[i] = exp2(i / 8.0) - 1;
+	dequant_ready = 1;
+}
+
+static inline double
+count_of(const uint8_t *t, size_t size, uint64_t h)
+{
+	uint8_t a = t[slot(h, 0, size)], b = t[size + slot(h, 1, size)];
+
+	return dequant_tab[a < b ? a : b];
+}
+
+/*
+ * The raw words of a text: runs of ASCII letters and digits and of non-ASCII
+ * bytes, ASCII lowercased, hashed. fn(ud, hash) for each.
+ */
+static void
+raw_words(const char *s, size_t n, void (*fn)(void *, uint64_t), void *ud)
+{
+	size_t i = 0;
+
+	while (i < n) {
+		uint64_t h = 14695981039346656037ULL;
+		size_t len = 0;
+		while (i < n) {
+			unsigned char c = (unsigned char)s[i];
+			if (c >= 'A' && c <= 'Z')
+				c = (unsigned char)(c | 0x20);
+			else if (!((c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c >= 0x80))
+				break;
+			h = (h ^ c) * 1099511628211ULL;
+			len++;
+			i++;
+		}
+		if (len > 0)
+			fn(ud, mix64(h ^ len));
+		else
+			i++;
+	}
+}
+
+struct count_ctx {
+	const struct dec *d;
+	struct dec_counts *c;
+	uint64_t prev;
+	double prev_count;
+};
+
+static void
+count_one(void *ud, uint64_t h)
+{
+	struct count_ctx *x = ud;
+	const struct dec *d = x->d;
+	double cw = 0, pb, cab, pmi;
+
+	x->c->words++;
+	if (d->have_domain) {
+		cw = count_of(d->wtab, d->wsize, h);
+		x->c->known_words += cw >= 1.5;
+	}
+	if (x->c->words > 1) {
+		x->c->pairs++;
+		if (d->have_domain) {
+			/* PMI with Dirichlet smoothing: log P(b|a) - log P(b), with
+			 * P(b|a) = (c(ab) + P(b)) / (c(a) + 1), clipped */
+			cab = count_of(d->ptab, d->psize, pair_hash(x->prev, h));
+			x->c->known_pairs += cab >= 1.5;
+			pb = (cw + 1) / (d->tokens + (double)d->wsize);
+			pmi = log((cab + pb) / (x->prev_count + 1)) - log(pb);
+			if (pmi > PMI_CLIP)
+				pmi = PMI_CLIP;
+			if (pmi < -PMI_CLIP)
+				pmi = -PMI_CLIP;
+			x->c->pmi += pmi;
 		}
 	}
-	return added;
-}
-
-static inline int
-blank(char c)
-{
-	return c == ' ' || c == '\t' || c == '\n' || c == '\r';
+	x->prev = h;
+	x->prev_count = cw;
 }
 
 void
 dec_count(const struct dec *d, const char *s, size_t n, struct dec_counts *c)
 {
-	size_t i = 0, st;
-	uint64_t h, prev = 0;
+	struct dec zero = {0};
+	struct count_ctx x = { d ? d : &zero, c, 0, 0 };
 
 	memset(c, 0, sizeof(*c));
-	while (i < n) {
-		while (i < n && blank(s[i]))
-			i++;
-		if (i >= n)
-			break;
-		st = i;
-		while (i < n && !blank(s[i]))
-			i++;
-		h = word_hash(s + st, i - st);
-		c->words++;
-		if (d && d->have_domain)
-			c->known_words += (size_t)bloom_has(d->bloom, d->bloom_bits, h);
-		if (c->words > 1) {
-			c->pairs++;
-			if (d && d->have_domain)
-				c->known_pairs += (size_t)bloom_has(d->bloom, d->bloom_bits,
-				    pair_hash(prev, h));
-		}
-		prev = h;
-	}
+	if (!dequant_ready)
+		dequant_init();
+	raw_words(s, n, count_one, &x);
 }
 
 static void
 features(const struct dec_counts *c, double x[DEC_NFEAT])
 {
 	double ws = c->words ? (double)c->known_words / (double)c->words : 0;
-	double ps = c->pairs ? (double)c->known_pairs / (double)c->pairs : ws;
+	double pm = c->pairs ? c->pmi / (double)c->pairs / PMI_CLIP : 0;
 	double len = log1p((double)c->words) / 6;
 
 	if (len > 1)
 		len = 1;
 	x[0] = 1;
 	x[1] = ws;
-	x[2] = ps;
+	x[2] = pm;
 	x[3] = len;
-	x[4] = ps * len;
+	x[4] = pm * len;
 }
 
 static double
@@ -189,6 +236,24 @@ num_in(json_t *v, double lo, double hi, double *out)
 	return *out >= lo && *out <= hi ? 0 : -1;
 }
 
+/* A U8 [2, size] tensor, size a power of two. */
+static int
+table(const struct arxiv_st *st, const char *name, const uint8_t **t, size_t *size,
+    const char *path, struct arxiv_error *err)
+{
+	struct arxiv_st_tensor x;
+
+	if (arxiv_st_find(st, name, &x) < 0 || x.dtype != ARXIV_U8 || x.ndim != 2 ||
+	    x.shape[0] != ROWS || x.shape[1] < 2 || (x.shape[1] & (x.shape[1] - 1)) != 0) {
+		arxiv_error_set(err, path, 0, "\"%s\" must be a U8 tensor [%d, a power of two]",
+		    name, ROWS);
+		return -1;
+	}
+	*t = x.data;
+	*size = (size_t)x.shape[1];
+	return 0;
+}
+
 struct dec *
 dec_load(const char *dir, struct arxiv_error *err)
 {
@@ -196,7 +261,6 @@ dec_load(const char *dir, struct arxiv_error *err)
 	struct dec *d;
 	json_error_t je;
 	json_t *o = NULL, *dom, *coef;
-	struct arxiv_st_tensor t;
 	size_t j;
 
 	if ((d = calloc(1, sizeof(*d))) == NULL) {
@@ -222,9 +286,10 @@ dec_load(const char *dir, struct arxiv_error *err)
 		coef = json_object_get(dom, "coef");
 		if (num_in(json_object_get(dom, "threshold"), 0, 1, &d->ood_threshold) < 0 ||
 		    json_array_size(coef) != DEC_NFEAT ||
-		    json_integer_value(json_object_get(dom, "probes")) != PROBES) {
+		    !json_is_string(json_object_get(dom, "sketch")) ||
+		    strcmp(json_string_value(json_object_get(dom, "sketch")), SKETCH) != 0) {
 			arxiv_error_set(err, path, 0, "\"domain\" needs \"threshold\" in [0, 1], "
-			    "%d \"coef\" and \"probes\": %d", DEC_NFEAT, PROBES);
+			    "%d \"coef\" and \"sketch\": \"%s\"", DEC_NFEAT, SKETCH);
 			goto fail;
 		}
 		for (j = 0; j < DEC_NFEAT; j++)
@@ -232,17 +297,16 @@ dec_load(const char *dir, struct arxiv_error *err)
 				arxiv_error_set(err, path, 0, "\"coef\" must be finite numbers");
 				goto fail;
 			}
+		if (num_in(json_object_get(dom, "tokens"), 1, 1e15, &d->tokens) < 0) {
+			arxiv_error_set(err, path, 0, "\"domain\" needs \"tokens\" >= 1");
+			goto fail;
+		}
 		snprintf(path, sizeof(path), "%s/model/domain.safetensors", dir);
 		if ((d->st = arxiv_st_open(path, err)) == NULL)
 			goto fail;
-		if (arxiv_st_find(d->st, "bloom", &t) < 0 || t.dtype != ARXIV_U8 || t.ndim != 1 ||
-		    t.nbytes < 8 || (t.nbytes & (t.nbytes - 1)) != 0) {
-			arxiv_error_set(err, path, 0, "\"bloom\" must be a U8 vector of a power of "
-			    "two bytes");
+		if (table(d->st, "words", &d->wtab, &d->wsize, path, err) < 0 ||
+		    table(d->st, "pairs", &d->ptab, &d->psize, path, err) < 0)
 			goto fail;
-		}
-		d->bloom = t.data;
-		d->bloom_bits = (uint64_t)t.nbytes * 8;
 		d->have_domain = 1;
 	}
 	json_decref(o);
@@ -288,39 +352,10 @@ fields_f1(const struct arxiv_dataset *val, const struct arxiv_prediction *pred, 
 	return n ? sum / (double)n : 0;
 }
 
-/* Tokens of a cleaned text as (start, length) pairs. */
-struct toks {
-	size_t *v;		/* 2 per token */
-	size_t n, cap;
-};
-
-static int
-split(const char *s, size_t n, struct toks *t)
+static inline int
+blank(char c)
 {
-	size_t i = 0, st;
-
-	t->n = 0;
-	while (i < n) {
-		while (i < n && blank(s[i]))
-			i++;
-		if (i >= n)
-			break;
-		st = i;
-		while (i < n && !blank(s[i]))
-			i++;
-		if (t->n + 1 > t->cap) {
-			size_t cap = t->cap ? t->cap * 2 : 256;
-			size_t *p = realloc(t->v, cap * 2 * sizeof(*p));
-			if (p == NULL)
-				return -1;
-			t->v = p;
-			t->cap = cap;
-		}
-		t->v[2 * t->n] = st;
-		t->v[2 * t->n + 1] = i - st;
-		t->n++;
-	}
-	return 0;
+	return c == ' ' || c == '\t' || c == '\n' || c == '\r';
 }
 
 struct sample {
@@ -415,65 +450,178 @@ write_file_json(const char *dir, const char *name, json_t *o, struct arxiv_error
 	return 0;
 }
 
-/* The domain check: bloom filter from train, logistic model from val. */
+/* The raw text of example i, or NULL. */
+static const char *
+raw_of(const struct arxiv_dataset *d, size_t i)
+{
+	if (d->raw && d->raw[i])
+		return d->raw[i];
+	if (d->text && (d->prep == NULL || d->prep[0] == '\0'))
+		return d->text[i];
+	return NULL;
+}
+
+struct sketch {
+	uint32_t *w, *p;	/* ROWS x WORD_SLOTS, ROWS x PAIR_SLOTS */
+	uint64_t prev;
+	size_t n, tokens;
+};
+
+static void
+sketch_add(void *ud, uint64_t h)
+{
+	struct sketch *k = ud;
+	int r;
+
+	for (r = 0; r < ROWS; r++)
+		k->w[(size_t)r * WORD_SLOTS + slot(h, r, WORD_SLOTS)]++;
+	if (k->n > 0) {
+		uint64_t ph = pair_hash(k->prev, h);
+		for (r = 0; r < ROWS; r++)
+			k->p[(size_t)r * PAIR_SLOTS + slot(ph, r, PAIR_SLOTS)]++;
+	}
+	k->prev = h;
+	k->n++;
+	k->tokens++;
+}
+
+/*
+ * Fold rows of size slots (counts) down to size out (a power of two >= ..),
+ * summing the halves (a slot is h mod size), then quantise into q (ROWS x out).
+ */
+static void
+fold(uint32_t *t, size_t size, size_t out, uint8_t *q)
+{
+	size_t r, i, s;
+
+	for (r = 0; r < ROWS; r++) {
+		uint32_t *row = t + r * size;
+		for (s = size; s > out; s /= 2)
+			for (i = 0; i < s / 2; i++) {
+				uint64_t v = (uint64_t)row[i] + row[i + s / 2];
+				row[i] = v > UINT32_MAX ? UINT32_MAX : (uint32_t)v;
+			}
+		for (i = 0; i < out; i++)
+			q[r * out + i] = quant(row[i]);
+	}
+}
+
+static size_t
+fit_size(size_t max, size_t n)
+{
+	size_t s = max;
+
+	while (s > 1024 && s / 2 >= 4 * n)
+		s /= 2;
+	return s;
+}
+
+/* A random "word" of 2..10 letters, some capitalised, into b. */
+static void
+random_word(struct arxiv_buf *b, uint64_t *seed)
+{
+	size_t n = 2 + (size_t)(rng(seed) % 9), q;
+
+	for (q = 0; q < n; q++) {
+		int c = 'a' + (int)(rng(seed) % 26);
+		if (q == 0 && rng(seed) % 4 == 0)
+			c -= 32;
+		arxiv_buf_putc(b, c);
+	}
+}
+
+struct spans {
+	size_t *v;		/* start, length */
+	size_t n, cap;
+};
+
+static int
+words_of(const char *s, size_t n, struct spans *t)
+{
+	size_t i = 0, st;
+
+	t->n = 0;
+	while (i < n) {
+		while (i < n && blank(s[i]))
+			i++;
+		if (i >= n)
+			break;
+		st = i;
+		while (i < n && !blank(s[i]))
+			i++;
+		if (t->n + 1 > t->cap) {
+			size_t cap = t->cap ? t->cap * 2 : 256;
+			size_t *p = realloc(t->v, cap * 2 * sizeof(*p));
+			if (p == NULL)
+				return -1;
+			t->v = p;
+			t->cap = cap;
+		}
+		t->v[2 * t->n] = st;
+		t->v[2 * t->n + 1] = i - st;
+		t->n++;
+	}
+	return 0;
+}
+
+/* The domain check: word and pair counts from train, logistic model from val. */
 static int
 fit_domain(const struct arxiv_train_params *p, const struct arxiv_dataset *train,
     const struct arxiv_dataset *val, const char *tmp_dir, json_t *out, json_t *valrep,
     struct arxiv_error *err)
 {
-	uint8_t *once = NULL, *twice = NULL;
-	uint64_t entries = 0, bits = TWICE_BITS, seed = p->seed ^ 0x6f6f64ULL, h, prev;
-	struct toks tk = {0};
+	struct sketch k = {0};
+	uint8_t *wq = NULL, *pq = NULL;
+	uint64_t seed = p->seed ^ 0x6f6f64ULL;
+	struct spans tk = {0};
 	struct arxiv_buf b = {0};
 	struct sample *s = NULL;
 	struct dec d = {0};
 	struct dec_counts c;
 	double *pos = NULL, thr, coef[DEC_NFEAT];
-	size_t i, j, ns = 0, npos = 0, hit[4] = {0}, tot[4] = {0};
+	size_t i, j, ns = 0, npos = 0, hit[4] = {0}, tot[4] = {0}, wsize, psize;
 	int rc = -1;
 	char path[4200];
 
-	once = calloc(ONCE_BITS / 8, 1);
-	twice = calloc(TWICE_BITS / 8, 1);
+	k.w = calloc((size_t)ROWS * WORD_SLOTS, sizeof(*k.w));
+	k.p = calloc((size_t)ROWS * PAIR_SLOTS, sizeof(*k.p));
 	s = calloc(val->n * 4 + 1, sizeof(*s));
 	pos = calloc(val->n + 1, sizeof(*pos));
-	if (!once || !twice || !s || !pos)
+	if (!k.w || !k.p || !s || !pos)
 		goto nomem;
 	for (i = 0; i < train->n; i++) {
-		const char *t = train->text[i];
-		if (split(t, strlen(t), &tk) < 0)
-			goto nomem;
-		prev = 0;
-		for (j = 0; j < tk.n; j++) {
-			h = word_hash(t + tk.v[2 * j], tk.v[2 * j + 1]);
-			if (!bloom_set(once, ONCE_BITS, h))
-				entries += (uint64_t)bloom_set(twice, TWICE_BITS, h);
-			if (j > 0) {
-				uint64_t ph = pair_hash(prev, h);
-				if (!bloom_set(once, ONCE_BITS, ph))
-					entries += (uint64_t)bloom_set(twice, TWICE_BITS, ph);
-			}
-			prev = h;
-		}
+		const char *t = raw_of(train, i);
+		if (t == NULL)
+			continue;
+		k.n = 0;
+		raw_words(t, strlen(t), sketch_add, &k);
 	}
-	free(once);
-	once = NULL;
-	/* fold to about 16 bits per entry: bit i of the half is bit i | bit i + half */
-	while (bits > 4096 && bits / 2 >= 16 * entries) {
-		size_t half = (size_t)(bits / 16);
-		for (i = 0; i < half; i++)
-			twice[i] |= twice[i + half];
-		bits /= 2;
-	}
+	wsize = fit_size(WORD_SLOTS, k.tokens);
+	psize = fit_size(PAIR_SLOTS, k.tokens);
+	wq = malloc((size_t)ROWS * wsize);
+	pq = malloc((size_t)ROWS * psize);
+	if (!wq || !pq)
+		goto nomem;
+	fold(k.w, WORD_SLOTS, wsize, wq);
+	fold(k.p, PAIR_SLOTS, psize, pq);
+	free(k.w);
+	free(k.p);
+	k.w = k.p = NULL;
 	d.have_domain = 1;
-	d.bloom = twice;
-	d.bloom_bits = bits;
+	d.wtab = wq;
+	d.ptab = pq;
+	d.wsize = wsize;
+	d.psize = psize;
+	d.tokens = (double)(k.tokens ? k.tokens : 1);
 
 	/* samples: val abstracts and windows (in domain), random text and shuffled words */
 	for (i = 0; i < val->n; i++) {
-		const char *t = val->text[i];
-		size_t n = strlen(t), len, st;
-		if (split(t, n, &tk) < 0)
+		const char *t = raw_of(val, i);
+		size_t n, len, st;
+		if (t == NULL)
+			continue;
+		n = strlen(t);
+		if (words_of(t, n, &tk) < 0)
 			goto nomem;
 		if (tk.n == 0)
 			continue;
@@ -495,9 +643,7 @@ fit_domain(const struct arxiv_train_params *p, const struct arxiv_dataset *train
 		arxiv_buf_clear(&b);
 		len = rng(&seed) & 1 ? tk.n : 1 + (size_t)(rng(&seed) % 15);
 		for (j = 0; j < len; j++) {
-			size_t wl = 3 + (size_t)(rng(&seed) % 8), q;
-			for (q = 0; q < wl; q++)
-				arxiv_buf_putc(&b, 'a' + (int)(rng(&seed) % 26));
+			random_word(&b, &seed);
 			arxiv_buf_putc(&b, ' ');
 		}
 		dec_count(&d, b.data ? b.data : "", b.len, &c);
@@ -527,6 +673,10 @@ fit_domain(const struct arxiv_train_params *p, const struct arxiv_dataset *train
 	}
 	if (b.data == NULL && ns > 0)
 		goto nomem;
+	if (tot[0] == 0 && ns == 0) {
+		rc = 0;	/* no raw validation text: no domain check */
+		goto out;
+	}
 	/* equal total weight for the two classes */
 	for (i = 0; i < ns; i++)
 		tot[s[i].kind]++;
@@ -549,31 +699,35 @@ fit_domain(const struct arxiv_train_params *p, const struct arxiv_dataset *train
 
 	/* into the artifacts */
 	{
-		struct arxiv_st_tensor t = { "bloom", ARXIV_U8, 1, { (int64_t)(bits / 8) }, twice,
-		    (size_t)(bits / 8) };
-		const char *meta[] = { "format", "arxiv-domain", "hash", "fnv1a64-mix-words-pairs-v1" };
+		struct arxiv_st_tensor t[2] = {
+			{ "words", ARXIV_U8, 2, { ROWS, (int64_t)wsize }, wq, (size_t)ROWS * wsize },
+			{ "pairs", ARXIV_U8, 2, { ROWS, (int64_t)psize }, pq, (size_t)ROWS * psize },
+		};
+		const char *meta[] = { "format", "arxiv-domain", "sketch", SKETCH };
 		snprintf(path, sizeof(path), "%s/model/domain.safetensors", tmp_dir);
-		if (arxiv_st_save(path, &t, 1, meta, 2, err) < 0)
+		if (arxiv_st_save(path, t, 2, meta, 2, err) < 0)
 			goto out;
 	}
-	json_object_set_new(out, "domain", json_pack("{s:f,s:[f,f,f,f,f],s:i,s:I,s:I}",
+	json_object_set_new(out, "domain", json_pack("{s:f,s:[f,f,f,f,f],s:s,s:f}",
 	    "threshold", thr, "coef", coef[0], coef[1], coef[2], coef[3], coef[4],
-	    "probes", PROBES, "bits", (json_int_t)bits, "entries", (json_int_t)entries));
-#define RATE(k) (tot[k] ? (double)hit[k] / (double)tot[k] : 0.0)
+	    "sketch", SKETCH, "tokens", d.tokens));
+#define RATE(x) (tot[x] ? (double)hit[x] / (double)tot[x] : 0.0)
 	json_object_set_new(valrep, "false_abstain", json_real(RATE(0)));
 	json_object_set_new(valrep, "false_abstain_windows", json_real(RATE(1)));
 	json_object_set_new(valrep, "abstain_random_text", json_real(RATE(2)));
 	json_object_set_new(valrep, "abstain_shuffled_words", json_real(RATE(3)));
 #undef RATE
-	arxiv_log(ARXIV_LOG_DEBUG, "domain check: threshold %.4g, %llu bloom entries in %llu bits",
-	    thr, (unsigned long long)entries, (unsigned long long)bits);
+	arxiv_log(ARXIV_LOG_DEBUG, "domain check: threshold %.4g, %zu words counted, tables "
+	    "of %zu and %zu slots", thr, k.tokens, wsize, psize);
 	rc = 0;
 	goto out;
 nomem:
 	arxiv_error_set(err, "", 0, "out of memory");
 out:
-	free(once);
-	free(twice);
+	free(k.w);
+	free(k.p);
+	free(wq);
+	free(pq);
 	free(s);
 	free(pos);
 	free(tk.v);
@@ -582,7 +736,7 @@ out:
 }
 
 int
-dec_train(const struct arxiv_train_params *p, const struct arxiv_dataset *train_clean,
+dec_train(const struct arxiv_train_params *p, const struct arxiv_dataset *train,
     const struct arxiv_dataset *val, const struct arxiv_prediction *val_pred,
     const char *tmp_dir, struct arxiv_error *err)
 {
@@ -608,8 +762,8 @@ dec_train(const struct arxiv_train_params *p, const struct arxiv_dataset *train_
 	json_object_set_new(o, "fields_threshold", json_real(bt));
 	json_object_set_new(valrep, "fields_f1", json_real(best < 0 ? 0 : best));
 	json_object_set_new(valrep, "fields_f1_primary_only", json_real(fields_f1(val, val_pred, 2)));
-	if (train_clean && train_clean->text && val->text &&
-	    fit_domain(p, train_clean, val, tmp_dir, o, valrep, err) < 0) {
+	if (train && val->n > 0 && raw_of(val, 0) && fit_domain(p, train, val, tmp_dir, o, valrep,
+	    err) < 0) {
 		json_decref(o);
 		json_decref(valrep);
 		return -1;

@@ -307,7 +307,7 @@ train_fast(const struct arxiv_train_params *p, const struct arxiv_dataset *train
 	if (ft_train(p, &train, &val, tmp, val_out, &best, &m, err) < 0)
 		goto out;
 	/* the fields threshold and the domain check (decision.c) */
-	if (dec_train(p, ids ? NULL : &train, &val, val_out, tmp, err) < 0)
+	if (dec_train(p, ids ? NULL : train0, val0, val_out, tmp, err) < 0)
 		goto out;
 
 	/* tokenizer/ */
