@@ -434,20 +434,19 @@ cmp_double(const void *a, const void *b)
 static int
 write_file_json(const char *dir, const char *name, json_t *o, struct arxiv_error *err)
 {
-	char path[4200];
+	char path[4200], *js;
+	int rc;
 
 	snprintf(path, sizeof(path), "%s/%s", dir, name);
-	if (o == NULL) {
+	js = o ? json_dumps(o, JSON_INDENT(2) | JSON_REAL_PRECISION(10)) : NULL;
+	json_decref(o);
+	if (js == NULL) {
 		arxiv_error_set(err, path, 0, "out of memory");
 		return -1;
 	}
-	if (json_dump_file(o, path, JSON_INDENT(2) | JSON_REAL_PRECISION(10)) < 0) {
-		arxiv_error_set(err, path, 0, "write error: %s", strerror(errno ? errno : EIO));
-		json_decref(o);
-		return -1;
-	}
-	json_decref(o);
-	return 0;
+	rc = arxiv_atomic_write(path, NULL, js, strlen(js), err);
+	free(js);
+	return rc;
 }
 
 /* The raw text of example i, or NULL. */

@@ -8,6 +8,7 @@
 #define ARXIV_INTERNAL_H
 
 #include <string.h>
+#include <sys/types.h>
 
 #include "arxiv.h"
 
@@ -109,5 +110,8 @@ int bert_predict(const struct bert_model *b, const char *const *texts, const siz
     size_t n, size_t k, struct arxiv_prediction *out, struct arxiv_error *err);
 int bert_embed(const struct bert_model *b, const char *const *texts, const size_t *lens,
     size_t n, float *out, struct arxiv_error *err);
+
+/* The process's umask, read without changing it (atomic.c). */
+mode_t arxiv_umask(void);
 
 #endif
