@@ -22,8 +22,9 @@
  * threshold is 0.5, lowered where needed so that at most 0.5% of the
  * validation abstracts fall below it (in-domain text keeps its answer).
  *
- * Artifacts without decision.json (older ones): fields threshold 0.5 and no
- * domain check.
+ * Training sets of fewer than 1000 texts or validation sets of fewer than 200
+ * get no domain check (too few to calibrate it). Artifacts without
+ * decision.json (older ones): fields threshold 0.5 and no domain check.
  */
 #include <errno.h>
 #include <math.h>
@@ -38,6 +39,8 @@
 #define PAIR_SLOTS ((size_t)1 << 23)
 #define ROWS 2
 #define FALSE_ABSTAIN_BUDGET 0.005
+#define DOMAIN_MIN_TRAIN 1000	/* fewer texts: no domain check (not calibrated) */
+#define DOMAIN_MIN_VAL 200
 #define PMI_CLIP 10.0
 #define SKETCH "cms2-log8-fnv1a-raw-words-v1"	/* the tables' format, in decision.json */
 
@@ -761,7 +764,10 @@ dec_train(const struct arxiv_train_params *p, const struct arxiv_dataset *train,
 	json_object_set_new(o, "fields_threshold", json_real(bt));
 	json_object_set_new(valrep, "fields_f1", json_real(best < 0 ? 0 : best));
 	json_object_set_new(valrep, "fields_f1_primary_only", json_real(fields_f1(val, val_pred, 2)));
-	if (train && val->n > 0 && raw_of(val, 0) && fit_domain(p, train, val, tmp_dir, o, valrep,
+	if (train && (train->n < DOMAIN_MIN_TRAIN || val->n < DOMAIN_MIN_VAL))
+		arxiv_log(ARXIV_LOG_INFO, "no domain check: it needs %d training and %d validation "
+		    "texts", DOMAIN_MIN_TRAIN, DOMAIN_MIN_VAL);
+	else if (train && raw_of(val, 0) && fit_domain(p, train, val, tmp_dir, o, valrep,
 	    err) < 0) {
 		json_decref(o);
 		json_decref(valrep);

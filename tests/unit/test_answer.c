@@ -95,10 +95,10 @@ main(void)
 	if (mkdtemp(dir) == NULL)
 		return 1;
 	snprintf(path, sizeof(path), "%s/train.jsonl", dir);
-	write_set(path, 600, 1);
+	write_set(path, 1200, 1);
 	tr = arxiv_dataset_load(path, NULL, 0, &e);
 	snprintf(path, sizeof(path), "%s/val.jsonl", dir);
-	write_set(path, 120, 2);
+	write_set(path, 240, 2);
 	va = arxiv_dataset_load(path, tr ? NULL : labels, 3, &e);
 	CHECK(tr && va, "data sets load: %s", e.text);
 	if (!tr || !va)
