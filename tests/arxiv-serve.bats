@@ -617,7 +617,7 @@ EOF
 	stop_server
 }
 
-@test "the page in headless Chromium: Ctrl+Enter, result, 5 bars, screenshots (tests/browser_test.py)" {
+@test "the page in headless Chromium: Ctrl+Enter, result, 5 bars, fields, explanation, abstaining, screenshots (tests/browser_test.py)" {
 	need_model
 	py=/usr/bin/python3
 	[ -x "$py" ] || py=python3
@@ -638,6 +638,14 @@ EOF
 	assert_success
 	stop_server
 	echo "# screenshot: $shots/serve-page-error.png" >&3
+	# text that is no abstract: the page says the model abstained, and why
+	domain_model
+	start_server "$TMP/log" -m "$DMODEL" -w "$TOP/data/web"
+	run timeout 120 "$py" "$TOP/tests/browser_test.py" --url "$URL/" --out "$shots" --expect-abstain
+	echo "$output"
+	assert_success
+	stop_server
+	echo "# screenshot: $shots/serve-page-abstain.png" >&3
 }
 
 @test "the systemd unit: ExecReload sends SIGHUP, hardened, systemd-analyze verify clean" {
