@@ -109,6 +109,8 @@ $(BUILD)/lib/arxiv.pc: lib/arxiv.pc.in Makefile
 		lib/arxiv.pc.in > $@
 
 $(BUILD)/bin/arxiv-serve: LDEXTRA = -lmicrohttpd
+$(BUILD)/bin/arxiv-map: LDEXTRA = -lz
+$(PROGS): bin/prog.h
 $(BUILD)/bin/%: bin/%.c $(SOLIB) lib/include/arxiv.h
 	@mkdir -p $(@D)
 	$(CC) $(PROG_CFLAGS) -DVERSION='"$(VERSION)"' $(RPATH) $(LDFLAGS) \

@@ -4,39 +4,79 @@
  * seed's response schema. A line that cannot be predicted gives an
  * {"error":..} line and a warning, so output and input always line up.
  */
-#include <getopt.h>
 #include <jansson.h>
 #include <pthread.h>
 
 #include "prog.h"
 
-#ifndef VERSION
-#define VERSION ARXIV_VERSION
-#endif
-
 #define BATCH 2048
 
-static void
-usage(FILE *fp)
-{
-	fprintf(fp, "usage: arxiv-predict [-b] [-j threads] [-k k] [--explain n] "
-	    "[--min-confidence p] [--ood-threshold p] -m dir [file ...]\n");
-}
-
-enum { O_VERSION = 256, O_HELP, O_EXPLAIN, O_MINCONF, O_OOD };
+enum { O_THREADS = 256, O_EXPLAIN, O_MINCONF, O_OOD };
 
 static const struct option longopts[] = {
-	{ "batch", no_argument, NULL, 'b' },
-	{ "threads", required_argument, NULL, 'j' },
-	{ "top-k", required_argument, NULL, 'k' },
 	{ "model", required_argument, NULL, 'm' },
+	{ "batch", no_argument, NULL, 'b' },
+	{ "jobs", required_argument, NULL, 'j' },
+	{ "top-k", required_argument, NULL, 'K' },
+	{ "keep-going", no_argument, NULL, 'k' },
 	{ "explain", required_argument, NULL, O_EXPLAIN },
 	{ "min-confidence", required_argument, NULL, O_MINCONF },
 	{ "ood-threshold", required_argument, NULL, O_OOD },
-	{ "help", no_argument, NULL, O_HELP },
-	{ "version", no_argument, NULL, O_VERSION },
+	{ "threads", required_argument, NULL, O_THREADS },
+	{ "help", no_argument, NULL, 'h' },
+	{ "version", no_argument, NULL, 'V' },
 	{ NULL, 0, NULL, 0 }
 };
+
+static const struct prog_help help[] = {
+	{ "model", "dir", "the artifacts directory (arxiv-train -o)", 1 },
+	{ "batch", NULL, "read and predict in batches of 2048 lines on all threads", 0 },
+	{ "jobs", "threads", "threads for -b (default: all cores)", 0 },
+	{ "top-k", "k", "labels per answer, best first (default: 3)", 0 },
+	{ "keep-going", NULL, "the default: a bad line gets an {\"error\":...} line, the rest go on", 0 },
+	{ "explain", "n", "add the n terms that weighed most for the answer (0..16)", 0 },
+	{ "min-confidence", "p", "answer \"Other\" when the top probability is below p (default 0)", 0 },
+	{ "ood-threshold", "p", "answer \"Other\" when P(in domain) < p (default: the model's; 0: off)", 0 },
+	{ "help", NULL, "print this help and exit", 0 },
+	{ "version", NULL, "print the version and exit", 0 },
+	{ NULL, NULL, NULL, 0 }
+};
+
+static const struct prog_deprecated deprecated[] = {
+	{ O_THREADS, 'j', "--threads", "--jobs (-j)" },
+	{ 'k' + 1000, 'K', "-k N (top-k)", "-K N (-k alone is --keep-going)" },
+	{ 0, 0, NULL, NULL }
+};
+
+static const struct prog P = {
+	"arxiv-predict", "[file ...]",
+	"Predict the field of each input line (plain text, or JSONL): one JSON answer per line.",
+	"hVm:bj:K:k", longopts, help, deprecated
+};
+
+/*
+ * The old -k N (top-k) before getopt: -k followed by a number, as its own word
+ * ("-k 3") or attached ("-k3"), becomes -K N with a warning. -k alone is
+ * --keep-going, as in every arxiv program.
+ */
+static void
+old_topk(int argc, char *argv[])
+{
+	static char K[] = "-K";
+	int i;
+
+	for (i = 1; i < argc && strcmp(argv[i], "--") != 0; i++) {
+		if (strcmp(argv[i], "-k") == 0 && i + 1 < argc &&
+		    argv[i + 1][0] >= '0' && argv[i + 1][0] <= '9' &&
+		    argv[i + 1][strspn(argv[i + 1], "0123456789")] == '\0') {
+			prog_deprecated("-k N (top-k)", "-K N (-k alone is --keep-going)");
+			argv[i] = K;
+		} else if (strncmp(argv[i], "-k", 2) == 0 && argv[i][2] >= '0' && argv[i][2] <= '9') {
+			prog_deprecated("-k N (top-k)", "-K N (-k alone is --keep-going)");
+			argv[i][1] = 'K';
+		}
+	}
+}
 
 struct item {
 	struct arxiv_buf raw;	/* the input line, parsed by the workers */
@@ -241,34 +281,26 @@ main(int argc, char *argv[])
 	long k = 3;
 	FILE *fp;
 
-	while ((c = getopt_long(argc, argv, "bj:k:K:m:", longopts, NULL)) != -1) {
+	old_topk(argc, argv);
+	while ((c = prog_getopt(&P, argc, argv)) != -1) {
 		switch (c) {
 		case 'b': batch_mode = 1; break;
 		case 'j': threads = (int)prog_num(optarg, 0, 64, "thread count"); break;
-		case 'k':
 		case 'K': k = prog_num(optarg, 1, ARXIV_TOPK_MAX, "top-k"); break;
+		case 'k': break;	/* what arxiv-predict always does */
 		case 'm': dir = optarg; break;
 		case O_EXPLAIN:
 			ao.explain = (size_t)prog_num(optarg, 0, ARXIV_EXPLAIN_MAX, "explanation term count");
 			break;
 		case O_MINCONF: ao.min_confidence = prog_real(optarg, 0, 1, "minimum confidence"); break;
 		case O_OOD: ao.ood_threshold = prog_real(optarg, 0, 1, "OOD threshold"); break;
-		case O_HELP:
-			usage(stdout);
-			return prog_fshut();
-		case O_VERSION:
-			printf("arxiv-predict %s\n", VERSION);
-			return prog_fshut();
-		default:
-			usage(stderr);
-			return 2;
 		}
 	}
 	argc -= optind;
 	argv += optind;
 	if (dir == NULL) {
 		warnx("no model: give the artifacts directory with -m");
-		usage(stderr);
+		prog_usage(&P, stderr);
 		return 2;
 	}
 	arxiv_set_log(prog_log, &verbose);

@@ -130,17 +130,55 @@ struct req {
 	char path[160];
 	unsigned status;	/* 0 until a response is queued */
 	int post, too_big, oom;
+	int close;		/* answer with Connection: close (bad framing) */
 	size_t discarded;
 	struct arxiv_buf body;
 };
 
-static void
-usage(FILE *fp)
-{
-	fprintf(fp, "usage: arxiv-serve [-q] [-B maxbatch] [-b maxbody] [-c maxconn] [-l host:port] "
-	    "[-m dir] [-T timeout] [-t threads] [-w webdir] [--min-confidence p] "
-	    "[--ood-threshold p]\n");
-}
+static const struct option longopts[] = {
+	{ "model", required_argument, NULL, 'm' },
+	{ "listen", required_argument, NULL, 'l' },
+	{ "jobs", required_argument, NULL, 'j' },
+	{ "max-batch", required_argument, NULL, 'B' },
+	{ "max-body", required_argument, NULL, 'b' },
+	{ "max-conn", required_argument, NULL, 'c' },
+	{ "timeout", required_argument, NULL, 'T' },
+	{ "web-dir", required_argument, NULL, 'w' },
+	{ "quiet", no_argument, NULL, 'q' },
+	{ "min-confidence", required_argument, NULL, 256 },
+	{ "ood-threshold", required_argument, NULL, 257 },
+	{ "help", no_argument, NULL, 'h' },
+	{ "version", no_argument, NULL, 'V' },
+	{ NULL, 0, NULL, 0 }
+};
+
+static const struct prog_help help[] = {
+	{ "model", "dir", "the artifacts directory (default: " DEFAULT_DIR ")", 0 },
+	{ "listen", "host:port", "address to listen on (default: " DEFAULT_LISTEN "; port 0: any free one)", 0 },
+	{ "jobs", "threads", "worker threads (default: all cores)", 0 },
+	{ "max-batch", "maxbatch", "most abstracts in one batch request (default: 64)", 0 },
+	{ "max-body", "maxbody", "largest request body, k and M suffixes allowed (default: 1M)", 0 },
+	{ "max-conn", "maxconn", "most open connections (default: 1024)", 0 },
+	{ "timeout", "timeout", "seconds an idle or slow connection is kept (default: 10)", 0 },
+	{ "web-dir", "webdir", "serve the page from webdir/index.html (default: the shipped one)", 0 },
+	{ "quiet", NULL, "no access log on stderr", 0 },
+	{ "min-confidence", "p", "default \"min_confidence\" of a request (default 0: never abstain for it)", 0 },
+	{ "ood-threshold", "p", "default \"ood_threshold\" of a request (default: the model's; 0: off)", 0 },
+	{ "help", NULL, "print this help and exit", 0 },
+	{ "version", NULL, "print the version and exit", 0 },
+	{ NULL, NULL, NULL, 0 }
+};
+
+static const struct prog_deprecated deprecated[] = {
+	{ 't', 'j', "-t", "-j" },
+	{ 0, 0, NULL, NULL }
+};
+
+static const struct prog P = {
+	"arxiv-serve", NULL,
+	"Serve artifacts over HTTP: POST /api/predict/, GET /api/labels/, /healthz, /readyz, /metrics, /.",
+	"hVm:l:j:B:b:c:T:w:qt:", longopts, help, deprecated
+};
 
 static double
 elapsed(const struct timespec *t0)
@@ -463,7 +501,7 @@ reply(struct server *s, struct MHD_Connection *c, struct req *r, unsigned status
 	MHD_add_response_header(resp, "X-Content-Type-Options", "nosniff");
 	if (allow)
 		MHD_add_response_header(resp, "Allow", allow);
-	if (atomic_load(&s->draining))
+	if (atomic_load(&s->draining) || r->close)
 		MHD_add_response_header(resp, "Connection", "close");
 	ret = MHD_queue_response(c, status, resp);
 	MHD_destroy_response(resp);
@@ -923,6 +961,56 @@ early(struct server *s, struct MHD_Connection *c, struct req *r)
 	return MHD_YES;
 }
 
+/*
+ * Message framing (RFC 9112 6.3): a request with both Content-Length and
+ * Transfer-Encoding, or with Content-Length values that disagree, can be read
+ * two ways, and a proxy in front may have read it the other way (request
+ * smuggling); so can one with a Transfer-Encoding other than one "chunked".
+ * Such a request is refused with 400 and the connection closed,
+ * before its body is read. A negative or overflowing Content-Length never gets
+ * here: libmicrohttpd answers it itself (400 or 413) and closes.
+ */
+struct framing {
+	const char *cl;		/* the first Content-Length */
+	int n_cl, cl_differ, te, te_bad;
+};
+
+static enum MHD_Result
+framing_header(void *cls, enum MHD_ValueKind kind, const char *key, const char *value)
+{
+	struct framing *f = cls;
+
+	(void)kind;
+	if (strcasecmp(key, MHD_HTTP_HEADER_CONTENT_LENGTH) == 0) {
+		if (f->n_cl++ == 0)
+			f->cl = value ? value : "";
+		else if (strcmp(f->cl, value ? value : "") != 0)
+			f->cl_differ = 1;
+	} else if (strcasecmp(key, MHD_HTTP_HEADER_TRANSFER_ENCODING) == 0) {
+		/* only one, and only "chunked": anything else is framed differently by someone */
+		if (f->te++ || value == NULL || strcasecmp(value, "chunked") != 0)
+			f->te_bad = 1;
+	}
+	return MHD_YES;
+}
+
+/* 0 when the request's framing is unambiguous, else the 400 is queued. */
+static int
+bad_framing(struct server *s, struct MHD_Connection *c, struct req *r, enum MHD_Result *ret)
+{
+	struct framing f = { NULL, 0, 0, 0, 0 };
+
+	MHD_get_connection_values(c, MHD_HEADER_KIND, framing_header, &f);
+	if (!(f.n_cl && f.te) && !f.cl_differ && !f.te_bad)
+		return 0;
+	r->close = 1;
+	*ret = reply_err(s, c, r, MHD_HTTP_BAD_REQUEST, "bad request", "%s",
+	    f.cl_differ ? "Content-Length headers with different values" :
+	    f.n_cl && f.te ? "both Content-Length and Transfer-Encoding; send one of them" :
+	    "Transfer-Encoding other than one \"chunked\"");
+	return 1;
+}
+
 static enum MHD_Result
 get_healthz(struct server *s, struct MHD_Connection *c, struct req *r)
 {
@@ -1006,6 +1094,7 @@ handle(void *cls, struct MHD_Connection *c, const char *url, const char *method,
 {
 	struct server *s = cls;
 	struct req *r = *con_cls;
+	enum MHD_Result ret;
 
 	(void)version;
 	if (r == NULL) {
@@ -1018,6 +1107,8 @@ handle(void *cls, struct MHD_Connection *c, const char *url, const char *method,
 		copy_clean(r->path, sizeof(r->path), url);
 		*con_cls = r;
 		atomic_fetch_add(&s->inflight, 1);
+		if (bad_framing(s, c, r, &ret))
+			return ret;
 		return r->route != R_OTHER && routes[r->route].post && r->post ? early(s, c, r) : MHD_YES;
 	}
 	if (r->status) {	/* answered early: drop whatever still arrives */
@@ -1188,13 +1279,6 @@ parse_size(const char *arg, const char *what)
 int
 main(int argc, char *argv[])
 {
-	static const struct option longopts[] = {
-		{ "help", no_argument, NULL, 'h' },
-		{ "version", no_argument, NULL, 'V' },
-		{ "min-confidence", required_argument, NULL, 256 },
-		{ "ood-threshold", required_argument, NULL, 257 },
-		{ NULL, 0, NULL, 0 }
-	};
 	struct server srv, *s = &srv;
 	const char *laddr = DEFAULT_LISTEN, *webdir = NULL;
 	long threads = sysconf(_SC_NPROCESSORS_ONLN), maxconn = 1024;
@@ -1214,7 +1298,7 @@ main(int argc, char *argv[])
 	s->ood_threshold = -1;	/* the model's own */
 	if (threads < 1)
 		threads = 1;
-	while ((ch = getopt_long(argc, argv, "B:b:c:hl:m:qT:t:w:", longopts, NULL)) != -1) {
+	while ((ch = prog_getopt(&P, argc, argv)) != -1) {
 		switch (ch) {
 		case 'B':
 			s->maxbatch = (size_t)prog_num(optarg, 1, 100000, "batch size");
@@ -1225,9 +1309,6 @@ main(int argc, char *argv[])
 		case 'c':
 			maxconn = prog_num(optarg, 1, 100000, "connection limit");
 			break;
-		case 'h':
-			usage(stdout);
-			return prog_fshut();
 		case 'l':
 			laddr = optarg;
 			break;
@@ -1240,12 +1321,9 @@ main(int argc, char *argv[])
 		case 'T':
 			s->timeout = (unsigned)prog_num(optarg, 1, 86400, "timeout");
 			break;
-		case 't':
+		case 'j':
 			threads = prog_num(optarg, 1, 1024, "thread count");
 			break;
-		case 'V':
-			printf("arxiv-serve %s\n", VERSION);
-			return prog_fshut();
 		case 'w':
 			webdir = optarg;
 			break;
@@ -1255,13 +1333,10 @@ main(int argc, char *argv[])
 		case 257:
 			s->ood_threshold = prog_real(optarg, 0, 1, "OOD threshold");
 			break;
-		default:
-			usage(stderr);
-			return 2;
 		}
 	}
 	if (optind != argc) {
-		usage(stderr);
+		prog_usage(&P, stderr);
 		return 2;
 	}
 	route_list(s->route_list, sizeof(s->route_list));

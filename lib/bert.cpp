@@ -1054,10 +1054,32 @@ read_torch_bin(const std::string &path)
 	return w;
 }
 
+/* Refuse a tensor with a NaN or an infinity: it would answer "confidence":nan. */
+void
+check_finite(const std::map<std::string, at::Tensor> &w, const std::string &path)
+{
+	for (auto &kv : w)
+		if (kv.second.is_floating_point() && !at::isfinite(kv.second).all().item<bool>())
+			fail(path, "tensor '" + kv.first + "': non-finite value (NaN or Inf); the "
+			    "model is damaged (retrain it)");
+}
+
+std::map<std::string, at::Tensor> read_weights_raw(const std::string &path, bool shared);
+
 /* Read every tensor of a safetensors or pytorch_model.bin file; shared: the
- * tensors may share the file's read-only mapping (inference only). */
+ * tensors may share the file's read-only mapping (inference only). Every
+ * value must be finite. */
 std::map<std::string, at::Tensor>
 read_weights(const std::string &path, bool shared = false)
+{
+	std::map<std::string, at::Tensor> w = read_weights_raw(path, shared);
+
+	check_finite(w, path);
+	return w;
+}
+
+std::map<std::string, at::Tensor>
+read_weights_raw(const std::string &path, bool shared)
 {
 	std::map<std::string, at::Tensor> w;
 	size_t n = path.size();
@@ -1724,17 +1746,17 @@ write_tokenizer(const Bert &m, const std::string &vocab_src, const std::string &
 
 /*
  * Where checkpoints go when not resuming: arxiv_train() works in
- * "<out>.tmp.XXXXXX", removed on failure, so checkpoints live beside it in
+ * "<out>.tmp.<host>-<pid>.XXXXXX", removed on failure, so checkpoints live beside it in
  * "<out>.ckpt" (resume with -r <out>.ckpt); any other tmp_dir gets
  * "<tmp_dir>/checkpoint".
  */
 std::string
 checkpoint_dir_for(const std::string &tmp)
 {
-	size_t n = tmp.size();
+	size_t k = tmp.rfind(".tmp.");
 
-	if (n > 11 && tmp.compare(n - 11, 5, ".tmp.") == 0)
-		return tmp.substr(0, n - 11) + ".ckpt";
+	if (k != std::string::npos && k > 0 && tmp.find('/', k) == std::string::npos)
+		return tmp.substr(0, k) + ".ckpt";
 	return join(tmp, "checkpoint");
 }
 
@@ -1965,6 +1987,9 @@ train_impl(const arxiv_train_params *p, const arxiv_dataset *train, const arxiv_
 		es.epoch = epoch;
 		es.train_loss = seen ? tl / (double)seen : 0;
 		es.val_loss = ev.loss;
+		if (!std::isfinite(es.train_loss) || !std::isfinite(es.val_loss))
+			fail("", fmt("training diverged at epoch %d (loss is not finite); lower the "
+			    "learning rate (now %g)", epoch, lr));
 		es.val_accuracy = ev.acc;
 		es.val_macro_f1 = ev.macro_f1;
 		es.seconds = secs;

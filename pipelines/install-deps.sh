@@ -12,6 +12,10 @@ pkgs=(
 	# tests: bats, man page lint, sanitizers and libFuzzer, the browser test
 	bats mandoc shellcheck clang libfuzzer-14-dev libclang-rt-14-dev
 	chromium python3 python3-venv python3-websocket python3-torch
+	# tests: fault injection (a kill at each rename of arxiv-train -f)
+	strace
+	# arxiv-hpo: trials over ssh (GNU parallel, rsync) and as a Slurm job array
+	openssh-server openssh-client rsync slurm-wlm munge
 )
 if [ "${1:-}" = --bench ]; then
 	pkgs+=(wrk hyperfine time fasttext python3-sklearn python3-nltk wordnet)

@@ -22,7 +22,7 @@ synopsis() {
 	cat <<EOF
 usage: $prog [--data FILE[,FILE...]]... [--workdir DIR] [--artifacts DIR]
        [--model fast|bert] [--vocab FILE] [--bert-init DIR] [--bert-config FILE]
-       [--limit N] [--seed N] [--listen HOST:PORT] [--no-serve] [--skip-download]
+       [--limit N] [--seed N] [--tune N] [--listen HOST:PORT] [--no-serve] [--skip-download]
        [--force] [--help]
 EOF
 }
@@ -41,6 +41,8 @@ usage() {
   --bert-config FILE     train a transformer from scratch with this config.json
   --limit N              use only the first N records of the dump (0: all)
   --seed N               seed of the split and the training (default: 42)
+  --tune N               search the training parameters with N arxiv-hpo trials
+                         (TPE) instead of one training (default: 0, no search)
   --listen HOST:PORT     where to serve the new model (default: 127.0.0.1:8000)
   --no-serve             stop after the evaluation
   --skip-download        fail instead of downloading when --data is not given
@@ -61,13 +63,13 @@ if [ -x "$top/build/bin/arxiv-map" ]; then
 fi
 
 data=() workdir=$default_workdir artifacts='' model=fast vocab='' bert_init='' bert_config=''
-limit=0 seed=42 listen=127.0.0.1:8000 serve=1 download=1 force=0
+limit=0 seed=42 tune=0 listen=127.0.0.1:8000 serve=1 download=1 force=0
 while [ $# -gt 0 ]; do
 	# --option=VALUE is --option VALUE
 	case $1 in --*=*) set -- "${1%%=*}" "${1#*=}" "${@:2}" ;; esac
 	# an option that takes a value needs one, and the next option is not one
 	case $1 in
-	--data|--workdir|--artifacts|--model|--vocab|--bert-init|--bert-config|--limit|--seed|--listen)
+	--data|--workdir|--artifacts|--model|--vocab|--bert-init|--bert-config|--limit|--seed|--tune|--listen)
 		if [ $# -lt 2 ] || [ -z "$2" ] || [ "${2#--}" != "$2" ]; then
 			usage_error "$1: option requires an argument"
 		fi ;;
@@ -82,6 +84,7 @@ while [ $# -gt 0 ]; do
 	--bert-config) bert_config=$2; shift ;;
 	--limit) limit=$2; shift ;;
 	--seed) seed=$2; shift ;;
+	--tune) tune=$2; shift ;;
 	--listen) listen=$2; shift ;;
 	--no-serve) serve=0 ;;
 	--skip-download) download=0 ;;
@@ -95,6 +98,7 @@ done
 case $model in fast|bert) ;; *) die "--model: expected fast or bert, got '$model'" ;; esac
 case $limit in *[!0-9]*) die "--limit: not a number: '$limit'" ;; esac
 case $seed in *[!0-9]*) die "--seed: not a number: '$seed'" ;; esac
+case $tune in *[!0-9]*) die "--tune: not a number: '$tune'" ;; esac
 artifacts=${artifacts:-$workdir/artifacts}
 mkdir -p "$workdir"
 
@@ -171,7 +175,7 @@ read_dump() {
 # 2. map
 mapped=$workdir/mapped.jsonl
 do_map() {
-	read_dump | arxiv-map -v > "$1.tmp" 2> "$workdir/map.log" ||
+	read_dump | arxiv-map --verbose > "$1.tmp" 2> "$workdir/map.log" ||
 		{ cat "$workdir/map.log" >&2; die "arxiv-map failed"; }
 	mv "$1.tmp" "$1"
 	summary="$(wc -l < "$1") records"
@@ -223,13 +227,26 @@ fi
 train_keys=("${train_in[@]}")
 [ -z "$bert_init" ] || train_keys+=("$bert_init/config.json")
 [ -z "$bert_config" ] || train_keys+=("$bert_config")
+# --tune N: arxiv-hpo runs N trainings (its journal in $artifacts/hpo) and
+# installs the best; the same training options, given as parameters by name.
+hpo_args=()
+if [ "$model" = bert ]; then
+	hpo_args=(-M bert --set "vocab=$vocab")
+	[ -z "$bert_init" ] || hpo_args+=(-i "$bert_init")
+	[ -z "$bert_config" ] || hpo_args+=(--set "config=$bert_config")
+fi
 do_train() {
+	if [ "$tune" -gt 0 ]; then
+		arxiv-hpo -f -n "$tune" -s "$seed" "${hpo_args[@]}" -o "$artifacts" "${train_in[@]}" > /dev/null
+		summary="$artifacts (best of $tune trials: $artifacts/metadata/best_hyperparams.json)"
+		return
+	fi
 	# arxiv-train itself writes to a temporary directory and renames it into place.
 	arxiv-train -f "${train_args[@]}" -o "$artifacts" "${train_in[@]}"
 	summary=$artifacts
 }
 stage train "$artifacts/metadata/artifact.json" "${train_keys[@]}" "$(command -v arxiv-train)" \
-	-- "${train_args[@]}"
+	-- "${train_args[@]}" "tune=$tune"
 
 # 6. eval on the held-out test split
 report=$workdir/report.json

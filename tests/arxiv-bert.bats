@@ -189,6 +189,12 @@ need_hf() {
 	run arxiv-train -M bert -i bad -o art -e 1 -D cpu train.bin val.bin
 	assert_status 1
 	assert_output_contains "unexpected tensor bert.encoder.layer.1."
+	# a NaN weight is refused, naming the tensor and the file
+	cp "$FIX/config.json" bad/
+	python3 "$TOP/tests/tools/st_poke.py" bad/model.safetensors bert.encoder.layer.0.intermediate.dense.weight 3 nan
+	run arxiv-train -M bert -i bad -o art -e 1 -D cpu train.bin val.bin
+	assert_status 1
+	assert_output_contains "bad/model.safetensors: tensor 'bert.encoder.layer.0.intermediate.dense.weight': non-finite value (NaN or Inf)"
 	# a truncated weights file
 	cp "$FIX/config.json" bad/
 	head -c 5000 "$FIX/model.safetensors" >bad/model.safetensors

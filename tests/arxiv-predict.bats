@@ -9,7 +9,7 @@ load helper
 
 FIX="$TOP/tests/cases/arxiv-train"
 CASES_P="$TOP/tests/cases/arxiv-predict"
-USAGE="usage: arxiv-predict [-b] [-j threads] [-k k] [--explain n] [--min-confidence p] [--ood-threshold p] -m dir [file ...]"
+USAGE="usage: arxiv-predict {-m dir | --model=dir} [-b | --batch] [-j threads | --jobs=threads] [-K k | --top-k=k] [-k | --keep-going] [--explain=n] [--min-confidence=p] [--ood-threshold=p] [file ...]"
 
 setup_file() {
 	export MODEL="$BATS_FILE_TMPDIR/model"
@@ -31,16 +31,17 @@ need_model() {
 
 @test "arxiv-predict --help, --version, bad options, no -m" {
 	run arxiv-predict --help
-	assert_success "$USAGE"
+	assert_success
+	[ "$(synopsis)" = "$USAGE" ]
 	run arxiv-predict --version
 	assert_success "arxiv-predict 0.1.0"
 	run arxiv-predict --bogus
 	assert_status 2
-	assert_line "$USAGE"
+	[ "$(synopsis)" = "$USAGE" ]
 	run arxiv-predict
 	assert_status 2
 	assert_line "arxiv-predict: no model: give the artifacts directory with -m"
-	run arxiv-predict -m x -k 0
+	run arxiv-predict -m x -K 0
 	assert_status 2
 	assert_line "arxiv-predict: 0: invalid top-k (expected 1..64)"
 }
@@ -100,13 +101,30 @@ need_model() {
 	cmp line.out b3.out
 }
 
-@test "arxiv-predict: -k is capped at the label count, -K is a synonym" {
+@test "arxiv-predict: -K is capped at the label count; --top-k is its long name" {
 	need_model
-	run arxiv-predict -m "$MODEL" -k 10 "$FIX/abstracts.txt"
+	run arxiv-predict -m "$MODEL" -K 10 "$FIX/abstracts.txt"
 	assert_success
 	[ "$(grep -o '"label"' <<<"${lines[0]}" | wc -l)" = 3 ]
-	run arxiv-predict -m "$MODEL" -K 1 "$FIX/abstracts.txt"
+	run arxiv-predict -m "$MODEL" --top-k 1 "$FIX/abstracts.txt"
 	[ "$(grep -o '"label"' <<<"${lines[0]}" | wc -l)" = 1 ]
+}
+
+@test "arxiv-predict: the old -k N (top-k) works with a deprecation warning; -k alone is --keep-going" {
+	need_model
+	arxiv-predict -m "$MODEL" -K 2 "$FIX/abstracts.txt" > new.out
+	for old in "-k 2" "-k2"; do
+		# shellcheck disable=SC2086
+		arxiv-predict -m "$MODEL" $old "$FIX/abstracts.txt" > old.out 2> old.err
+		cmp new.out old.out
+		[ "$(cat old.err)" = "arxiv-predict: -k N (top-k) is deprecated and will be removed in the next release; use -K N (-k alone is --keep-going)" ]
+	done
+	run arxiv-predict -m "$MODEL" -k "$FIX/abstracts.txt"
+	assert_success
+	[ "$(grep -o '"label"' <<<"${lines[0]}" | wc -l)" = 3 ]
+	run arxiv-predict -m "$MODEL" --keep-going --threads 1 -b "$FIX/abstracts.txt"
+	assert_success
+	assert_line "arxiv-predict: --threads is deprecated and will be removed in the next release; use --jobs (-j)"
 }
 
 @test "arxiv-predict: files, -, and a missing file" {
@@ -152,6 +170,21 @@ need_model() {
 	assert_output_contains "model.safetensors"
 }
 
+@test "arxiv-predict: a model with a NaN or an infinite weight is refused at load, naming the tensor and file" {
+	need_model
+	cp -r "$MODEL" art
+	python3 "$TOP/tests/tools/st_poke.py" art/model/model.safetensors output.bias 1 nan
+	run arxiv-predict -m art "$FIX/abstracts.txt"
+	assert_failure "arxiv-predict: art/model/model.safetensors: tensor 'output.bias': non-finite value (NaN) at index 1; the model is damaged (retrain it)"
+	rm -r art && cp -r "$MODEL" art
+	python3 "$TOP/tests/tools/st_poke.py" art/model/model.safetensors input.weight 7 -inf
+	run arxiv-predict -m art "$FIX/abstracts.txt"
+	assert_failure "arxiv-predict: art/model/model.safetensors: tensor 'input.weight': non-finite value (Inf) at index 7; the model is damaged (retrain it)"
+	run arxiv-eval -m art "$FIX/test.jsonl"
+	assert_failure
+	assert_output_contains "tensor 'input.weight': non-finite value (Inf)"
+}
+
 @test "arxiv-predict: > /dev/full fails" {
 	need_model
 	run sh -c 'arxiv-predict -m "$MODEL" "$0" > /dev/full' "$FIX/abstracts.txt"
@@ -162,7 +195,7 @@ need_model() {
 @test "arxiv-predict applies the stored preprocessing: raw text = cleaned training text" {
 	need_model
 	# LaTeX, case and plurals are undone by the stored cleaner
-	run arxiv-predict -m "$MODEL" -k 1 <<<'\textbf{QUANTUM} Bosons and $\mathrm{Photons}$'
+	run arxiv-predict -m "$MODEL" -K 1 <<<'\textbf{QUANTUM} Bosons and $\mathrm{Photons}$'
 	assert_success
 	assert_output_contains '"predicted_category":"Physics"'
 }
@@ -180,7 +213,7 @@ need_model() {
 
 @test "arxiv-predict --explain: terms in the input's own words, best first" {
 	need_model
-	run arxiv-predict -m "$DMODEL" --explain 4 -k 1 <<<"On Banach manifolds: we prove lemmas on compact operators and Sobolev embeddings."
+	run arxiv-predict -m "$DMODEL" --explain 4 -K 1 <<<"On Banach manifolds: we prove lemmas on compact operators and Sobolev embeddings."
 	assert_success
 	python3 - "$output" <<'PY'
 import json, sys
@@ -209,7 +242,7 @@ PY
 		"$DMODEL/metadata/decision.json"
 	assert_success
 	python3 -c 'import sys; t = float(sys.argv[1]); assert 0 < t < 0.5, t' "$output"
-	run arxiv-predict -m "$DMODEL" -k 3 <<<"We study neural networks and Banach manifolds, gradient descent and Hilbert spaces, GPU kernels and compact operators."
+	run arxiv-predict -m "$DMODEL" -K 3 <<<"We study neural networks and Banach manifolds, gradient descent and Hilbert spaces, GPU kernels and compact operators."
 	assert_success
 	python3 - "$output" "$(cat "$DMODEL/metadata/decision.json")" <<'PY'
 import json, sys
@@ -251,10 +284,10 @@ PY
 
 @test "arxiv-predict --min-confidence abstains on unsure answers" {
 	need_model
-	run arxiv-predict -m "$MODEL" --min-confidence 0.99 -k 1 < "$FIX/abstracts.txt"
+	run arxiv-predict -m "$MODEL" --min-confidence 0.99 -K 1 < "$FIX/abstracts.txt"
 	assert_success
 	[ "$(grep -c '"abstained":true,"reason":"not confident: top probability 0\.[0-9]* is below 0\.9900"' <<<"$output")" = 3 ]
-	run arxiv-predict -m "$MODEL" --min-confidence 0.5 -k 1 < "$FIX/abstracts.txt"
+	run arxiv-predict -m "$MODEL" --min-confidence 0.5 -K 1 < "$FIX/abstracts.txt"
 	assert_success
 	[[ "$output" != *abstained* ]]
 	run arxiv-predict -m "$MODEL" --min-confidence x < /dev/null

@@ -95,3 +95,16 @@ man_examples() {
 	sed -n '/^\.Sh EXAMPLES/,/^\.Sh /p' "$TOP/man/$1" | sed -n 's/^\.Dl //p' |
 		sed -e 's/\\-/-/g' -e 's/\\e/\\/g' -e 's/\\(aq/'"'"'/g'
 }
+
+# synopsis: the "usage: ..." lines in $output (--help's first lines, or what a
+# bad option prints), joined on one line with whitespace squeezed.
+synopsis() {
+	echo "$output" | awk '/^usage:/ { f = 1 } f && !/^(usage:| )/ { exit } f' |
+		tr -s ' \t\n' ' ' | sed 's/ $//'
+}
+
+# man_synopsis PAGE: the SYNOPSIS of man/PAGE as "usage: ..." on one line.
+man_synopsis() {
+	echo "usage: $(mandoc -Tascii "$TOP/man/$1" | col -b | sed -n '/^SYNOPSIS/,/^DESCRIPTION/p' |
+		sed -e '1d' -e '$d' | tr -s ' \t\n' ' ' | sed 's/^ //; s/ $//')"
+}
