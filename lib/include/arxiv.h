@@ -488,6 +488,9 @@ ARXIV_API int arxiv_st_save(const char *path, const struct arxiv_st_tensor *t, s
  *                            "stopped":bool,"train":{"loss":..},"val":{<arxiv_metrics_json>,
  *                            "loss":..},"test":{..}} (test with arxiv-train -t)
  *   metadata/best_hyperparams.json   written by arxiv-hpo
+ *   metadata/decision.json   fields threshold and domain check (lib/decision.c); absent
+ *                            in older artifacts: threshold 0.5, no domain check
+ *   model/domain.safetensors  word and word-pair counts of the domain check
  *   model/config.json        model config (Hugging Face config.json for bert)
  *   model/model.safetensors  weights
  *   tokenizer/preprocess.json  map/clean/tokenizer settings used in training
