@@ -194,10 +194,22 @@ arxiv_model_answer(const struct arxiv_model *m, const char *const *texts, const 
 			return -1;
 		}
 		for (i = 0; i < n; i++) {
-			memset(&out[i], 0, offsetof(struct arxiv_answer, terms));
-			out[i].p = p[i];
-			domain(d, texts[i], lens ? lens[i] : strlen(texts[i]), &out[i]);
-			decide(m, &o, k, &out[i]);
+			struct arxiv_answer *a = &out[i];
+			size_t len = lens ? lens[i] : strlen(texts[i]);
+			memset(a, 0, offsetof(struct arxiv_answer, terms));
+			a->p = p[i];
+			domain(d, texts[i], len, a);
+			decide(m, &o, nl, a);
+			if (o.explain > 0 && !a->abstained && a->p.k >= 2 && model_bert(m) &&
+			    bert_explain(model_bert(m), texts[i], len, a->p.label[0], a->p.label[1],
+			    o.explain, a->terms, &a->n_terms, err) < 0) {
+				if (err)
+					err->line = (long)i + 1;
+				free(p);
+				return -1;
+			}
+			if (a->p.k > k)
+				a->p.k = k;
 		}
 		free(p);
 		return 0;

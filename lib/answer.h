@@ -66,6 +66,12 @@ const struct dec *model_dec(const struct arxiv_model *m);
  * text model). */
 const struct arxiv_clean_params *model_clean_params(const struct arxiv_model *m);
 int model_text_input(const struct arxiv_model *m);	/* fast model over cleaned text */
+const struct bert_model *model_bert(const struct arxiv_model *m);	/* NULL: not bert */
+
+/* bert_loader.c: the transformer's explanation (gradient x input on the word
+ * embeddings, WordPiece merged into words; approximate), n terms at most. */
+int bert_explain(const struct bert_model *b, const char *text, size_t len, int win, int run,
+    size_t n, struct arxiv_term *out, size_t *n_out, struct arxiv_error *err);
 
 /*
  * explain.c: the n terms that moved the score of label win furthest above that

@@ -499,6 +499,12 @@ model_clean_params(const struct arxiv_model *m)
 	return m->ft && m->do_clean ? &m->cp : NULL;
 }
 
+const struct bert_model *
+model_bert(const struct arxiv_model *m)
+{
+	return m->bert;
+}
+
 int
 model_text_input(const struct arxiv_model *m)
 {
