@@ -765,7 +765,7 @@ dec_train(const struct arxiv_train_params *p, const struct arxiv_dataset *train,
 	json_object_set_new(valrep, "fields_f1", json_real(best < 0 ? 0 : best));
 	json_object_set_new(valrep, "fields_f1_primary_only", json_real(fields_f1(val, val_pred, 2)));
 	if (train && (train->n < DOMAIN_MIN_TRAIN || val->n < DOMAIN_MIN_VAL))
-		arxiv_log(ARXIV_LOG_INFO, "no domain check: it needs %d training and %d validation "
+		arxiv_log(ARXIV_LOG_DEBUG, "no domain check: it needs %d training and %d validation "
 		    "texts", DOMAIN_MIN_TRAIN, DOMAIN_MIN_VAL);
 	else if (train && raw_of(val, 0) && fit_domain(p, train, val, tmp_dir, o, valrep,
 	    err) < 0) {
