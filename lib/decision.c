@@ -28,6 +28,7 @@
  */
 #include <errno.h>
 #include <math.h>
+#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -42,7 +43,7 @@
 #define DOMAIN_MIN_TRAIN 1000	/* fewer texts: no domain check (not calibrated) */
 #define DOMAIN_MIN_VAL 200
 #define PMI_CLIP 10.0
-#define SKETCH "cms2-log8-fnv1a-raw-words-v1"	/* the tables' format, in decision.json */
+#define SKETCH "cms2-blocked-log8-fnv1a-raw-words-v2"	/* the tables' format, in decision.json */
 
 static inline uint64_t
 mix64(uint64_t z)
@@ -58,11 +59,16 @@ pair_hash(uint64_t a, uint64_t b)
 	return mix64(a * 0x9e3779b97f4a7c15ULL + (b ^ 0x70616972ULL));
 }
 
-/* Slot of hash h in row r of a table of size slots (a power of two). */
+/* Slot of hash h in row r of a table of size slots (a power of two >= 32):
+ * row 1's slot is in the same block of 32 as row 0's, and the table is stored
+ * interleaved (slot i of row r at 2 i + r), so a lookup of both rows reads one
+ * 64-byte cache line. Folding (slot mod a smaller power of two) keeps this. */
 static inline size_t
 slot(uint64_t h, int r, size_t size)
 {
-	return (size_t)(r == 0 ? h : mix64(h ^ 0x726f7731ULL)) & (size - 1);
+	size_t i = (size_t)h & (size - 1);
+
+	return r == 0 ? i : (i & ~(size_t)31) | (size_t)(mix64(h ^ 0x726f7731ULL) & 31);
 }
 
 /* A count stored in 8 bits: q = round(8 log2(1 + c)), so c ~ 2^(q/8) - 1. */
@@ -75,7 +81,6 @@ quant(uint32_t c)
 }
 
 static double dequant_tab[256];
-static int dequant_ready;
 
 static void
 dequant_init(void)
@@ -84,13 +89,12 @@ dequant_init(void)
 
 	for (i = 0; i < 256; i++)
 		dequant_tab[i] = exp2(i / 8.0) - 1;
-	dequant_ready = 1;
 }
 
 static inline double
 count_of(const uint8_t *t, size_t size, uint64_t h)
 {
-	uint8_t a = t[slot(h, 0, size)], b = t[size + slot(h, 1, size)];
+	uint8_t a = t[2 * slot(h, 0, size)], b = t[2 * slot(h, 1, size) + 1];
 
 	return dequant_tab[a < b ? a : b];
 }
@@ -124,55 +128,94 @@ raw_words(const char *s, size_t n, void (*fn)(void *, uint64_t), void *ud)
 	}
 }
 
+#define CHUNK 256
+
+/* Words are hashed into chunks, then looked up with the tables' slots
+ * prefetched a few words ahead (the tables are megabytes: every lookup
+ * would otherwise wait for memory). */
 struct count_ctx {
 	const struct dec *d;
 	struct dec_counts *c;
 	uint64_t prev;
 	double prev_count;
+	size_t n;
+	uint64_t h[CHUNK];
 };
+
+static inline void
+prefetch(const struct dec *d, const uint8_t *t, size_t size, uint64_t h)
+{
+	(void)d;
+	__builtin_prefetch(t + 2 * slot(h, 0, size));
+}
+
+static void
+count_flush(struct count_ctx *x)
+{
+	const struct dec *d = x->d;
+	size_t i;
+
+	for (i = 0; i < x->n; i++) {
+		uint64_t h = x->h[i];
+		double cw = 0, pb, cab, pmi;
+		if (d->have_domain && i + 4 < x->n) {
+			prefetch(d, d->wtab, d->wsize, x->h[i + 4]);
+			prefetch(d, d->ptab, d->psize, pair_hash(x->h[i + 3], x->h[i + 4]));
+		}
+		x->c->words++;
+		if (d->have_domain) {
+			cw = count_of(d->wtab, d->wsize, h);
+			x->c->known_words += cw >= 1.5;
+		}
+		if (x->c->words > 1) {
+			x->c->pairs++;
+			if (d->have_domain) {
+				/* PMI with Dirichlet smoothing: log P(b|a) - log P(b), with
+				 * P(b|a) = (c(ab) + P(b)) / (c(a) + 1), clipped */
+				cab = count_of(d->ptab, d->psize, pair_hash(x->prev, h));
+				x->c->known_pairs += cab >= 1.5;
+				pb = (cw + 1) / (d->tokens + (double)d->wsize);
+				pmi = log((cab + pb) / ((x->prev_count + 1) * pb));
+				if (pmi > PMI_CLIP)
+					pmi = PMI_CLIP;
+				if (pmi < -PMI_CLIP)
+					pmi = -PMI_CLIP;
+				x->c->pmi += pmi;
+			}
+		}
+		x->prev = h;
+		x->prev_count = cw;
+	}
+	x->n = 0;
+}
 
 static void
 count_one(void *ud, uint64_t h)
 {
 	struct count_ctx *x = ud;
-	const struct dec *d = x->d;
-	double cw = 0, pb, cab, pmi;
 
-	x->c->words++;
-	if (d->have_domain) {
-		cw = count_of(d->wtab, d->wsize, h);
-		x->c->known_words += cw >= 1.5;
-	}
-	if (x->c->words > 1) {
-		x->c->pairs++;
-		if (d->have_domain) {
-			/* PMI with Dirichlet smoothing: log P(b|a) - log P(b), with
-			 * P(b|a) = (c(ab) + P(b)) / (c(a) + 1), clipped */
-			cab = count_of(d->ptab, d->psize, pair_hash(x->prev, h));
-			x->c->known_pairs += cab >= 1.5;
-			pb = (cw + 1) / (d->tokens + (double)d->wsize);
-			pmi = log((cab + pb) / (x->prev_count + 1)) - log(pb);
-			if (pmi > PMI_CLIP)
-				pmi = PMI_CLIP;
-			if (pmi < -PMI_CLIP)
-				pmi = -PMI_CLIP;
-			x->c->pmi += pmi;
-		}
-	}
-	x->prev = h;
-	x->prev_count = cw;
+	x->h[x->n++] = h;
+	if (x->n == CHUNK)
+		count_flush(x);
 }
+
+static pthread_once_t dequant_once = PTHREAD_ONCE_INIT;
 
 void
 dec_count(const struct dec *d, const char *s, size_t n, struct dec_counts *c)
 {
-	struct dec zero = {0};
-	struct count_ctx x = { d ? d : &zero, c, 0, 0 };
+	static const struct dec zero;
+	struct count_ctx x;
 
 	memset(c, 0, sizeof(*c));
-	if (!dequant_ready)
-		dequant_init();
+	pthread_once(&dequant_once, dequant_init);
+	x.d = d ? d : &zero;
+	x.c = c;
+	x.prev = 0;
+	x.prev_count = 0;
+	x.n = 0;
 	raw_words(s, n, count_one, &x);
+	count_flush(&x);
 }
 
 static void
@@ -247,13 +290,13 @@ table(const struct arxiv_st *st, const char *name, const uint8_t **t, size_t *si
 	struct arxiv_st_tensor x;
 
 	if (arxiv_st_find(st, name, &x) < 0 || x.dtype != ARXIV_U8 || x.ndim != 2 ||
-	    x.shape[0] != ROWS || x.shape[1] < 2 || (x.shape[1] & (x.shape[1] - 1)) != 0) {
-		arxiv_error_set(err, path, 0, "\"%s\" must be a U8 tensor [%d, a power of two]",
+	    x.shape[1] != ROWS || x.shape[0] < 32 || (x.shape[0] & (x.shape[0] - 1)) != 0) {
+		arxiv_error_set(err, path, 0, "\"%s\" must be a U8 tensor [a power of two >= 32, %d]",
 		    name, ROWS);
 		return -1;
 	}
 	*t = x.data;
-	*size = (size_t)x.shape[1];
+	*size = (size_t)x.shape[0];
 	return 0;
 }
 
@@ -504,7 +547,7 @@ fold(uint32_t *t, size_t size, size_t out, uint8_t *q)
 				row[i] = v > UINT32_MAX ? UINT32_MAX : (uint32_t)v;
 			}
 		for (i = 0; i < out; i++)
-			q[r * out + i] = quant(row[i]);
+			q[2 * i + r] = quant(row[i]);
 	}
 }
 
@@ -702,8 +745,8 @@ fit_domain(const struct arxiv_train_params *p, const struct arxiv_dataset *train
 	/* into the artifacts */
 	{
 		struct arxiv_st_tensor t[2] = {
-			{ "words", ARXIV_U8, 2, { ROWS, (int64_t)wsize }, wq, (size_t)ROWS * wsize },
-			{ "pairs", ARXIV_U8, 2, { ROWS, (int64_t)psize }, pq, (size_t)ROWS * psize },
+			{ "words", ARXIV_U8, 2, { (int64_t)wsize, ROWS }, wq, (size_t)ROWS * wsize },
+			{ "pairs", ARXIV_U8, 2, { (int64_t)psize, ROWS }, pq, (size_t)ROWS * psize },
 		};
 		const char *meta[] = { "format", "arxiv-domain", "sketch", SKETCH };
 		snprintf(path, sizeof(path), "%s/model/domain.safetensors", tmp_dir);

@@ -180,6 +180,28 @@ trim(const char *s, size_t *st, size_t *len)
 	*len = b - a;
 }
 
+/* Is the token t (ASCII, 3 bytes or more) the ASCII-lowercased word w or its
+ * start, with what is left of w a plain lowercase suffix ("networks" for
+ * "network", "learning" for "learn")? */
+static int
+prefix_of(const char *t, size_t tl, const char *w, size_t wl)
+{
+	size_t i;
+
+	if (tl < 3 || tl > wl || wl - tl > 4)
+		return 0;
+	for (i = 0; i < wl; i++) {
+		unsigned char c = (unsigned char)w[i];
+		if (c >= 0x80)
+			return 0;
+		if (c >= 'A' && c <= 'Z')
+			c = (unsigned char)(c | 0x20);
+		if (i < tl ? c != (unsigned char)t[i] : !(c >= 'a' && c <= 'z'))
+			return 0;
+	}
+	return 1;
+}
+
 /* ----------------------------------------------------------------- terms */
 
 struct agg {
@@ -224,7 +246,13 @@ explain_fast(const struct ft_model *ft, const struct ft_feats *f, int win, int r
 	struct agg *tab = NULL;
 	struct ft_feats one = {0};
 	long *rawof = NULL;
-	size_t ntok = 0, tcap = 0, nrw = 0, rcap = 0, tsize, i, j, fi = 0, need = 0;
+	size_t ntok = 0, tcap = 0, nrw = 0, rcap = 0, tsize, i, j, fi = 0, need = 0, nc, ncand = 0;
+	struct cand {
+		double w;
+		size_t first;
+		int span;		/* -1: merged into another */
+		char term[sizeof(((struct arxiv_term *)0)->term)];
+	} cand[2 * ARXIV_EXPLAIN_MAX];
 	int L = c->n_labels, rc = -1, q;
 	double scale, ss = 0;
 
@@ -290,33 +318,29 @@ explain_fast(const struct ft_model *ft, const struct ft_feats *f, int win, int r
 	if (fi != f->n)
 		goto mismatch;
 
-	/* the n best positive shares, best first */
+	/* the 2n best positive shares, best first (two n-grams may show as the
+	 * same words: they are merged below) */
+	nc = 2 * n < sizeof(cand) / sizeof(cand[0]) ? 2 * n : sizeof(cand) / sizeof(cand[0]);
 	for (i = 0; i < tsize; i++) {
 		size_t at;
 		if (tab[i].key == 0 || !(tab[i].w > 0))
 			continue;
-		if (a->n_terms == n && tab[i].w <= a->terms[n - 1].weight)
+		if (ncand == nc && tab[i].w <= cand[nc - 1].w)
 			continue;
-		at = a->n_terms < n ? a->n_terms++ : n - 1;
-		while (at > 0 && a->terms[at - 1].weight < tab[i].w) {
-			a->terms[at] = a->terms[at - 1];
+		at = ncand < nc ? ncand++ : nc - 1;
+		while (at > 0 && cand[at - 1].w < tab[i].w) {
+			cand[at] = cand[at - 1];
 			at--;
 		}
-		a->terms[at].weight = (float)tab[i].w;
-		/* stash the span in term[] until the words are known */
-		memcpy(a->terms[at].term, &tab[i].first, sizeof(size_t));
-		memcpy(a->terms[at].term + sizeof(size_t), &tab[i].span, sizeof(int));
+		cand[at].w = tab[i].w;
+		cand[at].first = tab[i].first;
+		cand[at].span = tab[i].span;
 	}
 
 	/* raw words of the cleaned tokens, in order, up to the last one needed */
-	for (i = 0; i < a->n_terms; i++) {
-		size_t first;
-		int span;
-		memcpy(&first, a->terms[i].term, sizeof(size_t));
-		memcpy(&span, a->terms[i].term + sizeof(size_t), sizeof(int));
-		if (first + (size_t)span > need)
-			need = first + (size_t)span;
-	}
+	for (i = 0; i < ncand; i++)
+		if (cand[i].first + (size_t)cand[i].span > need)
+			need = cand[i].first + (size_t)cand[i].span;
 	if ((rawof = malloc((ntok ? ntok : 1) * sizeof(*rawof))) == NULL)
 		goto out;
 	for (j = 0; j < ntok; j++)
@@ -331,7 +355,15 @@ explain_fast(const struct ft_model *ft, const struct ft_feats *f, int win, int r
 			trim(raw, &st, &len);
 			rw[r].st = st;
 			rw[r].len = len;
-			if (len == 0 || clean_word(cl, raw + st, len, &cw, &cn) < 0)
+			if (len == 0)
+				continue;
+			/* most words need no cleaning to be recognised: the next token is
+			 * the word lowercased, or its start (a stem) */
+			if (pos < ntok && prefix_of(clean + tok[pos].st, tok[pos].len, raw + st, len)) {
+				rawof[pos++] = (long)r;
+				continue;
+			}
+			if (clean_word(cl, raw + st, len, &cw, &cn) < 0)
 				continue;
 			/* each token of the cleaned word, matched at pos or a little later */
 			while (k2 < cn) {
@@ -356,12 +388,10 @@ explain_fast(const struct ft_model *ft, const struct ft_feats *f, int win, int r
 	}
 
 	/* the terms in the input's words */
-	for (i = 0; i < a->n_terms; i++) {
-		size_t first, e;
-		int span, ok = 1;
-		char *t = a->terms[i].term;
-		memcpy(&first, t, sizeof(size_t));
-		memcpy(&span, t + sizeof(size_t), sizeof(int));
+	for (i = 0; i < ncand; i++) {
+		size_t first = cand[i].first, e;
+		int span = cand[i].span, ok = 1;
+		char *t = cand[i].term;
 		t[0] = '\0';
 		for (e = first; e < first + (size_t)span; e++)
 			ok &= rawof[e] >= 0;
@@ -369,18 +399,43 @@ explain_fast(const struct ft_model *ft, const struct ft_feats *f, int win, int r
 			/* the raw text from the first word to the last, stop words included */
 			size_t a0 = rw[rawof[first]].st, b0 = rw[rawof[first + (size_t)span - 1]].st +
 			    rw[rawof[first + (size_t)span - 1]].len;
-			term_add(t, sizeof(a->terms[i].term), raw + a0, b0 - a0);
+			term_add(t, sizeof(cand[i].term), raw + a0, b0 - a0);
 		} else
 			for (e = first; e < first + (size_t)span; e++) {
 				if (e > first)
-					term_add(t, sizeof(a->terms[i].term), " ", 1);
+					term_add(t, sizeof(cand[i].term), " ", 1);
 				if (rawof[e] >= 0)
-					term_add(t, sizeof(a->terms[i].term), raw + rw[rawof[e]].st,
+					term_add(t, sizeof(cand[i].term), raw + rw[rawof[e]].st,
 					    rw[rawof[e]].len);
 				else
-					term_add(t, sizeof(a->terms[i].term), clean + tok[e].st,
-					    tok[e].len);
+					term_add(t, sizeof(cand[i].term), clean + tok[e].st, tok[e].len);
 			}
+	}
+	/* the same words twice ("many-body" from "mani", "bodi" and "mani bodi"): one
+	 * term with the shares summed; then the n best */
+	for (i = 0; i < ncand; i++) {
+		size_t k;
+		if (cand[i].span < 0)
+			continue;
+		for (k = i + 1; k < ncand; k++)
+			if (cand[k].span >= 0 && strcmp(cand[i].term, cand[k].term) == 0) {
+				cand[i].w += cand[k].w;
+				cand[k].span = -1;
+			}
+	}
+	for (i = 0; i < ncand; i++) {
+		size_t at;
+		if (cand[i].span < 0)
+			continue;
+		if (a->n_terms == n && cand[i].w <= a->terms[n - 1].weight)
+			continue;
+		at = a->n_terms < n ? a->n_terms++ : n - 1;
+		while (at > 0 && a->terms[at - 1].weight < cand[i].w) {
+			a->terms[at] = a->terms[at - 1];
+			at--;
+		}
+		a->terms[at].weight = (float)cand[i].w;
+		memcpy(a->terms[at].term, cand[i].term, sizeof(a->terms[at].term));
 	}
 	rc = 0;
 	goto out;

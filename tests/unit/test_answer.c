@@ -25,6 +25,9 @@ static const char *const phrases[3][6] = {
 	  "Hamiltonian dynamics", "neutrino oscillations" },
 };
 static const char *const labels[3] = { "Mathematics", "Computer Science", "Physics" };
+/* function words between the phrases, as in an abstract */
+static const char *const glue[8] = { "and", "on", "of the", "with", "about", "we prove", "on the",
+	"and the" };
 
 static char dir[] = "/tmp/test_answer.XXXXXX";
 
@@ -47,6 +50,8 @@ write_set(const char *path, size_t n, uint64_t seed)
 		fprintf(fp, "{\"id\":\"%zu\",\"text\":\"Title %zu\\nWe study", i, i);
 		for (j = 0; j < 8; j++) {
 			int f = mix && (j & 1) ? o : l;
+			if (j)
+				fprintf(fp, " %s", glue[next(&seed) % 8]);
 			fprintf(fp, " %s", phrases[f][next(&seed) % 6]);
 		}
 		fprintf(fp, ".\",\"label\":\"%s\",\"fields\":[\"%s\"", labels[l], labels[l]);
