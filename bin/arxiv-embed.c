@@ -198,6 +198,7 @@ static int
 parse_line(const char *line, size_t len, struct item *it, char *why, size_t n)
 {
 	struct arxiv_buf b = {0};
+	struct arxiv_error e = { "", 0, "" };
 	json_error_t je;
 	json_t *o, *v;
 	size_t i = 0;
@@ -220,21 +221,9 @@ parse_line(const char *line, size_t len, struct item *it, char *why, size_t n)
 		json_decref(o);
 		return -1;
 	}
-	if (json_is_string(v = json_object_get(o, "text"))) {
-		if (arxiv_buf_append(&b, json_string_value(v), json_string_length(v)) < 0)
-			errx(1, "out of memory");
-	} else if (json_is_string(v = json_object_get(o, "abstract"))) {
-		json_t *t = json_object_get(o, "title");
-		if (arxiv_text_join(json_is_string(t) ? json_string_value(t) : "",
-		    json_string_value(v), &b) < 0)
-			errx(1, "out of memory");
-	} else {
-		snprintf(why, n, "no \"text\" or \"abstract\" string");
-		json_decref(o);
-		return -1;
-	}
-	if (b.len == 0) {
-		snprintf(why, n, "empty text");
+	/* the text predict, eval and serve would take (arxiv_record_text) */
+	if (arxiv_record_text((const struct json_t *)o, &b, &e) < 0) {
+		snprintf(why, n, "%s", e.text);
 		json_decref(o);
 		arxiv_buf_free(&b);
 		return -1;

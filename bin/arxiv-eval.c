@@ -220,6 +220,7 @@ bad(struct rec *r, const char *fmt, ...)
 static void
 parse(struct ctx *c, const char *line, size_t len, struct rec *r)
 {
+	struct arxiv_error e = { "", 0, "" };
 	json_error_t je;
 	json_t *o, *v, *x;
 	const char *text, *label;
@@ -247,20 +248,13 @@ parse(struct ctx *c, const char *line, size_t len, struct rec *r)
 		bad(r, "unknown label \"%.40s\" (the model knows %.100s)", label, c->known.data);
 		goto out;
 	}
-	if ((text = json_string_value(json_object_get(o, "text"))) != NULL) {
-		r->len = json_string_length(json_object_get(o, "text"));
-	} else if (json_string_value(json_object_get(o, "abstract")) != NULL) {
-		/* Kaggle-schema input: join as arxiv-map does */
-		v = json_object_get(o, "title");
-		if (arxiv_text_join(json_string_value(v) ? json_string_value(v) : "",
-		    json_string_value(json_object_get(o, "abstract")), &c->joined) < 0)
-			errx(1, "out of memory");
-		text = c->joined.data;
-		r->len = c->joined.len;
-	} else {
-		bad(r, "missing string \"text\"");
+	/* the text predict and serve would classify (arxiv_record_text) */
+	if (arxiv_record_text((const struct json_t *)o, &c->joined, &e) < 0) {
+		bad(r, "%s", e.text);
 		goto out;
 	}
+	text = c->joined.data;
+	r->len = c->joined.len;
 	v = json_object_get(o, "fields");
 	if (v != NULL && !json_is_array(v) && !json_is_null(v)) {
 		bad(r, "\"fields\" is not an array");

@@ -63,47 +63,6 @@ static const char *const bert_space_fmt =
     "warmup_ratio uniform 0 0.2\n"
     "epochs int 2 %d\n";
 
-static void
-usage(FILE *fp)
-{
-	fprintf(fp, "usage: arxiv-hpo [-ft] [-M fast|bert] [-i init_dir] [-n trials] [-j jobs] "
-	    "[-o dir] [-s seed] [-e epochs] [--space file] [--metric accuracy|macro_f1|loss] "
-	    "[--sampler tpe|random] [--prune] [--timeout seconds] [--threads n] "
-	    "[--set key=value] [--resume] [--refit] [--ask] [--sshlogin logins] "
-	    "[--slurm options] [--verbose] [train val]\n");
-}
-
-static void
-help(void)
-{
-	usage(stdout);
-	printf("\n"
-	    "  -M, --model fast|bert       model kind (default fast)\n"
-	    "  -i, --init DIR              transformer checkpoint (with -M bert)\n"
-	    "  -n, --trials N              trials in the study, resumed ones included (default 20)\n"
-	    "  -j, --jobs N                trials at a time (default 1)\n"
-	    "  -o, --output DIR            output directory (default artifacts)\n"
-	    "  -s, --seed N                sampler and training seed (default 42)\n"
-	    "  -e, --epochs N              top of the transformer space's epochs (default 4)\n"
-	    "  -f, --force                 start a new search over an existing journal\n"
-	    "  -t, --table                 print the trial table (alone: of -o's journal)\n"
-	    "      --space FILE            search space, lines \"name kind args\"\n"
-	    "      --metric M              accuracy, macro_f1 or loss (default loss)\n"
-	    "      --sampler S             tpe (default) or random\n"
-	    "      --prune                 stop trials below the median at an epoch (MedianPruner)\n"
-	    "      --timeout SECONDS       per-trial time limit (0: none)\n"
-	    "      --threads N             threads of each trial (default cores / jobs)\n"
-	    "      --set KEY=VALUE         a fixed training parameter for every trial\n"
-	    "      --resume                continue the journal's search (re-runs unfinished trials)\n"
-	    "      --refit                 retrain the best parameters on train+val (JSONL)\n"
-	    "      --ask                   print the next proposal from the journal and exit\n"
-	    "      --sshlogin LOGINS       run trials on hosts through GNU parallel\n"
-	    "      --slurm OPTIONS         run trials as a Slurm job array (key=value,...)\n"
-	    "      --verbose               progress on stderr\n"
-	    "  -h, --help                  this help\n"
-	    "  -V, --version               print the version\n");
-}
-
 enum {
 	O_SPACE = 256, O_METRIC, O_SAMPLER, O_PRUNE, O_TIMEOUT, O_THREADS, O_SET, O_RESUME,
 	O_REFIT, O_ASK, O_SSH, O_SLURM, O_VERBOSE, O_WORKER
@@ -136,6 +95,41 @@ static const struct option longopts[] = {
 	{ "help", no_argument, NULL, 'h' },
 	{ "version", no_argument, NULL, 'V' },
 	{ NULL, 0, NULL, 0 }
+};
+
+static const struct prog_help help[] = {
+	{ "model", "fast|bert", "model kind (default: fast)", 0 },
+	{ "init", "init_dir", "transformer checkpoint (with -M bert)", 0 },
+	{ "trials", "trials", "trials in the study, resumed ones included (default: 20)", 0 },
+	{ "jobs", "jobs", "trials at a time (default: 1)", 0 },
+	{ "output", "dir", "output directory (default: artifacts)", 0 },
+	{ "seed", "seed", "sampler and training seed (default: 42)", 0 },
+	{ "epochs", "epochs", "top of the transformer space's epochs (default: 4)", 0 },
+	{ "force", NULL, "start a new search over an existing journal", 0 },
+	{ "table", NULL, "print the trial table (alone: of -o's journal)", 0 },
+	{ "space", "file", "search space, lines \"name kind args\"", 0 },
+	{ "metric", "accuracy|macro_f1|loss", "the objective (default: loss)", 0 },
+	{ "sampler", "tpe|random", "the sampler (default: tpe)", 0 },
+	{ "prune", NULL, "stop trials below the median at an epoch (MedianPruner)", 0 },
+	{ "timeout", "seconds", "per-trial time limit (0: none)", 0 },
+	{ "threads", "n", "threads of each trial (default: cores / jobs)", 0 },
+	{ "set", "key=value", "a fixed training parameter for every trial", 0 },
+	{ "resume", NULL, "continue the journal's search (re-runs unfinished trials)", 0 },
+	{ "refit", NULL, "retrain the best parameters on train+val (JSONL)", 0 },
+	{ "ask", NULL, "print the next proposal from the journal and exit", 0 },
+	{ "sshlogin", "logins", "run trials on hosts through GNU parallel", 0 },
+	{ "slurm", "options", "run trials as a Slurm job array (key=value,...)", 0 },
+	{ "worker", NULL, "internal: one trial of a --sshlogin or --slurm search", 0 },
+	{ "verbose", NULL, "progress on stderr", 0 },
+	{ "help", NULL, "print this help and exit", 0 },
+	{ "version", NULL, "print the version and exit", 0 },
+	{ NULL, NULL, NULL, 0 }
+};
+
+static const struct prog P = {
+	"arxiv-hpo", "[train val]",
+	"Search training parameters (TPE or random), trials in parallel, on hosts or on Slurm.",
+	"hVM:i:n:j:o:s:e:ft", longopts, help, NULL
 };
 
 /* ------------------------------------------------------------- state */
@@ -659,7 +653,7 @@ train_argv(const struct study *st, const struct runcfg *rc, size_t n, const char
 #define ADDF(...) do { if (p < 64) { snprintf(pool[p], sizeof(pool[p]), __VA_ARGS__); \
 	ADD(pool[p]); p++; } } while (0)
 	ADD(rc->train_bin);
-	ADD("-v");
+	ADD("--verbose");
 	ADD("-f");
 	ADD("-M");
 	ADD(st->model);
@@ -1776,12 +1770,12 @@ main(int argc, char *argv[])
 	if ((rc.sets = calloc((size_t)argc + 1, sizeof(char *))) == NULL)
 		err(1, NULL);
 
-	while ((c = getopt_long(argc, argv, "M:i:n:j:o:s:e:fthV", longopts, NULL)) != -1) {
+	while ((c = prog_getopt(&P, argc, argv)) != -1) {
 		switch (c) {
 		case 'M':
 			if (strcmp(optarg, "fast") && strcmp(optarg, "bert")) {
 				warnx("%s: unknown model type (fast or bert)", optarg);
-				usage(stderr);
+				prog_usage(&P, stderr);
 				return 2;
 			}
 			st.model = optarg;
@@ -1802,7 +1796,7 @@ main(int argc, char *argv[])
 			if (strcmp(optarg, "loss") && strcmp(optarg, "accuracy") &&
 			    strcmp(optarg, "macro_f1")) {
 				warnx("%s: unknown metric (accuracy, macro_f1 or loss)", optarg);
-				usage(stderr);
+				prog_usage(&P, stderr);
 				return 2;
 			}
 			snprintf(st.metric, sizeof(st.metric), "%s", optarg);
@@ -1810,7 +1804,7 @@ main(int argc, char *argv[])
 		case O_SAMPLER:
 			if (strcmp(optarg, "tpe") && strcmp(optarg, "random")) {
 				warnx("%s: unknown sampler (tpe or random)", optarg);
-				usage(stderr);
+				prog_usage(&P, stderr);
 				return 2;
 			}
 			snprintf(st.sampler, sizeof(st.sampler), "%s", optarg);
@@ -1823,7 +1817,7 @@ main(int argc, char *argv[])
 
 			if ((eq = strchr(optarg, '=')) == NULL) {
 				warnx("%s: expected key=value", optarg);
-				usage(stderr);
+				prog_usage(&P, stderr);
 				return 2;
 			}
 			*eq = '\0';
@@ -1842,15 +1836,6 @@ main(int argc, char *argv[])
 		case O_SLURM: slurm = optarg; break;
 		case O_WORKER: worker = 1; break;
 		case O_VERBOSE: st.verbose = 1; break;
-		case 'h':
-			help();
-			return prog_fshut();
-		case 'V':
-			printf("arxiv-hpo %s\n", VERSION);
-			return prog_fshut();
-		default:
-			usage(stderr);
-			return 2;
 		}
 	}
 	argc -= optind;
@@ -1885,7 +1870,7 @@ main(int argc, char *argv[])
 		return prog_fshut();
 	}
 	if (argc != 2) {
-		usage(stderr);
+		prog_usage(&P, stderr);
 		return 2;
 	}
 	rc.train = argv[0];

@@ -1,7 +1,7 @@
 /*
  * arxiv-predict - apply trained artifacts to abstracts: one JSON line out per
- * line in (plain text, or JSONL with "abstract" [+ "title"] or "text"), in the
- * seed's response schema. A line that cannot be predicted gives an
+ * line in (plain text, or a JSON record whose text arxiv_record_text finds:
+ * "text", else "title" + "abstract"), in the seed's response schema. A line that cannot be predicted gives an
  * {"error":..} line and a warning, so output and input always line up.
  */
 #include <jansson.h>
@@ -11,7 +11,7 @@
 
 #define BATCH 2048
 
-enum { O_THREADS = 256, O_EXPLAIN, O_MINCONF, O_OOD };
+enum { O_THREADS = 256, O_INPUT, O_EXPLAIN, O_MINCONF, O_OOD };
 
 static const struct option longopts[] = {
 	{ "model", required_argument, NULL, 'm' },
@@ -19,6 +19,7 @@ static const struct option longopts[] = {
 	{ "jobs", required_argument, NULL, 'j' },
 	{ "top-k", required_argument, NULL, 'K' },
 	{ "keep-going", no_argument, NULL, 'k' },
+	{ "input", required_argument, NULL, O_INPUT },
 	{ "explain", required_argument, NULL, O_EXPLAIN },
 	{ "min-confidence", required_argument, NULL, O_MINCONF },
 	{ "ood-threshold", required_argument, NULL, O_OOD },
@@ -34,6 +35,7 @@ static const struct prog_help help[] = {
 	{ "jobs", "threads", "threads for -b (default: all cores)", 0 },
 	{ "top-k", "k", "labels per answer, best first (default: 3)", 0 },
 	{ "keep-going", NULL, "the default: a bad line gets an {\"error\":...} line, the rest go on", 0 },
+	{ "input", "text|jsonl|auto", "text, jsonl, or auto (default): a line that is a JSON object is a record", 0 },
 	{ "explain", "n", "add the n terms that weighed most for the answer (0..16)", 0 },
 	{ "min-confidence", "p", "answer \"Other\" when the top probability is below p (default 0)", 0 },
 	{ "ood-threshold", "p", "answer \"Other\" when P(in domain) < p (default: the model's; 0: off)", 0 },
@@ -228,12 +230,22 @@ finish(struct pool *p)
 	return ferror(stdout) ? -1 : 0;
 }
 
-/* Fill it from one input line: plain text, or a JSON object. */
+/* --input: how a line is read */
+enum { IN_AUTO, IN_TEXT, IN_JSONL };
+static int input_mode = IN_AUTO;
+
+/*
+ * Fill it from one input line: plain text, or a JSON record whose text
+ * arxiv_record_text finds (the rule eval, embed and serve use too). In auto
+ * mode a line is a record when it parses as a JSON object, else plain text
+ * (an abstract may begin with a brace: "{\AE}therFlow: ...").
+ */
 static void
 parse_line(struct item *it, const char *line, size_t len)
 {
+	struct arxiv_error e = { "", 0, "" };
 	json_error_t je;
-	json_t *o, *a, *t;
+	json_t *o = NULL;
 	size_t i = 0;
 
 	arxiv_buf_clear(&it->text);
@@ -244,26 +256,24 @@ parse_line(struct item *it, const char *line, size_t len)
 		snprintf(it->err, sizeof(it->err), "empty line");
 		return;
 	}
-	if (line[i] != '{') {
+	if (input_mode == IN_JSONL || (input_mode == IN_AUTO && line[i] == '{')) {
+		o = json_loadb(line, len, 0, &je);
+		if (input_mode == IN_JSONL && o == NULL) {
+			snprintf(it->err, sizeof(it->err), "invalid JSON: %s", je.text);
+			return;
+		}
+		if (input_mode == IN_AUTO && !json_is_object(o)) {
+			json_decref(o);
+			o = NULL;
+		}
+	}
+	if (o == NULL) {
 		arxiv_buf_append(&it->text, line, len);
 		return;
 	}
-	if ((o = json_loadb(line, len, 0, &je)) == NULL) {
-		snprintf(it->err, sizeof(it->err), "invalid JSON: %s", je.text);
-		return;
-	}
-	a = json_object_get(o, "abstract");
-	t = json_object_get(o, "title");
-	if (json_is_string(a) && (t == NULL || json_is_null(t) || json_is_string(t)))
-		arxiv_text_join(json_string_value(t), json_string_value(a), &it->text);
-	else if (a == NULL && json_is_string(json_object_get(o, "text")))
-		arxiv_buf_append(&it->text, json_string_value(json_object_get(o, "text")),
-		    strlen(json_string_value(json_object_get(o, "text"))));
-	else
-		snprintf(it->err, sizeof(it->err), "no string \"abstract\" or \"text\"");
+	if (arxiv_record_text((const struct json_t *)o, &it->text, &e) < 0)
+		snprintf(it->err, sizeof(it->err), "%s", e.text);
 	json_decref(o);
-	if (it->err[0] == '\0' && it->text.len == 0)
-		snprintf(it->err, sizeof(it->err), "empty text");
 }
 
 int
@@ -289,6 +299,19 @@ main(int argc, char *argv[])
 		case 'K': k = prog_num(optarg, 1, ARXIV_TOPK_MAX, "top-k"); break;
 		case 'k': break;	/* what arxiv-predict always does */
 		case 'm': dir = optarg; break;
+		case O_INPUT:
+			if (strcmp(optarg, "auto") == 0)
+				input_mode = IN_AUTO;
+			else if (strcmp(optarg, "text") == 0)
+				input_mode = IN_TEXT;
+			else if (strcmp(optarg, "jsonl") == 0)
+				input_mode = IN_JSONL;
+			else {
+				warnx("%s: unknown input format (text, jsonl or auto)", optarg);
+				prog_usage(&P, stderr);
+				return 2;
+			}
+			break;
 		case O_EXPLAIN:
 			ao.explain = (size_t)prog_num(optarg, 0, ARXIV_EXPLAIN_MAX, "explanation term count");
 			break;

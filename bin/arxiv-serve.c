@@ -688,23 +688,18 @@ blank(const char *t)
 }
 
 /*
- * One item into out (title and abstract joined as in training): the abstract
- * is a string that is not blank, the title a string or null. 0, or -1 with a
- * detail naming the offending field ("what" is its name) in why.
+ * One bare string of a batch into out: a string that is not blank. 0, or -1
+ * with a detail naming the offending item ("what" is its name) in why. A record
+ * (a JSON object) goes through arxiv_record_text instead.
  */
 static int
-item_text(json_t *abs, json_t *title, const char *what, struct arxiv_buf *out, char *why, size_t n)
+item_text(json_t *abs, const char *what, struct arxiv_buf *out, char *why, size_t n)
 {
-	if (abs == NULL)
-		snprintf(why, n, "%s is required", what);
-	else if (!json_is_string(abs))
+	if (!json_is_string(abs))
 		snprintf(why, n, "%s must be a string", what);
 	else if (blank(json_string_value(abs)))
 		snprintf(why, n, "%s is empty", what);
-	else if (title && !json_is_null(title) && !json_is_string(title))
-		snprintf(why, n, "\"title\" must be a string");
-	else if (arxiv_text_join(title && json_is_string(title) ? json_string_value(title) : NULL,
-	    json_string_value(abs), out) < 0)
+	else if (arxiv_text_join(NULL, json_string_value(abs), out) < 0)
 		snprintf(why, n, "out of memory");
 	else
 		return 0;
@@ -817,13 +812,13 @@ predict(struct server *s, struct MHD_Connection *c, struct req *r)
 			char what[64];
 			int bad;
 
-			snprintf(what, sizeof(what), "\"abstracts\"[%zu]%s", i,
-			    json_is_object(it) ? ".abstract" : "");
-			if (json_is_object(it))
-				bad = item_text(json_object_get(it, "abstract"), json_object_get(it, "title"),
-				    what, &texts[i], why, sizeof(why));
-			else
-				bad = item_text(it, NULL, what, &texts[i], why, sizeof(why));
+			snprintf(what, sizeof(what), "\"abstracts\"[%zu]", i);
+			if (json_is_object(it)) {
+				/* a record: the rule of predict and eval (arxiv_record_text) */
+				if ((bad = arxiv_record_text((const struct json_t *)it, &texts[i], &err) < 0))
+					snprintf(why, sizeof(why), "%s: %s", what, err.text);
+			} else
+				bad = item_text(it, what, &texts[i], why, sizeof(why));
 			if (bad) {
 				ret = reply_err(s, c, r, MHD_HTTP_BAD_REQUEST, "invalid request", "%s", why);
 				goto done;
@@ -831,9 +826,9 @@ predict(struct server *s, struct MHD_Connection *c, struct req *r)
 		}
 	} else {
 		n = 1;
-		if (item_text(abs, json_object_get(root, "title"), "\"abstract\"", &one, why,
-		    sizeof(why)) < 0) {
-			ret = reply_err(s, c, r, MHD_HTTP_BAD_REQUEST, "invalid request", "%s", why);
+		/* the record's text by the rule of predict and eval (arxiv_record_text) */
+		if (arxiv_record_text((const struct json_t *)root, &one, &err) < 0) {
+			ret = reply_err(s, c, r, MHD_HTTP_BAD_REQUEST, "invalid request", "%s", err.text);
 			goto done;
 		}
 	}

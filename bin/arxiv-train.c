@@ -13,7 +13,8 @@
 
 enum {
 	O_VERSION = 256, O_HELP, O_BATCH, O_ACCUM, O_WARMUP, O_WDECAY, O_CHAR, O_L2, O_GRADNORM,
-	O_DROPOUT, O_LOSS, O_VERBOSE, O_TEST, O_THREADS, O_PARAM, O_RUNNAME, O_PARENT
+	O_DROPOUT, O_LOSS, O_VERBOSE, O_TEST, O_THREADS, O_PARAM, O_RUNNAME, O_PARENT,
+	O_PRECISION
 };
 
 static const struct option longopts[] = {
@@ -35,6 +36,7 @@ static const struct option longopts[] = {
 	{ "init", required_argument, NULL, 'i' },
 	{ "config", required_argument, NULL, 'c' },
 	{ "device", required_argument, NULL, 'D' },
+	{ "precision", required_argument, NULL, O_PRECISION },
 	{ "resume", required_argument, NULL, 'r' },
 	{ "batch-size", required_argument, NULL, O_BATCH },
 	{ "grad-accum", required_argument, NULL, O_ACCUM },
@@ -73,6 +75,7 @@ static const struct prog_help help[] = {
 	{ "init", "init_dir", "transformer: a Hugging Face checkpoint folder to fine-tune", 0 },
 	{ "config", "config", "transformer: a config.json for random initialisation", 0 },
 	{ "device", "device", "transformer: auto, cpu, cuda, cuda:N or mps", 0 },
+	{ "precision", "auto|fp32|fp16|bf16", "transformer: GPU arithmetic (auto: bf16 where the GPU has it, else fp16)", 0 },
 	{ "resume", "resume_dir", "transformer: a checkpoint directory to resume from", 0 },
 	{ "batch-size", "n", "transformer: examples per step", 0 },
 	{ "grad-accum", "n", "transformer: steps accumulated per update", 0 },
@@ -283,6 +286,7 @@ main(int argc, char *argv[])
 		case 'i': p.init_dir = optarg; break;
 		case 'c': p.config = optarg; break;
 		case 'D': p.device = optarg; break;
+		case O_PRECISION: p.precision = optarg; break;
 		case 'r': p.resume_dir = optarg; break;
 		case O_BATCH: p.batch_size = (int)prog_num(optarg, 1, 65536, "batch size"); break;
 		case O_ACCUM: p.grad_accum = (int)prog_num(optarg, 1, 65536, "accumulation"); break;

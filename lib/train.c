@@ -66,6 +66,7 @@ arxiv_train_default_params(void)
 	p.l2 = -1;		/* the loss's default: 2e-6 (hinge), 0 (softmax) */
 	p.loss = "hinge";
 	p.device = "auto";
+	p.precision = "auto";
 	p.batch_size = 32;
 	p.grad_accum = 1;
 	p.weight_decay = 0.01;
@@ -93,7 +94,7 @@ arxiv_train_params_json(const struct arxiv_train_params *p, struct arxiv_buf *ou
 
 #define S(x) ((x) ? json_string(x) : json_null())
 	o = json_pack("{s:o,s:i,s:i,s:i,s:I,s:f,s:i,s:i,s:i,s:i,s:i,s:I,s:f,s:f,"
-	    "s:o,s:o,s:o,s:o,s:i,s:i,s:f,s:f,s:f,s:f,s:o,s:o}",
+	    "s:o,s:o,s:o,s:o,s:o,s:i,s:i,s:f,s:f,s:f,s:f,s:o,s:o}",
 	    "model_type", S(p->model_type ? p->model_type : "fast"), "epochs", p->epochs,
 	    "patience", p->patience, "threads", p->threads, "seed", (json_int_t)p->seed,
 	    "lr", resolved_lr(p), "verbose", p->verbose, "dim", p->dim, "word_ngrams", p->word_ngrams,
@@ -101,6 +102,7 @@ arxiv_train_params_json(const struct arxiv_train_params *p, struct arxiv_buf *ou
 	    "buckets", (json_int_t)p->buckets, "class_weight", p->class_weight, "l2", p->l2 >= 0 ? p->l2 : ft_default_l2(p->loss),
 	    "loss", S(p->loss ? p->loss : "hinge"),
 	    "init_dir", S(p->init_dir), "config", S(p->config), "device", S(p->device),
+	    "precision", S(p->precision ? p->precision : "auto"),
 	    "batch_size", p->batch_size, "grad_accum", p->grad_accum,
 	    "weight_decay", p->weight_decay, "warmup_ratio", p->warmup_ratio,
 	    "max_grad_norm", p->max_grad_norm, "dropout", p->dropout,

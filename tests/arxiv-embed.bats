@@ -131,7 +131,7 @@ need_torch() {
 	[ "$(arxiv-embed -m art -D cpu -f jsonl -k in.txt 2>/dev/null | wc -l)" -eq 3 ]
 	run sh -c 'printf "{\"title\":\"x\"}\n" | arxiv-embed -m art -D cpu -f jsonl'
 	assert_status 1
-	assert_output 'arxiv-embed: <stdin>:1: no "text" or "abstract" string'
+	assert_output 'arxiv-embed: <stdin>:1: "abstract" (or "text") is required'
 }
 
 @test "arxiv-embed: an unknown device is an error" {

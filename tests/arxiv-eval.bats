@@ -147,7 +147,7 @@ normalise() {
 	need_model
 	printf '%s\n' '{"label":"Physics"}' > t1
 	run arxiv-eval -m "$MODEL" t1
-	assert_failure 'arxiv-eval: t1:1: missing string "text"'
+	assert_failure 'arxiv-eval: t1:1: "abstract" (or "text") is required'
 	printf '\n%s\n' '{"text":"a laser","label":3}' > t2
 	run arxiv-eval -m "$MODEL" t2
 	assert_failure 'arxiv-eval: t2:2: "label" is not a string'

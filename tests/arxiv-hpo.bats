@@ -7,7 +7,7 @@ load helper
 
 FIX="$TOP/tests/cases/arxiv-train"
 HPO="$TOP/tests/fixtures/hpo"
-USAGE="usage: arxiv-hpo [-ft] [-M fast|bert] [-i init_dir] [-n trials] [-j jobs] [-o dir] [-s seed] [-e epochs] [--space file] [--metric accuracy|macro_f1|loss] [--sampler tpe|random] [--prune] [--timeout seconds] [--threads n] [--set key=value] [--resume] [--refit] [--ask] [--sshlogin logins] [--slurm options] [--verbose] [train val]"
+USAGE="usage: arxiv-hpo [-M fast|bert | --model=fast|bert] [-i init_dir | --init=init_dir] [-n trials | --trials=trials] [-j jobs | --jobs=jobs] [-o dir | --output=dir] [-s seed | --seed=seed] [-e epochs | --epochs=epochs] [-f | --force] [-t | --table] [--space=file] [--metric=accuracy|macro_f1|loss] [--sampler=tpe|random] [--prune] [--timeout=seconds] [--threads=n] [--set=key=value] [--resume] [--refit] [--ask] [--sshlogin=logins] [--slurm=options] [--worker] [--verbose] [train val]"
 
 json_get() {
 	python3 -c 'import json,sys; d=json.load(open(sys.argv[1]))
@@ -47,7 +47,7 @@ fake() {
 @test "arxiv-hpo --help lists every option, --version, bad usage" {
 	run arxiv-hpo --help
 	assert_success
-	[ "${lines[0]}" = "$USAGE" ]
+	[ "$(synopsis)" = "$USAGE" ]
 	for o in -M,\ --model -i,\ --init -n,\ --trials -j,\ --jobs -o,\ --output -s,\ --seed \
 		-e,\ --epochs -f,\ --force -t,\ --table --space --metric --sampler --prune \
 		--timeout --threads --set --resume --refit --ask --sshlogin --slurm --verbose \
@@ -58,7 +58,7 @@ fake() {
 	assert_success "arxiv-hpo 0.1.0"
 	run arxiv-hpo --bogus
 	assert_status 2
-	assert_line "$USAGE"
+	[ "$(synopsis)" = "$USAGE" ]
 	run arxiv-hpo only-one.jsonl
 	assert_status 2
 	run arxiv-hpo --metric f2 a b
