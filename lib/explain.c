@@ -77,7 +77,7 @@ split(const char *s, size_t n, struct span **t, size_t *nt, size_t *cap)
 
 /* ------------------------------------------------ raw word -> cleaned cache */
 
-#define WC_SLOTS 4096
+#define WC_SLOTS 1024	/* small enough to stay in cache: stop words, mostly */
 #define WC_KEY 32
 #define WC_VAL 48
 
@@ -86,10 +86,26 @@ struct wc_slot {
 	char key[WC_KEY], val[WC_VAL];
 };
 
+struct agg {
+	uint64_t key;		/* row << 8 | span; 0 empty */
+	size_t first;		/* first word of its first occurrence */
+	int span;
+	double w;
+};
+
+/* Per thread: the word cache and explain_fast's scratch arrays (kept between
+ * calls: no allocation per answer). */
 struct wcache {
 	const struct arxiv_cleaner *owner;
 	struct arxiv_buf tmp;
 	struct wc_slot slot[WC_SLOTS];
+	struct span *tok, *rw;
+	size_t tcap, rcap;
+	struct agg *tab;
+	size_t tabcap;
+	long *rawof;
+	size_t rawcap;
+	struct ft_feats one;
 };
 
 static pthread_key_t wc_key;
@@ -102,6 +118,11 @@ wc_free(void *p)
 
 	if (w) {
 		arxiv_buf_free(&w->tmp);
+		free(w->tok);
+		free(w->rw);
+		free(w->tab);
+		free(w->rawof);
+		free(w->one.v);
 		free(w);
 	}
 }
@@ -112,29 +133,38 @@ wc_init(void)
 	pthread_key_create(&wc_key, wc_free);
 }
 
-/* The cleaned form of one raw word into *out and *outlen (borrowed until the next call). */
-static int
-clean_word(struct arxiv_cleaner *cl, const char *w, size_t n, const char **out, size_t *outlen)
+/* This thread's cache, emptied when used with another cleaner (model). */
+static struct wcache *
+wc_get(const struct arxiv_cleaner *cl)
 {
 	struct wcache *c;
-	struct arxiv_error e;
-	struct wc_slot *s = NULL;
 
 	pthread_once(&wc_once, wc_init);
 	if ((c = pthread_getspecific(wc_key)) == NULL) {
 		if ((c = calloc(1, sizeof(*c))) == NULL)
-			return -1;
+			return NULL;
 		if (pthread_setspecific(wc_key, c) != 0) {
 			free(c);
-			return -1;
+			return NULL;
 		}
 	}
-	if (c->owner != cl) {	/* another cleaner (model): forget everything */
+	if (c->owner != cl) {
 		size_t i;
 		for (i = 0; i < WC_SLOTS; i++)
 			c->slot[i].klen = 0;
 		c->owner = cl;
 	}
+	return c;
+}
+
+/* The cleaned form of one raw word into *out and *outlen (borrowed until the next call). */
+static int
+clean_word(struct wcache *c, struct arxiv_cleaner *cl, const char *w, size_t n,
+    const char **out, size_t *outlen)
+{
+	struct arxiv_error e;
+	struct wc_slot *s = NULL;
+
 	if (n < WC_KEY && n > 0) {
 		s = &c->slot[arxiv_key_hash(w, n) & (WC_SLOTS - 1)];
 		if (s->klen == n && memcmp(s->key, w, n) == 0) {
@@ -202,14 +232,21 @@ prefix_of(const char *t, size_t tl, const char *w, size_t wl)
 	return 1;
 }
 
+/* Token byte t and raw byte w are both ASCII letters or digits, different
+ * once w is lowercased. */
+static int
+first_differs(char t, char w)
+{
+	unsigned char a = (unsigned char)t, b = (unsigned char)w;
+
+	if (b >= 'A' && b <= 'Z')
+		b = (unsigned char)(b | 0x20);
+	return ((a >= 'a' && a <= 'z') || (a >= '0' && a <= '9')) &&
+	    ((b >= 'a' && b <= 'z') || (b >= '0' && b <= '9')) && a != b;
+}
+
 /* ----------------------------------------------------------------- terms */
 
-struct agg {
-	uint64_t key;		/* row << 8 | span; 0 empty */
-	size_t first;		/* first word of its first occurrence */
-	int span;
-	double w;
-};
 
 /* Append s[0..n) to t (capacity cap), cut at a UTF-8 boundary; blanks as one space. */
 static void
@@ -242,29 +279,32 @@ explain_fast(const struct ft_model *ft, const struct ft_feats *f, int win, int r
     size_t n, struct arxiv_answer *a)
 {
 	const struct ft_config *c = &ft->c;
-	struct span *tok = NULL, *rw = NULL;
-	struct agg *tab = NULL;
-	struct ft_feats one = {0};
-	long *rawof = NULL;
-	size_t ntok = 0, tcap = 0, nrw = 0, rcap = 0, tsize, i, j, fi = 0, need = 0, nc, ncand = 0;
+	struct wcache *wc = wc_get(cl);
+	struct span *tok, *rw;
+	struct agg *tab;
+	long *rawof;
+	size_t ntok = 0, nrw = 0, tsize, i, j, fi = 0, need = 0, nc, ncand = 0;
 	struct cand {
 		double w;
 		size_t first;
 		int span;		/* -1: merged into another */
 		char term[sizeof(((struct arxiv_term *)0)->term)];
 	} cand[2 * ARXIV_EXPLAIN_MAX];
-	int L = c->n_labels, rc = -1, q;
+	int L = c->n_labels, q;
 	double scale, ss = 0;
 
 	a->n_terms = 0;
 	if (f->n == 0 || c->ids)
 		return 0;
-	if (split(clean, clen, &tok, &ntok, &tcap) < 0)
-		goto out;
+	if (wc == NULL || split(clean, clen, &wc->tok, &ntok, &wc->tcap) < 0)
+		return -1;
+	tok = wc->tok;
 	for (tsize = 64; tsize < 2 * f->n; tsize *= 2)
 		;
-	if ((tab = calloc(tsize, sizeof(*tab))) == NULL)
-		goto out;
+	if (grow(&wc->tab, &wc->tabcap, tsize, sizeof(*wc->tab)) < 0)
+		return -1;
+	tab = wc->tab;
+	memset(tab, 0, tsize * sizeof(*tab));
 	if (c->dim == 0) {
 		for (i = 0; i < f->n; i++) {
 			double w = ft->idf ? ft->idf[f->v[i]] : 1;
@@ -278,9 +318,9 @@ explain_fast(const struct ft_model *ft, const struct ft_feats *f, int win, int r
 	for (j = 0; j < ntok; j++) {
 		size_t nchars = 0, nf;
 		if (c->char_maxn > 0) {
-			if (ft_feats_text(c, clean + tok[j].st, tok[j].len, &one) < 0)
-				goto out;
-			nchars = one.n ? one.n - 1 : 0;
+			if (ft_feats_text(c, clean + tok[j].st, tok[j].len, &wc->one) < 0)
+				return -1;
+			nchars = wc->one.n ? wc->one.n - 1 : 0;
 		}
 		nf = (j + 1 < (size_t)c->word_ngrams ? j + 1 : (size_t)c->word_ngrams) + nchars;
 		for (q = 0; (size_t)q < nf; q++, fi++) {
@@ -341,12 +381,13 @@ explain_fast(const struct ft_model *ft, const struct ft_feats *f, int win, int r
 	for (i = 0; i < ncand; i++)
 		if (cand[i].first + (size_t)cand[i].span > need)
 			need = cand[i].first + (size_t)cand[i].span;
-	if ((rawof = malloc((ntok ? ntok : 1) * sizeof(*rawof))) == NULL)
-		goto out;
+	if (grow(&wc->rawof, &wc->rawcap, ntok ? ntok : 1, sizeof(*wc->rawof)) < 0 ||
+	    split(raw, rlen, &wc->rw, &nrw, &wc->rcap) < 0)
+		return -1;
+	rawof = wc->rawof;
+	rw = wc->rw;
 	for (j = 0; j < ntok; j++)
 		rawof[j] = -1;
-	if (split(raw, rlen, &rw, &nrw, &rcap) < 0)
-		goto out;
 	{
 		size_t pos = 0, r;
 		for (r = 0; r < nrw && pos < need; r++) {
@@ -359,11 +400,22 @@ explain_fast(const struct ft_model *ft, const struct ft_feats *f, int win, int r
 				continue;
 			/* most words need no cleaning to be recognised: the next token is
 			 * the word lowercased, or its start (a stem) */
-			if (pos < ntok && prefix_of(clean + tok[pos].st, tok[pos].len, raw + st, len)) {
-				rawof[pos++] = (long)r;
-				continue;
+			{
+				size_t t2;
+				for (t2 = pos; t2 < ntok && t2 < pos + 3; t2++)
+					if (prefix_of(clean + tok[t2].st, tok[t2].len, raw + st, len))
+						break;
+				if (t2 < ntok && t2 < pos + 3) {	/* a little later: back in step */
+					rawof[t2] = (long)r;
+					pos = t2 + 1;
+					continue;
+				}
 			}
-			if (clean_word(cl, raw + st, len, &cw, &cn) < 0)
+			/* nor do words that cannot give it: a different first letter (stop
+			 * words, mostly) gives no token we look for */
+			if (pos < ntok && first_differs(clean[tok[pos].st], raw[st]))
+				continue;
+			if (clean_word(wc, cl, raw + st, len, &cw, &cn) < 0)
 				continue;
 			/* each token of the cleaned word, matched at pos or a little later */
 			while (k2 < cn) {
@@ -437,16 +489,8 @@ explain_fast(const struct ft_model *ft, const struct ft_feats *f, int win, int r
 		a->terms[at].weight = (float)cand[i].w;
 		memcpy(a->terms[at].term, cand[i].term, sizeof(a->terms[at].term));
 	}
-	rc = 0;
-	goto out;
+	return 0;
 mismatch:
 	a->n_terms = 0;	/* the features are not laid out as expected: no explanation */
-	rc = 0;
-out:
-	free(tok);
-	free(rw);
-	free(tab);
-	free(one.v);
-	free(rawof);
-	return rc;
+	return 0;
 }
