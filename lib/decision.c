@@ -4,22 +4,24 @@
  * validation set at training time (dec_train) and stored in the artifacts:
  *
  *   metadata/decision.json   {"fields_threshold":..,"domain":{"threshold":..,
- *                             "coef":[5 numbers],"probes":4,"bits":..},"val":{..}}
- *   model/domain.safetensors  "bloom": a bloom filter (U8, a power of two bytes)
- *                             of the cleaned words and adjacent word pairs seen
- *                             at least twice in the training texts
+ *                             "coef":[5 numbers],"sketch":..,"tokens":..},"val":{..}}
+ *   model/domain.safetensors  "words", "pairs": count-min sketches (U8 [slots, 2]:
+ *                             two rows, interleaved, of 8-bit log counts) of the
+ *                             raw words (letters and digits, lowercased) and
+ *                             adjacent word pairs of the training texts
  *
  * Fields: a label is listed when its calibrated probability reaches the
  * threshold (the primary answer always is); the threshold is the one of
  * 0.05, 0.06, .., 0.95 with the best F1 of the listed set against the paper's
  * field set, averaged over the validation papers.
  *
- * Domain: a text's share of known words, share of known adjacent word pairs
- * (shuffling an abstract keeps its words but breaks its pairs) and length go
- * into a logistic model of P(in domain), fitted on the validation texts (and
- * short windows of them) against seeded negatives made from them: random
- * letter strings of the same lengths, and the same words shuffled. The OOD
- * threshold is 0.5, lowered where needed so that at most 0.5% of the
+ * Domain: a text's share of known words (seen twice or more), the mean
+ * smoothed pointwise mutual information of its adjacent words (shuffling an
+ * abstract keeps its words but loses the pairs that go together) and its
+ * length go into a logistic model of P(in domain), fitted on the validation
+ * texts (and short windows of them) against seeded negatives made from them:
+ * random letter strings of the same lengths, and the same words shuffled.
+ * The OOD threshold is 0.5, lowered where needed so that at most 0.5% of the
  * validation abstracts fall below it (in-domain text keeps its answer).
  *
  * Training sets of fewer than 1000 texts or validation sets of fewer than 200
