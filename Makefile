@@ -117,6 +117,8 @@ $(BUILD)/lib/arxiv.pc: lib/arxiv.pc.in Makefile
 		lib/arxiv.pc.in > $@
 
 $(BUILD)/bin/arxiv-serve: LDEXTRA = -lmicrohttpd
+$(BUILD)/bin/arxiv-harvest: LDEXTRA = $(shell $(PKG_CONFIG) --libs libxml-2.0 libcurl)
+$(BUILD)/bin/arxiv-harvest: PROG_CFLAGS += $(shell $(PKG_CONFIG) --cflags libxml-2.0)
 $(BUILD)/bin/arxiv-map: LDEXTRA = -lz
 $(PROGS): bin/prog.h
 $(BUILD)/bin/%: bin/%.c $(SOLIB) lib/include/arxiv.h

@@ -52,6 +52,8 @@ static enum MHD_Result reply_page(struct server *, struct MHD_Connection *, stru
  * the others answer GET and HEAD. path is the name in /metrics and in
  * messages, alias a second spelling (or NULL).
  */
+static enum MHD_Result reply_report(struct server *, struct MHD_Connection *, struct req *);
+
 static const struct route {
 	const char *path, *alias;
 	int post;
@@ -64,6 +66,7 @@ static const struct route {
 	{ "/readyz", NULL, 0, get_readyz },
 	{ "/metrics", NULL, 0, reply_metrics },
 	{ "/", "/index.html", 0, reply_page },
+	{ "/report/", "/report", 0, reply_report },	/* and /report/NAME: prefix */
 };
 #define NROUTES		(sizeof(routes) / sizeof(routes[0]) + 1)
 #define R_OTHER		(NROUTES - 1)	/* no such path; counted in /metrics as "other" */
@@ -96,6 +99,7 @@ struct slot {
 struct server {
 	/* settings */
 	const char *dir;
+	const char *report_dir;	/* -R: arxiv-report's output, served at /report/ */
 	char page_path[4096];
 	size_t maxbody, maxbatch;
 	unsigned timeout;
@@ -144,6 +148,7 @@ static const struct option longopts[] = {
 	{ "max-conn", required_argument, NULL, 'c' },
 	{ "timeout", required_argument, NULL, 'T' },
 	{ "web-dir", required_argument, NULL, 'w' },
+	{ "report-dir", required_argument, NULL, 'R' },
 	{ "quiet", no_argument, NULL, 'q' },
 	{ "min-confidence", required_argument, NULL, 256 },
 	{ "ood-threshold", required_argument, NULL, 257 },
@@ -161,6 +166,7 @@ static const struct prog_help help[] = {
 	{ "max-conn", "maxconn", "most open connections (default: 1024)", 0 },
 	{ "timeout", "timeout", "seconds an idle or slow connection is kept (default: 10)", 0 },
 	{ "web-dir", "webdir", "serve the page from webdir/index.html (default: the shipped one)", 0 },
+	{ "report-dir", "reportdir", "serve arxiv-report's output at /report/ (default: none)", 0 },
 	{ "quiet", NULL, "no access log on stderr", 0 },
 	{ "min-confidence", "p", "default \"min_confidence\" of a request (default 0: never abstain for it)", 0 },
 	{ "ood-threshold", "p", "default \"ood_threshold\" of a request (default: the model's; 0: off)", 0 },
@@ -176,8 +182,8 @@ static const struct prog_deprecated deprecated[] = {
 
 static const struct prog P = {
 	"arxiv-serve", NULL,
-	"Serve artifacts over HTTP: POST /api/predict/, GET /api/labels/, /healthz, /readyz, /metrics, /.",
-	"hVm:l:j:B:b:c:T:w:qt:", longopts, help, deprecated
+	"Serve artifacts over HTTP: POST /api/predict/, GET /api/labels/, /healthz, /readyz, /metrics, /, /report/.",
+	"hVm:l:j:B:b:c:T:w:R:qt:", longopts, help, deprecated
 };
 
 static double
@@ -217,6 +223,9 @@ route_of(const char *url)
 
 	for (i = 0; i < R_OTHER; i++)
 		if (strcmp(url, routes[i].path) == 0 || (routes[i].alias && strcmp(url, routes[i].alias) == 0))
+			return i;
+	for (i = 0; i < R_OTHER; i++)	/* the report's files */
+		if (routes[i].fn == reply_report && strncmp(url, routes[i].path, strlen(routes[i].path)) == 0)
 			return i;
 	return R_OTHER;
 }
@@ -655,6 +664,57 @@ reply_metrics(struct server *s, struct MHD_Connection *c, struct req *r)
 	if (b.data == NULL)
 		return MHD_NO;
 	return reply(s, c, r, MHD_HTTP_OK, b.data, "text/plain; version=0.0.4; charset=utf-8", NULL);
+}
+
+/* GET /report/ (index.html) and /report/NAME.svg|.html from -R's directory:
+ * plain names only, regular files, no symbolic links. */
+static enum MHD_Result
+reply_report(struct server *s, struct MHD_Connection *c, struct req *r)
+{
+	const char *name = r->path + strlen("/report");
+	struct MHD_Response *resp;
+	enum MHD_Result ret;
+	char path[4096];
+	struct stat st;
+	size_t n, k;
+	int fd;
+
+	if (s->report_dir == NULL)
+		return reply_err(s, c, r, MHD_HTTP_NOT_FOUND, "not found",
+		    "no report: start the server with -R DIR (arxiv-report -o DIR)");
+	if (*name == '/')
+		name++;
+	if (*name == '\0')
+		name = "index.html";
+	n = strlen(name);
+	k = strspn(name, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_-.");
+	if (k != n || name[0] == '.' || n > 128 || (!(n > 4 && strcmp(name + n - 4, ".svg") == 0) &&
+	    !(n > 5 && strcmp(name + n - 5, ".html") == 0)))
+		return reply_err(s, c, r, MHD_HTTP_NOT_FOUND, "not found", "no such report file: %s",
+		    r->path);
+	snprintf(path, sizeof(path), "%s/%s", s->report_dir, name);
+	if ((fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW)) < 0 || fstat(fd, &st) < 0 ||
+	    !S_ISREG(st.st_mode)) {
+		if (fd >= 0)
+			close(fd);
+		return reply_err(s, c, r, MHD_HTTP_NOT_FOUND, "not found", "no such report file: %s",
+		    r->path);
+	}
+	if ((resp = MHD_create_response_from_fd((uint64_t)st.st_size, fd)) == NULL) {
+		close(fd);
+		return MHD_NO;
+	}
+	MHD_add_response_header(resp, "Content-Type", name[n - 1] == 'g' ? "image/svg+xml" :
+	    "text/html; charset=utf-8");
+	MHD_add_response_header(resp, "Cache-Control", "no-cache");
+	MHD_add_response_header(resp, "X-Content-Type-Options", "nosniff");
+	MHD_add_response_header(resp, "Content-Security-Policy",
+	    "default-src 'none'; img-src 'self'; style-src 'unsafe-inline'");
+	ret = MHD_queue_response(c, MHD_HTTP_OK, resp);
+	MHD_destroy_response(resp);
+	if (ret == MHD_YES)
+		r->status = MHD_HTTP_OK;
+	return ret;
 }
 
 static enum MHD_Result
@@ -1327,6 +1387,9 @@ main(int argc, char *argv[])
 			break;
 		case 257:
 			s->ood_threshold = prog_real(optarg, 0, 1, "OOD threshold");
+			break;
+		case 'R':
+			s->report_dir = optarg;
 			break;
 		}
 	}

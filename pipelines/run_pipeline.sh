@@ -269,8 +269,23 @@ do_eval() {
 stage eval "$report" "$artifacts/metadata/artifact.json" "$split/test.jsonl" "$(command -v arxiv-eval)"
 cat "$workdir/report.txt" >&2
 
+# 6b. explore: corpus statistics of the mapped dump (parallel blocks merged) and the
+# static HTML report with plots (arxiv-report; served at /report/), the original's notebook
+stats=$workdir/stats.json
+do_stats() {
+	parallel --pipe --block 16M arxiv-stats -p ${vocab:+-v "$vocab"} < "$mapped" | arxiv-stats -M > "$1.tmp"
+	mv "$1.tmp" "$1"
+}
+stage stats "$stats" "$mapped" "$(command -v arxiv-stats)" -- "vocab=$vocab"
+do_explore() { arxiv-report -o "$workdir/report" "$stats" "$report"; summary=$1; }
+if command -v gnuplot > /dev/null; then
+	stage explore "$workdir/report/index.html" "$stats" "$report" "$(command -v arxiv-report)"
+else
+	echo "$prog: explore: gnuplot not found (pipelines/install-deps.sh installs it): no report" >&2
+fi
+
 # 7. serve the new artifacts (foreground; SIGTERM stops it cleanly)
 if [ "$serve" -eq 1 ]; then
 	echo "$prog: serving $artifacts on http://$listen/" >&2
-	exec arxiv-serve -m "$artifacts" -l "$listen"
+	exec arxiv-serve -m "$artifacts" -l "$listen" -R "$workdir/report"
 fi

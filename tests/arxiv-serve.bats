@@ -8,7 +8,7 @@
 load helper
 
 FIX="$TOP/tests/cases/arxiv-serve"
-USAGE="usage: arxiv-serve [-m dir | --model=dir] [-l host:port | --listen=host:port] [-j threads | --jobs=threads] [-B maxbatch | --max-batch=maxbatch] [-b maxbody | --max-body=maxbody] [-c maxconn | --max-conn=maxconn] [-T timeout | --timeout=timeout] [-w webdir | --web-dir=webdir] [-q | --quiet] [--min-confidence=p] [--ood-threshold=p]"
+USAGE="usage: arxiv-serve [-m dir | --model=dir] [-l host:port | --listen=host:port] [-j threads | --jobs=threads] [-B maxbatch | --max-batch=maxbatch] [-b maxbody | --max-body=maxbody] [-c maxconn | --max-conn=maxconn] [-T timeout | --timeout=timeout] [-w webdir | --web-dir=webdir] [-R reportdir | --report-dir=reportdir] [-q | --quiet] [--min-confidence=p] [--ood-threshold=p]"
 ABS="We propose a scalable approach to graph neural networks for learning on large graphs."
 
 # start_server LOG [args...]: arxiv-serve on a free loopback port, in the
@@ -308,7 +308,7 @@ EOF
 
 @test "404 for an unknown path, with and without a query" {
 	req "$URL/api/nope"
-	expect 404 '{"error":"not found","detail":"no such path: /api/nope; try POST /api/predict/, GET /api/labels/, /healthz, /readyz, /metrics or /"}'
+	expect 404 '{"error":"not found","detail":"no such path: /api/nope; try POST /api/predict/, GET /api/labels/, /healthz, /readyz, /metrics, / or /report/"}'
 	req "$URL/healthz/x?y=1"
 	expect 404
 	req "$URL/healthz?probe=1"

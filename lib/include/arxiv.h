@@ -742,6 +742,56 @@ ARXIV_API int arxiv_sampler_suggest(const struct arxiv_space *s,
 ARXIV_API int arxiv_median_prune(const struct arxiv_trial *trials, size_t n_trials,
     const double *steps, int n_steps, int n_startup, int n_warmup);
 
+/* ----------------------------------------------------- corpus statistics (arxiv-stats) */
+
+/*
+ * Mergeable statistics over arxiv-map records (lib/stats.c, arxiv-stats(1)):
+ * papers per field, per primary category and per year, the cross-list matrix,
+ * text length in characters, words and WordPiece tokens, LaTeX and non-ASCII
+ * shares, duplicates, distinctive terms per field. Memory is bounded by the
+ * parameters; arxiv_stats_json(with_state) output merges exactly (up to the
+ * documented approximations) with arxiv_stats_merge_json.
+ */
+#define ARXIV_STATS_MAX_FIELDS 64
+struct arxiv_stats_params {
+	size_t term_cap;	/* terms kept in the count table (131072) */
+	size_t exact_max;	/* distinct ids/texts counted exactly (1048576), then HyperLogLog */
+	size_t top_terms;	/* distinctive terms printed per field (15); 0: terms not counted */
+	double prior;		/* alpha_0 of the Dirichlet prior (10000) */
+	size_t min_len;		/* shortest term, bytes (3) */
+	const char *stopwords;	/* stop-word list for the built-in term splitter; NULL: shipped */
+	int cleaner;		/* 1: records bring cleaned terms (rec.terms), no stop list loaded */
+};
+ARXIV_API struct arxiv_stats_params arxiv_stats_default_params(void);
+struct arxiv_stats_str {
+	const char *s;		/* borrowed; NULL with n 0 = absent */
+	size_t n;
+};
+struct arxiv_stats_record {
+	struct arxiv_stats_str id, text, label, date;	/* text: valid UTF-8 */
+	const struct arxiv_stats_str *categories;	/* primary first */
+	size_t n_categories;
+	const struct arxiv_stats_str *fields;
+	size_t n_fields;
+	long n_tokens;		/* WordPiece tokens incl. [CLS] [SEP]; -1 unknown */
+	struct arxiv_stats_str terms;	/* cleaned text (space-separated terms); s NULL:
+					 * split text with the built-in splitter */
+};
+struct arxiv_stats;
+/* new; p NULL: defaults. Loads the stop-word list unless p->cleaner. */
+ARXIV_API struct arxiv_stats *arxiv_stats_new(const struct arxiv_stats_params *p,
+    struct arxiv_error *err);
+ARXIV_API void arxiv_stats_free(struct arxiv_stats *s);
+/* Count one record (r and its strings borrowed for the call). 0 or -1 (out of memory). */
+ARXIV_API int arxiv_stats_add(struct arxiv_stats *s, const struct arxiv_stats_record *r,
+    struct arxiv_error *err);
+/* The statistics as one JSON object (schema in arxiv-stats(1)) into out (cleared);
+ * with_state adds "state", what arxiv_stats_merge_json needs. 0 or -1. */
+ARXIV_API int arxiv_stats_json(const struct arxiv_stats *s, int with_state, struct arxiv_buf *out);
+/* Add a with_state JSON result into s. 0 or -1 with err (invalid JSON, no state). */
+ARXIV_API int arxiv_stats_merge_json(struct arxiv_stats *s, const char *json, size_t len,
+    struct arxiv_error *err);
+
 /* ------------------------------------------ answers: fields, abstaining, explanations */
 
 /*
