@@ -597,6 +597,81 @@ ARXIV_API int arxiv_train_params_json(const struct arxiv_train_params *p, struct
 ARXIV_API int arxiv_train(const struct arxiv_train_params *p, const struct arxiv_dataset *train,
     const struct arxiv_dataset *val, const char *out_dir, int overwrite, struct arxiv_error *err);
 
+/* ------------------------------------------- PostgreSQL + pgvector store */
+
+/*
+ * Paper embeddings in PostgreSQL with pgvector (schema: arxiv-pg(5)), through
+ * libpq, which is loaded with dlopen on the first arxiv_pg_open: programs that
+ * never connect never load it. A handle is one connection; not thread-safe
+ * (open one per thread). Every call returns 0, or -1 with err ("postgresql: ..."
+ * and the server's first line of message).
+ */
+#define ARXIV_PG_EMBEDDER_MAX 128
+struct arxiv_pg;
+/* One row to load; strings are (pointer, length) and may hold any byte but NUL
+ * (refused: PostgreSQL text cannot hold it). field, categories may be NULL. */
+struct arxiv_pg_record {
+	const char *id, *title, *field, *categories;
+	size_t id_len, title_len, field_len, categories_len;
+	const float *vec;	/* dim floats, finite */
+};
+struct arxiv_pg_stats {
+	uint64_t committed;	/* rows in committed batches */
+	uint64_t inserted, updated, unchanged;	/* of those: new ids, replaced, identical */
+	uint64_t duplicates;	/* rows whose id came again later in the same batch */
+	uint64_t rolled_back;	/* rows of a batch that failed */
+	uint64_t batches;
+};
+struct arxiv_pg_info {
+	char embedder[ARXIV_PG_EMBEDDER_MAX];
+	uint32_t dim;
+	uint64_t count;		/* the planner's estimate for a big table */
+	int hnsw;		/* the HNSW index exists */
+};
+struct arxiv_pg_hit {
+	char *id, *title, *field;	/* new; field may be NULL */
+	float score;		/* cosine similarity, 1 - pgvector's <=> */
+};
+/* new; dsn: a libpq connection string or postgresql:// URI; NULL or "" takes
+ * everything from the PG* environment variables. */
+ARXIV_API struct arxiv_pg *arxiv_pg_open(const char *dsn, struct arxiv_error *err);
+ARXIV_API void arxiv_pg_close(struct arxiv_pg *pg);
+/* Settings: "batch" (rows per transaction, default 10000), "hnsw.m" (16),
+ * "hnsw.ef_construction" (64), "hnsw.ef_search" (pgvector's default 40). */
+ARXIV_API int arxiv_pg_set(struct arxiv_pg *pg, const char *key, long value,
+    struct arxiv_error *err);
+/* What the database holds (-1 with err when nothing was loaded yet). */
+ARXIV_API int arxiv_pg_info(struct arxiv_pg *pg, struct arxiv_pg_info *info,
+    struct arxiv_error *err);
+/* Start a load: creates the extension, tables and meta row when missing;
+ * refuses (-1) when the meta row names another embedder or dimension. */
+ARXIV_API int arxiv_pg_load_begin(struct arxiv_pg *pg, const char *embedder, uint32_t dim,
+    struct arxiv_error *err);
+/* Add one row (recno: its record number, for messages). 0 ok; 1 the record is
+ * refused (NUL byte, bad UTF-8, no id, non-finite vector; err->line = recno),
+ * nothing sent, the load goes on if the caller wants; -1 the batch in flight
+ * failed and was rolled back (committed batches stay): the load is over. */
+ARXIV_API int arxiv_pg_load_add(struct arxiv_pg *pg, const struct arxiv_pg_record *rec,
+    long recno, struct arxiv_error *err);
+/* Commit the last batch, build the field and HNSW indexes when missing, ANALYZE. */
+ARXIV_API int arxiv_pg_load_end(struct arxiv_pg *pg, struct arxiv_pg_stats *st,
+    struct arxiv_error *err);
+ARXIV_API void arxiv_pg_load_stats(const struct arxiv_pg *pg, struct arxiv_pg_stats *st);
+/* After arxiv_pg_info, arxiv_pg_load_begin or a search: the table's dimension
+ * and embedder (borrowed). */
+ARXIV_API uint32_t arxiv_pg_dim(const struct arxiv_pg *pg);
+ARXIV_API const char *arxiv_pg_embedder(const struct arxiv_pg *pg);
+/* The k rows nearest to q by cosine distance, best first (*out new: free with
+ * arxiv_pg_hits_free). field: only rows of that field (NULL: all). exact: a
+ * sequential scan instead of the HNSW index (for recall checks). */
+ARXIV_API int arxiv_pg_search(struct arxiv_pg *pg, const float *q, size_t k, const char *field,
+    int exact, struct arxiv_pg_hit **out, size_t *n, struct arxiv_error *err);
+/* The stored vector of id into vec (dim floats) and its row into *meta (new
+ * strings; may be NULL). 0 found, 1 not indexed, -1 error. */
+ARXIV_API int arxiv_pg_get(struct arxiv_pg *pg, const char *id, float *vec,
+    struct arxiv_pg_hit *meta, struct arxiv_error *err);
+ARXIV_API void arxiv_pg_hits_free(struct arxiv_pg_hit *h, size_t n);
+
 #ifdef __cplusplus
 }
 #endif
