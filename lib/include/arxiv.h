@@ -497,6 +497,7 @@ struct arxiv_model;
 struct arxiv_model_opts {
 	const char *device;	/* "auto", "cpu", "cuda", "cuda:N", "mps" */
 	int threads;		/* 0: library default */
+	size_t max_tokens;	/* transformers: truncate to this many tokens (0: the model's limit) */
 };
 ARXIV_API struct arxiv_model_opts arxiv_model_default_opts(void);
 /* new; loads any model type from an artifacts directory. */
