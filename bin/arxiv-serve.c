@@ -36,10 +36,37 @@
 #define MAX_PAGE	((size_t)4 << 20)
 #define MAX_SLOTS	256	/* label names counted in arxiv_predictions_total */
 
-enum route { R_PREDICT, R_LABELS, R_HEALTHZ, R_READYZ, R_METRICS, R_PAGE, R_OTHER, NROUTES };
-static const char *const route_name[NROUTES] = {
-	"/api/predict/", "/api/labels/", "/healthz", "/readyz", "/metrics", "/", "other"
+struct server;
+struct req;
+
+static enum MHD_Result predict(struct server *, struct MHD_Connection *, struct req *);
+static enum MHD_Result get_labels(struct server *, struct MHD_Connection *, struct req *);
+static enum MHD_Result get_healthz(struct server *, struct MHD_Connection *, struct req *);
+static enum MHD_Result get_readyz(struct server *, struct MHD_Connection *, struct req *);
+static enum MHD_Result reply_metrics(struct server *, struct MHD_Connection *, struct req *);
+static enum MHD_Result reply_page(struct server *, struct MHD_Connection *, struct req *);
+
+/*
+ * The route table: a new endpoint is one handler and one row. A POST route
+ * reads a JSON body (checked early for its type and size, limited by -b);
+ * the others answer GET and HEAD. path is the name in /metrics and in
+ * messages, alias a second spelling (or NULL).
+ */
+static const struct route {
+	const char *path, *alias;
+	int post;
+	/* called once the whole request (and body) has arrived */
+	enum MHD_Result (*fn)(struct server *, struct MHD_Connection *, struct req *);
+} routes[] = {
+	{ "/api/predict/", "/api/predict", 1, predict },
+	{ "/api/labels/", "/api/labels", 0, get_labels },
+	{ "/healthz", NULL, 0, get_healthz },
+	{ "/readyz", NULL, 0, get_readyz },
+	{ "/metrics", NULL, 0, reply_metrics },
+	{ "/", "/index.html", 0, reply_page },
 };
+#define NROUTES		(sizeof(routes) / sizeof(routes[0]) + 1)
+#define R_OTHER		(NROUTES - 1)	/* no such path; counted in /metrics as "other" */
 
 /* Status codes counted in /metrics; the last slot is "aborted" (no response). */
 static const unsigned status_code[] = { 200, 204, 400, 404, 405, 413, 415, 500, 503 };
@@ -73,6 +100,7 @@ struct server {
 	size_t maxbody, maxbatch;
 	unsigned timeout;
 	int quiet;
+	char route_list[512];	/* the paths, for the 404 message */
 
 	/* the model and the page, swapped under lock */
 	pthread_mutex_t lock;
@@ -96,7 +124,7 @@ struct server {
 /* One HTTP request, from its first handler call to its completion. */
 struct req {
 	struct timespec t0;
-	enum route route;
+	size_t route;		/* index in routes[], R_OTHER for none */
 	char method[16];
 	char path[160];
 	unsigned status;	/* 0 until a response is queued */
@@ -142,22 +170,27 @@ copy_clean(char *dst, size_t n, const char *s)
 	dst[o] = '\0';
 }
 
-static enum route
+static size_t
 route_of(const char *url)
 {
-	if (strcmp(url, "/api/predict/") == 0 || strcmp(url, "/api/predict") == 0)
-		return R_PREDICT;
-	if (strcmp(url, "/api/labels/") == 0 || strcmp(url, "/api/labels") == 0)
-		return R_LABELS;
-	if (strcmp(url, "/healthz") == 0)
-		return R_HEALTHZ;
-	if (strcmp(url, "/readyz") == 0)
-		return R_READYZ;
-	if (strcmp(url, "/metrics") == 0)
-		return R_METRICS;
-	if (strcmp(url, "/") == 0 || strcmp(url, "/index.html") == 0)
-		return R_PAGE;
+	size_t i;
+
+	for (i = 0; i < R_OTHER; i++)
+		if (strcmp(url, routes[i].path) == 0 || (routes[i].alias && strcmp(url, routes[i].alias) == 0))
+			return i;
 	return R_OTHER;
+}
+
+static const char *
+route_name(size_t i)
+{
+	return i < R_OTHER ? routes[i].path : "other";
+}
+
+static const char *
+route_allow(size_t i)
+{
+	return routes[i].post ? "POST, OPTIONS" : "GET, HEAD, OPTIONS";
 }
 
 /* ------------------------------------------------------------------ model */
@@ -441,7 +474,7 @@ static enum MHD_Result
 reply_405(struct server *s, struct MHD_Connection *c, struct req *r, const char *allow)
 {
 	char *body = dump_line(json_pack("{s:s,s:s++++}", "error", "method not allowed", "detail",
-	    r->method, " is not allowed on ", route_name[r->route], "; allowed: ", allow));
+	    r->method, " is not allowed on ", route_name(r->route), "; allowed: ", allow));
 
 	if (body == NULL)
 		return MHD_NO;
@@ -495,10 +528,10 @@ reply_metrics(struct server *s, struct MHD_Connection *c, struct req *r)
 				continue;
 			if (j + 1 < NSTATUS)
 				arxiv_buf_printf(&b, "arxiv_http_requests_total{path=\"%s\",status=\"%u\"} %lu\n",
-				    route_name[i], status_code[j], v);
+				    route_name(i), status_code[j], v);
 			else
 				arxiv_buf_printf(&b, "arxiv_http_requests_total{path=\"%s\",status=\"aborted\"} %lu\n",
-				    route_name[i], v);
+				    route_name(i), v);
 		}
 	arxiv_buf_printf(&b, "# HELP arxiv_http_request_duration_seconds Time from the request headers "
 	    "to the end of the response.\n# TYPE arxiv_http_request_duration_seconds histogram\n");
@@ -512,13 +545,13 @@ reply_metrics(struct server *s, struct MHD_Connection *c, struct req *r)
 		for (j = 0; j < NBUCKETS; j++) {
 			cum += atomic_load(&s->hist[i][j]);
 			arxiv_buf_printf(&b, "arxiv_http_request_duration_seconds_bucket{path=\"%s\",le=\"%g\"} %lu\n",
-			    route_name[i], bucket_le[j], cum);
+			    route_name(i), bucket_le[j], cum);
 		}
 		arxiv_buf_printf(&b, "arxiv_http_request_duration_seconds_bucket{path=\"%s\",le=\"+Inf\"} %lu\n"
 		    "arxiv_http_request_duration_seconds_sum{path=\"%s\"} %.9f\n"
 		    "arxiv_http_request_duration_seconds_count{path=\"%s\"} %lu\n",
-		    route_name[i], total, route_name[i], (double)atomic_load(&s->lat_ns[i]) / 1e9,
-		    route_name[i], total);
+		    route_name(i), total, route_name(i), (double)atomic_load(&s->lat_ns[i]) / 1e9,
+		    route_name(i), total);
 	}
 	arxiv_buf_printf(&b, "# HELP arxiv_predictions_total Predictions by predicted label (top 1).\n"
 	    "# TYPE arxiv_predictions_total counter\n");
@@ -773,7 +806,7 @@ json_ctype(const char *ct)
 }
 
 /*
- * The first call for a POST to /api/predict/: refuse a body that cannot be
+ * The first call for a POST to a route that takes a body: refuse a body that cannot be
  * taken before reading it (libmicrohttpd then closes the connection, which is
  * what a client that sent a 100 MB body deserves). Every other answer waits
  * for the last call: a response queued in the first call makes
@@ -810,47 +843,70 @@ early(struct server *s, struct MHD_Connection *c, struct req *r)
 	return MHD_YES;
 }
 
+static enum MHD_Result
+get_healthz(struct server *s, struct MHD_Connection *c, struct req *r)
+{
+	return reply_json(s, c, r, MHD_HTTP_OK, strdup("{\"status\":\"ok\"}\n"));
+}
+
+static enum MHD_Result
+get_model_json(struct server *s, struct MHD_Connection *c, struct req *r, int ready)
+{
+	struct model_ref *m;
+	char *body;
+
+	if ((m = ref_get(s)) == NULL)
+		return reply_503(s, c, r, ready);
+	body = strdup(ready ? m->ready_json : m->labels_json);
+	ref_put(m);
+	return reply_json(s, c, r, MHD_HTTP_OK, body);
+}
+
+static enum MHD_Result
+get_readyz(struct server *s, struct MHD_Connection *c, struct req *r)
+{
+	return get_model_json(s, c, r, 1);
+}
+
+static enum MHD_Result
+get_labels(struct server *s, struct MHD_Connection *c, struct req *r)
+{
+	return get_model_json(s, c, r, 0);
+}
+
+/* "POST /api/predict/, GET /api/labels/, /healthz, ... or /", from the table. */
+static void
+route_list(char *dst, size_t n)
+{
+	size_t i, o = 0;
+
+	dst[0] = '\0';
+	for (i = 0; i < R_OTHER && o < n; i++)
+		o += (size_t)snprintf(dst + o, n - o, "%s%s%s", i == 0 ? "" : i + 1 == R_OTHER ? " or " : ", ",
+		    i > 0 && routes[i].post == routes[i - 1].post ? "" : routes[i].post ? "POST " : "GET ",
+		    routes[i].path);
+}
+
 /* The last call for a request, with the whole body read. */
 static enum MHD_Result
 answer(struct server *s, struct MHD_Connection *c, struct req *r, const char *method)
 {
 	int get = strcmp(method, "GET") == 0, head = strcmp(method, "HEAD") == 0;
-	struct model_ref *m;
-	char *body;
 
 	if (r->route == R_OTHER)
-		return reply_err(s, c, r, MHD_HTTP_NOT_FOUND, "not found", "no such path: %s; try POST "
-		    "/api/predict/, GET /api/labels/, /healthz, /readyz, /metrics or /", r->path);
+		return reply_err(s, c, r, MHD_HTTP_NOT_FOUND, "not found", "no such path: %s; try %s",
+		    r->path, s->route_list);
 	if (strcmp(method, "OPTIONS") == 0)
-		return reply(s, c, r, MHD_HTTP_NO_CONTENT, NULL, NULL,
-		    r->route == R_PREDICT ? "POST, OPTIONS" : "GET, HEAD, OPTIONS");
-	if (r->route == R_PREDICT) {
+		return reply(s, c, r, MHD_HTTP_NO_CONTENT, NULL, NULL, route_allow(r->route));
+	if (routes[r->route].post) {
 		if (strcmp(method, "POST") != 0)
-			return reply_405(s, c, r, "POST, OPTIONS");
+			return reply_405(s, c, r, route_allow(r->route));
 		if (r->too_big)
 			return reply_err(s, c, r, MHD_HTTP_CONTENT_TOO_LARGE, "payload too large",
 			    "the body is larger than the limit of %zu bytes (-b)", s->maxbody);
-		return predict(s, c, r);
-	}
-	if (!get && !head)
-		return reply_405(s, c, r, "GET, HEAD, OPTIONS");
-	switch (r->route) {
-	case R_HEALTHZ:
-		return reply_json(s, c, r, MHD_HTTP_OK, strdup("{\"status\":\"ok\"}\n"));
-	case R_READYZ:
-	case R_LABELS:
-		if ((m = ref_get(s)) == NULL)
-			return reply_503(s, c, r, r->route == R_READYZ);
-		body = strdup(r->route == R_READYZ ? m->ready_json : m->labels_json);
-		ref_put(m);
-		return reply_json(s, c, r, MHD_HTTP_OK, body);
-	case R_METRICS:
-		return reply_metrics(s, c, r);
-	case R_PAGE:
-		return reply_page(s, c, r);
-	default:
-		return MHD_NO;
-	}
+	} else if (!get && !head)
+		return reply_405(s, c, r, route_allow(r->route));
+	return routes[r->route].fn(s, c, r);
 }
 
 static enum MHD_Result
@@ -871,14 +927,16 @@ handle(void *cls, struct MHD_Connection *c, const char *url, const char *method,
 		copy_clean(r->path, sizeof(r->path), url);
 		*con_cls = r;
 		atomic_fetch_add(&s->inflight, 1);
-		return r->route == R_PREDICT && r->post ? early(s, c, r) : MHD_YES;
+		return r->route != R_OTHER && routes[r->route].post && r->post ? early(s, c, r) : MHD_YES;
 	}
 	if (r->status) {	/* answered early: drop whatever still arrives */
 		*upload_size = 0;
 		return MHD_YES;
 	}
 	if (*upload_size > 0) {
-		if (r->route == R_PREDICT && r->post && !r->too_big &&
+		int takes = r->route != R_OTHER && routes[r->route].post && r->post;
+
+		if (takes && !r->too_big &&
 		    *upload_size <= s->maxbody - r->body.len) {
 			if (!r->oom && arxiv_buf_append(&r->body, upload, *upload_size) < 0) {
 				r->oom = 1;
@@ -887,7 +945,7 @@ handle(void *cls, struct MHD_Connection *c, const char *url, const char *method,
 		} else {
 			/* over the limit while streaming (chunked or lying Content-Length), or a
 			 * body where none is expected: drop it, answer at the end */
-			if (r->route == R_PREDICT && r->post)
+			if (takes)
 				r->too_big = 1;
 			arxiv_buf_free(&r->body);
 			r->discarded += *upload_size;
@@ -1105,6 +1163,7 @@ main(int argc, char *argv[])
 		usage(stderr);
 		return 2;
 	}
+	route_list(s->route_list, sizeof(s->route_list));
 	if (webdir)
 		snprintf(s->page_path, sizeof(s->page_path), "%s/index.html", webdir);
 	else

@@ -1,0 +1,639 @@
+/*
+ * embedder.c - text to vector for similar-paper search: the kinds table, and
+ * the lexical embedder (idf-weighted hashed word uni- and bigrams under a fixed
+ * signed random projection), which needs no downloaded model.
+ *
+ * A lexical embedder directory holds
+ *   embedder.json     {"format":"arxiv-embedder","kind":"lexical","version":1,
+ *                      "dim":..,"buckets":..,"ngrams":..,"nnz":..,"seed":"<u64>",
+ *                      "min_df":..,"docs":..,"prep":"<cleaning signature>",
+ *                      "identity":".."}
+ *   idf.safetensors   one F32 tensor "idf" of `buckets` weights (0: unused slot)
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <math.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <jansson.h>
+
+#include "arxiv.h"
+#include "internal.h"
+
+/* ------------------------------------------------------------ kinds table */
+
+static const struct arxiv_embedder_kind *const kinds[] = {
+	&arxiv_embedder_lexical,
+};
+
+struct arxiv_embedder {
+	const struct arxiv_embedder_kind *k;
+	void *impl;
+	size_t dim;
+	char id[ARXIV_VEC_MAX_EMBEDDER + 1];
+	char dir[PATH_MAX];
+};
+
+struct arxiv_embedder_opts
+arxiv_embedder_default_opts(void)
+{
+	struct arxiv_embedder_opts o = { "auto", 0, 0 };
+
+	return o;
+}
+
+struct arxiv_embedder *
+arxiv_embedder_load(const char *dir, const struct arxiv_embedder_opts *o, struct arxiv_error *err)
+{
+	struct arxiv_embedder_opts def = arxiv_embedder_default_opts();
+	struct arxiv_embedder *e;
+	struct stat st;
+	size_t i;
+
+	if (o == NULL)
+		o = &def;
+	if (stat(dir, &st) < 0) {
+		arxiv_error_set(err, dir, 0, "%s", strerror(errno));
+		return NULL;
+	}
+	if (!S_ISDIR(st.st_mode)) {
+		arxiv_error_set(err, dir, 0, "not a directory (an embedder is a directory)");
+		return NULL;
+	}
+	for (i = 0; i < sizeof(kinds) / sizeof(kinds[0]); i++)
+		if (kinds[i]->claims(dir))
+			break;
+	if (i == sizeof(kinds) / sizeof(kinds[0])) {
+		arxiv_error_set(err, dir, 0, "not an embedder directory (no embedder.json; make a "
+		    "lexical one with arxiv-embed --learn)");
+		return NULL;
+	}
+	if ((e = calloc(1, sizeof(*e))) == NULL) {
+		arxiv_error_set(err, dir, 0, "out of memory");
+		return NULL;
+	}
+	e->k = kinds[i];
+	if (realpath(dir, e->dir) == NULL)
+		snprintf(e->dir, sizeof(e->dir), "%s", dir);
+	if ((e->impl = e->k->load(dir, o, &e->dim, e->id, sizeof(e->id), err)) == NULL) {
+		free(e);
+		return NULL;
+	}
+	return e;
+}
+
+void
+arxiv_embedder_free(struct arxiv_embedder *e)
+{
+	if (e == NULL)
+		return;
+	e->k->free(e->impl);
+	free(e);
+}
+
+const char *
+arxiv_embedder_kind(const struct arxiv_embedder *e)
+{
+	return e->k->kind;
+}
+
+const char *
+arxiv_embedder_id(const struct arxiv_embedder *e)
+{
+	return e->id;
+}
+
+size_t
+arxiv_embedder_dim(const struct arxiv_embedder *e)
+{
+	return e->dim;
+}
+
+const char *
+arxiv_embedder_dir(const struct arxiv_embedder *e)
+{
+	return e->dir;
+}
+
+int
+arxiv_embedder_embed(const struct arxiv_embedder *e, const char *const *texts, const size_t *lens,
+    size_t n, float *out, struct arxiv_error *err)
+{
+	return e->k->embed(e->impl, texts, lens, n, out, err);
+}
+
+/* ---------------------------------------------------------------- lexical */
+
+#define LEX_VERSION 1
+#define LEX_POOL 64	/* cleaners kept for reuse */
+
+struct arxiv_lexical_params
+arxiv_lexical_default_params(void)
+{
+	struct arxiv_lexical_params p = { 256, (size_t)1 << 20, 2, 8, 0x5eed1e5eedULL, 2 };
+
+	return p;
+}
+
+static uint64_t
+mix64(uint64_t z)
+{
+	z += 0x9e3779b97f4a7c15ULL;
+	z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
+	z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
+	return z ^ (z >> 31);
+}
+
+static int
+cmp_u32(const void *a, const void *b)
+{
+	uint32_t x = *(const uint32_t *)a, y = *(const uint32_t *)b;
+
+	return x < y ? -1 : x > y;
+}
+
+/* The slots of a cleaned text (space-separated words) into *slots (grown),
+ * sorted; returns how many, or -1 out of memory. */
+static long
+text_slots(const struct arxiv_lexical_params *p, const char *s, size_t n, uint32_t **slots,
+    size_t *cap)
+{
+	size_t i = 0, k = 0;
+	uint64_t prev = 0;
+	int have_prev = 0;
+
+	while (i < n) {
+		size_t j;
+		uint64_t h;
+
+		while (i < n && s[i] == ' ')
+			i++;
+		if (i == n)
+			break;
+		for (j = i; j < n && s[j] != ' '; j++)
+			;
+		h = arxiv_hash64(s + i, j - i, 0);
+		if (k + 2 > *cap) {
+			size_t nc = *cap ? *cap * 2 : 256;
+			uint32_t *ns = realloc(*slots, nc * sizeof(**slots));
+
+			if (ns == NULL)
+				return -1;
+			*slots = ns;
+			*cap = nc;
+		}
+		(*slots)[k++] = (uint32_t)(mix64(h) % p->buckets);
+		if (p->ngrams >= 2 && have_prev)
+			(*slots)[k++] = (uint32_t)(mix64(prev * 0x100000001b3ULL ^ h ^ 0xb16a3ULL) % p->buckets);
+		prev = h;
+		have_prev = 1;
+		i = j;
+	}
+	qsort(*slots, k, sizeof(**slots), cmp_u32);
+	return (long)k;
+}
+
+/* One cleaner per concurrent caller, kept in a small pool. */
+struct cleaner_pool {
+	pthread_mutex_t lock;
+	struct arxiv_clean_params cp;
+	struct arxiv_cleaner *free[LEX_POOL];
+	size_t nfree;
+};
+
+static struct arxiv_cleaner *
+pool_get(struct cleaner_pool *pl, struct arxiv_error *err)
+{
+	struct arxiv_cleaner *c = NULL;
+
+	pthread_mutex_lock(&pl->lock);
+	if (pl->nfree)
+		c = pl->free[--pl->nfree];
+	pthread_mutex_unlock(&pl->lock);
+	return c ? c : arxiv_cleaner_new(&pl->cp, err);
+}
+
+static void
+pool_put(struct cleaner_pool *pl, struct arxiv_cleaner *c)
+{
+	pthread_mutex_lock(&pl->lock);
+	if (pl->nfree < LEX_POOL) {
+		pl->free[pl->nfree++] = c;
+		c = NULL;
+	}
+	pthread_mutex_unlock(&pl->lock);
+	arxiv_cleaner_free(c);
+}
+
+static void
+pool_clear(struct cleaner_pool *pl)
+{
+	while (pl->nfree)
+		arxiv_cleaner_free(pl->free[--pl->nfree]);
+	pthread_mutex_destroy(&pl->lock);
+}
+
+struct arxiv_lexical_learner {
+	struct arxiv_lexical_params p;
+	struct arxiv_cleaner *c;
+	struct arxiv_buf clean;
+	uint32_t *df;
+	uint64_t docs;
+	uint32_t *slots;
+	size_t cap;
+};
+
+static int
+check_params(const struct arxiv_lexical_params *p, struct arxiv_error *err)
+{
+	if (p->dim < 1 || p->dim > ARXIV_VEC_MAX_DIM || p->buckets < 1024 ||
+	    p->buckets > ((size_t)1 << 28) || p->ngrams < 1 || p->ngrams > 2 || p->nnz < 1 ||
+	    p->nnz > 64) {
+		arxiv_error_set(err, "", 0, "lexical embedder: invalid parameters (dim 1..%d, buckets "
+		    "1024..2^28, ngrams 1..2, nnz 1..64)", ARXIV_VEC_MAX_DIM);
+		return -1;
+	}
+	return 0;
+}
+
+struct arxiv_lexical_learner *
+arxiv_lexical_learner_new(const struct arxiv_lexical_params *p, struct arxiv_error *err)
+{
+	struct arxiv_clean_params cp = arxiv_clean_default_params();
+	struct arxiv_lexical_learner *l;
+
+	if (check_params(p, err) < 0)
+		return NULL;
+	if ((l = calloc(1, sizeof(*l))) == NULL || (l->df = calloc(p->buckets, sizeof(uint32_t))) == NULL) {
+		free(l);
+		arxiv_error_set(err, "", 0, "out of memory");
+		return NULL;
+	}
+	l->p = *p;
+	if ((l->c = arxiv_cleaner_new(&cp, err)) == NULL) {
+		arxiv_lexical_learner_free(l);
+		return NULL;
+	}
+	return l;
+}
+
+void
+arxiv_lexical_learner_free(struct arxiv_lexical_learner *l)
+{
+	if (l == NULL)
+		return;
+	arxiv_cleaner_free(l->c);
+	arxiv_buf_free(&l->clean);
+	free(l->df);
+	free(l->slots);
+	free(l);
+}
+
+int
+arxiv_lexical_add(struct arxiv_lexical_learner *l, const char *text, size_t n, struct arxiv_error *err)
+{
+	long k, i;
+
+	if (arxiv_clean_text(l->c, text, n, &l->clean, err) < 0)
+		return -1;
+	if ((k = text_slots(&l->p, l->clean.data ? l->clean.data : "", l->clean.len, &l->slots,
+	    &l->cap)) < 0) {
+		arxiv_error_set(err, "", 0, "out of memory");
+		return -1;
+	}
+	for (i = 0; i < k; i++)
+		if ((i == 0 || l->slots[i] != l->slots[i - 1]) && l->df[l->slots[i]] < UINT32_MAX)
+			l->df[l->slots[i]]++;
+	l->docs++;
+	return 0;
+}
+
+/* "lexical-v1 dim=D h=HASH": the hash covers every parameter and the idf. */
+static void
+lex_identity(const struct arxiv_lexical_params *p, const char *prep, const float *idf, char *id,
+    size_t n)
+{
+	char s[600];
+	uint64_t h;
+
+	snprintf(s, sizeof(s), "lexical v%d dim=%zu buckets=%zu ngrams=%d nnz=%d seed=%llu min_df=%u "
+	    "prep=%s", LEX_VERSION, p->dim, p->buckets, p->ngrams, p->nnz, (unsigned long long)p->seed,
+	    p->min_df, prep);
+	h = arxiv_hash64(s, strlen(s), 0);
+	h = arxiv_hash64(idf, p->buckets * sizeof(float), h);
+	snprintf(id, n, "lexical-v%d dim=%zu h=%016llx", LEX_VERSION, p->dim, (unsigned long long)h);
+}
+
+static int
+is_little_endian(void)
+{
+	uint32_t one = 1;
+	unsigned char b;
+
+	memcpy(&b, &one, 1);
+	return b == 1;
+}
+
+static int
+remove_tree(const char *dir)
+{
+	static const char *const files[] = { "embedder.json", "idf.safetensors", "idf.safetensors.tmp" };
+	char p[PATH_MAX];
+	size_t i;
+
+	for (i = 0; i < sizeof(files) / sizeof(files[0]); i++) {
+		snprintf(p, sizeof(p), "%s/%s", dir, files[i]);
+		unlink(p);
+	}
+	return rmdir(dir);
+}
+
+int
+arxiv_lexical_save(const struct arxiv_lexical_learner *l, const char *dir, struct arxiv_error *err)
+{
+	struct arxiv_clean_params cp = arxiv_clean_default_params();
+	struct arxiv_buf prep = { 0 };
+	struct arxiv_st_tensor t;
+	char tmp[PATH_MAX - 64], path[PATH_MAX], id[ARXIV_VEC_MAX_EMBEDDER + 1], seed[24];
+	float *idf = NULL;
+	json_t *j = NULL;
+	struct stat st;
+	size_t b;
+	int rc = -1, have_old;
+
+	if (!is_little_endian()) {
+		arxiv_error_set(err, dir, 0, "big-endian hosts are not supported");
+		return -1;
+	}
+	if (l->docs == 0) {
+		arxiv_error_set(err, dir, 0, "no documents to learn the idf from");
+		return -1;
+	}
+	have_old = lstat(dir, &st) == 0;
+	if (have_old) {
+		snprintf(path, sizeof(path), "%s/embedder.json", dir);
+		if (!S_ISDIR(st.st_mode) || access(path, F_OK) < 0) {
+			arxiv_error_set(err, dir, 0, "exists and is not an embedder directory; not replaced");
+			return -1;
+		}
+	}
+	if (snprintf(tmp, sizeof(tmp), "%s.tmp.XXXXXX", dir) >= (int)sizeof(tmp) || mkdtemp(tmp) == NULL) {
+		arxiv_error_set(err, dir, 0, "cannot create a temporary directory: %s", strerror(errno));
+		return -1;
+	}
+	{	/* mkdtemp makes 0700: let the umask decide, as for mkdir */
+		mode_t um = umask(0);
+
+		umask(um);
+		chmod(tmp, 0777 & ~um);
+	}
+	if ((idf = malloc(l->p.buckets * sizeof(float))) == NULL)
+		goto oom;
+	for (b = 0; b < l->p.buckets; b++)
+		idf[b] = l->df[b] < l->p.min_df || l->df[b] == 0 ? 0.0f :
+		    (float)(log((1.0 + (double)l->docs) / (1.0 + l->df[b])) + 1.0);
+	if (arxiv_clean_params_str(&cp, &prep) < 0)
+		goto oom;
+	lex_identity(&l->p, prep.data, idf, id, sizeof(id));
+	memset(&t, 0, sizeof(t));
+	t.name = "idf";
+	t.dtype = ARXIV_F32;
+	t.ndim = 1;
+	t.shape[0] = (int64_t)l->p.buckets;
+	t.data = idf;
+	t.nbytes = l->p.buckets * sizeof(float);
+	snprintf(path, sizeof(path), "%s/idf.safetensors", tmp);
+	if (arxiv_st_save(path, &t, 1, NULL, 0, err) < 0)
+		goto out;
+	snprintf(seed, sizeof(seed), "%llu", (unsigned long long)l->p.seed);
+	j = json_pack("{s:s,s:s,s:i,s:I,s:I,s:i,s:i,s:s,s:i,s:I,s:s,s:s}", "format", "arxiv-embedder",
+	    "kind", "lexical", "version", LEX_VERSION, "dim", (json_int_t)l->p.dim,
+	    "buckets", (json_int_t)l->p.buckets, "ngrams", l->p.ngrams, "nnz", l->p.nnz, "seed", seed,
+	    "min_df", (int)l->p.min_df, "docs", (json_int_t)l->docs, "prep", prep.data, "identity", id);
+	if (j == NULL)
+		goto oom;
+	snprintf(path, sizeof(path), "%s/embedder.json", tmp);
+	if (json_dump_file(j, path, JSON_INDENT(2) | JSON_SORT_KEYS) < 0) {
+		arxiv_error_set(err, path, 0, "write error");
+		goto out;
+	}
+	if (have_old) {
+		if (renameat2(AT_FDCWD, tmp, AT_FDCWD, dir, RENAME_EXCHANGE) < 0) {
+			arxiv_error_set(err, dir, 0, "cannot replace: %s", strerror(errno));
+			goto out;
+		}
+		/* tmp now holds the old embedder */
+	} else if (rename(tmp, dir) < 0) {
+		arxiv_error_set(err, dir, 0, "rename: %s", strerror(errno));
+		goto out;
+	} else
+		tmp[0] = '\0';
+	rc = 0;
+	goto out;
+oom:
+	arxiv_error_set(err, dir, 0, "out of memory");
+out:
+	if (tmp[0])
+		remove_tree(tmp);
+	json_decref(j);
+	arxiv_buf_free(&prep);
+	free(idf);
+	return rc;
+}
+
+struct lexical {
+	struct arxiv_lexical_params p;
+	float *idf;
+	float scale;		/* 1 / sqrt(nnz) */
+	struct cleaner_pool pool;
+};
+
+static int
+lex_claims(const char *dir)
+{
+	char path[PATH_MAX];
+	json_t *j;
+	int yes;
+
+	snprintf(path, sizeof(path), "%s/embedder.json", dir);
+	if ((j = json_load_file(path, 0, NULL)) == NULL)
+		return 0;
+	yes = json_is_string(json_object_get(j, "kind")) &&
+	    strcmp(json_string_value(json_object_get(j, "kind")), "lexical") == 0;
+	json_decref(j);
+	return yes;
+}
+
+static void lex_free(void *impl);
+
+static void *
+lex_load(const char *dir, const struct arxiv_embedder_opts *o, size_t *dim, char *id, size_t idn,
+    struct arxiv_error *err)
+{
+	struct lexical *x = calloc(1, sizeof(*x));
+	struct arxiv_clean_params cp = arxiv_clean_default_params();
+	struct arxiv_buf want = { 0 };
+	char path[PATH_MAX];
+	json_error_t je;
+	json_int_t d = 0, bk = 0, ng = 0, nnz = 0, mdf = 0, ver = 0;
+	const char *seed = NULL, *prep = NULL, *ident = NULL;
+	struct arxiv_st *st = NULL;
+	struct arxiv_st_tensor t;
+	json_t *j = NULL;
+
+	(void)o;
+	if (x == NULL) {
+		arxiv_error_set(err, dir, 0, "out of memory");
+		return NULL;
+	}
+	pthread_mutex_init(&x->pool.lock, NULL);
+	snprintf(path, sizeof(path), "%s/embedder.json", dir);
+	if ((j = json_load_file(path, 0, &je)) == NULL) {
+		arxiv_error_set(err, path, je.line, "%s", je.text);
+		goto fail;
+	}
+	if (json_unpack_ex(j, &je, 0, "{s:I,s:I,s:I,s:I,s:I,s:s,s:I,s:s,s:s}", "version", &ver,
+	    "dim", &d, "buckets", &bk, "ngrams", &ng, "nnz", &nnz, "seed", &seed, "min_df", &mdf,
+	    "prep", &prep, "identity", &ident) < 0) {
+		arxiv_error_set(err, path, 0, "%s", je.text);
+		goto fail;
+	}
+	if (ver != LEX_VERSION) {
+		arxiv_error_set(err, path, 0, "lexical embedder version %lld (this reads %d)",
+		    (long long)ver, LEX_VERSION);
+		goto fail;
+	}
+	x->p.dim = (size_t)(d > 0 ? d : 0);
+	x->p.buckets = (size_t)(bk > 0 ? bk : 0);
+	x->p.ngrams = (int)ng;
+	x->p.nnz = (int)nnz;
+	x->p.min_df = (unsigned)mdf;
+	x->p.seed = strtoull(seed, NULL, 10);
+	if (check_params(&x->p, err) < 0)
+		goto fail;
+	if (arxiv_clean_params_str(&cp, &want) < 0 || strcmp(want.data, prep) != 0) {
+		arxiv_error_set(err, path, 0, "made with cleaning \"%s\", this library cleans as \"%s\"",
+		    prep, want.data ? want.data : "");
+		goto fail;
+	}
+	x->pool.cp = cp;
+	snprintf(path, sizeof(path), "%s/idf.safetensors", dir);
+	if ((st = arxiv_st_open(path, err)) == NULL)
+		goto fail;
+	if (arxiv_st_find(st, "idf", &t) < 0 || t.dtype != ARXIV_F32 || t.ndim != 1 ||
+	    (size_t)t.shape[0] != x->p.buckets) {
+		arxiv_error_set(err, path, 0, "no F32 tensor \"idf\" of %zu weights", x->p.buckets);
+		goto fail;
+	}
+	if ((x->idf = malloc(t.nbytes)) == NULL) {
+		arxiv_error_set(err, dir, 0, "out of memory");
+		goto fail;
+	}
+	memcpy(x->idf, t.data, t.nbytes);
+	for (size_t b = 0; b < x->p.buckets; b++)
+		if (!isfinite(x->idf[b]) || x->idf[b] < 0) {
+			arxiv_error_set(err, path, 0, "idf[%zu] is negative or not finite", b);
+			goto fail;
+		}
+	lex_identity(&x->p, prep, x->idf, id, idn);
+	if (strcmp(id, ident) != 0) {
+		arxiv_error_set(err, dir, 0, "embedder.json says identity \"%.60s\" but the files give "
+		    "\"%.60s\" (modified?)", ident, id);
+		goto fail;
+	}
+	x->scale = 1.0f / sqrtf((float)x->p.nnz);
+	*dim = x->p.dim;
+	arxiv_st_close(st);
+	json_decref(j);
+	arxiv_buf_free(&want);
+	return x;
+fail:
+	arxiv_st_close(st);
+	json_decref(j);
+	arxiv_buf_free(&want);
+	lex_free(x);
+	return NULL;
+}
+
+static int
+lex_embed(void *impl, const char *const *texts, const size_t *lens, size_t n, float *out,
+    struct arxiv_error *err)
+{
+	struct lexical *x = impl;
+	struct arxiv_buf clean = { 0 };
+	struct arxiv_cleaner *c;
+	uint32_t *slots = NULL;
+	size_t cap = 0, i, dim = x->p.dim;
+	int rc = -1;
+
+	if ((c = pool_get(&x->pool, err)) == NULL)
+		return -1;
+	for (i = 0; i < n; i++) {
+		float *v = out + i * dim;
+		double norm = 0;
+		long k, a, b;
+		size_t d;
+
+		memset(v, 0, dim * sizeof(float));
+		if (arxiv_clean_text(c, texts[i], lens[i], &clean, err) < 0) {
+			err->line = (long)i + 1;
+			goto out;
+		}
+		if ((k = text_slots(&x->p, clean.data ? clean.data : "", clean.len, &slots, &cap)) < 0) {
+			arxiv_error_set(err, "", (long)i + 1, "out of memory");
+			goto out;
+		}
+		for (a = 0; a < k; a = b) {
+			uint32_t s = slots[a];
+			float w;
+			int r;
+
+			for (b = a + 1; b < k && slots[b] == s; b++)
+				;
+			if ((w = x->idf[s]) == 0.0f)
+				continue;
+			w *= (1.0f + logf((float)(b - a))) * x->scale;
+			for (r = 0; r < x->p.nnz; r++) {
+				uint64_t h = mix64(x->p.seed ^ ((uint64_t)s * 64 + (uint64_t)r));
+
+				v[h % dim] += (h >> 63) ? w : -w;
+			}
+		}
+		for (d = 0; d < dim; d++)
+			norm += (double)v[d] * v[d];
+		if (norm > 0) {
+			float inv = (float)(1.0 / sqrt(norm));
+
+			for (d = 0; d < dim; d++)
+				v[d] *= inv;
+		}
+	}
+	rc = 0;
+out:
+	pool_put(&x->pool, c);
+	arxiv_buf_free(&clean);
+	free(slots);
+	return rc;
+}
+
+static void
+lex_free(void *impl)
+{
+	struct lexical *x = impl;
+
+	if (x == NULL)
+		return;
+	pool_clear(&x->pool);
+	free(x->idf);
+	free(x);
+}
+
+const struct arxiv_embedder_kind arxiv_embedder_lexical = {
+	"lexical", lex_claims, lex_load, lex_embed, lex_free
+};
