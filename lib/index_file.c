@@ -390,7 +390,7 @@ file_open(const char *location, const struct arxiv_index_opts *o, struct arxiv_e
 	}
 	x->write = o->write;
 	x->threads = o->threads < 1 ? 1 : o->threads > MAX_THREADS ? MAX_THREADS : o->threads;
-	fd = open(location, O_RDONLY | O_CLOEXEC);
+	fd = open(location, O_RDONLY | O_CLOEXEC | O_NONBLOCK);	/* a FIFO must not block */
 	if (fd < 0 && (!o->write || errno != ENOENT)) {
 		arxiv_error_set(err, location, 0, "%s%s", strerror(errno), errno == ENOENT ?
 		    "; build the index with arxiv-index -o" : "");
@@ -409,9 +409,8 @@ file_open(const char *location, const struct arxiv_index_opts *o, struct arxiv_e
 	}
 	if (x->map) {
 		if (x->dim != o->dim || strcmp(x->embedder, o->embedder) != 0) {
-			arxiv_error_set(err, location, 0, "the index holds vectors of %zu dimensions from "
-			    "embedder \"%s\"; these have %zu from \"%s\" (build a new index)", x->dim,
-			    x->embedder, o->dim, o->embedder);
+			arxiv_error_set(err, location, 0, "index has %zu dims of \"%.60s\", input %zu dims "
+			    "of \"%.60s\" (build a new index)", x->dim, x->embedder, o->dim, o->embedder);
 			goto fail;
 		}
 		/* read the papers in, so adding upserts */

@@ -95,3 +95,19 @@ man_examples() {
 	sed -n '/^\.Sh EXAMPLES/,/^\.Sh /p' "$TOP/man/$1" | sed -n 's/^\.Dl //p' |
 		sed -e 's/\\-/-/g' -e 's/\\e/\\/g' -e 's/\\(aq/'"'"'/g'
 }
+
+# make_papers FILE: 30 Kaggle-schema records in three clear topics (ids
+# 2101.00001-10 graphene/Physics, -11..20 matching/Computer Science, -21..30
+# primes/Mathematics), for the similar-paper tests.
+make_papers() {
+	local i v
+	local variants=("random walks" "numerical methods" "symmetry" "disorder" "experiments"
+		"spectral bounds" "machine learning" "duality" "perturbation theory" "lattice models")
+	: >"$1"
+	for i in 0 1 2 3 4 5 6 7 8 9; do
+		v=${variants[$i]}
+		printf '{"id":"2101.%05d","title":"Superconductivity in twisted bilayer graphene and %s","abstract":"We study superconductivity and correlated insulators in magic-angle twisted bilayer graphene with %s.","categories":"cond-mat.supr-con cond-mat.str-el"}\n' $((i + 1)) "$v" "$v" >>"$1"
+		printf '{"id":"2101.%05d","title":"Fast algorithms for bipartite matching and %s","abstract":"We give a polynomial-time algorithm for maximum matching in sparse bipartite graphs using %s.","categories":"cs.DS"}\n' $((i + 11)) "$v" "$v" >>"$1"
+		printf '{"id":"2101.%05d","title":"Prime gaps and the Riemann zeta function with %s","abstract":"We bound gaps between consecutive primes using zeros of the Riemann zeta function and %s.","categories":"math.NT"}\n' $((i + 21)) "$v" "$v" >>"$1"
+	done
+}
