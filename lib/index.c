@@ -10,6 +10,7 @@
 #include "internal.h"
 
 static const struct arxiv_index_backend *const backends[] = {
+	&arxiv_index_pgvector_backend,	/* pgstore.c: PostgreSQL + pgvector */
 	&arxiv_index_file_backend,	/* last: takes any location no other claims */
 };
 #define NBACKENDS (sizeof(backends) / sizeof(backends[0]))
@@ -22,7 +23,7 @@ struct arxiv_index {
 struct arxiv_index_opts
 arxiv_index_default_opts(void)
 {
-	struct arxiv_index_opts o = { 0, NULL, 0, NULL, 1, NULL };
+	struct arxiv_index_opts o = { 0, NULL, 0, NULL, 1, NULL, 0 };
 
 	return o;
 }

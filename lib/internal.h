@@ -132,6 +132,7 @@ struct arxiv_index_backend {
 	void (*close)(void *impl);
 };
 extern const struct arxiv_index_backend arxiv_index_file_backend;
+extern const struct arxiv_index_backend arxiv_index_pgvector_backend;	/* pgstore.c */
 /* Fill a hit with NUL-terminated copies of the sized strings (NULL: "");
  * 0 or -1 out of memory (then h holds nothing to free). */
 int arxiv_hit_set(struct arxiv_hit *h, float score, const char *id, size_t id_len,

@@ -9,7 +9,8 @@
  * Schema (arxiv-pg(5)):
  *   papers(id text PRIMARY KEY, title text NOT NULL, field text,
  *          categories text, embedding vector(D) NOT NULL)
- *   papers_meta(one boolean PRIMARY KEY, embedder text, dim integer, created timestamptz)
+ *   papers_meta(one boolean PRIMARY KEY, embedder text, embedder_dir text, dim integer,
+ *               created timestamptz)
  *   papers_embedding_hnsw: HNSW (vector_cosine_ops) on papers.embedding,
  *   papers_field: btree on papers.field.
  *
@@ -30,6 +31,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "arxiv.h"
 #include "internal.h"
 
 #if __has_include(<libpq-fe.h>)
@@ -64,6 +66,10 @@ static struct {
 	PGresult *(*getResult)(PGconn *);
 	PQnoticeProcessor (*setNoticeProcessor)(PGconn *, PQnoticeProcessor, void *);
 	PGTransactionStatusType (*transactionStatus)(const PGconn *);
+	char *(*db)(const PGconn *);
+	char *(*user)(const PGconn *);
+	char *(*host)(const PGconn *);
+	char *(*port)(const PGconn *);
 } pq;
 
 static pthread_once_t pq_once = PTHREAD_ONCE_INIT;
@@ -108,6 +114,10 @@ pq_init(void)
 	SYM(getResult, "PQgetResult");
 	SYM(setNoticeProcessor, "PQsetNoticeProcessor");
 	SYM(transactionStatus, "PQtransactionStatus");
+	SYM(db, "PQdb");
+	SYM(user, "PQuser");
+	SYM(host, "PQhost");
+	SYM(port, "PQport");
 #undef SYM
 	pq_ok = 1;
 }
@@ -116,6 +126,7 @@ struct arxiv_pg {
 	PGconn *c;
 	uint32_t dim;			/* of the table (0: not known yet) */
 	char embedder[ARXIV_PG_EMBEDDER_MAX];
+	char embedder_dir[4096];
 	/* loading */
 	int loading, in_batch;
 	size_t batch, in_flight;	/* rows per transaction, rows in the open one */
@@ -266,13 +277,14 @@ read_meta(struct arxiv_pg *pg, struct arxiv_error *err)
 		return 1;
 	}
 	pq.clear(r);
-	r = run(pg, "read papers_meta", "SELECT embedder, dim FROM papers_meta", 0, NULL,
+	r = run(pg, "read papers_meta", "SELECT embedder, dim, embedder_dir FROM papers_meta", 0, NULL,
 	    PGRES_TUPLES_OK, err);
 	if (r == NULL)
 		return -1;
 	if (pq.ntuples(r) == 1) {
 		snprintf(pg->embedder, sizeof(pg->embedder), "%s", pq.getvalue(r, 0, 0));
 		pg->dim = (uint32_t)strtoul(pq.getvalue(r, 0, 1), NULL, 10);
+		snprintf(pg->embedder_dir, sizeof(pg->embedder_dir), "%s", pq.getvalue(r, 0, 2));
 		rc = 0;
 	}
 	pq.clear(r);
@@ -357,11 +369,11 @@ put_text(struct arxiv_buf *b, const char *s, size_t n, int null_if_empty)
 }
 
 int
-arxiv_pg_load_begin(struct arxiv_pg *pg, const char *embedder, uint32_t dim,
-    struct arxiv_error *err)
+arxiv_pg_load_begin(struct arxiv_pg *pg, const char *embedder, const char *embedder_dir,
+    uint32_t dim, struct arxiv_error *err)
 {
 	char dims[16];
-	const char *v[2];
+	const char *v[3];
 	char sql[512];
 	PGresult *r;
 	int rc;
@@ -384,7 +396,8 @@ arxiv_pg_load_begin(struct arxiv_pg *pg, const char *embedder, uint32_t dim,
 		goto fail;
 	if (run0(pg, "create papers_meta", "CREATE TABLE IF NOT EXISTS papers_meta ("
 	    "one boolean PRIMARY KEY DEFAULT true CHECK (one), embedder text NOT NULL, "
-	    "dim integer NOT NULL, created timestamptz NOT NULL DEFAULT now())", err) < 0 ||
+	    "embedder_dir text NOT NULL DEFAULT '', dim integer NOT NULL, "
+	    "created timestamptz NOT NULL DEFAULT now())", err) < 0 ||
 	    run0(pg, "lock papers_meta", "LOCK TABLE papers_meta IN EXCLUSIVE MODE", err) < 0)
 		goto fail;
 	if ((rc = read_meta(pg, err)) < 0)
@@ -395,17 +408,27 @@ arxiv_pg_load_begin(struct arxiv_pg *pg, const char *embedder, uint32_t dim,
 		    pg->embedder, dim, embedder);
 		goto fail;
 	}
+	v[0] = embedder;
+	v[1] = dims;
+	v[2] = embedder_dir ? embedder_dir : "";
 	if (rc == 1) {
-		v[0] = embedder;
-		v[1] = dims;
-		r = run(pg, "write papers_meta", "INSERT INTO papers_meta (embedder, dim) VALUES ($1, $2)",
-		    2, v, PGRES_COMMAND_OK, err);
+		r = run(pg, "write papers_meta", "INSERT INTO papers_meta (embedder, dim, embedder_dir) "
+		    "VALUES ($1, $2, $3)", 3, v, PGRES_COMMAND_OK, err);
 		if (r == NULL)
 			goto fail;
 		pq.clear(r);
 		snprintf(pg->embedder, sizeof(pg->embedder), "%s", embedder);
 		pg->dim = dim;
+	} else if (*v[2] != '\0') {
+		/* where the embedder lives now, for queries by text */
+		r = run(pg, "write papers_meta", "UPDATE papers_meta SET embedder_dir = $1", 1, v + 2,
+		    PGRES_COMMAND_OK, err);
+		if (r == NULL)
+			goto fail;
+		pq.clear(r);
 	}
+	if (*v[2] != '\0')
+		snprintf(pg->embedder_dir, sizeof(pg->embedder_dir), "%s", v[2]);
 	/* dims is digits only: the typmod cannot be a parameter */
 	snprintf(sql, sizeof(sql), "CREATE TABLE IF NOT EXISTS papers (id text PRIMARY KEY, "
 	    "title text NOT NULL, field text, categories text, embedding vector(%s) NOT NULL)", dims);
@@ -770,10 +793,10 @@ arxiv_pg_search(struct arxiv_pg *pg, const float *q, size_t k, const char *field
 	v[1] = ks;
 	v[2] = field;
 	r = run(pg, "search", field == NULL ?
-	    "SELECT id, title, field, 1 - (embedding <=> $1::vector) FROM papers "
+	    "SELECT id, title, field, 1 - (embedding <=> $1::vector), categories FROM papers "
 	    "ORDER BY embedding <=> $1::vector LIMIT $2::bigint" :
-	    "SELECT id, title, field, 1 - (embedding <=> $1::vector) FROM papers WHERE field = $3 "
-	    "ORDER BY embedding <=> $1::vector LIMIT $2::bigint",
+	    "SELECT id, title, field, 1 - (embedding <=> $1::vector), categories FROM papers "
+	    "WHERE field = $3 ORDER BY embedding <=> $1::vector LIMIT $2::bigint",
 	    field == NULL ? 2 : 3, v, PGRES_TUPLES_OK, err);
 	if (r == NULL)
 		goto out;
@@ -786,6 +809,7 @@ arxiv_pg_search(struct arxiv_pg *pg, const float *q, size_t k, const char *field
 		(*out)[i].title = dup_value(r, i, 1);
 		(*out)[i].field = dup_value(r, i, 2);
 		(*out)[i].score = strtof(pq.getvalue(r, i, 3), NULL);
+		(*out)[i].categories = dup_value(r, i, 4);
 	}
 	*n = (size_t)i;
 	rc = 0;
@@ -810,7 +834,8 @@ arxiv_pg_get(struct arxiv_pg *pg, const char *id, float *vec, struct arxiv_pg_hi
 	if (need_meta(pg, err) < 0)
 		return -1;
 	/* binary results: the vector comes as pgvector's send format */
-	r = pq.execParams(pg->c, "SELECT id, title, field, embedding FROM papers WHERE id = $1",
+	r = pq.execParams(pg->c, "SELECT id, title, field, embedding, categories FROM papers "
+	    "WHERE id = $1",
 	    1, NULL, v, NULL, fmt, 1);
 	if (r == NULL || pq.resultStatus(r) != PGRES_TUPLES_OK) {
 		set_pqerr(err, 0, "get", r ? pq.resultErrorMessage(r) : pq.errorMessage(pg->c));
@@ -842,10 +867,218 @@ arxiv_pg_get(struct arxiv_pg *pg, const char *id, float *vec, struct arxiv_pg_hi
 		meta->title = strndup(pq.getvalue(r, 0, 1), (size_t)pq.getlength(r, 0, 1));
 		meta->field = pq.getisnull(r, 0, 2) ? NULL :
 		    strndup(pq.getvalue(r, 0, 2), (size_t)pq.getlength(r, 0, 2));
+		meta->categories = pq.getisnull(r, 0, 4) ? NULL :
+		    strndup(pq.getvalue(r, 0, 4), (size_t)pq.getlength(r, 0, 4));
 		meta->score = 1;
 	}
 	pq.clear(r);
 	return 0;
+}
+
+/* ------------------------------------------------ index backend "pgvector" */
+
+/*
+ * The pgvector row of lib/index.c's table: arxiv_index_open with kind
+ * "pgvector" (arxiv-index -d) or a postgresql:// location. Batches commit as
+ * they fill (that is what makes a huge load resumable), so closing without
+ * arxiv_index_commit rolls back only the open batch. One connection, queries
+ * serialised by a mutex (libpq connections are not thread-safe).
+ */
+struct pgix {
+	struct arxiv_pg *pg;
+	pthread_mutex_t lock;
+	int write;
+	uint64_t size;
+	char location[320];
+};
+
+static int
+pgix_claims(const char *location)
+{
+	return strncmp(location, "postgresql://", 13) == 0 || strncmp(location, "postgres://", 11) == 0;
+}
+
+static void pgix_close(void *impl);
+
+static void
+pgix_count(struct pgix *x)
+{
+	struct arxiv_pg_info info;
+	struct arxiv_error e;
+
+	if (arxiv_pg_info(x->pg, &info, &e) == 0)
+		x->size = info.count;
+}
+
+static void *
+pgix_open(const char *location, const struct arxiv_index_opts *o, struct arxiv_error *err)
+{
+	struct pgix *x = calloc(1, sizeof(*x));
+	struct arxiv_pg_info info;
+	const char *h;
+
+	if (x == NULL) {
+		arxiv_error_set(err, SRC, 0, "out of memory");
+		return NULL;
+	}
+	pthread_mutex_init(&x->lock, NULL);
+	if ((x->pg = arxiv_pg_open(location, err)) == NULL)
+		goto fail;
+	/* where it is, without the password */
+	h = pq.host(x->pg->c);
+	snprintf(x->location, sizeof(x->location), "postgresql://%s@%s%s%s/%s", pq.user(x->pg->c),
+	    h && *h != '/' ? h : "", h && *h != '/' ? ":" : "", h && *h != '/' ? pq.port(x->pg->c) : "",
+	    pq.db(x->pg->c));
+	x->write = o->write;
+	if (o->write) {
+		if (o->batch > 0 && arxiv_pg_set(x->pg, "batch", (long)o->batch, err) < 0)
+			goto fail;
+		if (o->embedder == NULL || o->dim == 0) {
+			arxiv_error_set(err, SRC, 0, "opening to write needs the embedder and dimension");
+			goto fail;
+		}
+		if (arxiv_pg_load_begin(x->pg, o->embedder, o->embedder_dir, (uint32_t)o->dim, err) < 0)
+			goto fail;
+		pgix_count(x);
+	} else {
+		if (arxiv_pg_info(x->pg, &info, err) < 0)
+			goto fail;
+		x->size = info.count;
+	}
+	return x;
+fail:
+	pgix_close(x);
+	return NULL;
+}
+
+static int
+pgix_info(void *impl, struct arxiv_index_info *out)
+{
+	struct pgix *x = impl;
+
+	out->kind = "pgvector";
+	out->location = x->location;
+	out->embedder = x->pg->embedder;
+	out->embedder_dir = x->pg->embedder_dir;
+	out->dim = x->pg->dim;
+	out->size = x->size;
+	return 0;
+}
+
+static int
+pgix_add(void *impl, const struct arxiv_vecrec *recs, size_t n, struct arxiv_error *err)
+{
+	struct pgix *x = impl;
+	size_t i;
+
+	for (i = 0; i < n; i++) {
+		const struct arxiv_vecrec *r = &recs[i];
+		struct arxiv_pg_record pr = { r->id, r->title, r->field, r->categories, r->id_len,
+		    r->title_len, r->field_len, r->categories_len, r->v };
+		int rc = arxiv_pg_load_add(x->pg, &pr, (long)i + 1, err);
+
+		if (rc > 0) {		/* this record refused; those before it are in */
+			err->line = (long)i + 1;
+			return -1;
+		}
+		if (rc < 0) {
+			err->line = 0;
+			return -1;
+		}
+	}
+	return 0;
+}
+
+static int
+pgix_commit(void *impl, struct arxiv_error *err)
+{
+	struct pgix *x = impl;
+	struct arxiv_pg_stats st;
+	int rc = arxiv_pg_load_end(x->pg, &st, err);
+
+	arxiv_log(ARXIV_LOG_INFO, "postgresql: %llu rows in %llu batches: %llu new, %llu replaced, "
+	    "%llu unchanged, %llu repeated ids", (unsigned long long)st.committed,
+	    (unsigned long long)st.batches, (unsigned long long)st.inserted,
+	    (unsigned long long)st.updated, (unsigned long long)st.unchanged,
+	    (unsigned long long)st.duplicates);
+	pgix_count(x);
+	return rc;
+}
+
+static int
+pgix_search(void *impl, const float *q, size_t k, const char *field, const char *exclude,
+    struct arxiv_hit *hits, size_t *n, struct arxiv_error *err)
+{
+	struct pgix *x = impl;
+	struct arxiv_pg_hit *h = NULL;
+	size_t got = 0, i;
+	int rc;
+
+	*n = 0;
+	pthread_mutex_lock(&x->lock);
+	rc = arxiv_pg_search(x->pg, q, k + (exclude != NULL), field, 0, &h, &got, err);
+	pthread_mutex_unlock(&x->lock);
+	if (rc < 0)
+		return -1;
+	for (i = 0; i < got && *n < k; i++) {
+		struct arxiv_pg_hit *p = &h[i];
+
+		if (exclude != NULL && strcmp(p->id, exclude) == 0)
+			continue;
+		if (arxiv_hit_set(&hits[*n], p->score, p->id, strlen(p->id), p->title,
+		    p->title ? strlen(p->title) : 0, p->field, p->field ? strlen(p->field) : 0,
+		    p->categories, p->categories ? strlen(p->categories) : 0) < 0) {
+			arxiv_hits_free(hits, *n);
+			*n = 0;
+			arxiv_pg_hits_free(h, got);
+			arxiv_error_set(err, SRC, 0, "out of memory");
+			return -1;
+		}
+		(*n)++;
+	}
+	arxiv_pg_hits_free(h, got);
+	return 0;
+}
+
+static int
+pgix_get(void *impl, const char *id, float *v, struct arxiv_hit *meta, struct arxiv_error *err)
+{
+	struct pgix *x = impl;
+	struct arxiv_pg_hit m = { NULL, NULL, NULL, NULL, 0 };
+	int rc;
+
+	pthread_mutex_lock(&x->lock);
+	rc = arxiv_pg_get(x->pg, id, v, &m, err);
+	pthread_mutex_unlock(&x->lock);
+	if (rc != 0)
+		return rc > 0 ? 0 : -1;
+	if (meta != NULL && arxiv_hit_set(meta, 1, m.id, strlen(m.id), m.title, strlen(m.title),
+	    m.field, m.field ? strlen(m.field) : 0, m.categories,
+	    m.categories ? strlen(m.categories) : 0) < 0)
+		rc = -1;
+	free(m.id);
+	free(m.title);
+	free(m.field);
+	free(m.categories);
+	if (rc < 0) {
+		arxiv_error_set(err, SRC, 0, "out of memory");
+		return -1;
+	}
+	return 1;
+}
+
+static void
+pgix_close(void *impl)
+{
+	struct pgix *x = impl;
+
+	if (x == NULL)
+		return;
+	if (x->pg != NULL && x->pg->c != NULL)
+		abort_batch(x->pg);
+	arxiv_pg_close(x->pg);
+	pthread_mutex_destroy(&x->lock);
+	free(x);
 }
 
 #else	/* !HAVE_LIBPQ */
@@ -868,8 +1101,9 @@ int arxiv_pg_set(struct arxiv_pg *pg, const char *k, long v, struct arxiv_error 
 { (void)pg; (void)k; (void)v; NOPQ(e); return -1; }
 int arxiv_pg_info(struct arxiv_pg *pg, struct arxiv_pg_info *i, struct arxiv_error *e)
 { (void)pg; (void)i; NOPQ(e); return -1; }
-int arxiv_pg_load_begin(struct arxiv_pg *pg, const char *m, uint32_t d, struct arxiv_error *e)
-{ (void)pg; (void)m; (void)d; NOPQ(e); return -1; }
+int arxiv_pg_load_begin(struct arxiv_pg *pg, const char *m, const char *md, uint32_t d,
+    struct arxiv_error *e)
+{ (void)pg; (void)m; (void)md; (void)d; NOPQ(e); return -1; }
 int arxiv_pg_load_add(struct arxiv_pg *pg, const struct arxiv_pg_record *r, long n,
     struct arxiv_error *e)
 { (void)pg; (void)r; (void)n; NOPQ(e); return -1; }
@@ -879,6 +1113,7 @@ void arxiv_pg_load_stats(const struct arxiv_pg *pg, struct arxiv_pg_stats *s)
 { (void)pg; memset(s, 0, sizeof(*s)); }
 uint32_t arxiv_pg_dim(const struct arxiv_pg *pg) { (void)pg; return 0; }
 const char *arxiv_pg_embedder(const struct arxiv_pg *pg) { (void)pg; return ""; }
+const char *arxiv_pg_embedder_dir(const struct arxiv_pg *pg) { (void)pg; return ""; }
 int arxiv_pg_search(struct arxiv_pg *pg, const float *q, size_t k, const char *f, int x,
     struct arxiv_pg_hit **o, size_t *n, struct arxiv_error *e)
 { (void)pg; (void)q; (void)k; (void)f; (void)x; *o = NULL; *n = 0; NOPQ(e); return -1; }
@@ -886,7 +1121,31 @@ int arxiv_pg_get(struct arxiv_pg *pg, const char *id, float *v, struct arxiv_pg_
     struct arxiv_error *e)
 { (void)pg; (void)id; (void)v; (void)m; NOPQ(e); return -1; }
 
+static int
+pgix_claims(const char *location)
+{
+	return strncmp(location, "postgresql://", 13) == 0 || strncmp(location, "postgres://", 11) == 0;
+}
+static void *
+pgix_open(const char *l, const struct arxiv_index_opts *o, struct arxiv_error *e)
+{ (void)l; (void)o; NOPQ(e); return NULL; }
+static int pgix_info(void *x, struct arxiv_index_info *o) { (void)x; (void)o; return -1; }
+static int pgix_add(void *x, const struct arxiv_vecrec *r, size_t n, struct arxiv_error *e)
+{ (void)x; (void)r; (void)n; NOPQ(e); return -1; }
+static int pgix_commit(void *x, struct arxiv_error *e) { (void)x; NOPQ(e); return -1; }
+static int pgix_search(void *x, const float *q, size_t k, const char *f, const char *ex,
+    struct arxiv_hit *h, size_t *n, struct arxiv_error *e)
+{ (void)x; (void)q; (void)k; (void)f; (void)ex; (void)h; *n = 0; NOPQ(e); return -1; }
+static int pgix_get(void *x, const char *id, float *v, struct arxiv_hit *m, struct arxiv_error *e)
+{ (void)x; (void)id; (void)v; (void)m; NOPQ(e); return -1; }
+static void pgix_close(void *x) { (void)x; }
+
 #endif
+
+const struct arxiv_index_backend arxiv_index_pgvector_backend = {
+	"pgvector", pgix_claims, pgix_open, pgix_info, pgix_add, pgix_commit, pgix_search,
+	pgix_get, pgix_close,
+};
 
 void
 arxiv_pg_hits_free(struct arxiv_pg_hit *h, size_t n)
@@ -899,6 +1158,7 @@ arxiv_pg_hits_free(struct arxiv_pg_hit *h, size_t n)
 		free(h[i].id);
 		free(h[i].title);
 		free(h[i].field);
+		free(h[i].categories);
 	}
 	free(h);
 }

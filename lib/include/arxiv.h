@@ -630,7 +630,7 @@ struct arxiv_pg_info {
 	int hnsw;		/* the HNSW index exists */
 };
 struct arxiv_pg_hit {
-	char *id, *title, *field;	/* new; field may be NULL */
+	char *id, *title, *field, *categories;	/* new; field, categories may be NULL */
 	float score;		/* cosine similarity, 1 - pgvector's <=> */
 };
 /* new; dsn: a libpq connection string or postgresql:// URI; NULL or "" takes
@@ -645,9 +645,10 @@ ARXIV_API int arxiv_pg_set(struct arxiv_pg *pg, const char *key, long value,
 ARXIV_API int arxiv_pg_info(struct arxiv_pg *pg, struct arxiv_pg_info *info,
     struct arxiv_error *err);
 /* Start a load: creates the extension, tables and meta row when missing;
- * refuses (-1) when the meta row names another embedder or dimension. */
-ARXIV_API int arxiv_pg_load_begin(struct arxiv_pg *pg, const char *embedder, uint32_t dim,
-    struct arxiv_error *err);
+ * refuses (-1) when the meta row names another embedder or dimension.
+ * embedder_dir (may be NULL) is recorded for queries by text. */
+ARXIV_API int arxiv_pg_load_begin(struct arxiv_pg *pg, const char *embedder,
+    const char *embedder_dir, uint32_t dim, struct arxiv_error *err);
 /* Add one row (recno: its record number, for messages). 0 ok; 1 the record is
  * refused (NUL byte, bad UTF-8, no id, non-finite vector; err->line = recno),
  * nothing sent, the load goes on if the caller wants; -1 the batch in flight
@@ -662,6 +663,7 @@ ARXIV_API void arxiv_pg_load_stats(const struct arxiv_pg *pg, struct arxiv_pg_st
  * and embedder (borrowed). */
 ARXIV_API uint32_t arxiv_pg_dim(const struct arxiv_pg *pg);
 ARXIV_API const char *arxiv_pg_embedder(const struct arxiv_pg *pg);
+ARXIV_API const char *arxiv_pg_embedder_dir(const struct arxiv_pg *pg);
 /* The k rows nearest to q by cosine distance, best first (*out new: free with
  * arxiv_pg_hits_free). field: only rows of that field (NULL: all). exact: a
  * sequential scan instead of the HNSW index (for recall checks). */
@@ -827,6 +829,7 @@ struct arxiv_index_opts {
 	const char *embedder_dir;	/* write: where the embedder lives (recorded; may be NULL) */
 	int threads;		/* search threads (0: 1) */
 	const char *kind;	/* backend name, NULL: chosen by the location */
+	size_t batch;		/* write, pgvector: rows per transaction (0: backend default) */
 };
 ARXIV_API struct arxiv_index_opts arxiv_index_default_opts(void);
 /* new; location: a path, or a backend's URI (a DSN). */

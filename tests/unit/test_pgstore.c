@@ -60,7 +60,7 @@ main(void)
 	    "an empty database says so (%s)", e.text);
 	CHECK(arxiv_pg_set(pg, "batch", 3, &e) == 0, "batch size 3");
 	CHECK(arxiv_pg_set(pg, "batch", 0, &e) == -1, "batch size 0 refused");
-	CHECK(arxiv_pg_load_begin(pg, "test-embedder", D, &e) == 0, "load begin (%s)", e.text);
+	CHECK(arxiv_pg_load_begin(pg, "test-embedder", NULL, D, &e) == 0, "load begin (%s)", e.text);
 	for (i = 0; i < 8; i++) {
 		snprintf(id, sizeof(id), "p%d", i);
 		r = rec(id, hostile[i], i < 4 ? "Physics" : "Mathematics", v[i]);
@@ -87,6 +87,7 @@ main(void)
 		free(meta.id);
 		free(meta.title);
 		free(meta.field);
+		free(meta.categories);
 	}
 	CHECK(arxiv_pg_get(pg, "nope", got, NULL, &e) == 1 && strstr(e.text, "not indexed"),
 	    "unknown id: not indexed");
@@ -106,7 +107,7 @@ main(void)
 
 	/* rerun: same rows unchanged, one changed, one new; then a refusal */
 	pg = arxiv_pg_open(dsn, &e);
-	CHECK(arxiv_pg_load_begin(pg, "test-embedder", D, &e) == 0, "reload begin");
+	CHECK(arxiv_pg_load_begin(pg, "test-embedder", NULL, D, &e) == 0, "reload begin");
 	for (i = 0; i < 8; i++) {
 		snprintf(id, sizeof(id), "p%d", i);
 		r = rec(id, i == 3 ? "new title" : hostile[i], i < 4 ? "Physics" : "Mathematics", v[i]);
@@ -126,10 +127,11 @@ main(void)
 	free(meta.id);
 	free(meta.title);
 	free(meta.field);
-	CHECK(arxiv_pg_load_begin(pg, "test-embedder", D + 1, &e) == -1 &&
+	free(meta.categories);
+	CHECK(arxiv_pg_load_begin(pg, "test-embedder", NULL, D + 1, &e) == -1 &&
 	    strstr(e.text, "refusing to mix embeddings: the table holds 4-dimensional") != NULL,
 	    "another dimension refused (%s)", e.text);
-	CHECK(arxiv_pg_load_begin(pg, "other-embedder", D, &e) == -1 &&
+	CHECK(arxiv_pg_load_begin(pg, "other-embedder", NULL, D, &e) == -1 &&
 	    strstr(e.text, "\"test-embedder\", these are 4-dimensional of \"other-embedder\"") != NULL,
 	    "another embedder refused (%s)", e.text);
 	arxiv_pg_close(pg);
