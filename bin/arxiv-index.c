@@ -6,6 +6,7 @@
  * refused.
  */
 #include <err.h>
+#include <errno.h>
 #include <getopt.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -21,7 +22,7 @@
 #define BATCH 1000
 
 static const char usage_line[] =
-    "usage: arxiv-index -o index | -d dsn [-k] [--verbose] [file ...]";
+    "usage: arxiv-index -o index | -d dsn [-k] [--batch n] [--verbose] [file ...]";
 
 static void
 usage(FILE *fp, int status)
@@ -33,6 +34,7 @@ usage(FILE *fp, int status)
 		    "  -o, --output FILE      the local index file to create or update\n"
 		    "  -d, --dsn DSN          a PostgreSQL + pgvector database instead (libpq DSN or URI)\n"
 		    "  -k, --keep-going       skip papers the index refuses, count them\n"
+		    "      --batch N          -d: papers per transaction (default 10000)\n"
 		    "      --verbose          progress messages\n"
 		    "  -h, --help             this help\n"
 		    "  -V, --version          print the version\n", fp);
@@ -115,6 +117,7 @@ main(int argc, char *argv[])
 		{ "dsn", required_argument, NULL, 'd' },
 		{ "keep-going", no_argument, NULL, 'k' },
 		{ "verbose", no_argument, NULL, 'v' + 256 },
+		{ "batch", required_argument, NULL, 'b' + 256 },
 		{ "help", no_argument, NULL, 'h' },
 		{ "version", no_argument, NULL, 'V' },
 		{ NULL, 0, NULL, 0 }
@@ -141,6 +144,19 @@ main(int argc, char *argv[])
 		case 'd': dsn = optarg; break;
 		case 'k': keep_going = 1; break;
 		case 'v' + 256: verbose = 1; break;
+		case 'b' + 256: {
+			char *end;
+			long v;
+
+			errno = 0;
+			v = strtol(optarg, &end, 10);
+			if (errno || *end || end == optarg || v < 1 || v > 100000000) {
+				warnx("--batch: not a count from 1 to 100000000: %s", optarg);
+				usage(stderr, 2);
+			}
+			io.batch = (size_t)v;
+			break;
+		}
 		case 'h': usage(stdout, 0); break;
 		case 'V': printf("arxiv-index %s\n", VERSION); return prog_fshut();
 		default: usage(stderr, 2);

@@ -5,7 +5,7 @@
 # the man page examples.
 load helper
 
-USAGE="usage: arxiv-index -o index | -d dsn [-k] [--verbose] [file ...]"
+USAGE="usage: arxiv-index -o index | -d dsn [-k] [--batch n] [--verbose] [file ...]"
 
 # papers.jsonl, a lexical embedder emb/ learnt from it, and its vectors.
 setup_papers() {
@@ -18,7 +18,7 @@ setup_papers() {
 	run arxiv-index --help
 	assert_status 0
 	[ "${lines[0]}" = "$USAGE" ]
-	for o in -o --output -d --dsn -k --keep-going --verbose -h --help -V --version; do
+	for o in -o --output -d --dsn -k --keep-going --batch --verbose -h --help -V --version; do
 		assert_output_contains " $o"
 	done
 }
@@ -160,6 +160,8 @@ setup_papers() {
 	sed -i 's/2101\./2102./' new.jsonl
 	local line n=0
 	while IFS= read -r line; do
+		# the -d example needs a server: arxiv-index-pg.bats runs it
+		[[ "$line" != *" -d "* ]] || continue
 		echo "# $line"
 		run bash -c "set -o pipefail; $line"
 		assert_status 0
