@@ -403,9 +403,8 @@ arxiv_pg_load_begin(struct arxiv_pg *pg, const char *embedder, const char *embed
 	if ((rc = read_meta(pg, err)) < 0)
 		goto fail;
 	if (rc == 0 && (pg->dim != dim || strcmp(pg->embedder, embedder) != 0)) {
-		arxiv_error_set(err, SRC, 0, "refusing to mix embeddings: the table holds %u-dimensional "
-		    "vectors of \"%.40s\", these are %u-dimensional of \"%.40s\"", pg->dim,
-		    pg->embedder, dim, embedder);
+		arxiv_error_set(err, SRC, 0, "papers has %u dims of \"%.52s\", input %u dims of "
+		    "\"%.52s\"", pg->dim, pg->embedder, dim, embedder);
 		goto fail;
 	}
 	v[0] = embedder;
@@ -478,7 +477,7 @@ batch_fail(struct arxiv_pg *pg, const char *what, const char *msg, struct arxiv_
 	if (first > 0 && last >= first) {
 		char w[96];
 
-		snprintf(w, sizeof(w), "%s (batch of records %ld-%ld rolled back)", what, first, last);
+		snprintf(w, sizeof(w), "%s (batch of papers %ld-%ld rolled back)", what, first, last);
 		set_pqerr(err, 0, w, m);
 	} else
 		set_pqerr(err, 0, what, m);
@@ -888,6 +887,7 @@ struct pgix {
 	struct arxiv_pg *pg;
 	pthread_mutex_t lock;
 	int write;
+	long offered;		/* papers given to add so far, refused ones included */
 	uint64_t size;
 	char location[320];
 };
@@ -975,7 +975,7 @@ pgix_add(void *impl, const struct arxiv_vecrec *recs, size_t n, struct arxiv_err
 		const struct arxiv_vecrec *r = &recs[i];
 		struct arxiv_pg_record pr = { r->id, r->title, r->field, r->categories, r->id_len,
 		    r->title_len, r->field_len, r->categories_len, r->v };
-		int rc = arxiv_pg_load_add(x->pg, &pr, (long)i + 1, err);
+		int rc = arxiv_pg_load_add(x->pg, &pr, ++x->offered, err);
 
 		if (rc > 0) {		/* this record refused; those before it are in */
 			err->line = (long)i + 1;
@@ -996,7 +996,7 @@ pgix_commit(void *impl, struct arxiv_error *err)
 	struct arxiv_pg_stats st;
 	int rc = arxiv_pg_load_end(x->pg, &st, err);
 
-	arxiv_log(ARXIV_LOG_INFO, "postgresql: %llu rows in %llu batches: %llu new, %llu replaced, "
+	arxiv_log(ARXIV_LOG_DEBUG, "postgresql: %llu rows in %llu batches: %llu new, %llu replaced, "
 	    "%llu unchanged, %llu repeated ids", (unsigned long long)st.committed,
 	    (unsigned long long)st.batches, (unsigned long long)st.inserted,
 	    (unsigned long long)st.updated, (unsigned long long)st.unchanged,
