@@ -17,11 +17,19 @@
  *   56     8     fields_offset: u32 n_fields, then n_fields x (u16 size, bytes)
  *   64     8     file_size (the whole file; a shorter file is truncated)
  *   72     4     embedder_size, 76 4 embedder_dir_size
- *   80     ...   embedder identity, embedder directory; zeros up to header_size
+ *   80     8     quant_offset: count * dim int8 codes (a multiple of 64)
+ *   88     8     qparam_offset: count x (float32 scale, float32 error bound)
+ *   96     ...   embedder identity, embedder directory; zeros up to header_size
  *   header_size  count * dim float32 vectors (L2-normalised)
- *   then the paper records, each u16 id size, id, u32 title size, title
+ *   then the int8 codes and their scales, the paper records, each u16 id size, id, u32 title size, title
  *   (may hold NUL), u16 field size, field, u16 categories size, categories;
  *   then the order, fidx and fields blocks.
+ *
+ * Search is exact, in two passes: the int8 codes (a quarter of the bytes of
+ * the vectors) give every paper's score up to a bound stored with it
+ * (|v - scale * code| in L2, plus rounding), the k-th best lower bound is
+ * found, and only the papers whose upper bound reaches it are scored again
+ * with their float32 vectors. The answer is that of a float32 scan.
  *
  * Writing builds everything in memory (an existing index is read in first,
  * so adding upserts by id) and commits through a temporary file in the same
@@ -30,6 +38,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
+#include <math.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -37,13 +46,16 @@
 #include <sys/mman.h>
 #include <sys/stat.h>
 #include <unistd.h>
+#ifdef __SSE2__
+#include <emmintrin.h>
+#endif
 
 #include "arxiv.h"
 #include "internal.h"
 
 #define AXI_MAGIC "\x89" "AXI\r\n\x1a\n"
 #define AXI_VERSION 1
-#define AXI_FIXED 80
+#define AXI_FIXED 96
 #define MAX_FIELDS 65535
 #define MAX_THREADS 64
 
@@ -62,6 +74,8 @@ struct fileix {
 	size_t mapsize;
 	uint64_t count;
 	const float *vec;
+	const int8_t *codes;
+	const unsigned char *qparam;	/* count x (f32 scale, f32 bound) */
 	const unsigned char *offs, *order, *fidx;
 	char **fields;
 	size_t nfields;
@@ -191,7 +205,7 @@ map_open(struct fileix *x, int fd, struct arxiv_error *err)
 	struct stat st;
 	const unsigned char *h;
 	uint32_t hsize, esize, dsize;
-	uint64_t meta, order, fidx, fields, fsize, i, need, off;
+	uint64_t meta, order, fidx, fields, fsize, i, need, off, quant, qparam;
 
 	if (fstat(fd, &st) < 0) {
 		arxiv_error_set(err, x->path, 0, "%s", strerror(errno));
@@ -237,6 +251,8 @@ map_open(struct fileix *x, int fd, struct arxiv_error *err)
 	fsize = le64(h + 64);
 	esize = le32(h + 72);
 	dsize = le32(h + 76);
+	quant = le64(h + 80);
+	qparam = le64(h + 88);
 	if (fsize != x->mapsize) {
 		arxiv_error_set(err, x->path, 0, "truncated index file (%zu of %llu bytes)", x->mapsize,
 		    (unsigned long long)fsize);
@@ -246,7 +262,9 @@ map_open(struct fileix *x, int fd, struct arxiv_error *err)
 	    dsize > 4096 || (uint64_t)AXI_FIXED + esize + dsize > hsize || x->count > UINT32_MAX ||
 	    hsize + x->count * x->dim * 4 > fsize || meta > fsize || fsize - meta < 8 * x->count ||
 	    order > fsize || fsize - order < 4 * x->count || fidx > fsize ||
-	    fsize - fidx < 2 * x->count || fields > fsize || fsize - fields < 4) {
+	    fsize - fidx < 2 * x->count || fields > fsize || fsize - fields < 4 || quant % 64 ||
+	    quant > fsize || fsize - quant < x->count * x->dim || qparam % 4 || qparam > fsize ||
+	    fsize - qparam < 8 * x->count) {
 		arxiv_error_set(err, x->path, 0, "corrupt index header");
 		return -1;
 	}
@@ -254,6 +272,8 @@ map_open(struct fileix *x, int fd, struct arxiv_error *err)
 	    (x->dir = dupn((const char *)h + AXI_FIXED + esize, dsize)) == NULL)
 		goto oom;
 	x->vec = (const float *)(x->map + hsize);
+	x->codes = (const int8_t *)(x->map + quant);
+	x->qparam = x->map + qparam;
 	x->offs = x->map + meta;
 	x->order = x->map + order;
 	x->fidx = x->map + fidx;
@@ -509,6 +529,30 @@ put64(unsigned char *b, uint64_t v)
 	put32(b + 4, (uint32_t)(v >> 32));
 }
 
+/* v's int8 codes, scale and error bound: |v - scale * codes| (L2), rounded up. */
+static void
+quantize(const float *v, size_t dim, int8_t *codes, float *scale, float *bound)
+{
+	float m = 0;
+	double r = 0;
+	size_t i;
+
+	for (i = 0; i < dim; i++)
+		if (fabsf(v[i]) > m)
+			m = fabsf(v[i]);
+	*scale = m > 0 ? m / 127.0f : 1.0f;
+	for (i = 0; i < dim; i++) {
+		long c = lrintf(v[i] / *scale);
+		double d;
+
+		c = c > 127 ? 127 : c < -127 ? -127 : c;
+		codes[i] = (int8_t)c;
+		d = (double)v[i] - (double)*scale * (double)c;
+		r += d * d;
+	}
+	*bound = (float)(sqrt(r) * (1 + 1e-6)) + 1e-6f;
+}
+
 static const struct fileix *sort_ix;
 
 static int
@@ -535,7 +579,9 @@ file_commit(void *impl, struct arxiv_error *err)
 	uint32_t *order = NULL;
 	uint16_t *fidx = NULL;
 	size_t nf = 0, i, j, esize, dsize, hsize;
-	uint64_t meta, recoff, orderoff, fidxoff, fieldsoff, total;
+	uint64_t meta, recoff, orderoff, fidxoff, fieldsoff, total, quant, qparam;
+	int8_t *codes = NULL;
+	float *qp = NULL;
 	struct stat st;
 	mode_t um;
 	FILE *fp = NULL;
@@ -574,7 +620,13 @@ file_commit(void *impl, struct arxiv_error *err)
 	esize = strlen(x->embedder);
 	dsize = strlen(x->dir);
 	hsize = (AXI_FIXED + esize + dsize + 63) / 64 * 64;
-	meta = hsize + (uint64_t)x->n * x->dim * 4;
+	quant = (hsize + (uint64_t)x->n * x->dim * 4 + 63) / 64 * 64;
+	qparam = (quant + (uint64_t)x->n * x->dim + 63) / 64 * 64;
+	meta = qparam + 8 * (uint64_t)x->n;
+	if ((codes = malloc(x->n * x->dim + 1)) == NULL || (qp = malloc((2 * x->n + 1) * sizeof(float))) == NULL)
+		goto oom;
+	for (i = 0; i < x->n; i++)
+		quantize(x->vecs + i * x->dim, x->dim, codes + i * x->dim, &qp[2 * i], &qp[2 * i + 1]);
 	recoff = meta + 8 * (uint64_t)x->n;
 	orderoff = recoff;
 	for (i = 0; i < x->n; i++)
@@ -599,6 +651,8 @@ file_commit(void *impl, struct arxiv_error *err)
 	put64(h + 64, total);
 	put32(h + 72, (uint32_t)esize);
 	put32(h + 76, (uint32_t)dsize);
+	put64(h + 80, quant);
+	put64(h + 88, qparam);
 
 	snprintf(tmp, sizeof(tmp), "%s.XXXXXX", x->path);
 	if ((fd = mkstemp(tmp)) < 0) {
@@ -619,6 +673,16 @@ file_commit(void *impl, struct arxiv_error *err)
 			goto ioerr;
 	if (little_endian()) {
 		if (wr(fp, x->vecs, x->n * x->dim * sizeof(float)))
+			goto ioerr;
+		for (i = hsize + x->n * x->dim * 4; i < quant; i++)
+			if (putc(0, fp) == EOF)
+				goto ioerr;
+		if (wr(fp, codes, x->n * x->dim))
+			goto ioerr;
+		for (i = quant + x->n * x->dim; i < qparam; i++)
+			if (putc(0, fp) == EOF)
+				goto ioerr;
+		if (wr(fp, qp, 2 * x->n * sizeof(float)))
 			goto ioerr;
 	} else {
 		arxiv_error_set(err, x->path, 0, "index files are little-endian; this host is not");
@@ -684,6 +748,8 @@ file_commit(void *impl, struct arxiv_error *err)
 	free(order);
 	free(fidx);
 	free(fnames);
+	free(codes);
+	free(qp);
 	return 0;
 ioerr:
 	arxiv_error_set(err, tmp, 0, "write error: %s", strerror(errno ? errno : EIO));
@@ -697,6 +763,8 @@ fail:
 	free(order);
 	free(fidx);
 	free(fnames);
+	free(codes);
+	free(qp);
 	return -1;
 }
 
@@ -783,15 +851,58 @@ heap_push(struct cand *heap, size_t *n, size_t k, struct cand c)
 	heap[i] = c;
 }
 
+/* q (int16 codes) . c (int8 codes) over n dimensions; the caller bounds the
+ * query codes so that no sum overflows. */
+static int32_t
+idot(const int16_t *q, const int8_t *c, size_t n)
+{
+	size_t i = 0;
+	int32_t s = 0;
+#ifdef __SSE2__
+	__m128i acc = _mm_setzero_si128();
+
+	for (; i + 16 <= n; i += 16) {
+		__m128i x = _mm_loadu_si128((const __m128i *)(const void *)(c + i));
+		__m128i lo = _mm_srai_epi16(_mm_unpacklo_epi8(x, x), 8);
+		__m128i hi = _mm_srai_epi16(_mm_unpackhi_epi8(x, x), 8);
+
+		acc = _mm_add_epi32(acc, _mm_madd_epi16(lo, _mm_loadu_si128((const __m128i *)(const void *)(q + i))));
+		acc = _mm_add_epi32(acc, _mm_madd_epi16(hi, _mm_loadu_si128((const __m128i *)(const void *)(q + i + 8))));
+	}
+	{
+		int32_t l[4];
+
+		_mm_storeu_si128((__m128i *)(void *)l, acc);
+		s = l[0] + l[1] + l[2] + l[3];
+	}
+#endif
+	for (; i < n; i++)
+		s += (int32_t)q[i] * c[i];
+	return s;
+}
+
 struct job {
 	const struct fileix *x;
 	const float *q;
+	const int16_t *qc;	/* the query's codes */
+	float qscale, qbound;
 	size_t k, from, to, n;
 	long field;		/* -1: any */
 	long long skip;		/* paper to leave out, -1 none */
-	struct cand *heap;
+	float *approx;		/* count approximate scores (-inf: left out) */
+	struct cand *heap;	/* the k best lower bounds of this range */
 };
 
+static float
+qparam(const struct fileix *x, size_t i, int which)
+{
+	float f;
+
+	memcpy(&f, x->qparam + 8 * i + 4 * which, 4);
+	return f;
+}
+
+/* Pass 1: approximate scores from the codes, and the k best lower bounds. */
 static void *
 scan(void *arg)
 {
@@ -801,12 +912,17 @@ scan(void *arg)
 
 	for (i = j->from; i < j->to; i++) {
 		struct cand c;
+		float a, e;
 
-		if (j->field >= 0 && le16(x->fidx + 2 * i) != j->field)
+		if ((j->field >= 0 && le16(x->fidx + 2 * i) != j->field) || (long long)i == j->skip) {
+			j->approx[i] = -INFINITY;
 			continue;
-		if ((long long)i == j->skip)
-			continue;
-		c.score = dot(j->q, x->vec + i * dim, dim);
+		}
+		a = j->qscale * qparam(x, i, 0) * (float)idot(j->qc, x->codes + i * dim, dim);
+		/* |q.v - a| <= |q - qs*qc| |v| + |qs*qc| |v - vs*vc| */
+		e = j->qbound + (1 + j->qbound) * qparam(x, i, 1) + 1e-5f;
+		j->approx[i] = a;
+		c.score = a - e;
 		c.i = (uint32_t)i;
 		heap_push(j->heap, &j->n, j->k, c);
 	}
@@ -828,8 +944,11 @@ file_search(void *impl, const float *q, size_t k, const char *field, const char 
 	const struct fileix *x = impl;
 	struct job jobs[MAX_THREADS];
 	pthread_t th[MAX_THREADS];
-	struct cand *all = NULL, *heap;
-	size_t nt, t, m = 0, i, per;
+	struct cand *all = NULL, *heap = NULL, c;
+	int16_t *qc = NULL;
+	float *approx = NULL, lower = -INFINITY, qs, qmax = 0;
+	size_t nt, t, m = 0, i, per, nh = 0, dim = x->dim;
+	double r = 0, cmax;
 	long f = -1;
 	long long skip = -1;
 	int rc = -1;
@@ -851,48 +970,79 @@ file_search(void *impl, const float *q, size_t k, const char *field, const char 
 	nt = (size_t)x->threads;
 	if (x->count < 20000)
 		nt = 1;
-	if ((all = malloc(nt * k * sizeof(*all))) == NULL) {
+	if ((all = malloc(nt * k * sizeof(*all))) == NULL || (heap = malloc(k * sizeof(*heap))) == NULL ||
+	    (approx = malloc(x->count * sizeof(*approx))) == NULL ||
+	    (qc = malloc(dim * sizeof(*qc))) == NULL) {
 		arxiv_error_set(err, x->path, 0, "out of memory");
-		return -1;
+		goto out;
+	}
+	/* the query's int16 codes: the largest kept small enough that no dot product overflows */
+	cmax = (double)INT32_MAX / (127.0 * (double)dim);
+	if (cmax > 32767)
+		cmax = 32767;
+	for (i = 0; i < dim; i++)
+		if (fabsf(q[i]) > qmax)
+			qmax = fabsf(q[i]);
+	qs = qmax > 0 ? (float)(qmax / cmax) : 1.0f;
+	for (i = 0; i < dim; i++) {
+		double d, v = (double)q[i] / qs;
+		long cq = lrint(v);
+
+		cq = cq > (long)cmax ? (long)cmax : cq < -(long)cmax ? -(long)cmax : cq;
+		qc[i] = (int16_t)cq;
+		d = (double)q[i] - (double)qs * (double)cq;
+		r += d * d;
 	}
 	per = (x->count + nt - 1) / nt;
 	for (t = 0; t < nt; t++) {
-		jobs[t] = (struct job){ x, q, k, t * per, (t + 1) * per < x->count ? (t + 1) * per : x->count,
-			0, f, skip, all + t * k };
+		jobs[t] = (struct job){ x, q, qc, qs, (float)(sqrt(r) * (1 + 1e-6)) + 1e-6f, k, t * per,
+			(t + 1) * per < x->count ? (t + 1) * per : x->count, 0, f, skip, approx, all + t * k };
 		if (t > 0 && pthread_create(&th[t], NULL, scan, &jobs[t]) != 0) {
 			scan(&jobs[t]);
 			th[t] = 0;
-			jobs[t].from = jobs[t].to;	/* done */
 		}
 	}
 	scan(&jobs[0]);
 	for (t = 1; t < nt; t++)
 		if (th[t])
 			pthread_join(th[t], NULL);
-	/* merge: the heaps' contents into one sorted list */
-	heap = all;
+	/* the k-th best lower bound over all ranges */
 	for (t = 0; t < nt; t++) {
-		memmove(heap + m, jobs[t].heap, jobs[t].n * sizeof(*heap));
+		memmove(all + m, jobs[t].heap, jobs[t].n * sizeof(*all));
 		m += jobs[t].n;
 	}
-	qsort(heap, m, sizeof(*heap), cmp_cand);
-	if (m > k)
-		m = k;
-	for (i = 0; i < m; i++) {
-		struct mrec r;
+	qsort(all, m, sizeof(*all), cmp_cand);
+	if (m >= k)
+		lower = all[k - 1].score;
+	/* pass 2: every paper whose upper bound reaches it, scored exactly */
+	for (i = 0; i < x->count; i++) {
+		float a = approx[i];
 
-		map_rec(x, heap[i].i, &r);
-		if (arxiv_hit_set(&hits[i], heap[i].score, r.s[0], r.len[0], r.s[1], r.len[1], r.s[2],
-		    r.len[2], r.s[3], r.len[3]) < 0) {
+		if (a == -INFINITY || a + jobs[0].qbound + (1 + jobs[0].qbound) * qparam(x, i, 1) + 1e-5f < lower)
+			continue;
+		c.score = dot(q, x->vec + i * dim, dim);
+		c.i = (uint32_t)i;
+		heap_push(heap, &nh, k, c);
+	}
+	qsort(heap, nh, sizeof(*heap), cmp_cand);
+	for (i = 0; i < nh; i++) {
+		struct mrec mr;
+
+		map_rec(x, heap[i].i, &mr);
+		if (arxiv_hit_set(&hits[i], heap[i].score, mr.s[0], mr.len[0], mr.s[1], mr.len[1], mr.s[2],
+		    mr.len[2], mr.s[3], mr.len[3]) < 0) {
 			arxiv_hits_free(hits, i);
 			arxiv_error_set(err, x->path, 0, "out of memory");
 			goto out;
 		}
 	}
-	*n = m;
+	*n = nh;
 	rc = 0;
 out:
 	free(all);
+	free(heap);
+	free(approx);
+	free(qc);
 	return rc;
 }
 

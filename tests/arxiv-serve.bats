@@ -754,3 +754,20 @@ make_index() {
 	expect 200
 	stop_server
 }
+
+@test "the page in headless Chromium with -i: the five similar papers under the prediction (tests/browser_test.py)" {
+	need_model
+	py=/usr/bin/python3
+	[ -x "$py" ] || py=python3
+	"$py" -c 'import websocket' 2>/dev/null || skip "python3-websocket missing (apt-get install python3-websocket)"
+	make_index
+	start_server "$TMP/log" -m "$MODEL" -i papers.axi -w "$TOP/data/web"
+	shots="$ARXIV_BUILD/test-artifacts"
+	run timeout 120 "$py" "$TOP/tests/browser_test.py" --url "$URL/" --out "$shots" --expect-similar
+	[ "$status" -ne 77 ] || skip "chromium not installed"
+	echo "$output"
+	assert_success
+	assert_output_contains "ok: desktop: 5 similar papers listed"
+	stop_server
+	echo "# screenshot: $shots/serve-page-desktop-similar.png" >&3
+}
