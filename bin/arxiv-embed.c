@@ -47,7 +47,7 @@
 
 static const char usage_line[] =
     "usage: arxiv-embed -m dir | -e dir | --learn dir [-k] [-b batch] [-D device] [-f bin|jsonl] "
-    "[-t threads] [--dim n] [file ...]";
+    "[-t threads] [--dim n] [--max-tokens n] [file ...]";
 
 static void
 usage(FILE *fp, int status)
@@ -61,6 +61,7 @@ usage(FILE *fp, int status)
 		    "                         write the vector stream of arxiv-vectors(5) for arxiv-index\n"
 		    "      --learn DIR        learn a lexical embedder from the input into DIR\n"
 		    "      --dim N            dimensions of the lexical embedder (--learn; default 256)\n"
+		    "      --max-tokens N     encoders: truncate to N tokens (default: the model's limit)\n"
 		    "  -f, --format FMT       bin (little-endian float32 stream, default) or jsonl\n"
 		    "  -b, --batch N          texts per forward pass (default 32)\n"
 		    "  -D, --device DEV       auto, cpu, cuda, cuda:N or mps (default auto)\n"
@@ -556,6 +557,7 @@ run_papers(const char *edir, const char *learn, size_t dim, int jsonl, int skip,
 	} else {
 		eo.device = mo->device;
 		eo.threads = mo->threads;
+		eo.max_tokens = mo->max_tokens;
 		if ((st.e = arxiv_embedder_load(edir, &eo, &e)) == NULL) {
 			prog_warnerr(&e);
 			return 1;
@@ -621,6 +623,7 @@ main(int argc, char *argv[])
 		{ "embedder", required_argument, NULL, 'e' },
 		{ "learn", required_argument, NULL, 'L' + 256 },
 		{ "dim", required_argument, NULL, 'd' + 256 },
+		{ "max-tokens", required_argument, NULL, 'M' + 256 },
 		{ "jobs", required_argument, NULL, 'j' },
 		{ "format", required_argument, NULL, 'f' },
 		{ "batch", required_argument, NULL, 'b' },
@@ -651,6 +654,7 @@ main(int argc, char *argv[])
 		case 'e': edir = optarg; break;
 		case 'L' + 256: learn = optarg; break;
 		case 'd' + 256: ldim = (size_t)prog_num(optarg, 1, ARXIV_VEC_MAX_DIM, "dimension"); break;
+		case 'M' + 256: mo.max_tokens = (size_t)prog_num(optarg, 2, 65536, "token count"); break;
 		case 'f':
 			if (strcmp(optarg, "bin") == 0)
 				st.jsonl = 0;

@@ -1408,15 +1408,19 @@ tokenizer_settings(const Bert &m)
  * (pooling_mode_mean_tokens or pooling_mode_cls_token; the other modes are
  * refused), a Normalize module, and max_seq_length of sentence_bert_config.json,
  * as SentenceTransformer(dir).encode() applies them. No modules.json: the
- * model's own pooler, as before.
+ * [CLS] state. (Our artifacts keep their trained pooler.)
  */
 void
 read_st_config(Bert &m, const std::string &dir)
 {
 	std::string mp = join(dir, "modules.json");
 
-	if (!exists(mp))
+	if (!exists(mp)) {
+		/* a plain checkpoint: the [CLS] state, as SPECTER (BertModel's
+		 * pooler was trained for next-sentence prediction only) */
+		m.pool = Bert::Pool::Cls;
 		return;
+	}
 	JsonPtr j = load_json(mp, false);
 	bool pooling = false;
 	size_t i;

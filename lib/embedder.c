@@ -30,6 +30,7 @@
 
 static const struct arxiv_embedder_kind *const kinds[] = {
 	&arxiv_embedder_lexical,
+	&arxiv_embedder_encoder,	/* encoder.c: Hugging Face BERT-family folders */
 };
 
 struct arxiv_embedder {

@@ -154,6 +154,7 @@ struct arxiv_embedder_kind {
 	void (*free)(void *impl);
 };
 extern const struct arxiv_embedder_kind arxiv_embedder_lexical;
+extern const struct arxiv_embedder_kind arxiv_embedder_encoder;	/* encoder.c */
 /* The process's umask, read without changing it (atomic.c). */
 mode_t arxiv_umask(void);
 

@@ -30,6 +30,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "arxiv.h"
 #include "internal.h"
@@ -670,8 +671,14 @@ arxiv_pg_load_end(struct arxiv_pg *pg, struct arxiv_pg_stats *st, struct arxiv_e
 		snprintf(sql, sizeof(sql), "CREATE INDEX IF NOT EXISTS papers_embedding_hnsw ON papers "
 		    "USING hnsw (embedding vector_cosine_ops) WITH (m = %s, ef_construction = %s)",
 		    pg->hnsw_m, pg->hnsw_ef);
+		struct timespec t0, t1;
+
+		clock_gettime(CLOCK_MONOTONIC, &t0);
 		if (run0(pg, "build the HNSW index", sql, err) < 0)
 			goto out;
+		clock_gettime(CLOCK_MONOTONIC, &t1);
+		arxiv_log(ARXIV_LOG_DEBUG, "postgresql: HNSW index ready in %.2f s",
+		    (double)(t1.tv_sec - t0.tv_sec) + (double)(t1.tv_nsec - t0.tv_nsec) * 1e-9);
 	}
 	if (run0(pg, "analyze", "ANALYZE papers", err) < 0)
 		goto out;

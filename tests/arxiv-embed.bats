@@ -4,7 +4,7 @@
 # both output formats, JSONL input with ids, bad lines, the man page examples.
 load helper
 
-USAGE="usage: arxiv-embed -m dir | -e dir | --learn dir [-k] [-b batch] [-D device] [-f bin|jsonl] [-t threads] [--dim n] [file ...]"
+USAGE="usage: arxiv-embed -m dir | -e dir | --learn dir [-k] [-b batch] [-D device] [-f bin|jsonl] [-t threads] [--dim n] [--max-tokens n] [file ...]"
 FIX="$TOP/tests/fixtures/tiny-bert"
 
 # The fixture as arxiv artifacts (what arxiv-train -M bert writes), seq_len 24

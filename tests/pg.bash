@@ -80,12 +80,12 @@ pg_pid() {
 }
 
 pg_stop() {
-	local pid i
+	local pid
 	[ -n "${PG_DIR:-}" ] && [ -d "$PG_DIR" ] || return 0
 	pid=$(pg_pid)
 	if [ -n "$pid" ]; then
 		kill -INT "$pid" 2>/dev/null	# fast shutdown
-		for i in $(seq 100); do
+		for _ in $(seq 100); do
 			kill -0 "$pid" 2>/dev/null || break
 			sleep 0.1
 		done
@@ -103,11 +103,11 @@ pg_restart() {
 
 # pg_kill_server: stop the server now (immediate shutdown), keeping its files.
 pg_kill_server() {
-	local pid i
+	local pid
 	pid=$(pg_pid)
 	[ -n "$pid" ] || return 0
 	kill -QUIT "$pid" 2>/dev/null
-	for i in $(seq 100); do
+	for _ in $(seq 100); do
 		kill -0 "$pid" 2>/dev/null || return 0
 		sleep 0.1
 	done

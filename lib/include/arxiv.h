@@ -611,7 +611,7 @@ ARXIV_API int arxiv_train(const struct arxiv_train_params *p, const struct arxiv
  * (open one per thread). Every call returns 0, or -1 with err ("postgresql: ..."
  * and the server's first line of message).
  */
-#define ARXIV_PG_EMBEDDER_MAX 128
+#define ARXIV_PG_EMBEDDER_MAX 1032	/* > ARXIV_VEC_MAX_EMBEDDER */
 struct arxiv_pg;
 /* One row to load; strings are (pointer, length) and may hold any byte but NUL
  * (refused: PostgreSQL text cannot hold it). field, categories may be NULL. */
