@@ -71,6 +71,7 @@ static struct {
 	char *(*user)(const PGconn *);
 	char *(*host)(const PGconn *);
 	char *(*port)(const PGconn *);
+	void (*reset)(PGconn *);
 } pq;
 
 static pthread_once_t pq_once = PTHREAD_ONCE_INIT;
@@ -119,6 +120,7 @@ pq_init(void)
 	SYM(user, "PQuser");
 	SYM(host, "PQhost");
 	SYM(port, "PQport");
+	SYM(reset, "PQreset");
 #undef SYM
 	pq_ok = 1;
 }
@@ -1012,6 +1014,22 @@ pgix_commit(void *impl, struct arxiv_error *err)
 	return rc;
 }
 
+/* A reader whose connection broke (the server restarted) connects again
+ * once; 1 when it did, so the query can be retried. */
+static int
+reconnect(struct pgix *x)
+{
+	struct arxiv_error e;
+
+	if (x->write || pq.status(x->pg->c) == CONNECTION_OK)
+		return 0;
+	pq.reset(x->pg->c);
+	if (pq.status(x->pg->c) != CONNECTION_OK)
+		return 0;
+	pq.setNoticeProcessor(x->pg->c, quiet_notice, NULL);
+	return run0(x->pg, "set client_encoding", "SET client_encoding = 'UTF8'", &e) == 0;
+}
+
 static int
 pgix_search(void *impl, const float *q, size_t k, const char *field, const char *exclude,
     struct arxiv_hit *hits, size_t *n, struct arxiv_error *err)
@@ -1024,6 +1042,8 @@ pgix_search(void *impl, const float *q, size_t k, const char *field, const char 
 	*n = 0;
 	pthread_mutex_lock(&x->lock);
 	rc = arxiv_pg_search(x->pg, q, k + (exclude != NULL), field, 0, &h, &got, err);
+	if (rc < 0 && reconnect(x))
+		rc = arxiv_pg_search(x->pg, q, k + (exclude != NULL), field, 0, &h, &got, err);
 	pthread_mutex_unlock(&x->lock);
 	if (rc < 0)
 		return -1;
@@ -1056,6 +1076,8 @@ pgix_get(void *impl, const char *id, float *v, struct arxiv_hit *meta, struct ar
 
 	pthread_mutex_lock(&x->lock);
 	rc = arxiv_pg_get(x->pg, id, v, &m, err);
+	if (rc < 0 && reconnect(x))
+		rc = arxiv_pg_get(x->pg, id, v, &m, err);
 	pthread_mutex_unlock(&x->lock);
 	if (rc != 0)
 		return rc > 0 ? 0 : -1;

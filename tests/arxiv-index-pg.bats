@@ -258,3 +258,35 @@ finish_cut_load() {
 	run pg_sql "SELECT count(*) FROM papers"
 	assert_success 30
 }
+
+@test "arxiv-serve -d: POST /api/similar/ answered from PostgreSQL, as arxiv-similar -d; survives a server restart" {
+	need_pg
+	pg_newdb serve
+	setup_papers
+	arxiv-index -d "$PG_DSN" papers.vec 2>/dev/null
+	arxiv-serve -l 127.0.0.1:0 -d "$PG_DSN" 2>serve.log >/dev/null 3>&- &
+	loader=$!
+	local port="" i
+	for i in $(seq 200); do
+		port=$(sed -n 's|^arxiv-serve: listening on http://127\.0\.0\.1:\([0-9]*\)/.*|\1|p' serve.log)
+		[ -n "$port" ] && break
+		sleep 0.05
+	done
+	[ -n "$port" ] || { cat serve.log; return 1; }
+	q="We study superconductivity in twisted bilayer graphene"
+	run curl -sS -d "{\"abstract\":\"$q\",\"k\":5}" "http://127.0.0.1:$port/api/similar/"
+	assert_status 0
+	[ "$(jq -c '.similar[]' <<<"$output")" = "$(arxiv-similar -d "$PG_DSN" -K 5 <<<"$q" | jq -c 'del(.query)')" ]
+	[ "$(jq -r '.similar[].field' <<<"$output" | sort -u)" = Physics ]
+	run curl -sS -o /dev/null -w '%{http_code}' -d '{"id":"9999.99999"}' "http://127.0.0.1:$port/api/similar/"
+	assert_success 404
+	grep -q "^arxiv-serve: opened pgvector index postgresql://postgres@127.0.0.1:$PGPORT/serve: 30 papers, 256 dimensions" serve.log
+	# the database restarts: the next query reconnects
+	pg_kill_server
+	pg_restart
+	run curl -sS -d '{"id":"2101.00021","k":9}' "http://127.0.0.1:$port/api/similar/"
+	assert_status 0
+	[ "$(jq -r '.similar[].id' <<<"$output" | sort | tr '\n' ' ')" = "2101.00022 2101.00023 2101.00024 2101.00025 2101.00026 2101.00027 2101.00028 2101.00029 2101.00030 " ]
+	kill -TERM "$loader"
+	wait "$loader"
+}
