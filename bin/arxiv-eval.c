@@ -302,41 +302,26 @@ eval_file(struct ctx *c, struct batch *b, FILE *fp, const char *name)
 	return 0;
 }
 
-/* -o: the JSON report also to a file, through path.tmp and a rename, so the
- * table and the report come from one evaluation. */
+/* -o: the JSON report also to a file, through a temporary and a rename
+ * (arxiv_atomic_*), so the table and the report come from one evaluation. */
 static int
 write_report(const struct ctx *c, const char *path)
 {
-	struct arxiv_buf b = { 0 }, tmp = { 0 };
-	FILE *fp = NULL;
+	struct arxiv_buf b = { 0 };
+	struct arxiv_error e;
 	int rc = -1;
 
-	if (arxiv_metrics_json(c->metrics, &b) < 0 || arxiv_buf_printf(&tmp, "%s.tmp", path) < 0) {
+	if (arxiv_metrics_json(c->metrics, &b) < 0 || arxiv_buf_putc(&b, '\n') < 0) {
 		warnx("out of memory");
 		goto out;
 	}
-	if ((fp = fopen(tmp.data, "w")) == NULL) {
-		warn("%s", tmp.data);
-		goto out;
-	}
-	if (fprintf(fp, "%s\n", b.data) < 0 || fclose(fp) == EOF) {
-		fp = NULL;
-		warn("%s", tmp.data);
-		unlink(tmp.data);
-		goto out;
-	}
-	fp = NULL;
-	if (rename(tmp.data, path) < 0) {
-		warn("%s", path);
-		unlink(tmp.data);
+	if (arxiv_atomic_write(path, NULL, b.data, b.len, &e) < 0) {
+		prog_warnerr(&e);
 		goto out;
 	}
 	rc = 0;
 out:
-	if (fp != NULL)
-		fclose(fp);
 	arxiv_buf_free(&b);
-	arxiv_buf_free(&tmp);
 	return rc;
 }
 

@@ -155,7 +155,7 @@ start(struct pool *p, const char *name)
 	}
 }
 
-static size_t n_errors;
+static size_t n_errors, n_predicted;
 
 static int
 finish(struct pool *p)
@@ -174,7 +174,8 @@ finish(struct pool *p)
 		if (it->err[0]) {
 			warnx("%s:%ld: %s", p->name, it->line, it->err);
 			n_errors++;
-		}
+		} else
+			n_predicted++;
 		fwrite(it->out.data, 1, it->out.len, stdout);
 		putchar('\n');
 	}
@@ -348,6 +349,9 @@ out:
 	}
 	arxiv_model_free(m);
 	if (prog_fshut())
+		return 1;
+	/* lines in, not one answered: the model or its setup is broken */
+	if (n_errors > 0 && n_predicted == 0)
 		return 1;
 	return status;
 }

@@ -276,6 +276,28 @@ dump_line(json_t *j)
 	return u;
 }
 
+/*
+ * Readiness: one real prediction through the loaded model (its preprocessing,
+ * its data files, its weights). 0, or -1 with the reason in err.
+ */
+static int
+probe(const struct arxiv_model *m, struct arxiv_error *err)
+{
+	static const char text[] = "Readiness probe: we prove a bound on the spectral gap "
+	    "of a neural network trained on galaxy images.";
+	const char *t = text;
+	size_t len = sizeof(text) - 1;
+	struct arxiv_prediction pred;
+
+	if (arxiv_model_predict(m, &t, &len, 1, 1, &pred, err) < 0)
+		return -1;
+	if (pred.k < 1 || !(pred.score[0] >= 0 && pred.score[0] <= 1)) {
+		arxiv_error_set(err, "", 0, "the probe prediction has no valid score");
+		return -1;
+	}
+	return 0;
+}
+
 static struct model_ref *
 ref_new(struct server *s, struct arxiv_model *m, double secs, struct arxiv_error *err)
 {
@@ -304,6 +326,14 @@ ref_new(struct server *s, struct arxiv_model *m, double secs, struct arxiv_error
 			goto fail;
 		}
 		r->slot[i] = slot_of(s, l);
+	}
+	if (probe(m, err) < 0) {
+		char why[sizeof(err->text)];
+
+		json_decref(labels);
+		snprintf(why, sizeof(why), "%s", err->text);
+		arxiv_error_set(err, "", 0, "the model cannot predict: %s", why);
+		goto fail;
 	}
 	ready = json_pack("{s:b,s:s,s:i,s:O}", "ready", 1, "model_type", arxiv_model_type(m),
 	    "artifact_version", arxiv_model_version(m), "labels", labels);
@@ -1095,6 +1125,17 @@ get_model_json(struct server *s, struct MHD_Connection *c, struct req *r, int re
 
 	if ((m = ref_get(s)) == NULL)
 		return reply_503(s, c, r, ready);
+	if (ready) {
+		struct arxiv_error pe = { "", 0, "" };
+
+		/* ready only if the loaded model really predicts (issue 10 point 6) */
+		if (probe(m->m, &pe) < 0) {
+			ref_put(m);
+			return reply_json(s, c, r, MHD_HTTP_SERVICE_UNAVAILABLE,
+			    dump_line(json_pack("{s:b,s:s,s:s}", "ready", 0, "error",
+			    "the model cannot predict", "detail", pe.text)));
+		}
+	}
 	body = strdup(ready ? m->ready_json : m->labels_json);
 	ref_put(m);
 	return reply_json(s, c, r, MHD_HTTP_OK, body);
@@ -1113,6 +1154,14 @@ get_readyz(struct server *s, struct MHD_Connection *c, struct req *r)
 		return get_model_json(s, c, r, 1);
 	if ((m = ref_get(s)) == NULL)
 		return reply_503(s, c, r, 1);
+	{
+		struct arxiv_error pe = { "", 0, "" };
+
+		if (probe(m->m, &pe) < 0) {	/* as get_model_json: ready only if it predicts */
+			ref_put(m);
+			return get_model_json(s, c, r, 1);
+		}
+	}
 	j = json_loads(m->ready_json, 0, NULL);
 	ref_put(m);
 	if ((ix = ixref_get(s)) != NULL)

@@ -65,6 +65,7 @@ struct opts {
 static struct {
 	char tmp[3][PATH_MAX];
 	char final[3][PATH_MAX];
+	struct arxiv_atomic *a[3];
 	FILE *out[3];
 	size_t count[3];	/* records written per split */
 } outs;
@@ -75,11 +76,9 @@ remove_temps(void)
 	int i;
 
 	for (i = 0; i < 3; i++) {
-		if (outs.out[i] != NULL)
-			fclose(outs.out[i]);
+		arxiv_atomic_abort(outs.a[i]);
+		outs.a[i] = NULL;
 		outs.out[i] = NULL;
-		if (outs.tmp[i][0])
-			unlink(outs.tmp[i]);
 		outs.tmp[i][0] = '\0';
 	}
 }
@@ -141,54 +140,43 @@ make_dir(const char *dir)
 		die("%s: not a directory", dir);
 }
 
-/* Create the three temporary outputs DIR/NAME.EXT.XXXXXX.tmp. */
+/* Create the three temporary outputs beside DIR/NAME.EXT (arxiv_atomic_open:
+ * mkstemp, never through a symbolic link, only over regular files). */
 static void
 open_outputs(const char *dir, const char *ext)
 {
-	mode_t mask = umask(0);
-	int i, fd;
-
-	umask(mask);
-	for (i = 0; i < 3; i++) {
-		if (snprintf(outs.final[i], PATH_MAX, "%s/%s.%s", dir, split_name[i], ext) >=
-		    PATH_MAX ||
-		    snprintf(outs.tmp[i], PATH_MAX, "%s.XXXXXX.tmp", outs.final[i]) >= PATH_MAX) {
-			outs.tmp[i][0] = '\0';
-			die("%s: path too long", dir);
-		}
-		if ((fd = mkstemps(outs.tmp[i], 4)) < 0) {
-			int e = errno;
-			outs.tmp[i][0] = '\0';
-			die("%s/%s.%s: %s", dir, split_name[i], ext, strerror(e));
-		}
-		if (fchmod(fd, 0666 & ~mask) < 0 || (outs.out[i] = fdopen(fd, "w")) == NULL) {
-			close(fd);
-			die("%s: %s", outs.tmp[i], strerror(errno));
-		}
-	}
-}
-
-/* Close the outputs and rename them into place; none is renamed on error. */
-static void
-commit_outputs(void)
-{
+	struct arxiv_error e;
 	int i;
 
 	for (i = 0; i < 3; i++) {
-		FILE *fp = outs.out[i];
-		outs.out[i] = NULL;
-		if (fflush(fp) == EOF || ferror(fp) || fsync(fileno(fp)) < 0) {
-			int e = errno;
-			fclose(fp);
-			die("%s: write error: %s", outs.tmp[i], strerror(e));
-		}
-		if (fclose(fp) == EOF)
-			die("%s: write error: %s", outs.tmp[i], strerror(errno));
+		if (snprintf(outs.final[i], PATH_MAX, "%s/%s.%s", dir, split_name[i], ext) >=
+		    PATH_MAX)
+			die("%s: path too long", dir);
+		if ((outs.a[i] = arxiv_atomic_open(outs.final[i], NULL, &e)) == NULL)
+			die_err(&e);
+		snprintf(outs.tmp[i], PATH_MAX, "%s", arxiv_atomic_tmpname(outs.a[i]));
+		outs.out[i] = arxiv_atomic_file(outs.a[i]);
 	}
+}
+
+/* Close the outputs and rename them into place; none is renamed when one
+ * cannot be written. */
+static void
+commit_outputs(void)
+{
+	struct arxiv_error e;
+	int i;
+
+	for (i = 0; i < 3; i++)
+		if (arxiv_atomic_flush(outs.a[i], &e) < 0)
+			die_err(&e);
 	for (i = 0; i < 3; i++) {
-		if (rename(outs.tmp[i], outs.final[i]) < 0)
-			die("%s: %s", outs.final[i], strerror(errno));
+		struct arxiv_atomic *a = outs.a[i];
+		outs.a[i] = NULL;
+		outs.out[i] = NULL;
 		outs.tmp[i][0] = '\0';
+		if (arxiv_atomic_commit(a, &e) < 0)
+			die_err(&e);
 	}
 }
 

@@ -21,12 +21,12 @@ usage(FILE *fp)
 	fprintf(fp, "usage: arxiv-train [-fv] [-M fast|bert] [-o dir] [-p patience] [-e epochs] "
 	    "[-l lr] [-d dim] [-g ngrams] [-b buckets] [-w class_weight] [-j threads] [-s seed] "
 	    "[-t test] [-V vocab] [-i init_dir] [-c config] [-D device] [-r resume_dir] "
-	    "train val\n");
+	    "[--param key=value] [--run-name name] [--mlflow-parent run_id] train val\n");
 }
 
 enum {
 	O_VERSION = 256, O_HELP, O_BATCH, O_ACCUM, O_WARMUP, O_WDECAY, O_CHAR, O_L2, O_GRADNORM,
-	O_DROPOUT, O_LOSS
+	O_DROPOUT, O_LOSS, O_PARAM, O_RUNNAME, O_PARENT
 };
 
 static const struct option longopts[] = {
@@ -58,6 +58,9 @@ static const struct option longopts[] = {
 	{ "char-ngrams", required_argument, NULL, O_CHAR },
 	{ "l2", required_argument, NULL, O_L2 },
 	{ "loss", required_argument, NULL, O_LOSS },
+	{ "param", required_argument, NULL, O_PARAM },
+	{ "run-name", required_argument, NULL, O_RUNNAME },
+	{ "mlflow-parent", required_argument, NULL, O_PARENT },
 	{ "help", no_argument, NULL, O_HELP },
 	{ "version", no_argument, NULL, O_VERSION },
 	{ NULL, 0, NULL, 0 }
@@ -181,7 +184,8 @@ main(int argc, char *argv[])
 	struct progress pr = { NULL, 0, 0 };
 	struct sigaction sa;
 	struct stat sb;
-	const char *out = "artifacts", *test_path = NULL;
+	const char *out = "artifacts", *test_path = NULL, *chk;
+	const char *run_name_opt = NULL, *parent = NULL;
 	char run_name[128], *mn, *mx;
 	int c, force = 0, verbose = 0, rc, best = 0;
 
@@ -228,6 +232,20 @@ main(int argc, char *argv[])
 			}
 			p.loss = optarg;
 			break;
+		case O_RUNNAME: run_name_opt = optarg; break;
+		case O_PARENT: parent = optarg; break;
+		case O_PARAM:
+			if ((mx = strchr(optarg, '=')) == NULL) {
+				warnx("%s: expected key=value", optarg);
+				usage(stderr);
+				return 2;
+			}
+			*mx++ = '\0';
+			if (arxiv_train_params_set(&p, optarg, mx, &e) < 0) {
+				warnx("--param: %s", e.text);
+				return 2;
+			}
+			break;
 		case O_CHAR:
 			mn = optarg;
 			if ((mx = strchr(optarg, ':')) == NULL) {
@@ -260,6 +278,10 @@ main(int argc, char *argv[])
 		return 2;
 	}
 	p.verbose = verbose;
+	if ((chk = arxiv_train_params_check(&p)) != NULL) {
+		warnx("%s", chk);
+		return 2;
+	}
 	arxiv_set_log(prog_log, &verbose);
 	if (stat(out, &sb) == 0 && !force)
 		errx(1, "%s: already exists (overwrite it with -f)", out);
@@ -282,7 +304,9 @@ main(int argc, char *argv[])
 	}
 
 	snprintf(run_name, sizeof(run_name), "%s %s", p.model_type ? p.model_type : "fast", out);
-	pr.ml = arxiv_mlflow_start(NULL, "arxiv", run_name);
+	pr.ml = arxiv_mlflow_start(NULL, "arxiv", run_name_opt ? run_name_opt : run_name);
+	if (parent && *parent)		/* a trial of arxiv-hpo: nested under its search */
+		arxiv_mlflow_tag(pr.ml, "mlflow.parentRunId", parent);
 	pr.show = verbose || isatty(STDERR_FILENO);
 	pr.epochs = p.epochs;
 	p.on_epoch = on_epoch;

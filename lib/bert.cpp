@@ -53,6 +53,7 @@
 #include <random>
 #include <set>
 #include <stdexcept>
+#include <sstream>
 #include <string>
 #include <vector>
 
@@ -190,25 +191,14 @@ read_file(const std::string &path)
 	return s;
 }
 
-/* Write data to path through path.tmp + rename. */
+/* Write data to path through a mkstemp temporary + rename (arxiv_atomic_write). */
 void
 write_file(const std::string &path, const std::string &data)
 {
-	std::string tmp = path + ".tmp";
-	FILE *fp = fopen(tmp.c_str(), "wb");
+	struct arxiv_error e;
 
-	if (fp == nullptr)
-		fail(tmp, fmt("cannot create: %s", strerror(errno)));
-	bool ok = fwrite(data.data(), 1, data.size(), fp) == data.size();
-	ok = (fflush(fp) == 0) && ok;
-	ok = (fsync(fileno(fp)) == 0) && ok;
-	ok = (fclose(fp) == 0) && ok;
-	if (!ok) {
-		unlink(tmp.c_str());
-		fail(tmp, fmt("write error: %s", strerror(errno)));
-	}
-	if (rename(tmp.c_str(), path.c_str()) != 0)
-		fail(path, fmt("cannot rename: %s", strerror(errno)));
+	if (arxiv_atomic_write(path.c_str(), nullptr, data.data(), data.size(), &e) < 0)
+		fail(e.source, e.text);
 }
 
 void
@@ -1657,10 +1647,9 @@ save_rng(const std::string &path)
 		std::lock_guard<std::mutex> lock(g.mutex());
 		st = g.get_state();
 	}
-	std::string tmp = path + ".tmp";
-	torch::save(st, tmp);
-	if (rename(tmp.c_str(), path.c_str()) != 0)
-		fail(path, fmt("cannot rename: %s", strerror(errno)));
+	std::ostringstream os;
+	torch::save(st, os);
+	write_file(path, os.str());
 }
 
 void
@@ -1994,10 +1983,11 @@ train_impl(const arxiv_train_params *p, const arxiv_dataset *train, const arxiv_
 		save_weights(m, join(ck, "model.safetensors"));
 		if (es.best)
 			copy_file(best_path, join(ck, "best.safetensors"));
-		std::string otmp = join(ck, "optimizer.pt.tmp");
-		torch::save(opt, otmp);
-		if (rename(otmp.c_str(), join(ck, "optimizer.pt").c_str()) != 0)
-			fail(ck, fmt("cannot rename: %s", strerror(errno)));
+		{
+			std::ostringstream os;
+			torch::save(opt, os);
+			write_file(join(ck, "optimizer.pt"), os.str());
+		}
 		save_rng(join(ck, "rng.pt"));
 		if (!resume || epoch == start_epoch) {
 			write_config(m, join(ck, "config.json"));

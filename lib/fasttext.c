@@ -1031,22 +1031,16 @@ f16_to_f32(uint16_t h)
 static int
 write_text(const char *path, const char *s, struct arxiv_error *err)
 {
-	FILE *fp = fopen(path, "w");
+	struct arxiv_buf b = { 0 };
+	int rc;
 
-	if (fp == NULL) {
-		arxiv_error_set(err, path, 0, "%s", strerror(errno));
+	if (arxiv_buf_printf(&b, "%s\n", s) < 0) {
+		arxiv_error_set(err, path, 0, "out of memory");
 		return -1;
 	}
-	if (fputs(s, fp) == EOF || fputc('\n', fp) == EOF || fflush(fp) || ferror(fp)) {
-		arxiv_error_set(err, path, 0, "write error: %s", strerror(errno));
-		fclose(fp);
-		return -1;
-	}
-	if (fclose(fp)) {
-		arxiv_error_set(err, path, 0, "write error: %s", strerror(errno));
-		return -1;
-	}
-	return 0;
+	rc = arxiv_atomic_write(path, NULL, b.data, b.len, err);
+	arxiv_buf_free(&b);
+	return rc;
 }
 
 int

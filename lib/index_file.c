@@ -574,7 +574,8 @@ file_commit(void *impl, struct arxiv_error *err)
 {
 	static pthread_mutex_t sort_lock = PTHREAD_MUTEX_INITIALIZER;
 	struct fileix *x = impl;
-	char tmp[PATH_MAX + 16], **fnames = NULL;
+	char **fnames = NULL;
+	struct arxiv_atomic *at = NULL;
 	unsigned char h[AXI_FIXED], b[8];
 	uint32_t *order = NULL;
 	uint16_t *fidx = NULL;
@@ -582,17 +583,10 @@ file_commit(void *impl, struct arxiv_error *err)
 	uint64_t meta, recoff, orderoff, fidxoff, fieldsoff, total, quant, qparam;
 	int8_t *codes = NULL;
 	float *qp = NULL;
-	struct stat st;
-	mode_t um;
 	FILE *fp = NULL;
-	int fd;
 
 	if (!x->write) {
 		arxiv_error_set(err, x->path, 0, "index opened read-only");
-		return -1;
-	}
-	if (lstat(x->path, &st) == 0 && !S_ISREG(st.st_mode)) {
-		arxiv_error_set(err, x->path, 0, "exists and is not a regular file; not replaced");
 		return -1;
 	}
 	if ((order = malloc((x->n + 1) * sizeof(*order))) == NULL ||
@@ -654,18 +648,9 @@ file_commit(void *impl, struct arxiv_error *err)
 	put64(h + 80, quant);
 	put64(h + 88, qparam);
 
-	snprintf(tmp, sizeof(tmp), "%s.XXXXXX", x->path);
-	if ((fd = mkstemp(tmp)) < 0) {
-		arxiv_error_set(err, x->path, 0, "cannot create a temporary file: %s", strerror(errno));
+	if ((at = arxiv_atomic_open(x->path, NULL, err)) == NULL)
 		goto fail;
-	}
-	um = umask(0);
-	umask(um);
-	fchmod(fd, 0666 & ~um);
-	if ((fp = fdopen(fd, "wb")) == NULL) {
-		close(fd);
-		goto ioerr;
-	}
+	fp = arxiv_atomic_file(at);
 	if (wr(fp, h, sizeof(h)) || wr(fp, x->embedder, esize) || wr(fp, x->dir, dsize))
 		goto ioerr;
 	for (i = AXI_FIXED + esize + dsize; i < hsize; i++)
@@ -732,18 +717,11 @@ file_commit(void *impl, struct arxiv_error *err)
 		if (wr(fp, b, 2) || wr(fp, fnames[i], n))
 			goto ioerr;
 	}
-	if (fflush(fp) == EOF || ferror(fp) || fsync(fileno(fp)) < 0)
-		goto ioerr;
-	if (fclose(fp) == EOF) {
-		fp = NULL;
-		goto ioerr;
-	}
-	fp = NULL;
-	if (rename(tmp, x->path) < 0) {
-		arxiv_error_set(err, x->path, 0, "rename: %s", strerror(errno));
-		unlink(tmp);
+	if (arxiv_atomic_commit(at, err) < 0) {
+		at = NULL;
 		goto fail;
 	}
+	at = NULL;
 	x->dirty = 0;
 	free(order);
 	free(fidx);
@@ -752,14 +730,12 @@ file_commit(void *impl, struct arxiv_error *err)
 	free(qp);
 	return 0;
 ioerr:
-	arxiv_error_set(err, tmp, 0, "write error: %s", strerror(errno ? errno : EIO));
-	if (fp)
-		fclose(fp);
-	unlink(tmp);
+	arxiv_error_set(err, x->path, 0, "write error: %s", strerror(errno ? errno : EIO));
 	goto fail;
 oom:
 	arxiv_error_set(err, x->path, 0, "out of memory");
 fail:
+	arxiv_atomic_abort(at);
 	free(order);
 	free(fidx);
 	free(fnames);

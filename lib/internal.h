@@ -8,6 +8,7 @@
 #define ARXIV_INTERNAL_H
 
 #include <string.h>
+#include <sys/types.h>
 
 #include "arxiv.h"
 
@@ -152,5 +153,7 @@ struct arxiv_embedder_kind {
 	void (*free)(void *impl);
 };
 extern const struct arxiv_embedder_kind arxiv_embedder_lexical;
+/* The process's umask, read without changing it (atomic.c). */
+mode_t arxiv_umask(void);
 
 #endif

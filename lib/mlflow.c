@@ -241,23 +241,7 @@ write_all(int fd, const void *p, size_t n)
 static int
 write_file_atomic(const char *tmpdir, const char *path, const void *data, size_t n)
 {
-	char tmp[4096];
-	int fd, r;
-
-	if (snprintf(tmp, sizeof(tmp), "%s/.arxiv-tmp-XXXXXX", tmpdir) >= (int)sizeof(tmp))
-		return -1;
-	if ((fd = mkstemp(tmp)) < 0)
-		return -1;
-	r = write_all(fd, data, n);
-	if (fchmod(fd, 0644) < 0)
-		r = -1;
-	if (close(fd) < 0)
-		r = -1;
-	if (r == 0 && rename(tmp, path) < 0)
-		r = -1;
-	if (r < 0)
-		unlink(tmp);
-	return r;
+	return arxiv_atomic_write(path, tmpdir, data, n, NULL);
 }
 
 /* Append a YAML single-quoted scalar (control characters become spaces). */
@@ -577,12 +561,12 @@ walk(struct arxiv_mlflow *t, const char *dir, const char *rel, walk_fn fn, int d
 static int
 file_copy_one(struct arxiv_mlflow *t, const char *src, const char *rel)
 {
-	char dst[4096], tmp[4096], buf[65536], *slash;
-	int in, out, r = 0;
+	struct arxiv_atomic *a;
+	char dst[4096], buf[65536], *slash;
+	int in, r = 0;
 	ssize_t n;
 
-	if (snprintf(dst, sizeof(dst), "%s/artifacts/%s", t->run_dir, rel) >= (int)sizeof(dst) ||
-	    snprintf(tmp, sizeof(tmp), "%s/.arxiv-tmp-XXXXXX", t->run_dir) >= (int)sizeof(tmp))
+	if (snprintf(dst, sizeof(dst), "%s/artifacts/%s", t->run_dir, rel) >= (int)sizeof(dst))
 		return -1;
 	slash = strrchr(dst, '/');
 	*slash = '\0';
@@ -592,28 +576,24 @@ file_copy_one(struct arxiv_mlflow *t, const char *src, const char *rel)
 		return -1;
 	if ((in = open(src, O_RDONLY | O_CLOEXEC)) < 0)
 		return -1;
-	if ((out = mkstemp(tmp)) < 0) {
+	if ((a = arxiv_atomic_open(dst, t->run_dir, NULL)) == NULL) {
 		close(in);
 		return -1;
 	}
 	while ((n = read(in, buf, sizeof(buf))) != 0) {
 		if (n < 0 && errno == EINTR)
 			continue;
-		if (n < 0 || write_all(out, buf, (size_t)n) < 0) {
+		if (n < 0 || fwrite(buf, 1, (size_t)n, arxiv_atomic_file(a)) != (size_t)n) {
 			r = -1;
 			break;
 		}
 	}
 	close(in);
-	if (fchmod(out, 0644) < 0)
-		r = -1;
-	if (close(out) < 0)
-		r = -1;
-	if (r == 0 && rename(tmp, dst) < 0)
-		r = -1;
-	if (r < 0)
-		unlink(tmp);
-	return r;
+	if (r < 0) {
+		arxiv_atomic_abort(a);
+		return -1;
+	}
+	return arxiv_atomic_commit(a, NULL);
 }
 
 /* ------------------------------------------------------------------ REST */
@@ -1030,6 +1010,34 @@ arxiv_mlflow_param(struct arxiv_mlflow *t, const char *key, const char *value)
 out:
 	pthread_mutex_unlock(&t->mu);
 	free(v);
+	return 0;
+}
+
+int
+arxiv_mlflow_tag(struct arxiv_mlflow *t, const char *key, const char *value)
+{
+	if (t == NULL || key == NULL)
+		return 0;
+	pthread_mutex_lock(&t->mu);
+	if (t->kind == T_OFF)
+		goto out;
+	if (!key_ok(key) || value == NULL || strlen(value) > MAX_PARAM_VALUE) {
+		arxiv_log(ARXIV_LOG_WARN, "mlflow: invalid tag \"%.60s\"; not logged", key);
+		goto out;
+	}
+	if (t->kind == T_FILE) {
+		if (file_put(t, "tags", key, value) < 0)
+			arxiv_log(ARXIV_LOG_WARN, "mlflow: %s: cannot write tag %s: %s",
+			    t->run_dir, key, strerror(errno));
+	} else {
+		json_t *req = json_pack("{s:s,s:s,s:s}", "run_id", t->run_id, "key", key, "value",
+		    value);
+
+		if (req != NULL)
+			json_decref(rest_call(t, "POST", "runs/set-tag", req, NULL, 0));
+	}
+out:
+	pthread_mutex_unlock(&t->mu);
 	return 0;
 }
 

@@ -1,6 +1,6 @@
 /*
  * safetensors.c - Hugging Face safetensors files: read (mmap, fully validated)
- * and write (tmp + rename).
+ * and write (through arxiv_atomic_open: temporary + rename).
  *
  * Layout: u64 little-endian header length N, N bytes of a JSON object
  * {"name":{"dtype":"F32","shape":[..],"data_offsets":[begin,end]},...,
@@ -471,17 +471,14 @@ arxiv_st_save(const char *path, const struct arxiv_st_tensor *t, size_t n,
     const char *const *meta_kv, size_t n_meta, struct arxiv_error *err)
 {
 	json_t *root = NULL, *meta, *e, *shape;
-	char *hdr = NULL, tmp[4096];
+	char *hdr = NULL;
 	unsigned char len8[8];
 	size_t i, j, hlen, pad, size;
 	uint64_t off = 0, want = 0;
-	FILE *fp = NULL;
+	struct arxiv_atomic *a = NULL;
+	FILE *fp;
 	int rc = -1;
 
-	if (snprintf(tmp, sizeof(tmp), "%s.tmp", path) >= (int)sizeof(tmp)) {
-		arxiv_error_set(err, path, 0, "path too long");
-		return -1;
-	}
 	if ((root = json_object()) == NULL)
 		goto nomem;
 	if (n_meta) {
@@ -521,36 +518,20 @@ arxiv_st_save(const char *path, const struct arxiv_st_tensor *t, size_t n,
 	pad = (8 - hlen % 8) % 8;	/* spaces keep the data 8-byte aligned, as HF does */
 	for (i = 0; i < 8; i++)
 		len8[i] = (unsigned char)((uint64_t)(hlen + pad) >> (8 * i));
-	if ((fp = fopen(tmp, "wb")) == NULL) {
-		arxiv_error_set(err, tmp, 0, "%s", strerror(errno));
+	if ((a = arxiv_atomic_open(path, NULL, err)) == NULL)
 		goto out;
-	}
+	fp = arxiv_atomic_file(a);
 	if (write_all(fp, len8, 8) || write_all(fp, hdr, hlen) ||
 	    write_all(fp, "        ", pad))
 		goto ioerr;
 	for (i = 0; i < n; i++)
 		if (write_all(fp, t[i].data, t[i].nbytes))
 			goto ioerr;
-	if (fflush(fp) || ferror(fp) || fsync(fileno(fp)))
-		goto ioerr;
-	if (fclose(fp)) {
-		fp = NULL;
-		goto ioerr;
-	}
-	fp = NULL;
-	if (rename(tmp, path) < 0) {
-		arxiv_error_set(err, path, 0, "rename: %s", strerror(errno));
-		unlink(tmp);
-		goto out;
-	}
-	rc = 0;
+	rc = arxiv_atomic_commit(a, err);
 	goto out;
 ioerr:
-	arxiv_error_set(err, tmp, 0, "write error: %s", strerror(errno ? errno : EIO));
-	if (fp)
-		fclose(fp);
-	fp = NULL;
-	unlink(tmp);
+	arxiv_error_set(err, path, 0, "write error: %s", strerror(errno ? errno : EIO));
+	arxiv_atomic_abort(a);
 	goto out;
 nomem:
 	arxiv_error_set(err, path, 0, "out of memory");

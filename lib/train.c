@@ -124,6 +124,7 @@ rm_tree(const char *dir)
 static int
 write_json(const char *dir, const char *name, json_t *o, struct arxiv_error *err)
 {
+	struct arxiv_atomic *a;
 	char path[4200];
 
 	snprintf(path, sizeof(path), "%s/%s", dir, name);
@@ -131,43 +132,49 @@ write_json(const char *dir, const char *name, json_t *o, struct arxiv_error *err
 		arxiv_error_set(err, path, 0, "out of memory");
 		return -1;
 	}
-	if (json_dump_file(o, path, JSON_INDENT(2) | JSON_REAL_PRECISION(10)) < 0) {
+	if ((a = arxiv_atomic_open(path, NULL, err)) == NULL) {
+		json_decref(o);
+		return -1;
+	}
+	if (json_dumpf(o, arxiv_atomic_file(a), JSON_INDENT(2) | JSON_REAL_PRECISION(10)) < 0) {
 		arxiv_error_set(err, path, 0, "write error: %s", strerror(errno ? errno : EIO));
+		arxiv_atomic_abort(a);
 		json_decref(o);
 		return -1;
 	}
 	json_decref(o);
-	return 0;
+	return arxiv_atomic_commit(a, err);
 }
 
 static int
 copy_file(const char *from, const char *to, struct arxiv_error *err)
 {
+	struct arxiv_atomic *a;
 	FILE *in, *out;
 	char buf[65536];
 	size_t n;
-	int rc = 0;
 
 	if ((in = fopen(from, "rb")) == NULL) {
 		arxiv_error_set(err, from, 0, "%s", strerror(errno));
 		return -1;
 	}
-	if ((out = fopen(to, "wb")) == NULL) {
-		arxiv_error_set(err, to, 0, "%s", strerror(errno));
+	if ((a = arxiv_atomic_open(to, NULL, err)) == NULL) {
 		fclose(in);
 		return -1;
 	}
+	out = arxiv_atomic_file(a);
 	while ((n = fread(buf, 1, sizeof(buf), in)) > 0)
-		if (fwrite(buf, 1, n, out) != n) {
-			rc = -1;
+		if (fwrite(buf, 1, n, out) != n)
 			break;
-		}
-	if (ferror(in) || fclose(out) != 0)
-		rc = -1;
+	if (ferror(in) || ferror(out)) {
+		arxiv_error_set(err, ferror(in) ? from : to, 0, "copy failed: %s",
+		    strerror(errno ? errno : EIO));
+		fclose(in);
+		arxiv_atomic_abort(a);
+		return -1;
+	}
 	fclose(in);
-	if (rc < 0)
-		arxiv_error_set(err, to, 0, "copy failed: %s", strerror(errno ? errno : EIO));
-	return rc;
+	return arxiv_atomic_commit(a, err);
 }
 
 static int

@@ -3,6 +3,7 @@
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "arxiv.h"
 #include "internal.h"
@@ -138,12 +139,47 @@ arxiv_buf_free(struct arxiv_buf *b)
 	b->len = b->cap = 0;
 }
 
+/*
+ * The source checkout a program runs from, when it runs from its build tree:
+ * the executable is CHECKOUT/BUILD/bin/prog or CHECKOUT/BUILD/tests/prog
+ * (BUILD being build, build-asan, ...), and CHECKOUT holds lib/include/arxiv.h
+ * and data/. Writes "CHECKOUT/data" to dir and returns 0, else -1 (installed).
+ */
+static int
+build_tree_data(char *dir, size_t n)
+{
+	char exe[4096], probe[4200];
+	ssize_t len;
+	char *slash;
+	int up;
+
+	if ((len = readlink("/proc/self/exe", exe, sizeof(exe) - 1)) <= 0)
+		return -1;
+	exe[len] = '\0';
+	for (up = 0; up < 3; up++) {	/* drop prog, bin, BUILD */
+		if ((slash = strrchr(exe, '/')) == NULL)
+			return -1;
+		*slash = '\0';
+	}
+	snprintf(probe, sizeof(probe), "%s/lib/include/arxiv.h", exe);
+	if (exe[0] == '\0' || access(probe, F_OK) != 0)
+		return -1;
+	snprintf(probe, sizeof(probe), "%s/data", exe);
+	if (access(probe, F_OK) != 0 || strlen(probe) >= n)
+		return -1;
+	memcpy(dir, probe, strlen(probe) + 1);
+	return 0;
+}
+
 const char *
 arxiv_data_path(const char *name, char *buf, size_t n)
 {
 	const char *dir = getenv("ARXIV_DATADIR");
+	char tree[4200];
 
-	snprintf(buf, n, "%s/%s", dir && *dir ? dir : DATADIR, name);
+	if (dir == NULL || *dir == '\0')
+		dir = build_tree_data(tree, sizeof(tree)) == 0 ? tree : DATADIR;
+	snprintf(buf, n, "%s/%s", dir, name);
 	return buf;
 }
 

@@ -2,20 +2,56 @@
 # run_pipeline.sh - the main job: arXiv dump -> map -> clean -> split -> (tok) ->
 # train -> eval -> a running arxiv-serve on the new artifacts.
 #
-# Every stage writes to a temporary name and renames it into place; a stage whose
-# output is newer than its input is skipped unless --force.
+# Every stage writes to a temporary name and renames it into place. A stage is
+# keyed on what it reads and how it runs: WORKDIR/NAME.stamp holds a hash of the
+# stage's command (its shell function), its options and the identity (path, size,
+# mtime, inode) of each input, then the identity of the output it wrote. The stage
+# is skipped when that hash is unchanged and its output is still the one it wrote;
+# --force reruns everything.
+#
+# Adding a stage: write do_NAME (it writes the file given as $1 and may set
+# $summary, the progress line's text) and call
+#   stage NAME OUT INPUT... -- OPTION...
+# where the INPUTs are files (their identity is hashed) and the OPTIONs are words
+# (hashed verbatim: put every setting the stage's output depends on there).
 set -euo pipefail
 
 prog=${0##*/}
-usage() {
+default_workdir=${XDG_CACHE_HOME:-$HOME/.cache}/arxiv/work
+synopsis() {
 	cat <<EOF
-usage: $prog [--data FILE] [--workdir DIR] [--artifacts DIR] [--model fast|bert]
-       [--vocab FILE] [--bert-init DIR] [--bert-config FILE] [--limit N] [--seed N]
-       [--listen HOST:PORT] [--no-serve] [--skip-download] [--force] [--help]
+usage: $prog [--data FILE[,FILE...]]... [--workdir DIR] [--artifacts DIR]
+       [--model fast|bert] [--vocab FILE] [--bert-init DIR] [--bert-config FILE]
+       [--limit N] [--seed N] [--listen HOST:PORT] [--no-serve] [--skip-download]
+       [--force] [--help]
+EOF
+}
+usage() {
+	synopsis
+	cat <<EOF
+  --data FILE[,FILE...]  the arXiv dump (JSON lines, plain or gzip); repeat it or
+                         give a comma list for a dump in parts (read in order);
+                         default: download it from Kaggle into the work directory
+  --workdir DIR          intermediate files and stage stamps
+                         (default: \${XDG_CACHE_HOME:-~/.cache}/arxiv/work)
+  --artifacts DIR        where the model goes (default: WORKDIR/artifacts)
+  --model fast|bert      which model to train (default: fast)
+  --vocab FILE           WordPiece vocabulary for --model bert
+  --bert-init DIR        Hugging Face checkpoint to fine-tune (--model bert)
+  --bert-config FILE     train a transformer from scratch with this config.json
+  --limit N              use only the first N records of the dump (0: all)
+  --seed N               seed of the split and the training (default: 42)
+  --listen HOST:PORT     where to serve the new model (default: 127.0.0.1:8000)
+  --no-serve             stop after the evaluation
+  --skip-download        fail instead of downloading when --data is not given
+  --force                rerun every stage even when its inputs are unchanged
+  -h, --help             print this help and exit
+Options also take the form --option=VALUE.
 EOF
 }
 
 die() { echo "$prog: $*" >&2; exit 1; }
+usage_error() { echo "$prog: $*" >&2; synopsis >&2; exit 2; }
 
 top=$(cd "$(dirname "$0")/.." && pwd)
 # Use the build tree's programs when run from a checkout, else the installed ones.
@@ -24,11 +60,20 @@ if [ -x "$top/build/bin/arxiv-map" ]; then
 	export ARXIV_DATADIR=${ARXIV_DATADIR:-$top/data}
 fi
 
-data='' workdir=work artifacts='' model=fast vocab='' bert_init='' bert_config=''
+data=() workdir=$default_workdir artifacts='' model=fast vocab='' bert_init='' bert_config=''
 limit=0 seed=42 listen=127.0.0.1:8000 serve=1 download=1 force=0
 while [ $# -gt 0 ]; do
+	# --option=VALUE is --option VALUE
+	case $1 in --*=*) set -- "${1%%=*}" "${1#*=}" "${@:2}" ;; esac
+	# an option that takes a value needs one, and the next option is not one
 	case $1 in
-	--data) data=$2; shift ;;
+	--data|--workdir|--artifacts|--model|--vocab|--bert-init|--bert-config|--limit|--seed|--listen)
+		if [ $# -lt 2 ] || [ -z "$2" ] || [ "${2#--}" != "$2" ]; then
+			usage_error "$1: option requires an argument"
+		fi ;;
+	esac
+	case $1 in
+	--data) IFS=, read -r -a parts <<< "$2"; data+=("${parts[@]}"); shift ;;
 	--workdir) workdir=$2; shift ;;
 	--artifacts) artifacts=$2; shift ;;
 	--model) model=$2; shift ;;
@@ -42,12 +87,14 @@ while [ $# -gt 0 ]; do
 	--skip-download) download=0 ;;
 	--force) force=1 ;;
 	-h|--help) usage; exit 0 ;;
-	*) usage >&2; exit 2 ;;
+	-*) usage_error "unknown option: $1" ;;
+	*) usage_error "unexpected operand: $1 (give the dump with --data)" ;;
 	esac
 	shift
 done
 case $model in fast|bert) ;; *) die "--model: expected fast or bert, got '$model'" ;; esac
-case $limit in ''|*[!0-9]*) die "--limit: not a number: '$limit'" ;; esac
+case $limit in *[!0-9]*) die "--limit: not a number: '$limit'" ;; esac
+case $seed in *[!0-9]*) die "--seed: not a number: '$seed'" ;; esac
 artifacts=${artifacts:-$workdir/artifacts}
 mkdir -p "$workdir"
 
@@ -56,73 +103,97 @@ stage_start=0
 begin() { stage_start=$(date +%s.%N); printf '%s: %-8s ' "$prog" "$1" >&2; }
 end() { awk -v a="$stage_start" -v b="$(date +%s.%N)" -v m="$1" 'BEGIN { printf "%s (%.1fs)\n", m, b - a }' >&2; }
 
-# fresh OUT IN...: true when OUT exists and is newer than every IN (and not --force).
-fresh() {
-	local out=$1 in
-	shift
-	[ "$force" -eq 0 ] && [ -e "$out" ] || return 1
-	for in in "$@"; do [ "$out" -nt "$in" ] || return 1; done
+# identity FILE: what tells one version of FILE from another without reading it.
+identity() {
+	if [ -e "$1" ]; then stat -Lc '%n %s %.9Y %i' -- "$1"; else echo "$1 missing"; fi
 }
 
-# 1. The dump: --data FILE, else downloaded from Kaggle with the user's credentials.
-if [ -z "$data" ]; then
-	data=$workdir/arxiv-metadata-oai-snapshot.json
-	begin download
-	if fresh "$data"; then
+# stage NAME OUT INPUT... [-- OPTION...]: run do_NAME OUT unless WORKDIR/NAME.stamp
+# says OUT was made by the same command from the same inputs with the same options.
+stage() {
+	local name=$1 out=$2 stamp=$workdir/$1.stamp key o
+	shift 2
+	key=$(
+		declare -f "do_$name"
+		echo "out $out"
+		while [ $# -gt 0 ] && [ "$1" != -- ]; do echo "in $(identity "$1")"; shift; done
+		[ $# -eq 0 ] || shift
+		for o in "$@"; do echo "opt $o"; done
+	)
+	key=$(printf '%s\n' "$key" | sha256sum | cut -d' ' -f1)
+	begin "$name"
+	if [ "$force" -eq 0 ] && [ -e "$out" ] && [ -r "$stamp" ] &&
+		[ "$(cat "$stamp")" = "$key $(identity "$out")" ]; then
 		end skipped
-	elif [ "$download" -eq 0 ]; then
+		return
+	fi
+	rm -f "$stamp"
+	summary=finished
+	"do_$name" "$out"
+	printf '%s\n' "$key $(identity "$out")" > "$stamp.tmp"
+	mv "$stamp.tmp" "$stamp"
+	end "$summary"
+}
+
+# 1. The dump: --data FILE..., else downloaded from Kaggle with the user's credentials.
+kaggle=https://www.kaggle.com/api/v1/datasets/download/Cornell-University/arxiv
+do_download() {
+	if [ "$download" -eq 0 ]; then
 		die "no --data FILE given and --skip-download set"
 	elif [ -z "${KAGGLE_USERNAME:-}" ] || [ -z "${KAGGLE_KEY:-}" ]; then
 		die "no --data FILE given and KAGGLE_USERNAME/KAGGLE_KEY not set"
-	else
-		curl -fsSL -u "$KAGGLE_USERNAME:$KAGGLE_KEY" -o "$data.zip.tmp" \
-			https://www.kaggle.com/api/v1/datasets/download/Cornell-University/arxiv
-		unzip -p "$data.zip.tmp" arxiv-metadata-oai-snapshot.json > "$data.tmp"
-		rm -f "$data.zip.tmp"
-		mv "$data.tmp" "$data"
-		end finished
 	fi
+	curl -fsSL -u "$KAGGLE_USERNAME:$KAGGLE_KEY" -o "$1.zip.tmp" "$kaggle"
+	unzip -p "$1.zip.tmp" arxiv-metadata-oai-snapshot.json > "$1.tmp"
+	rm -f "$1.zip.tmp"
+	mv "$1.tmp" "$1"
+}
+if [ ${#data[@]} -eq 0 ]; then
+	data=("$workdir/arxiv-metadata-oai-snapshot.json")
+	stage download "${data[0]}" -- "$kaggle"
 fi
-[ -r "$data" ] || die "$data: cannot read the dump"
+for f in "${data[@]}"; do
+	if [ ! -f "$f" ] || [ ! -r "$f" ]; then die "$f: cannot read the dump"; fi
+done
 
-# Plain or gzip JSONL, optionally only the first --limit records.
+# Every part of the dump in order (each plain or gzip JSONL), optionally only the
+# first --limit records.
 read_dump() {
-	local cat=cat
-	case $(head -c2 "$data" | od -An -tx1 | tr -d ' ') in 1f8b) cat="gzip -dc" ;; esac
+	local f
 	if [ "$limit" -gt 0 ]; then
 		# head exits early by design: the decompressor's SIGPIPE is not an error here.
-		(set +o pipefail; $cat "$data" | head -n "$limit")
+		(set +o pipefail; for f in "${data[@]}"; do gzip -dcf -- "$f" || exit; done | head -n "$limit")
 	else
-		$cat "$data"
+		for f in "${data[@]}"; do gzip -dcf -- "$f"; done
 	fi
 }
 
 # 2. map
 mapped=$workdir/mapped.jsonl
-begin map
-if fresh "$mapped" "$data"; then end skipped; else
-	read_dump | arxiv-map -v > "$mapped.tmp" 2> "$workdir/map.log" ||
+do_map() {
+	read_dump | arxiv-map -v > "$1.tmp" 2> "$workdir/map.log" ||
 		{ cat "$workdir/map.log" >&2; die "arxiv-map failed"; }
-	mv "$mapped.tmp" "$mapped"
-	end "$(wc -l < "$mapped") records"
-fi
+	mv "$1.tmp" "$1"
+	summary="$(wc -l < "$1") records"
+}
+stage map "$mapped" "${data[@]}" "$(command -v arxiv-map)" -- "limit=$limit"
 
 # 3. clean (stateless per line: GNU parallel on all cores gives the same bytes)
 clean=$workdir/clean.jsonl
-begin clean
-if fresh "$clean" "$mapped"; then end skipped; else
-	parallel --pipe -k --block 16M arxiv-clean < "$mapped" > "$clean.tmp"
-	mv "$clean.tmp" "$clean"
-	end "$(wc -l < "$clean") records"
-fi
+do_clean() {
+	parallel --pipe -k --block 16M arxiv-clean < "$mapped" > "$1.tmp"
+	mv "$1.tmp" "$1"
+	summary="$(wc -l < "$1") records"
+}
+stage clean "$clean" "$mapped" "$(command -v arxiv-clean)"
 
 # 4. split 80/10/10 by a seeded hash of the arXiv id
 split=$workdir/split
-begin split
-if fresh "$split/test.jsonl" "$clean"; then end skipped; else
+do_split() {
 	arxiv-split -s "$seed" -o "$split" "$clean"
-	end "$(wc -l < "$split/train.jsonl")/$(wc -l < "$split/val.jsonl")/$(wc -l < "$split/test.jsonl")"
-fi
+	summary="$(wc -l < "$split/train.jsonl")/$(wc -l < "$split/val.jsonl")/$(wc -l < "$split/test.jsonl")"
+}
+stage split "$split/test.jsonl" "$clean" "$(command -v arxiv-split)" -- "seed=$seed"
 
 # 5. train (the transformer trains on tensor streams)
 train_args=(-s "$seed")
@@ -138,32 +209,37 @@ if [ "$model" = bert ]; then
 	fi
 	[ -r "$vocab" ] || die "--model bert needs --vocab FILE (or a vocab.txt in --bert-init)"
 	train_args+=(-M bert -v "$vocab")
-	begin tok
-	if fresh "$split/val.bin" "$split/test.jsonl" "$vocab"; then end skipped; else
+	do_tok() {
+		local s
 		for s in train val test; do
 			arxiv-tok -v "$vocab" < "$split/$s.jsonl" > "$split/$s.bin.tmp"
 			mv "$split/$s.bin.tmp" "$split/$s.bin"
 		done
-		end finished
-	fi
+	}
+	stage tok "$split/test.bin" "$split/train.jsonl" "$split/val.jsonl" "$split/test.jsonl" \
+		"$vocab" "$(command -v arxiv-tok)"
 	train_in=("$split/train.bin" "$split/val.bin")
 fi
-begin train
-if fresh "$artifacts/metadata/artifact.json" "${train_in[@]}"; then end skipped; else
+train_keys=("${train_in[@]}")
+[ -z "$bert_init" ] || train_keys+=("$bert_init/config.json")
+[ -z "$bert_config" ] || train_keys+=("$bert_config")
+do_train() {
 	# arxiv-train itself writes to a temporary directory and renames it into place.
 	arxiv-train -f "${train_args[@]}" -o "$artifacts" "${train_in[@]}"
-	end "$artifacts"
-fi
+	summary=$artifacts
+}
+stage train "$artifacts/metadata/artifact.json" "${train_keys[@]}" "$(command -v arxiv-train)" \
+	-- "${train_args[@]}"
 
 # 6. eval on the held-out test split
 report=$workdir/report.json
-begin eval
-if fresh "$report" "$artifacts/metadata/artifact.json" "$split/test.jsonl"; then end skipped; else
+do_eval() {
 	# one evaluation: the JSON report to its file, the table for people beside it
 	arxiv-eval -t -o "$report" -m "$artifacts" "$split/test.jsonl" > "$workdir/report.txt.tmp"
 	mv "$workdir/report.txt.tmp" "$workdir/report.txt"
-	end "$report"
-fi
+	summary=$report
+}
+stage eval "$report" "$artifacts/metadata/artifact.json" "$split/test.jsonl" "$(command -v arxiv-eval)"
 cat "$workdir/report.txt" >&2
 
 # 7. serve the new artifacts (foreground; SIGTERM stops it cleanly)

@@ -198,10 +198,42 @@ for line in sys.stdin:
 	assert_success
 	assert_line "label            precision    recall        f1   support"
 	cmp want.json report.json
-	[ ! -e report.json.tmp ]
+	[ -z "$(ls -a | grep '\.tmp')" ]
 	run arxiv-eval -o no/such/dir/r.json -m "$MODEL" "$FIX/test.jsonl"
 	assert_status 1
-	assert_output_contains "no/such/dir/r.json.tmp: No such file or directory"
+	assert_output_contains "no/such/dir/r.json."
+	assert_output_contains ".tmp: No such file or directory"
+}
+
+@test "arxiv-eval -o: a symbolic link at a temporary name is not written through" {
+	need_model
+	echo precious > victim
+	ln -s victim rep.json.tmp
+	for x in XXXXXX 000000; do ln -s victim "rep.json.$x.tmp"; done
+	run arxiv-eval -o rep.json -m "$MODEL" "$FIX/test.jsonl"
+	assert_success
+	[ "$(cat victim)" = precious ]
+	[ -L rep.json.tmp ] && [ -f rep.json ] && [ ! -L rep.json ]
+	jv 'd["n"]' < rep.json
+}
+
+@test "arxiv-eval -o: refuses to replace a FIFO, a device or a symbolic link" {
+	need_model
+	mkfifo fifo
+	run arxiv-eval -o fifo -m "$MODEL" "$FIX/test.jsonl"
+	assert_status 1
+	assert_output_contains "arxiv-eval: fifo: is a FIFO, not a regular file; refusing to replace it"
+	[ -p fifo ]
+	run arxiv-eval -o /dev/full -m "$MODEL" "$FIX/test.jsonl"
+	assert_status 1
+	assert_output_contains "/dev/full: is a device, not a regular file; refusing to replace it"
+	[ -c /dev/full ]
+	echo precious > victim
+	ln -s victim link.json
+	run arxiv-eval -o link.json -m "$MODEL" "$FIX/test.jsonl"
+	assert_status 1
+	assert_output_contains "link.json: is a symbolic link, not a regular file"
+	[ -L link.json ] && [ "$(cat victim)" = precious ]
 }
 
 @test "arxiv-eval > /dev/full fails" {

@@ -111,6 +111,20 @@ need_model() {
 	[ "$(grep -c '^{"predicted_category"' <<<"$output")" = 6 ]
 }
 
+@test "arxiv-predict: exit 1 when no line could be predicted, 0 when some could" {
+	need_model
+	# the model's stop-word list missing: every line fails
+	ARXIV_DATADIR="$TMP/nowhere" run arxiv-predict -m "$MODEL" "$FIX/abstracts.txt"
+	assert_status 1
+	assert_line "arxiv-predict: $FIX/abstracts.txt:1: cannot open stop-word list: No such file or directory"
+	assert_line "arxiv-predict: 3 lines without a prediction"
+	[ "$(grep -c '^{"error":' <<<"$output")" -eq 3 ]
+	printf '\n\n' | { run arxiv-predict -m "$MODEL"; assert_status 1; }
+	{ echo; head -n 1 "$FIX/abstracts.txt"; } > mixed.txt
+	run arxiv-predict -m "$MODEL" mixed.txt
+	assert_success
+}
+
 @test "arxiv-predict: empty input gives empty output" {
 	need_model
 	run arxiv-predict -m "$MODEL" < /dev/null

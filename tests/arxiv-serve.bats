@@ -436,6 +436,19 @@ EOF
 	stop_server
 }
 
+@test "GET /readyz runs a real prediction: a model that cannot predict is 503 with the reason" {
+	need_model
+	# artifacts that load but whose preprocessing cannot run (no stop-word list)
+	ARXIV_DATADIR="$TMP/nowhere" start_server "$TMP/log" -m "$MODEL"
+	req "$URL/readyz"
+	expect 503
+	[ "$(echo "$body" | json 'd["ready"]')" = "False" ]
+	[[ "$(echo "$body" | json 'd["detail"]')" == *"the model cannot predict: cannot open stop-word list"* ]] || { echo "$body"; return 1; }
+	req "$URL/api/predict/" -d "{\"abstract\":\"$ABS\"}"
+	expect 503
+	stop_server
+}
+
 @test "SIGHUP: a failed reload keeps the old model and logs why; a good one swaps" {
 	need_model
 	cp -R "$MODEL" "$TMP/art"

@@ -120,6 +120,23 @@ tensor() {
 	[ "$(ls -A out | wc -l)" -eq 3 ]
 }
 
+@test "arxiv-split: an output that is a symbolic link or a FIFO is refused, nothing replaced" {
+	records 50 > f
+	mkdir out
+	echo precious > victim
+	ln -s ../victim out/val.jsonl
+	run arxiv-split -s 3 -o out f
+	assert_failure "arxiv-split: out/val.jsonl: is a symbolic link, not a regular file; refusing to replace it (write to a new name)"
+	[ -L out/val.jsonl ] && [ "$(cat victim)" = precious ]
+	[ "$(ls -A out)" = val.jsonl ]
+	rm out/val.jsonl
+	mkfifo out/test.jsonl
+	run arxiv-split -s 3 -o out f
+	assert_failure
+	assert_output_contains "out/test.jsonl: is a FIFO"
+	[ -p out/test.jsonl ] && [ "$(ls -A out)" = test.jsonl ]
+}
+
 @test "arxiv-split: ratios hold, outputs partition the input, records are unchanged and in order" {
 	records 5000 > f
 	run arxiv-split -v -s 42 -o out f

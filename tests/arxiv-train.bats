@@ -5,7 +5,7 @@
 load helper
 
 FIX="$TOP/tests/cases/arxiv-train"
-USAGE="usage: arxiv-train [-fv] [-M fast|bert] [-o dir] [-p patience] [-e epochs] [-l lr] [-d dim] [-g ngrams] [-b buckets] [-w class_weight] [-j threads] [-s seed] [-t test] [-V vocab] [-i init_dir] [-c config] [-D device] [-r resume_dir] train val"
+USAGE="usage: arxiv-train [-fv] [-M fast|bert] [-o dir] [-p patience] [-e epochs] [-l lr] [-d dim] [-g ngrams] [-b buckets] [-w class_weight] [-j threads] [-s seed] [-t test] [-V vocab] [-i init_dir] [-c config] [-D device] [-r resume_dir] [--param key=value] [--run-name name] [--mlflow-parent run_id] train val"
 
 # small and fast: 1 thread (bit-identical), 64k buckets
 train() {
@@ -41,6 +41,31 @@ print(d)' "$@"
 	run arxiv-train --loss svm a b
 	assert_status 2
 	assert_line "arxiv-train: svm: unknown loss (hinge or softmax)"
+	run arxiv-train --param nosuch=1 a b
+	assert_status 2
+	assert_line "arxiv-train: --param: unknown training parameter 'nosuch'"
+	run arxiv-train --param l2 a b
+	assert_status 2
+	assert_line "arxiv-train: l2: expected key=value"
+	run arxiv-train --param word_ngrams=2.5 a b
+	assert_status 2
+	assert_line "arxiv-train: --param: word_ngrams: '2.5' is not an integer"
+	run arxiv-train --param loss=svm a b
+	assert_status 2
+	assert_line "arxiv-train: loss must be hinge or softmax"
+}
+
+@test "arxiv-train --param sets parameters by name (stored in artifact.json)" {
+	run train -e 2 --param l2=3e-6 --param learning_rate=0.2 --param word_ngrams=1 \
+		--param loss=softmax --run-name "trial 3" --mlflow-parent 0123abcd \
+		-o art "$FIX/train.jsonl" "$FIX/val.jsonl"
+	assert_success ""
+	[ "$(cat mlruns/*/*/tags/mlflow.runName)" = "trial 3" ]
+	[ "$(cat mlruns/*/*/tags/mlflow.parentRunId)" = 0123abcd ]
+	[ "$(json_get art/metadata/artifact.json params l2)" = 3e-06 ]
+	[ "$(json_get art/metadata/artifact.json params lr)" = 0.2 ]
+	[ "$(json_get art/metadata/artifact.json params word_ngrams)" = 1 ]
+	[ "$(json_get art/metadata/artifact.json params loss)" = softmax ]
 }
 
 @test "arxiv-train: the man page SYNOPSIS matches usage()" {

@@ -43,8 +43,31 @@ load helper
 	[ -f "$TMP/root/opt/ax/share/arxiv/domains.tsv" ]
 	[ -f "$TMP/root/opt/ax/share/man/man1/arxiv-map.1" ]
 	grep -q '^prefix=/opt/ax$' "$TMP/root/opt/ax/lib/pkgconfig/arxiv.pc"
+	# without data/ beside it the build tree is not a checkout: the compiled-in DATADIR
+	rm -rf data
 	run sh -c "env -u ARXIV_DATADIR b/bin/arxiv-map < /dev/null"
 	assert_failure "arxiv-map: /opt/ax/share/arxiv/domains.tsv: No such file or directory"
+}
+
+@test "programs run from the build tree find data/ with ARXIV_DATADIR unset, from any directory" {
+	case $ARXIV_BUILD in "$TOP"/*) ;; *) skip "ARXIV_BUILD=$ARXIV_BUILD is not inside the checkout" ;; esac
+	fix=$TOP/tests/cases/arxiv-train
+	mkdir elsewhere && cd elsewhere
+	# arxiv-map: domains.tsv
+	run sh -c "printf '%s\n' '{\"id\":\"1\",\"title\":\"t\",\"abstract\":\"a\",\"categories\":\"q-fin.CP\"}' |
+		env -u ARXIV_DATADIR '$ARXIV_BUILD/bin/arxiv-map'"
+	assert_success
+	assert_output_contains '"label":"Economics"'
+	# train and predict: the stop-word list
+	env -u ARXIV_DATADIR "$ARXIV_BUILD/bin/arxiv-train" -j 1 -s 1 -o art "$fix/train.jsonl" "$fix/val.jsonl" 2> train.log ||
+		{ cat train.log; return 1; }
+	run env -u ARXIV_DATADIR "$ARXIV_BUILD/bin/arxiv-predict" -m art "$fix/abstracts.txt"
+	assert_success
+	[ "${#lines[@]}" -eq 3 ]
+	[ "$(grep -c '^{"predicted_category":' <<<"$output")" -eq 3 ]
+	# ARXIV_DATADIR still wins
+	run env ARXIV_DATADIR="$TMP/nowhere" "$ARXIV_BUILD/bin/arxiv-map" < /dev/null
+	assert_failure "arxiv-map: $TMP/nowhere/domains.tsv: No such file or directory"
 }
 
 @test "the shared library has the soname libarxiv.so.1 and exports only arxiv_ symbols" {

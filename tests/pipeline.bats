@@ -18,6 +18,87 @@ free_port() {
 	assert_failure "run_pipeline.sh: --model: expected fast or bert, got 'gpt'"
 }
 
+@test "run_pipeline.sh names a missing option value and an unknown option" {
+	run "$PIPE" --data
+	assert_status 2
+	[ "${lines[0]}" = "run_pipeline.sh: --data: option requires an argument" ] || { echo "first line: ${lines[0]}"; return 1; }
+	run "$PIPE" --data --limit 5
+	assert_status 2
+	[ "${lines[0]}" = "run_pipeline.sh: --data: option requires an argument" ] || { echo "first line: ${lines[0]}"; return 1; }
+	run "$PIPE" --seed=
+	assert_status 2
+	[ "${lines[0]}" = "run_pipeline.sh: --seed: option requires an argument" ] || { echo "first line: ${lines[0]}"; return 1; }
+	run "$PIPE" --frobnicate --data x
+	assert_status 2
+	[ "${lines[0]}" = "run_pipeline.sh: unknown option: --frobnicate" ] || { echo "first line: ${lines[0]}"; return 1; }
+	assert_output_contains "usage: run_pipeline.sh"
+	run "$PIPE" --help
+	assert_success
+	for o in --data --workdir --artifacts --model --vocab --bert-init --bert-config --limit \
+		--seed --listen --no-serve --skip-download --force --help; do
+		echo "$output" | grep -qE "^ +(-h, )?$o" || { echo "--help does not list $o"; return 1; }
+	done
+}
+
+# stage_lines: "name state" for each progress line of the last run (state: skipped or ran).
+stage_lines() {
+	echo "$output" | sed -nE 's/^run_pipeline.sh: ([a-z]+) +(skipped)? ?.*\([0-9.]+s\)$/\1 \2/p' |
+		sed -E 's/ $/ ran/'
+}
+
+@test "run_pipeline.sh reruns exactly the stages whose inputs or options changed" {
+	need_shared 1
+	need_shared 2
+	zcat "$(shared_part 1)" | head -n 600 > a.jsonl
+	zcat "$(shared_part 2)" | head -n 300 | gzip > b.jsonl.gz
+	run "$PIPE" --data a.jsonl --workdir w --no-serve
+	assert_success
+	[ "$(stage_lines | tr '\n' ' ')" = "map ran clean ran split ran train ran eval ran " ] || { echo "$output"; return 1; }
+	ls w/*.stamp
+	# unchanged: everything skipped
+	run "$PIPE" --data a.jsonl --workdir w --no-serve
+	assert_success
+	[ "$(stage_lines | tr '\n' ' ')" = "map skipped clean skipped split skipped train skipped eval skipped " ] || { echo "$output"; return 1; }
+	# another seed: the split and what follows it
+	run "$PIPE" --data a.jsonl --workdir w --no-serve --seed 7
+	assert_success
+	[ "$(stage_lines | tr '\n' ' ')" = "map skipped clean skipped split ran train ran eval ran " ] || { echo "$output"; return 1; }
+	# another limit: everything from map on
+	run "$PIPE" --data a.jsonl --workdir w --no-serve --seed 7 --limit 500
+	assert_success
+	[ "$(stage_lines | tr '\n' ' ')" = "map ran clean ran split ran train ran eval ran " ] || { echo "$output"; return 1; }
+	[ "$(wc -l < w/mapped.jsonl)" -eq 500 ]
+	# a dump in two parts, one of them gzip, as a comma list then as repeated --data
+	run "$PIPE" --data a.jsonl,b.jsonl.gz --workdir w --no-serve --seed 7
+	assert_success
+	echo "$output" | grep -qE "run_pipeline.sh: map +900 records" || { echo "$output"; return 1; }
+	run "$PIPE" --data a.jsonl --data=b.jsonl.gz --workdir w --no-serve --seed 7
+	assert_success
+	[ "$(stage_lines | tr '\n' ' ')" = "map skipped clean skipped split skipped train skipped eval skipped " ] || { echo "$output"; return 1; }
+	# another file at the same path: map reruns
+	head -n 400 a.jsonl > a2.jsonl && mv a2.jsonl a.jsonl
+	run "$PIPE" --data a.jsonl --workdir w --no-serve --seed 7
+	assert_success
+	echo "$output" | grep -qE "run_pipeline.sh: map +400 records" || { echo "$output"; return 1; }
+	# an output replaced behind the pipeline's back: that stage reruns
+	cp w/report.json r && mv r w/report.json
+	run "$PIPE" --data a.jsonl --workdir w --no-serve --seed 7
+	assert_success
+	[ "$(stage_lines | tr '\n' ' ')" = "map skipped clean skipped split skipped train skipped eval ran " ] || { echo "$output"; return 1; }
+}
+
+@test "run_pipeline.sh works outside the checkout by default (XDG cache), never in the source tree" {
+	need_shared 1
+	zcat "$(shared_part 1)" | head -n 300 > a.jsonl
+	before=$(cd "$TOP" && git status --porcelain --ignored 2>/dev/null | sort)
+	XDG_CACHE_HOME=$TMP/cache run "$PIPE" --data "$TMP/a.jsonl" --no-serve
+	assert_success
+	[ -f "$TMP/cache/arxiv/work/report.json" ]
+	[ -f "$TMP/cache/arxiv/work/artifacts/metadata/artifact.json" ]
+	after=$(cd "$TOP" && git status --porcelain --ignored 2>/dev/null | sort)
+	[ "$before" = "$after" ] || { echo "the checkout changed:"; diff <(echo "$before") <(echo "$after"); return 1; }
+}
+
 @test "run_pipeline.sh without data or credentials fails clearly" {
 	run env -u KAGGLE_USERNAME -u KAGGLE_KEY "$PIPE" --workdir w --no-serve
 	assert_failure

@@ -81,8 +81,10 @@ ARXIV_API int arxiv_buf_printf(struct arxiv_buf *b, const char *fmt, ...)
 ARXIV_API void arxiv_buf_clear(struct arxiv_buf *b);
 ARXIV_API void arxiv_buf_free(struct arxiv_buf *b);
 
-/* Path of a shipped data file: $ARXIV_DATADIR/name if set, else the compiled-in
- * DATADIR/name. Returns buf. */
+/* Path of a shipped data file: $ARXIV_DATADIR/name if set; else, for a program
+ * run from its build tree (CHECKOUT/build/bin/prog, found through
+ * /proc/self/exe), CHECKOUT/data/name; else the compiled-in DATADIR/name.
+ * Returns buf. */
 ARXIV_API const char *arxiv_data_path(const char *name, char *buf, size_t n);
 
 /* 64-bit FNV-1a, and its seeded form (splitmix of seed folded in). */
@@ -386,6 +388,8 @@ ARXIV_API int arxiv_mlflow_active(const struct arxiv_mlflow *t);
 ARXIV_API const char *arxiv_mlflow_run_id(const struct arxiv_mlflow *t);
 ARXIV_API int arxiv_mlflow_param(struct arxiv_mlflow *t, const char *key, const char *value);
 ARXIV_API int arxiv_mlflow_metric(struct arxiv_mlflow *t, const char *key, double value, long step);
+/* A run tag, e.g. "mlflow.parentRunId" (nests the run under another in the UI). */
+ARXIV_API int arxiv_mlflow_tag(struct arxiv_mlflow *t, const char *key, const char *value);
 /* Record a directory tree as the run's artifacts. */
 ARXIV_API int arxiv_mlflow_artifacts(struct arxiv_mlflow *t, const char *dir);
 /* status "FINISHED", "FAILED" or "KILLED"; frees t. */
@@ -795,6 +799,123 @@ ARXIV_API int arxiv_index_search(const struct arxiv_index *ix, const float *q, s
  * score 1), 0 not indexed, -1 error. */
 ARXIV_API int arxiv_index_get(const struct arxiv_index *ix, const char *id, float *v,
     struct arxiv_hit *meta, struct arxiv_error *err);
+
+/* ---------------------------------------------------------------------------
+ * Replacing a file atomically (atomic.c): every writer of a named output goes
+ * through this, so a reader never sees a half-written file and a planted
+ * symbolic link is never written through.
+ *
+ * arxiv_atomic_open: new; a temporary file created with mkstemp (O_EXCL) beside
+ *   path ("<path>.XXXXXX.tmp"), or in tmpdir when not NULL (".<base>.XXXXXX.tmp";
+ *   it must be on path's file system), mode 0666 & ~umask. Refuses (NULL, err)
+ *   when path exists and is not a regular file: a symbolic link, FIFO, device,
+ *   socket or directory is never replaced.
+ * arxiv_atomic_file: borrowed stream to write to.
+ * arxiv_atomic_tmpname: borrowed name of the temporary (for a signal handler's unlink).
+ * arxiv_atomic_flush: flush and fsync without renaming (to check several outputs
+ *   before committing any); 0 or -1 with err. commit does it when not done.
+ * arxiv_atomic_commit: flush, fsync, close and rename over path; frees a. 0, or
+ *   -1 with err (the temporary is removed, path untouched).
+ * arxiv_atomic_abort: close and remove the temporary; frees a (NULL is fine).
+ * arxiv_atomic_write: the whole cycle for data in memory.
+ */
+struct arxiv_atomic;
+ARXIV_API struct arxiv_atomic *arxiv_atomic_open(const char *path, const char *tmpdir,
+    struct arxiv_error *err);
+ARXIV_API FILE *arxiv_atomic_file(struct arxiv_atomic *a);
+ARXIV_API const char *arxiv_atomic_tmpname(const struct arxiv_atomic *a);
+ARXIV_API int arxiv_atomic_flush(struct arxiv_atomic *a, struct arxiv_error *err);
+ARXIV_API int arxiv_atomic_commit(struct arxiv_atomic *a, struct arxiv_error *err);
+ARXIV_API void arxiv_atomic_abort(struct arxiv_atomic *a);
+ARXIV_API int arxiv_atomic_write(const char *path, const char *tmpdir, const void *data,
+    size_t n, struct arxiv_error *err);
+/* ------------------------------------------------ training parameters by name */
+
+/*
+ * Set one training parameter by name (the keys of arxiv_train_params_json, e.g.
+ * "lr", "l2", "word_ngrams", "loss", "batch_size", "warmup_ratio"; also
+ * "learning_rate", "num_train_epochs"). Numbers are parsed and range-checked;
+ * a string value is borrowed (it must outlive p). 0, or -1 with err (unknown
+ * key, not a number, out of range).
+ */
+ARXIV_API int arxiv_train_params_set(struct arxiv_train_params *p, const char *key,
+    const char *value, struct arxiv_error *err);
+/* 1 when key names a training parameter (or an alias of one). */
+ARXIV_API int arxiv_train_params_known(const char *key);
+/* The i-th parameter name (borrowed), NULL past the end. */
+ARXIV_API const char *arxiv_train_param_name(size_t i);
+/* NULL when p is usable, else a static message saying what is wrong (liblinear's
+ * check_parameter). Checks the fields the model type uses. */
+ARXIV_API const char *arxiv_train_params_check(const struct arxiv_train_params *p);
+
+/* ------------------------------------------ hyperparameter search (tpe.c) */
+
+/*
+ * A search space: one parameter a line, "name kind args", kinds
+ *   uniform lo hi | loguniform lo hi | int lo hi [step] | categorical a b c ...
+ * ('#' starts a comment; blank lines are skipped). Values travel as doubles in
+ * the "internal representation": the number itself, or the index of a choice.
+ */
+enum { ARXIV_PARAM_UNIFORM, ARXIV_PARAM_LOGUNIFORM, ARXIV_PARAM_INT, ARXIV_PARAM_CATEGORICAL };
+struct arxiv_space;
+/* new; src names the text in errors ("file:line: reason"). An empty space, an
+ * unknown kind, lo >= hi, loguniform lo <= 0, a repeated name are refused. */
+ARXIV_API struct arxiv_space *arxiv_space_parse(const char *text, const char *src,
+    struct arxiv_error *err);
+ARXIV_API struct arxiv_space *arxiv_space_load(const char *path, struct arxiv_error *err);
+ARXIV_API void arxiv_space_free(struct arxiv_space *s);
+ARXIV_API size_t arxiv_space_size(const struct arxiv_space *s);
+/* borrowed */
+ARXIV_API const char *arxiv_space_name(const struct arxiv_space *s, size_t i);
+ARXIV_API int arxiv_space_kind(const struct arxiv_space *s, size_t i);
+/* the line of the space text that defined parameter i */
+ARXIV_API long arxiv_space_line(const struct arxiv_space *s, size_t i);
+/* lo, hi (index range for categoricals) and step (0: continuous) */
+ARXIV_API int arxiv_space_bounds(const struct arxiv_space *s, size_t i, double *lo, double *hi,
+    double *step);
+ARXIV_API size_t arxiv_space_nchoices(const struct arxiv_space *s, size_t i);
+ARXIV_API const char *arxiv_space_choice(const struct arxiv_space *s, size_t i, size_t j);
+/* The external form of a value ("0.01", "3", "softmax") into buf; -1 if invalid. */
+ARXIV_API int arxiv_space_format(const struct arxiv_space *s, size_t i, double v, char *buf,
+    size_t n);
+/* The reverse of arxiv_space_format; -1 when str is not a value of parameter i. */
+ARXIV_API int arxiv_space_parse_value(const struct arxiv_space *s, size_t i, const char *str,
+    double *v);
+
+enum { ARXIV_TRIAL_RUNNING, ARXIV_TRIAL_COMPLETE, ARXIV_TRIAL_PRUNED, ARXIV_TRIAL_FAILED };
+/* One trial of the history a sampler proposes from (all borrowed). */
+struct arxiv_trial {
+	int state;
+	const double *x;	/* arxiv_space_size values; NaN: not set */
+	double value;		/* objective, minimised (COMPLETE) */
+	const double *steps;	/* intermediate values, minimised, per step (1..n_steps) */
+	int n_steps;
+};
+struct arxiv_sampler_params {
+	int tpe;		/* 1: TPE (Optuna's TPESampler, independent), 0: random */
+	int n_startup;		/* random trials before TPE: 10 */
+	int n_ei_candidates;	/* 24 */
+	double prior_weight;	/* 1.0 */
+	int constant_liar;	/* running trials count as the worst value */
+	uint64_t seed;
+};
+ARXIV_API struct arxiv_sampler_params arxiv_sampler_default_params(void);
+/*
+ * Propose the parameters of trial `number` into x (arxiv_space_size values)
+ * from the history. Deterministic in (seed, number, history). 0, or -1 when out
+ * of memory.
+ */
+ARXIV_API int arxiv_sampler_suggest(const struct arxiv_space *s,
+    const struct arxiv_sampler_params *p, const struct arxiv_trial *trials, size_t n_trials,
+    uint64_t number, double *x);
+/*
+ * Optuna's MedianPruner: 1 when a trial with intermediate values steps[0..n_steps-1]
+ * (minimised) should stop: its best value so far is worse than the median of
+ * the COMPLETE trials' values at step n_steps. Never before n_startup complete
+ * trials or within the first n_warmup steps.
+ */
+ARXIV_API int arxiv_median_prune(const struct arxiv_trial *trials, size_t n_trials,
+    const double *steps, int n_steps, int n_startup, int n_warmup);
 
 #ifdef __cplusplus
 }

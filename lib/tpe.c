@@ -1,0 +1,1053 @@
+/*
+ * tpe.c - search spaces and samplers for hyperparameter search (arxiv-hpo).
+ *
+ * The TPE sampler follows Optuna's TPESampler in its default, independent
+ * (non-multivariate) mode (optuna/samplers/_tpe/sampler.py and
+ * parzen_estimator.py):
+ *
+ * - the first n_startup (10) trials are drawn at random;
+ * - observations are the COMPLETE and PRUNED trials (plus RUNNING ones under
+ *   the constant liar, with a value of +inf); they are ranked by the key
+ *   (-last step, value) (complete trials have step -inf, so they come first),
+ *   the best gamma(n) = min(ceil(0.1 n), 25) are "below" (l), the rest "above"
+ *   (g), each group in trial order;
+ * - each group is a Parzen estimator: one kernel per observation plus a prior
+ *   kernel (mean the middle of the range, sigma the range, weight
+ *   prior_weight = 1); observation weights are default_weights(n): 1 for the
+ *   25 newest, a linear ramp from 1/n up for older ones;
+ * - a kernel's sigma is the larger distance to its neighbours among the sorted
+ *   means (prior included, range ends as sentinels; the outermost kernels use
+ *   their inner neighbour only: consider_endpoints=False), clipped to
+ *   [range / min(100, n + 2), range] (the "magic clip");
+ * - kernels are normals truncated to the range, in log space for log
+ *   parameters; integers are discretised (the range widened by step / 2, the
+ *   probability of a value is the kernel's mass over its step cell);
+ *   categorical kernels put prior_weight / (n + 1) on every choice and 1 more on
+ *   the observed one (normalised);
+ * - 24 candidates are drawn from l and the one with the largest
+ *   log l(x) - log g(x) is proposed.
+ *
+ * The samplers keep no state: the random stream of a proposal is a hash of
+ * (seed, trial number, parameter), so the same seed and the same trial history
+ * always give the same next point (the history, arxiv-hpo's journal, is the
+ * source of truth).
+ */
+#include <ctype.h>
+#include <errno.h>
+#include <float.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "arxiv.h"
+
+#define MAX_NAME 64
+#define N_WEIGHT_FLAT 25
+
+struct param {
+	char name[MAX_NAME];
+	int kind;
+	double lo, hi, step;	/* step: ints (>= 1) */
+	char **choices;
+	size_t n_choices;
+	long line;
+};
+
+struct arxiv_space {
+	struct param *p;
+	size_t n;
+};
+
+/* --------------------------------------------------------------- space */
+
+void
+arxiv_space_free(struct arxiv_space *s)
+{
+	size_t i, j;
+
+	if (s == NULL)
+		return;
+	for (i = 0; i < s->n; i++) {
+		for (j = 0; j < s->p[i].n_choices; j++)
+			free(s->p[i].choices[j]);
+		free(s->p[i].choices);
+	}
+	free(s->p);
+	free(s);
+}
+
+static int
+num(const char *tok, double *x)
+{
+	char *end;
+
+	errno = 0;
+	*x = strtod(tok, &end);
+	return end != tok && *end == '\0' && errno != ERANGE && isfinite(*x) ? 0 : -1;
+}
+
+static char *
+next_tok(char **sp)
+{
+	char *s = *sp, *t;
+
+	while (*s == ' ' || *s == '\t')
+		s++;
+	if (*s == '\0')
+		return NULL;
+	t = s;
+	while (*s && *s != ' ' && *s != '\t')
+		s++;
+	if (*s)
+		*s++ = '\0';
+	*sp = s;
+	return t;
+}
+
+static int
+parse_line(struct arxiv_space *s, char *line, const char *src, long ln, struct arxiv_error *err)
+{
+	struct param *p, *np;
+	char *name, *kind, *t, *toks[4];
+	size_t i, nt = 0;
+
+	if ((name = next_tok(&line)) == NULL || name[0] == '#')
+		return 0;
+	if ((kind = next_tok(&line)) == NULL) {
+		arxiv_error_set(err, src, ln, "'%s': missing kind (uniform, loguniform, int or "
+		    "categorical)", name);
+		return -1;
+	}
+	if (strlen(name) >= MAX_NAME) {
+		arxiv_error_set(err, src, ln, "parameter name too long");
+		return -1;
+	}
+	for (i = 0; i < s->n; i++)
+		if (strcmp(s->p[i].name, name) == 0) {
+			arxiv_error_set(err, src, ln, "'%s': defined twice (line %ld)", name,
+			    s->p[i].line);
+			return -1;
+		}
+	if ((np = realloc(s->p, (s->n + 1) * sizeof(*np))) == NULL)
+		goto nomem;
+	s->p = np;
+	p = &s->p[s->n];
+	memset(p, 0, sizeof(*p));
+	snprintf(p->name, sizeof(p->name), "%s", name);
+	p->line = ln;
+	if (strcmp(kind, "categorical") == 0) {
+		p->kind = ARXIV_PARAM_CATEGORICAL;
+		while ((t = next_tok(&line)) != NULL && t[0] != '#') {
+			for (i = 0; i < p->n_choices; i++)
+				if (strcmp(p->choices[i], t) == 0) {
+					arxiv_error_set(err, src, ln, "'%s': choice '%s' given twice",
+					    name, t);
+					goto fail;
+				}
+			if ((toks[0] = (char *)realloc(p->choices, (p->n_choices + 1) *
+			    sizeof(char *))) == NULL)
+				goto nomem_p;
+			p->choices = (char **)(void *)toks[0];
+			if ((p->choices[p->n_choices] = strdup(t)) == NULL)
+				goto nomem_p;
+			p->n_choices++;
+		}
+		if (p->n_choices == 0) {
+			arxiv_error_set(err, src, ln, "'%s': categorical needs at least one choice",
+			    name);
+			goto fail;
+		}
+		s->n++;
+		return 0;
+	}
+	while ((t = next_tok(&line)) != NULL && t[0] != '#') {
+		if (nt == 3) {
+			arxiv_error_set(err, src, ln, "'%s': too many arguments", name);
+			goto fail;
+		}
+		toks[nt++] = t;
+	}
+	if (strcmp(kind, "uniform") == 0)
+		p->kind = ARXIV_PARAM_UNIFORM;
+	else if (strcmp(kind, "loguniform") == 0)
+		p->kind = ARXIV_PARAM_LOGUNIFORM;
+	else if (strcmp(kind, "int") == 0)
+		p->kind = ARXIV_PARAM_INT;
+	else {
+		arxiv_error_set(err, src, ln, "'%s': unknown kind '%s' (uniform, loguniform, int "
+		    "or categorical)", name, kind);
+		goto fail;
+	}
+	if (nt < 2 || (nt == 3 && p->kind != ARXIV_PARAM_INT)) {
+		arxiv_error_set(err, src, ln, "'%s': %s takes lo hi%s", name, kind,
+		    p->kind == ARXIV_PARAM_INT ? " [step]" : "");
+		goto fail;
+	}
+	for (i = 0; i < nt; i++) {
+		double x;
+
+		if (num(toks[i], &x) < 0) {
+			arxiv_error_set(err, src, ln, "'%s': '%s' is not a number", name, toks[i]);
+			goto fail;
+		}
+		if (p->kind == ARXIV_PARAM_INT && x != floor(x)) {
+			arxiv_error_set(err, src, ln, "'%s': '%s' is not an integer", name, toks[i]);
+			goto fail;
+		}
+		if (i == 0)
+			p->lo = x;
+		else if (i == 1)
+			p->hi = x;
+		else
+			p->step = x;
+	}
+	if (!(p->lo < p->hi)) {
+		arxiv_error_set(err, src, ln, "'%s': lo must be below hi (%g >= %g)", name, p->lo,
+		    p->hi);
+		goto fail;
+	}
+	if (p->kind == ARXIV_PARAM_LOGUNIFORM && p->lo <= 0) {
+		arxiv_error_set(err, src, ln, "'%s': loguniform needs lo > 0", name);
+		goto fail;
+	}
+	if (p->kind == ARXIV_PARAM_INT) {
+		if (nt < 3)
+			p->step = 1;
+		if (p->step < 1) {
+			arxiv_error_set(err, src, ln, "'%s': step must be >= 1", name);
+			goto fail;
+		}
+		/* Optuna: the high end moves down onto the step grid */
+		p->hi = p->lo + floor((p->hi - p->lo) / p->step) * p->step;
+		if (p->hi <= p->lo) {
+			arxiv_error_set(err, src, ln, "'%s': the range holds one value", name);
+			goto fail;
+		}
+	}
+	s->n++;
+	return 0;
+nomem_p:
+	arxiv_error_set(err, src, ln, "out of memory");
+fail:
+	for (i = 0; i < p->n_choices; i++)
+		free(p->choices[i]);
+	free(p->choices);
+	return -1;
+nomem:
+	arxiv_error_set(err, src, ln, "out of memory");
+	return -1;
+}
+
+struct arxiv_space *
+arxiv_space_parse(const char *text, const char *src, struct arxiv_error *err)
+{
+	struct arxiv_space *s;
+	const char *p = text, *e;
+	char line[4096];
+	long ln = 0;
+
+	if ((s = calloc(1, sizeof(*s))) == NULL) {
+		arxiv_error_set(err, src, 0, "out of memory");
+		return NULL;
+	}
+	while (*p) {
+		ln++;
+		e = strchr(p, '\n');
+		if (e == NULL)
+			e = p + strlen(p);
+		if ((size_t)(e - p) >= sizeof(line)) {
+			arxiv_error_set(err, src, ln, "line too long");
+			goto fail;
+		}
+		memcpy(line, p, (size_t)(e - p));
+		line[e - p] = '\0';
+		if (e > p && line[e - p - 1] == '\r')
+			line[e - p - 1] = '\0';
+		if (parse_line(s, line, src, ln, err) < 0)
+			goto fail;
+		p = *e ? e + 1 : e;
+	}
+	if (s->n == 0) {
+		arxiv_error_set(err, src, 0, "empty search space (no parameter lines)");
+		goto fail;
+	}
+	return s;
+fail:
+	arxiv_space_free(s);
+	return NULL;
+}
+
+struct arxiv_space *
+arxiv_space_load(const char *path, struct arxiv_error *err)
+{
+	struct arxiv_space *s;
+	struct arxiv_buf b = {0};
+	FILE *fp;
+	char buf[8192];
+	size_t n;
+
+	if ((fp = fopen(path, "r")) == NULL) {
+		arxiv_error_set(err, path, 0, "%s", strerror(errno));
+		return NULL;
+	}
+	while ((n = fread(buf, 1, sizeof(buf), fp)) > 0)
+		if (arxiv_buf_append(&b, buf, n) < 0) {
+			fclose(fp);
+			arxiv_buf_free(&b);
+			arxiv_error_set(err, path, 0, "out of memory");
+			return NULL;
+		}
+	if (ferror(fp)) {
+		arxiv_error_set(err, path, 0, "read error");
+		fclose(fp);
+		arxiv_buf_free(&b);
+		return NULL;
+	}
+	fclose(fp);
+	if (arxiv_buf_append(&b, "", 1) < 0) {
+		arxiv_buf_free(&b);
+		arxiv_error_set(err, path, 0, "out of memory");
+		return NULL;
+	}
+	if (memchr(b.data, '\0', b.len - 1) != NULL) {
+		arxiv_error_set(err, path, 0, "NUL byte in the space file");
+		arxiv_buf_free(&b);
+		return NULL;
+	}
+	s = arxiv_space_parse(b.data, path, err);
+	arxiv_buf_free(&b);
+	return s;
+}
+
+size_t
+arxiv_space_size(const struct arxiv_space *s)
+{
+	return s ? s->n : 0;
+}
+
+const char *
+arxiv_space_name(const struct arxiv_space *s, size_t i)
+{
+	return i < s->n ? s->p[i].name : NULL;
+}
+
+int
+arxiv_space_kind(const struct arxiv_space *s, size_t i)
+{
+	return i < s->n ? s->p[i].kind : -1;
+}
+
+long
+arxiv_space_line(const struct arxiv_space *s, size_t i)
+{
+	return i < s->n ? s->p[i].line : 0;
+}
+
+int
+arxiv_space_bounds(const struct arxiv_space *s, size_t i, double *lo, double *hi, double *step)
+{
+	if (i >= s->n)
+		return -1;
+	if (s->p[i].kind == ARXIV_PARAM_CATEGORICAL) {
+		*lo = 0;
+		*hi = (double)s->p[i].n_choices - 1;
+		*step = 1;
+	} else {
+		*lo = s->p[i].lo;
+		*hi = s->p[i].hi;
+		*step = s->p[i].kind == ARXIV_PARAM_INT ? s->p[i].step : 0;
+	}
+	return 0;
+}
+
+size_t
+arxiv_space_nchoices(const struct arxiv_space *s, size_t i)
+{
+	return i < s->n ? s->p[i].n_choices : 0;
+}
+
+const char *
+arxiv_space_choice(const struct arxiv_space *s, size_t i, size_t j)
+{
+	return i < s->n && j < s->p[i].n_choices ? s->p[i].choices[j] : NULL;
+}
+
+int
+arxiv_space_format(const struct arxiv_space *s, size_t i, double v, char *buf, size_t n)
+{
+	const struct param *p;
+	size_t j;
+
+	if (i >= s->n || !isfinite(v))
+		return -1;
+	p = &s->p[i];
+	switch (p->kind) {
+	case ARXIV_PARAM_CATEGORICAL:
+		j = (size_t)v;
+		if (v < 0 || j >= p->n_choices)
+			return -1;
+		snprintf(buf, n, "%s", p->choices[j]);
+		break;
+	case ARXIV_PARAM_INT:
+		snprintf(buf, n, "%.0f", v);
+		break;
+	default:
+		snprintf(buf, n, "%.10g", v);
+	}
+	return 0;
+}
+
+int
+arxiv_space_parse_value(const struct arxiv_space *s, size_t i, const char *str, double *v)
+{
+	const struct param *p;
+	size_t j;
+
+	if (i >= s->n || str == NULL)
+		return -1;
+	p = &s->p[i];
+	if (p->kind == ARXIV_PARAM_CATEGORICAL) {
+		for (j = 0; j < p->n_choices; j++)
+			if (strcmp(p->choices[j], str) == 0) {
+				*v = (double)j;
+				return 0;
+			}
+		return -1;
+	}
+	if (num(str, v) < 0 || *v < p->lo || *v > p->hi)
+		return -1;
+	return 0;
+}
+
+/* ------------------------------------------------------------------ rng */
+
+struct rng {
+	uint64_t s[4];
+};
+
+static uint64_t
+splitmix(uint64_t *x)
+{
+	uint64_t z = (*x += 0x9e3779b97f4a7c15ULL);
+
+	z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
+	z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
+	return z ^ (z >> 31);
+}
+
+static void
+rng_seed(struct rng *r, uint64_t seed, uint64_t number, uint64_t param)
+{
+	uint64_t x = seed * 0x9e3779b97f4a7c15ULL ^ splitmix(&number) ^ (param << 32 | param);
+	int i;
+
+	for (i = 0; i < 4; i++)
+		r->s[i] = splitmix(&x);
+}
+
+static uint64_t
+rotl(uint64_t x, int k)
+{
+	return (x << k) | (x >> (64 - k));
+}
+
+static uint64_t
+rng_next(struct rng *r)	/* xoshiro256** */
+{
+	uint64_t res = rotl(r->s[1] * 5, 7) * 9, t = r->s[1] << 17;
+
+	r->s[2] ^= r->s[0];
+	r->s[3] ^= r->s[1];
+	r->s[1] ^= r->s[2];
+	r->s[0] ^= r->s[3];
+	r->s[2] ^= t;
+	r->s[3] = rotl(r->s[3], 45);
+	return res;
+}
+
+/* uniform in (0, 1) */
+static double
+rng_unif(struct rng *r)
+{
+	return ((double)(rng_next(r) >> 11) + 0.5) * (1.0 / 9007199254740992.0);
+}
+
+/* --------------------------------------------------------- normal maths */
+
+static double
+Phi(double z)
+{
+	return 0.5 * erfc(-z / M_SQRT2);
+}
+
+/* log(Phi(b) - Phi(a)), a < b, accurate in both tails */
+static double
+log_mass(double a, double b)
+{
+	double m;
+
+	if (a > 0)		/* right tail: Q(a) - Q(b) */
+		m = 0.5 * (erfc(a / M_SQRT2) - erfc(b / M_SQRT2));
+	else
+		m = Phi(b) - Phi(a);
+	if (m <= 0) {
+		/* both far in one tail: log phi at the nearer end minus the Mills-ratio term */
+		double z = a > 0 ? a : -b;
+
+		return -0.5 * z * z - log(z) - 0.5 * log(2 * M_PI);
+	}
+	return log(m);
+}
+
+/* Inverse of Phi (Acklam's rational approximation, one Halley step). */
+static double
+Phi_inv(double p)
+{
+	static const double a[] = { -3.969683028665376e+01, 2.209460984245205e+02,
+	    -2.759285104469687e+02, 1.383577518672690e+02, -3.066479806614716e+01,
+	    2.506628277459239e+00 };
+	static const double b[] = { -5.447609879822406e+01, 1.615858368580409e+02,
+	    -1.556989798598866e+02, 6.680131188771972e+01, -1.328068155288572e+01 };
+	static const double c[] = { -7.784894002430293e-03, -3.223964580411365e-01,
+	    -2.400758277161838e+00, -2.549732539343734e+00, 4.374664141464968e+00,
+	    2.938163982698783e+00 };
+	static const double d[] = { 7.784695709041462e-03, 3.224671290700398e-01,
+	    2.445134137142996e+00, 3.754408661907416e+00 };
+	double q, r, x, e, u;
+
+	if (p <= 0)
+		return -INFINITY;
+	if (p >= 1)
+		return INFINITY;
+	if (p < 0.02425) {
+		q = sqrt(-2 * log(p));
+		x = (((((c[0] * q + c[1]) * q + c[2]) * q + c[3]) * q + c[4]) * q + c[5]) /
+		    ((((d[0] * q + d[1]) * q + d[2]) * q + d[3]) * q + 1);
+	} else if (p > 1 - 0.02425) {
+		q = sqrt(-2 * log(1 - p));
+		x = -(((((c[0] * q + c[1]) * q + c[2]) * q + c[3]) * q + c[4]) * q + c[5]) /
+		    ((((d[0] * q + d[1]) * q + d[2]) * q + d[3]) * q + 1);
+	} else {
+		q = p - 0.5;
+		r = q * q;
+		x = (((((a[0] * r + a[1]) * r + a[2]) * r + a[3]) * r + a[4]) * r + a[5]) * q /
+		    (((((b[0] * r + b[1]) * r + b[2]) * r + b[3]) * r + b[4]) * r + 1);
+	}
+	e = Phi(x) - p;
+	u = e * sqrt(2 * M_PI) * exp(x * x / 2);
+	return x - u / (1 + x * u / 2);
+}
+
+/* A draw from N(0,1) truncated to [a, b] by inversion (mirrored into the left
+ * tail where that is more accurate). */
+static double
+trunc_std(struct rng *r, double a, double b)
+{
+	double pa, pb, z;
+	int flip = 0;
+
+	if (a > 0) {
+		double t = a;
+
+		a = -b;
+		b = -t;
+		flip = 1;
+	}
+	pa = Phi(a);
+	pb = Phi(b);
+	if (pb - pa <= 0)
+		z = b;		/* the whole mass at the near end, numerically */
+	else
+		z = Phi_inv(pa + (pb - pa) * rng_unif(r));
+	if (z < a)
+		z = a;
+	if (z > b)
+		z = b;
+	return flip ? -z : z;
+}
+
+/* ------------------------------------------------------ Parzen estimator */
+
+/*
+ * A one-dimensional Parzen estimator in the transformed space (log for log
+ * parameters; the category index for categoricals). Kernel k has weight w[k],
+ * and either (mu, sigma) truncated to [lo, hi] or, for categoricals, a row of
+ * n_choices probabilities.
+ */
+struct parzen {
+	size_t n;		/* kernels (observations + prior) */
+	double *w, *mu, *sigma;
+	double *cat;		/* n x n_choices */
+	size_t n_choices;
+	double lo, hi, step;	/* transformed, widened by step / 2 for ints */
+	int kind;
+	double plo, phi;	/* the parameter's own range (for clipping ints) */
+};
+
+/* Optuna's default_weights(n): 1 for the newest 25, a ramp 1/n..1 for older. */
+static void
+default_weights(size_t n, double *w)
+{
+	size_t i, ramp;
+
+	if (n < N_WEIGHT_FLAT) {
+		for (i = 0; i < n; i++)
+			w[i] = 1;
+		return;
+	}
+	ramp = n - N_WEIGHT_FLAT;
+	for (i = 0; i < ramp; i++)	/* np.linspace(1 / n, 1.0, num=ramp) */
+		w[i] = ramp == 1 ? 1.0 / (double)n :
+		    1.0 / (double)n + (1.0 - 1.0 / (double)n) * (double)i / (double)(ramp - 1);
+	for (; i < n; i++)
+		w[i] = 1;
+}
+
+struct mu_idx {
+	double mu;
+	size_t i;
+};
+
+static int
+cmp_mu(const void *a, const void *b)
+{
+	const struct mu_idx *x = a, *y = b;
+
+	if (x->mu < y->mu)
+		return -1;
+	if (x->mu > y->mu)
+		return 1;
+	return x->i < y->i ? -1 : x->i > y->i;
+}
+
+static void
+parzen_free(struct parzen *pz)
+{
+	free(pz->w);
+	free(pz->mu);
+	free(pz->sigma);
+	free(pz->cat);
+}
+
+/* obs: n_obs values of the parameter (internal repr), in trial order. */
+static int
+parzen_build(struct parzen *pz, const struct param *p, const double *obs, size_t n_obs,
+    double prior_weight)
+{
+	size_t n = n_obs + 1, i, j;
+	double sum = 0;
+	struct mu_idx *m = NULL;
+
+	memset(pz, 0, sizeof(*pz));
+	pz->n = n;
+	pz->kind = p->kind;
+	if ((pz->w = calloc(n, sizeof(double))) == NULL)
+		return -1;
+	default_weights(n_obs, pz->w);
+	pz->w[n_obs] = n_obs ? prior_weight : 1.0;
+	for (i = 0; i < n; i++)
+		sum += pz->w[i];
+	for (i = 0; i < n; i++)
+		pz->w[i] /= sum;
+
+	if (p->kind == ARXIV_PARAM_CATEGORICAL) {
+		size_t c = p->n_choices;
+
+		pz->n_choices = c;
+		if ((pz->cat = malloc(n * c * sizeof(double))) == NULL)
+			return -1;
+		if (n_obs == 0) {
+			for (j = 0; j < c; j++)
+				pz->cat[j] = 1.0 / (double)c;
+			return 0;
+		}
+		for (i = 0; i < n; i++) {
+			double rs = 0;
+
+			for (j = 0; j < c; j++)
+				pz->cat[i * c + j] = prior_weight / (double)n;
+			if (i < n_obs) {
+				j = (size_t)obs[i];
+				if (j < c)
+					pz->cat[i * c + j] += 1;
+			}
+			for (j = 0; j < c; j++)
+				rs += pz->cat[i * c + j];
+			for (j = 0; j < c; j++)
+				pz->cat[i * c + j] /= rs > 0 ? rs : 1;
+		}
+		return 0;
+	}
+
+	pz->plo = p->lo;
+	pz->phi = p->hi;
+	pz->lo = p->lo;
+	pz->hi = p->hi;
+	pz->step = p->kind == ARXIV_PARAM_INT ? p->step : 0;
+	if (pz->step > 0) {
+		pz->lo -= pz->step / 2;
+		pz->hi += pz->step / 2;
+	}
+	if (p->kind == ARXIV_PARAM_LOGUNIFORM) {
+		pz->lo = log(pz->lo);
+		pz->hi = log(pz->hi);
+	}
+	if ((pz->mu = malloc(n * sizeof(double))) == NULL ||
+	    (pz->sigma = malloc(n * sizeof(double))) == NULL ||
+	    (m = malloc(n * sizeof(*m))) == NULL) {
+		free(m);
+		return -1;
+	}
+	for (i = 0; i < n_obs; i++)
+		pz->mu[i] = p->kind == ARXIV_PARAM_LOGUNIFORM ? log(obs[i]) : obs[i];
+	pz->mu[n_obs] = 0.5 * (pz->lo + pz->hi);
+	{
+		double range = pz->hi - pz->lo;
+		double minsigma = range / fmin(100.0, 1.0 + (double)n);
+
+		/* sorted means with the range ends as sentinels */
+		for (i = 0; i < n; i++) {
+			m[i].mu = pz->mu[i];
+			m[i].i = i;
+		}
+		qsort(m, n, sizeof(*m), cmp_mu);
+		for (i = 0; i < n; i++) {
+			double left = m[i].mu - (i == 0 ? pz->lo : m[i - 1].mu);
+			double right = (i + 1 == n ? pz->hi : m[i + 1].mu) - m[i].mu;
+			double s = fmax(left, right);
+
+			if (n >= 2) {	/* consider_endpoints=False */
+				if (i == 0)
+					s = right;
+				else if (i + 1 == n)
+					s = left;
+			}
+			pz->sigma[m[i].i] = fmin(fmax(s, minsigma), range);
+		}
+		pz->sigma[n_obs] = range;	/* the prior */
+	}
+	free(m);
+	return 0;
+}
+
+/* Round a (transformed) value onto the parameter's grid and range. */
+static double
+to_param(const struct parzen *pz, double x)
+{
+	if (pz->kind == ARXIV_PARAM_LOGUNIFORM)
+		x = exp(x);
+	if (pz->step > 0)
+		x = round((x - pz->plo) / pz->step) * pz->step + pz->plo;
+	if (x < pz->plo)
+		x = pz->plo;
+	if (x > pz->phi)
+		x = pz->phi;
+	return x;
+}
+
+static size_t
+pick(struct rng *r, const double *w, size_t n)
+{
+	double u = rng_unif(r), c = 0;
+	size_t i;
+
+	for (i = 0; i + 1 < n; i++) {
+		c += w[i];
+		if (u < c)
+			return i;
+	}
+	return n - 1;
+}
+
+static double
+parzen_sample(const struct parzen *pz, struct rng *r)
+{
+	size_t k = pick(r, pz->w, pz->n);
+	double z;
+
+	if (pz->kind == ARXIV_PARAM_CATEGORICAL)
+		return (double)pick(r, pz->cat + k * pz->n_choices, pz->n_choices);
+	z = trunc_std(r, (pz->lo - pz->mu[k]) / pz->sigma[k], (pz->hi - pz->mu[k]) / pz->sigma[k]);
+	return to_param(pz, pz->mu[k] + pz->sigma[k] * z);
+}
+
+static double
+logsumexp(const double *v, size_t n)
+{
+	double mx = -INFINITY, s = 0;
+	size_t i;
+
+	for (i = 0; i < n; i++)
+		if (v[i] > mx)
+			mx = v[i];
+	if (mx == -INFINITY)
+		return mx;
+	for (i = 0; i < n; i++)
+		s += exp(v[i] - mx);
+	return mx + log(s);
+}
+
+/* log density (mass, for ints and categories) of a parameter value x. */
+static double
+parzen_logpdf(const struct parzen *pz, double x, double *tmp)
+{
+	size_t k;
+
+	for (k = 0; k < pz->n; k++) {
+		double lw = log(pz->w[k]), a, b;
+
+		if (pz->kind == ARXIV_PARAM_CATEGORICAL) {
+			tmp[k] = lw + log(pz->cat[k * pz->n_choices + (size_t)x]);
+			continue;
+		}
+		a = (pz->lo - pz->mu[k]) / pz->sigma[k];
+		b = (pz->hi - pz->mu[k]) / pz->sigma[k];
+		if (pz->step > 0) {
+			double lo = (x - pz->step / 2 - pz->mu[k]) / pz->sigma[k];
+			double hi = (x + pz->step / 2 - pz->mu[k]) / pz->sigma[k];
+
+			tmp[k] = lw + log_mass(lo, hi) - log_mass(a, b);
+		} else {
+			double t = pz->kind == ARXIV_PARAM_LOGUNIFORM ? log(x) : x;
+			double z = (t - pz->mu[k]) / pz->sigma[k];
+
+			tmp[k] = lw - 0.5 * z * z - 0.5 * log(2 * M_PI) - log(pz->sigma[k]) -
+			    log_mass(a, b);
+		}
+	}
+	return logsumexp(tmp, pz->n);
+}
+
+/* ------------------------------------------------------------- samplers */
+
+struct arxiv_sampler_params
+arxiv_sampler_default_params(void)
+{
+	struct arxiv_sampler_params p;
+
+	memset(&p, 0, sizeof(p));
+	p.tpe = 1;
+	p.n_startup = 10;
+	p.n_ei_candidates = 24;
+	p.prior_weight = 1.0;
+	p.constant_liar = 1;
+	p.seed = 42;
+	return p;
+}
+
+static double
+sample_random(const struct param *p, struct rng *r)
+{
+	double u = rng_unif(r), x;
+
+	switch (p->kind) {
+	case ARXIV_PARAM_CATEGORICAL:
+		x = floor(u * (double)p->n_choices);
+		return x >= (double)p->n_choices ? (double)p->n_choices - 1 : x;
+	case ARXIV_PARAM_INT:
+		x = floor(u * (floor((p->hi - p->lo) / p->step) + 1));
+		return fmin(p->lo + x * p->step, p->hi);
+	case ARXIV_PARAM_LOGUNIFORM:
+		return fmin(fmax(exp(log(p->lo) + u * (log(p->hi) - log(p->lo))), p->lo), p->hi);
+	default:
+		return p->lo + u * (p->hi - p->lo);
+	}
+}
+
+/* Ranking key of an observation (Optuna's (-step, value) pairs). */
+struct obs {
+	double k1, k2;
+	size_t trial;
+};
+
+static int
+cmp_obs(const void *a, const void *b)
+{
+	const struct obs *x = a, *y = b;
+
+	if (x->k1 != y->k1)
+		return x->k1 < y->k1 ? -1 : 1;
+	if (x->k2 != y->k2 && !(isnan(x->k2) && isnan(y->k2))) {
+		if (isnan(x->k2))
+			return 1;
+		if (isnan(y->k2))
+			return -1;
+		return x->k2 < y->k2 ? -1 : 1;
+	}
+	return x->trial < y->trial ? -1 : x->trial > y->trial;
+}
+
+static int
+cmp_size(const void *a, const void *b)
+{
+	size_t x = *(const size_t *)a, y = *(const size_t *)b;
+
+	return x < y ? -1 : x > y;
+}
+
+int
+arxiv_sampler_suggest(const struct arxiv_space *s, const struct arxiv_sampler_params *sp,
+    const struct arxiv_trial *trials, size_t n_trials, uint64_t number, double *x)
+{
+	struct obs *o = NULL;
+	size_t *below = NULL, n = 0, n_below, i, j, k;
+	double *vb = NULL, *va = NULL, *tmp = NULL;
+	int rc = -1;
+
+	if ((o = malloc((n_trials + 1) * sizeof(*o))) == NULL)
+		return -1;
+	for (i = 0; i < n_trials; i++) {
+		const struct arxiv_trial *t = &trials[i];
+
+		switch (t->state) {
+		case ARXIV_TRIAL_COMPLETE:
+			if (!isfinite(t->value))
+				continue;
+			o[n].k1 = -INFINITY;
+			o[n].k2 = t->value;
+			break;
+		case ARXIV_TRIAL_PRUNED:
+			if (t->n_steps > 0) {
+				o[n].k1 = -(double)t->n_steps;
+				o[n].k2 = isnan(t->steps[t->n_steps - 1]) ? INFINITY :
+				    t->steps[t->n_steps - 1];
+			} else {
+				o[n].k1 = INFINITY;
+				o[n].k2 = 0;
+			}
+			break;
+		case ARXIV_TRIAL_RUNNING:
+			if (!sp->constant_liar)
+				continue;
+			o[n].k1 = -INFINITY;
+			o[n].k2 = INFINITY;
+			break;
+		default:
+			continue;
+		}
+		o[n++].trial = i;
+	}
+
+	if (!sp->tpe || n < (size_t)sp->n_startup) {
+		struct rng r;
+
+		for (j = 0; j < s->n; j++) {
+			rng_seed(&r, sp->seed, number, j);
+			x[j] = sample_random(&s->p[j], &r);
+		}
+		free(o);
+		return 0;
+	}
+
+	n_below = (size_t)ceil(0.1 * (double)n);
+	if (n_below > 25)
+		n_below = 25;
+	qsort(o, n, sizeof(*o), cmp_obs);
+	if ((below = malloc((n + 1) * sizeof(size_t))) == NULL ||
+	    (vb = malloc((n + 1) * sizeof(double))) == NULL ||
+	    (va = malloc((n + 1) * sizeof(double))) == NULL ||
+	    (tmp = malloc((n + 2) * sizeof(double))) == NULL)
+		goto out;
+	/* both groups in trial (chronological) order */
+	for (i = 0; i < n; i++)
+		below[i] = o[i].trial;
+	qsort(below, n_below, sizeof(size_t), cmp_size);
+	qsort(below + n_below, n - n_below, sizeof(size_t), cmp_size);
+
+	for (j = 0; j < s->n; j++) {
+		const struct param *p = &s->p[j];
+		struct parzen l, g;
+		struct rng r;
+		size_t nb = 0, na = 0;
+		double best = -INFINITY, bx = 0;
+		int ncand = sp->n_ei_candidates > 0 ? sp->n_ei_candidates : 24;
+
+		for (i = 0; i < n; i++) {
+			const struct arxiv_trial *t = &trials[below[i]];
+			double v = t->x[j];
+
+			if (!isfinite(v))
+				continue;	/* not set in that trial */
+			if (i < n_below)
+				vb[nb++] = v;
+			else
+				va[na++] = v;
+		}
+		if (parzen_build(&l, p, vb, nb, sp->prior_weight) < 0 ||
+		    parzen_build(&g, p, va, na, sp->prior_weight) < 0) {
+			parzen_free(&l);
+			parzen_free(&g);
+			goto out;
+		}
+		rng_seed(&r, sp->seed, number, j);
+		for (k = 0; k < (size_t)ncand; k++) {
+			double c = parzen_sample(&l, &r);
+			double score = parzen_logpdf(&l, c, tmp) - parzen_logpdf(&g, c, tmp);
+
+			if (k == 0 || score > best) {
+				best = score;
+				bx = c;
+			}
+		}
+		x[j] = bx;
+		parzen_free(&l);
+		parzen_free(&g);
+	}
+	rc = 0;
+out:
+	free(o);
+	free(below);
+	free(vb);
+	free(va);
+	free(tmp);
+	return rc;
+}
+
+/* ---------------------------------------------------------- median pruner */
+
+static int
+cmp_dbl(const void *a, const void *b)
+{
+	double x = *(const double *)a, y = *(const double *)b;
+
+	return x < y ? -1 : x > y;
+}
+
+int
+arxiv_median_prune(const struct arxiv_trial *trials, size_t n_trials, const double *steps,
+    int n_steps, int n_startup, int n_warmup)
+{
+	double *v, best, med;
+	size_t i, n = 0, n_complete = 0;
+	int step = n_steps, k;
+
+	if (n_steps <= 0 || step <= n_warmup)
+		return 0;
+	for (i = 0; i < n_trials; i++)
+		if (trials[i].state == ARXIV_TRIAL_COMPLETE)
+			n_complete++;
+	if (n_complete < (size_t)(n_startup > 0 ? n_startup : 0) || n_complete == 0)
+		return 0;
+	/* the trial's best intermediate value so far (Optuna: over steps) */
+	best = NAN;
+	for (k = 0; k < n_steps; k++)
+		if (!isnan(steps[k]) && (isnan(best) || steps[k] < best))
+			best = steps[k];
+	if (isnan(best))
+		return 1;	/* nothing but NaN */
+	if ((v = malloc(n_complete * sizeof(double))) == NULL)
+		return 0;
+	for (i = 0; i < n_trials; i++)
+		if (trials[i].state == ARXIV_TRIAL_COMPLETE && trials[i].n_steps >= step &&
+		    !isnan(trials[i].steps[step - 1]))
+			v[n++] = trials[i].steps[step - 1];
+	if (n == 0) {		/* n_min_trials = 1 */
+		free(v);
+		return 0;
+	}
+	qsort(v, n, sizeof(double), cmp_dbl);
+	med = n % 2 ? v[n / 2] : 0.5 * (v[n / 2 - 1] + v[n / 2]);
+	free(v);
+	return best > med;
+}

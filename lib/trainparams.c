@@ -1,0 +1,201 @@
+/*
+ * trainparams.c - training parameters by name (liblinear's check_parameter):
+ * arxiv_train_params_set() sets one field of struct arxiv_train_params from a
+ * "key" and a string value, arxiv_train_params_check() says what is wrong with
+ * a whole set (or NULL), so a program or a search (arxiv-hpo) can set any
+ * parameter that arxiv-train accepts, for either model kind.
+ *
+ * The names are those of arxiv_train_params_json() (and so of the MLflow
+ * params and metadata/artifact.json), plus a few spellings of the original
+ * (learning_rate, num_train_epochs, ...).
+ */
+#include <errno.h>
+#include <math.h>
+#include <stddef.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "arxiv.h"
+
+enum { P_INT, P_SIZE, P_U64, P_REAL, P_STR };
+
+struct pdef {
+	const char *name;
+	int type;
+	size_t off;
+	double lo, hi;		/* range for numbers (check) */
+};
+
+#define OFF(f) offsetof(struct arxiv_train_params, f)
+static const struct pdef pdefs[] = {
+	{ "model_type", P_STR, OFF(model_type), 0, 0 },
+	{ "epochs", P_INT, OFF(epochs), 1, 100000 },
+	{ "patience", P_INT, OFF(patience), 0, 1000 },
+	{ "threads", P_INT, OFF(threads), 0, 1024 },
+	{ "seed", P_U64, OFF(seed), 0, 18446744073709551615.0 },
+	{ "lr", P_REAL, OFF(lr), 0, 100 },
+	{ "dim", P_INT, OFF(dim), 0, 1024 },
+	{ "word_ngrams", P_INT, OFF(word_ngrams), 1, 8 },
+	{ "char_minn", P_INT, OFF(char_minn), 0, 16 },
+	{ "char_maxn", P_INT, OFF(char_maxn), 0, 16 },
+	{ "buckets", P_SIZE, OFF(buckets), 1, 1073741824.0 },
+	{ "class_weight", P_REAL, OFF(class_weight), 0, 2 },
+	{ "l2", P_REAL, OFF(l2), -1, 1 },
+	{ "loss", P_STR, OFF(loss), 0, 0 },
+	{ "init_dir", P_STR, OFF(init_dir), 0, 0 },
+	{ "config", P_STR, OFF(config), 0, 0 },
+	{ "device", P_STR, OFF(device), 0, 0 },
+	{ "batch_size", P_INT, OFF(batch_size), 1, 65536 },
+	{ "grad_accum", P_INT, OFF(grad_accum), 1, 65536 },
+	{ "weight_decay", P_REAL, OFF(weight_decay), 0, 10 },
+	{ "warmup_ratio", P_REAL, OFF(warmup_ratio), 0, 1 },
+	{ "max_grad_norm", P_REAL, OFF(max_grad_norm), 0, 1e6 },
+	{ "dropout", P_REAL, OFF(dropout), 0, 0.99 },
+	{ "resume_dir", P_STR, OFF(resume_dir), 0, 0 },
+	{ "vocab", P_STR, OFF(vocab), 0, 0 },
+};
+#undef OFF
+
+/* The original's (Hugging Face / Optuna script) spellings. */
+static const char *const aliases[][2] = {
+	{ "learning_rate", "lr" },
+	{ "num_train_epochs", "epochs" },
+	{ "per_device_train_batch_size", "batch_size" },
+	{ "gradient_accumulation_steps", "grad_accum" },
+	{ "ngrams", "word_ngrams" },
+	{ "model", "model_type" },
+};
+
+static const struct pdef *
+find(const char *key)
+{
+	size_t i;
+
+	for (i = 0; i < sizeof(aliases) / sizeof(aliases[0]); i++)
+		if (strcmp(key, aliases[i][0]) == 0) {
+			key = aliases[i][1];
+			break;
+		}
+	for (i = 0; i < sizeof(pdefs) / sizeof(pdefs[0]); i++)
+		if (strcmp(key, pdefs[i].name) == 0)
+			return &pdefs[i];
+	return NULL;
+}
+
+const char *
+arxiv_train_param_name(size_t i)
+{
+	return i < sizeof(pdefs) / sizeof(pdefs[0]) ? pdefs[i].name : NULL;
+}
+
+int
+arxiv_train_params_known(const char *key)
+{
+	return key != NULL && find(key) != NULL;
+}
+
+int
+arxiv_train_params_set(struct arxiv_train_params *p, const char *key, const char *value,
+    struct arxiv_error *err)
+{
+	const struct pdef *d;
+	char *end;
+	double x;
+	char *base = (char *)p;
+
+	if (key == NULL || value == NULL || (d = find(key)) == NULL) {
+		arxiv_error_set(err, "", 0, "unknown training parameter '%s'", key ? key : "");
+		return -1;
+	}
+	if (d->type == P_STR) {
+		*(const char **)(base + d->off) = value;
+		return 0;
+	}
+	errno = 0;
+	x = strtod(value, &end);
+	if (end == value || *end != '\0' || errno == ERANGE || !isfinite(x)) {
+		arxiv_error_set(err, "", 0, "%s: '%s' is not a number", d->name, value);
+		return -1;
+	}
+	if (d->type != P_REAL && x != floor(x)) {
+		arxiv_error_set(err, "", 0, "%s: '%s' is not an integer", d->name, value);
+		return -1;
+	}
+	if (x < d->lo || x > d->hi) {
+		arxiv_error_set(err, "", 0, "%s: %s is out of range [%g, %g]", d->name, value,
+		    d->lo, d->hi);
+		return -1;
+	}
+	switch (d->type) {
+	case P_INT: *(int *)(base + d->off) = (int)x; break;
+	case P_SIZE: *(size_t *)(base + d->off) = (size_t)x; break;
+	case P_U64: *(uint64_t *)(base + d->off) = (uint64_t)strtoull(value, NULL, 10); break;
+	default: *(double *)(base + d->off) = x; break;
+	}
+	return 0;
+}
+
+const char *
+arxiv_train_params_check(const struct arxiv_train_params *p)
+{
+	static const char *const msgs[] = {
+		"epochs must be at least 1",
+		"patience must be >= 0",
+		"threads must be >= 0",
+		"learning rate must be >= 0 (0: the default)",
+		"dim must be in [0, 1024]",
+		"word_ngrams must be in [1, 8]",
+		"char n-gram range must be 0:0 or 1 <= char_minn <= char_maxn <= 16",
+		"buckets must be in [1, 2^30]",
+		"class_weight must be in [0, 2]",
+		"l2 must be in [0, 1] (or -1: the loss's default)",
+		"loss must be hinge or softmax",
+		"model_type must be fast or bert",
+		"batch_size and grad_accum must be >= 1",
+		"weight_decay must be in [0, 10]",
+		"warmup_ratio must be in [0, 1]",
+		"max_grad_norm must be >= 0",
+		"dropout must be in [0, 0.99]",
+	};
+	const char *mt = p->model_type ? p->model_type : "fast";
+
+	if (p->epochs < 1)
+		return msgs[0];
+	if (p->patience < 0)
+		return msgs[1];
+	if (p->threads < 0)
+		return msgs[2];
+	if (!(p->lr >= 0) || p->lr > 100)
+		return msgs[3];
+	if (strcmp(mt, "fast") != 0 && strcmp(mt, "bert") != 0)
+		return msgs[11];
+	if (strcmp(mt, "fast") == 0) {
+		if (p->dim < 0 || p->dim > 1024)
+			return msgs[4];
+		if (p->word_ngrams < 1 || p->word_ngrams > 8)
+			return msgs[5];
+		if (p->char_minn < 0 || p->char_maxn > 16 || p->char_maxn < p->char_minn ||
+		    (p->char_maxn > 0 && p->char_minn == 0))
+			return msgs[6];
+		if (p->buckets < 1 || p->buckets > ((size_t)1 << 30))
+			return msgs[7];
+		if (!(p->class_weight >= 0 && p->class_weight <= 2))
+			return msgs[8];
+		if (!(p->l2 == -1 || (p->l2 >= 0 && p->l2 <= 1)))
+			return msgs[9];
+		if (p->loss && strcmp(p->loss, "hinge") != 0 && strcmp(p->loss, "softmax") != 0)
+			return msgs[10];
+	} else {
+		if (p->batch_size < 1 || p->grad_accum < 1)
+			return msgs[12];
+		if (!(p->weight_decay >= 0 && p->weight_decay <= 10))
+			return msgs[13];
+		if (!(p->warmup_ratio >= 0 && p->warmup_ratio <= 1))
+			return msgs[14];
+		if (!(p->max_grad_norm >= 0))
+			return msgs[15];
+		if (!(p->dropout >= 0 && p->dropout <= 0.99))
+			return msgs[16];
+	}
+	return NULL;
+}
