@@ -550,6 +550,8 @@ run_papers(const char *edir, const char *learn, size_t dim, int jsonl, int skip,
 
 		if (dim)
 			lp.dim = dim;
+		if (lp.sketch && lp.dim * 2 > lp.sketch)
+			lp.sketch = lp.dim * 2 > 8192 ? 8192 : lp.dim * 2;
 		if ((st.learn = arxiv_lexical_learner_new(&lp, &e)) == NULL) {
 			prog_warnerr(&e);
 			return 1;

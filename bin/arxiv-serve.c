@@ -1154,6 +1154,14 @@ get_readyz(struct server *s, struct MHD_Connection *c, struct req *r)
 		return get_model_json(s, c, r, 1);
 	if ((m = ref_get(s)) == NULL)
 		return reply_503(s, c, r, 1);
+	{
+		struct arxiv_error pe = { "", 0, "" };
+
+		if (probe(m->m, &pe) < 0) {	/* as get_model_json: ready only if it predicts */
+			ref_put(m);
+			return get_model_json(s, c, r, 1);
+		}
+	}
 	j = json_loads(m->ready_json, 0, NULL);
 	ref_put(m);
 	if ((ix = ixref_get(s)) != NULL)

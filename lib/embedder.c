@@ -8,7 +8,8 @@
  *                      "dim":..,"buckets":..,"ngrams":..,"nnz":..,"seed":"<u64>",
  *                      "min_df":..,"docs":..,"prep":"<cleaning signature>",
  *                      "identity":".."}
- *   idf.safetensors   one F32 tensor "idf" of `buckets` weights (0: unused slot)
+ *   idf.safetensors   F32 tensors "idf" of `buckets` weights (0: unused slot),
+ *                     and with a PCA "mean" [sketch] and "proj" [dim, sketch]
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -21,6 +22,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <cblas.h>
 #include <jansson.h>
 
 #include "arxiv.h"
@@ -131,13 +133,13 @@ arxiv_embedder_embed(const struct arxiv_embedder *e, const char *const *texts, c
 
 /* ---------------------------------------------------------------- lexical */
 
-#define LEX_VERSION 1
+#define LEX_VERSION 2
 #define LEX_POOL 64	/* cleaners kept for reuse */
 
 struct arxiv_lexical_params
 arxiv_lexical_default_params(void)
 {
-	struct arxiv_lexical_params p = { 256, (size_t)1 << 20, 2, 8, 0x5eed1e5eedULL, 2 };
+	struct arxiv_lexical_params p = { 256, 4096, 50000, (size_t)1 << 20, 2, 8, 0x5eed1e5eedULL, 2 };
 
 	return p;
 }
@@ -248,16 +250,20 @@ struct arxiv_lexical_learner {
 	uint64_t docs;
 	uint32_t *slots;
 	size_t cap;
+	/* a reservoir sample of documents (their sorted slots) for the PCA */
+	uint32_t **sample;
+	size_t *nsample_slots, nsample;
 };
 
 static int
 check_params(const struct arxiv_lexical_params *p, struct arxiv_error *err)
 {
-	if (p->dim < 1 || p->dim > ARXIV_VEC_MAX_DIM || p->buckets < 1024 ||
+	if (p->dim < 1 || p->dim > ARXIV_VEC_MAX_DIM || (p->sketch && (p->sketch < p->dim ||
+	    p->sketch > 8192 || p->sample < p->dim)) || p->buckets < 1024 ||
 	    p->buckets > ((size_t)1 << 28) || p->ngrams < 1 || p->ngrams > 2 || p->nnz < 1 ||
 	    p->nnz > 64) {
-		arxiv_error_set(err, "", 0, "lexical embedder: invalid parameters (dim 1..%d, buckets "
-		    "1024..2^28, ngrams 1..2, nnz 1..64)", ARXIV_VEC_MAX_DIM);
+		arxiv_error_set(err, "", 0, "lexical embedder: invalid parameters (dim 1..%d, sketch 0 or "
+		    "dim..8192, sample >= dim, buckets 1024..2^28, ngrams 1..2, nnz 1..64)", ARXIV_VEC_MAX_DIM);
 		return -1;
 	}
 	return 0;
@@ -271,7 +277,13 @@ arxiv_lexical_learner_new(const struct arxiv_lexical_params *p, struct arxiv_err
 
 	if (check_params(p, err) < 0)
 		return NULL;
-	if ((l = calloc(1, sizeof(*l))) == NULL || (l->df = calloc(p->buckets, sizeof(uint32_t))) == NULL) {
+	if ((l = calloc(1, sizeof(*l))) == NULL || (l->df = calloc(p->buckets, sizeof(uint32_t))) == NULL ||
+	    (p->sketch && ((l->sample = calloc(p->sample, sizeof(*l->sample))) == NULL ||
+	    (l->nsample_slots = calloc(p->sample, sizeof(size_t))) == NULL))) {
+		if (l) {
+			free(l->df);
+			free(l->sample);
+		}
 		free(l);
 		arxiv_error_set(err, "", 0, "out of memory");
 		return NULL;
@@ -291,6 +303,10 @@ arxiv_lexical_learner_free(struct arxiv_lexical_learner *l)
 		return;
 	arxiv_cleaner_free(l->c);
 	arxiv_buf_free(&l->clean);
+	for (size_t i = 0; l->sample && i < l->nsample; i++)
+		free(l->sample[i]);
+	free(l->sample);
+	free(l->nsample_slots);
 	free(l->df);
 	free(l->slots);
 	free(l);
@@ -311,23 +327,48 @@ arxiv_lexical_add(struct arxiv_lexical_learner *l, const char *text, size_t n, s
 	for (i = 0; i < k; i++)
 		if ((i == 0 || l->slots[i] != l->slots[i - 1]) && l->df[l->slots[i]] < UINT32_MAX)
 			l->df[l->slots[i]]++;
+	if (l->p.sketch && k > 0) {
+		/* reservoir sampling (Algorithm R), seeded: the same corpus, the same sample */
+		size_t at = l->nsample < l->p.sample ? l->nsample :
+		    (size_t)(mix64(l->p.seed ^ (l->docs * 0x9e3779b97f4a7c15ULL)) % (l->docs + 1));
+
+		if (at < l->p.sample) {
+			uint32_t *cp = malloc((size_t)k * sizeof(*cp));
+
+			if (cp == NULL) {
+				arxiv_error_set(err, "", 0, "out of memory");
+				return -1;
+			}
+			memcpy(cp, l->slots, (size_t)k * sizeof(*cp));
+			if (at == l->nsample)
+				l->nsample++;
+			else
+				free(l->sample[at]);
+			l->sample[at] = cp;
+			l->nsample_slots[at] = (size_t)k;
+		}
+	}
 	l->docs++;
 	return 0;
 }
 
 /* "lexical-v1 dim=D h=HASH": the hash covers every parameter and the idf. */
 static void
-lex_identity(const struct arxiv_lexical_params *p, const char *prep, const float *idf, char *id,
-    size_t n)
+lex_identity(const struct arxiv_lexical_params *p, const char *prep, const float *idf,
+    const float *mean, const float *proj, char *id, size_t n)
 {
 	char s[600];
 	uint64_t h;
 
-	snprintf(s, sizeof(s), "lexical v%d dim=%zu buckets=%zu ngrams=%d nnz=%d seed=%llu min_df=%u "
-	    "prep=%s", LEX_VERSION, p->dim, p->buckets, p->ngrams, p->nnz, (unsigned long long)p->seed,
-	    p->min_df, prep);
+	snprintf(s, sizeof(s), "lexical v%d dim=%zu sketch=%zu buckets=%zu ngrams=%d nnz=%d seed=%llu "
+	    "min_df=%u prep=%s", LEX_VERSION, p->dim, p->sketch, p->buckets, p->ngrams, p->nnz,
+	    (unsigned long long)p->seed, p->min_df, prep);
 	h = arxiv_hash64(s, strlen(s), 0);
 	h = arxiv_hash64(idf, p->buckets * sizeof(float), h);
+	if (p->sketch) {
+		h = arxiv_hash64(mean, p->sketch * sizeof(float), h);
+		h = arxiv_hash64(proj, p->sketch * p->dim * sizeof(float), h);
+	}
 	snprintf(id, n, "lexical-v%d dim=%zu h=%016llx", LEX_VERSION, p->dim, (unsigned long long)h);
 }
 
@@ -355,18 +396,116 @@ remove_tree(const char *dir)
 	return rmdir(dir);
 }
 
+static double sketch_doc(const struct arxiv_lexical_params *p, const float *idf,
+    const uint32_t *slots, long k, float *v, size_t n);
+
+/* LAPACK (OpenBLAS ships it): eigenvalues and vectors of a symmetric matrix. */
+extern void ssyevr_(const char *jobz, const char *range, const char *uplo, const int *n, float *a,
+    const int *lda, const float *vl, const float *vu, const int *il, const int *iu,
+    const float *abstol, int *m, float *w, float *z, const int *ldz, int *isuppz, float *work,
+    const int *lwork, int *iwork, const int *liwork, int *info);
+
+/*
+ * The PCA of the sample's sketches: mean, and the dim eigenvectors of the
+ * covariance with the largest eigenvalues as the rows of proj, largest first,
+ * each signed so that its largest component is positive.
+ */
+static int
+pca_learn(const struct arxiv_lexical_learner *l, const float *idf, float *mean, float *proj,
+    const char *dir, struct arxiv_error *err)
+{
+	size_t S = l->p.sketch, D = l->p.dim, B = 256, i, r, c, nb;
+	float *Y = NULL, *C = NULL, *w = NULL, *Z = NULL, *work = NULL, q;
+	int *iwork = NULL, *isupp = NULL, n = (int)S, il = (int)(S - D + 1), iu = (int)S, m = 0, info = 0;
+	int lwork = -1, liwork = -1, iq;
+	float vl = 0, vu = 0, abstol = 0;
+	double cnt = (double)l->nsample;
+	int rc = -1;
+
+	if (l->nsample < D) {
+		arxiv_error_set(err, dir, 0, "%zu documents with words: too few for %zu dimensions (--dim)",
+		    l->nsample, D);
+		return -1;
+	}
+	if ((Y = calloc(B * S, sizeof(float))) == NULL || (C = calloc(S * S, sizeof(float))) == NULL ||
+	    (w = calloc(S, sizeof(float))) == NULL || (Z = calloc(S * D, sizeof(float))) == NULL ||
+	    (isupp = calloc(2 * D, sizeof(int))) == NULL)
+		goto oom;
+	/* C = sum y y^T (upper triangle, row-major), mean = sum y */
+	for (i = 0; i < l->nsample; i += nb) {
+		nb = l->nsample - i < B ? l->nsample - i : B;
+		for (r = 0; r < nb; r++) {
+			sketch_doc(&l->p, idf, l->sample[i + r], (long)l->nsample_slots[i + r], Y + r * S, S);
+			for (c = 0; c < S; c++)
+				mean[c] += Y[r * S + c];
+		}
+		cblas_ssyrk(CblasRowMajor, CblasUpper, CblasTrans, (int)S, (int)nb, 1.0f, Y, (int)S, 1.0f,
+		    C, (int)S);
+	}
+	for (c = 0; c < S; c++)
+		mean[c] = (float)(mean[c] / cnt);
+	for (r = 0; r < S; r++)
+		for (c = r; c < S; c++)
+			C[r * S + c] = (float)(C[r * S + c] / cnt - (double)mean[r] * mean[c]);
+	/* row-major upper = column-major lower */
+	ssyevr_("V", "I", "L", &n, C, &n, &vl, &vu, &il, &iu, &abstol, &m, w, Z, &n, isupp, &q, &lwork,
+	    &iq, &liwork, &info);
+	if (info != 0)
+		goto lapack;
+	lwork = (int)q + 1;
+	liwork = iq + 1;
+	if ((work = malloc((size_t)lwork * sizeof(float))) == NULL ||
+	    (iwork = malloc((size_t)liwork * sizeof(int))) == NULL)
+		goto oom;
+	ssyevr_("V", "I", "L", &n, C, &n, &vl, &vu, &il, &iu, &abstol, &m, w, Z, &n, isupp, work, &lwork,
+	    iwork, &liwork, &info);
+	if (info != 0 || (size_t)m != D)
+		goto lapack;
+	/* Z's columns: eigenvectors, eigenvalues ascending */
+	for (r = 0; r < D; r++) {
+		const float *z = Z + (D - 1 - r) * S;
+		size_t big = 0;
+		float sg;
+
+		for (c = 1; c < S; c++)
+			if (fabsf(z[c]) > fabsf(z[big]))
+				big = c;
+		sg = z[big] < 0 ? -1.0f : 1.0f;
+		for (c = 0; c < S; c++)
+			proj[r * S + c] = sg * z[c];
+	}
+	rc = 0;
+	goto out;
+lapack:
+	arxiv_error_set(err, dir, 0, "PCA: LAPACK ssyevr failed (info %d, %d of %zu eigenvectors)", info,
+	    m, D);
+	goto out;
+oom:
+	arxiv_error_set(err, dir, 0, "out of memory");
+out:
+	free(Y);
+	free(C);
+	free(w);
+	free(Z);
+	free(work);
+	free(iwork);
+	free(isupp);
+	return rc;
+}
+
 int
 arxiv_lexical_save(const struct arxiv_lexical_learner *l, const char *dir, struct arxiv_error *err)
 {
 	struct arxiv_clean_params cp = arxiv_clean_default_params();
 	struct arxiv_buf prep = { 0 };
-	struct arxiv_st_tensor t;
+	struct arxiv_st_tensor t[3];
 	char tmp[PATH_MAX - 64], path[PATH_MAX], id[ARXIV_VEC_MAX_EMBEDDER + 1], seed[24];
-	float *idf = NULL;
+	float *idf = NULL, *mean = NULL, *proj = NULL;
 	json_t *j = NULL;
 	struct stat st;
 	size_t b;
 	int rc = -1, have_old;
+	struct arxiv_lexical_params P = l->p;
 
 	if (!is_little_endian()) {
 		arxiv_error_set(err, dir, 0, "big-endian hosts are not supported");
@@ -394,29 +533,55 @@ arxiv_lexical_save(const struct arxiv_lexical_learner *l, const char *dir, struc
 		umask(um);
 		chmod(tmp, 0777 & ~um);
 	}
-	if ((idf = malloc(l->p.buckets * sizeof(float))) == NULL)
+	if ((idf = malloc(P.buckets * sizeof(float))) == NULL)
 		goto oom;
-	for (b = 0; b < l->p.buckets; b++)
-		idf[b] = l->df[b] < l->p.min_df || l->df[b] == 0 ? 0.0f :
+	for (b = 0; b < P.buckets; b++)
+		idf[b] = l->df[b] < P.min_df || l->df[b] == 0 ? 0.0f :
 		    (float)(log((1.0 + (double)l->docs) / (1.0 + l->df[b])) + 1.0);
 	if (arxiv_clean_params_str(&cp, &prep) < 0)
 		goto oom;
-	lex_identity(&l->p, prep.data, idf, id, sizeof(id));
-	memset(&t, 0, sizeof(t));
-	t.name = "idf";
-	t.dtype = ARXIV_F32;
-	t.ndim = 1;
-	t.shape[0] = (int64_t)l->p.buckets;
-	t.data = idf;
-	t.nbytes = l->p.buckets * sizeof(float);
+	if (P.sketch && l->nsample < 4 * P.dim) {
+		arxiv_log(ARXIV_LOG_WARN, "%s: %zu documents are too few for a PCA to %zu dimensions "
+		    "(at least %zu): plain random projection", dir, l->nsample, P.dim, 4 * P.dim);
+		P.sketch = 0;
+	}
+	if (P.sketch) {
+		if ((mean = calloc(P.sketch, sizeof(float))) == NULL ||
+		    (proj = calloc(P.sketch * P.dim, sizeof(float))) == NULL)
+			goto oom;
+		if (pca_learn(l, idf, mean, proj, dir, err) < 0)
+			goto out;
+	}
+	lex_identity(&P, prep.data, idf, mean, proj, id, sizeof(id));
+	memset(t, 0, sizeof(t));
+	t[0].name = "idf";
+	t[0].dtype = ARXIV_F32;
+	t[0].ndim = 1;
+	t[0].shape[0] = (int64_t)P.buckets;
+	t[0].data = idf;
+	t[0].nbytes = P.buckets * sizeof(float);
+	t[1].name = "mean";
+	t[1].dtype = ARXIV_F32;
+	t[1].ndim = 1;
+	t[1].shape[0] = (int64_t)P.sketch;
+	t[1].data = mean;
+	t[1].nbytes = P.sketch * sizeof(float);
+	t[2].name = "proj";
+	t[2].dtype = ARXIV_F32;
+	t[2].ndim = 2;
+	t[2].shape[0] = (int64_t)P.dim;
+	t[2].shape[1] = (int64_t)P.sketch;
+	t[2].data = proj;
+	t[2].nbytes = P.sketch * P.dim * sizeof(float);
 	snprintf(path, sizeof(path), "%s/idf.safetensors", tmp);
-	if (arxiv_st_save(path, &t, 1, NULL, 0, err) < 0)
+	if (arxiv_st_save(path, t, P.sketch ? 3 : 1, NULL, 0, err) < 0)
 		goto out;
-	snprintf(seed, sizeof(seed), "%llu", (unsigned long long)l->p.seed);
-	j = json_pack("{s:s,s:s,s:i,s:I,s:I,s:i,s:i,s:s,s:i,s:I,s:s,s:s}", "format", "arxiv-embedder",
-	    "kind", "lexical", "version", LEX_VERSION, "dim", (json_int_t)l->p.dim,
-	    "buckets", (json_int_t)l->p.buckets, "ngrams", l->p.ngrams, "nnz", l->p.nnz, "seed", seed,
-	    "min_df", (int)l->p.min_df, "docs", (json_int_t)l->docs, "prep", prep.data, "identity", id);
+	snprintf(seed, sizeof(seed), "%llu", (unsigned long long)P.seed);
+	j = json_pack("{s:s,s:s,s:i,s:I,s:I,s:I,s:I,s:i,s:i,s:s,s:i,s:I,s:s,s:s}", "format",
+	    "arxiv-embedder", "kind", "lexical", "version", LEX_VERSION, "dim", (json_int_t)P.dim,
+	    "sketch", (json_int_t)P.sketch, "sample", (json_int_t)P.sample,
+	    "buckets", (json_int_t)P.buckets, "ngrams", P.ngrams, "nnz", P.nnz, "seed", seed,
+	    "min_df", (int)P.min_df, "docs", (json_int_t)l->docs, "prep", prep.data, "identity", id);
 	if (j == NULL)
 		goto oom;
 	snprintf(path, sizeof(path), "%s/embedder.json", tmp);
@@ -445,13 +610,15 @@ out:
 	json_decref(j);
 	arxiv_buf_free(&prep);
 	free(idf);
+	free(mean);
+	free(proj);
 	return rc;
 }
 
 struct lexical {
 	struct arxiv_lexical_params p;
 	float *idf;
-	float scale;		/* 1 / sqrt(nnz) */
+	float *mean, *proj;	/* PCA: sketch, and dim x sketch (sketch > 0) */
 	struct cleaner_pool pool;
 };
 
@@ -482,7 +649,7 @@ lex_load(const char *dir, const struct arxiv_embedder_opts *o, size_t *dim, char
 	struct arxiv_buf want = { 0 };
 	char path[PATH_MAX];
 	json_error_t je;
-	json_int_t d = 0, bk = 0, ng = 0, nnz = 0, mdf = 0, ver = 0;
+	json_int_t d = 0, bk = 0, ng = 0, nnz = 0, mdf = 0, ver = 0, sk = 0, sam = 0;
 	const char *seed = NULL, *prep = NULL, *ident = NULL;
 	struct arxiv_st *st = NULL;
 	struct arxiv_st_tensor t;
@@ -499,9 +666,9 @@ lex_load(const char *dir, const struct arxiv_embedder_opts *o, size_t *dim, char
 		arxiv_error_set(err, path, je.line, "%s", je.text);
 		goto fail;
 	}
-	if (json_unpack_ex(j, &je, 0, "{s:I,s:I,s:I,s:I,s:I,s:s,s:I,s:s,s:s}", "version", &ver,
-	    "dim", &d, "buckets", &bk, "ngrams", &ng, "nnz", &nnz, "seed", &seed, "min_df", &mdf,
-	    "prep", &prep, "identity", &ident) < 0) {
+	if (json_unpack_ex(j, &je, 0, "{s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:s,s:I,s:s,s:s}", "version", &ver,
+	    "dim", &d, "sketch", &sk, "sample", &sam, "buckets", &bk, "ngrams", &ng, "nnz", &nnz,
+	    "seed", &seed, "min_df", &mdf, "prep", &prep, "identity", &ident) < 0) {
 		arxiv_error_set(err, path, 0, "%s", je.text);
 		goto fail;
 	}
@@ -511,6 +678,8 @@ lex_load(const char *dir, const struct arxiv_embedder_opts *o, size_t *dim, char
 		goto fail;
 	}
 	x->p.dim = (size_t)(d > 0 ? d : 0);
+	x->p.sketch = (size_t)(sk > 0 ? sk : 0);
+	x->p.sample = (size_t)(sam > 0 ? sam : 0);
 	x->p.buckets = (size_t)(bk > 0 ? bk : 0);
 	x->p.ngrams = (int)ng;
 	x->p.nnz = (int)nnz;
@@ -537,18 +706,35 @@ lex_load(const char *dir, const struct arxiv_embedder_opts *o, size_t *dim, char
 		goto fail;
 	}
 	memcpy(x->idf, t.data, t.nbytes);
+	if (x->p.sketch) {
+		struct arxiv_st_tensor tm, tp;
+
+		if (arxiv_st_find(st, "mean", &tm) < 0 || tm.dtype != ARXIV_F32 || tm.ndim != 1 ||
+		    (size_t)tm.shape[0] != x->p.sketch || arxiv_st_find(st, "proj", &tp) < 0 ||
+		    tp.dtype != ARXIV_F32 || tp.ndim != 2 || (size_t)tp.shape[0] != x->p.dim ||
+		    (size_t)tp.shape[1] != x->p.sketch) {
+			arxiv_error_set(err, path, 0, "no F32 \"mean\" [%zu] and \"proj\" [%zu, %zu]",
+			    x->p.sketch, x->p.dim, x->p.sketch);
+			goto fail;
+		}
+		if ((x->mean = malloc(tm.nbytes)) == NULL || (x->proj = malloc(tp.nbytes)) == NULL) {
+			arxiv_error_set(err, dir, 0, "out of memory");
+			goto fail;
+		}
+		memcpy(x->mean, tm.data, tm.nbytes);
+		memcpy(x->proj, tp.data, tp.nbytes);
+	}
 	for (size_t b = 0; b < x->p.buckets; b++)
 		if (!isfinite(x->idf[b]) || x->idf[b] < 0) {
 			arxiv_error_set(err, path, 0, "idf[%zu] is negative or not finite", b);
 			goto fail;
 		}
-	lex_identity(&x->p, prep, x->idf, id, idn);
+	lex_identity(&x->p, prep, x->idf, x->mean, x->proj, id, idn);
 	if (strcmp(id, ident) != 0) {
 		arxiv_error_set(err, dir, 0, "embedder.json says identity \"%.60s\" but the files give "
 		    "\"%.60s\" (modified?)", ident, id);
 		goto fail;
 	}
-	x->scale = 1.0f / sqrtf((float)x->p.nnz);
 	*dim = x->p.dim;
 	arxiv_st_close(st);
 	json_decref(j);
@@ -562,6 +748,78 @@ fail:
 	return NULL;
 }
 
+/* A document's sorted slots, idf-weighted, projected to n dimensions by the
+ * seeded signed projection and L2-normalised into v (zero when nothing weighs). */
+static double
+sketch_doc(const struct arxiv_lexical_params *p, const float *idf, const uint32_t *slots, long k,
+    float *v, size_t n)
+{
+	float scale = 1.0f / sqrtf((float)p->nnz);
+	double norm = 0;
+	long a, b;
+	size_t d;
+
+	memset(v, 0, n * sizeof(float));
+	for (a = 0; a < k; a = b) {
+		uint32_t s = slots[a];
+		float w;
+		int r;
+
+		for (b = a + 1; b < k && slots[b] == s; b++)
+			;
+		if ((w = idf[s]) == 0.0f)
+			continue;
+		w *= (1.0f + logf((float)(b - a))) * scale;
+		for (r = 0; r < p->nnz; r++) {
+			uint64_t h = mix64(p->seed ^ ((uint64_t)s * 64 + (uint64_t)r));
+
+			v[h % n] += (h >> 63) ? w : -w;
+		}
+	}
+	for (d = 0; d < n; d++)
+		norm += (double)v[d] * v[d];
+	if (norm > 0) {
+		float inv = (float)(1.0 / sqrt(norm));
+
+		for (d = 0; d < n; d++)
+			v[d] *= inv;
+	}
+	return norm;
+}
+
+/* z = proj (y - mean), L2-normalised: dim x sketch by hand (one row at a time,
+ * vectorisable; no BLAS threads inside the caller's threads). */
+static void
+pca_apply(const float *proj, const float *mean, size_t dim, size_t sketch, float *y, float *z)
+{
+	double norm = 0;
+	size_t r, c;
+
+	for (c = 0; c < sketch; c++)
+		y[c] -= mean[c];
+	for (r = 0; r < dim; r++) {
+		const float *pr = proj + r * sketch;
+		float acc[8] = { 0 }, t = 0;
+
+		for (c = 0; c + 8 <= sketch; c += 8) {
+			int u;
+
+			for (u = 0; u < 8; u++)
+				acc[u] += pr[c + u] * y[c + u];
+		}
+		for (; c < sketch; c++)
+			t += pr[c] * y[c];
+		z[r] = t + ((acc[0] + acc[1]) + (acc[2] + acc[3])) + ((acc[4] + acc[5]) + (acc[6] + acc[7]));
+		norm += (double)z[r] * z[r];
+	}
+	if (norm > 0) {
+		float inv = (float)(1.0 / sqrt(norm));
+
+		for (r = 0; r < dim; r++)
+			z[r] *= inv;
+	}
+}
+
 static int
 lex_embed(void *impl, const char *const *texts, const size_t *lens, size_t n, float *out,
     struct arxiv_error *err)
@@ -570,18 +828,21 @@ lex_embed(void *impl, const char *const *texts, const size_t *lens, size_t n, fl
 	struct arxiv_buf clean = { 0 };
 	struct arxiv_cleaner *c;
 	uint32_t *slots = NULL;
+	float *y = NULL;
 	size_t cap = 0, i, dim = x->p.dim;
 	int rc = -1;
 
-	if ((c = pool_get(&x->pool, err)) == NULL)
+	if (x->p.sketch && (y = malloc(x->p.sketch * sizeof(float))) == NULL) {
+		arxiv_error_set(err, "", 1, "out of memory");
 		return -1;
+	}
+	if ((c = pool_get(&x->pool, err)) == NULL) {
+		free(y);
+		return -1;
+	}
 	for (i = 0; i < n; i++) {
-		float *v = out + i * dim;
-		double norm = 0;
-		long k, a, b;
-		size_t d;
+		long k;
 
-		memset(v, 0, dim * sizeof(float));
 		if (arxiv_clean_text(c, texts[i], lens[i], &clean, err) < 0) {
 			err->line = (long)i + 1;
 			goto out;
@@ -590,36 +851,21 @@ lex_embed(void *impl, const char *const *texts, const size_t *lens, size_t n, fl
 			arxiv_error_set(err, "", (long)i + 1, "out of memory");
 			goto out;
 		}
-		for (a = 0; a < k; a = b) {
-			uint32_t s = slots[a];
-			float w;
-			int r;
-
-			for (b = a + 1; b < k && slots[b] == s; b++)
-				;
-			if ((w = x->idf[s]) == 0.0f)
-				continue;
-			w *= (1.0f + logf((float)(b - a))) * x->scale;
-			for (r = 0; r < x->p.nnz; r++) {
-				uint64_t h = mix64(x->p.seed ^ ((uint64_t)s * 64 + (uint64_t)r));
-
-				v[h % dim] += (h >> 63) ? w : -w;
-			}
+		if (x->p.sketch == 0) {
+			sketch_doc(&x->p, x->idf, slots, k, out + i * dim, dim);
+			continue;
 		}
-		for (d = 0; d < dim; d++)
-			norm += (double)v[d] * v[d];
-		if (norm > 0) {
-			float inv = (float)(1.0 / sqrt(norm));
-
-			for (d = 0; d < dim; d++)
-				v[d] *= inv;
-		}
+		if (sketch_doc(&x->p, x->idf, slots, k, y, x->p.sketch) == 0)
+			memset(out + i * dim, 0, dim * sizeof(float));
+		else
+			pca_apply(x->proj, x->mean, dim, x->p.sketch, y, out + i * dim);
 	}
 	rc = 0;
 out:
 	pool_put(&x->pool, c);
 	arxiv_buf_free(&clean);
 	free(slots);
+	free(y);
 	return rc;
 }
 
@@ -632,6 +878,8 @@ lex_free(void *impl)
 		return;
 	pool_clear(&x->pool);
 	free(x->idf);
+	free(x->mean);
+	free(x->proj);
 	free(x);
 }
 

@@ -25,11 +25,11 @@
  *   (may hold NUL), u16 field size, field, u16 categories size, categories;
  *   then the order, fidx and fields blocks.
  *
- * Search is exact, in two passes: the int8 codes (a quarter of the bytes of
- * the vectors) give every paper's score up to a bound stored with it
- * (|v - scale * code| in L2, plus rounding), the k-th best lower bound is
- * found, and only the papers whose upper bound reaches it are scored again
- * with their float32 vectors. The answer is that of a float32 scan.
+ * Search is exact: the int8 codes (a quarter of the bytes of the vectors)
+ * give every paper's score up to a bound stored with it (|v - scale * code|
+ * in L2, plus rounding); only a paper whose upper bound reaches the k-th best
+ * exact score found so far is scored with its float32 vector. The answer is
+ * that of a float32 scan.
  *
  * Writing builds everything in memory (an existing index is read in first,
  * so adding upserts by id) and commits through a temporary file in the same
@@ -574,7 +574,8 @@ file_commit(void *impl, struct arxiv_error *err)
 {
 	static pthread_mutex_t sort_lock = PTHREAD_MUTEX_INITIALIZER;
 	struct fileix *x = impl;
-	char tmp[PATH_MAX + 16], **fnames = NULL;
+	char **fnames = NULL;
+	struct arxiv_atomic *at = NULL;
 	unsigned char h[AXI_FIXED], b[8];
 	uint32_t *order = NULL;
 	uint16_t *fidx = NULL;
@@ -582,17 +583,10 @@ file_commit(void *impl, struct arxiv_error *err)
 	uint64_t meta, recoff, orderoff, fidxoff, fieldsoff, total, quant, qparam;
 	int8_t *codes = NULL;
 	float *qp = NULL;
-	struct stat st;
-	mode_t um;
 	FILE *fp = NULL;
-	int fd;
 
 	if (!x->write) {
 		arxiv_error_set(err, x->path, 0, "index opened read-only");
-		return -1;
-	}
-	if (lstat(x->path, &st) == 0 && !S_ISREG(st.st_mode)) {
-		arxiv_error_set(err, x->path, 0, "exists and is not a regular file; not replaced");
 		return -1;
 	}
 	if ((order = malloc((x->n + 1) * sizeof(*order))) == NULL ||
@@ -654,18 +648,9 @@ file_commit(void *impl, struct arxiv_error *err)
 	put64(h + 80, quant);
 	put64(h + 88, qparam);
 
-	snprintf(tmp, sizeof(tmp), "%s.XXXXXX", x->path);
-	if ((fd = mkstemp(tmp)) < 0) {
-		arxiv_error_set(err, x->path, 0, "cannot create a temporary file: %s", strerror(errno));
+	if ((at = arxiv_atomic_open(x->path, NULL, err)) == NULL)
 		goto fail;
-	}
-	um = umask(0);
-	umask(um);
-	fchmod(fd, 0666 & ~um);
-	if ((fp = fdopen(fd, "wb")) == NULL) {
-		close(fd);
-		goto ioerr;
-	}
+	fp = arxiv_atomic_file(at);
 	if (wr(fp, h, sizeof(h)) || wr(fp, x->embedder, esize) || wr(fp, x->dir, dsize))
 		goto ioerr;
 	for (i = AXI_FIXED + esize + dsize; i < hsize; i++)
@@ -732,18 +717,11 @@ file_commit(void *impl, struct arxiv_error *err)
 		if (wr(fp, b, 2) || wr(fp, fnames[i], n))
 			goto ioerr;
 	}
-	if (fflush(fp) == EOF || ferror(fp) || fsync(fileno(fp)) < 0)
-		goto ioerr;
-	if (fclose(fp) == EOF) {
-		fp = NULL;
-		goto ioerr;
-	}
-	fp = NULL;
-	if (rename(tmp, x->path) < 0) {
-		arxiv_error_set(err, x->path, 0, "rename: %s", strerror(errno));
-		unlink(tmp);
+	if (arxiv_atomic_commit(at, err) < 0) {
+		at = NULL;
 		goto fail;
 	}
+	at = NULL;
 	x->dirty = 0;
 	free(order);
 	free(fidx);
@@ -752,14 +730,12 @@ file_commit(void *impl, struct arxiv_error *err)
 	free(qp);
 	return 0;
 ioerr:
-	arxiv_error_set(err, tmp, 0, "write error: %s", strerror(errno ? errno : EIO));
-	if (fp)
-		fclose(fp);
-	unlink(tmp);
+	arxiv_error_set(err, x->path, 0, "write error: %s", strerror(errno ? errno : EIO));
 	goto fail;
 oom:
 	arxiv_error_set(err, x->path, 0, "out of memory");
 fail:
+	arxiv_atomic_abort(at);
 	free(order);
 	free(fidx);
 	free(fnames);
@@ -889,8 +865,7 @@ struct job {
 	size_t k, from, to, n;
 	long field;		/* -1: any */
 	long long skip;		/* paper to leave out, -1 none */
-	float *approx;		/* count approximate scores (-inf: left out) */
-	struct cand *heap;	/* the k best lower bounds of this range */
+	struct cand *heap;	/* the k best of this range, exact scores */
 };
 
 static float
@@ -902,27 +877,29 @@ qparam(const struct fileix *x, size_t i, int which)
 	return f;
 }
 
-/* Pass 1: approximate scores from the codes, and the k best lower bounds. */
+/* The k best papers of a range: each scored from its codes, and again from its
+ * vector only when that could put it among the k best so far. */
 static void *
 scan(void *arg)
 {
 	struct job *j = arg;
 	const struct fileix *x = j->x;
 	size_t i, dim = x->dim;
+	float qb = j->qbound + 1e-5f, qb1 = 1 + j->qbound;
 
 	for (i = j->from; i < j->to; i++) {
 		struct cand c;
-		float a, e;
 
-		if ((j->field >= 0 && le16(x->fidx + 2 * i) != j->field) || (long long)i == j->skip) {
-			j->approx[i] = -INFINITY;
+		if ((j->field >= 0 && le16(x->fidx + 2 * i) != j->field) || (long long)i == j->skip)
 			continue;
+		if (j->n == j->k) {
+			/* |q.v - a| <= |q - qs*qc| |v| + |qs*qc| |v - vs*vc| */
+			float a = j->qscale * qparam(x, i, 0) * (float)idot(j->qc, x->codes + i * dim, dim);
+
+			if (a + qb + qb1 * qparam(x, i, 1) < j->heap[0].score)
+				continue;
 		}
-		a = j->qscale * qparam(x, i, 0) * (float)idot(j->qc, x->codes + i * dim, dim);
-		/* |q.v - a| <= |q - qs*qc| |v| + |qs*qc| |v - vs*vc| */
-		e = j->qbound + (1 + j->qbound) * qparam(x, i, 1) + 1e-5f;
-		j->approx[i] = a;
-		c.score = a - e;
+		c.score = dot(j->q, x->vec + i * dim, dim);
 		c.i = (uint32_t)i;
 		heap_push(j->heap, &j->n, j->k, c);
 	}
@@ -944,10 +921,10 @@ file_search(void *impl, const float *q, size_t k, const char *field, const char 
 	const struct fileix *x = impl;
 	struct job jobs[MAX_THREADS];
 	pthread_t th[MAX_THREADS];
-	struct cand *all = NULL, *heap = NULL, c;
+	struct cand *all = NULL, *heap;
 	int16_t *qc = NULL;
-	float *approx = NULL, lower = -INFINITY, qs, qmax = 0;
-	size_t nt, t, m = 0, i, per, nh = 0, dim = x->dim;
+	float qs, qmax = 0;
+	size_t nt, t, m = 0, i, per, nh, dim = x->dim;
 	double r = 0, cmax;
 	long f = -1;
 	long long skip = -1;
@@ -970,9 +947,7 @@ file_search(void *impl, const float *q, size_t k, const char *field, const char 
 	nt = (size_t)x->threads;
 	if (x->count < 20000)
 		nt = 1;
-	if ((all = malloc(nt * k * sizeof(*all))) == NULL || (heap = malloc(k * sizeof(*heap))) == NULL ||
-	    (approx = malloc(x->count * sizeof(*approx))) == NULL ||
-	    (qc = malloc(dim * sizeof(*qc))) == NULL) {
+	if ((all = malloc(nt * k * sizeof(*all))) == NULL || (qc = malloc(dim * sizeof(*qc))) == NULL) {
 		arxiv_error_set(err, x->path, 0, "out of memory");
 		goto out;
 	}
@@ -996,7 +971,7 @@ file_search(void *impl, const float *q, size_t k, const char *field, const char 
 	per = (x->count + nt - 1) / nt;
 	for (t = 0; t < nt; t++) {
 		jobs[t] = (struct job){ x, q, qc, qs, (float)(sqrt(r) * (1 + 1e-6)) + 1e-6f, k, t * per,
-			(t + 1) * per < x->count ? (t + 1) * per : x->count, 0, f, skip, approx, all + t * k };
+			(t + 1) * per < x->count ? (t + 1) * per : x->count, 0, f, skip, all + t * k };
 		if (t > 0 && pthread_create(&th[t], NULL, scan, &jobs[t]) != 0) {
 			scan(&jobs[t]);
 			th[t] = 0;
@@ -1006,25 +981,14 @@ file_search(void *impl, const float *q, size_t k, const char *field, const char 
 	for (t = 1; t < nt; t++)
 		if (th[t])
 			pthread_join(th[t], NULL);
-	/* the k-th best lower bound over all ranges */
+	/* merge the ranges' k best */
 	for (t = 0; t < nt; t++) {
 		memmove(all + m, jobs[t].heap, jobs[t].n * sizeof(*all));
 		m += jobs[t].n;
 	}
 	qsort(all, m, sizeof(*all), cmp_cand);
-	if (m >= k)
-		lower = all[k - 1].score;
-	/* pass 2: every paper whose upper bound reaches it, scored exactly */
-	for (i = 0; i < x->count; i++) {
-		float a = approx[i];
-
-		if (a == -INFINITY || a + jobs[0].qbound + (1 + jobs[0].qbound) * qparam(x, i, 1) + 1e-5f < lower)
-			continue;
-		c.score = dot(q, x->vec + i * dim, dim);
-		c.i = (uint32_t)i;
-		heap_push(heap, &nh, k, c);
-	}
-	qsort(heap, nh, sizeof(*heap), cmp_cand);
+	heap = all;
+	nh = m < k ? m : k;
 	for (i = 0; i < nh; i++) {
 		struct mrec mr;
 
@@ -1040,8 +1004,6 @@ file_search(void *impl, const float *q, size_t k, const char *field, const char 
 	rc = 0;
 out:
 	free(all);
-	free(heap);
-	free(approx);
 	free(qc);
 	return rc;
 }

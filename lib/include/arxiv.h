@@ -788,13 +788,19 @@ ARXIV_API int arxiv_embedder_embed(const struct arxiv_embedder *e, const char *c
  * The lexical embedder: the text cleaned by the library's cleaner (default
  * settings), its words and word bigrams hashed into `buckets` slots, each
  * weighted by its smoothed idf (log((1 + N) / (1 + df)) + 1, learnt from a
- * corpus) and by 1 + log(tf), then projected to dim dimensions by a fixed
+ * corpus) and by 1 + log(tf), projected to `sketch` dimensions by a fixed
  * signed random projection (each slot adds +-w to `nnz` dimensions chosen by
- * a seeded hash) and L2-normalised. Deterministic: the same corpus and
- * parameters give the same directory, byte for byte.
+ * a seeded hash) and L2-normalised; then centred and projected onto the
+ * corpus's `dim` principal axes (PCA of up to `sample` documents' sketches,
+ * learnt with LAPACK's ssyevr: latent semantic analysis, in effect) and
+ * L2-normalised again. sketch 0, or a corpus of fewer than 4 * dim documents:
+ * no PCA, the random projection is to dim dimensions directly (cheaper, but
+ * its noise swamps the neighbours in a large corpus).
  */
 struct arxiv_lexical_params {
 	size_t dim;		/* 256 */
+	size_t sketch;		/* 4096 dimensions before the PCA; 0 none */
+	size_t sample;		/* 50000 documents for the PCA */
 	size_t buckets;		/* 1 << 20 hashed n-gram slots */
 	int ngrams;		/* 2: words and word bigrams */
 	int nnz;		/* 8: dimensions touched per slot */
@@ -878,6 +884,7 @@ ARXIV_API int arxiv_index_search(const struct arxiv_index *ix, const float *q, s
  * score 1), 0 not indexed, -1 error. */
 ARXIV_API int arxiv_index_get(const struct arxiv_index *ix, const char *id, float *v,
     struct arxiv_hit *meta, struct arxiv_error *err);
+
 /* ---------------------------------------------------------------------------
  * Replacing a file atomically (atomic.c): every writer of a named output goes
  * through this, so a reader never sees a half-written file and a planted

@@ -24,18 +24,19 @@ awk -v step=$((n / Q)) -v q="$Q" -v h="$tmp/held.jsonl" -v c="$tmp/corpus.jsonl"
 nc=$(wc -l < "$tmp/corpus.jsonl")
 nq=$(wc -l < "$tmp/held.jsonl")
 
-# time LABEL COUNT UNIT CMD: wall seconds and COUNT/s
+# time LABEL COUNT UNIT CMD: wall seconds, COUNT/s, and the CPU time (user +
+# system) per item: on a shared, loaded machine the CPU time is the steadier number
 timed() {
 	local label=$1 count=$2 unit=$3 cmd=$4 t0 t1
 	t0=$(date +%s.%N)
-	bash -o pipefail -c "$cmd"
+	/usr/bin/time -f '%U %S' -o "$tmp/cpu" bash -o pipefail -c "$cmd"
 	t1=$(date +%s.%N)
-	awk -v l="$label" -v a="$t0" -v b="$t1" -v n="$count" -v u="$unit" \
-		'BEGIN { t = b - a; printf "%-46s %8d %8.2f s %10.0f %s/s %9.3f ms/%s\n", l, n, t, n / t, u, 1000 * t / n, u }'
+	awk -v l="$label" -v a="$t0" -v b="$t1" -v n="$count" -v u="$unit" -v cpu="$(tail -n 1 "$tmp/cpu")" \
+		'BEGIN { split(cpu, c, " "); t = b - a; printf "%-46s %8d %8.2f s %9.0f %s/s %8.3f ms/%s wall %8.3f ms/%s CPU\n", l, n, t, n / t, u, 1000 * t / n, u, 1000 * (c[1] + c[2]) / n, u }'
 }
 
 echo "corpus: $nc records indexed, $nq held-out queries; $(nproc) cores (shared machine), $JOBS threads"
-printf '%-46s %8s %10s %14s %14s\n' "step" count wall throughput "per item"
+printf '%-46s %8s %10s %13s %17s %17s\n' "step" count wall throughput "wall per item" "CPU per item"
 timed "arxiv-embed --learn (idf, 1 thread)" "$nc" rec "arxiv-embed --learn '$tmp/emb' '$tmp/corpus.jsonl' 2>/dev/null"
 timed "arxiv-embed -e lexical (256 dims, $JOBS threads)" "$nc" rec "arxiv-embed -e '$tmp/emb' -j $JOBS '$tmp/corpus.jsonl' > '$tmp/vec.bin'"
 timed "arxiv-index -o (local file)" "$nc" rec "arxiv-index -o '$tmp/p.axi' '$tmp/vec.bin' 2>/dev/null"

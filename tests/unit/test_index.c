@@ -201,6 +201,7 @@ test_lexical(void)
 	snprintf(dir, sizeof(dir), "%s/emb", path);
 	p.buckets = 1 << 16;
 	p.min_df = 1;
+	p.sketch = 0;	/* 5 documents: no PCA (test_pca has one) */
 	l = arxiv_lexical_learner_new(&p, &e);
 	CHECK(l != NULL, "learner: %s", e.text);
 	for (i = 0; i < 5; i++) {
@@ -216,7 +217,7 @@ test_lexical(void)
 		return;
 	CHECK(arxiv_embedder_dim(em) == 256 && strcmp(arxiv_embedder_kind(em), "lexical") == 0,
 	    "kind and dim");
-	CHECK(strncmp(arxiv_embedder_id(em), "lexical-v1 dim=256 h=", 21) == 0, "identity %s",
+	CHECK(strncmp(arxiv_embedder_id(em), "lexical-v2 dim=256 h=", 21) == 0, "identity %s",
 	    arxiv_embedder_id(em));
 	CHECK(arxiv_embedder_embed(em, docs, lens, 5, out, &e) == 0, "embed 5");
 	for (i = 0; i < 256; i++) {
@@ -239,6 +240,61 @@ test_lexical(void)
 	system("rm -rf /tmp/test_lex.*");
 }
 
+/* The PCA path: a corpus of two topics, 4 dimensions from a 64-dimension sketch. */
+static void
+test_pca(void)
+{
+	char path[] = "/tmp/test_pca.XXXXXX", dir[64], text[200];
+	struct arxiv_lexical_params p = arxiv_lexical_default_params();
+	struct arxiv_error e = { "", 0, "" };
+	struct arxiv_lexical_learner *l;
+	struct arxiv_embedder *em;
+	const char *q[3] = { "graphene superconductivity bilayer", "graphene bilayer twisted",
+		"prime numbers zeta function" };
+	size_t lens[3], i;
+	float out[3 * 4];
+	double s01 = 0, s02 = 0, n0 = 0;
+	static const char *words[2][6] = {
+		{ "graphene", "superconductivity", "bilayer", "twisted", "magic", "angle" },
+		{ "prime", "numbers", "zeta", "function", "riemann", "gaps" } };
+
+	CHECK(mkdtemp(path) != NULL, "temp dir");
+	snprintf(dir, sizeof(dir), "%s/emb", path);
+	p.dim = 4;
+	p.sketch = 64;
+	p.sample = 100;
+	p.buckets = 1 << 12;
+	p.min_df = 1;
+	l = arxiv_lexical_learner_new(&p, &e);
+	for (i = 0; i < 200; i++) {
+		const char *const *w = words[i % 2];
+
+		snprintf(text, sizeof(text), "%s %s %s %s", w[i % 6], w[(i / 2) % 6], w[(i / 3 + 1) % 6],
+		    w[(i / 5 + 2) % 6]);
+		arxiv_lexical_add(l, text, strlen(text), &e);
+	}
+	CHECK(arxiv_lexical_save(l, dir, &e) == 0, "save with PCA: %s", e.text);
+	arxiv_lexical_learner_free(l);
+	em = arxiv_embedder_load(dir, NULL, &e);
+	CHECK(em != NULL && arxiv_embedder_dim(em) == 4, "load: 4 dimensions (%s)", e.text);
+	if (em == NULL)
+		return;
+	for (i = 0; i < 3; i++)
+		lens[i] = strlen(q[i]);
+	CHECK(arxiv_embedder_embed(em, q, lens, 3, out, &e) == 0, "embed");
+	for (i = 0; i < 4; i++) {
+		n0 += out[i] * out[i];
+		s01 += out[i] * out[4 + i];
+		s02 += out[i] * out[8 + i];
+	}
+	CHECK_NEAR(n0, 1.0, 1e-5, "PCA output L2-normalised");
+	/* the first principal axis separates the topics */
+	CHECK(out[0] * out[4] > 0 && out[0] * out[8] < 0, "first axis: same topic same side (%.3f %.3f), "
+	    "other topic the other (%.3f)", out[0], out[4], out[8]);
+	arxiv_embedder_free(em);
+	system("rm -rf /tmp/test_pca.*");
+}
+
 int
 main(void)
 {
@@ -246,5 +302,6 @@ main(void)
 	make();
 	test_index();
 	test_lexical();
+	test_pca();
 	return tap_done();
 }
