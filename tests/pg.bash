@@ -46,12 +46,11 @@ pg_start() {
 	chmod 755 "$PG_DIR"
 	[ "$(id -u)" -ne 0 ] || chown postgres "$PG_DIR"
 	PGPORT=$(pg_free_port)
-	cd / || return 1
-	pg_as "$PG_BIN/initdb" -D "$PG_DIR/data" -U postgres -A trust -E UTF8 --no-locale \
+	(cd / && pg_as "$PG_BIN/initdb" -D "$PG_DIR/data" -U postgres -A trust -E UTF8 --no-locale) \
 		>"$PG_DIR/initdb.log" 2>&1 || { PG_SKIP="initdb failed: $(tail -n 1 "$PG_DIR/initdb.log")"; return 0; }
-	pg_as "$PG_BIN/pg_ctl" -D "$PG_DIR/data" -l "$PG_DIR/server.log" -w -t 60 \
+	(cd / && pg_as "$PG_BIN/pg_ctl" -D "$PG_DIR/data" -l "$PG_DIR/server.log" -w -t 60 \
 		-o "-p $PGPORT -k $PG_DIR -c listen_addresses=127.0.0.1 -c fsync=off -c full_page_writes=off" \
-		start >/dev/null || { PG_SKIP="server did not start: $(tail -n 3 "$PG_DIR/server.log")"; return 0; }
+		start >/dev/null) || { PG_SKIP="server did not start: $(tail -n 3 "$PG_DIR/server.log")"; return 0; }
 	export PG_DIR PGPORT PGHOST="$PG_DIR" PGUSER=postgres PGDATABASE=postgres
 	export PG_DSN="postgresql://postgres@127.0.0.1:$PGPORT/postgres"
 	"$PG_BIN/psql" -qAt -c 'CREATE EXTENSION vector' >/dev/null 2>"$PG_DIR/ext.log" ||

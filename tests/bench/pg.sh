@@ -34,12 +34,15 @@ QUAL_Q=${QUAL_Q:-500}
 THREADS=${THREADS:-2}
 cache="${ARXIV_VENV_DIR:-$HOME/.cache/arxiv}"
 STPY=${STPY:-$cache/st-venv/bin/python}
+ARXIV_SHARED=$(cd "$ARXIV_SHARED" && pwd)
 tmp=$(mktemp -d)
-BATS_TMPDIR=$tmp
+chmod 755 "$tmp"	# the server runs as postgres
+export BATS_TMPDIR=$tmp
 # shellcheck source=tests/pg.bash
 . "$here/../pg.bash"
 cleanup() { pg_stop; rm -rf "$tmp"; }
 trap cleanup EXIT
+trap 'exit 1' INT TERM	# so that EXIT stops the server
 cd "$tmp"
 
 pg_start
@@ -52,7 +55,7 @@ secs() { python3 -c 'import sys; print("%.2f" % (float(sys.argv[2]) - float(sys.
 now() { date +%s.%N; }
 
 # N records plus Q held-out ones (the queries), from all parts in turn.
-zcat "$ARXIV_SHARED"/data/arxiv-part-00[0-3].jsonl.gz | head -n $((N + Q)) >all.jsonl
+{ zcat "$ARXIV_SHARED"/data/arxiv-part-00[0-3].jsonl.gz || true; } | head -n $((N + Q)) >all.jsonl
 head -n "$N" all.jsonl >corpus.jsonl
 tail -n "$Q" all.jsonl >queries.jsonl
 arxiv-embed --learn emb corpus.jsonl 2>/dev/null
