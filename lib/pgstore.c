@@ -16,7 +16,9 @@
  *
  * Loading: rows stream by binary COPY into a temporary staging table, one
  * transaction per batch, which ends with an upsert by id (INSERT .. ON
- * CONFLICT DO UPDATE, unchanged rows left alone) and COMMIT. A batch that
+ * CONFLICT DO UPDATE, unchanged rows left alone) and COMMIT. Into a table
+ * that was empty, batches are copied straight into papers until an id comes
+ * twice (that batch is then sent again through the staging table). A batch that
  * fails (the server goes away, a row is refused) rolls back as a whole; the
  * batches before it stay committed, so a rerun adds what is missing. The HNSW
  * index is built at the end when it does not exist yet (building it once over
@@ -57,6 +59,7 @@ static struct {
 	    const int *, const int *, int);
 	ExecStatusType (*resultStatus)(const PGresult *);
 	char *(*resultErrorMessage)(const PGresult *);
+	char *(*resultErrorField)(const PGresult *, int);
 	void (*clear)(PGresult *);
 	int (*ntuples)(const PGresult *);
 	char *(*getvalue)(const PGresult *, int, int);
@@ -106,6 +109,7 @@ pq_init(void)
 	SYM(execParams, "PQexecParams");
 	SYM(resultStatus, "PQresultStatus");
 	SYM(resultErrorMessage, "PQresultErrorMessage");
+	SYM(resultErrorField, "PQresultErrorField");
 	SYM(clear, "PQclear");
 	SYM(ntuples, "PQntuples");
 	SYM(getvalue, "PQgetvalue");
@@ -134,6 +138,9 @@ struct arxiv_pg {
 	int loading, in_batch;
 	size_t batch, in_flight;	/* rows per transaction, rows in the open one */
 	long first_rec;			/* record number of the open batch's first row */
+	int fresh;			/* papers was empty: COPY straight into it */
+	int direct;			/* the open batch goes straight into papers */
+	size_t sent;			/* bytes of row handed to libpq */
 	struct arxiv_buf row;
 	struct arxiv_pg_stats st;
 	char hnsw_m[16], hnsw_ef[16];
@@ -354,13 +361,6 @@ be32(struct arxiv_buf *b, uint32_t v)
 }
 
 static void
-be64(struct arxiv_buf *b, uint64_t v)
-{
-	be32(b, (uint32_t)(v >> 32));
-	be32(b, (uint32_t)v);
-}
-
-static void
 put_text(struct arxiv_buf *b, const char *s, size_t n, int null_if_empty)
 {
 	if (s == NULL || (n == 0 && null_if_empty)) {
@@ -436,10 +436,18 @@ arxiv_pg_load_begin(struct arxiv_pg *pg, const char *embedder, const char *embed
 	    "title text NOT NULL, field text, categories text, embedding vector(%s) NOT NULL)", dims);
 	if (run0(pg, "create papers", sql, err) < 0)
 		goto fail;
-	snprintf(sql, sizeof(sql), "CREATE TEMP TABLE IF NOT EXISTS papers_stage (ord bigint, "
+	snprintf(sql, sizeof(sql), "CREATE TEMP TABLE IF NOT EXISTS papers_stage (ord bigserial, "
 	    "id text, title text, field text, categories text, embedding vector(%s)) "
 	    "ON COMMIT DELETE ROWS", dims);
-	if (run0(pg, "create papers_stage", sql, err) < 0 || run0(pg, "commit", "COMMIT", err) < 0)
+	if (run0(pg, "create papers_stage", sql, err) < 0)
+		goto fail;
+	r = run(pg, "papers empty", "SELECT NOT EXISTS (SELECT 1 FROM papers)", 0, NULL,
+	    PGRES_TUPLES_OK, err);
+	if (r == NULL)
+		goto fail;
+	pg->fresh = pq.getvalue(r, 0, 0)[0] == 't';
+	pq.clear(r);
+	if (run0(pg, "commit", "COMMIT", err) < 0)
 		goto fail;
 	pg->loading = 1;
 	memset(&pg->st, 0, sizeof(pg->st));
@@ -487,7 +495,63 @@ batch_fail(struct arxiv_pg *pg, const char *what, const char *msg, struct arxiv_
 	return -1;
 }
 
-/* End the COPY, upsert the staging rows, commit. */
+/* BEGIN and COPY into papers (direct) or papers_stage. */
+static int
+begin_copy(struct arxiv_pg *pg, int direct, struct arxiv_error *err)
+{
+	PGresult *r;
+
+	if (run0(pg, "begin batch", "BEGIN", err) < 0)
+		return -1;
+	r = pq.exec(pg->c, direct ?
+	    "COPY papers (id, title, field, categories, embedding) FROM STDIN (FORMAT binary)" :
+	    "COPY papers_stage (id, title, field, categories, embedding) FROM STDIN (FORMAT binary)");
+	if (r == NULL || pq.resultStatus(r) != PGRES_COPY_IN) {
+		set_pqerr(err, 0, "COPY", r ? pq.resultErrorMessage(r) : pq.errorMessage(pg->c));
+		pq.clear(r);
+		pq.clear(pq.exec(pg->c, "ROLLBACK"));
+		return -1;
+	}
+	pq.clear(r);
+	pg->direct = direct;
+	return 0;
+}
+
+/* Send the rest of the batch and end the COPY: 0, or -1 with the server's
+ * message in m (and *uniq set when it was a unique violation). */
+static int
+end_copy(struct arxiv_pg *pg, char *m, size_t mn, int *uniq)
+{
+	PGresult *r;
+	int bad = 0;
+
+	*uniq = 0;
+	if (pq.putCopyData(pg->c, pg->row.data + pg->sent, (int)(pg->row.len - pg->sent)) != 1 ||
+	    pq.putCopyEnd(pg->c, NULL) != 1) {
+		snprintf(m, mn, "%s", pq.errorMessage(pg->c));
+		return -1;
+	}
+	pg->sent = pg->row.len;
+	while ((r = pq.getResult(pg->c)) != NULL) {
+		if (pq.resultStatus(r) != PGRES_COMMAND_OK && !bad) {
+			const char *state = pq.resultErrorField(r, PG_DIAG_SQLSTATE);
+
+			snprintf(m, mn, "%s", pq.resultErrorMessage(r));
+			*uniq = state != NULL && strcmp(state, "23505") == 0;
+			bad = 1;
+		}
+		pq.clear(r);
+	}
+	return bad ? -1 : 0;
+}
+
+/*
+ * End the COPY and commit. A batch straight into a table that was empty
+ * commits as it is; one that meets an id already there (a repeated id in the
+ * input, another loader) is rolled back and sent again through the staging
+ * table, and so is every later batch. The staging path upserts by id, the
+ * last row of an id in the batch winning.
+ */
 static int
 flush_batch(struct arxiv_pg *pg, struct arxiv_error *err)
 {
@@ -505,45 +569,45 @@ flush_batch(struct arxiv_pg *pg, struct arxiv_error *err)
 	    "(SELECT count(*) FROM s) FROM u";
 	PGresult *r;
 	uint64_t ins, upd, distinct;
-	int bad = 0;
+	char m[160];
+	int uniq;
 
 	if (!pg->in_batch)
 		return 0;
 	be16(&pg->row, 0xffff);	/* trailer */
-	if (pq.putCopyData(pg->c, pg->row.data, (int)pg->row.len) != 1 ||
-	    pq.putCopyEnd(pg->c, NULL) != 1)
-		return batch_fail(pg, "COPY", pq.errorMessage(pg->c), err);
-	arxiv_buf_clear(&pg->row);
-	while ((r = pq.getResult(pg->c)) != NULL) {
-		if (pq.resultStatus(r) != PGRES_COMMAND_OK && !bad) {
-			char m[160];
-
-			snprintf(m, sizeof(m), "%s", pq.resultErrorMessage(r));
-			bad = 1;
-			pq.clear(r);
-			while ((r = pq.getResult(pg->c)) != NULL)
-				pq.clear(r);
-			pg->in_batch = 1;
+	if (end_copy(pg, m, sizeof(m), &uniq) < 0) {
+		if (!(pg->direct && uniq))
 			return batch_fail(pg, "COPY", m, err);
+		/* an id met twice: this batch again, through the staging table */
+		pq.clear(pq.exec(pg->c, "ROLLBACK"));
+		pg->fresh = 0;
+		pg->sent = 0;
+		if (begin_copy(pg, 0, err) < 0) {
+			pg->in_batch = 0;
+			pg->st.rolled_back += pg->in_flight;
+			pg->in_flight = 0;
+			return -1;
 		}
+		if (end_copy(pg, m, sizeof(m), &uniq) < 0)
+			return batch_fail(pg, "COPY", m, err);
+	}
+	if (pg->direct) {
+		ins = distinct = pg->in_flight;
+		upd = 0;
+	} else {
+		r = pq.exec(pg->c, upsert);
+		if (r == NULL || pq.resultStatus(r) != PGRES_TUPLES_OK) {
+			snprintf(m, sizeof(m), "%s", r ? pq.resultErrorMessage(r) : pq.errorMessage(pg->c));
+			pq.clear(r);
+			return batch_fail(pg, "upsert", m, err);
+		}
+		ins = strtoull(pq.getvalue(r, 0, 0), NULL, 10);
+		upd = strtoull(pq.getvalue(r, 0, 1), NULL, 10);
+		distinct = strtoull(pq.getvalue(r, 0, 2), NULL, 10);
 		pq.clear(r);
 	}
-	r = pq.exec(pg->c, upsert);
-	if (r == NULL || pq.resultStatus(r) != PGRES_TUPLES_OK) {
-		char m[160];
-
-		snprintf(m, sizeof(m), "%s", r ? pq.resultErrorMessage(r) : pq.errorMessage(pg->c));
-		pq.clear(r);
-		return batch_fail(pg, "upsert", m, err);
-	}
-	ins = strtoull(pq.getvalue(r, 0, 0), NULL, 10);
-	upd = strtoull(pq.getvalue(r, 0, 1), NULL, 10);
-	distinct = strtoull(pq.getvalue(r, 0, 2), NULL, 10);
-	pq.clear(r);
 	r = pq.exec(pg->c, "COMMIT");
 	if (r == NULL || pq.resultStatus(r) != PGRES_COMMAND_OK) {
-		char m[160];
-
 		snprintf(m, sizeof(m), "%s", r ? pq.resultErrorMessage(r) : pq.errorMessage(pg->c));
 		pq.clear(r);
 		return batch_fail(pg, "COMMIT", m, err);
@@ -557,6 +621,8 @@ flush_batch(struct arxiv_pg *pg, struct arxiv_error *err)
 	pg->st.batches++;
 	pg->in_batch = 0;
 	pg->in_flight = 0;
+	arxiv_buf_clear(&pg->row);
+	pg->sent = 0;
 	return 0;
 }
 
@@ -605,27 +671,15 @@ arxiv_pg_load_add(struct arxiv_pg *pg, const struct arxiv_pg_record *rec, long r
 			return 1;
 		}
 	if (!pg->in_batch) {
-		PGresult *r;
-
-		if (run0(pg, "begin batch", "BEGIN", err) < 0)
+		if (begin_copy(pg, pg->fresh, err) < 0)
 			return -1;
-		r = pq.exec(pg->c, "COPY papers_stage (ord, id, title, field, categories, embedding) "
-		    "FROM STDIN (FORMAT binary)");
-		if (r == NULL || pq.resultStatus(r) != PGRES_COPY_IN) {
-			set_pqerr(err, 0, "COPY", r ? pq.resultErrorMessage(r) : pq.errorMessage(pg->c));
-			pq.clear(r);
-			pq.clear(pq.exec(pg->c, "ROLLBACK"));
-			return -1;
-		}
-		pq.clear(r);
 		pg->in_batch = 1;
 		pg->first_rec = recno;
 		arxiv_buf_clear(&pg->row);
 		arxiv_buf_append(&pg->row, copy_header, sizeof(copy_header));
+		pg->sent = 0;
 	}
-	be16(&pg->row, 6);
-	be32(&pg->row, 8);
-	be64(&pg->row, (uint64_t)pg->in_flight);
+	be16(&pg->row, 5);
 	put_text(&pg->row, rec->id, rec->id_len, 0);
 	put_text(&pg->row, rec->title ? rec->title : "", rec->title ? rec->title_len : 0, 0);
 	put_text(&pg->row, rec->field, rec->field_len, 1);
@@ -640,12 +694,13 @@ arxiv_pg_load_add(struct arxiv_pg *pg, const struct arxiv_pg_record *rec, long r
 		be32(&pg->row, u);
 	}
 	pg->in_flight++;
-	/* hand the rows to libpq every 256 KiB: the server sees the batch
-	 * while it grows, and memory stays flat */
-	if (pg->row.len >= (1u << 18)) {
-		if (pq.putCopyData(pg->c, pg->row.data, (int)pg->row.len) != 1)
+	/* hand the rows to libpq every 256 KiB, so the server sees the batch
+	 * while it grows; they are kept until the commit, to be sent again
+	 * through the staging table if the straight COPY meets an id twice */
+	if (pg->row.len - pg->sent >= (1u << 18)) {
+		if (pq.putCopyData(pg->c, pg->row.data + pg->sent, (int)(pg->row.len - pg->sent)) != 1)
 			return batch_fail(pg, "COPY", pq.errorMessage(pg->c), err);
-		arxiv_buf_clear(&pg->row);
+		pg->sent = pg->row.len;
 	}
 	if (pg->in_flight >= pg->batch)
 		return flush_batch(pg, err) < 0 ? -1 : 0;

@@ -60,6 +60,25 @@ setup_papers() {
 	assert_success "35|Renamed"
 }
 
+@test "arxiv-index -d into an empty table: COPY straight in; an id met twice falls back to the upsert" {
+	need_pg
+	pg_newdb twice
+	vec() { printf '{"id":"%s","title":"%s","embedder":"e","embedding":[%s,1]}\n' "$1" "$2" "$3"; }
+	{ vec a A1 1; vec b B 2; vec c C 3; vec a A2 4; vec d D 5; } >v.jsonl
+	run arxiv-index -d "$PG_DSN" --batch 2 --verbose v.jsonl
+	assert_status 0
+	assert_output_contains "postgresql: 5 rows in 3 batches: 4 new, 1 replaced, 0 unchanged, 0 repeated ids"
+	run pg_sql "SELECT string_agg(id || '=' || title, ',' ORDER BY id) FROM papers"
+	assert_success "a=A2,b=B,c=C,d=D"
+	pg_newdb twice2
+	{ vec x X1 1; vec y Y 2; vec x X2 3; } >w.jsonl
+	run arxiv-index -d "$PG_DSN" --verbose w.jsonl
+	assert_status 0
+	assert_output_contains "postgresql: 3 rows in 1 batches: 2 new, 0 replaced, 0 unchanged, 1 repeated ids"
+	run pg_sql "SELECT string_agg(id || '=' || title, ',' ORDER BY id) FROM papers"
+	assert_success "x=X2,y=Y"
+}
+
 @test "arxiv-similar -d gives the same neighbours as the local index file (HNSW and exact)" {
 	need_pg
 	need_shared
