@@ -139,6 +139,7 @@ struct arxiv_pg {
 	size_t batch, in_flight;	/* rows per transaction, rows in the open one */
 	long first_rec;			/* record number of the open batch's first row */
 	int fresh;			/* papers was empty: COPY straight into it */
+	struct timespec t0;		/* load begun */
 	int direct;			/* the open batch goes straight into papers */
 	size_t sent;			/* bytes of row handed to libpq */
 	struct arxiv_buf row;
@@ -451,6 +452,7 @@ arxiv_pg_load_begin(struct arxiv_pg *pg, const char *embedder, const char *embed
 		goto fail;
 	pg->loading = 1;
 	memset(&pg->st, 0, sizeof(pg->st));
+	clock_gettime(CLOCK_MONOTONIC, &pg->t0);
 	return 0;
 fail:
 	if (pq.transactionStatus(pg->c) != PQTRANS_IDLE)
@@ -718,6 +720,14 @@ arxiv_pg_load_end(struct arxiv_pg *pg, struct arxiv_pg_stats *st, struct arxiv_e
 	}
 	if (flush_batch(pg, err) < 0)
 		goto out;
+	{
+		struct timespec t1;
+
+		clock_gettime(CLOCK_MONOTONIC, &t1);
+		arxiv_log(ARXIV_LOG_DEBUG, "postgresql: %llu rows committed in %.2f s",
+		    (unsigned long long)pg->st.committed, (double)(t1.tv_sec - pg->t0.tv_sec) +
+		    (double)(t1.tv_nsec - pg->t0.tv_nsec) * 1e-9);
+	}
 	if (run0(pg, "create papers_field", "CREATE INDEX IF NOT EXISTS papers_field ON papers (field)",
 	    err) < 0)
 		goto out;
