@@ -27,7 +27,7 @@ SANITIZE  =
 SANFLAGS_1 = -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined
 SANFLAGS  = $(SANFLAGS_$(SANITIZE))
 
-DEPS_PC   = jansson libutf8proc libcurl openblas
+DEPS_PC   = jansson libutf8proc libcurl
 DEPS_CFLAGS := $(shell $(PKG_CONFIG) --cflags $(DEPS_PC) 2>/dev/null)
 DEPS_LIBS   := $(shell $(PKG_CONFIG) --libs $(DEPS_PC) 2>/dev/null) -lstemmer -lm -lpthread -ldl
 
