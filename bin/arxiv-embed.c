@@ -24,6 +24,7 @@
  * writes the vector stream of arxiv-vectors(5) instead: id, title, field and
  * categories of each JSONL record with its vector, for arxiv-index.
  */
+#include <math.h>
 #include <err.h>
 #include <getopt.h>
 #include <stdio.h>
@@ -37,40 +38,59 @@
 #include "arxiv.h"
 #include "prog.h"
 
-#ifndef VERSION
-#define VERSION ARXIV_VERSION
-#endif
-
 #define EMBED_MAGIC "\x89" "AXE\r\n\x1a\n"
 #define EMBED_VERSION 1
 #define EMBED_HEADER 32
 
-static const char usage_line[] =
-    "usage: arxiv-embed -m dir | -e dir | --learn dir [-k] [-b batch] [-D device] [-f bin|jsonl] "
-    "[-t threads] [--dim n] [--max-tokens n] [file ...]";
+enum { O_SKIP = 256, O_THREADS };
 
-static void
-usage(FILE *fp, int status)
-{
-	fprintf(fp, "%s\n", usage_line);
-	if (status == 0)
-		fputs("Write one pooled embedding per input line (text, or JSONL with \"text\" or\n"
-		    "\"title\"/\"abstract\" and an optional \"id\").\n"
-		    "  -m, --model DIR        artifacts of a transformer model (arxiv-train -M bert)\n"
-		    "  -e, --embedder DIR     an embedder directory (lexical, or an encoder folder):\n"
-		    "                         write the vector stream of arxiv-vectors(5) for arxiv-index\n"
-		    "      --learn DIR        learn a lexical embedder from the input into DIR\n"
-		    "      --dim N            dimensions of the lexical embedder (--learn; default 256)\n"
-		    "      --max-tokens N     encoders: truncate to N tokens (default: the model's limit)\n"
-		    "  -f, --format FMT       bin (little-endian float32 stream, default) or jsonl\n"
-		    "  -b, --batch N          texts per forward pass (default 32)\n"
-		    "  -D, --device DEV       auto, cpu, cuda, cuda:N or mps (default auto)\n"
-		    "  -t, -j, --threads N    CPU threads (default: all cores; -e: 2)\n"
-		    "  -k, --skip             skip bad lines with a warning\n"
-		    "  -h, --help             this help\n"
-		    "      --version          print the version\n", fp);
-	exit(status);
-}
+static const struct option opts[] = {
+	{ "model", required_argument, NULL, 'm' },
+	{ "embedder", required_argument, NULL, 'e' },
+	{ "learn", required_argument, NULL, 'L' + 256 },
+	{ "dim", required_argument, NULL, 'd' + 256 },
+	{ "max-tokens", required_argument, NULL, 'M' + 256 },
+	{ "format", required_argument, NULL, 'f' },
+	{ "batch", required_argument, NULL, 'b' },
+	{ "device", required_argument, NULL, 'D' },
+	{ "jobs", required_argument, NULL, 'j' },
+	{ "keep-going", no_argument, NULL, 'k' },
+	{ "threads", required_argument, NULL, O_THREADS },
+	{ "skip", no_argument, NULL, O_SKIP },
+	{ "help", no_argument, NULL, 'h' },
+	{ "version", no_argument, NULL, 'V' },
+	{ NULL, 0, NULL, 0 }
+};
+
+static const struct prog_help help[] = {
+	{ "model", "dir", "artifacts of a transformer model (arxiv-train -M bert)", 0 },
+	{ "embedder", "dir", "an embedder directory (lexical, or an encoder folder): write the vector stream of arxiv-vectors(5) for arxiv-index", 0 },
+	{ "learn", "dir", "learn a lexical embedder from the input into dir", 0 },
+	{ "dim", "n", "dimensions of the lexical embedder (--learn; default: 256)", 0 },
+	{ "max-tokens", "n", "encoders: truncate to n tokens (default: the model's limit)", 0 },
+	{ "format", "bin|jsonl", "bin (little-endian float32 stream, default) or jsonl", 0 },
+	{ "batch", "batch", "texts per forward pass (default: 32)", 0 },
+	{ "device", "device", "auto, cpu, cuda, cuda:N or mps (default: auto)", 0 },
+	{ "jobs", "threads", "CPU threads (default: all cores; -e: 2)", 0 },
+	{ "keep-going", NULL, "skip bad lines with a warning, count them", 0 },
+	{ "help", NULL, "print this help and exit", 0 },
+	{ "version", NULL, "print the version and exit", 0 },
+	{ NULL, NULL, NULL, 0 }
+};
+
+static const struct prog_deprecated deprecated[] = {
+	{ 't', 'j', "-t", "-j" },
+	{ O_THREADS, 'j', "--threads", "--jobs (-j)" },
+	{ O_SKIP, 'k', "--skip", "--keep-going (-k)" },
+	{ 0, 0, NULL, NULL }
+};
+
+static const struct prog P = {
+	"arxiv-embed", "[file ...]",
+	"Write one pooled embedding per input line (text, or JSONL with \"text\" or\n"
+	"\"title\"/\"abstract\" and an optional \"id\").",
+	"hVm:e:f:b:D:j:kt:", opts, help, deprecated
+};
 
 struct item {
 	long line;
@@ -174,8 +194,9 @@ flush_batch(struct state *st, const char *name)
 			fputs(",", stdout);
 		}
 		fputs("\"embedding\":[", stdout);
-		for (j = 0; j < st->dim; j++)
-			printf(j ? ",%.9g" : "%.9g", (double)v[j]);
+		for (j = 0; j < st->dim; j++)	/* never NaN/Inf into JSON */
+			printf(isfinite(v[j]) ? (j ? ",%.9g" : "%.9g") : (j ? ",null" : "null"),
+			    (double)v[j]);
 		fputs("]}\n", stdout);
 	}
 	st->count += st->n;
@@ -191,6 +212,7 @@ static int
 parse_line(const char *line, size_t len, struct item *it, char *why, size_t n)
 {
 	struct arxiv_buf b = {0};
+	struct arxiv_error e = { "", 0, "" };
 	json_error_t je;
 	json_t *o, *v;
 	size_t i = 0;
@@ -213,21 +235,9 @@ parse_line(const char *line, size_t len, struct item *it, char *why, size_t n)
 		json_decref(o);
 		return -1;
 	}
-	if (json_is_string(v = json_object_get(o, "text"))) {
-		if (arxiv_buf_append(&b, json_string_value(v), json_string_length(v)) < 0)
-			errx(1, "out of memory");
-	} else if (json_is_string(v = json_object_get(o, "abstract"))) {
-		json_t *t = json_object_get(o, "title");
-		if (arxiv_text_join(json_is_string(t) ? json_string_value(t) : "",
-		    json_string_value(v), &b) < 0)
-			errx(1, "out of memory");
-	} else {
-		snprintf(why, n, "no \"text\" or \"abstract\" string");
-		json_decref(o);
-		return -1;
-	}
-	if (b.len == 0) {
-		snprintf(why, n, "empty text");
+	/* the text predict, eval and serve would take (arxiv_record_text) */
+	if (arxiv_record_text((const struct json_t *)o, &b, &e) < 0) {
+		snprintf(why, n, "%s", e.text);
 		json_decref(o);
 		arxiv_buf_free(&b);
 		return -1;
@@ -620,22 +630,6 @@ run_papers(const char *edir, const char *learn, size_t dim, int jsonl, int skip,
 int
 main(int argc, char *argv[])
 {
-	static const struct option opts[] = {
-		{ "model", required_argument, NULL, 'm' },
-		{ "embedder", required_argument, NULL, 'e' },
-		{ "learn", required_argument, NULL, 'L' + 256 },
-		{ "dim", required_argument, NULL, 'd' + 256 },
-		{ "max-tokens", required_argument, NULL, 'M' + 256 },
-		{ "jobs", required_argument, NULL, 'j' },
-		{ "format", required_argument, NULL, 'f' },
-		{ "batch", required_argument, NULL, 'b' },
-		{ "device", required_argument, NULL, 'D' },
-		{ "threads", required_argument, NULL, 't' },
-		{ "skip", no_argument, NULL, 'k' },
-		{ "help", no_argument, NULL, 'h' },
-		{ "version", no_argument, NULL, 'V' + 256 },
-		{ NULL, 0, NULL, 0 }
-	};
 	struct arxiv_model_opts mo = arxiv_model_default_opts();
 	struct arxiv_error e = {0};
 	struct state st;
@@ -650,7 +644,7 @@ main(int argc, char *argv[])
 	memset(&st, 0, sizeof(st));
 	st.batch = 32;
 	arxiv_set_log(prog_log, &verbose);
-	while ((c = getopt_long(argc, argv, "m:e:f:b:D:t:j:kh", opts, NULL)) != -1) {
+	while ((c = prog_getopt(&P, argc, argv)) != -1) {
 		switch (c) {
 		case 'm': dir = optarg; break;
 		case 'e': edir = optarg; break;
@@ -664,31 +658,30 @@ main(int argc, char *argv[])
 				st.jsonl = 1;
 			else {
 				warnx("%s: unknown format (bin or jsonl)", optarg);
-				usage(stderr, 2);
+				prog_usage(&P, stderr);
+				return 2;
 			}
 			break;
 		case 'b': st.batch = (size_t)prog_num(optarg, 1, 4096, "batch size"); batch_set = 1; break;
 		case 'D': mo.device = optarg; break;
-		case 'j':
-		case 't': mo.threads = (int)prog_num(optarg, 0, 1024, "thread count"); break;
+		case 'j': mo.threads = (int)prog_num(optarg, 0, 1024, "thread count"); break;
 		case 'k': st.skip = 1; break;
-		case 'h': usage(stdout, 0); break;
-		case 'V' + 256: printf("arxiv-embed %s\n", VERSION); return prog_fshut();
-		default: usage(stderr, 2);
 		}
 	}
 	argc -= optind;
 	argv += optind;
 	if ((dir != NULL) + (edir != NULL) + (learn != NULL) > 1) {
 		warnx("-m, -e and --learn exclude each other");
-		usage(stderr, 2);
+		prog_usage(&P, stderr);
+		return 2;
 	}
 	if (edir || learn)
 		return run_papers(edir, learn, ldim, st.jsonl, st.skip, mo.threads,
 		    batch_set ? st.batch : 1024, &mo, argc, argv);
 	if (dir == NULL) {
 		warnx("no model: -m dir, -e dir or --learn dir is required");
-		usage(stderr, 2);
+		prog_usage(&P, stderr);
+		return 2;
 	}
 	if ((st.m = arxiv_model_load(dir, &mo, &e)) == NULL) {
 		prog_warnerr(&e);

@@ -55,6 +55,8 @@ static enum MHD_Result reply_page(struct server *, struct MHD_Connection *, stru
  * the others answer GET and HEAD. path is the name in /metrics and in
  * messages, alias a second spelling (or NULL).
  */
+static enum MHD_Result reply_report(struct server *, struct MHD_Connection *, struct req *);
+
 static const struct route {
 	const char *path, *alias;
 	int post;
@@ -68,6 +70,7 @@ static const struct route {
 	{ "/readyz", NULL, 0, get_readyz },
 	{ "/metrics", NULL, 0, reply_metrics },
 	{ "/", "/index.html", 0, reply_page },
+	{ "/report/", "/report", 0, reply_report },	/* and /report/NAME: prefix */
 };
 #define NROUTES		(sizeof(routes) / sizeof(routes[0]) + 1)
 #define R_OTHER		(NROUTES - 1)	/* no such path; counted in /metrics as "other" */
@@ -110,6 +113,7 @@ struct slot {
 struct server {
 	/* settings */
 	const char *dir;
+	const char *report_dir;	/* -R: arxiv-report's output, served at /report/ */
 	char page_path[4096];
 	size_t maxbody, maxbatch;
 	unsigned timeout;
@@ -148,16 +152,59 @@ struct req {
 	char path[160];
 	unsigned status;	/* 0 until a response is queued */
 	int post, too_big, oom;
+	int close;		/* answer with Connection: close (bad framing) */
 	size_t discarded;
 	struct arxiv_buf body;
 };
 
-static void
-usage(FILE *fp)
-{
-	fprintf(fp, "usage: arxiv-serve [-q] [-B maxbatch] [-b maxbody] [-c maxconn] [-l host:port] "
-	    "[-m dir] [-i index | -d dsn] [-e dir] [-T timeout] [-t threads] [-w webdir]\n");
-}
+static const struct option longopts[] = {
+	{ "model", required_argument, NULL, 'm' },
+	{ "index", required_argument, NULL, 'i' },
+	{ "dsn", required_argument, NULL, 'd' },
+	{ "embedder", required_argument, NULL, 'e' },
+	{ "listen", required_argument, NULL, 'l' },
+	{ "jobs", required_argument, NULL, 'j' },
+	{ "max-batch", required_argument, NULL, 'B' },
+	{ "max-body", required_argument, NULL, 'b' },
+	{ "max-conn", required_argument, NULL, 'c' },
+	{ "timeout", required_argument, NULL, 'T' },
+	{ "web-dir", required_argument, NULL, 'w' },
+	{ "report-dir", required_argument, NULL, 'R' },
+	{ "quiet", no_argument, NULL, 'q' },
+	{ "help", no_argument, NULL, 'h' },
+	{ "version", no_argument, NULL, 'V' },
+	{ NULL, 0, NULL, 0 }
+};
+
+static const struct prog_help help[] = {
+	{ "model", "dir", "the artifacts directory (default: " DEFAULT_DIR ")", 0 },
+	{ "index", "index", "answer POST /api/similar/ from this local index file (arxiv-index -o)", 0 },
+	{ "dsn", "dsn", "answer it from PostgreSQL + pgvector instead (arxiv-index -d)", 0 },
+	{ "embedder", "dir", "embedder of abstracts (default: the one the index records)", 0 },
+	{ "listen", "host:port", "address to listen on (default: " DEFAULT_LISTEN "; port 0: any free one)", 0 },
+	{ "jobs", "threads", "worker threads (default: all cores)", 0 },
+	{ "max-batch", "maxbatch", "most abstracts in one batch request (default: 64)", 0 },
+	{ "max-body", "maxbody", "largest request body, k and M suffixes allowed (default: 1M)", 0 },
+	{ "max-conn", "maxconn", "most open connections (default: 1024)", 0 },
+	{ "timeout", "timeout", "seconds an idle or slow connection is kept (default: 10)", 0 },
+	{ "web-dir", "webdir", "serve the page from webdir/index.html (default: the shipped one)", 0 },
+	{ "report-dir", "reportdir", "serve arxiv-report's output at /report/ (default: none)", 0 },
+	{ "quiet", NULL, "no access log on stderr", 0 },
+	{ "help", NULL, "print this help and exit", 0 },
+	{ "version", NULL, "print the version and exit", 0 },
+	{ NULL, NULL, NULL, 0 }
+};
+
+static const struct prog_deprecated deprecated[] = {
+	{ 't', 'j', "-t", "-j" },
+	{ 0, 0, NULL, NULL }
+};
+
+static const struct prog P = {
+	"arxiv-serve", NULL,
+	"Serve artifacts over HTTP: POST /api/predict/, /api/similar/, GET /api/labels/, /healthz, /readyz, /metrics, /, /report/.",
+	"hVm:i:d:e:l:j:B:b:c:T:w:R:qt:", longopts, help, deprecated
+};
 
 static double
 elapsed(const struct timespec *t0)
@@ -196,6 +243,9 @@ route_of(const char *url)
 
 	for (i = 0; i < R_OTHER; i++)
 		if (strcmp(url, routes[i].path) == 0 || (routes[i].alias && strcmp(url, routes[i].alias) == 0))
+			return i;
+	for (i = 0; i < R_OTHER; i++)	/* the report's files */
+		if (routes[i].fn == reply_report && strncmp(url, routes[i].path, strlen(routes[i].path)) == 0)
 			return i;
 	return R_OTHER;
 }
@@ -563,7 +613,7 @@ reply(struct server *s, struct MHD_Connection *c, struct req *r, unsigned status
 	MHD_add_response_header(resp, "X-Content-Type-Options", "nosniff");
 	if (allow)
 		MHD_add_response_header(resp, "Allow", allow);
-	if (atomic_load(&s->draining))
+	if (atomic_load(&s->draining) || r->close)
 		MHD_add_response_header(resp, "Connection", "close");
 	ret = MHD_queue_response(c, status, resp);
 	MHD_destroy_response(resp);
@@ -719,6 +769,57 @@ reply_metrics(struct server *s, struct MHD_Connection *c, struct req *r)
 	return reply(s, c, r, MHD_HTTP_OK, b.data, "text/plain; version=0.0.4; charset=utf-8", NULL);
 }
 
+/* GET /report/ (index.html) and /report/NAME.svg|.html from -R's directory:
+ * plain names only, regular files, no symbolic links. */
+static enum MHD_Result
+reply_report(struct server *s, struct MHD_Connection *c, struct req *r)
+{
+	const char *name = r->path + strlen("/report");
+	struct MHD_Response *resp;
+	enum MHD_Result ret;
+	char path[4096];
+	struct stat st;
+	size_t n, k;
+	int fd;
+
+	if (s->report_dir == NULL)
+		return reply_err(s, c, r, MHD_HTTP_NOT_FOUND, "not found",
+		    "no report: start the server with -R DIR (arxiv-report -o DIR)");
+	if (*name == '/')
+		name++;
+	if (*name == '\0')
+		name = "index.html";
+	n = strlen(name);
+	k = strspn(name, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_-.");
+	if (k != n || name[0] == '.' || n > 128 || (!(n > 4 && strcmp(name + n - 4, ".svg") == 0) &&
+	    !(n > 5 && strcmp(name + n - 5, ".html") == 0)))
+		return reply_err(s, c, r, MHD_HTTP_NOT_FOUND, "not found", "no such report file: %s",
+		    r->path);
+	snprintf(path, sizeof(path), "%s/%s", s->report_dir, name);
+	if ((fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW)) < 0 || fstat(fd, &st) < 0 ||
+	    !S_ISREG(st.st_mode)) {
+		if (fd >= 0)
+			close(fd);
+		return reply_err(s, c, r, MHD_HTTP_NOT_FOUND, "not found", "no such report file: %s",
+		    r->path);
+	}
+	if ((resp = MHD_create_response_from_fd((uint64_t)st.st_size, fd)) == NULL) {
+		close(fd);
+		return MHD_NO;
+	}
+	MHD_add_response_header(resp, "Content-Type", name[n - 1] == 'g' ? "image/svg+xml" :
+	    "text/html; charset=utf-8");
+	MHD_add_response_header(resp, "Cache-Control", "no-cache");
+	MHD_add_response_header(resp, "X-Content-Type-Options", "nosniff");
+	MHD_add_response_header(resp, "Content-Security-Policy",
+	    "default-src 'none'; img-src 'self'; style-src 'unsafe-inline'");
+	ret = MHD_queue_response(c, MHD_HTTP_OK, resp);
+	MHD_destroy_response(resp);
+	if (ret == MHD_YES)
+		r->status = MHD_HTTP_OK;
+	return ret;
+}
+
 static enum MHD_Result
 reply_page(struct server *s, struct MHD_Connection *c, struct req *r)
 {
@@ -750,23 +851,18 @@ blank(const char *t)
 }
 
 /*
- * One item into out (title and abstract joined as in training): the abstract
- * is a string that is not blank, the title a string or null. 0, or -1 with a
- * detail naming the offending field ("what" is its name) in why.
+ * One bare string of a batch into out: a string that is not blank. 0, or -1
+ * with a detail naming the offending item ("what" is its name) in why. A record
+ * (a JSON object) goes through arxiv_record_text instead.
  */
 static int
-item_text(json_t *abs, json_t *title, const char *what, struct arxiv_buf *out, char *why, size_t n)
+item_text(json_t *abs, const char *what, struct arxiv_buf *out, char *why, size_t n)
 {
-	if (abs == NULL)
-		snprintf(why, n, "%s is required", what);
-	else if (!json_is_string(abs))
+	if (!json_is_string(abs))
 		snprintf(why, n, "%s must be a string", what);
 	else if (blank(json_string_value(abs)))
 		snprintf(why, n, "%s is empty", what);
-	else if (title && !json_is_null(title) && !json_is_string(title))
-		snprintf(why, n, "\"title\" must be a string");
-	else if (arxiv_text_join(title && json_is_string(title) ? json_string_value(title) : NULL,
-	    json_string_value(abs), out) < 0)
+	else if (arxiv_text_join(NULL, json_string_value(abs), out) < 0)
 		snprintf(why, n, "out of memory");
 	else
 		return 0;
@@ -834,13 +930,13 @@ predict(struct server *s, struct MHD_Connection *c, struct req *r)
 			char what[64];
 			int bad;
 
-			snprintf(what, sizeof(what), "\"abstracts\"[%zu]%s", i,
-			    json_is_object(it) ? ".abstract" : "");
-			if (json_is_object(it))
-				bad = item_text(json_object_get(it, "abstract"), json_object_get(it, "title"),
-				    what, &texts[i], why, sizeof(why));
-			else
-				bad = item_text(it, NULL, what, &texts[i], why, sizeof(why));
+			snprintf(what, sizeof(what), "\"abstracts\"[%zu]", i);
+			if (json_is_object(it)) {
+				/* a record: the rule of predict and eval (arxiv_record_text) */
+				if ((bad = arxiv_record_text((const struct json_t *)it, &texts[i], &err) < 0))
+					snprintf(why, sizeof(why), "%s: %s", what, err.text);
+			} else
+				bad = item_text(it, what, &texts[i], why, sizeof(why));
 			if (bad) {
 				ret = reply_err(s, c, r, MHD_HTTP_BAD_REQUEST, "invalid request", "%s", why);
 				goto done;
@@ -848,9 +944,9 @@ predict(struct server *s, struct MHD_Connection *c, struct req *r)
 		}
 	} else {
 		n = 1;
-		if (item_text(abs, json_object_get(root, "title"), "\"abstract\"", &one, why,
-		    sizeof(why)) < 0) {
-			ret = reply_err(s, c, r, MHD_HTTP_BAD_REQUEST, "invalid request", "%s", why);
+		/* the record's text by the rule of predict and eval (arxiv_record_text) */
+		if (arxiv_record_text((const struct json_t *)root, &one, &err) < 0) {
+			ret = reply_err(s, c, r, MHD_HTTP_BAD_REQUEST, "invalid request", "%s", err.text);
 			goto done;
 		}
 	}
@@ -937,7 +1033,7 @@ similar(struct server *s, struct MHD_Connection *c, struct req *r)
 	enum MHD_Result ret;
 	size_t k = SIMILAR_K, n = 0, i;
 	float *q = NULL;
-	char ebuf[400], why[200], ix_why[sizeof(s->ix_why)];
+	char ebuf[400], ix_why[sizeof(s->ix_why)];
 	int got;
 
 	if (r->oom)
@@ -981,9 +1077,13 @@ similar(struct server *s, struct MHD_Connection *c, struct req *r)
 			    "\"id\" must be a non-empty string");
 			goto done;
 		}
-	} else if (item_text(abs, json_object_get(root, "title"), "\"abstract\" (or \"id\")", &text, why,
-	    sizeof(why)) < 0) {
-		ret = reply_err(s, c, r, MHD_HTTP_BAD_REQUEST, "invalid request", "%s", why);
+	} else if (abs == NULL && json_object_get(root, "text") == NULL) {
+		ret = reply_err(s, c, r, MHD_HTTP_BAD_REQUEST, "invalid request",
+		    "\"abstract\" (or \"id\") is required");
+		goto done;
+	} else if (arxiv_record_text((const struct json_t *)root, &text, &err) < 0) {
+		/* the record's text by the rule of predict and eval */
+		ret = reply_err(s, c, r, MHD_HTTP_BAD_REQUEST, "invalid request", "%s", err.text);
 		goto done;
 	}
 	if ((ix = ixref_get(s)) == NULL) {
@@ -1111,6 +1211,56 @@ early(struct server *s, struct MHD_Connection *c, struct req *r)
 	return MHD_YES;
 }
 
+/*
+ * Message framing (RFC 9112 6.3): a request with both Content-Length and
+ * Transfer-Encoding, or with Content-Length values that disagree, can be read
+ * two ways, and a proxy in front may have read it the other way (request
+ * smuggling); so can one with a Transfer-Encoding other than one "chunked".
+ * Such a request is refused with 400 and the connection closed,
+ * before its body is read. A negative or overflowing Content-Length never gets
+ * here: libmicrohttpd answers it itself (400 or 413) and closes.
+ */
+struct framing {
+	const char *cl;		/* the first Content-Length */
+	int n_cl, cl_differ, te, te_bad;
+};
+
+static enum MHD_Result
+framing_header(void *cls, enum MHD_ValueKind kind, const char *key, const char *value)
+{
+	struct framing *f = cls;
+
+	(void)kind;
+	if (strcasecmp(key, MHD_HTTP_HEADER_CONTENT_LENGTH) == 0) {
+		if (f->n_cl++ == 0)
+			f->cl = value ? value : "";
+		else if (strcmp(f->cl, value ? value : "") != 0)
+			f->cl_differ = 1;
+	} else if (strcasecmp(key, MHD_HTTP_HEADER_TRANSFER_ENCODING) == 0) {
+		/* only one, and only "chunked": anything else is framed differently by someone */
+		if (f->te++ || value == NULL || strcasecmp(value, "chunked") != 0)
+			f->te_bad = 1;
+	}
+	return MHD_YES;
+}
+
+/* 0 when the request's framing is unambiguous, else the 400 is queued. */
+static int
+bad_framing(struct server *s, struct MHD_Connection *c, struct req *r, enum MHD_Result *ret)
+{
+	struct framing f = { NULL, 0, 0, 0, 0 };
+
+	MHD_get_connection_values(c, MHD_HEADER_KIND, framing_header, &f);
+	if (!(f.n_cl && f.te) && !f.cl_differ && !f.te_bad)
+		return 0;
+	r->close = 1;
+	*ret = reply_err(s, c, r, MHD_HTTP_BAD_REQUEST, "bad request", "%s",
+	    f.cl_differ ? "Content-Length headers with different values" :
+	    f.n_cl && f.te ? "both Content-Length and Transfer-Encoding; send one of them" :
+	    "Transfer-Encoding other than one \"chunked\"");
+	return 1;
+}
+
 static enum MHD_Result
 get_healthz(struct server *s, struct MHD_Connection *c, struct req *r)
 {
@@ -1227,6 +1377,7 @@ handle(void *cls, struct MHD_Connection *c, const char *url, const char *method,
 {
 	struct server *s = cls;
 	struct req *r = *con_cls;
+	enum MHD_Result ret;
 
 	(void)version;
 	if (r == NULL) {
@@ -1239,6 +1390,8 @@ handle(void *cls, struct MHD_Connection *c, const char *url, const char *method,
 		copy_clean(r->path, sizeof(r->path), url);
 		*con_cls = r;
 		atomic_fetch_add(&s->inflight, 1);
+		if (bad_framing(s, c, r, &ret))
+			return ret;
 		return r->route != R_OTHER && routes[r->route].post && r->post ? early(s, c, r) : MHD_YES;
 	}
 	if (r->status) {	/* answered early: drop whatever still arrives */
@@ -1409,11 +1562,6 @@ parse_size(const char *arg, const char *what)
 int
 main(int argc, char *argv[])
 {
-	static const struct option longopts[] = {
-		{ "help", no_argument, NULL, 'h' },
-		{ "version", no_argument, NULL, 'V' },
-		{ NULL, 0, NULL, 0 }
-	};
 	struct server srv, *s = &srv;
 	const char *laddr = DEFAULT_LISTEN, *webdir = NULL;
 	long threads = sysconf(_SC_NPROCESSORS_ONLN), maxconn = 1024;
@@ -1431,7 +1579,7 @@ main(int argc, char *argv[])
 	s->timeout = 10;
 	if (threads < 1)
 		threads = 1;
-	while ((ch = getopt_long(argc, argv, "B:b:c:d:e:hi:l:m:qT:t:w:", longopts, NULL)) != -1) {
+	while ((ch = prog_getopt(&P, argc, argv)) != -1) {
 		switch (ch) {
 		case 'B':
 			s->maxbatch = (size_t)prog_num(optarg, 1, 100000, "batch size");
@@ -1453,9 +1601,6 @@ main(int argc, char *argv[])
 			s->ix_loc = optarg;
 			s->ix_kind = NULL;
 			break;
-		case 'h':
-			usage(stdout);
-			return prog_fshut();
 		case 'l':
 			laddr = optarg;
 			break;
@@ -1468,22 +1613,19 @@ main(int argc, char *argv[])
 		case 'T':
 			s->timeout = (unsigned)prog_num(optarg, 1, 86400, "timeout");
 			break;
-		case 't':
+		case 'j':
 			threads = prog_num(optarg, 1, 1024, "thread count");
 			break;
-		case 'V':
-			printf("arxiv-serve %s\n", VERSION);
-			return prog_fshut();
 		case 'w':
 			webdir = optarg;
 			break;
-		default:
-			usage(stderr);
-			return 2;
+		case 'R':
+			s->report_dir = optarg;
+			break;
 		}
 	}
 	if (optind != argc) {
-		usage(stderr);
+		prog_usage(&P, stderr);
 		return 2;
 	}
 	route_list(s->route_list, sizeof(s->route_list));

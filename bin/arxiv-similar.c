@@ -166,7 +166,7 @@ query_file(struct sim *s, FILE *fp, const char *name)
 		errx(1, "out of memory");
 	while (rc == 0 && (got = arxiv_lines_next(r, &line, &len, &e)) != 0) {
 		long ln = arxiv_lines_lineno(r);
-		json_t *o = NULL, *abs, *id, *t;
+		json_t *o = NULL, *abs, *id;
 		size_t i = 0;
 
 		if (got < 0) {
@@ -187,12 +187,13 @@ query_file(struct sim *s, FILE *fp, const char *name)
 			if (abs == NULL)
 				abs = json_object_get(o, "text");
 			id = json_object_get(o, "id");
-			t = json_object_get(o, "title");
-			if (json_is_string(abs)) {
-				if (arxiv_text_join(json_is_string(t) ? json_string_value(t) : NULL,
-				    json_string_value(abs), &text) < 0)
-					errx(1, "out of memory");
-				rc = by_text(s, text.data ? text.data : "", text.len, name, ln);
+			if (abs) {
+				/* the record's text by the rule of predict and eval */
+				if (arxiv_record_text((const struct json_t *)o, &text, &e) < 0) {
+					warnx("%s:%ld: %s", name, ln, e.text);
+					rc = -1;
+				} else
+					rc = by_text(s, text.data ? text.data : "", text.len, name, ln);
 			} else if (json_is_string(id))
 				rc = by_id(s, json_string_value(id));
 			else {

@@ -11,6 +11,7 @@
  *   idf.safetensors   F32 tensors "idf" of `buckets` weights (0: unused slot),
  *                     and with a PCA "mean" [sketch] and "proj" [dim, sketch]
  */
+#include <dlfcn.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
@@ -22,7 +23,6 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include <cblas.h>
 #include <jansson.h>
 
 #include "arxiv.h"
@@ -399,11 +399,40 @@ remove_tree(const char *dir)
 static double sketch_doc(const struct arxiv_lexical_params *p, const float *idf,
     const uint32_t *slots, long k, float *v, size_t n);
 
-/* LAPACK (OpenBLAS ships it): eigenvalues and vectors of a symmetric matrix. */
-extern void ssyevr_(const char *jobz, const char *range, const char *uplo, const int *n, float *a,
+/*
+ * BLAS ssyrk and LAPACK ssyevr, loaded when a PCA is learnt (OpenBLAS, else
+ * the reference LAPACK): libarxiv does not link them, because OpenBLAS starts
+ * its threads when loaded, with every signal unblocked, and a server that
+ * takes its signals with sigwait() must not have such threads.
+ */
+static void (*p_ssyrk)(const char *uplo, const char *trans, const int *n, const int *k,
+    const float *alpha, const float *a, const int *lda, const float *beta, float *c, const int *ldc);
+static void (*p_ssyevr)(const char *jobz, const char *range, const char *uplo, const int *n, float *a,
     const int *lda, const float *vl, const float *vu, const int *il, const int *iu,
     const float *abstol, int *m, float *w, float *z, const int *ldz, int *isuppz, float *work,
     const int *lwork, int *iwork, const int *liwork, int *info);
+static pthread_once_t lapack_once = PTHREAD_ONCE_INIT;
+
+static void
+lapack_load(void)
+{
+	static const char *const libs[] = { "libopenblas.so.0", "liblapack.so.3" };
+	size_t i;
+
+	for (i = 0; i < sizeof(libs) / sizeof(libs[0]); i++) {
+		void *h = dlopen(libs[i], RTLD_NOW | RTLD_LOCAL);
+
+		if (h == NULL)
+			continue;
+		*(void **)&p_ssyrk = dlsym(h, "ssyrk_");
+		*(void **)&p_ssyevr = dlsym(h, "ssyevr_");
+		if (p_ssyrk && p_ssyevr)
+			return;
+		p_ssyrk = NULL;
+		p_ssyevr = NULL;
+		dlclose(h);
+	}
+}
 
 /*
  * The PCA of the sample's sketches: mean, and the dim eigenvectors of the
@@ -422,6 +451,12 @@ pca_learn(const struct arxiv_lexical_learner *l, const float *idf, float *mean, 
 	double cnt = (double)l->nsample;
 	int rc = -1;
 
+	pthread_once(&lapack_once, lapack_load);
+	if (p_ssyrk == NULL || p_ssyevr == NULL) {
+		arxiv_error_set(err, dir, 0, "learning the PCA needs LAPACK: libopenblas.so.0 or "
+		    "liblapack.so.3 (apt-get install libopenblas0)");
+		return -1;
+	}
 	if (l->nsample < D) {
 		arxiv_error_set(err, dir, 0, "%zu documents with words: too few for %zu dimensions (--dim)",
 		    l->nsample, D);
@@ -439,8 +474,13 @@ pca_learn(const struct arxiv_lexical_learner *l, const float *idf, float *mean, 
 			for (c = 0; c < S; c++)
 				mean[c] += Y[r * S + c];
 		}
-		cblas_ssyrk(CblasRowMajor, CblasUpper, CblasTrans, (int)S, (int)nb, 1.0f, Y, (int)S, 1.0f,
-		    C, (int)S);
+		{
+			/* column-major: A = Y^T (S x nb), C += A A^T, lower = row-major upper */
+			int n_ = (int)S, k_ = (int)nb;
+			float one = 1.0f;
+
+			p_ssyrk("L", "N", &n_, &k_, &one, Y, &n_, &one, C, &n_);
+		}
 	}
 	for (c = 0; c < S; c++)
 		mean[c] = (float)(mean[c] / cnt);
@@ -448,7 +488,7 @@ pca_learn(const struct arxiv_lexical_learner *l, const float *idf, float *mean, 
 		for (c = r; c < S; c++)
 			C[r * S + c] = (float)(C[r * S + c] / cnt - (double)mean[r] * mean[c]);
 	/* row-major upper = column-major lower */
-	ssyevr_("V", "I", "L", &n, C, &n, &vl, &vu, &il, &iu, &abstol, &m, w, Z, &n, isupp, &q, &lwork,
+	p_ssyevr("V", "I", "L", &n, C, &n, &vl, &vu, &il, &iu, &abstol, &m, w, Z, &n, isupp, &q, &lwork,
 	    &iq, &liwork, &info);
 	if (info != 0)
 		goto lapack;
@@ -457,7 +497,7 @@ pca_learn(const struct arxiv_lexical_learner *l, const float *idf, float *mean, 
 	if ((work = malloc((size_t)lwork * sizeof(float))) == NULL ||
 	    (iwork = malloc((size_t)liwork * sizeof(int))) == NULL)
 		goto oom;
-	ssyevr_("V", "I", "L", &n, C, &n, &vl, &vu, &il, &iu, &abstol, &m, w, Z, &n, isupp, work, &lwork,
+	p_ssyevr("V", "I", "L", &n, C, &n, &vl, &vu, &il, &iu, &abstol, &m, w, Z, &n, isupp, work, &lwork,
 	    iwork, &liwork, &info);
 	if (info != 0 || (size_t)m != D)
 		goto lapack;

@@ -920,6 +920,11 @@ ft_train(const struct arxiv_train_params *p, const struct arxiv_dataset *train,
 			if (val->label[i] >= 0)
 				arxiv_metrics_add(met, val->label[i], &pred[i], val->fields[i]);
 		s.val_loss = vloss;
+		if (!isfinite(s.train_loss) || !isfinite(s.val_loss)) {
+			arxiv_error_set(err, "", 0, "training diverged at epoch %d (loss is not "
+			    "finite); lower the learning rate (now %g)", epoch, p->lr);
+			goto out;
+		}
 		s.val_accuracy = arxiv_metrics_accuracy(met);
 		s.val_macro_f1 = arxiv_metrics_macro_f1(met);
 		arxiv_metrics_free(met);
@@ -1056,7 +1061,7 @@ ft_save(const struct ft_model *m, const char *dir, int half, struct arxiv_error 
 	int rc = -1;
 
 	snprintf(path, sizeof(path), "%s/model", dir);
-	if (mkdir(path, 0755) < 0 && errno != EEXIST) {
+	if (mkdir(path, 0777) < 0 && errno != EEXIST) {
 		arxiv_error_set(err, path, 0, "%s", strerror(errno));
 		return -1;
 	}
@@ -1088,11 +1093,22 @@ ft_save(const struct ft_model *m, const char *dir, int half, struct arxiv_error 
 			if ((bufs[i] = h) == NULL)
 				goto nomem;
 			for (k = 0; k < n[i]; k++)
-				h[k] = f32_to_f16(src[i][k]);
+				if (((h[k] = f32_to_f16(src[i][k])) & 0x7c00) == 0x7c00) {
+					arxiv_error_set(err, "", 0, "training diverged (weight %s[%zu] "
+					    "= %g does not fit half precision); lower the learning rate",
+					    t[i].name, k, (double)src[i][k]);
+					goto out;
+				}
 			t[i].dtype = ARXIV_F16;
 			t[i].data = h;
 			t[i].nbytes = n[i] * 2;
 		} else {
+			for (k = 0; k < n[i]; k++)
+				if (!isfinite(src[i][k])) {
+					arxiv_error_set(err, "", 0, "training diverged (weight %s[%zu] "
+					    "is not finite); lower the learning rate", t[i].name, k);
+					goto out;
+				}
 			t[i].dtype = ARXIV_F32;
 			t[i].data = src[i];
 			t[i].nbytes = n[i] * 4;
@@ -1156,6 +1172,12 @@ load_tensor(const struct arxiv_st *st, const char *name, int64_t d0, int64_t d1,
 		arxiv_error_set(err, src, 0, "tensor '%s': dtype must be F32 or F16", name);
 		return -1;
 	}
+	for (i = 0; i < n; i++)
+		if (!isfinite(dst[i])) {
+			arxiv_error_set(err, src, 0, "tensor '%s': non-finite value (%s) at index %zu; "
+			    "the model is damaged (retrain it)", name, isnan(dst[i]) ? "NaN" : "Inf", i);
+			return -1;
+		}
 	return 0;
 }
 

@@ -9,6 +9,7 @@
  * (a cleaner, which holds a stemmer, and scratch buffers) comes from a small
  * pool guarded by a mutex, so any number of threads can predict at once.
  */
+#include <math.h>
 #include <errno.h>
 #include <pthread.h>
 #include <stdlib.h>
@@ -50,7 +51,7 @@ struct arxiv_model {
 struct arxiv_model_opts
 arxiv_model_default_opts(void)
 {
-	struct arxiv_model_opts o = { "auto", 0, 0 };
+	struct arxiv_model_opts o = { "auto", 0, "auto", 0 };
 
 	return o;
 }
@@ -439,6 +440,14 @@ arxiv_model_embed(const struct arxiv_model *m, const char *const *texts, const s
 	return rc;
 }
 
+/* A score as JSON: never NaN or Inf (null instead), though a loaded model's
+ * weights are all finite. */
+static int
+put_score(struct arxiv_buf *out, double v)
+{
+	return isfinite(v) ? arxiv_buf_printf(out, "%.4f", v) : arxiv_buf_append(out, "null", 4);
+}
+
 int
 arxiv_prediction_json(const struct arxiv_model *m, const struct arxiv_prediction *p,
     struct arxiv_buf *out)
@@ -449,13 +458,17 @@ arxiv_prediction_json(const struct arxiv_model *m, const struct arxiv_prediction
 	arxiv_buf_clear(out);
 	if (p->k == 0 || p->label[0] < 0 || (size_t)p->label[0] >= m->n_labels)
 		return -1;
-	rc |= arxiv_buf_printf(out, "{\"predicted_category\":%s,\"confidence\":%.4f,\"top_k\":[",
-	    m->labels_json[p->label[0]], (double)p->score[0]);
+	rc |= arxiv_buf_printf(out, "{\"predicted_category\":%s,\"confidence\":",
+	    m->labels_json[p->label[0]]);
+	rc |= put_score(out, (double)p->score[0]);
+	rc |= arxiv_buf_append(out, ",\"top_k\":[", 10);
 	for (i = 0; i < p->k && rc == 0; i++) {
 		if (p->label[i] < 0 || (size_t)p->label[i] >= m->n_labels)
 			return -1;
-		rc |= arxiv_buf_printf(out, "%s{\"label\":%s,\"score\":%.4f}", i ? "," : "",
-		    m->labels_json[p->label[i]], (double)p->score[i]);
+		rc |= arxiv_buf_printf(out, "%s{\"label\":%s,\"score\":", i ? "," : "",
+		    m->labels_json[p->label[i]]);
+		rc |= put_score(out, (double)p->score[i]);
+		rc |= arxiv_buf_putc(out, '}');
 	}
 	rc |= arxiv_buf_append(out, "]}", 2);
 	return rc ? -1 : 0;

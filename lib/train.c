@@ -10,12 +10,24 @@
  *   tokenizer/preprocess.json {"input":"text"|"wordpiece","prep":<signature>,"map":{..},"tok":{..}}
  *   tokenizer/vocab.txt       (wordpiece input)
  *
- * Everything is written into "<out_dir>.tmp.XXXXXX" next to out_dir and renamed
- * into place at the end, so a reader never sees a half-written directory; an
- * existing out_dir is only replaced when overwrite is set.
+ * Everything is written into "<out_dir>.tmp.<host>-<pid>.XXXXXX" next to out_dir
+ * and renamed into place at the end, so a reader never sees a half-written
+ * directory; an existing out_dir is only replaced when overwrite is set, and
+ * then by one renameat2(RENAME_EXCHANGE), so that at every instant out_dir holds
+ * a complete model (the old one, then the new one). On a file system without
+ * RENAME_EXCHANGE (EINVAL: some network and FUSE file systems) the fallback is
+ * two renames, out_dir -> <tmp>.old.XXXXXX then tmp -> out_dir, with a short
+ * window where out_dir is absent. The temporary's name records the host and
+ * the pid of its run: the next run removes those of dead runs on this host
+ * (left by a kill -9 or a crash). Directories are created with 0777 & ~umask,
+ * like mkdir(1), so a server running as another user can read them.
  */
+#include <dirent.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <ftw.h>
+#include <signal.h>
+#include <stdio.h>
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -54,6 +66,7 @@ arxiv_train_default_params(void)
 	p.l2 = -1;		/* the loss's default: 2e-6 (hinge), 0 (softmax) */
 	p.loss = "hinge";
 	p.device = "auto";
+	p.precision = "auto";
 	p.batch_size = 32;
 	p.grad_accum = 1;
 	p.weight_decay = 0.01;
@@ -81,7 +94,7 @@ arxiv_train_params_json(const struct arxiv_train_params *p, struct arxiv_buf *ou
 
 #define S(x) ((x) ? json_string(x) : json_null())
 	o = json_pack("{s:o,s:i,s:i,s:i,s:I,s:f,s:i,s:i,s:i,s:i,s:i,s:I,s:f,s:f,"
-	    "s:o,s:o,s:o,s:o,s:i,s:i,s:f,s:f,s:f,s:f,s:o,s:o}",
+	    "s:o,s:o,s:o,s:o,s:o,s:i,s:i,s:f,s:f,s:f,s:f,s:o,s:o}",
 	    "model_type", S(p->model_type ? p->model_type : "fast"), "epochs", p->epochs,
 	    "patience", p->patience, "threads", p->threads, "seed", (json_int_t)p->seed,
 	    "lr", resolved_lr(p), "verbose", p->verbose, "dim", p->dim, "word_ngrams", p->word_ngrams,
@@ -89,6 +102,7 @@ arxiv_train_params_json(const struct arxiv_train_params *p, struct arxiv_buf *ou
 	    "buckets", (json_int_t)p->buckets, "class_weight", p->class_weight, "l2", p->l2 >= 0 ? p->l2 : ft_default_l2(p->loss),
 	    "loss", S(p->loss ? p->loss : "hinge"),
 	    "init_dir", S(p->init_dir), "config", S(p->config), "device", S(p->device),
+	    "precision", S(p->precision ? p->precision : "auto"),
 	    "batch_size", p->batch_size, "grad_accum", p->grad_accum,
 	    "weight_decay", p->weight_decay, "warmup_ratio", p->warmup_ratio,
 	    "max_grad_norm", p->max_grad_norm, "dropout", p->dropout,
@@ -183,10 +197,160 @@ mkdir_in(const char *dir, const char *sub, struct arxiv_error *err)
 	char path[4200];
 
 	snprintf(path, sizeof(path), "%s/%s", dir, sub);
-	if (mkdir(path, 0755) < 0 && errno != EEXIST) {
+	if (mkdir(path, 0777) < 0 && errno != EEXIST) {
 		arxiv_error_set(err, path, 0, "%s", strerror(errno));
 		return -1;
 	}
+	return 0;
+}
+
+/* ------------------------------------------- the temporary directory */
+
+/* 8 hex digits naming this host in temporary names (a hash of its name). */
+static unsigned
+host_tag(void)
+{
+	char h[256] = "";
+
+	gethostname(h, sizeof(h) - 1);
+	return (unsigned)arxiv_hash64(h, strlen(h), 0x746d70);
+}
+
+/*
+ * Remove "<base>.tmp.<host>-<pid>.XXXXXX" directories beside out_dir left by
+ * runs on this host whose process is gone. Directories of live runs, of other
+ * hosts, of other users, and anything else are left alone.
+ */
+static void
+remove_stale(const char *out_dir, size_t len)
+{
+	char dir[4096], prefix[4200], path[8400];
+	const char *base;
+	size_t dlen, plen;
+	struct dirent *de;
+	struct stat st;
+	unsigned tag = host_tag(), t;
+	long pid;
+	int n;
+	DIR *dp;
+
+	base = memrchr(out_dir, '/', len);
+	if (base) {
+		dlen = (size_t)(base - out_dir);
+		snprintf(dir, sizeof(dir), "%.*s", (int)(dlen ? dlen : 1), out_dir);
+		base++;
+	} else {
+		snprintf(dir, sizeof(dir), ".");
+		base = out_dir;
+	}
+	plen = (size_t)snprintf(prefix, sizeof(prefix), "%.*s.tmp.", (int)(len - (size_t)(base - out_dir)), base);
+	if ((dp = opendir(dir)) == NULL)
+		return;
+	while ((de = readdir(dp)) != NULL) {
+		if (strncmp(de->d_name, prefix, plen) != 0)
+			continue;
+		n = 0;
+		if (sscanf(de->d_name + plen, "%8x-%ld.%n", &t, &pid, &n) != 2 || n == 0 ||
+		    strlen(de->d_name + plen + n) != 6 || t != tag || pid <= 0 ||
+		    pid == (long)getpid())
+			continue;
+		if (kill((pid_t)pid, 0) == 0 || errno != ESRCH)
+			continue;	/* alive (or not ours to signal): in use */
+		snprintf(path, sizeof(path), "%s/%s", dir, de->d_name);
+		if (lstat(path, &st) < 0 || !S_ISDIR(st.st_mode) || st.st_uid != geteuid())
+			continue;
+		arxiv_log(ARXIV_LOG_INFO, "%s: removing the temporary directory of a dead run", path);
+		rm_tree(path);
+	}
+	closedir(dp);
+}
+
+/*
+ * 0 when out_dir may be replaced: a directory (not a symbolic link) that is
+ * empty or holds artifacts (metadata/artifact.json), so -f cannot wipe a
+ * home directory given by mistake.
+ */
+static int
+check_replace(const char *out_dir, struct arxiv_error *err)
+{
+	char path[4200];
+	struct stat st;
+	DIR *dp;
+	struct dirent *de;
+	int empty = 1;
+
+	if (lstat(out_dir, &st) < 0) {
+		arxiv_error_set(err, out_dir, 0, "%s", strerror(errno));
+		return -1;
+	}
+	if (!S_ISDIR(st.st_mode)) {
+		arxiv_error_set(err, out_dir, 0, "is %s, not an artifacts directory; refusing to "
+		    "replace it", S_ISLNK(st.st_mode) ? "a symbolic link" : "not a directory");
+		return -1;
+	}
+	snprintf(path, sizeof(path), "%s/metadata/artifact.json", out_dir);
+	if (access(path, F_OK) == 0)
+		return 0;
+	if ((dp = opendir(out_dir)) != NULL) {
+		while ((de = readdir(dp)) != NULL)
+			if (strcmp(de->d_name, ".") != 0 && strcmp(de->d_name, "..") != 0)
+				empty = 0;
+		closedir(dp);
+	}
+	if (empty)
+		return 0;
+	arxiv_error_set(err, out_dir, 0, "not an artifacts directory (no metadata/artifact.json); "
+	    "refusing to replace it");
+	return -1;
+}
+
+/*
+ * Put the finished tmp at out_dir. An existing out_dir is exchanged with tmp in
+ * one step (tmp then holds the old model, which the caller removes).
+ * *exchanged tells whether tmp now holds the old model.
+ */
+static int
+install_dir(const char *tmp, const char *out_dir, int overwrite, int *exchanged,
+    struct arxiv_error *err)
+{
+	char old[4200];
+	struct stat sb;
+
+	*exchanged = 0;
+	if (lstat(out_dir, &sb) < 0) {
+		if (rename(tmp, out_dir) < 0) {
+			arxiv_error_set(err, out_dir, 0, "rename: %s", strerror(errno));
+			return -1;
+		}
+		return 0;
+	}
+	if (!overwrite) {
+		arxiv_error_set(err, out_dir, 0, "already exists (overwrite it with -f)");
+		return -1;
+	}
+	if (check_replace(out_dir, err) < 0)
+		return -1;
+	if (renameat2(AT_FDCWD, tmp, AT_FDCWD, out_dir, RENAME_EXCHANGE) == 0) {
+		*exchanged = 1;
+		return 0;
+	}
+	if (errno != EINVAL && errno != ENOSYS) {
+		arxiv_error_set(err, out_dir, 0, "rename: %s", strerror(errno));
+		return -1;
+	}
+	/* fallback: two renames (see the top of this file) */
+	snprintf(old, sizeof(old), "%s.old.XXXXXX", tmp);
+	if (mkdtemp(old) == NULL || rename(out_dir, old) < 0) {
+		arxiv_error_set(err, out_dir, 0, "cannot move the old artifacts aside: %s",
+		    strerror(errno));
+		return -1;
+	}
+	if (rename(tmp, out_dir) < 0) {
+		arxiv_error_set(err, out_dir, 0, "rename: %s", strerror(errno));
+		rename(old, out_dir);
+		return -1;
+	}
+	rm_tree(old);
 	return 0;
 }
 
@@ -375,11 +539,11 @@ arxiv_train(const struct arxiv_train_params *p0, const struct arxiv_dataset *tra
 	struct arxiv_prediction *vp = NULL;
 	struct arxiv_buf pj = {0};
 	struct stat sb;
-	char tmp[4096], old[4200];
+	char tmp[4096];
 	const char *type = p.model_type ? p.model_type : "fast";
 	json_t *o, *test_m = NULL, *params;
 	size_t i;
-	int rc = -1, have_tmp = 0, is_fast = strcmp(type, "fast") == 0;
+	int rc = -1, have_tmp = 0, exchanged = 0, is_fast = strcmp(type, "fast") == 0;
 
 	if (!is_fast && strcmp(type, "bert") != 0) {
 		arxiv_error_set(err, "", 0, "unknown model type '%s' (fast or bert)", type);
@@ -396,16 +560,25 @@ arxiv_train(const struct arxiv_train_params *p0, const struct arxiv_dataset *tra
 		arxiv_error_set(err, out_dir, 0, "already exists (overwrite it with -f)");
 		return -1;
 	}
+	if (stat(out_dir, &sb) == 0 && check_replace(out_dir, err) < 0)
+		return -1;
 	i = strlen(out_dir);
 	while (i > 1 && out_dir[i - 1] == '/')	/* "dir/" -> "dir.tmp.X", not "dir/.tmp.X" */
 		i--;
-	if (i + 32 > sizeof(tmp)) {
+	if (i + 64 > sizeof(tmp)) {
 		arxiv_error_set(err, out_dir, 0, "path too long");
 		return -1;
 	}
-	snprintf(tmp, sizeof(tmp), "%.*s.tmp.XXXXXX", (int)i, out_dir);
+	remove_stale(out_dir, i);
+	snprintf(tmp, sizeof(tmp), "%.*s.tmp.%08x-%ld.XXXXXX", (int)i, out_dir, host_tag(),
+	    (long)getpid());
 	if (mkdtemp(tmp) == NULL) {
 		arxiv_error_set(err, tmp, 0, "%s", strerror(errno));
+		return -1;
+	}
+	if (chmod(tmp, 0777 & ~arxiv_umask()) < 0) {
+		arxiv_error_set(err, tmp, 0, "%s", strerror(errno));
+		rm_tree(tmp);
 		return -1;
 	}
 	have_tmp = 1;
@@ -456,27 +629,10 @@ arxiv_train(const struct arxiv_train_params *p0, const struct arxiv_dataset *tra
 		goto out;
 
 	/* into place */
-	if (stat(out_dir, &sb) == 0) {
-		if (!overwrite) {
-			arxiv_error_set(err, out_dir, 0, "already exists (overwrite it with -f)");
-			goto out;
-		}
-		snprintf(old, sizeof(old), "%s.old.XXXXXX", tmp);
-		if (mkdtemp(old) == NULL || rename(out_dir, old) < 0) {
-			arxiv_error_set(err, out_dir, 0, "cannot move the old artifacts aside: %s",
-			    strerror(errno));
-			goto out;
-		}
-		if (rename(tmp, out_dir) < 0) {
-			arxiv_error_set(err, out_dir, 0, "rename: %s", strerror(errno));
-			rename(old, out_dir);
-			goto out;
-		}
-		rm_tree(old);
-	} else if (rename(tmp, out_dir) < 0) {
-		arxiv_error_set(err, out_dir, 0, "rename: %s", strerror(errno));
+	if (install_dir(tmp, out_dir, overwrite, &exchanged, err) < 0)
 		goto out;
-	}
+	if (exchanged)
+		rm_tree(tmp);	/* the old model */
 	have_tmp = 0;
 	rc = 0;
 	goto out;

@@ -45,6 +45,7 @@ static const struct pdef pdefs[] = {
 	{ "init_dir", P_STR, OFF(init_dir), 0, 0 },
 	{ "config", P_STR, OFF(config), 0, 0 },
 	{ "device", P_STR, OFF(device), 0, 0 },
+	{ "precision", P_STR, OFF(precision), 0, 0 },
 	{ "batch_size", P_INT, OFF(batch_size), 1, 65536 },
 	{ "grad_accum", P_INT, OFF(grad_accum), 1, 65536 },
 	{ "weight_decay", P_REAL, OFF(weight_decay), 0, 10 },
@@ -156,6 +157,7 @@ arxiv_train_params_check(const struct arxiv_train_params *p)
 		"warmup_ratio must be in [0, 1]",
 		"max_grad_norm must be >= 0",
 		"dropout must be in [0, 0.99]",
+		"precision must be auto, fp32, fp16 or bf16",
 	};
 	const char *mt = p->model_type ? p->model_type : "fast";
 
@@ -196,6 +198,10 @@ arxiv_train_params_check(const struct arxiv_train_params *p)
 			return msgs[15];
 		if (!(p->dropout >= 0 && p->dropout <= 0.99))
 			return msgs[16];
+		if (p->precision && strcmp(p->precision, "auto") != 0 &&
+		    strcmp(p->precision, "fp32") != 0 && strcmp(p->precision, "fp16") != 0 &&
+		    strcmp(p->precision, "bf16") != 0)
+			return msgs[17];
 	}
 	return NULL;
 }

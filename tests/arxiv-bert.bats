@@ -189,6 +189,12 @@ need_hf() {
 	run arxiv-train -M bert -i bad -o art -e 1 -D cpu train.bin val.bin
 	assert_status 1
 	assert_output_contains "unexpected tensor bert.encoder.layer.1."
+	# a NaN weight is refused, naming the tensor and the file
+	cp "$FIX/config.json" bad/
+	python3 "$TOP/tests/tools/st_poke.py" bad/model.safetensors bert.encoder.layer.0.intermediate.dense.weight 3 nan
+	run arxiv-train -M bert -i bad -o art -e 1 -D cpu train.bin val.bin
+	assert_status 1
+	assert_output_contains "bad/model.safetensors: tensor 'bert.encoder.layer.0.intermediate.dense.weight': non-finite value (NaN or Inf)"
 	# a truncated weights file
 	cp "$FIX/config.json" bad/
 	head -c 5000 "$FIX/model.safetensors" >bad/model.safetensors
@@ -211,4 +217,35 @@ need_hf() {
 	run arxiv-train -M bert -i bin -o art -e 1 -l 1e-3 -j 1 -D cpu train.bin val.bin
 	assert_status 0
 	[ -s art/model/model.safetensors ]
+}
+
+@test "arxiv-train --precision: fp32 on the CPU is the default's model; fp16/bf16 on the CPU and unknown names are refused" {
+	need_torch
+	setup_data
+	arxiv-train -M bert -i "$FIX" -o a1 -e 1 -l 2e-3 -j 1 -s 3 -D cpu train.bin val.bin 2>/dev/null
+	arxiv-train -M bert -i "$FIX" -o a2 -e 1 -l 2e-3 -j 1 -s 3 -D cpu --precision fp32 train.bin val.bin 2>/dev/null
+	cmp a1/model/model.safetensors a2/model/model.safetensors
+	[ "$(jq -r .params.precision a1/metadata/artifact.json)" = auto ]
+	[ "$(jq -r .params.precision a2/metadata/artifact.json)" = fp32 ]
+	for p in fp16 bf16; do
+		run arxiv-train -M bert -i "$FIX" -o a3 -e 1 -D cpu --precision $p train.bin val.bin
+		assert_failure
+		assert_output_contains "precision $p: only on a GPU (the CPU trains in fp32)"
+		[ ! -e a3 ]
+	done
+	run arxiv-train -M bert -i "$FIX" -o a3 -e 1 -D cpu --precision fp8 train.bin val.bin
+	assert_status 2
+	assert_output_contains "precision must be auto, fp32, fp16 or bf16"
+	run arxiv-train --help
+	assert_output_contains "--precision=auto|fp32|fp16|bf16"
+}
+
+@test "tests/gpu/run.sh: --help names its modes; an unknown option is a usage error" {
+	run "$TOP/tests/gpu/run.sh" --help
+	assert_status 0
+	assert_output_contains "--dry-run"
+	assert_output_contains "throughput"
+	run "$TOP/tests/gpu/run.sh" --bogus
+	assert_status 2
+	assert_output_contains "unknown option '--bogus'"
 }

@@ -8,7 +8,7 @@
 load helper
 
 FIX="$TOP/tests/cases/arxiv-serve"
-USAGE="usage: arxiv-serve [-q] [-B maxbatch] [-b maxbody] [-c maxconn] [-l host:port] [-m dir] [-i index | -d dsn] [-e dir] [-T timeout] [-t threads] [-w webdir]"
+USAGE="usage: arxiv-serve [-m dir | --model=dir] [-i index | --index=index] [-d dsn | --dsn=dsn] [-e dir | --embedder=dir] [-l host:port | --listen=host:port] [-j threads | --jobs=threads] [-B maxbatch | --max-batch=maxbatch] [-b maxbody | --max-body=maxbody] [-c maxconn | --max-conn=maxconn] [-T timeout | --timeout=timeout] [-w webdir | --web-dir=webdir] [-R reportdir | --report-dir=reportdir] [-q | --quiet]"
 ABS="We propose a scalable approach to graph neural networks for learning on large graphs."
 
 # start_server LOG [args...]: arxiv-serve on a free loopback port, in the
@@ -47,7 +47,7 @@ setup_file() {
 			> train.log 2>&1) || { cat "$BATS_FILE_TMPDIR/train.log" >&3; return 1; }
 	fi
 	# one server for the read-only tests; the others start their own
-	start_server "$BATS_FILE_TMPDIR/main.log" -m "$MODEL" -b 64k -B 4 -t 2 || return 1
+	start_server "$BATS_FILE_TMPDIR/main.log" -m "$MODEL" -b 64k -B 4 -j 2 || return 1
 	export SPID URL
 	echo "$SPID" > "$BATS_FILE_TMPDIR/main.pid"
 }
@@ -93,17 +93,19 @@ json() {
 
 @test "arxiv-serve --help, --version, bad option, operands" {
 	run arxiv-serve --help
-	assert_success "$USAGE"
+	assert_success
+	[ "$(synopsis)" = "$USAGE" ]
 	run arxiv-serve -h
-	assert_success "$USAGE"
+	assert_success
+	[ "$(synopsis)" = "$USAGE" ]
 	run arxiv-serve --version
 	assert_success "arxiv-serve 0.1.0"
 	run arxiv-serve --bogus
 	assert_status 2
-	assert_line "$USAGE"
+	[ "$(synopsis)" = "$USAGE" ]
 	run arxiv-serve extra
 	assert_status 2
-	assert_line "$USAGE"
+	[ "$(synopsis)" = "$USAGE" ]
 }
 
 @test "arxiv-serve: the man page SYNOPSIS matches usage()" {
@@ -115,7 +117,7 @@ json() {
 }
 
 @test "arxiv-serve: bad option values exit 2 with the reason" {
-	run arxiv-serve -t 0
+	run arxiv-serve -j 0
 	assert_status 2
 	assert_output "arxiv-serve: 0: invalid thread count (expected 1..1024)"
 	run arxiv-serve -b 12x
@@ -249,7 +251,7 @@ assert len({t["label"] for t in d["top_k"]}) == 3
 	req "$URL/api/predict/" -d '{"abstracts":["a",3]}'
 	expect 400 '{"error":"invalid request","detail":"\"abstracts\"[1] must be a string"}'
 	req "$URL/api/predict/" -d '{"abstracts":[{"title":"t"}]}'
-	expect 400 '{"error":"invalid request","detail":"\"abstracts\"[0].abstract is required"}'
+	expect 400 '{"error":"invalid request","detail":"\"abstracts\"[0]: \"abstract\" (or \"text\") is required"}'
 	req "$URL/api/predict/" -d '{"abstracts":["a"],"abstract":"b"}'
 	expect 400 '{"error":"invalid request","detail":"give either \"abstract\" or \"abstracts\", not both"}'
 }
@@ -266,8 +268,8 @@ assert len({t["label"] for t in d["top_k"]}) == 3
 {"abstract":"x"} trailing|{"error":"malformed JSON","detail":"line 1 column 25: end of file expected near 'trailing'"}
 {"abstract":"x","abstract":"y"}|{"error":"malformed JSON","detail":"line 1 column 26: duplicate object key near '\"abstract\"'"}
 ["x"]|{"error":"invalid request","detail":"the body must be a JSON object such as {\"abstract\":\"...\"}"}
-{}|{"error":"invalid request","detail":"\"abstract\" is required"}
-{"title":"only a title"}|{"error":"invalid request","detail":"\"abstract\" is required"}
+{}|{"error":"invalid request","detail":"\"abstract\" (or \"text\") is required"}
+{"title":"only a title"}|{"error":"invalid request","detail":"\"abstract\" (or \"text\") is required"}
 {"abstract":42}|{"error":"invalid request","detail":"\"abstract\" must be a string"}
 {"abstract":null}|{"error":"invalid request","detail":"\"abstract\" must be a string"}
 {"abstract":""}|{"error":"invalid request","detail":"\"abstract\" is empty"}
@@ -305,7 +307,7 @@ EOF
 
 @test "404 for an unknown path, with and without a query" {
 	req "$URL/api/nope"
-	expect 404 '{"error":"not found","detail":"no such path: /api/nope; try POST /api/predict/, /api/similar/, GET /api/labels/, /healthz, /readyz, /metrics or /"}'
+	expect 404 '{"error":"not found","detail":"no such path: /api/nope; try POST /api/predict/, /api/similar/, GET /api/labels/, /healthz, /readyz, /metrics, / or /report/"}'
 	req "$URL/healthz/x?y=1"
 	expect 404
 	req "$URL/healthz?probe=1"
@@ -318,6 +320,58 @@ EOF
 	expect 413 '{"error":"payload too large","detail":"the body is larger than the limit of 65536 bytes (-b)"}'
 	req "$URL/api/predict/" -H 'Transfer-Encoding: chunked' --data-binary @"$TMP/big.json"
 	expect 413 '{"error":"payload too large","detail":"the body is larger than the limit of 65536 bytes (-b)"}'
+}
+
+@test "ambiguous framing (Content-Length with Transfer-Encoding, two Content-Lengths, odd Transfer-Encoding): 400 and close" {
+	run python3 - "${URL#http://127.0.0.1:}" <<'PY'
+import socket, sys
+port = int(sys.argv[1])
+body = b'{"abstract":"quantum spin lattice"}'
+def send(raw):
+    s = socket.create_connection(("127.0.0.1", port))
+    s.settimeout(5)
+    s.sendall(raw)
+    out = b""
+    try:
+        while True:
+            d = s.recv(65536)
+            if not d:
+                return out, True      # closed by the server
+            out += d
+    except socket.timeout:
+        return out, False
+    finally:
+        s.close()
+post = b"POST /api/predict/ HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+cases = {
+    "cl+te": post + b"Content-Length: %d\r\nTransfer-Encoding: chunked\r\n\r\n%x\r\n%s\r\n0\r\n\r\n"
+        % (len(body), len(body), body),
+    "te+cl": post + b"Transfer-Encoding: chunked\r\nContent-Length: 4\r\n\r\n%x\r\n%s\r\n0\r\n\r\n"
+        % (len(body), body),
+    "two cl": post + b"Content-Length: %d\r\nContent-Length: 5\r\n\r\n%s" % (len(body), body),
+    "te gzip": post + b"Transfer-Encoding: gzip\r\n\r\n" + body,
+    "te twice": post + b"Transfer-Encoding: chunked\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n",
+    "get cl+te": b"GET /healthz HTTP/1.1\r\nHost: x\r\nContent-Length: 0\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n",
+}
+bad = 0
+for name, raw in cases.items():
+    out, closed = send(raw)
+    head, _, rest = out.partition(b"\r\n\r\n")
+    ok = (out.startswith(b"HTTP/1.1 400 ") and closed and out.count(b"HTTP/1.1") == 1
+          and b"\r\nConnection: close" in head and rest.startswith(b'{"error":"bad request"'))
+    print(("ok " if ok else "FAIL ") + name + ": " + repr(out[:300]) + (" closed" if closed else " open"))
+    bad += not ok
+# two equal Content-Lengths are one value (RFC 9112 6.3): answered, kept open
+out, closed = send(post + b"Content-Length: %d\r\nContent-Length: %d\r\n\r\n%s" % (len(body), len(body), body))
+ok = out.startswith(b"HTTP/1.1 200 ") and not closed
+print(("ok " if ok else "FAIL ") + "equal content-lengths: " + repr(out[:120]))
+bad += not ok
+sys.exit(1 if bad else 0)
+PY
+	echo "$output"
+	assert_success
+	run curl -sS "$URL/healthz"	# and the server goes on serving
+	assert_success '{"status":"ok"}'
 }
 
 @test "415 for an explicit non-JSON Content-Type; JSON types and curl's default accepted" {
@@ -391,7 +445,7 @@ for i, line in enumerate(open(sys.argv[1], encoding="utf-8")):
     rec = {"abstract": abstract} if i == 0 else {"title": title, "abstract": abstract}
     print(json.dumps(rec, ensure_ascii=False))
 EOF
-	arxiv-predict -m "$MODEL" -k 3 "$TMP/in.jsonl" > "$TMP/predict.out"
+	arxiv-predict -m "$MODEL" -K 3 "$TMP/in.jsonl" > "$TMP/predict.out"
 	[ "$(wc -l < "$TMP/predict.out")" -eq 6 ]
 	python3 - "$URL" "$TMP/in.jsonl" "$TMP/predict.out" <<'EOF'
 import json, sys, urllib.request
@@ -404,6 +458,66 @@ for i, line in enumerate(open(inp, encoding="utf-8")):
                                                         json.dumps(rec).encode())).read()
     assert got == want[i] + b"\n", (got, want[i])
 EOF
+}
+
+@test "one rule for a record's text: arxiv-eval, arxiv-predict and the server answer the same record alike" {
+	need_model
+	command -v arxiv-predict >/dev/null && command -v arxiv-eval >/dev/null || skip "arxiv-predict/arxiv-eval not built"
+	# records of every shape, among them ones whose "text" and "abstract" speak of
+	# different fields: the rule (arxiv_record_text) takes "text"
+	python3 - "$FIX/val.jsonl" > recs.jsonl <<'EOF'
+import json, sys
+recs = [json.loads(l) for l in open(sys.argv[1], encoding="utf-8")]
+by = {}
+for r in recs:
+    by.setdefault(r["label"], []).append(r["text"])
+labels = sorted(by)
+out = []
+for i, l in enumerate(labels):
+    other = labels[(i + 1) % len(labels)]
+    t, _, a = by[other][0].partition("\n")
+    out.append({"text": by[l][0], "title": t, "abstract": a})    # text wins
+    t, _, a = by[l][1].partition("\n")
+    out.append({"title": t, "abstract": a})                      # joined
+    out.append({"abstract": a, "title": None})                   # abstract alone
+for r in out:
+    print(json.dumps(r, ensure_ascii=False))
+EOF
+	n=$(wc -l < recs.jsonl)
+	[ "$n" -ge 12 ]
+	arxiv-predict -m "$MODEL" --input jsonl recs.jsonl > predict.out
+	[ "$(grep -c '^{"predicted_category"' predict.out)" -eq "$n" ]
+	# predict follows "text" where a record has both
+	python3 -c 'import json,sys
+for l in open("recs.jsonl"):
+    r = json.loads(l)
+    print(json.dumps({"text": r["text"]} if "text" in r else r))' > textonly.jsonl
+	arxiv-predict -m "$MODEL" textonly.jsonl | cmp - predict.out
+	# the server: byte-identical answers
+	python3 - "$URL" recs.jsonl predict.out <<'EOF'
+import json, sys, urllib.request
+url, inp, out = sys.argv[1:]
+want = open(out, "rb").read().splitlines()
+for i, line in enumerate(open(inp, encoding="utf-8")):
+    rec = json.loads(line)
+    rec["top_k"] = 3
+    got = urllib.request.urlopen(urllib.request.Request(url + "/api/predict/",
+                                                        json.dumps(rec).encode())).read()
+    assert got == want[i] + b"\n", (i, got, want[i])
+EOF
+	# eval: each record labelled with predict's answer is a hit, with another label a miss
+	python3 - recs.jsonl predict.out <<'EOF'
+import json, sys
+recs = [json.loads(l) for l in open(sys.argv[1], encoding="utf-8")]
+preds = [json.loads(l)["predicted_category"] for l in open(sys.argv[2])]
+labels = sorted(set(preds) | {"Biology", "Physics"})
+with open("hit.jsonl", "w") as h, open("miss.jsonl", "w") as m:
+    for r, p in zip(recs, preds):
+        h.write(json.dumps(dict(r, label=p)) + "\n")
+        m.write(json.dumps(dict(r, label=next(l for l in labels if l != p))) + "\n")
+EOF
+	[ "$(arxiv-eval -m "$MODEL" hit.jsonl | json '[d["n"], d["accuracy"]]')" = "[$n, 1.0]" ]
+	[ "$(arxiv-eval -m "$MODEL" miss.jsonl | json '[d["n"], d["accuracy"]]')" = "[$n, 0.0]" ]
 }
 
 @test "no usable artifacts: starts anyway, 503 with the reason; SIGHUP loads them" {
@@ -606,7 +720,7 @@ EOF
 
 @test "robustness: malformed, oversized, slowloris and concurrent clients (tests/serve_robust.py)" {
 	need_model
-	start_server "$TMP/log" -q -m "$MODEL" -T 2 -b 256k -t 2
+	start_server "$TMP/log" -q -m "$MODEL" -T 2 -b 256k -j 2
 	run timeout 120 python3 "$TOP/tests/serve_robust.py" --url "$URL/" --timeout 2 --maxbody 262144
 	echo "$output"
 	assert_success

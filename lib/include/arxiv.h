@@ -151,6 +151,24 @@ ARXIV_API struct arxiv_map_params arxiv_map_default_params(void);
  * is left out with the "\n". out is cleared first. 0, or -1 out of memory. */
 ARXIV_API int arxiv_text_join(const char *title, const char *abstract, struct arxiv_buf *out);
 /*
+ * The text to classify in an input record (a jansson JSON object; struct json_t
+ * is jansson's json_t), the one rule of arxiv-predict, arxiv-eval, arxiv-embed
+ * and arxiv-serve, so that eval measures what predict and serve answer:
+ *   1. "text", when the record has it: used as it is (arxiv-map's output, the
+ *      text the model was trained on);
+ *   2. else "abstract", joined with "title" (a string, null or absent) by
+ *      arxiv_text_join, as arxiv-map does;
+ *   3. else an error.
+ * A present key that is not a string (null included; "title" may be null) is an
+ * error; so is a blank text or a blank abstract. out (cleared first) receives the
+ * text. 0, or -1 with err->text one of: "not a JSON object", "\"KEY\" must be a
+ * string", "\"KEY\" is empty", "\"abstract\" (or \"text\") is required",
+ * "out of memory". rec is borrowed.
+ */
+struct json_t;
+ARXIV_API int arxiv_record_text(const struct json_t *rec, struct arxiv_buf *out,
+    struct arxiv_error *err);
+/*
  * Map one Kaggle-schema JSON line to one output JSON line (no newline) in out,
  * which is cleared first:
  *   {"id":..,"text":..,"label":..,"categories":[..],"fields":[..]}
@@ -501,6 +519,7 @@ struct arxiv_model;
 struct arxiv_model_opts {
 	const char *device;	/* "auto", "cpu", "cuda", "cuda:N", "mps" */
 	int threads;		/* 0: library default */
+	const char *precision;	/* transformer inference: "auto", "fp32", "fp16", "bf16" (NULL: auto) */
 	size_t max_tokens;	/* transformers: truncate to this many tokens (0: the model's limit) */
 };
 ARXIV_API struct arxiv_model_opts arxiv_model_default_opts(void);
@@ -579,6 +598,8 @@ struct arxiv_train_params {
 	const char *init_dir;	/* Hugging Face checkpoint folder, or NULL */
 	const char *config;	/* config.json for random init, or NULL */
 	const char *device;	/* "auto", "cpu", "cuda[:N]", "mps" */
+	const char *precision;	/* "auto" (bf16 on a GPU that has it, else fp16; fp32 on the CPU),
+				 * "fp32", "fp16" (loss scaling) or "bf16" */
 	int batch_size, grad_accum;
 	double weight_decay, warmup_ratio, max_grad_norm, dropout;
 	const char *resume_dir;	/* checkpoint directory to resume from, or NULL */
@@ -1001,6 +1022,56 @@ ARXIV_API int arxiv_sampler_suggest(const struct arxiv_space *s,
  */
 ARXIV_API int arxiv_median_prune(const struct arxiv_trial *trials, size_t n_trials,
     const double *steps, int n_steps, int n_startup, int n_warmup);
+
+/* ----------------------------------------------------- corpus statistics (arxiv-stats) */
+
+/*
+ * Mergeable statistics over arxiv-map records (lib/stats.c, arxiv-stats(1)):
+ * papers per field, per primary category and per year, the cross-list matrix,
+ * text length in characters, words and WordPiece tokens, LaTeX and non-ASCII
+ * shares, duplicates, distinctive terms per field. Memory is bounded by the
+ * parameters; arxiv_stats_json(with_state) output merges exactly (up to the
+ * documented approximations) with arxiv_stats_merge_json.
+ */
+#define ARXIV_STATS_MAX_FIELDS 64
+struct arxiv_stats_params {
+	size_t term_cap;	/* terms kept in the count table (131072) */
+	size_t exact_max;	/* distinct ids/texts counted exactly (1048576), then HyperLogLog */
+	size_t top_terms;	/* distinctive terms printed per field (15); 0: terms not counted */
+	double prior;		/* alpha_0 of the Dirichlet prior (10000) */
+	size_t min_len;		/* shortest term, bytes (3) */
+	const char *stopwords;	/* stop-word list for the built-in term splitter; NULL: shipped */
+	int cleaner;		/* 1: records bring cleaned terms (rec.terms), no stop list loaded */
+};
+ARXIV_API struct arxiv_stats_params arxiv_stats_default_params(void);
+struct arxiv_stats_str {
+	const char *s;		/* borrowed; NULL with n 0 = absent */
+	size_t n;
+};
+struct arxiv_stats_record {
+	struct arxiv_stats_str id, text, label, date;	/* text: valid UTF-8 */
+	const struct arxiv_stats_str *categories;	/* primary first */
+	size_t n_categories;
+	const struct arxiv_stats_str *fields;
+	size_t n_fields;
+	long n_tokens;		/* WordPiece tokens incl. [CLS] [SEP]; -1 unknown */
+	struct arxiv_stats_str terms;	/* cleaned text (space-separated terms); s NULL:
+					 * split text with the built-in splitter */
+};
+struct arxiv_stats;
+/* new; p NULL: defaults. Loads the stop-word list unless p->cleaner. */
+ARXIV_API struct arxiv_stats *arxiv_stats_new(const struct arxiv_stats_params *p,
+    struct arxiv_error *err);
+ARXIV_API void arxiv_stats_free(struct arxiv_stats *s);
+/* Count one record (r and its strings borrowed for the call). 0 or -1 (out of memory). */
+ARXIV_API int arxiv_stats_add(struct arxiv_stats *s, const struct arxiv_stats_record *r,
+    struct arxiv_error *err);
+/* The statistics as one JSON object (schema in arxiv-stats(1)) into out (cleared);
+ * with_state adds "state", what arxiv_stats_merge_json needs. 0 or -1. */
+ARXIV_API int arxiv_stats_json(const struct arxiv_stats *s, int with_state, struct arxiv_buf *out);
+/* Add a with_state JSON result into s. 0 or -1 with err (invalid JSON, no state). */
+ARXIV_API int arxiv_stats_merge_json(struct arxiv_stats *s, const char *json, size_t len,
+    struct arxiv_error *err);
 
 #ifdef __cplusplus
 }

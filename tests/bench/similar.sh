@@ -37,7 +37,7 @@ timed() {
 
 echo "corpus: $nc records indexed, $nq held-out queries; $(nproc) cores (shared machine), $JOBS threads"
 printf '%-46s %8s %10s %13s %17s %17s\n' "step" count wall throughput "wall per item" "CPU per item"
-timed "arxiv-embed --learn (idf, 1 thread)" "$nc" rec "arxiv-embed --learn '$tmp/emb' '$tmp/corpus.jsonl' 2>/dev/null"
+timed "arxiv-embed --learn (idf + PCA)" "$nc" rec "arxiv-embed --learn '$tmp/emb' '$tmp/corpus.jsonl' 2>/dev/null"
 timed "arxiv-embed -e lexical (256 dims, $JOBS threads)" "$nc" rec "arxiv-embed -e '$tmp/emb' -j $JOBS '$tmp/corpus.jsonl' > '$tmp/vec.bin'"
 timed "arxiv-index -o (local file)" "$nc" rec "arxiv-index -o '$tmp/p.axi' '$tmp/vec.bin' 2>/dev/null"
 timed "arxiv-similar, text queries (embed + search)" "$nq" query "arxiv-similar -i '$tmp/p.axi' -j $JOBS -K 10 '$tmp/held.jsonl' > '$tmp/hits.jsonl'"
@@ -45,7 +45,7 @@ timed "arxiv-similar, text queries (embed + search)" "$nq" query "arxiv-similar 
 awk -F'"' -v q="$nq" 'NR % 97 == 0 && k < q { print "{\"id\":\"" $4 "\"}"; k++ }' "$tmp/corpus.jsonl" > "$tmp/ids.jsonl"
 timed "arxiv-similar, by id (search only)" "$(wc -l < "$tmp/ids.jsonl")" query "arxiv-similar -i '$tmp/p.axi' -j $JOBS -K 10 '$tmp/ids.jsonl' > /dev/null"
 timed "arxiv-similar, by id, 1 thread" "$(wc -l < "$tmp/ids.jsonl")" query "arxiv-similar -i '$tmp/p.axi' -j 1 -K 10 '$tmp/ids.jsonl' > /dev/null"
-ls -l "$tmp/p.axi" | awk '{ printf "index file: %.1f MiB\n", $5 / 1048576 }'
+awk -v b="$(stat -c %s "$tmp/p.axi")" 'BEGIN { printf "index file: %.1f MiB\n", b / 1048576 }'
 
 python3 - "$tmp/all.jsonl" "$tmp/held.jsonl" "$tmp/hits.jsonl" <<'EOF'
 import json, sys

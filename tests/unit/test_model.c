@@ -171,6 +171,12 @@ main(void)
 	CHECK_STR(b.data, "{\"predicted_category\":\"Computer Science\",\"confidence\":0.9120,"
 	    "\"top_k\":[{\"label\":\"Computer Science\",\"score\":0.9120},"
 	    "{\"label\":\"Mathematics\",\"score\":0.0500}]}", "seed schema, 4 decimals");
+	q.score[0] = NAN;
+	q.score[1] = INFINITY;
+	CHECK(arxiv_prediction_json(m, &q, &b) == 0, "prediction JSON of non-finite scores");
+	CHECK_STR(b.data, "{\"predicted_category\":\"Computer Science\",\"confidence\":null,"
+	    "\"top_k\":[{\"label\":\"Computer Science\",\"score\":null},"
+	    "{\"label\":\"Mathematics\",\"score\":null}]}", "NaN and Inf become null, never nan/inf");
 	q.label[0] = 7;
 	CHECK(arxiv_prediction_json(m, &q, &b) == -1, "label out of range refused");
 
