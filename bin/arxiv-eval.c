@@ -55,7 +55,7 @@ static const struct prog_deprecated deprecated[] = {
 
 static const struct prog P = {
 	"arxiv-eval", "[file ...]",
-	"Evaluate artifacts on labelled JSON lines or a tensor stream: accuracy, F1, confusion.",
+	"Evaluate artifacts on labelled JSON lines: accuracy, F1, confusion.",
 	"hVm:ktj:K:o:", longopts, help, deprecated
 };
 
