@@ -236,7 +236,7 @@ struct JsonPtr {
 };
 
 JsonPtr
-load_json(const std::string &path)
+load_json(const std::string &path, bool object = true)
 {
 	json_error_t je;
 	json_t *j = json_load_file(path.c_str(), 0, &je);
@@ -246,7 +246,7 @@ load_json(const std::string &path)
 			fail(path, fmt("cannot open: %s", strerror(ENOENT)));
 		fail(path, fmt("invalid JSON: %s", je.text), je.line);
 	}
-	if (!json_is_object(j)) {
+	if (object && !json_is_object(j)) {
 		json_decref(j);
 		fail(path, "not a JSON object");
 	}
@@ -386,6 +386,11 @@ struct Bert {
 	size_t seq_len = 256;
 	bool lowercase = true;
 	std::string prep;
+	/* embeddings: the tanh pooler over [CLS] (our own and HF BertModel's), or
+	 * what a sentence-transformers folder says: mean of the token states or
+	 * the [CLS] state, then L2-normalised when it has a Normalize module */
+	enum class Pool { Pooler, Mean, Cls } pool = Pool::Pooler;
+	bool normalize = false;
 };
 
 at::Tensor &
@@ -1526,6 +1531,64 @@ tokenizer_settings(const Bert &m)
 	return JsonPtr(j);
 }
 
+/*
+ * A sentence-transformers folder (modules.json): the Pooling module's config
+ * (pooling_mode_mean_tokens or pooling_mode_cls_token; the other modes are
+ * refused), a Normalize module, and max_seq_length of sentence_bert_config.json,
+ * as SentenceTransformer(dir).encode() applies them. No modules.json: the
+ * [CLS] state. (Our artifacts keep their trained pooler.)
+ */
+void
+read_st_config(Bert &m, const std::string &dir)
+{
+	std::string mp = join(dir, "modules.json");
+
+	if (!exists(mp)) {
+		/* a plain checkpoint: the [CLS] state, as SPECTER (BertModel's
+		 * pooler was trained for next-sentence prediction only) */
+		m.pool = Bert::Pool::Cls;
+		return;
+	}
+	JsonPtr j = load_json(mp, false);
+	bool pooling = false;
+	size_t i;
+	json_t *mod;
+
+	if (!json_is_array(j.j))
+		fail(mp, "not a JSON array of modules");
+	json_array_foreach(j.j, i, mod) {
+		json_t *t = json_object_get(mod, "type"), *pa = json_object_get(mod, "path");
+		std::string type = json_is_string(t) ? json_string_value(t) : "";
+		std::string path = json_is_string(pa) ? json_string_value(pa) : "";
+		if (type == "sentence_transformers.models.Normalize") {
+			m.normalize = true;
+		} else if (type == "sentence_transformers.models.Pooling") {
+			std::string cp = join(join(dir, path), "config.json");
+			JsonPtr c = load_json(cp);
+			auto on = [&](const char *k) { return json_is_true(json_object_get(c.j, k)); };
+			int modes = on("pooling_mode_mean_tokens") + on("pooling_mode_cls_token") +
+			    on("pooling_mode_max_tokens") + on("pooling_mode_mean_sqrt_len_tokens") +
+			    on("pooling_mode_weightedmean_tokens") + on("pooling_mode_lasttoken");
+			if (modes != 1 || !(on("pooling_mode_mean_tokens") || on("pooling_mode_cls_token")))
+				fail(cp, "only one pooling mode, mean_tokens or cls_token, is supported");
+			m.pool = on("pooling_mode_mean_tokens") ? Bert::Pool::Mean : Bert::Pool::Cls;
+			pooling = true;
+		} else if (type != "sentence_transformers.models.Transformer") {
+			fail(mp, fmt("module type \"%s\" is not supported", type.c_str()));
+		} else if (!path.empty()) {
+			fail(mp, "the Transformer module must be the folder itself (path \"\")");
+		}
+	}
+	if (!pooling)
+		fail(mp, "no sentence_transformers.models.Pooling module");
+	std::string sp = join(dir, "sentence_bert_config.json");
+	if (exists(sp)) {
+		JsonPtr c = load_json(sp);
+		if (json_object_get(c.j, "max_seq_length") != nullptr)
+			m.seq_len = (size_t)cfg_int(c.j, "max_seq_length", 512, 2, m.cfg.max_pos, sp);
+	}
+}
+
 /* Model from an artifacts directory (model/ + tokenizer/), or from a plain
  * Hugging Face folder (config.json, vocab.txt, weights: then seq_len is
  * min(512, max_position_embeddings) and the text is not cleaned). */
@@ -1555,7 +1618,10 @@ load_model(const std::string &dir, const arxiv_model_opts *o)
 	} else {
 		m->seq_len = (size_t)std::min<int64_t>(512, m->cfg.max_pos);
 		m->lowercase = read_lowercase(dir);
+		read_st_config(*m, dir);
 	}
+	if (o != nullptr && o->max_tokens >= 2)
+		m->seq_len = std::min(m->seq_len, o->max_tokens);
 	{
 		std::string wp = art ? join(mdir, "model.safetensors") : weights_path(dir);
 		auto w = read_weights(wp, true);
@@ -1598,7 +1664,19 @@ run_infer(const Bert &m, const char *const *texts, const size_t *lens, size_t n,
 			if (out != nullptr)
 				topk_fill(f.logits, &order[bt.first], bt.second, k, out);
 			if (emb != nullptr) {
-				at::Tensor p = f.pooled.to(at::kCPU, at::kFloat).contiguous();
+				at::Tensor p = f.pooled;
+				if (m.pool != Bert::Pool::Pooler) {
+					at::Tensor h = f.hidden.to(at::kFloat);
+					if (m.pool == Bert::Pool::Cls) {
+						p = h.select(1, 0);
+					} else {	/* sentence-transformers' Pooling, mean */
+						at::Tensor w = tm.unsqueeze(-1).to(at::kFloat);
+						p = (h * w).sum(1) / at::clamp_min(w.sum(1), 1e-9);
+					}
+				}
+				if (m.normalize)	/* torch.nn.functional.normalize(p=2, eps=1e-12) */
+					p = p / at::clamp_min(p.to(at::kFloat).norm(2, {1}, true), 1e-12);
+				p = p.to(at::kCPU, at::kFloat).contiguous();
 				const float *pp = p.data_ptr<float>();
 				size_t H = (size_t)m.cfg.hidden;
 				for (size_t b = 0; b < bt.second; b++)

@@ -8,7 +8,7 @@
 load helper
 
 FIX="$TOP/tests/cases/arxiv-serve"
-USAGE="usage: arxiv-serve [-m dir | --model=dir] [-l host:port | --listen=host:port] [-j threads | --jobs=threads] [-B maxbatch | --max-batch=maxbatch] [-b maxbody | --max-body=maxbody] [-c maxconn | --max-conn=maxconn] [-T timeout | --timeout=timeout] [-w webdir | --web-dir=webdir] [-R reportdir | --report-dir=reportdir] [-q | --quiet] [--min-confidence=p] [--ood-threshold=p]"
+USAGE="usage: arxiv-serve [-m dir | --model=dir] [-i index | --index=index] [-d dsn | --dsn=dsn] [-e dir | --embedder=dir] [-l host:port | --listen=host:port] [-j threads | --jobs=threads] [-B maxbatch | --max-batch=maxbatch] [-b maxbody | --max-body=maxbody] [-c maxconn | --max-conn=maxconn] [-T timeout | --timeout=timeout] [-w webdir | --web-dir=webdir] [-R reportdir | --report-dir=reportdir] [-q | --quiet] [--min-confidence=p] [--ood-threshold=p]"
 ABS="We propose a scalable approach to graph neural networks for learning on large graphs."
 
 # start_server LOG [args...]: arxiv-serve on a free loopback port, in the
@@ -308,7 +308,7 @@ EOF
 
 @test "404 for an unknown path, with and without a query" {
 	req "$URL/api/nope"
-	expect 404 '{"error":"not found","detail":"no such path: /api/nope; try POST /api/predict/, GET /api/labels/, /healthz, /readyz, /metrics, / or /report/"}'
+	expect 404 '{"error":"not found","detail":"no such path: /api/nope; try POST /api/predict/, /api/similar/, GET /api/labels/, /healthz, /readyz, /metrics, / or /report/"}'
 	req "$URL/healthz/x?y=1"
 	expect 404
 	req "$URL/healthz?probe=1"
@@ -861,4 +861,105 @@ assert "abstained" not in p[1] and p[1]["predicted_category"] == "Computer Scien
 	expect 200
 	[[ "$body" != *abstained* ]]
 	stop_server
+}
+
+# a similar-paper index of make_papers' 30 papers in $TMP: emb/ and papers.axi
+make_index() {
+	make_papers papers.jsonl
+	arxiv-embed --learn emb papers.jsonl 2>/dev/null
+	arxiv-embed -e emb papers.jsonl | arxiv-index -o papers.axi 2>/dev/null
+}
+
+@test "POST /api/similar/ without an index: 503 with the reason" {
+	need_model
+	req -d '{"abstract":"graphene","k":5}' "$URL/api/similar/"
+	expect 503 '{"error":"no index","detail":"no similar-paper index is configured; start arxiv-serve with -i FILE (arxiv-index -o) or -d DSN"}'
+	req "$URL/api/similar/"
+	expect 405
+	[ "$(header Allow)" = "POST, OPTIONS" ]
+}
+
+@test "POST /api/similar/ with -i: abstract or id, k, field; the answers of arxiv-similar" {
+	need_model
+	make_index
+	start_server "$TMP/log" -m "$MODEL" -i papers.axi
+	req -H 'Content-Type: application/json' -d '{"abstract":"We study superconductivity in twisted bilayer graphene"}' "$URL/api/similar/"
+	expect 200
+	[ "$(jq '.similar | length' <<<"$body")" -eq 5 ]
+	[ "$(jq -r '.similar[].field' <<<"$body" | sort -u)" = Physics ]
+	[ "$(jq -c '.similar[0] | keys_unsorted' <<<"$body")" = '["id","title","field","score"]' ]
+	# the same neighbours, scores and order as arxiv-similar
+	want=$(arxiv-similar -i papers.axi -K 5 <<<"We study superconductivity in twisted bilayer graphene" | jq -c 'del(.query)')
+	[ "$(jq -c '.similar[]' <<<"$body")" = "$want" ]
+	req -d '{"id":"2101.00021","k":9}' "$URL/api/similar/"
+	expect 200
+	[ "$(jq -r '.similar[].id' <<<"$body" | sort | tr '\n' ' ')" = "2101.00022 2101.00023 2101.00024 2101.00025 2101.00026 2101.00027 2101.00028 2101.00029 2101.00030 " ]
+	req -d '{"abstract":"graphene superconductivity","k":2,"field":"Mathematics"}' "$URL/api/similar/"
+	expect 200
+	[ "$(jq -r '.similar[].field' <<<"$body" | sort -u)" = Mathematics ]
+	req -d '{"id":"9999.99999"}' "$URL/api/similar/"
+	expect 404 '{"error":"not found","detail":"paper 9999.99999 is not in the index"}'
+	req -d '{"abstract":"x","id":"2101.00001"}' "$URL/api/similar/"
+	expect 400 '{"error":"invalid request","detail":"give either \"abstract\" or \"id\", not both"}'
+	req -d '{"abstract":"x","k":101}' "$URL/api/similar/"
+	expect 400 '{"error":"invalid request","detail":"\"k\" must be an integer between 1 and 100"}'
+	req -d '{"k":3}' "$URL/api/similar/"
+	expect 400 '{"error":"invalid request","detail":"\"abstract\" (or \"id\") is required"}'
+	req -d '{"abstract":' "$URL/api/similar/"
+	expect 400
+	[ "$(jq -r .error <<<"$body")" = "malformed JSON" ]
+	req -H 'Content-Type: text/plain' -d '{"id":"2101.00001"}' "$URL/api/similar/"
+	expect 415
+	# /readyz reports the index
+	req "$URL/readyz"
+	expect 200
+	[ "$(jq -c '.index | {kind, size, dim, text_queries}' <<<"$body")" = '{"kind":"file","size":30,"dim":256,"text_queries":true}' ]
+	[ "$(jq -r .index.embedder <<<"$body")" = "$(jq -r .identity emb/embedder.json)" ]
+	curl -s "$URL/metrics" | grep -q 'arxiv_http_requests_total{path="/api/similar/",status="404"} 1'
+	stop_server
+}
+
+@test "arxiv-serve -i: an index that cannot be opened answers 503 with the reason; SIGHUP reopens it" {
+	need_model
+	make_index
+	mv papers.axi later.axi
+	start_server "$TMP/log" -m "$MODEL" -i papers.axi
+	req -d '{"id":"2101.00001"}' "$URL/api/similar/"
+	expect 503
+	[ "$(jq -r .detail <<<"$body")" = "cannot open the index: papers.axi: No such file or directory; build the index with arxiv-index -o" ]
+	req "$URL/readyz"
+	expect 200
+	[ "$(jq -r .index.error <<<"$body")" = "cannot open the index: papers.axi: No such file or directory; build the index with arxiv-index -o" ]
+	mv later.axi papers.axi
+	kill -HUP "$SPID"
+	for i in $(seq 100); do grep -q "opened file index" "$TMP/log" && break; sleep 0.05; done
+	req -d '{"id":"2101.00001","k":1}' "$URL/api/similar/"
+	expect 200
+	# without its embedder: ids still work, abstracts are 503 with the reason
+	rm -r emb
+	kill -HUP "$SPID"
+	for i in $(seq 100); do grep -q "reopened file index" "$TMP/log" && break; sleep 0.05; done
+	req -d '{"abstract":"graphene"}' "$URL/api/similar/"
+	expect 503
+	[ "$(jq -r .error <<<"$body")" = "no embedder" ]
+	req -d '{"id":"2101.00001","k":1}' "$URL/api/similar/"
+	expect 200
+	stop_server
+}
+
+@test "the page in headless Chromium with -i: the five similar papers under the prediction (tests/browser_test.py)" {
+	need_model
+	py=/usr/bin/python3
+	[ -x "$py" ] || py=python3
+	"$py" -c 'import websocket' 2>/dev/null || skip "python3-websocket missing (apt-get install python3-websocket)"
+	make_index
+	start_server "$TMP/log" -m "$MODEL" -i papers.axi -w "$TOP/data/web"
+	shots="$ARXIV_BUILD/test-artifacts"
+	run timeout 120 "$py" "$TOP/tests/browser_test.py" --url "$URL/" --out "$shots" --expect-similar
+	[ "$status" -ne 77 ] || skip "chromium not installed"
+	echo "$output"
+	assert_success
+	assert_output_contains "ok: desktop: 5 similar papers listed"
+	stop_server
+	echo "# screenshot: $shots/serve-page-desktop-similar.png" >&3
 }

@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """Drive arxiv-serve's web page in headless Chromium over the DevTools protocol.
 
-    browser_test.py --url http://127.0.0.1:PORT/ --out DIR [--expect-error STATUS | --expect-abstain]
+    browser_test.py --url http://127.0.0.1:PORT/ --out DIR [--expect-error STATUS | --expect-abstain] [--expect-similar]
 
 Types an abstract into the page, presses Ctrl+Enter, waits for the result and
 checks what is rendered against a direct call to POST /api/predict/ (label,
@@ -12,7 +12,11 @@ shown in the page instead. The fields chips and the explanation (the
 abstract with the API's explanation terms highlighted) are checked against the
 API too; with --expect-abstain it types text that is no abstract and checks
 that the page says plainly that the model abstained, and why
-(serve-page-abstain.png). Exit 0 ok, 1 a check failed, 77 Chromium missing.
+(serve-page-abstain.png).
+With --expect-similar (a server started with an index)
+it checks the "Similar papers" list under the prediction against POST
+/api/similar/ (titles linked to https://arxiv.org/abs/ID, field, score);
+without it, that the list stays hidden. Exit 0 ok, 1 a check failed, 77 Chromium missing.
 Needs python3-websocket (Debian) for the DevTools websocket.
 """
 import argparse
@@ -140,6 +144,44 @@ def api_predict(url, abstract, top_k):
         return json.load(r)
 
 
+def api_similar(url, abstract, k):
+    req = urllib.request.Request(url + "api/similar/", method="POST",
+                                 data=json.dumps({"abstract": abstract, "k": k}).encode(),
+                                 headers={"Content-Type": "application/json"})
+    with urllib.request.urlopen(req, timeout=10) as r:
+        return json.load(r)["similar"]
+
+
+SIMILAR = """(() => {
+  const box = document.getElementById('similar-box');
+  return {
+    hidden: box.hidden,
+    items: [...document.querySelectorAll('#similar li')].map(li => ({
+      href: li.querySelector('a').href,
+      title: li.querySelector('a').textContent,
+      score: li.querySelector('.score').textContent,
+      meta: li.querySelector('.meta').textContent,
+    })),
+  };
+})()"""
+
+
+def check_similar(tab, url, name, expect):
+    if not expect:
+        time.sleep(0.5)
+        check(tab.js(SIMILAR)["hidden"], "%s: no index: no similar papers shown" % name)
+        return
+    want = api_similar(url, ABSTRACT, 5)
+    tab.wait_js("document.getElementById('similar-box').hidden === false")
+    got = tab.js(SIMILAR)["items"]
+    check(len(got) == len(want) == 5, "%s: 5 similar papers listed (%d, API %d)" % (name, len(got), len(want)))
+    for g, w in zip(got, want):
+        check(g["href"] == "https://arxiv.org/abs/" + w["id"], "%s: %s links to its abstract page" % (name, w["id"]))
+        check(g["title"] == w["title"], "%s: title %r shown" % (name, w["title"]))
+        check(g["score"] == "%.2f" % w["score"], "%s: score %s shown as %s" % (name, w["score"], g["score"]))
+        check(w["field"] in g["meta"] and w["id"] in g["meta"], "%s: id and field shown (%r)" % (name, g["meta"]))
+
+
 def api_labels(url):
     with urllib.request.urlopen(url + "api/labels/", timeout=10) as r:
         return json.load(r)["labels"]
@@ -199,7 +241,7 @@ STATE = """(() => {
 })()"""
 
 
-def run_success(tab, url, outdir):
+def run_success(tab, url, outdir, similar=False):
     labels = api_labels(url)
     k = min(5, len(labels))
     want = api_predict(url, ABSTRACT, k)
@@ -236,7 +278,9 @@ def run_success(tab, url, outdir):
         check(len(st["marks"]) > 0 and all(m in terms for m in st["marks"]),
               "%s: highlighted words %r are the API's terms" % (name, st["marks"][:6]))
         check(st["marks"][0] in ABSTRACT, "%s: highlights are the abstract's own words" % name)
-        screenshot(tab, os.path.join(outdir, "serve-page-%s.png" % name))
+        check_similar(tab, url, name, similar)
+        check(not tab.js(STATE)["overflow"], "%s: no horizontal scrolling with the list" % name)
+        screenshot(tab, os.path.join(outdir, "serve-page-%s%s.png" % (name, "-similar" if similar else "")))
     # an empty abstract is refused in the page, without a request
     type_and_submit(tab, "")
     tab.wait_js("document.getElementById('error').hidden === false")
@@ -281,6 +325,7 @@ def main():
     ap.add_argument("--out", required=True)
     ap.add_argument("--expect-error")
     ap.add_argument("--expect-abstain", action="store_true")
+    ap.add_argument("--expect-similar", action="store_true")
     a = ap.parse_args()
     url = a.url if a.url.endswith("/") else a.url + "/"
     os.makedirs(a.out, exist_ok=True)
@@ -296,7 +341,7 @@ def main():
         elif a.expect_abstain:
             run_abstain(tab, url, a.out)
         else:
-            run_success(tab, url, a.out)
+            run_success(tab, url, a.out, a.expect_similar)
         tab.ws.close()
         return 0
     except Fail as e:
