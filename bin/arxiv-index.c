@@ -21,25 +21,36 @@
 
 #define BATCH 1000
 
-static const char usage_line[] =
-    "usage: arxiv-index -o index | -d dsn [-k] [--batch n] [--verbose] [file ...]";
+enum { O_VERBOSE = 256, O_BATCH };
 
-static void
-usage(FILE *fp, int status)
-{
-	fprintf(fp, "%s\n", usage_line);
-	if (status == 0)
-		fputs("Load vector streams (arxiv-embed -e) into an index for arxiv-similar and\n"
-		    "arxiv-serve -i; papers already there are replaced by id.\n"
-		    "  -o, --output FILE      the local index file to create or update\n"
-		    "  -d, --dsn DSN          a PostgreSQL + pgvector database instead (libpq DSN or URI)\n"
-		    "  -k, --keep-going       skip papers the index refuses, count them\n"
-		    "      --batch N          -d: papers per transaction (default 10000)\n"
-		    "      --verbose          progress messages\n"
-		    "  -h, --help             this help\n"
-		    "  -V, --version          print the version\n", fp);
-	exit(status);
-}
+static const struct option longopts[] = {
+	{ "output", required_argument, NULL, 'o' },
+	{ "dsn", required_argument, NULL, 'd' },
+	{ "keep-going", no_argument, NULL, 'k' },
+	{ "batch", required_argument, NULL, O_BATCH },
+	{ "verbose", no_argument, NULL, O_VERBOSE },
+	{ "help", no_argument, NULL, 'h' },
+	{ "version", no_argument, NULL, 'V' },
+	{ NULL, 0, NULL, 0 }
+};
+
+static const struct prog_help help[] = {
+	{ "output", "index", "the local index file to create or update", 0 },
+	{ "dsn", "dsn", "a PostgreSQL + pgvector database instead (libpq DSN or URI)", 0 },
+	{ "keep-going", NULL, "skip papers the index refuses, count them", 0 },
+	{ "batch", "n", "-d: papers per transaction (default: 10000)", 0 },
+	{ "verbose", NULL, "progress messages", 0 },
+	{ "help", NULL, "print this help and exit", 0 },
+	{ "version", NULL, "print the version and exit", 0 },
+	{ NULL, NULL, NULL, 0 }
+};
+
+static const struct prog P = {
+	"arxiv-index", "[file ...]",
+	"Load vector streams (arxiv-embed -e) into an index for arxiv-similar and\n"
+	"arxiv-serve -i; papers already there are replaced by id.",
+	"hVo:d:k", longopts, help, NULL
+};
 
 /* A batch of copied records (the reader's are borrowed until its next call). */
 struct batch {
@@ -112,16 +123,6 @@ batch_flush(struct arxiv_index *ix, struct batch *b, const char *name, int keep_
 int
 main(int argc, char *argv[])
 {
-	static const struct option opts[] = {
-		{ "output", required_argument, NULL, 'o' },
-		{ "dsn", required_argument, NULL, 'd' },
-		{ "keep-going", no_argument, NULL, 'k' },
-		{ "verbose", no_argument, NULL, 'v' + 256 },
-		{ "batch", required_argument, NULL, 'b' + 256 },
-		{ "help", no_argument, NULL, 'h' },
-		{ "version", no_argument, NULL, 'V' },
-		{ NULL, 0, NULL, 0 }
-	};
 	struct arxiv_index_opts io = arxiv_index_default_opts();
 	struct arxiv_error e = { "", 0, "" };
 	struct arxiv_index *ix = NULL;
@@ -138,13 +139,13 @@ main(int argc, char *argv[])
 	FILE *fp;
 
 	arxiv_set_log(prog_log, &verbose);
-	while ((c = getopt_long(argc, argv, "o:d:khV", opts, NULL)) != -1) {
+	while ((c = prog_getopt(&P, argc, argv)) != -1) {
 		switch (c) {
 		case 'o': out = optarg; break;
 		case 'd': dsn = optarg; break;
 		case 'k': keep_going = 1; break;
-		case 'v' + 256: verbose = 1; break;
-		case 'b' + 256: {
+		case O_VERBOSE: verbose = 1; break;
+		case O_BATCH: {
 			char *end;
 			long v;
 
@@ -152,21 +153,21 @@ main(int argc, char *argv[])
 			v = strtol(optarg, &end, 10);
 			if (errno || *end || end == optarg || v < 1 || v > 100000000) {
 				warnx("--batch: not a count from 1 to 100000000: %s", optarg);
-				usage(stderr, 2);
+				prog_usage(&P, stderr);
+				return 2;
 			}
 			io.batch = (size_t)v;
 			break;
 		}
-		case 'h': usage(stdout, 0); break;
-		case 'V': printf("arxiv-index %s\n", VERSION); return prog_fshut();
-		default: usage(stderr, 2);
+		default: prog_usage(&P, stderr); return 2;
 		}
 	}
 	argc -= optind;
 	argv += optind;
 	if ((out == NULL) == (dsn == NULL)) {
 		warnx(out ? "-o and -d exclude each other" : "no index: -o file or -d dsn is required");
-		usage(stderr, 2);
+		prog_usage(&P, stderr);
+		return 2;
 	}
 	if (dsn)
 		io.kind = "pgvector";

@@ -25,29 +25,40 @@
 #define DEFAULT_K 5
 #define MAX_K 1000
 
-static const char usage_line[] =
-    "usage: arxiv-similar -i index | -d dsn [-K k] [-e dir] [-j jobs] [--field field] [--id id] "
-    "[file ...]";
+enum { O_FIELD = 256, O_ID };
 
-static void
-usage(FILE *fp, int status)
-{
-	fprintf(fp, "%s\n", usage_line);
-	if (status == 0)
-		fputs("Print the indexed papers most similar to each query line (an abstract, or a\n"
-		    "JSONL record with \"abstract\" or \"text\", or with only \"id\"), or to --id.\n"
-		    "  -i, --index FILE       a local index file (arxiv-index -o)\n"
-		    "  -d, --dsn DSN          a PostgreSQL + pgvector index (arxiv-index -d)\n"
-		    "  -K, --top-k K          neighbours per query (default 5, at most 1000)\n"
-		    "  -e, --embedder DIR     embed queries with this embedder (default: the one\n"
-		    "                         recorded in the index; its identity must match)\n"
-		    "  -j, --jobs N           search threads (default 2)\n"
-		    "      --field FIELD      only papers of this field (e.g. Physics)\n"
-		    "      --id ID            the neighbours of this indexed paper (no input read)\n"
-		    "  -h, --help             this help\n"
-		    "  -V, --version          print the version\n", fp);
-	exit(status);
-}
+static const struct option longopts[] = {
+	{ "index", required_argument, NULL, 'i' },
+	{ "dsn", required_argument, NULL, 'd' },
+	{ "top-k", required_argument, NULL, 'K' },
+	{ "embedder", required_argument, NULL, 'e' },
+	{ "jobs", required_argument, NULL, 'j' },
+	{ "field", required_argument, NULL, O_FIELD },
+	{ "id", required_argument, NULL, O_ID },
+	{ "help", no_argument, NULL, 'h' },
+	{ "version", no_argument, NULL, 'V' },
+	{ NULL, 0, NULL, 0 }
+};
+
+static const struct prog_help help[] = {
+	{ "index", "index", "a local index file (arxiv-index -o)", 0 },
+	{ "dsn", "dsn", "a PostgreSQL + pgvector index (arxiv-index -d)", 0 },
+	{ "top-k", "k", "neighbours per query (default: 5, at most 1000)", 0 },
+	{ "embedder", "dir", "embed queries with this embedder (default: the index's; same identity)", 0 },
+	{ "jobs", "n", "search threads (default: 2)", 0 },
+	{ "field", "field", "only papers of this field (e.g. Physics)", 0 },
+	{ "id", "id", "the neighbours of this indexed paper (no input read)", 0 },
+	{ "help", NULL, "print this help and exit", 0 },
+	{ "version", NULL, "print the version and exit", 0 },
+	{ NULL, NULL, NULL, 0 }
+};
+
+static const struct prog P = {
+	"arxiv-similar", "[file ...]",
+	"Print the indexed papers most similar to each query line (an abstract, or a\n"
+	"JSONL record with \"abstract\" or \"text\", or with only \"id\"), or to --id.",
+	"hVi:d:K:e:j:", longopts, help, NULL
+};
 
 struct sim {
 	struct arxiv_index *ix;
@@ -212,18 +223,6 @@ query_file(struct sim *s, FILE *fp, const char *name)
 int
 main(int argc, char *argv[])
 {
-	static const struct option opts[] = {
-		{ "index", required_argument, NULL, 'i' },
-		{ "dsn", required_argument, NULL, 'd' },
-		{ "top-k", required_argument, NULL, 'K' },
-		{ "embedder", required_argument, NULL, 'e' },
-		{ "jobs", required_argument, NULL, 'j' },
-		{ "field", required_argument, NULL, 'f' + 256 },
-		{ "id", required_argument, NULL, 'I' + 256 },
-		{ "help", no_argument, NULL, 'h' },
-		{ "version", no_argument, NULL, 'V' },
-		{ NULL, 0, NULL, 0 }
-	};
 	struct arxiv_index_opts io = arxiv_index_default_opts();
 	struct arxiv_error e = { "", 0, "" };
 	struct sim s;
@@ -235,29 +234,29 @@ main(int argc, char *argv[])
 	s.k = DEFAULT_K;
 	io.threads = 2;
 	arxiv_set_log(prog_log, &verbose);
-	while ((c = getopt_long(argc, argv, "i:d:K:e:j:hV", opts, NULL)) != -1) {
+	while ((c = prog_getopt(&P, argc, argv)) != -1) {
 		switch (c) {
 		case 'i': path = optarg; break;
 		case 'd': dsn = optarg; break;
 		case 'K': s.k = (size_t)prog_num(optarg, 1, MAX_K, "top-k"); break;
 		case 'e': s.edir = optarg; break;
 		case 'j': io.threads = (int)prog_num(optarg, 1, 64, "job count"); break;
-		case 'f' + 256: s.field = optarg; break;
-		case 'I' + 256: id = optarg; break;
-		case 'h': usage(stdout, 0); break;
-		case 'V': printf("arxiv-similar %s\n", VERSION); return prog_fshut();
-		default: usage(stderr, 2);
+		case O_FIELD: s.field = optarg; break;
+		case O_ID: id = optarg; break;
+		default: prog_usage(&P, stderr); return 2;
 		}
 	}
 	argc -= optind;
 	argv += optind;
 	if ((path == NULL) == (dsn == NULL)) {
 		warnx(path ? "-i and -d exclude each other" : "no index: -i file or -d dsn is required");
-		usage(stderr, 2);
+		prog_usage(&P, stderr);
+		return 2;
 	}
 	if (id && argc) {
 		warnx("--id reads no input files");
-		usage(stderr, 2);
+		prog_usage(&P, stderr);
+		return 2;
 	}
 	if (dsn)
 		io.kind = "pgvector";

@@ -5,7 +5,7 @@
 # the man page examples.
 load helper
 
-USAGE="usage: arxiv-index -o index | -d dsn [-k] [--batch n] [--verbose] [file ...]"
+USAGE="usage: arxiv-index [-o index | --output=index] [-d dsn | --dsn=dsn] [-k | --keep-going] [--batch=n] [--verbose] [file ...]"
 
 # papers.jsonl, a lexical embedder emb/ learnt from it, and its vectors.
 setup_papers() {
@@ -17,7 +17,7 @@ setup_papers() {
 @test "arxiv-index --help lists every option and exits 0" {
 	run arxiv-index --help
 	assert_status 0
-	[ "${lines[0]}" = "$USAGE" ]
+	[ "$(synopsis)" = "$USAGE" ]
 	for o in -o --output -d --dsn -k --keep-going --batch --verbose -h --help -V --version; do
 		assert_output_contains " $o"
 	done
@@ -26,7 +26,7 @@ setup_papers() {
 @test "arxiv-index: a bad option or no index prints the usage on stderr and exits 2" {
 	run arxiv-index -x
 	assert_status 2
-	[ "${lines[1]}" = "$USAGE" ]
+	[ "$(synopsis)" = "$USAGE" ]
 	run arxiv-index
 	assert_status 2
 	[ "${lines[0]}" = "arxiv-index: no index: -o file or -d dsn is required" ]

@@ -5,7 +5,7 @@
 # real data, the man page examples.
 load helper
 
-USAGE="usage: arxiv-similar -i index | -d dsn [-K k] [-e dir] [-j jobs] [--field field] [--id id] [file ...]"
+USAGE="usage: arxiv-similar [-i index | --index=index] [-d dsn | --dsn=dsn] [-K k | --top-k=k] [-e dir | --embedder=dir] [-j n | --jobs=n] [--field=field] [--id=id] [file ...]"
 
 setup_index() {
 	make_papers papers.jsonl
@@ -21,7 +21,7 @@ ids() {
 @test "arxiv-similar --help lists every option and exits 0" {
 	run arxiv-similar --help
 	assert_status 0
-	[ "${lines[0]}" = "$USAGE" ]
+	[ "$(synopsis)" = "$USAGE" ]
 	for o in -i --index -d --dsn -K --top-k -e --embedder -j --jobs --field --id -h --help -V --version; do
 		assert_output_contains " $o"
 	done
@@ -30,7 +30,7 @@ ids() {
 @test "arxiv-similar: a bad option or no index prints the usage on stderr and exits 2" {
 	run arxiv-similar -x
 	assert_status 2
-	[ "${lines[1]}" = "$USAGE" ]
+	[ "$(synopsis)" = "$USAGE" ]
 	run arxiv-similar
 	assert_status 2
 	[ "${lines[0]}" = "arxiv-similar: no index: -i file or -d dsn is required" ]

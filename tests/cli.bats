@@ -4,7 +4,7 @@
 # usage, and the deprecated spellings still working with a warning.
 load helper
 
-PROGS="arxiv-map arxiv-clean arxiv-tok arxiv-split arxiv-train arxiv-eval arxiv-predict arxiv-embed arxiv-serve arxiv-hpo arxiv-stats arxiv-report arxiv-harvest"
+PROGS="arxiv-map arxiv-clean arxiv-tok arxiv-split arxiv-train arxiv-eval arxiv-predict arxiv-embed arxiv-serve arxiv-hpo arxiv-stats arxiv-report arxiv-harvest arxiv-index arxiv-similar"
 DEP="is deprecated and will be removed in the next release; use"
 
 man_of() {

@@ -182,7 +182,7 @@ stage_lines() {
 	# the search is an option of the train stage: without it, a plain training reruns
 	run "$PIPE" --data a.jsonl --workdir w --no-serve
 	assert_success
-	[ "$(stage_lines | tr '\n' ' ')" = "map skipped clean skipped split skipped train ran eval ran stats skipped explore ran " ] || { echo "$output"; return 1; }
+	[ "$(stage_lines | tr '\n' ' ')" = "map skipped clean skipped split skipped train ran eval ran stats skipped explore ran embedder skipped vectors skipped index skipped " ] || { echo "$output"; return 1; }
 	run "$PIPE" --data a.jsonl --workdir w --no-serve --tune x
 	assert_failure
 	assert_output_contains "--tune: not a number: 'x'"
