@@ -456,7 +456,7 @@ train_fast(const struct arxiv_train_params *p, const struct arxiv_dataset *train
 		    "unlabelled_examples", (json_int_t)dx.n_unlabelled,
 		    "alpha", p->distill_alpha, "temperature", p->distill_temperature,
 		    "loss", "softmax");
-		arxiv_log(ARXIV_LOG_INFO, "distilling %s (%s) on %zu labelled and %zu unlabelled "
+		arxiv_log(ARXIV_LOG_DEBUG, "distilling %s (%s) on %zu labelled and %zu unlabelled "
 		    "records", p->teacher, dx.teacher_type, train0->n, dx.n_unlabelled);
 	}
 	if (ids) {
