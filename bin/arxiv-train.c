@@ -355,6 +355,8 @@ main(int argc, char *argv[])
 		warnx("%s", chk);
 		return 2;
 	}
+	if (p.teacher)
+		p.loss = "softmax";	/* what distillation trains (and so what MLflow records) */
 	arxiv_set_log(prog_log, &verbose);
 	if (stat(out, &sb) == 0 && !force)
 		errx(1, "%s: already exists (overwrite it with -f)", out);

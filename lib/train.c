@@ -109,8 +109,8 @@ arxiv_train_params_json(const struct arxiv_train_params *p, struct arxiv_buf *ou
 	    "weight_decay", p->weight_decay, "warmup_ratio", p->warmup_ratio,
 	    "max_grad_norm", p->max_grad_norm, "dropout", p->dropout,
 	    "resume_dir", S(p->resume_dir), "vocab", S(p->vocab));
-	if (o != NULL && p->teacher &&
-	    (json_object_set_new(o, "teacher", json_string(p->teacher)) < 0 ||
+	if (o != NULL &&
+	    (json_object_set_new(o, "teacher", S(p->teacher)) < 0 ||
 	    json_object_set_new(o, "unlabelled", S(p->unlabelled)) < 0 ||
 	    json_object_set_new(o, "distill_alpha", json_real(p->distill_alpha)) < 0 ||
 	    json_object_set_new(o, "distill_temperature", json_real(p->distill_temperature)) < 0)) {

@@ -417,9 +417,12 @@ print(sum(x == y for x, y in zip(a, b)) / len(a))'
 	[ "$(json_get student/metadata/artifact.json params teacher)" = teacher ]
 	[ "$(json_get student/metadata/artifact.json params loss)" = softmax ]
 	[ "$(json_get student/metadata/artifact.json params distill_alpha)" = 0.9 ]
-	grep -qx teacher mlruns/*/*/params/teacher
-	grep -qx 0.9 mlruns/*/*/params/distill_alpha
 	[ "$(grep -l unl.jsonl mlruns/*/*/params/unlabelled | wc -l)" = 1 ]
+	d=$(dirname "$(grep -l unl.jsonl mlruns/*/*/params/unlabelled)")
+	[ "$(cat "$d/teacher")" = teacher ]
+	[ "$(cat "$d/distill_alpha")" = 0.9 ]
+	[ "$(cat "$d/distill_temperature")" = 2.0 ]
+	[ "$(cat "$d/loss")" = softmax ]
 }
 
 @test "arxiv-train --teacher: bad teachers, label sets and parameters are refused" {
