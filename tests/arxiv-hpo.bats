@@ -197,7 +197,7 @@ PY
 
 @test "arxiv-hpo --resume after kill -9 loses no finished trial and re-runs the running ones" {
 	: > t.jsonl; : > v.jsonl
-	FAKE_SLEEP=0.3 ARXIV_TRAIN="$HPO/fake-train" arxiv-hpo -n 10 -j 2 \
+	FAKE_SLEEP=1 ARXIV_TRAIN="$HPO/fake-train" arxiv-hpo -n 10 -j 2 \
 		--space "$HPO/quad.space" -o art t.jsonl v.jsonl > out1 2>&1 &
 	pid=$!
 	for _ in $(seq 1 200); do
