@@ -14,7 +14,7 @@
 enum {
 	O_VERSION = 256, O_HELP, O_BATCH, O_ACCUM, O_WARMUP, O_WDECAY, O_CHAR, O_L2, O_GRADNORM,
 	O_DROPOUT, O_LOSS, O_VERBOSE, O_TEST, O_THREADS, O_PARAM, O_RUNNAME, O_PARENT,
-	O_PRECISION
+	O_PRECISION, O_TEACHER, O_DALPHA, O_DTEMP
 };
 
 static const struct option longopts[] = {
@@ -47,6 +47,10 @@ static const struct option longopts[] = {
 	{ "char-ngrams", required_argument, NULL, O_CHAR },
 	{ "l2", required_argument, NULL, O_L2 },
 	{ "loss", required_argument, NULL, O_LOSS },
+	{ "teacher", required_argument, NULL, O_TEACHER },
+	{ "unlabelled", required_argument, NULL, 'u' },
+	{ "distill-alpha", required_argument, NULL, O_DALPHA },
+	{ "distill-temperature", required_argument, NULL, O_DTEMP },
 	{ "param", required_argument, NULL, O_PARAM },
 	{ "run-name", required_argument, NULL, O_RUNNAME },
 	{ "mlflow-parent", required_argument, NULL, O_PARENT },
@@ -86,6 +90,10 @@ static const struct prog_help help[] = {
 	{ "char-ngrams", "min:max", "fast model: character n-gram lengths (0:0: none)", 0 },
 	{ "l2", "l2", "fast model: L2 penalty on every row of the direct model", 0 },
 	{ "loss", "hinge|softmax", "fast model: the loss (default: hinge)", 0 },
+	{ "teacher", "teacher", "fast model: distil this artifacts directory's probabilities (softmax loss)", 0 },
+	{ "unlabelled", "unlabelled", "with --teacher: also train on these JSONL records' teacher labels", 0 },
+	{ "distill-alpha", "a", "with --teacher: weight of the teacher vs the true label (default: 0.5)", 0 },
+	{ "distill-temperature", "T", "with --teacher: soften the teacher as p^(1/T) (default: 2)", 0 },
 	{ "param", "key=value", "set any training parameter by name (repeatable; see arxiv-train(1))", 0 },
 	{ "run-name", "name", "the MLflow run's name (default: derived from the output)", 0 },
 	{ "mlflow-parent", "run_id", "record the run as a child of this MLflow run", 0 },
@@ -105,7 +113,7 @@ static const struct prog_deprecated deprecated[] = {
 static const struct prog P = {
 	"arxiv-train", "train val",
 	"Train a classifier on a training and a validation set; write an artifacts directory.",
-	"hVM:o:fp:e:l:d:g:b:w:j:s:v:t:i:c:D:r:", longopts, help, deprecated
+	"hVM:o:fp:e:l:d:g:b:w:j:s:v:t:i:c:D:r:u:", longopts, help, deprecated
 };
 
 /*
@@ -130,7 +138,7 @@ old_flags(int argc, char *argv[])
 			prog_deprecated("-v (verbose)", "--verbose (-v is now --vocab)");
 			argv[i] = verbose;
 		} else if (argv[i][0] == '-' && argv[i][1] != '-' && argv[i][1] &&
-		    strchr("MopeldgbwjsvtiscDr", argv[i][strlen(argv[i]) - 1]) && argv[i][2] == '\0')
+		    strchr("MopeldgbwjsvtiscDru", argv[i][strlen(argv[i]) - 1]) && argv[i][2] == '\0')
 			i++;	/* an option and its argument */
 	}
 }
@@ -302,6 +310,10 @@ main(int argc, char *argv[])
 			}
 			p.loss = optarg;
 			break;
+		case O_TEACHER: p.teacher = optarg; break;
+		case 'u': p.unlabelled = optarg; break;
+		case O_DALPHA: p.distill_alpha = prog_real(optarg, 0, 1, "distill alpha"); break;
+		case O_DTEMP: p.distill_temperature = prog_real(optarg, 0.01, 100, "distill temperature"); break;
 		case O_RUNNAME: run_name_opt = optarg; break;
 		case O_PARENT: parent = optarg; break;
 		case O_PARAM:
@@ -343,6 +355,8 @@ main(int argc, char *argv[])
 		warnx("%s", chk);
 		return 2;
 	}
+	if (p.teacher)
+		p.loss = "softmax";	/* what distillation trains (and so what MLflow records) */
 	arxiv_set_log(prog_log, &verbose);
 	if (stat(out, &sb) == 0 && !force)
 		errx(1, "%s: already exists (overwrite it with -f)", out);

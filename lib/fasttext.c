@@ -356,6 +356,28 @@ softmax_xent(const float *s, int L, int y, float *grad)
 	return loss;
 }
 
+/* Cross-entropy of softmax(s) against the distribution t (distillation's soft
+ * targets); with grad, its gradient softmax(s) - t (may be s). */
+static float
+soft_xent(const float *s, int L, const float *t, float *grad)
+{
+	float mx = s[0], sum = 0, lse, loss = 0;
+	int c;
+
+	for (c = 1; c < L; c++)
+		if (s[c] > mx)
+			mx = s[c];
+	for (c = 0; c < L; c++)
+		sum += expf(s[c] - mx);
+	lse = logf(sum) + mx;
+	for (c = 0; c < L; c++)
+		loss += t[c] * (lse - s[c]);
+	if (grad)
+		for (c = 0; c < L; c++)
+			grad[c] = expf(s[c] - lse) - t[c];
+	return loss;
+}
+
 /*
  * The training loss of one example from its raw scores, unweighted; with
  * grad, also d loss / d score per label into grad (may be s).
@@ -424,15 +446,15 @@ ft_topk(const float *probs, int n_labels, size_t k, struct arxiv_prediction *p)
  * embedding model decays the rows it touches.
  */
 static float
-sgd_step(struct ft_model *m, const struct ft_feats *f, int y, float wy, float lr, float l2,
-    float scale, float *hidden, float *probs, float *grad)
+sgd_step(struct ft_model *m, const struct ft_feats *f, int y, const float *target, float wy,
+    float lr, float l2, float scale, float *hidden, float *probs, float *grad)
 {
 	int L = m->c.n_labels, d = m->c.dim, c, j;
 	size_t i;
 	float inv, loss, decay = d ? 1.0f - lr * l2 : 1.0f;
 
 	scores(m, f, hidden, probs, scale);
-	loss = example_loss(m, probs, y, probs) * wy;
+	loss = (target ? soft_xent(probs, L, target, probs) : example_loss(m, probs, y, probs)) * wy;
 	for (c = 0; c < L; c++)
 		probs[c] *= lr * wy;	/* now the step */
 	for (c = 0; c < L; c++)
@@ -592,6 +614,7 @@ struct train_job {
 	size_t done;
 	int rc;
 	double epoch0;		/* examples done before this epoch */
+	const float *soft;	/* distillation: d->n rows of n_labels targets, or NULL */
 };
 
 /*
@@ -630,9 +653,10 @@ train_worker(void *arg)
 	for (i = j->begin; i < j->end; i++, n++) {
 		size_t e = j->perm[i];
 		int y = j->d->label[e];
+		const float *tgt = j->soft ? j->soft + e * (size_t)L : NULL;
 		if ((n & 255) == 0 && j->stop && *j->stop)
 			break;
-		if (y < 0 || y >= L)
+		if (!tgt && (y < 0 || y >= L))
 			continue;
 		if (example_feats(&j->m->c, j->d, e, &f) < 0) {
 			j->rc = -1;
@@ -640,7 +664,8 @@ train_worker(void *arg)
 		}
 		prog = (j->progress0 + (double)n * j->n_threads) / j->total;
 		lr = j->lr * (float)(prog < 1 ? 1 - prog : 0);
-		j->loss += sgd_step(j->m, &f, y, j->cw[y], lr, j->l2, l2_scale(j, prog),
+		j->loss += sgd_step(j->m, &f, y, tgt, y >= 0 && y < L ? j->cw[y] : 1.0f, lr, j->l2,
+		    l2_scale(j, prog),
 		    buf + L, buf, buf + L + j->m->c.dim);
 	}
 	j->done = n;
@@ -784,6 +809,15 @@ ft_train(const struct arxiv_train_params *p, const struct arxiv_dataset *train,
     const struct arxiv_dataset *val, const char *tmp_dir, struct arxiv_prediction *val_out,
     struct arxiv_epoch_stats *best, struct ft_model **model_out, struct arxiv_error *err)
 {
+	return ft_train_soft(p, train, NULL, val, tmp_dir, val_out, best, model_out, err);
+}
+
+int
+ft_train_soft(const struct arxiv_train_params *p, const struct arxiv_dataset *train,
+    const float *soft, const struct arxiv_dataset *val, const char *tmp_dir,
+    struct arxiv_prediction *val_out, struct arxiv_epoch_stats *best,
+    struct ft_model **model_out, struct arxiv_error *err)
+{
 	struct ft_config c = {0};
 	struct ft_model *m = NULL;
 	struct arxiv_prediction *pred = NULL;
@@ -805,7 +839,7 @@ ft_train(const struct arxiv_train_params *p, const struct arxiv_dataset *train,
 	c.buckets = (uint32_t)p->buckets;
 	c.ids = train->ids != NULL;
 	c.idf = p->dim == 0;
-	c.loss = ft_loss_of(p->loss);
+	c.loss = soft ? FT_LOSS_SOFTMAX : ft_loss_of(p->loss);
 	c.temperature = 1;
 	l2 = p->l2 >= 0 ? p->l2 : ft_default_l2(p->loss);
 	if (c.loss < 0) {
@@ -882,7 +916,7 @@ ft_train(const struct arxiv_train_params *p, const struct arxiv_dataset *train,
 			    train->n * (size_t)t / (size_t)nt, train->n * (size_t)(t + 1) / (size_t)nt,
 			    (double)train->n * (epoch - 1) + (double)t, total, nt,
 			    (float)(p->lr > 0 ? p->lr : ft_default_lr(p->loss)),
-			    (float)l2, p->stop, 0, 0, 0, (double)train->n * (epoch - 1) };
+			    (float)l2, p->stop, 0, 0, 0, (double)train->n * (epoch - 1), soft };
 			if (t > 0 && pthread_create(&th[t], NULL, train_worker, &job[t]) != 0)
 				job[t].rc = -2;
 		}

@@ -72,6 +72,29 @@ struct ft_model *ft_load(const char *dir, struct arxiv_error *err);
 int ft_train(const struct arxiv_train_params *p, const struct arxiv_dataset *train,
     const struct arxiv_dataset *val, const char *tmp_dir, struct arxiv_prediction *val_out,
     struct arxiv_epoch_stats *best, struct ft_model **model_out, struct arxiv_error *err);
+/* ft_train on soft targets (distillation): soft holds train->n rows of
+ * n_labels probabilities (rows of unlabelled records too); softmax loss. */
+int ft_train_soft(const struct arxiv_train_params *p, const struct arxiv_dataset *train,
+    const float *soft, const struct arxiv_dataset *val, const char *tmp_dir,
+    struct arxiv_prediction *val_out, struct arxiv_epoch_stats *best,
+    struct ft_model **model_out, struct arxiv_error *err);
+
+/* Distillation (distill.c): set = the training set followed by the records of
+ * p->unlabelled (label -1; strings borrowed), soft = set.n rows of n_labels
+ * targets from the teacher p->teacher. Free with ds_distill_free. */
+struct ds_distill {
+	struct arxiv_dataset set;
+	float *soft;
+	size_t n_unlabelled;
+	char teacher_type[16];
+	struct arxiv_dataset *unl;
+	int32_t *label;
+	uint64_t *fields;
+	char **id, **text;
+};
+int ds_distill(const struct arxiv_train_params *p, const struct arxiv_dataset *train,
+    struct ds_distill *x, struct arxiv_error *err);
+void ds_distill_free(struct ds_distill *x);
 
 /* Predict a data set (texts or ids) with n_threads threads; out has d->n entries. */
 int ft_predict_dataset(const struct ft_model *m, const struct arxiv_dataset *d, int n_threads,

@@ -73,6 +73,8 @@ arxiv_train_default_params(void)
 	p.warmup_ratio = 0.1;
 	p.max_grad_norm = 1.0;
 	p.dropout = 0.1;
+	p.distill_alpha = 0.5;
+	p.distill_temperature = 2;
 	return p;
 }
 
@@ -107,6 +109,14 @@ arxiv_train_params_json(const struct arxiv_train_params *p, struct arxiv_buf *ou
 	    "weight_decay", p->weight_decay, "warmup_ratio", p->warmup_ratio,
 	    "max_grad_norm", p->max_grad_norm, "dropout", p->dropout,
 	    "resume_dir", S(p->resume_dir), "vocab", S(p->vocab));
+	if (o != NULL &&
+	    (json_object_set_new(o, "teacher", S(p->teacher)) < 0 ||
+	    json_object_set_new(o, "unlabelled", S(p->unlabelled)) < 0 ||
+	    json_object_set_new(o, "distill_alpha", json_real(p->distill_alpha)) < 0 ||
+	    json_object_set_new(o, "distill_temperature", json_real(p->distill_temperature)) < 0)) {
+		json_decref(o);
+		return -1;
+	}
 #undef S
 	if (o == NULL)
 		return -1;
@@ -420,8 +430,9 @@ bad:
 static int
 train_fast(const struct arxiv_train_params *p, const struct arxiv_dataset *train0,
     const struct arxiv_dataset *val0, const char *tmp, struct arxiv_prediction *val_out,
-    json_t **test_metrics, struct arxiv_error *err)
+    json_t **test_metrics, json_t **distill_info, struct arxiv_error *err)
 {
+	struct ds_distill dx;
 	struct arxiv_dataset train = *train0, val = *val0, test;
 	struct arxiv_clean_params cp;
 	struct arxiv_buf sig = {0};
@@ -434,6 +445,20 @@ train_fast(const struct arxiv_train_params *p, const struct arxiv_dataset *train
 	json_t *pre;
 	double tloss;
 
+	memset(&dx, 0, sizeof(dx));
+	if (p->teacher) {	/* distillation: train + unlabelled, soft targets */
+		if (ds_distill(p, train0, &dx, err) < 0)
+			return -1;
+		train = dx.set;
+		*distill_info = json_pack("{s:s,s:s,s:o,s:I,s:f,s:f,s:s}", "teacher", p->teacher,
+		    "teacher_model_type", dx.teacher_type, "unlabelled",
+		    p->unlabelled ? json_string(p->unlabelled) : json_null(),
+		    "unlabelled_examples", (json_int_t)dx.n_unlabelled,
+		    "alpha", p->distill_alpha, "temperature", p->distill_temperature,
+		    "loss", "softmax");
+		arxiv_log(ARXIV_LOG_DEBUG, "distilling %s (%s) on %zu labelled and %zu unlabelled "
+		    "records", p->teacher, dx.teacher_type, train0->n, dx.n_unlabelled);
+	}
 	if (ids) {
 		if (val0->ids == NULL || val0->seq_len != train0->seq_len ||
 		    val0->vocab_hash != train0->vocab_hash) {
@@ -475,7 +500,7 @@ train_fast(const struct arxiv_train_params *p, const struct arxiv_dataset *train
 		    (cl_val = ds_clean(&val, sig.data, p->threads, err)) < 0)
 			goto out;
 	}
-	if (ft_train(p, &train, &val, tmp, val_out, &best, &m, err) < 0)
+	if (ft_train_soft(p, &train, dx.soft, &val, tmp, val_out, &best, &m, err) < 0)
 		goto out;
 	/* the fields threshold and the domain check (decision.c) */
 	if (dec_train(p, ids ? NULL : train0, val0, val_out, tmp, err) < 0)
@@ -526,6 +551,7 @@ out:
 		ds_free_texts(&val);
 	if (cl_test == 0)
 		ds_free_texts(&test);
+	ds_distill_free(&dx);
 	free(tp);
 	ft_free(m);
 	arxiv_vocab_free(voc);
@@ -544,12 +570,28 @@ arxiv_train(const struct arxiv_train_params *p0, const struct arxiv_dataset *tra
 	struct stat sb;
 	char tmp[4096];
 	const char *type = p.model_type ? p.model_type : "fast";
-	json_t *o, *test_m = NULL, *params;
+	json_t *o, *test_m = NULL, *params, *distill = NULL;
 	size_t i;
 	int rc = -1, have_tmp = 0, exchanged = 0, is_fast = strcmp(type, "fast") == 0;
 
 	if (!is_fast && strcmp(type, "bert") != 0) {
 		arxiv_error_set(err, "", 0, "unknown model type '%s' (fast or bert)", type);
+		return -1;
+	}
+	if (p.teacher) {
+		if (!is_fast) {
+			arxiv_error_set(err, "", 0, "distillation (teacher) trains the fast model only");
+			return -1;
+		}
+		if (!(p.distill_alpha >= 0 && p.distill_alpha <= 1) ||
+		    !(p.distill_temperature >= 0.01 && p.distill_temperature <= 100)) {
+			arxiv_error_set(err, "", 0, "distill_alpha must be in [0, 1] and "
+			    "distill_temperature in [0.01, 100]");
+			return -1;
+		}
+		p.loss = "softmax";	/* soft targets: softmax cross-entropy */
+	} else if (p.unlabelled) {
+		arxiv_error_set(err, p.unlabelled, 0, "unlabelled records need a teacher");
 		return -1;
 	}
 	p.lr = resolved_lr(&p);
@@ -592,7 +634,7 @@ arxiv_train(const struct arxiv_train_params *p0, const struct arxiv_dataset *tra
 	p.on_epoch = tap_epoch;
 	p.ud = &tap;
 	if (is_fast) {
-		if (train_fast(&p, train, val, tmp, vp, &test_m, err) < 0)
+		if (train_fast(&p, train, val, tmp, vp, &test_m, &distill, err) < 0)
 			goto out;
 	} else {
 		if (bert_train(&p, train, val, tmp, vp, err) < 0)
@@ -620,6 +662,10 @@ arxiv_train(const struct arxiv_train_params *p0, const struct arxiv_dataset *tra
 	    "version", ARXIV_ARTIFACT_VERSION, "model_type", type, "arxiv_version", ARXIV_VERSION,
 	    "created", (json_int_t)time(NULL), "params", params,
 	    "train_examples", (json_int_t)train->n, "val_examples", (json_int_t)val->n);
+	if (o && distill) {
+		json_object_set_new(o, "distillation", distill);
+		distill = NULL;
+	}
 	if (write_json(tmp, "metadata/artifact.json", o, err) < 0)
 		goto out;
 	o = json_pack("{s:i,s:i,s:b,s:{s:f},s:o}", "best_epoch", tap.best.epoch,
@@ -647,6 +693,7 @@ out:
 	if (have_tmp)
 		rm_tree(tmp);
 	json_decref(test_m);
+	json_decref(distill);
 	arxiv_buf_free(&pj);
 	free(vp);
 	return rc;

@@ -54,6 +54,10 @@ static const struct pdef pdefs[] = {
 	{ "dropout", P_REAL, OFF(dropout), 0, 0.99 },
 	{ "resume_dir", P_STR, OFF(resume_dir), 0, 0 },
 	{ "vocab", P_STR, OFF(vocab), 0, 0 },
+	{ "teacher", P_STR, OFF(teacher), 0, 0 },
+	{ "unlabelled", P_STR, OFF(unlabelled), 0, 0 },
+	{ "distill_alpha", P_REAL, OFF(distill_alpha), 0, 1 },
+	{ "distill_temperature", P_REAL, OFF(distill_temperature), 0.01, 100 },
 };
 #undef OFF
 
@@ -158,6 +162,10 @@ arxiv_train_params_check(const struct arxiv_train_params *p)
 		"max_grad_norm must be >= 0",
 		"dropout must be in [0, 0.99]",
 		"precision must be auto, fp32, fp16 or bf16",
+		"distill_alpha must be in [0, 1]",
+		"distill_temperature must be in [0.01, 100]",
+		"distillation (teacher) trains the fast model only",
+		"unlabelled records need a teacher",
 	};
 	const char *mt = p->model_type ? p->model_type : "fast";
 
@@ -171,6 +179,14 @@ arxiv_train_params_check(const struct arxiv_train_params *p)
 		return msgs[3];
 	if (strcmp(mt, "fast") != 0 && strcmp(mt, "bert") != 0)
 		return msgs[11];
+	if (!(p->distill_alpha >= 0 && p->distill_alpha <= 1))
+		return msgs[18];
+	if (p->teacher && !(p->distill_temperature >= 0.01 && p->distill_temperature <= 100))
+		return msgs[19];
+	if (p->teacher && strcmp(mt, "fast") != 0)
+		return msgs[20];
+	if (p->unlabelled && !p->teacher)
+		return msgs[21];
 	if (strcmp(mt, "fast") == 0) {
 		if (p->dim < 0 || p->dim > 1024)
 			return msgs[4];

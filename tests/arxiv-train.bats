@@ -5,7 +5,7 @@
 load helper
 
 FIX="$TOP/tests/cases/arxiv-train"
-USAGE="usage: arxiv-train [-M fast|bert | --model=fast|bert] [-o dir | --output=dir] [-f | --force] [-p patience | --patience=patience] [-e epochs | --epochs=epochs] [-l lr | --lr=lr] [-d dim | --dim=dim] [-g ngrams | --ngrams=ngrams] [-b buckets | --buckets=buckets] [-w class_weight | --class-weight=class_weight] [-j threads | --jobs=threads] [-s seed | --seed=seed] [--verbose] [--test=test] [-v vocab | --vocab=vocab] [-i init_dir | --init=init_dir] [-c config | --config=config] [-D device | --device=device] [--precision=auto|fp32|fp16|bf16] [-r resume_dir | --resume=resume_dir] [--batch-size=n] [--grad-accum=n] [--warmup-ratio=r] [--weight-decay=w] [--max-grad-norm=g] [--dropout=p] [--char-ngrams=min:max] [--l2=l2] [--loss=hinge|softmax] [--param=key=value] [--run-name=name] [--mlflow-parent=run_id] train val"
+USAGE="usage: arxiv-train [-M fast|bert | --model=fast|bert] [-o dir | --output=dir] [-f | --force] [-p patience | --patience=patience] [-e epochs | --epochs=epochs] [-l lr | --lr=lr] [-d dim | --dim=dim] [-g ngrams | --ngrams=ngrams] [-b buckets | --buckets=buckets] [-w class_weight | --class-weight=class_weight] [-j threads | --jobs=threads] [-s seed | --seed=seed] [--verbose] [--test=test] [-v vocab | --vocab=vocab] [-i init_dir | --init=init_dir] [-c config | --config=config] [-D device | --device=device] [--precision=auto|fp32|fp16|bf16] [-r resume_dir | --resume=resume_dir] [--batch-size=n] [--grad-accum=n] [--warmup-ratio=r] [--weight-decay=w] [--max-grad-norm=g] [--dropout=p] [--char-ngrams=min:max] [--l2=l2] [--loss=hinge|softmax] [--teacher=teacher] [-u unlabelled | --unlabelled=unlabelled] [--distill-alpha=a] [--distill-temperature=T] [--param=key=value] [--run-name=name] [--mlflow-parent=run_id] train val"
 
 # small and fast: 1 thread (bit-identical), 64k buckets
 train() {
@@ -349,6 +349,113 @@ with safe_open(sys.argv[1], "np") as f:
     meta = f.metadata()
 print(sorted((k, v.dtype.name, v.shape) for k, v in t.items()), meta)' art/model/model.safetensors
 	assert_success "[('idf.weight', 'float16', (65536,)), ('input.weight', 'float16', (65536, 3)), ('output.bias', 'float16', (3,))] {'format': 'arxiv-fast'}"
+}
+
+# Distillation fixtures: a teacher trained on the training set with its labels
+# rotated (CS -> Math -> Physics -> CS), so its answers differ from the truth
+# on every record; 15 labelled records, and the other 135 without labels.
+distill_fixtures() {
+	python3 - "$FIX" <<'PY'
+import json, sys
+fix = sys.argv[1]
+rot = {"Computer Science": "Mathematics", "Mathematics": "Physics", "Physics": "Computer Science"}
+def rows(name):
+    return [json.loads(l) for l in open(fix + "/" + name)]
+tr, va = rows("train.jsonl"), rows("val.jsonl")
+for name, rs in (("rot.jsonl", tr), ("rotval.jsonl", va)):
+    with open(name, "w") as f:
+        for r in rs:
+            f.write(json.dumps(dict(r, label=rot[r["label"]])) + "\n")
+with open("lab.jsonl", "w") as f:
+    for r in tr[:15]:
+        f.write(json.dumps(r) + "\n")
+with open("unl.jsonl", "w") as f:
+    for r in tr[15:]:
+        f.write(json.dumps({"id": r["id"], "text": r["text"]}) + "\n")
+PY
+	train -o teacher rot.jsonl rotval.jsonl
+}
+
+# share of val.jsonl on which models $1 and $2 give the same answer
+agreement() {
+	arxiv-predict -m "$1" -K 1 "$FIX/val.jsonl" > a.out
+	arxiv-predict -m "$2" -K 1 "$FIX/val.jsonl" > b.out
+	python3 -c 'import json, sys
+a = [json.loads(l)["predicted_category"] for l in open("a.out")]
+b = [json.loads(l)["predicted_category"] for l in open("b.out")]
+assert len(a) == len(b) == 30
+print(sum(x == y for x, y in zip(a, b)) / len(a))'
+}
+
+@test "arxiv-train --teacher -u: the student moves to the teacher's answers on held-out records" {
+	distill_fixtures
+	# the teacher learned the rotated labels (so it contradicts the truth everywhere)
+	[ "$(json_get teacher/metadata/metrics.json val accuracy)" = 1.0 ]
+	run train -o plain lab.jsonl "$FIX/val.jsonl"
+	assert_success ""
+	run train --teacher teacher -u unl.jsonl --distill-alpha 0.9 -o student lab.jsonl "$FIX/val.jsonl"
+	assert_success ""
+	plain=$(agreement teacher plain)
+	student=$(agreement teacher student)
+	echo "agreement with the teacher: plain $plain, distilled $student"
+	# without the teacher the student learns the truth, which the teacher never says
+	[ "$plain" = 0.0 ]
+	[ "$student" = 1.0 ]
+	# the same with the teacher's soft labels on the labelled records only, alpha 1
+	run train --teacher teacher --distill-alpha 1 -o student1 lab.jsonl "$FIX/val.jsonl"
+	assert_success ""
+	[ "$(agreement teacher student1)" = 1.0 ]
+	# alpha 0 and no unlabelled records: the true labels only
+	run train --teacher teacher --distill-alpha 0 -o student0 lab.jsonl "$FIX/val.jsonl"
+	assert_success ""
+	[ "$(agreement teacher student0)" = 0.0 ]
+	# recorded in the artifacts and the MLflow params
+	[ "$(json_get student/metadata/artifact.json distillation teacher_model_type)" = fast ]
+	[ "$(json_get student/metadata/artifact.json distillation unlabelled_examples)" = 135 ]
+	[ "$(json_get student/metadata/artifact.json distillation alpha)" = 0.9 ]
+	[ "$(json_get student/metadata/artifact.json distillation temperature)" = 2.0 ]
+	[ "$(json_get student/metadata/artifact.json params teacher)" = teacher ]
+	[ "$(json_get student/metadata/artifact.json params loss)" = softmax ]
+	[ "$(json_get student/metadata/artifact.json params distill_alpha)" = 0.9 ]
+	[ "$(grep -l unl.jsonl mlruns/*/*/params/unlabelled | wc -l)" = 1 ]
+	d=$(dirname "$(grep -l unl.jsonl mlruns/*/*/params/unlabelled)")
+	[ "$(cat "$d/teacher")" = teacher ]
+	[ "$(cat "$d/distill_alpha")" = 0.9 ]
+	[ "$(cat "$d/distill_temperature")" = 2.0 ]
+	[ "$(cat "$d/loss")" = softmax ]
+}
+
+@test "arxiv-train --teacher: bad teachers, label sets and parameters are refused" {
+	run train --teacher nosuch -o x "$FIX/train.jsonl" "$FIX/val.jsonl"
+	assert_status 1
+	assert_output "arxiv-train: nosuch: teacher: not an arxiv artifacts directory (no metadata/artifact.json)"
+	[ ! -e x ]
+	sed 's/Physics/Astro/g' "$FIX/train.jsonl" > astro.jsonl
+	sed 's/Physics/Astro/g' "$FIX/val.jsonl" > astroval.jsonl
+	train -e 1 -o astro astro.jsonl astroval.jsonl
+	run train --teacher astro -o x "$FIX/train.jsonl" "$FIX/val.jsonl"
+	assert_status 1
+	assert_output "arxiv-train: astro: the teacher has no label \"Physics\"; its labels must cover the training set's"
+	[ ! -e x ]
+	printf '{"text":\n' > bad.jsonl
+	run train --teacher astro -u bad.jsonl -o x astro.jsonl astroval.jsonl
+	assert_status 1
+	assert_output "arxiv-train: bad.jsonl:1: invalid JSON: unexpected token near end of file"
+	run train -u "$FIX/test.jsonl" -o x "$FIX/train.jsonl" "$FIX/val.jsonl"
+	assert_status 2
+	assert_output "arxiv-train: unlabelled records need a teacher"
+	run train --teacher astro --distill-alpha 1.5 -o x "$FIX/train.jsonl" "$FIX/val.jsonl"
+	assert_status 2
+	assert_output "arxiv-train: 1.5: invalid distill alpha (expected 0..1)"
+	run train --teacher astro --param distill_alpha=-0.1 -o x "$FIX/train.jsonl" "$FIX/val.jsonl"
+	assert_status 2
+	assert_output "arxiv-train: --param: distill_alpha: -0.1 is out of range [0, 1]"
+	run train --teacher astro --param distill_temperature=0 -o x "$FIX/train.jsonl" "$FIX/val.jsonl"
+	assert_status 2
+	assert_output "arxiv-train: --param: distill_temperature: 0 is out of range [0.01, 100]"
+	run train -M bert --teacher astro -o x "$FIX/train.jsonl" "$FIX/val.jsonl"
+	assert_status 2
+	assert_output "arxiv-train: distillation (teacher) trains the fast model only"
 }
 
 @test "arxiv-train stores the fields threshold and, with enough texts, the domain check (metadata/decision.json)" {

@@ -608,6 +608,13 @@ struct arxiv_train_params {
 	const char *resume_dir;	/* checkpoint directory to resume from, or NULL */
 	/* inputs */
 	const char *vocab;	/* vocab.txt of tensor-stream input (hash checked, stored in tokenizer/) */
+	/* distillation (fast model): train on a teacher's probabilities softened by
+	 * p^(1/distill_temperature), mixed with the true label as
+	 * distill_alpha * teacher + (1 - distill_alpha) * one-hot (teacher only for
+	 * the records of unlabelled); the loss is then softmax cross-entropy */
+	const char *teacher;	/* artifacts directory of any model type, or NULL */
+	const char *unlabelled;	/* JSONL of extra records (labels ignored), or NULL */
+	double distill_alpha, distill_temperature;
 	const struct arxiv_dataset *test;	/* optional: its metrics go into metrics.json */
 	/* hooks */
 	void (*on_epoch)(const struct arxiv_epoch_stats *s, void *ud);

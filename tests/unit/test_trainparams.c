@@ -82,5 +82,36 @@ main(void)
 	CHECK_STR(arxiv_train_params_check(&p), "warmup_ratio must be in [0, 1]", "bert warmup");
 	p.model_type = "fast";
 	CHECK(arxiv_train_params_check(&p) == NULL, "fast ignores the bert fields");
+
+	/* distillation */
+	p = arxiv_train_default_params();
+	CHECK(p.distill_alpha == 0.5 && p.distill_temperature == 2, "distillation defaults");
+	CHECK(arxiv_train_params_set(&p, "teacher", "teach/dir", &e) == 0 &&
+	    strcmp(p.teacher, "teach/dir") == 0, "teacher");
+	CHECK(arxiv_train_params_set(&p, "unlabelled", "u.jsonl", &e) == 0 &&
+	    strcmp(p.unlabelled, "u.jsonl") == 0, "unlabelled");
+	CHECK(arxiv_train_params_set(&p, "distill_alpha", "0.75", &e) == 0 &&
+	    p.distill_alpha == 0.75, "distill_alpha");
+	CHECK(arxiv_train_params_set(&p, "distill_temperature", "4", &e) == 0 &&
+	    p.distill_temperature == 4, "distill_temperature");
+	CHECK(arxiv_train_params_check(&p) == NULL, "a distillation set passes");
+	CHECK(arxiv_train_params_set(&p, "distill_alpha", "1.5", &e) < 0, "alpha > 1 refused");
+	CHECK_STR(e.text, "distill_alpha: 1.5 is out of range [0, 1]", "its message");
+	CHECK(arxiv_train_params_set(&p, "distill_alpha", "x", &e) < 0, "alpha not a number");
+	CHECK(arxiv_train_params_set(&p, "distill_temperature", "0", &e) < 0, "T 0 refused");
+	p.distill_alpha = -0.5;
+	CHECK_STR(arxiv_train_params_check(&p), "distill_alpha must be in [0, 1]", "check alpha");
+	p.distill_alpha = 0.5;
+	p.distill_temperature = 0;
+	CHECK_STR(arxiv_train_params_check(&p), "distill_temperature must be in [0.01, 100]",
+	    "check temperature");
+	p.distill_temperature = 2;
+	p.model_type = "bert";
+	CHECK_STR(arxiv_train_params_check(&p), "distillation (teacher) trains the fast model only",
+	    "teacher with bert");
+	p.model_type = "fast";
+	p.teacher = NULL;
+	CHECK_STR(arxiv_train_params_check(&p), "unlabelled records need a teacher",
+	    "unlabelled without a teacher");
 	return tap_done();
 }
