@@ -1152,7 +1152,7 @@ similar(struct server *s, struct MHD_Connection *c, struct req *r)
 		goto oom;
 	if (id) {
 		if ((got = arxiv_index_get(ix->ix, json_string_value(id), q, NULL, &err)) < 0)
-			goto failed;
+			goto unavailable;
 		if (got == 0) {
 			ret = reply_err(s, c, r, MHD_HTTP_NOT_FOUND, "not found", "paper %s is not in the index",
 			    json_string_value(id));
@@ -1170,7 +1170,7 @@ similar(struct server *s, struct MHD_Connection *c, struct req *r)
 	}
 	if (arxiv_index_search(ix->ix, q, k, json_is_string(fj) ? json_string_value(fj) : NULL,
 	    id ? json_string_value(id) : NULL, hits, &n, &err) < 0)
-		goto failed;
+		goto unavailable;
 	if (arxiv_buf_append(&out, "{\"similar\":[", 12) < 0)
 		goto oom;
 	for (i = 0; i < n; i++) {
@@ -1189,6 +1189,13 @@ similar(struct server *s, struct MHD_Connection *c, struct req *r)
 		goto oom;
 	ret = reply(s, c, r, MHD_HTTP_OK, out.data, "application/json", NULL);
 	out.data = NULL;
+	goto done;
+unavailable:
+	/* the index did not answer (a database that is down or restarting): the
+	 * client may retry; the backend reconnects on a later request */
+	arxiv_error_str(&err, ebuf, sizeof(ebuf));
+	warnx("similar-paper index unavailable: %s", ebuf);
+	ret = reply_err(s, c, r, MHD_HTTP_SERVICE_UNAVAILABLE, "index unavailable", "%s", ebuf);
 	goto done;
 failed:
 	arxiv_error_str(&err, ebuf, sizeof(ebuf));

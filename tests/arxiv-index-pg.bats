@@ -300,8 +300,11 @@ finish_cut_load() {
 	run curl -sS -o /dev/null -w '%{http_code}' -d '{"id":"9999.99999"}' "http://127.0.0.1:$port/api/similar/"
 	assert_success 404
 	grep -q "^arxiv-serve: opened pgvector index postgresql://postgres@127.0.0.1:$PGPORT/serve: 30 papers, 256 dimensions" serve.log
-	# the database restarts: the next query reconnects
+	# the database restarts: while it is down, 503 (retry later); then the next query reconnects
 	pg_kill_server
+	run curl -sS -o down.json -w '%{http_code}' -d '{"id":"2101.00021","k":9}' "http://127.0.0.1:$port/api/similar/"
+	assert_success 503
+	jq -e '.error == "index unavailable"' down.json
 	pg_restart
 	run curl -sS -d '{"id":"2101.00021","k":9}' "http://127.0.0.1:$port/api/similar/"
 	assert_status 0
