@@ -29,7 +29,8 @@ SANFLAGS  = $(SANFLAGS_$(SANITIZE))
 
 DEPS_PC   = jansson libutf8proc libcurl
 DEPS_CFLAGS := $(shell $(PKG_CONFIG) --cflags $(DEPS_PC) 2>/dev/null)
-DEPS_LIBS   := $(shell $(PKG_CONFIG) --libs $(DEPS_PC) 2>/dev/null) -lstemmer -lm -lpthread -ldl
+# libcurl: headers only; lib/mlflow_rest.c dlopens it for http(s) tracking URIs
+DEPS_LIBS   := $(shell $(PKG_CONFIG) --libs $(filter-out libcurl,$(DEPS_PC)) 2>/dev/null) -lstemmer -lm -lpthread -ldl
 
 ALL_CFLAGS = -std=c11 -D_GNU_SOURCE -DARXIV_BUILD -I$(BUILD) \
 	-Ilib/include -Ilib $(WARN) -fvisibility=hidden -fPIC $(DEPS_CFLAGS) $(SANFLAGS) $(CFLAGS)

@@ -191,38 +191,22 @@ state_load(const char *path, struct state *st)
 	return 1;
 }
 
-/* Write the state atomically: a temporary file beside it, fsync, rename. */
+/* Write the state atomically (arxiv_atomic_write: a temporary beside it, fsync, rename). */
 static int
 state_save(const char *path, const struct state *st)
 {
-	char tmp[4096], *slash;
-	FILE *fp;
-	int fd;
+	struct arxiv_error e;
+	char buf[4096];
+	int n;
 
-	snprintf(tmp, sizeof(tmp), "%s", path);
-	slash = strrchr(tmp, '/');
-	snprintf(slash ? slash + 1 : tmp, sizeof(tmp) - (size_t)(slash ? slash + 1 - tmp : 0),
-	    ".%s.XXXXXX", slash ? strrchr(path, '/') + 1 : path);
-	if ((fd = mkstemp(tmp)) < 0) {
-		warn("%s", tmp);
+	n = snprintf(buf, sizeof(buf), "%s\nfrom %s\nbase-url %s\nset %s\n", STATE_MAGIC, st->from,
+	    st->base, st->set);
+	if (n < 0 || (size_t)n >= sizeof(buf)) {
+		warnx("%s: state too long", path);
 		return -1;
 	}
-	if ((fp = fdopen(fd, "w")) == NULL) {
-		warn("%s", tmp);
-		close(fd);
-		unlink(tmp);
-		return -1;
-	}
-	fprintf(fp, "%s\nfrom %s\nbase-url %s\nset %s\n", STATE_MAGIC, st->from, st->base, st->set);
-	if (fflush(fp) != 0 || ferror(fp) || fsync(fd) != 0) {
-		warn("%s", tmp);
-		fclose(fp);
-		unlink(tmp);
-		return -1;
-	}
-	if (fclose(fp) != 0 || rename(tmp, path) != 0) {
-		warn("%s", path);
-		unlink(tmp);
+	if (arxiv_atomic_write(path, NULL, buf, (size_t)n, &e) < 0) {
+		prog_warnerr(&e);
 		return -1;
 	}
 	return 0;

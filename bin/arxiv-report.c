@@ -652,34 +652,16 @@ static const char css[] =
     "nav a{color:var(--accent);margin-right:1rem}footer{margin-top:2rem;color:var(--muted);"
     "font-size:.8rem}\n";
 
-/* Write dir/name atomically: a temporary file in dir, then rename. */
+/* Write dir/name atomically (arxiv_atomic_write: a temporary beside it, fsync, rename). */
 static int
 write_atomic(const char *dir, const char *name, const struct arxiv_buf *b)
 {
-	char tmp[4096], to[4096];
-	int fd;
-	FILE *fp;
+	struct arxiv_error e;
+	char to[4096];
 
-	snprintf(tmp, sizeof(tmp), "%s/.%s.XXXXXX", dir, name);
 	snprintf(to, sizeof(to), "%s/%s", dir, name);
-	if ((fd = mkstemp(tmp)) < 0) {
-		warn("%s", tmp);
-		return -1;
-	}
-	fchmod(fd, 0644);
-	if ((fp = fdopen(fd, "w")) == NULL || fwrite(b->data, 1, b->len, fp) != b->len ||
-	    fflush(fp) != 0 || fsync(fd) != 0) {
-		warn("%s", to);
-		if (fp)
-			fclose(fp);
-		else
-			close(fd);
-		unlink(tmp);
-		return -1;
-	}
-	if (fclose(fp) != 0 || rename(tmp, to) != 0) {
-		warn("%s", to);
-		unlink(tmp);
+	if (arxiv_atomic_write(to, NULL, b->data, b->len, &e) < 0) {
+		prog_warnerr(&e);
 		return -1;
 	}
 	return 0;

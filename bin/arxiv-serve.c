@@ -118,6 +118,7 @@ struct server {
 	size_t maxbody, maxbatch;
 	unsigned timeout;
 	int quiet;
+	double min_confidence, ood_threshold;	/* defaults of the request fields */
 	char route_list[512];	/* the paths, for the 404 message */
 
 	/* the similar-paper index (-i or -d), swapped under lock like the model */
@@ -171,6 +172,8 @@ static const struct option longopts[] = {
 	{ "web-dir", required_argument, NULL, 'w' },
 	{ "report-dir", required_argument, NULL, 'R' },
 	{ "quiet", no_argument, NULL, 'q' },
+	{ "min-confidence", required_argument, NULL, 256 },
+	{ "ood-threshold", required_argument, NULL, 257 },
 	{ "help", no_argument, NULL, 'h' },
 	{ "version", no_argument, NULL, 'V' },
 	{ NULL, 0, NULL, 0 }
@@ -190,6 +193,8 @@ static const struct prog_help help[] = {
 	{ "web-dir", "webdir", "serve the page from webdir/index.html (default: the shipped one)", 0 },
 	{ "report-dir", "reportdir", "serve arxiv-report's output at /report/ (default: none)", 0 },
 	{ "quiet", NULL, "no access log on stderr", 0 },
+	{ "min-confidence", "p", "default \"min_confidence\" of a request (default 0: never abstain for it)", 0 },
+	{ "ood-threshold", "p", "default \"ood_threshold\" of a request (default: the model's; 0: off)", 0 },
 	{ "help", NULL, "print this help and exit", 0 },
 	{ "version", NULL, "print the version and exit", 0 },
 	{ NULL, NULL, NULL, 0 }
@@ -869,11 +874,52 @@ item_text(json_t *abs, const char *what, struct arxiv_buf *out, char *why, size_
 	return -1;
 }
 
+/*
+ * The answer options of a request: "explain" (0..16 terms), "min_confidence"
+ * and "ood_threshold" (numbers in [0, 1]; absent or null: the server's -
+ * --min-confidence, --ood-threshold - whose own default is the model's).
+ */
+static int
+answer_opts(const struct server *s, json_t *root, struct arxiv_answer_opts *o, char *why,
+    size_t n)
+{
+	json_t *ex = json_object_get(root, "explain"), *mc = json_object_get(root, "min_confidence"),
+	    *ood = json_object_get(root, "ood_threshold");
+
+	o->min_confidence = s->min_confidence;
+	o->ood_threshold = s->ood_threshold;
+	if (ex && !json_is_null(ex)) {
+		if (!json_is_integer(ex) || json_integer_value(ex) < 0 ||
+		    json_integer_value(ex) > ARXIV_EXPLAIN_MAX) {
+			snprintf(why, n, "\"explain\" must be an integer between 0 and %d",
+			    ARXIV_EXPLAIN_MAX);
+			return -1;
+		}
+		o->explain = (size_t)json_integer_value(ex);
+	}
+	if (mc && !json_is_null(mc)) {
+		if (!json_is_number(mc) || !(json_number_value(mc) >= 0 && json_number_value(mc) <= 1)) {
+			snprintf(why, n, "\"min_confidence\" must be a number between 0 and 1");
+			return -1;
+		}
+		o->min_confidence = json_number_value(mc);
+	}
+	if (ood && !json_is_null(ood)) {
+		if (!json_is_number(ood) || !(json_number_value(ood) >= 0 && json_number_value(ood) <= 1)) {
+			snprintf(why, n, "\"ood_threshold\" must be a number between 0 and 1");
+			return -1;
+		}
+		o->ood_threshold = json_number_value(ood);
+	}
+	return 0;
+}
+
 static enum MHD_Result
 predict(struct server *s, struct MHD_Connection *c, struct req *r)
 {
 	struct arxiv_error err = { "", 0, "" };
-	struct arxiv_prediction *preds = NULL;
+	struct arxiv_answer *preds = NULL;
+	struct arxiv_answer_opts ao = arxiv_answer_default_opts();
 	struct arxiv_buf *texts = NULL, out = { 0 }, one = { 0 };
 	const char **tp = NULL;
 	size_t *lens = NULL, n = 0, i, k;
@@ -909,6 +955,10 @@ predict(struct server *s, struct MHD_Connection *c, struct req *r)
 	if (abs && batch) {
 		ret = reply_err(s, c, r, MHD_HTTP_BAD_REQUEST, "invalid request",
 		    "give either \"abstract\" or \"abstracts\", not both");
+		goto done;
+	}
+	if (answer_opts(s, root, &ao, why, sizeof(why)) < 0) {
+		ret = reply_err(s, c, r, MHD_HTTP_BAD_REQUEST, "invalid request", "%s", why);
 		goto done;
 	}
 	if (batch) {
@@ -975,7 +1025,8 @@ predict(struct server *s, struct MHD_Connection *c, struct req *r)
 		tp[i] = t->data ? t->data : "";
 		lens[i] = t->len;
 	}
-	if (arxiv_model_predict(m->m, tp, lens, n, k, preds, &err) < 0) {
+	ao.k = k;
+	if (arxiv_model_answer(m->m, tp, lens, n, &ao, preds, &err) < 0) {
 		arxiv_error_str(&err, ebuf, sizeof(ebuf));
 		warnx("prediction failed: %s", ebuf);
 		ret = reply_err(s, c, r, MHD_HTTP_INTERNAL_SERVER_ERROR, "prediction failed", "%s", ebuf);
@@ -984,10 +1035,12 @@ predict(struct server *s, struct MHD_Connection *c, struct req *r)
 	if (texts && arxiv_buf_append(&out, "{\"predictions\":[", 16) < 0)
 		goto oom;
 	for (i = 0; i < n; i++) {
-		if (preds[i].k > 0 && preds[i].label[0] >= 0 && (size_t)preds[i].label[0] < m->nlabels &&
-		    m->slot[preds[i].label[0]] < MAX_SLOTS)
-			atomic_fetch_add(&s->slots[m->slot[preds[i].label[0]]].n, 1);
-		if (arxiv_prediction_json(m->m, &preds[i], &one) < 0 ||
+		const struct arxiv_prediction *pi = &preds[i].p;
+
+		if (pi->k > 0 && pi->label[0] >= 0 && (size_t)pi->label[0] < m->nlabels &&
+		    m->slot[pi->label[0]] < MAX_SLOTS)
+			atomic_fetch_add(&s->slots[m->slot[pi->label[0]]].n, 1);
+		if (arxiv_answer_json(m->m, &preds[i], &one) < 0 ||
 		    (i > 0 && arxiv_buf_putc(&out, ',') < 0) ||
 		    arxiv_buf_append(&out, one.data, one.len) < 0)
 			goto oom;
@@ -1577,6 +1630,8 @@ main(int argc, char *argv[])
 	s->maxbody = (size_t)1 << 20;
 	s->maxbatch = 64;
 	s->timeout = 10;
+	s->min_confidence = 0;
+	s->ood_threshold = -1;	/* the model's own */
 	if (threads < 1)
 		threads = 1;
 	while ((ch = prog_getopt(&P, argc, argv)) != -1) {
@@ -1618,6 +1673,12 @@ main(int argc, char *argv[])
 			break;
 		case 'w':
 			webdir = optarg;
+			break;
+		case 256:
+			s->min_confidence = prog_real(optarg, 0, 1, "minimum confidence");
+			break;
+		case 257:
+			s->ood_threshold = prog_real(optarg, 0, 1, "OOD threshold");
 			break;
 		case 'R':
 			s->report_dir = optarg;

@@ -566,9 +566,11 @@ activation(const Bert &m, const at::Tensor &x)
 	return at::gelu(x, "tanh");	/* gelu_new, gelu_pytorch_tanh */
 }
 
-/* ids, mask: [B, L] int64 on m.dev. */
+/* ids, mask: [B, L] int64 on m.dev. wemb: the word embeddings of ids to use
+ * instead of looking them up (explanations take the gradient there), or undefined. */
 Fwd
-forward(const Bert &m, const at::Tensor &ids, const at::Tensor &mask, bool train, bool head)
+forward(const Bert &m, const at::Tensor &ids, const at::Tensor &mask, bool train, bool head,
+    const at::Tensor &wemb = at::Tensor())
 {
 	const Config &c = m.cfg;
 	int64_t B = ids.size(0), L = ids.size(1), H = c.hidden, nh = c.heads, hd = H / nh;
@@ -576,8 +578,8 @@ forward(const Bert &m, const at::Tensor &ids, const at::Tensor &mask, bool train
 	Fwd f;
 
 	at::Tensor pos_ids = at::arange(L, ids.options());
-	at::Tensor x = at::embedding(m.word, ids, c.pad) + at::embedding(m.pos, pos_ids).unsqueeze(0) +
-	    m.type[0];
+	at::Tensor x = (wemb.defined() ? wemb : at::embedding(m.word, ids, c.pad)) +
+	    at::embedding(m.pos, pos_ids).unsqueeze(0) + m.type[0];
 	x = at::layer_norm(x, {H}, m.elnw, m.elnb, c.eps);
 	x = at::dropout(x, c.hdrop, train);
 	/* HF: (1 - mask) * finfo(float32).min added to the scores */
@@ -1684,6 +1686,93 @@ run_infer(const Bert &m, const char *const *texts, const size_t *lens, size_t n,
 	});
 }
 
+/*
+ * Explanation of one answer (approximate): gradient x input on the word
+ * embeddings of the logit margin of label win over label run, summed over the
+ * hidden size per WordPiece token, the pieces of a word ("##" continuations)
+ * summed into the word, and a word's occurrences summed. The n words of the
+ * largest positive attribution, best first; each shown as the raw text spells
+ * it when it is found there (case-insensitively, in order), else as its pieces.
+ */
+void
+explain_impl(const Bert &m, const char *text, size_t len, int win, int run, size_t n,
+    arxiv_term *out, size_t *n_out)
+{
+	*n_out = 0;
+	if (!m.has_head)
+		fail("", "this model has no classification head");
+	if (win < 0 || run < 0 || (size_t)win >= m.n_labels || (size_t)run >= m.n_labels || n == 0)
+		return;
+	Encoded e = encode(m, &text, &len, 1);
+	size_t L = e.len[0];
+	if (L < 3)
+		return;
+	std::vector<size_t> order{0};
+	at::Tensor ti, tm;
+	make_batch(m, e.ids.data(), e.mask.data(), e.L, e.len, order.data(), 1, ti, tm);
+	at::AutoGradMode grad(true);
+	at::Tensor we = at::embedding(m.word, ti, m.cfg.pad).detach().to(at::kFloat).requires_grad_(true);
+	Fwd f = forward(m, ti, tm, false, true, we);
+	at::Tensor margin = f.logits.select(0, 0)[win] - f.logits.select(0, 0)[run];
+	margin.backward();
+	at::Tensor attr = (we.grad() * we).sum(-1).select(0, 0).to(at::kCPU, at::kFloat).contiguous();
+	const float *a = attr.data_ptr<float>();
+	/* pieces -> words (skipping [CLS] and [SEP]) */
+	std::vector<std::string> words;
+	std::vector<double> w;
+	for (size_t j = 1; j + 1 < L; j++) {
+		const char *pc = arxiv_vocab_piece(m.vocab->v, e.ids[j]);
+		std::string piece = pc ? pc : "";
+		if (piece.size() > 2 && piece[0] == '#' && piece[1] == '#' && !words.empty()) {
+			words.back() += piece.substr(2);
+			w.back() += a[j];
+		} else {
+			words.push_back(piece);
+			w.push_back(a[j]);
+		}
+	}
+	/* the raw spelling, matched in order */
+	std::vector<std::string> shown(words.size());
+	size_t at = 0;
+	for (size_t i = 0; i < words.size(); i++) {
+		const std::string &wd = words[i];
+		shown[i] = wd;
+		if (wd.empty() || wd[0] == '[')
+			continue;
+		for (size_t p = at; p + wd.size() <= len; p++) {
+			size_t q = 0;
+			while (q < wd.size() && tolower((unsigned char)text[p + q]) ==
+			    tolower((unsigned char)wd[q]))
+				q++;
+			if (q == wd.size()) {
+				shown[i].assign(text + p, wd.size());
+				at = p + wd.size();
+				break;
+			}
+		}
+	}
+	/* occurrences summed, by the word's pieces */
+	std::map<std::string, std::pair<double, std::string>> sum;
+	for (size_t i = 0; i < words.size(); i++) {
+		auto &s2 = sum[words[i]];
+		if (s2.second.empty())
+			s2.second = shown[i];
+		s2.first += w[i];
+	}
+	std::vector<std::pair<double, std::string>> best;
+	for (auto &kv : sum)
+		if (kv.second.first > 0 && std::isfinite(kv.second.first))
+			best.push_back({kv.second.first, kv.second.second});
+	std::sort(best.begin(), best.end(), [](const auto &x, const auto &y) {
+		return x.first > y.first || (x.first == y.first && x.second < y.second);
+	});
+	for (size_t i = 0; i < best.size() && i < n; i++) {
+		snprintf(out[i].term, sizeof(out[i].term), "%s", best[i].second.c_str());
+		out[i].weight = (float)best[i].first;
+		(*n_out)++;
+	}
+}
+
 /* ------------------------------------------------------------ training */
 
 struct TrainSet {
@@ -2287,6 +2376,14 @@ plugin_embed(const void *m, const char *const *texts, const size_t *lens, size_t
 }
 
 static int
+plugin_explain(const void *m, const char *text, size_t len, int win, int run, size_t n,
+    struct arxiv_term *out, size_t *n_out, struct arxiv_error *err)
+{
+	return guard(err, [&] { explain_impl(*static_cast<const Bert *>(m), text, len, win, run,
+	    n, out, n_out); });
+}
+
+static int
 plugin_forward_ids(const void *mp, const uint32_t *ids, const uint8_t *mask, size_t n,
     size_t len, float *logits, float *pooled, struct arxiv_error *err)
 {
@@ -2331,6 +2428,7 @@ static const struct arxiv_torch_api plugin_table = {
 	plugin_embed,
 	plugin_forward_ids,
 	plugin_nlabels,
+	plugin_explain,
 };
 
 PLUGIN_API const struct arxiv_torch_api *

@@ -75,6 +75,8 @@ struct arxiv_dataset {
 	uint64_t *fields;	/* n bitmasks of the paper's fields (0 unknown) */
 	char **id;		/* n arXiv ids */
 	char **text;		/* n texts as trained on (JSONL input), or NULL */
+	char **raw;		/* n raw texts beside cleaned ones ("text" of records with
+				 * "clean"; entries may be NULL), or NULL */
 	char *prep;		/* preprocessing signature of text/ids ("" raw) */
 	/* tensor stream input */
 	size_t seq_len;

@@ -17,7 +17,7 @@
 
 #include <jansson.h>
 
-#include "fasttext.h"
+#include "answer.h"
 
 struct fast_ctx {
 	struct fast_ctx *next;
@@ -46,6 +46,8 @@ struct arxiv_model {
 	struct fast_ctx *pool;
 	/* bert */
 	struct bert_model *bert;
+	/* fields threshold and domain check (decision.c) */
+	struct dec *dec;
 };
 
 struct arxiv_model_opts
@@ -92,6 +94,7 @@ arxiv_model_free(struct arxiv_model *m)
 	ft_free(m->ft);
 	arxiv_vocab_free(m->vocab);
 	bert_free(m->bert);
+	dec_free(m->dec);
 	pthread_mutex_destroy(&m->lock);
 	free(m);
 }
@@ -264,6 +267,8 @@ arxiv_model_load(const char *dir, const struct arxiv_model_opts *o, struct arxiv
 		if (load_fast(m, dir, err) < 0)
 			goto fail;
 	} else if ((m->bert = bert_load(dir, o ? o : &def, err)) == NULL)
+		goto fail;
+	if ((m->dec = dec_load(dir, err)) == NULL)
 		goto fail;
 	return m;
 fail:
@@ -472,4 +477,36 @@ arxiv_prediction_json(const struct arxiv_model *m, const struct arxiv_prediction
 	}
 	rc |= arxiv_buf_append(out, "]}", 2);
 	return rc ? -1 : 0;
+}
+
+/* ------------------------------------------------ for answer.c (answer.h) */
+
+const struct ft_model *
+model_ft(const struct arxiv_model *m)
+{
+	return m->ft;
+}
+
+const struct dec *
+model_dec(const struct arxiv_model *m)
+{
+	return m->dec;
+}
+
+const struct arxiv_clean_params *
+model_clean_params(const struct arxiv_model *m)
+{
+	return m->ft && m->do_clean ? &m->cp : NULL;
+}
+
+const struct bert_model *
+model_bert(const struct arxiv_model *m)
+{
+	return m->bert;
+}
+
+int
+model_text_input(const struct arxiv_model *m)
+{
+	return m->ft != NULL && !m->ft->c.ids && m->vocab == NULL;
 }

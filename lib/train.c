@@ -37,7 +37,7 @@
 
 #include <jansson.h>
 
-#include "fasttext.h"
+#include "answer.h"
 
 /*
  * Defaults: the best of the grid measured on the seeded 10% validation slice
@@ -477,6 +477,9 @@ train_fast(const struct arxiv_train_params *p, const struct arxiv_dataset *train
 	}
 	if (ft_train(p, &train, &val, tmp, val_out, &best, &m, err) < 0)
 		goto out;
+	/* the fields threshold and the domain check (decision.c) */
+	if (dec_train(p, ids ? NULL : train0, val0, val_out, tmp, err) < 0)
+		goto out;
 
 	/* tokenizer/ */
 	if (mkdir_in(tmp, "tokenizer", err) < 0)
@@ -593,6 +596,8 @@ arxiv_train(const struct arxiv_train_params *p0, const struct arxiv_dataset *tra
 			goto out;
 	} else {
 		if (bert_train(&p, train, val, tmp, vp, err) < 0)
+			goto out;
+		if (dec_train(&p, NULL, val, vp, tmp, err) < 0)
 			goto out;
 		if (p.test)
 			arxiv_log(ARXIV_LOG_WARN, "test metrics of transformer models: use arxiv-eval");

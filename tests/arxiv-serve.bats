@@ -8,7 +8,7 @@
 load helper
 
 FIX="$TOP/tests/cases/arxiv-serve"
-USAGE="usage: arxiv-serve [-m dir | --model=dir] [-i index | --index=index] [-d dsn | --dsn=dsn] [-e dir | --embedder=dir] [-l host:port | --listen=host:port] [-j threads | --jobs=threads] [-B maxbatch | --max-batch=maxbatch] [-b maxbody | --max-body=maxbody] [-c maxconn | --max-conn=maxconn] [-T timeout | --timeout=timeout] [-w webdir | --web-dir=webdir] [-R reportdir | --report-dir=reportdir] [-q | --quiet]"
+USAGE="usage: arxiv-serve [-m dir | --model=dir] [-i index | --index=index] [-d dsn | --dsn=dsn] [-e dir | --embedder=dir] [-l host:port | --listen=host:port] [-j threads | --jobs=threads] [-B maxbatch | --max-batch=maxbatch] [-b maxbody | --max-body=maxbody] [-c maxconn | --max-conn=maxconn] [-T timeout | --timeout=timeout] [-w webdir | --web-dir=webdir] [-R reportdir | --report-dir=reportdir] [-q | --quiet] [--min-confidence=p] [--ood-threshold=p]"
 ABS="We propose a scalable approach to graph neural networks for learning on large graphs."
 
 # start_server LOG [args...]: arxiv-serve on a free loopback port, in the
@@ -201,7 +201,8 @@ json() {
 import json, sys
 raw = sys.stdin.read()
 d = json.loads(raw)
-assert list(d) == ["predicted_category", "confidence", "top_k"], list(d)
+assert list(d) == ["predicted_category", "confidence", "fields", "top_k"], list(d)
+assert d["fields"][0] == d["predicted_category"], d
 assert len(d["top_k"]) == 3
 assert d["top_k"][0]["label"] == d["predicted_category"]
 assert d["top_k"][0]["score"] == d["confidence"]
@@ -730,7 +731,7 @@ EOF
 	stop_server
 }
 
-@test "the page in headless Chromium: Ctrl+Enter, result, 5 bars, screenshots (tests/browser_test.py)" {
+@test "the page in headless Chromium: Ctrl+Enter, result, 5 bars, fields, explanation, abstaining, screenshots (tests/browser_test.py)" {
 	need_model
 	py=/usr/bin/python3
 	[ -x "$py" ] || py=python3
@@ -751,6 +752,14 @@ EOF
 	assert_success
 	stop_server
 	echo "# screenshot: $shots/serve-page-error.png" >&3
+	# text that is no abstract: the page says the model abstained, and why
+	domain_model
+	start_server "$TMP/log" -m "$DMODEL" -w "$TOP/data/web"
+	run timeout 120 "$py" "$TOP/tests/browser_test.py" --url "$URL/" --out "$shots" --expect-abstain
+	echo "$output"
+	assert_success
+	stop_server
+	echo "# screenshot: $shots/serve-page-abstain.png" >&3
 }
 
 @test "the systemd unit: ExecReload sends SIGHUP, hardened, systemd-analyze verify clean" {
@@ -884,4 +893,72 @@ make_index() {
 	assert_output_contains "ok: desktop: 5 similar papers listed"
 	stop_server
 	echo "# screenshot: $shots/serve-page-desktop-similar.png" >&3
+}
+# A model with a domain check (>= 1000 training texts), trained on demand.
+domain_model() {
+	DMODEL="$BATS_FILE_TMPDIR/dmodel"
+	[ -d "$DMODEL" ] && return 0
+	(cd "$BATS_FILE_TMPDIR" && python3 "$TOP/tests/tools/phrase_corpus.py" 1200 1 > dtrain.jsonl &&
+		python3 "$TOP/tests/tools/phrase_corpus.py" 300 2 > dval.jsonl &&
+		arxiv-train -j 1 -s 1 -b 65536 -e 4 --loss softmax -o "$DMODEL" dtrain.jsonl dval.jsonl \
+		> dtrain.log 2>&1) || { cat "$BATS_FILE_TMPDIR/dtrain.log"; return 1; }
+}
+
+@test "POST /api/predict/: \"explain\" adds the terms, bad values are 400" {
+	need_model
+	req "$URL/api/predict/" -d "{\"abstract\":\"$ABS\",\"explain\":3,\"top_k\":1}"
+	expect 200
+	echo "$body" | python3 -c '
+import json, sys
+d = json.load(sys.stdin)
+assert list(d) == ["predicted_category", "confidence", "fields", "top_k", "explanation"], list(d)
+ex = d["explanation"]
+assert 1 <= len(ex) <= 3 and all(e["weight"] > 0 for e in ex), ex
+words = "We propose a scalable approach to graph neural networks for learning on large graphs."
+assert all(e["term"] in words for e in ex), ex   # the input'"'"'s own words
+'
+	req "$URL/api/predict/" -d "{\"abstract\":\"$ABS\",\"explain\":null}"
+	expect 200
+	[[ "$body" != *explanation* ]]
+	req "$URL/api/predict/" -d "{\"abstract\":\"$ABS\",\"explain\":17}"
+	expect 400 '{"error":"invalid request","detail":"\"explain\" must be an integer between 0 and 16"}'
+	req "$URL/api/predict/" -d "{\"abstract\":\"$ABS\",\"min_confidence\":\"high\"}"
+	expect 400 '{"error":"invalid request","detail":"\"min_confidence\" must be a number between 0 and 1"}'
+	req "$URL/api/predict/" -d "{\"abstract\":\"$ABS\",\"ood_threshold\":-1}"
+	expect 400 '{"error":"invalid request","detail":"\"ood_threshold\" must be a number between 0 and 1"}'
+}
+
+@test "POST /api/predict/: out-of-domain text is answered \"Other\" with the reason; in-domain keeps its answer" {
+	need_model
+	domain_model
+	start_server "$TMP/d.log" -m "$DMODEL"
+	req "$URL/api/predict/" -d '{"abstract":"asdf qwer zxcv","top_k":3}'
+	expect 200
+	[[ "$body" == '{"predicted_category":"Other","confidence":0.0,"abstained":true,"reason":"out of domain: 0 of 3 words known to the model","fields":[],"top_k":['* ]]
+	req "$URL/api/predict/" -d '{"abstract":"We study Banach manifolds and Hilbert spaces; we prove lemmas on compact operators."}'
+	expect 200
+	[[ "$body" == '{"predicted_category":"Mathematics",'* && "$body" != *abstained* ]]
+	# per request: the check off, or a minimum confidence
+	req "$URL/api/predict/" -d '{"abstract":"asdf qwer zxcv","ood_threshold":0}'
+	expect 200
+	[[ "$body" != *abstained* ]]
+	req "$URL/api/predict/" -d '{"abstract":"We study Banach manifolds and Hilbert spaces.","min_confidence":1}'
+	expect 200
+	[[ "$body" == *'"abstained":true,"reason":"not confident: top probability '* ]]
+	# a batch: each item decided on its own
+	req "$URL/api/predict/" -d '{"abstracts":["asdf qwer zxcv","We study neural networks with gradient descent and GPU kernels."],"top_k":1}'
+	expect 200
+	echo "$body" | python3 -c '
+import json, sys
+p = json.load(sys.stdin)["predictions"]
+assert p[0]["abstained"] is True and p[0]["predicted_category"] == "Other", p
+assert "abstained" not in p[1] and p[1]["predicted_category"] == "Computer Science", p
+'
+	stop_server
+	# the server-wide default: --ood-threshold 0 keeps today's answers
+	start_server "$TMP/d2.log" -m "$DMODEL" --ood-threshold 0
+	req "$URL/api/predict/" -d '{"abstract":"asdf qwer zxcv"}'
+	expect 200
+	[[ "$body" != *abstained* ]]
+	stop_server
 }

@@ -506,6 +506,9 @@ ARXIV_API int arxiv_st_save(const char *path, const struct arxiv_st_tensor *t, s
  *                            "stopped":bool,"train":{"loss":..},"val":{<arxiv_metrics_json>,
  *                            "loss":..},"test":{..}} (test with arxiv-train -t)
  *   metadata/best_hyperparams.json   written by arxiv-hpo
+ *   metadata/decision.json   fields threshold and domain check (lib/decision.c); absent
+ *                            in older artifacts: threshold 0.5, no domain check
+ *   model/domain.safetensors  word and word-pair counts of the domain check
  *   model/config.json        model config (Hugging Face config.json for bert)
  *   model/model.safetensors  weights
  *   tokenizer/preprocess.json  map/clean/tokenizer settings used in training
@@ -998,11 +1001,13 @@ struct arxiv_trial {
 	int n_steps;
 };
 struct arxiv_sampler_params {
-	int tpe;		/* 1: TPE (Optuna's TPESampler, independent), 0: random */
+	int tpe;		/* 1: TPE (Optuna's TPESampler), 0: random */
 	int n_startup;		/* random trials before TPE: 10 */
 	int n_ei_candidates;	/* 24 */
 	double prior_weight;	/* 1.0 */
 	int constant_liar;	/* running trials count as the worst value */
+	int multivariate;	/* 1 (Optuna 5's default): kernels over all parameters jointly;
+				 * 0: each parameter on its own (independent TPE) */
 	uint64_t seed;
 };
 ARXIV_API struct arxiv_sampler_params arxiv_sampler_default_params(void);
@@ -1014,6 +1019,10 @@ ARXIV_API struct arxiv_sampler_params arxiv_sampler_default_params(void);
 ARXIV_API int arxiv_sampler_suggest(const struct arxiv_space *s,
     const struct arxiv_sampler_params *p, const struct arxiv_trial *trials, size_t n_trials,
     uint64_t number, double *x);
+/* TPE's acquisition at x: log l(x) - log g(x) from the history (0, or -1). */
+ARXIV_API int arxiv_sampler_logratio(const struct arxiv_space *s,
+    const struct arxiv_sampler_params *p, const struct arxiv_trial *trials, size_t n_trials,
+    const double *x, double *out);
 /*
  * Optuna's MedianPruner: 1 when a trial with intermediate values steps[0..n_steps-1]
  * (minimised) should stop: its best value so far is worse than the median of
@@ -1072,6 +1081,70 @@ ARXIV_API int arxiv_stats_json(const struct arxiv_stats *s, int with_state, stru
 /* Add a with_state JSON result into s. 0 or -1 with err (invalid JSON, no state). */
 ARXIV_API int arxiv_stats_merge_json(struct arxiv_stats *s, const char *json, size_t len,
     struct arxiv_error *err);
+
+/* ------------------------------------------ answers: fields, abstaining, explanations */
+
+/*
+ * An answer is a prediction plus what a reader needs to trust it (lib/answer.c):
+ *   fields     every label whose calibrated probability reaches the model's
+ *              fields threshold (chosen on validation at training time to
+ *              maximise the F1 of the paper's full field set), the primary
+ *              answer always included;
+ *   abstained  the input does not look like an abstract of the model's domain
+ *              (too few of its words or word pairs were seen in training: the
+ *              estimated probability of being in domain is below the OOD
+ *              threshold), or the top probability is below min_confidence;
+ *              then the answer is "Other" with a reason;
+ *   terms      (fast models over text) the n-grams that moved the winning
+ *              label's score furthest above the runner-up's, in the input's
+ *              own words, with their share of that margin in logits.
+ */
+#define ARXIV_EXPLAIN_MAX 16
+struct arxiv_answer_opts {
+	size_t k;		/* top k (capped as in arxiv_model_predict) */
+	size_t explain;		/* explanation terms wanted, 0..ARXIV_EXPLAIN_MAX */
+	double min_confidence;	/* abstain when the top probability is below; 0: never */
+	double ood_threshold;	/* abstain when P(in domain) is below; < 0: the model's
+				 * own threshold (none in older artifacts), 0: never */
+};
+/* k 3, explain 0, min_confidence 0, ood_threshold -1 (the model's). */
+ARXIV_API struct arxiv_answer_opts arxiv_answer_default_opts(void);
+
+struct arxiv_term {
+	char term[80];		/* UTF-8, the input's words ("spin chain") */
+	float weight;		/* logits of the margin over the runner-up */
+};
+struct arxiv_answer {
+	struct arxiv_prediction p;	/* the top k, as arxiv_model_predict gives it */
+	uint64_t fields;		/* bit i: label i is listed */
+	int abstained;
+	char reason[160];		/* why, when abstained */
+	double in_domain;		/* P(in domain), or -1 when the model has no check */
+	size_t words, known_words;	/* cleaned words, and those seen in training */
+	size_t pairs, known_pairs;	/* adjacent word pairs, likewise */
+	size_t n_terms;
+	struct arxiv_term terms[ARXIV_EXPLAIN_MAX];
+};
+/* Answer n raw texts (as arxiv_model_predict). Thread-safe. 0 or -1 with err. */
+ARXIV_API int arxiv_model_answer(const struct arxiv_model *m, const char *const *texts,
+    const size_t *lens, size_t n, const struct arxiv_answer_opts *o, struct arxiv_answer *out,
+    struct arxiv_error *err);
+/* One compact JSON object, no newline, into out (cleared):
+ * {"predicted_category":..,"confidence":..,"fields":[..],"top_k":[..]
+ *  [,"explanation":[{"term":..,"weight":..},..]]}, or when abstained
+ * {"predicted_category":"Other","confidence":0.0,"abstained":true,"reason":..,
+ *  "fields":[],"top_k":[..]} (top_k: the model's ranking all the same). */
+ARXIV_API int arxiv_answer_json(const struct arxiv_model *m, const struct arxiv_answer *a,
+    struct arxiv_buf *out);
+/* The model's stored thresholds (defaults for older artifacts: fields 0.5,
+ * OOD -1 = no domain check). */
+ARXIV_API double arxiv_model_fields_threshold(const struct arxiv_model *m);
+ARXIV_API double arxiv_model_ood_threshold(const struct arxiv_model *m);
+/* Metrics of answers: arxiv_metrics_add of a->p plus the set-level metrics of
+ * a->fields against the paper's fields (precision, recall, F1 averaged over
+ * papers, exact-set accuracy) and the abstention count. */
+ARXIV_API int arxiv_metrics_add_answer(struct arxiv_metrics *m, int truth,
+    const struct arxiv_answer *a, uint64_t fields);
 
 #ifdef __cplusplus
 }
