@@ -30,6 +30,7 @@ struct fast_ctx {
 };
 
 struct arxiv_model {
+	const struct model_kind *kind;
 	char type[8];
 	int version;
 	size_t n_labels;
@@ -163,12 +164,14 @@ fail:
 }
 
 static int
-load_fast(struct arxiv_model *m, const char *dir, struct arxiv_error *err)
+load_fast(struct arxiv_model *m, const char *dir, const struct arxiv_model_opts *opts,
+    struct arxiv_error *err)
 {
 	json_t *o;
 	const char *input, *prep;
 	char path[4200];
 
+	(void)opts;
 	if ((m->ft = ft_load(dir, err)) == NULL)
 		return -1;
 	if ((size_t)m->ft->c.n_labels != m->n_labels) {
@@ -250,20 +253,17 @@ arxiv_model_load(const char *dir, const struct arxiv_model_opts *o, struct arxiv
 		    (long long)ver, ARXIV_ARTIFACT_VERSION);
 		goto fail;
 	}
-	if (type == NULL || (strcmp(type, "fast") && strcmp(type, "bert"))) {
+	if (type == NULL || (m->kind = model_kind_find(type)) == NULL) {
 		arxiv_error_set(err, dir, 0, "unknown model_type '%s'", type ? type : "");
 		goto fail;
 	}
-	snprintf(m->type, sizeof(m->type), "%s", type);
+	snprintf(m->type, sizeof(m->type), "%s", m->kind->name);
 	m->version = (int)ver;
 	json_decref(a);
 	a = NULL;
 	if (load_labels(m, dir, err) < 0)
 		goto fail;
-	if (strcmp(m->type, "fast") == 0) {
-		if (load_fast(m, dir, err) < 0)
-			goto fail;
-	} else if ((m->bert = bert_load(dir, o ? o : &def, err)) == NULL)
+	if (m->kind->load(m, dir, o ? o : &def, err) < 0)
 		goto fail;
 	return m;
 fail:
@@ -299,8 +299,18 @@ arxiv_model_label(const struct arxiv_model *m, size_t i)
 size_t
 arxiv_model_dim(const struct arxiv_model *m)
 {
-	if (m->bert)
-		return bert_dim(m->bert);
+	return m->kind->dim(m);
+}
+
+int
+arxiv_model_threads_inside(const struct arxiv_model *m)
+{
+	return m->kind->threads_inside;
+}
+
+static size_t
+fast_dim(const struct arxiv_model *m)
+{
 	return m->ft ? (size_t)m->ft->c.dim : 0;
 }
 
@@ -381,18 +391,23 @@ int
 arxiv_model_predict(const struct arxiv_model *m, const char *const *texts, const size_t *lens,
     size_t n, size_t k, struct arxiv_prediction *out, struct arxiv_error *err)
 {
-	struct fast_ctx *c;
-	size_t i;
-	int rc = 0;
-
 	if (k > m->n_labels)
 		k = m->n_labels;
 	if (k > ARXIV_TOPK_MAX)
 		k = ARXIV_TOPK_MAX;
 	if (k == 0)
 		k = 1;
-	if (m->bert)
-		return bert_predict(m->bert, texts, lens, n, k, out, err);
+	return m->kind->predict(m, texts, lens, n, k, out, err);
+}
+
+static int
+fast_predict(const struct arxiv_model *m, const char *const *texts, const size_t *lens,
+    size_t n, size_t k, struct arxiv_prediction *out, struct arxiv_error *err)
+{
+	struct fast_ctx *c;
+	size_t i;
+	int rc = 0;
+
 	if ((c = ctx_get(m, err)) == NULL)
 		return -1;
 	for (i = 0; i < n; i++) {
@@ -414,12 +429,17 @@ int
 arxiv_model_embed(const struct arxiv_model *m, const char *const *texts, const size_t *lens,
     size_t n, float *out, struct arxiv_error *err)
 {
+	return m->kind->embed(m, texts, lens, n, out, err);
+}
+
+static int
+fast_embed(const struct arxiv_model *m, const char *const *texts, const size_t *lens,
+    size_t n, float *out, struct arxiv_error *err)
+{
 	struct fast_ctx *c;
 	size_t i, d;
 	int rc = 0;
 
-	if (m->bert)
-		return bert_embed(m->bert, texts, lens, n, out, err);
 	if ((d = (size_t)m->ft->c.dim) == 0) {
 		arxiv_error_set(err, "", 0, "this fast model (dim 0) has no embeddings");
 		return -1;
@@ -472,4 +492,68 @@ arxiv_prediction_json(const struct arxiv_model *m, const struct arxiv_prediction
 	}
 	rc |= arxiv_buf_append(out, "]}", 2);
 	return rc ? -1 : 0;
+}
+
+/* ---------------------------------------------------------- model kinds */
+
+static int
+load_bert(struct arxiv_model *m, const char *dir, const struct arxiv_model_opts *o,
+    struct arxiv_error *err)
+{
+	return (m->bert = bert_load(dir, o, err)) == NULL ? -1 : 0;
+}
+
+static int
+predict_bert(const struct arxiv_model *m, const char *const *texts, const size_t *lens,
+    size_t n, size_t k, struct arxiv_prediction *out, struct arxiv_error *err)
+{
+	return bert_predict(m->bert, texts, lens, n, k, out, err);
+}
+
+static int
+embed_bert(const struct arxiv_model *m, const char *const *texts, const size_t *lens,
+    size_t n, float *out, struct arxiv_error *err)
+{
+	return bert_embed(m->bert, texts, lens, n, out, err);
+}
+
+static size_t
+dim_bert(const struct arxiv_model *m)
+{
+	return bert_dim(m->bert);
+}
+
+/* The model kinds; the first is the default. */
+static const struct model_kind kinds[] = {
+	{ "fast", 0, ft_default_params, ft_params_lr, ft_check_params, fast_train,
+	    load_fast, fast_predict, fast_embed, fast_dim },
+	{ "bert", 1, bert_default_params, bert_params_lr, bert_check_params, bert_train_kind,
+	    load_bert, predict_bert, embed_bert, dim_bert },
+};
+
+const struct model_kind *
+model_kind_at(size_t i)
+{
+	return i < sizeof(kinds) / sizeof(kinds[0]) ? &kinds[i] : NULL;
+}
+
+const struct model_kind *
+model_kind_find(const char *name)
+{
+	size_t i;
+
+	if (name == NULL || name[0] == '\0')
+		return &kinds[0];
+	for (i = 0; i < sizeof(kinds) / sizeof(kinds[0]); i++)
+		if (strcmp(kinds[i].name, name) == 0)
+			return &kinds[i];
+	return NULL;
+}
+
+const char *
+arxiv_model_kind_name(size_t i)
+{
+	const struct model_kind *k = model_kind_at(i);
+
+	return k ? k->name : NULL;
 }

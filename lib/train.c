@@ -39,49 +39,37 @@
 
 #include "fasttext.h"
 
-/*
- * Defaults: the best of the grid measured on the seeded 10% validation slice
- * of ../shared/data (arxiv_split_of seed 42, ratios .9/.1/0; 198,070 train and
- * 21,930 val abstracts, cleaned with arxiv_clean_default_params()). The grid
- * and its numbers are in tests/bench/fast-grid.txt.
- */
+/* Defaults common to every kind, then each kind's own (the fast model's are
+ * ft_default_params in fasttext.c, the transformer's bert_default_params). */
 struct arxiv_train_params
 arxiv_train_default_params(void)
 {
 	struct arxiv_train_params p;
+	const struct model_kind *k;
+	size_t i;
 
 	memset(&p, 0, sizeof(p));
-	p.model_type = "fast";
+	p.model_type = model_kind_at(0)->name;	/* the default kind */
 	p.epochs = 8;
 	p.patience = 3;
 	p.threads = 0;
 	p.seed = 42;
-	p.lr = 0;		/* the default: fast 0.1 (hinge) or 0.5 (softmax), bert 5e-5 */
-	p.dim = 0;
-	p.word_ngrams = 2;
-	p.char_minn = 0;
-	p.char_maxn = 0;
-	p.buckets = (size_t)1 << 21;
-	p.class_weight = 0.5;
-	p.l2 = -1;		/* the loss's default: 2e-6 (hinge), 0 (softmax) */
-	p.loss = "hinge";
-	p.device = "auto";
-	p.batch_size = 32;
-	p.grad_accum = 1;
-	p.weight_decay = 0.01;
-	p.warmup_ratio = 0.1;
-	p.max_grad_norm = 1.0;
-	p.dropout = 0.1;
+	p.lr = 0;		/* the kind's default (model_kind.default_lr) */
+	for (i = 0; (k = model_kind_at(i)) != NULL; i++)
+		if (k->defaults)
+			k->defaults(&p);
 	return p;
 }
 
-/* The learning rate to use: p->lr, or for 0 the model type's default. */
+/* The learning rate to use: p->lr, or for 0 the model kind's default. */
 static double
 resolved_lr(const struct arxiv_train_params *p)
 {
+	const struct model_kind *k = model_kind_find(p->model_type);
+
 	if (p->lr > 0)
 		return p->lr;
-	return p->model_type && strcmp(p->model_type, "bert") == 0 ? 5e-5 : ft_default_lr(p->loss);
+	return k && k->default_lr ? k->default_lr(p) : 0;
 }
 
 int
@@ -94,7 +82,7 @@ arxiv_train_params_json(const struct arxiv_train_params *p, struct arxiv_buf *ou
 #define S(x) ((x) ? json_string(x) : json_null())
 	o = json_pack("{s:o,s:i,s:i,s:i,s:I,s:f,s:i,s:i,s:i,s:i,s:i,s:I,s:f,s:f,"
 	    "s:o,s:o,s:o,s:o,s:i,s:i,s:f,s:f,s:f,s:f,s:o,s:o}",
-	    "model_type", S(p->model_type ? p->model_type : "fast"), "epochs", p->epochs,
+	    "model_type", S(p->model_type ? p->model_type : model_kind_at(0)->name), "epochs", p->epochs,
 	    "patience", p->patience, "threads", p->threads, "seed", (json_int_t)p->seed,
 	    "lr", resolved_lr(p), "verbose", p->verbose, "dim", p->dim, "word_ngrams", p->word_ngrams,
 	    "char_minn", p->char_minn, "char_maxn", p->char_maxn,
@@ -415,8 +403,8 @@ bad:
 
 /* ------------------------------------------------------------- train */
 
-static int
-train_fast(const struct arxiv_train_params *p, const struct arxiv_dataset *train0,
+int
+fast_train(const struct arxiv_train_params *p, const struct arxiv_dataset *train0,
     const struct arxiv_dataset *val0, const char *tmp, struct arxiv_prediction *val_out,
     json_t **test_metrics, struct arxiv_error *err)
 {
@@ -529,6 +517,19 @@ out:
 }
 
 int
+bert_train_kind(const struct arxiv_train_params *p, const struct arxiv_dataset *train,
+    const struct arxiv_dataset *val, const char *tmp, struct arxiv_prediction *val_out,
+    json_t **test_metrics, struct arxiv_error *err)
+{
+	(void)test_metrics;
+	if (bert_train(p, train, val, tmp, val_out, err) < 0)
+		return -1;
+	if (p->test)
+		arxiv_log(ARXIV_LOG_WARN, "test metrics of transformer models: use arxiv-eval");
+	return 0;
+}
+
+int
 arxiv_train(const struct arxiv_train_params *p0, const struct arxiv_dataset *train,
     const struct arxiv_dataset *val, const char *out_dir, int overwrite, struct arxiv_error *err)
 {
@@ -538,13 +539,13 @@ arxiv_train(const struct arxiv_train_params *p0, const struct arxiv_dataset *tra
 	struct arxiv_buf pj = {0};
 	struct stat sb;
 	char tmp[4096];
-	const char *type = p.model_type ? p.model_type : "fast";
+	const struct model_kind *kind = model_kind_find(p.model_type);
 	json_t *o, *test_m = NULL, *params;
 	size_t i;
-	int rc = -1, have_tmp = 0, exchanged = 0, is_fast = strcmp(type, "fast") == 0;
+	int rc = -1, have_tmp = 0, exchanged = 0;
 
-	if (!is_fast && strcmp(type, "bert") != 0) {
-		arxiv_error_set(err, "", 0, "unknown model type '%s' (fast or bert)", type);
+	if (kind == NULL) {
+		arxiv_error_set(err, "", 0, "unknown model type '%s' (fast or bert)", p.model_type);
 		return -1;
 	}
 	p.lr = resolved_lr(&p);
@@ -586,15 +587,8 @@ arxiv_train(const struct arxiv_train_params *p0, const struct arxiv_dataset *tra
 		goto nomem;
 	p.on_epoch = tap_epoch;
 	p.ud = &tap;
-	if (is_fast) {
-		if (train_fast(&p, train, val, tmp, vp, &test_m, err) < 0)
-			goto out;
-	} else {
-		if (bert_train(&p, train, val, tmp, vp, err) < 0)
-			goto out;
-		if (p.test)
-			arxiv_log(ARXIV_LOG_WARN, "test metrics of transformer models: use arxiv-eval");
-	}
+	if (kind->train(&p, train, val, tmp, vp, &test_m, err) < 0)
+		goto out;
 	if (tap.epochs == 0) {
 		arxiv_error_set(err, "", 0, "interrupted before the first epoch completed");
 		goto out;
@@ -610,7 +604,7 @@ arxiv_train(const struct arxiv_train_params *p0, const struct arxiv_dataset *tra
 	if (arxiv_train_params_json(&p, &pj) < 0 || (params = json_loads(pj.data, 0, NULL)) == NULL)
 		goto nomem;
 	o = json_pack("{s:s,s:i,s:s,s:s,s:I,s:o,s:I,s:I}", "format", "arxiv-artifacts",
-	    "version", ARXIV_ARTIFACT_VERSION, "model_type", type, "arxiv_version", ARXIV_VERSION,
+	    "version", ARXIV_ARTIFACT_VERSION, "model_type", kind->name, "arxiv_version", ARXIV_VERSION,
 	    "created", (json_int_t)time(NULL), "params", params,
 	    "train_examples", (json_int_t)train->n, "val_examples", (json_int_t)val->n);
 	if (write_json(tmp, "metadata/artifact.json", o, err) < 0)

@@ -718,6 +718,15 @@ ARXIV_API int arxiv_sampler_suggest(const struct arxiv_space *s,
 ARXIV_API int arxiv_median_prune(const struct arxiv_trial *trials, size_t n_trials,
     const double *steps, int n_steps, int n_startup, int n_warmup);
 
+/* ---------------------------------------------------------------------------
+ * Model kinds (model.c: one table of name, train, load, predict, embed, dim).
+ * arxiv_model_kind_name: the i-th kind's name ("fast", "bert"), NULL past the end.
+ * arxiv_model_threads_inside: 1 when one predict/embed call of m uses every
+ *   thread itself (call it from one thread), 0 when calls run in parallel.
+ */
+ARXIV_API const char *arxiv_model_kind_name(size_t i);
+ARXIV_API int arxiv_model_threads_inside(const struct arxiv_model *m);
+
 #ifdef __cplusplus
 }
 #endif
