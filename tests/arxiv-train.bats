@@ -335,9 +335,8 @@ print(d)' "$@"
 }
 
 @test "arxiv-train: model.safetensors reads in Hugging Face's safetensors library" {
-	py=/opt/hfvenv/bin/python
-	[ -x "$py" ] && "$py" -c 'import safetensors, numpy' 2>/dev/null ||
-		skip "no Python with safetensors at $py"
+	need_venv st-venv 'import safetensors, numpy' safetensors numpy	# made on first use
+	py=$VENV_PY
 	train -e 1 -o art "$FIX/train.jsonl" "$FIX/val.jsonl"
 	run "$py" -c '
 import sys
