@@ -216,5 +216,12 @@ need_hf() {
 	cp "$FIX/config.json" "$FIX/vocab.txt" "$FIX/pytorch_model.bin" bin/
 	run arxiv-train -M bert -i bin -o art -e 1 -l 1e-3 -j 1 -D cpu train.bin val.bin
 	assert_status 0
-	[ -s art/model/model.safetensors ]
+	# the same checkpoint as safetensors trains to the very same weights: every
+	# tensor of the .bin was read, with its values
+	mkdir st
+	cp "$FIX/config.json" "$FIX/vocab.txt" "$FIX/model.safetensors" st/
+	run arxiv-train -M bert -i st -o art2 -e 1 -l 1e-3 -j 1 -D cpu train.bin val.bin
+	assert_status 0
+	cmp art/model/model.safetensors art2/model/model.safetensors
+	[ "$(jq -c .val art/metadata/metrics.json)" = "$(jq -c .val art2/metadata/metrics.json)" ]
 }
