@@ -581,41 +581,20 @@ pred_worker(void *arg)
 	return NULL;
 }
 
-static int
-ncores(void)
-{
-	long n = sysconf(_SC_NPROCESSORS_ONLN);
-
-	return n > 0 ? (int)n : 1;
-}
-
 int
 ft_predict_dataset(const struct ft_model *m, const struct arxiv_dataset *d, int n_threads,
     size_t k, struct arxiv_prediction *out, double *loss)
 {
 	struct pred_job job[64];
-	pthread_t th[64];
 	int t, rc = 0;
 	double sum = 0;
 
-	if (n_threads <= 0)
-		n_threads = ncores();
-	if (n_threads > 64)
-		n_threads = 64;
-	if ((size_t)n_threads > d->n)
-		n_threads = d->n ? (int)d->n : 1;
-	for (t = 0; t < n_threads; t++) {
+	n_threads = arxiv_threads(n_threads, d->n);
+	for (t = 0; t < n_threads; t++)
 		job[t] = (struct pred_job){ m, d, d->n * (size_t)t / (size_t)n_threads,
 		    d->n * (size_t)(t + 1) / (size_t)n_threads, k, out, 0, 0 };
-		if (t > 0 && pthread_create(&th[t], NULL, pred_worker, &job[t]) != 0)
-			job[t].rc = -2;
-	}
-	pred_worker(&job[0]);
+	arxiv_parallel_run(pred_worker, job, sizeof(job[0]), n_threads);
 	for (t = 0; t < n_threads; t++) {
-		if (job[t].rc == -2)
-			pred_worker(&job[t]);
-		else if (t > 0)
-			pthread_join(th[t], NULL);
 		if (job[t].rc)
 			rc = -1;
 		sum += job[t].loss;
@@ -836,7 +815,6 @@ ft_train(const struct arxiv_train_params *p, const struct arxiv_dataset *train,
 	struct arxiv_prediction *pred = NULL;
 	struct arxiv_metrics *met = NULL;
 	struct train_job job[64];
-	pthread_t th[64];
 	float *best_in = NULL, *best_out = NULL, *best_bias = NULL, cw[64];
 	uint32_t *perm = NULL;
 	size_t i, rows, counts[64] = {0}, n_lab = 0, in_len, out_len;
@@ -874,9 +852,7 @@ ft_train(const struct arxiv_train_params *p, const struct arxiv_dataset *train,
 		arxiv_error_set(err, train->name, 0, "no training examples");
 		return -1;
 	}
-	nt = p->threads > 0 ? p->threads : ncores();
-	if (nt > 64)
-		nt = 64;
+	nt = arxiv_threads(p->threads, 0);
 	if ((m = ft_new(&c, p->seed)) == NULL)
 		goto nomem;
 	rows = c.buckets;
@@ -930,15 +906,9 @@ ft_train(const struct arxiv_train_params *p, const struct arxiv_dataset *train,
 			    (double)train->n * (epoch - 1) + (double)t, total, nt,
 			    (float)(p->lr > 0 ? p->lr : ft_default_lr(p->loss)),
 			    (float)l2, p->stop, 0, 0, 0, (double)train->n * (epoch - 1) };
-			if (t > 0 && pthread_create(&th[t], NULL, train_worker, &job[t]) != 0)
-				job[t].rc = -2;
 		}
-		train_worker(&job[0]);
+		arxiv_parallel_run(train_worker, job, sizeof(job[0]), nt);
 		for (t = 0; t < nt; t++) {
-			if (job[t].rc == -2)
-				train_worker(&job[t]);
-			else if (t > 0)
-				pthread_join(th[t], NULL);
 			if (job[t].rc)
 				goto nomem;
 			loss += job[t].loss;

@@ -158,6 +158,16 @@ void bert_default_params(struct arxiv_train_params *p);	/* bert_loader.c */
 double bert_params_lr(const struct arxiv_train_params *p);
 const char *bert_check_params(const struct arxiv_train_params *p);
 
+/*
+ * The parallel-for (parallel.c). arxiv_threads: the thread count for want
+ * (<= 0: the online CPUs), at most 64 and at most items (when > 0).
+ * arxiv_parallel_run: fn(&jobs[t]) for t < n, each job of size bytes, on n
+ * threads (the caller runs job 0 and any whose thread could not start);
+ * returns when all are done. Job t's share of n items: [n*t/nt, n*(t+1)/nt).
+ */
+int arxiv_threads(int want, size_t items);
+void arxiv_parallel_run(void *(*fn)(void *), void *jobs, size_t size, int n);
+
 /* The process's umask, read without changing it (atomic.c). */
 mode_t arxiv_umask(void);
 
