@@ -168,6 +168,9 @@ const char *bert_check_params(const struct arxiv_train_params *p);
 int arxiv_threads(int want, size_t items);
 void arxiv_parallel_run(void *(*fn)(void *), void *jobs, size_t size, int n);
 
+/* LaTeX to words (latex.c), the cleaner's "latex" step: 0, or -1 ENOMEM. */
+int text_latex(const char *s, size_t n, struct arxiv_buf *out);
+
 /* The process's umask, read without changing it (atomic.c). */
 mode_t arxiv_umask(void);
 
