@@ -365,6 +365,21 @@ struct Vocab {
 	~Vocab() { arxiv_vocab_free(v); }
 };
 
+/*
+ * The cleaners of the stored preprocessing, made once per model and reused
+ * (making one re-reads the stop-word list): a predict call takes one from the
+ * pool, or makes one when all are in use (concurrent calls), and gives it back.
+ */
+struct CleanerPool {
+	std::mutex mu;
+	std::vector<arxiv_cleaner *> idle;
+	~CleanerPool()
+	{
+		for (auto c : idle)
+			arxiv_cleaner_free(c);
+	}
+};
+
 struct Bert {
 	Config cfg;
 	std::vector<std::string> names;		/* HF names, HF order */
@@ -383,6 +398,19 @@ struct Bert {
 	size_t seq_len = 256;
 	bool lowercase = true;
 	std::string prep;
+	std::shared_ptr<CleanerPool> cleaners = std::make_shared<CleanerPool>();	/* for prep */
+};
+
+struct CleanerLease {
+	CleanerPool *pool = nullptr;
+	arxiv_cleaner *c = nullptr;
+	~CleanerLease()
+	{
+		if (c == nullptr)
+			return;
+		std::lock_guard<std::mutex> lock(pool->mu);
+		pool->idle.push_back(c);
+	}
 };
 
 at::Tensor &
@@ -953,19 +981,28 @@ encode(const Bert &m, const char *const *texts, const size_t *lens, size_t n)
 	Encoded r;
 	arxiv_error e{};
 	arxiv_tok_params tp = arxiv_tok_default_params();
-	std::unique_ptr<arxiv_cleaner, void (*)(arxiv_cleaner *)> cl(nullptr, arxiv_cleaner_free);
+	CleanerLease cl;
 	arxiv_buf clean{};
 	std::unique_ptr<arxiv_buf, void (*)(arxiv_buf *)> hold(&clean, arxiv_buf_free);
 
 	tp.seq_len = m.seq_len;
 	tp.lowercase = m.lowercase;
-	if (!m.prep.empty()) {
-		arxiv_clean_params cp;
-		if (arxiv_clean_params_parse(m.prep.c_str(), nullptr, &cp, &e) != 0)
-			rethrow(e);
-		cl.reset(arxiv_cleaner_new(&cp, &e));
-		if (!cl)
-			rethrow(e);
+	if (!m.prep.empty() && m.cleaners) {
+		cl.pool = m.cleaners.get();
+		{
+			std::lock_guard<std::mutex> lock(cl.pool->mu);
+			if (!cl.pool->idle.empty()) {
+				cl.c = cl.pool->idle.back();
+				cl.pool->idle.pop_back();
+			}
+		}
+		if (cl.c == nullptr) {
+			arxiv_clean_params cp;
+			if (arxiv_clean_params_parse(m.prep.c_str(), nullptr, &cp, &e) != 0)
+				rethrow(e);
+			if ((cl.c = arxiv_cleaner_new(&cp, &e)) == nullptr)
+				rethrow(e);
+		}
 	}
 	r.n = n;
 	r.L = m.seq_len;
@@ -975,8 +1012,8 @@ encode(const Bert &m, const char *const *texts, const size_t *lens, size_t n)
 	for (size_t i = 0; i < n; i++) {
 		const char *t = texts[i];
 		size_t tl = lens ? lens[i] : strlen(t);
-		if (cl) {
-			if (arxiv_clean_text(cl.get(), t, tl, &clean, &e) != 0) {
+		if (cl.c) {
+			if (arxiv_clean_text(cl.c, t, tl, &clean, &e) != 0) {
 				e.line = (long)i + 1;
 				rethrow(e);
 			}
