@@ -41,7 +41,15 @@ LIBTORCH  =
 TORCH_INC_  = -isystem /usr/include/torch/csrc/api/include
 TORCH_LIB_  =
 TORCH_INC   = $(if $(LIBTORCH),-isystem $(LIBTORCH)/include -isystem $(LIBTORCH)/include/torch/csrc/api/include,$(TORCH_INC_))
-TORCH_LIBS  = $(if $(LIBTORCH),-L$(LIBTORCH)/lib -Wl$(comma)-rpath$(comma)$(LIBTORCH)/lib,) -ltorch -ltorch_cpu -lc10
+TORCH_LIBS  = $(if $(LIBTORCH),-L$(LIBTORCH)/lib -Wl$(comma)-rpath$(comma)$(LIBTORCH)/lib,) -ltorch -ltorch_cpu -lc10 \
+	$(TORCH_CUDA)
+# A CUDA libtorch: keep its CUDA libraries in the plugin's NEEDED list even where
+# the linker defaults to --as-needed (nothing of ours calls them directly, but
+# without them libtorch registers no CUDA kernels and reports no GPU).
+TORCH_CUDA  = $(if $(wildcard $(LIBTORCH)/lib/libtorch_cuda.so),-Wl$(comma)--push-state$(comma)--no-as-needed \
+	-ltorch_cuda $(if $(wildcard $(LIBTORCH)/lib/libc10_cuda.so),-lc10_cuda) -Wl$(comma)--pop-state)
+# libtorch 2.x from about 2.10 on needs C++20 (ATen.h says so); Debian's 1.13 is C++17.
+TORCH_STD   = $(if $(and $(LIBTORCH),$(shell grep -s -l 'C++20 or later' $(LIBTORCH)/include/ATen/ATen.h)),c++20,c++17)
 comma := ,
 TORCH     := $(if $(LIBTORCH),1,$(if $(wildcard /usr/include/torch/script.h),1,0))
 
@@ -73,7 +81,7 @@ $(BUILD)/obj/%.o: lib/%.c lib/include/arxiv.h $(wildcard lib/*.h)
 
 $(BUILD)/obj/%.o: lib/%.cpp lib/include/arxiv.h $(wildcard lib/*.h)
 	@mkdir -p $(@D)
-	$(CXX) -std=c++17 -DARXIV_BUILD -Ilib/include -Ilib -fPIC -fvisibility=hidden -Wall -Wextra \
+	$(CXX) -std=$(TORCH_STD) -DARXIV_BUILD -Ilib/include -Ilib -fPIC -fvisibility=hidden -Wall -Wextra \
 		$(TORCH_INC) $(SANFLAGS) $(CXXFLAGS) -c -o $@ $<
 
 # The configured data directory, rewritten only when PREFIX/DATADIR change, so a
@@ -109,6 +117,8 @@ $(BUILD)/lib/arxiv.pc: lib/arxiv.pc.in Makefile
 		lib/arxiv.pc.in > $@
 
 $(BUILD)/bin/arxiv-serve: LDEXTRA = -lmicrohttpd
+$(BUILD)/bin/arxiv-map: LDEXTRA = -lz
+$(PROGS): bin/prog.h
 $(BUILD)/bin/%: bin/%.c $(SOLIB) lib/include/arxiv.h
 	@mkdir -p $(@D)
 	$(CC) $(PROG_CFLAGS) -DVERSION='"$(VERSION)"' $(RPATH) $(LDFLAGS) \
@@ -142,6 +152,12 @@ $(BUILD)/fuzz/%: tests/fuzz/%.c $(LIB_SRC) lib/include/arxiv.h
 	clang -std=c11 -D_GNU_SOURCE -DARXIV_BUILD -DDATADIR='"$(DATADIR)"' -Ilib/include -Ilib -g -O1 \
 		-fsanitize=fuzzer,address,undefined $(DEPS_CFLAGS) -o $@ $< $(LIB_SRC) $(DEPS_LIBS)
 
+# Build the transformer plugin against the current PyPI torch wheel's libtorch
+# (downloaded once, cached) and check the CUDA libraries stay linked. Heavy
+# (a 540 MB wheel): not part of `make check` or CI.
+check-torch2:
+	@BUILD=$(BUILD) tests/torch2/check.sh
+
 bench: all
 	@BUILD=$(BUILD) SHARED=$(SHARED) tests/bench/run.sh
 
@@ -173,4 +189,17 @@ uninstall:
 clean:
 	rm -rf build build-asan
 
-.PHONY: all units check asan fuzz bench lint install uninstall clean FORCE
+.PHONY: all units check asan fuzz bench lint install uninstall clean FORCE check-torch2
+
+# Deployment (deploy/, compose.yaml): the Compose stack end to end on a real Docker
+# engine (tests/docker/check.sh), and hadolint over the Dockerfiles.
+docker-check: all
+	@BUILD=$(BUILD) tests/docker/check.sh
+lint-docker:
+	@tests/docker/hadolint.sh deploy/*/Dockerfile
+.PHONY: docker-check lint-docker
+install: install-pipelines
+install-pipelines:
+	mkdir -p $(DESTDIR)$(DATADIR)/pipelines
+	cp -f pipelines/run_pipeline.sh pipelines/spread.sh $(DESTDIR)$(DATADIR)/pipelines/
+.PHONY: install-pipelines

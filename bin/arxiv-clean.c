@@ -15,38 +15,61 @@
 #include "arxiv.h"
 #include "prog.h"
 
-#ifndef VERSION
-#define VERSION ARXIV_VERSION
-#endif
+enum { O_SKIP = 256 };
 
-static const char usage_line[] =
-    "usage: arxiv-clean [-CFJkLNpPSTW] [-f field] [-l lang] [-n bytes] [-s stopwords] [file ...]";
+static const struct option opts[] = {
+	{ "field", required_argument, NULL, 'f' },
+	{ "plain", no_argument, NULL, 'p' },
+	{ "truncate", required_argument, NULL, 'n' },
+	{ "stopwords", required_argument, NULL, 's' },
+	{ "stem-lang", required_argument, NULL, 'l' },
+	{ "no-nfkc", no_argument, NULL, 'N' },
+	{ "no-latex", no_argument, NULL, 'L' },
+	{ "no-filter", no_argument, NULL, 'F' },
+	{ "no-space", no_argument, NULL, 'W' },
+	{ "no-casefold", no_argument, NULL, 'C' },
+	{ "no-stop", no_argument, NULL, 'S' },
+	{ "no-stem", no_argument, NULL, 'T' },
+	{ "signature", no_argument, NULL, 'P' },
+	{ "jansson", no_argument, NULL, 'J' },
+	{ "keep-going", no_argument, NULL, 'k' },
+	{ "skip", no_argument, NULL, O_SKIP },
+	{ "help", no_argument, NULL, 'h' },
+	{ "version", no_argument, NULL, 'V' },
+	{ NULL, 0, NULL, 0 }
+};
 
-static void
-usage(FILE *fp, int status)
-{
-	fprintf(fp, "%s\n", usage_line);
-	if (status == 0)
-		fputs("Clean the text of JSONL records; adds \"clean\" and \"prep\" keys.\n"
-		    "  -f, --field FIELD      clean FIELD instead of \"text\"\n"
-		    "  -p, --plain            plain text: one raw text per line in, one cleaned line out\n"
-		    "  -n, --truncate BYTES   cut the cleaned text to BYTES at a word boundary (0: no limit)\n"
-		    "  -s, --stopwords FILE   stop-word list (default: the shipped stopwords.txt)\n"
-		    "  -l, --stem-lang LANG   Snowball stemmer language (default english)\n"
-		    "  -N, --no-nfkc          no Unicode NFKC normalisation\n"
-		    "  -L, --no-latex         no LaTeX-to-words conversion\n"
-		    "  -F, --no-filter        keep punctuation and symbols\n"
-		    "  -W, --no-space         do not collapse whitespace\n"
-		    "  -C, --no-casefold      keep upper case\n"
-		    "  -S, --no-stop          keep stop words\n"
-		    "  -T, --no-stem          no stemming\n"
-		    "  -P, --signature        print the preprocessing signature and exit\n"
-		    "  -J, --jansson          parse every record with jansson (no fast path; slower)\n"
-		    "  -k, --skip             skip bad records with a warning\n"
-		    "  -h, --help             this help\n"
-		    "      --version          print the version\n", fp);
-	exit(status);
-}
+static const struct prog_help help[] = {
+	{ "field", "field", "clean this key instead of \"text\"", 0 },
+	{ "plain", NULL, "plain text: one raw text per line in, one cleaned line out", 0 },
+	{ "truncate", "bytes", "cut the cleaned text to this many bytes at a word boundary (0: no limit)", 0 },
+	{ "stopwords", "file", "stop-word list (default: the shipped stopwords.txt)", 0 },
+	{ "stem-lang", "lang", "Snowball stemmer language (default: english)", 0 },
+	{ "no-nfkc", NULL, "no Unicode NFKC normalisation", 0 },
+	{ "no-latex", NULL, "no LaTeX-to-words conversion", 0 },
+	{ "no-filter", NULL, "keep punctuation and symbols", 0 },
+	{ "no-space", NULL, "do not collapse whitespace", 0 },
+	{ "no-casefold", NULL, "keep upper case", 0 },
+	{ "no-stop", NULL, "keep stop words", 0 },
+	{ "no-stem", NULL, "no stemming", 0 },
+	{ "signature", NULL, "print the preprocessing signature and exit", 0 },
+	{ "jansson", NULL, "parse every record with jansson (no fast path; slower)", 0 },
+	{ "keep-going", NULL, "skip bad records with a warning, count them", 0 },
+	{ "help", NULL, "print this help and exit", 0 },
+	{ "version", NULL, "print the version and exit", 0 },
+	{ NULL, NULL, NULL, 0 }
+};
+
+static const struct prog_deprecated deprecated[] = {
+	{ O_SKIP, 'k', "--skip", "--keep-going (-k)" },
+	{ 0, 0, NULL, NULL }
+};
+
+static const struct prog P = {
+	"arxiv-clean", "[file ...]",
+	"Clean the text of JSONL records; adds \"clean\" and \"prep\" keys.",
+	"hVf:pn:s:l:NLFWCSTPJk", opts, help, deprecated
+};
 
 struct state {
 	struct arxiv_cleaner *cl;
@@ -315,26 +338,6 @@ clean_file(struct state *st, FILE *fp, const char *name)
 int
 main(int argc, char *argv[])
 {
-	static const struct option opts[] = {
-		{ "field", required_argument, NULL, 'f' },
-		{ "plain", no_argument, NULL, 'p' },
-		{ "truncate", required_argument, NULL, 'n' },
-		{ "stopwords", required_argument, NULL, 's' },
-		{ "stem-lang", required_argument, NULL, 'l' },
-		{ "no-nfkc", no_argument, NULL, 'N' },
-		{ "no-latex", no_argument, NULL, 'L' },
-		{ "no-filter", no_argument, NULL, 'F' },
-		{ "no-space", no_argument, NULL, 'W' },
-		{ "no-casefold", no_argument, NULL, 'C' },
-		{ "no-stop", no_argument, NULL, 'S' },
-		{ "no-stem", no_argument, NULL, 'T' },
-		{ "signature", no_argument, NULL, 'P' },
-		{ "jansson", no_argument, NULL, 'J' },
-		{ "skip", no_argument, NULL, 'k' },
-		{ "help", no_argument, NULL, 'h' },
-		{ "version", no_argument, NULL, 'V' + 256 },
-		{ NULL, 0, NULL, 0 }
-	};
 	struct arxiv_clean_params p = arxiv_clean_default_params();
 	struct state st;
 	struct arxiv_error e;
@@ -347,7 +350,7 @@ main(int argc, char *argv[])
 	memset(&st, 0, sizeof(st));
 	st.field = "text";
 	arxiv_set_log(prog_log, NULL);
-	while ((c = getopt_long(argc, argv, "f:pn:s:l:NLFWCSTPJkh", opts, NULL)) != -1) {
+	while ((c = prog_getopt(&P, argc, argv)) != -1) {
 		switch (c) {
 		case 'f': st.field = optarg; break;
 		case 'p': st.plain = 1; break;
@@ -364,9 +367,6 @@ main(int argc, char *argv[])
 		case 'P': print_sig = 1; break;
 		case 'J': st.jansson = 1; break;
 		case 'k': st.skip = 1; break;
-		case 'h': usage(stdout, 0); break;
-		case 'V' + 256: printf("arxiv-clean %s\n", VERSION); return prog_fshut();
-		default: usage(stderr, 2);
 		}
 	}
 	argc -= optind;

@@ -32,34 +32,51 @@
 #include "arxiv.h"
 #include "prog.h"
 
-#ifndef VERSION
-#define VERSION ARXIV_VERSION
-#endif
-
 #define EMBED_MAGIC "\x89" "AXE\r\n\x1a\n"
 #define EMBED_VERSION 1
 #define EMBED_HEADER 32
 
-static const char usage_line[] =
-    "usage: arxiv-embed -m dir [-k] [-b batch] [-D device] [-f bin|jsonl] [-t threads] [file ...]";
+enum { O_SKIP = 256, O_THREADS };
 
-static void
-usage(FILE *fp, int status)
-{
-	fprintf(fp, "%s\n", usage_line);
-	if (status == 0)
-		fputs("Write one pooled embedding per input line (text, or JSONL with \"text\" or\n"
-		    "\"title\"/\"abstract\" and an optional \"id\").\n"
-		    "  -m, --model DIR        artifacts of a transformer model (arxiv-train -M bert)\n"
-		    "  -f, --format FMT       bin (little-endian float32 stream, default) or jsonl\n"
-		    "  -b, --batch N          texts per forward pass (default 32)\n"
-		    "  -D, --device DEV       auto, cpu, cuda, cuda:N or mps (default auto)\n"
-		    "  -t, --threads N        CPU threads (default: all cores)\n"
-		    "  -k, --skip             skip bad lines with a warning\n"
-		    "  -h, --help             this help\n"
-		    "      --version          print the version\n", fp);
-	exit(status);
-}
+static const struct option opts[] = {
+	{ "model", required_argument, NULL, 'm' },
+	{ "format", required_argument, NULL, 'f' },
+	{ "batch", required_argument, NULL, 'b' },
+	{ "device", required_argument, NULL, 'D' },
+	{ "jobs", required_argument, NULL, 'j' },
+	{ "keep-going", no_argument, NULL, 'k' },
+	{ "threads", required_argument, NULL, O_THREADS },
+	{ "skip", no_argument, NULL, O_SKIP },
+	{ "help", no_argument, NULL, 'h' },
+	{ "version", no_argument, NULL, 'V' },
+	{ NULL, 0, NULL, 0 }
+};
+
+static const struct prog_help help[] = {
+	{ "model", "dir", "artifacts of a transformer model (arxiv-train -M bert)", 1 },
+	{ "format", "bin|jsonl", "bin (little-endian float32 stream, default) or jsonl", 0 },
+	{ "batch", "batch", "texts per forward pass (default: 32)", 0 },
+	{ "device", "device", "auto, cpu, cuda, cuda:N or mps (default: auto)", 0 },
+	{ "jobs", "threads", "CPU threads (default: all cores)", 0 },
+	{ "keep-going", NULL, "skip bad lines with a warning, count them", 0 },
+	{ "help", NULL, "print this help and exit", 0 },
+	{ "version", NULL, "print the version and exit", 0 },
+	{ NULL, NULL, NULL, 0 }
+};
+
+static const struct prog_deprecated deprecated[] = {
+	{ 't', 'j', "-t", "-j" },
+	{ O_THREADS, 'j', "--threads", "--jobs (-j)" },
+	{ O_SKIP, 'k', "--skip", "--keep-going (-k)" },
+	{ 0, 0, NULL, NULL }
+};
+
+static const struct prog P = {
+	"arxiv-embed", "[file ...]",
+	"Write one pooled embedding per input line (text, or JSONL with \"text\" or\n"
+	"\"title\"/\"abstract\" and an optional \"id\").",
+	"hVm:f:b:D:j:kt:", opts, help, deprecated
+};
 
 struct item {
 	long line;
@@ -181,6 +198,7 @@ static int
 parse_line(const char *line, size_t len, struct item *it, char *why, size_t n)
 {
 	struct arxiv_buf b = {0};
+	struct arxiv_error e = { "", 0, "" };
 	json_error_t je;
 	json_t *o, *v;
 	size_t i = 0;
@@ -203,21 +221,9 @@ parse_line(const char *line, size_t len, struct item *it, char *why, size_t n)
 		json_decref(o);
 		return -1;
 	}
-	if (json_is_string(v = json_object_get(o, "text"))) {
-		if (arxiv_buf_append(&b, json_string_value(v), json_string_length(v)) < 0)
-			errx(1, "out of memory");
-	} else if (json_is_string(v = json_object_get(o, "abstract"))) {
-		json_t *t = json_object_get(o, "title");
-		if (arxiv_text_join(json_is_string(t) ? json_string_value(t) : "",
-		    json_string_value(v), &b) < 0)
-			errx(1, "out of memory");
-	} else {
-		snprintf(why, n, "no \"text\" or \"abstract\" string");
-		json_decref(o);
-		return -1;
-	}
-	if (b.len == 0) {
-		snprintf(why, n, "empty text");
+	/* the text predict, eval and serve would take (arxiv_record_text) */
+	if (arxiv_record_text((const struct json_t *)o, &b, &e) < 0) {
+		snprintf(why, n, "%s", e.text);
 		json_decref(o);
 		arxiv_buf_free(&b);
 		return -1;
@@ -278,17 +284,6 @@ embed_file(struct state *st, FILE *fp, const char *name)
 int
 main(int argc, char *argv[])
 {
-	static const struct option opts[] = {
-		{ "model", required_argument, NULL, 'm' },
-		{ "format", required_argument, NULL, 'f' },
-		{ "batch", required_argument, NULL, 'b' },
-		{ "device", required_argument, NULL, 'D' },
-		{ "threads", required_argument, NULL, 't' },
-		{ "skip", no_argument, NULL, 'k' },
-		{ "help", no_argument, NULL, 'h' },
-		{ "version", no_argument, NULL, 'V' + 256 },
-		{ NULL, 0, NULL, 0 }
-	};
 	struct arxiv_model_opts mo = arxiv_model_default_opts();
 	struct arxiv_error e = {0};
 	struct state st;
@@ -301,7 +296,7 @@ main(int argc, char *argv[])
 	memset(&st, 0, sizeof(st));
 	st.batch = 32;
 	arxiv_set_log(prog_log, &verbose);
-	while ((c = getopt_long(argc, argv, "m:f:b:D:t:kh", opts, NULL)) != -1) {
+	while ((c = prog_getopt(&P, argc, argv)) != -1) {
 		switch (c) {
 		case 'm': dir = optarg; break;
 		case 'f':
@@ -311,23 +306,22 @@ main(int argc, char *argv[])
 				st.jsonl = 1;
 			else {
 				warnx("%s: unknown format (bin or jsonl)", optarg);
-				usage(stderr, 2);
+				prog_usage(&P, stderr);
+				return 2;
 			}
 			break;
 		case 'b': st.batch = (size_t)prog_num(optarg, 1, 4096, "batch size"); break;
 		case 'D': mo.device = optarg; break;
-		case 't': mo.threads = (int)prog_num(optarg, 0, 1024, "thread count"); break;
+		case 'j': mo.threads = (int)prog_num(optarg, 0, 1024, "thread count"); break;
 		case 'k': st.skip = 1; break;
-		case 'h': usage(stdout, 0); break;
-		case 'V' + 256: printf("arxiv-embed %s\n", VERSION); return prog_fshut();
-		default: usage(stderr, 2);
 		}
 	}
 	argc -= optind;
 	argv += optind;
 	if (dir == NULL) {
 		warnx("no model: -m dir is required");
-		usage(stderr, 2);
+		prog_usage(&P, stderr);
+		return 2;
 	}
 	if ((st.m = arxiv_model_load(dir, &mo, &e)) == NULL) {
 		prog_warnerr(&e);

@@ -19,11 +19,45 @@
 #define BATCH 4096		/* records read before predicting */
 #define CHUNK 256		/* texts per arxiv_model_predict call */
 
-static void
-usage(FILE *fp)
-{
-	fprintf(fp, "usage: arxiv-eval -m dir [-kt] [-j threads] [-K k] [-o report] [file ...]\n");
-}
+enum { O_SKIP = 256, O_THREADS };
+
+static const struct option longopts[] = {
+	{ "model", required_argument, NULL, 'm' },
+	{ "keep-going", no_argument, NULL, 'k' },
+	{ "table", no_argument, NULL, 't' },
+	{ "jobs", required_argument, NULL, 'j' },
+	{ "top-k", required_argument, NULL, 'K' },
+	{ "output", required_argument, NULL, 'o' },
+	{ "skip", no_argument, NULL, O_SKIP },
+	{ "threads", required_argument, NULL, O_THREADS },
+	{ "help", no_argument, NULL, 'h' },
+	{ "version", no_argument, NULL, 'V' },
+	{ NULL, 0, NULL, 0 }
+};
+
+static const struct prog_help help[] = {
+	{ "model", "dir", "the artifacts directory to evaluate", 1 },
+	{ "keep-going", NULL, "skip bad records with a warning, count them", 0 },
+	{ "table", NULL, "print a table for people instead of the JSON report", 0 },
+	{ "jobs", "threads", "threads (default: all cores)", 0 },
+	{ "top-k", "k", "also count a hit within the k best labels (default: 3)", 0 },
+	{ "output", "report", "also write the JSON report to this file", 0 },
+	{ "help", NULL, "print this help and exit", 0 },
+	{ "version", NULL, "print the version and exit", 0 },
+	{ NULL, NULL, NULL, 0 }
+};
+
+static const struct prog_deprecated deprecated[] = {
+	{ O_SKIP, 'k', "--skip", "--keep-going (-k)" },
+	{ O_THREADS, 'j', "--threads", "--jobs (-j)" },
+	{ 0, 0, NULL, NULL }
+};
+
+static const struct prog P = {
+	"arxiv-eval", "[file ...]",
+	"Evaluate artifacts on labelled JSON lines or a tensor stream: accuracy, F1, confusion.",
+	"hVm:ktj:K:o:", longopts, help, deprecated
+};
 
 struct rec {
 	char *text;
@@ -176,6 +210,7 @@ bad(struct rec *r, const char *fmt, ...)
 static void
 parse(struct ctx *c, const char *line, size_t len, struct rec *r)
 {
+	struct arxiv_error e = { "", 0, "" };
 	json_error_t je;
 	json_t *o, *v, *x;
 	const char *text, *label;
@@ -203,20 +238,13 @@ parse(struct ctx *c, const char *line, size_t len, struct rec *r)
 		bad(r, "unknown label \"%.40s\" (the model knows %.100s)", label, c->known.data);
 		goto out;
 	}
-	if ((text = json_string_value(json_object_get(o, "text"))) != NULL) {
-		r->len = json_string_length(json_object_get(o, "text"));
-	} else if (json_string_value(json_object_get(o, "abstract")) != NULL) {
-		/* Kaggle-schema input: join as arxiv-map does */
-		v = json_object_get(o, "title");
-		if (arxiv_text_join(json_string_value(v) ? json_string_value(v) : "",
-		    json_string_value(json_object_get(o, "abstract")), &c->joined) < 0)
-			errx(1, "out of memory");
-		text = c->joined.data;
-		r->len = c->joined.len;
-	} else {
-		bad(r, "missing string \"text\"");
+	/* the text predict and serve would classify (arxiv_record_text) */
+	if (arxiv_record_text((const struct json_t *)o, &c->joined, &e) < 0) {
+		bad(r, "%s", e.text);
 		goto out;
 	}
+	text = c->joined.data;
+	r->len = c->joined.len;
 	v = json_object_get(o, "fields");
 	if (v != NULL && !json_is_array(v) && !json_is_null(v)) {
 		bad(r, "\"fields\" is not an array");
@@ -328,17 +356,6 @@ out:
 int
 main(int argc, char *argv[])
 {
-	static const struct option longopts[] = {
-		{ "model", required_argument, NULL, 'm' },
-		{ "skip", no_argument, NULL, 'k' },
-		{ "top-k", required_argument, NULL, 'K' },
-		{ "table", no_argument, NULL, 't' },
-		{ "output", required_argument, NULL, 'o' },
-		{ "threads", required_argument, NULL, 'j' },
-		{ "help", no_argument, NULL, 'h' },
-		{ "version", no_argument, NULL, 'V' },
-		{ NULL, 0, NULL, 0 }
-	};
 	struct arxiv_model_opts mo = arxiv_model_default_opts();
 	struct arxiv_model *model;
 	struct arxiv_error e;
@@ -352,7 +369,7 @@ main(int argc, char *argv[])
 	size_t l;
 	FILE *fp;
 
-	while ((ch = getopt_long(argc, argv, "m:kK:tj:o:hV", longopts, NULL)) != -1) {
+	while ((ch = prog_getopt(&P, argc, argv)) != -1) {
 		switch (ch) {
 		case 'm':
 			dir = optarg;
@@ -372,22 +389,13 @@ main(int argc, char *argv[])
 		case 'j':
 			threads = prog_num(optarg, 0, 64, "thread count");
 			break;
-		case 'h':
-			usage(stdout);
-			return prog_fshut();
-		case 'V':
-			printf("arxiv-eval %s\n", VERSION);
-			return prog_fshut();
-		default:
-			usage(stderr);
-			return 2;
 		}
 	}
 	argc -= optind;
 	argv += optind;
 	if (dir == NULL) {
 		warnx("no model: -m dir is required");
-		usage(stderr);
+		prog_usage(&P, stderr);
 		return 2;
 	}
 	arxiv_set_log(prog_log, &verbose);

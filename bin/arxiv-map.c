@@ -2,28 +2,42 @@
  * arxiv-map - map Kaggle-schema arXiv records to {"id","text","label",
  * "categories","fields"} JSON lines; the primary category's field is the label.
  */
-#include <getopt.h>
+#include <limits.h>
+#include <zlib.h>
 
 #include "prog.h"
 
-#ifndef VERSION
-#define VERSION ARXIV_VERSION
-#endif
-
-static void
-usage(FILE *fp)
-{
-	fprintf(fp, "usage: arxiv-map [-akv] [-m table] [file ...]\n");
-}
+enum { O_VERBOSE = 256 };
 
 static const struct option longopts[] = {
 	{ "abstract-only", no_argument, NULL, 'a' },
 	{ "keep-going", no_argument, NULL, 'k' },
 	{ "map", required_argument, NULL, 'm' },
-	{ "verbose", no_argument, NULL, 'v' },
+	{ "verbose", no_argument, NULL, O_VERBOSE },
 	{ "help", no_argument, NULL, 'h' },
 	{ "version", no_argument, NULL, 'V' },
 	{ NULL, 0, NULL, 0 }
+};
+
+static const struct prog_help help[] = {
+	{ "abstract-only", NULL, "classify the abstract alone (default: title and abstract)", 0 },
+	{ "keep-going", NULL, "skip bad records with a warning, count them", 0 },
+	{ "map", "table", "category-to-field table (default: the shipped domains.tsv)", 0 },
+	{ "verbose", NULL, "print the records per field at the end", 0 },
+	{ "help", NULL, "print this help and exit", 0 },
+	{ "version", NULL, "print the version and exit", 0 },
+	{ NULL, NULL, NULL, 0 }
+};
+
+static const struct prog_deprecated deprecated[] = {
+	{ 'v', O_VERBOSE, "-v", "--verbose" },
+	{ 0, 0, NULL, NULL }
+};
+
+static const struct prog P = {
+	"arxiv-map", "[file ...]",
+	"Map Kaggle-schema arXiv records (JSON lines, plain or gzip) to {id,text,label,...} lines.",
+	"hVakm:v", longopts, help, deprecated
 };
 
 struct state {
@@ -85,6 +99,103 @@ map_stream(struct state *s, FILE *fp, const char *name)
 	return 0;
 }
 
+/*
+ * gzip input (the Kaggle dump and its parts come compressed): read through
+ * zlib, so `arxiv-map dump.jsonl.gz` works like `zcat dump.jsonl.gz | arxiv-map`.
+ * Concatenated members are read in turn, as gzip -d does.
+ */
+struct gz {
+	FILE *src;
+	z_stream z;
+	int end;		/* the last member ended at EOF */
+	unsigned char in[1 << 16];
+};
+
+static ssize_t
+gz_read(void *cookie, char *buf, size_t n)
+{
+	struct gz *g = cookie;
+	unsigned want = n > UINT_MAX ? UINT_MAX : (unsigned)n;
+	int rc, c;
+
+	g->z.next_out = (unsigned char *)buf;
+	g->z.avail_out = want;
+	while (!g->end && g->z.avail_out == want) {
+		if (g->z.avail_in == 0) {
+			g->z.avail_in = (unsigned)fread(g->in, 1, sizeof(g->in), g->src);
+			g->z.next_in = g->in;
+			if (g->z.avail_in == 0) {
+				if (!ferror(g->src))
+					warnx("gzip input ends inside a compressed member (truncated file?)");
+				errno = EIO;
+				return -1;
+			}
+		}
+		rc = inflate(&g->z, Z_NO_FLUSH);
+		if (rc == Z_STREAM_END) {
+			/* another member follows, or this was the end */
+			if (g->z.avail_in == 0 && (c = getc(g->src)) != EOF) {
+				g->in[0] = (unsigned char)c;
+				g->z.next_in = g->in;
+				g->z.avail_in = 1;
+			}
+			if (g->z.avail_in == 0)
+				g->end = 1;
+			else
+				inflateReset(&g->z);
+		} else if (rc != Z_OK && rc != Z_BUF_ERROR) {
+			warnx("gzip input: %s", g->z.msg ? g->z.msg : "corrupt data");
+			errno = EIO;
+			return -1;
+		}
+	}
+	return (ssize_t)(want - g->z.avail_out);
+}
+
+static int
+gz_close(void *cookie)
+{
+	struct gz *g = cookie;
+
+	inflateEnd(&g->z);
+	free(g);
+	return 0;
+}
+
+/* fp itself when it is not gzip, else a new stream of its decompressed bytes
+ * (closing it leaves fp open); NULL on error. */
+static FILE *
+gz_open(FILE *fp)
+{
+	static const cookie_io_functions_t io = { gz_read, NULL, NULL, gz_close };
+	struct gz *g;
+	FILE *z;
+	int c1, c2;
+
+	if ((c1 = getc(fp)) == EOF)
+		return fp;
+	if (c1 != 0x1f || (c2 = getc(fp)) != 0x8b) {
+		if (c1 == 0x1f && c2 != EOF)
+			ungetc(c2, fp);
+		ungetc(c1, fp);
+		return fp;
+	}
+	if ((g = calloc(1, sizeof(*g))) == NULL)
+		return NULL;
+	g->src = fp;
+	g->in[0] = 0x1f;
+	g->in[1] = 0x8b;
+	g->z.next_in = g->in;
+	g->z.avail_in = 2;
+	if (inflateInit2(&g->z, 15 + 16) != Z_OK) {
+		free(g);
+		return NULL;
+	}
+	if ((z = fopencookie(g, "r", io)) == NULL)
+		gz_close(g);
+	return z;
+}
+
 int
 main(int argc, char *argv[])
 {
@@ -96,10 +207,10 @@ main(int argc, char *argv[])
 	char path[4096];
 	int c, verbose = 0, status = 0, i, rc;
 	size_t l;
-	FILE *fp;
+	FILE *fp, *zfp;
 
 	s.p = arxiv_map_default_params();
-	while ((c = getopt_long(argc, argv, "akm:v", longopts, NULL)) != -1) {
+	while ((c = prog_getopt(&P, argc, argv)) != -1) {
 		switch (c) {
 		case 'a':
 			s.p.abstract_only = 1;
@@ -110,18 +221,9 @@ main(int argc, char *argv[])
 		case 'm':
 			table = optarg;
 			break;
-		case 'v':
+		case O_VERBOSE:
 			verbose = 1;
 			break;
-		case 'h':
-			usage(stdout);
-			return prog_fshut();
-		case 'V':
-			printf("arxiv-map %s\n", VERSION);
-			return prog_fshut();
-		default:
-			usage(stderr);
-			return 2;
 		}
 	}
 	argc -= optind;
@@ -149,7 +251,11 @@ main(int argc, char *argv[])
 		}
 		if (fp != stdin)	/* the previous file is closed: reuse fbuf */
 			setvbuf(fp, fbuf, _IOFBF, sizeof(fbuf));
-		rc = map_stream(&s, fp, name);
+		if ((zfp = gz_open(fp)) == NULL)
+			err(1, "%s: cannot read gzip input", name);
+		rc = map_stream(&s, zfp, name);
+		if (zfp != fp)
+			fclose(zfp);
 		prog_close(fp);
 		if (rc == -2 || ferror(stdout)) {
 			status = 1;	/* reported by prog_fshut */

@@ -1,38 +1,78 @@
 /*
  * arxiv-predict - apply trained artifacts to abstracts: one JSON line out per
- * line in (plain text, or JSONL with "abstract" [+ "title"] or "text"), in the
- * seed's response schema. A line that cannot be predicted gives an
+ * line in (plain text, or a JSON record whose text arxiv_record_text finds:
+ * "text", else "title" + "abstract"), in the seed's response schema. A line that cannot be predicted gives an
  * {"error":..} line and a warning, so output and input always line up.
  */
-#include <getopt.h>
 #include <jansson.h>
 #include <pthread.h>
 
 #include "prog.h"
 
-#ifndef VERSION
-#define VERSION ARXIV_VERSION
-#endif
-
 #define BATCH 2048
 
-static void
-usage(FILE *fp)
-{
-	fprintf(fp, "usage: arxiv-predict [-b] [-j threads] [-k k] -m dir [file ...]\n");
-}
-
-enum { O_VERSION = 256, O_HELP };
+enum { O_THREADS = 256, O_INPUT };
 
 static const struct option longopts[] = {
-	{ "batch", no_argument, NULL, 'b' },
-	{ "threads", required_argument, NULL, 'j' },
-	{ "top-k", required_argument, NULL, 'k' },
 	{ "model", required_argument, NULL, 'm' },
-	{ "help", no_argument, NULL, O_HELP },
-	{ "version", no_argument, NULL, O_VERSION },
+	{ "batch", no_argument, NULL, 'b' },
+	{ "jobs", required_argument, NULL, 'j' },
+	{ "top-k", required_argument, NULL, 'K' },
+	{ "keep-going", no_argument, NULL, 'k' },
+	{ "input", required_argument, NULL, O_INPUT },
+	{ "threads", required_argument, NULL, O_THREADS },
+	{ "help", no_argument, NULL, 'h' },
+	{ "version", no_argument, NULL, 'V' },
 	{ NULL, 0, NULL, 0 }
 };
+
+static const struct prog_help help[] = {
+	{ "model", "dir", "the artifacts directory (arxiv-train -o)", 1 },
+	{ "batch", NULL, "read and predict in batches of 2048 lines on all threads", 0 },
+	{ "jobs", "threads", "threads for -b (default: all cores)", 0 },
+	{ "top-k", "k", "labels per answer, best first (default: 3)", 0 },
+	{ "keep-going", NULL, "the default: a bad line gets an {\"error\":...} line, the rest go on", 0 },
+	{ "input", "text|jsonl|auto", "text, jsonl, or auto (default): a line that is a JSON object is a record", 0 },
+	{ "help", NULL, "print this help and exit", 0 },
+	{ "version", NULL, "print the version and exit", 0 },
+	{ NULL, NULL, NULL, 0 }
+};
+
+static const struct prog_deprecated deprecated[] = {
+	{ O_THREADS, 'j', "--threads", "--jobs (-j)" },
+	{ 'k' + 1000, 'K', "-k N (top-k)", "-K N (-k alone is --keep-going)" },
+	{ 0, 0, NULL, NULL }
+};
+
+static const struct prog P = {
+	"arxiv-predict", "[file ...]",
+	"Predict the field of each input line (plain text, or JSONL): one JSON answer per line.",
+	"hVm:bj:K:k", longopts, help, deprecated
+};
+
+/*
+ * The old -k N (top-k) before getopt: -k followed by a number, as its own word
+ * ("-k 3") or attached ("-k3"), becomes -K N with a warning. -k alone is
+ * --keep-going, as in every arxiv program.
+ */
+static void
+old_topk(int argc, char *argv[])
+{
+	static char K[] = "-K";
+	int i;
+
+	for (i = 1; i < argc && strcmp(argv[i], "--") != 0; i++) {
+		if (strcmp(argv[i], "-k") == 0 && i + 1 < argc &&
+		    argv[i + 1][0] >= '0' && argv[i + 1][0] <= '9' &&
+		    argv[i + 1][strspn(argv[i + 1], "0123456789")] == '\0') {
+			prog_deprecated("-k N (top-k)", "-K N (-k alone is --keep-going)");
+			argv[i] = K;
+		} else if (strncmp(argv[i], "-k", 2) == 0 && argv[i][2] >= '0' && argv[i][2] <= '9') {
+			prog_deprecated("-k N (top-k)", "-K N (-k alone is --keep-going)");
+			argv[i][1] = 'K';
+		}
+	}
+}
 
 struct item {
 	struct arxiv_buf raw;	/* the input line, parsed by the workers */
@@ -183,12 +223,22 @@ finish(struct pool *p)
 	return ferror(stdout) ? -1 : 0;
 }
 
-/* Fill it from one input line: plain text, or a JSON object. */
+/* --input: how a line is read */
+enum { IN_AUTO, IN_TEXT, IN_JSONL };
+static int input_mode = IN_AUTO;
+
+/*
+ * Fill it from one input line: plain text, or a JSON record whose text
+ * arxiv_record_text finds (the rule eval, embed and serve use too). In auto
+ * mode a line is a record when it parses as a JSON object, else plain text
+ * (an abstract may begin with a brace: "{\AE}therFlow: ...").
+ */
 static void
 parse_line(struct item *it, const char *line, size_t len)
 {
+	struct arxiv_error e = { "", 0, "" };
 	json_error_t je;
-	json_t *o, *a, *t;
+	json_t *o = NULL;
 	size_t i = 0;
 
 	arxiv_buf_clear(&it->text);
@@ -199,26 +249,24 @@ parse_line(struct item *it, const char *line, size_t len)
 		snprintf(it->err, sizeof(it->err), "empty line");
 		return;
 	}
-	if (line[i] != '{') {
+	if (input_mode == IN_JSONL || (input_mode == IN_AUTO && line[i] == '{')) {
+		o = json_loadb(line, len, 0, &je);
+		if (input_mode == IN_JSONL && o == NULL) {
+			snprintf(it->err, sizeof(it->err), "invalid JSON: %s", je.text);
+			return;
+		}
+		if (input_mode == IN_AUTO && !json_is_object(o)) {
+			json_decref(o);
+			o = NULL;
+		}
+	}
+	if (o == NULL) {
 		arxiv_buf_append(&it->text, line, len);
 		return;
 	}
-	if ((o = json_loadb(line, len, 0, &je)) == NULL) {
-		snprintf(it->err, sizeof(it->err), "invalid JSON: %s", je.text);
-		return;
-	}
-	a = json_object_get(o, "abstract");
-	t = json_object_get(o, "title");
-	if (json_is_string(a) && (t == NULL || json_is_null(t) || json_is_string(t)))
-		arxiv_text_join(json_string_value(t), json_string_value(a), &it->text);
-	else if (a == NULL && json_is_string(json_object_get(o, "text")))
-		arxiv_buf_append(&it->text, json_string_value(json_object_get(o, "text")),
-		    strlen(json_string_value(json_object_get(o, "text"))));
-	else
-		snprintf(it->err, sizeof(it->err), "no string \"abstract\" or \"text\"");
+	if (arxiv_record_text((const struct json_t *)o, &it->text, &e) < 0)
+		snprintf(it->err, sizeof(it->err), "%s", e.text);
 	json_decref(o);
-	if (it->err[0] == '\0' && it->text.len == 0)
-		snprintf(it->err, sizeof(it->err), "empty text");
 }
 
 int
@@ -235,29 +283,34 @@ main(int argc, char *argv[])
 	long k = 3;
 	FILE *fp;
 
-	while ((c = getopt_long(argc, argv, "bj:k:K:m:", longopts, NULL)) != -1) {
+	old_topk(argc, argv);
+	while ((c = prog_getopt(&P, argc, argv)) != -1) {
 		switch (c) {
 		case 'b': batch_mode = 1; break;
 		case 'j': threads = (int)prog_num(optarg, 0, 64, "thread count"); break;
-		case 'k':
 		case 'K': k = prog_num(optarg, 1, ARXIV_TOPK_MAX, "top-k"); break;
+		case 'k': break;	/* what arxiv-predict always does */
 		case 'm': dir = optarg; break;
-		case O_HELP:
-			usage(stdout);
-			return prog_fshut();
-		case O_VERSION:
-			printf("arxiv-predict %s\n", VERSION);
-			return prog_fshut();
-		default:
-			usage(stderr);
-			return 2;
+		case O_INPUT:
+			if (strcmp(optarg, "auto") == 0)
+				input_mode = IN_AUTO;
+			else if (strcmp(optarg, "text") == 0)
+				input_mode = IN_TEXT;
+			else if (strcmp(optarg, "jsonl") == 0)
+				input_mode = IN_JSONL;
+			else {
+				warnx("%s: unknown input format (text, jsonl or auto)", optarg);
+				prog_usage(&P, stderr);
+				return 2;
+			}
+			break;
 		}
 	}
 	argc -= optind;
 	argv += optind;
 	if (dir == NULL) {
 		warnx("no model: give the artifacts directory with -m");
-		usage(stderr);
+		prog_usage(&P, stderr);
 		return 2;
 	}
 	arxiv_set_log(prog_log, &verbose);

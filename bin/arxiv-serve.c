@@ -134,12 +134,46 @@ struct req {
 	struct arxiv_buf body;
 };
 
-static void
-usage(FILE *fp)
-{
-	fprintf(fp, "usage: arxiv-serve [-q] [-B maxbatch] [-b maxbody] [-c maxconn] [-l host:port] "
-	    "[-m dir] [-T timeout] [-t threads] [-w webdir]\n");
-}
+static const struct option longopts[] = {
+	{ "model", required_argument, NULL, 'm' },
+	{ "listen", required_argument, NULL, 'l' },
+	{ "jobs", required_argument, NULL, 'j' },
+	{ "max-batch", required_argument, NULL, 'B' },
+	{ "max-body", required_argument, NULL, 'b' },
+	{ "max-conn", required_argument, NULL, 'c' },
+	{ "timeout", required_argument, NULL, 'T' },
+	{ "web-dir", required_argument, NULL, 'w' },
+	{ "quiet", no_argument, NULL, 'q' },
+	{ "help", no_argument, NULL, 'h' },
+	{ "version", no_argument, NULL, 'V' },
+	{ NULL, 0, NULL, 0 }
+};
+
+static const struct prog_help help[] = {
+	{ "model", "dir", "the artifacts directory (default: " DEFAULT_DIR ")", 0 },
+	{ "listen", "host:port", "address to listen on (default: " DEFAULT_LISTEN "; port 0: any free one)", 0 },
+	{ "jobs", "threads", "worker threads (default: all cores)", 0 },
+	{ "max-batch", "maxbatch", "most abstracts in one batch request (default: 64)", 0 },
+	{ "max-body", "maxbody", "largest request body, k and M suffixes allowed (default: 1M)", 0 },
+	{ "max-conn", "maxconn", "most open connections (default: 1024)", 0 },
+	{ "timeout", "timeout", "seconds an idle or slow connection is kept (default: 10)", 0 },
+	{ "web-dir", "webdir", "serve the page from webdir/index.html (default: the shipped one)", 0 },
+	{ "quiet", NULL, "no access log on stderr", 0 },
+	{ "help", NULL, "print this help and exit", 0 },
+	{ "version", NULL, "print the version and exit", 0 },
+	{ NULL, NULL, NULL, 0 }
+};
+
+static const struct prog_deprecated deprecated[] = {
+	{ 't', 'j', "-t", "-j" },
+	{ 0, 0, NULL, NULL }
+};
+
+static const struct prog P = {
+	"arxiv-serve", NULL,
+	"Serve artifacts over HTTP: POST /api/predict/, GET /api/labels/, /healthz, /readyz, /metrics, /.",
+	"hVm:l:j:B:b:c:T:w:qt:", longopts, help, deprecated
+};
 
 static double
 elapsed(const struct timespec *t0)
@@ -649,23 +683,18 @@ blank(const char *t)
 }
 
 /*
- * One item into out (title and abstract joined as in training): the abstract
- * is a string that is not blank, the title a string or null. 0, or -1 with a
- * detail naming the offending field ("what" is its name) in why.
+ * One bare string of a batch into out: a string that is not blank. 0, or -1
+ * with a detail naming the offending item ("what" is its name) in why. A record
+ * (a JSON object) goes through arxiv_record_text instead.
  */
 static int
-item_text(json_t *abs, json_t *title, const char *what, struct arxiv_buf *out, char *why, size_t n)
+item_text(json_t *abs, const char *what, struct arxiv_buf *out, char *why, size_t n)
 {
-	if (abs == NULL)
-		snprintf(why, n, "%s is required", what);
-	else if (!json_is_string(abs))
+	if (!json_is_string(abs))
 		snprintf(why, n, "%s must be a string", what);
 	else if (blank(json_string_value(abs)))
 		snprintf(why, n, "%s is empty", what);
-	else if (title && !json_is_null(title) && !json_is_string(title))
-		snprintf(why, n, "\"title\" must be a string");
-	else if (arxiv_text_join(title && json_is_string(title) ? json_string_value(title) : NULL,
-	    json_string_value(abs), out) < 0)
+	else if (arxiv_text_join(NULL, json_string_value(abs), out) < 0)
 		snprintf(why, n, "out of memory");
 	else
 		return 0;
@@ -733,13 +762,13 @@ predict(struct server *s, struct MHD_Connection *c, struct req *r)
 			char what[64];
 			int bad;
 
-			snprintf(what, sizeof(what), "\"abstracts\"[%zu]%s", i,
-			    json_is_object(it) ? ".abstract" : "");
-			if (json_is_object(it))
-				bad = item_text(json_object_get(it, "abstract"), json_object_get(it, "title"),
-				    what, &texts[i], why, sizeof(why));
-			else
-				bad = item_text(it, NULL, what, &texts[i], why, sizeof(why));
+			snprintf(what, sizeof(what), "\"abstracts\"[%zu]", i);
+			if (json_is_object(it)) {
+				/* a record: the rule of predict and eval (arxiv_record_text) */
+				if ((bad = arxiv_record_text((const struct json_t *)it, &texts[i], &err) < 0))
+					snprintf(why, sizeof(why), "%s: %s", what, err.text);
+			} else
+				bad = item_text(it, what, &texts[i], why, sizeof(why));
 			if (bad) {
 				ret = reply_err(s, c, r, MHD_HTTP_BAD_REQUEST, "invalid request", "%s", why);
 				goto done;
@@ -747,9 +776,9 @@ predict(struct server *s, struct MHD_Connection *c, struct req *r)
 		}
 	} else {
 		n = 1;
-		if (item_text(abs, json_object_get(root, "title"), "\"abstract\"", &one, why,
-		    sizeof(why)) < 0) {
-			ret = reply_err(s, c, r, MHD_HTTP_BAD_REQUEST, "invalid request", "%s", why);
+		/* the record's text by the rule of predict and eval (arxiv_record_text) */
+		if (arxiv_record_text((const struct json_t *)root, &one, &err) < 0) {
+			ret = reply_err(s, c, r, MHD_HTTP_BAD_REQUEST, "invalid request", "%s", err.text);
 			goto done;
 		}
 	}
@@ -1192,11 +1221,6 @@ parse_size(const char *arg, const char *what)
 int
 main(int argc, char *argv[])
 {
-	static const struct option longopts[] = {
-		{ "help", no_argument, NULL, 'h' },
-		{ "version", no_argument, NULL, 'V' },
-		{ NULL, 0, NULL, 0 }
-	};
 	struct server srv, *s = &srv;
 	const char *laddr = DEFAULT_LISTEN, *webdir = NULL;
 	long threads = sysconf(_SC_NPROCESSORS_ONLN), maxconn = 1024;
@@ -1214,7 +1238,7 @@ main(int argc, char *argv[])
 	s->timeout = 10;
 	if (threads < 1)
 		threads = 1;
-	while ((ch = getopt_long(argc, argv, "B:b:c:hl:m:qT:t:w:", longopts, NULL)) != -1) {
+	while ((ch = prog_getopt(&P, argc, argv)) != -1) {
 		switch (ch) {
 		case 'B':
 			s->maxbatch = (size_t)prog_num(optarg, 1, 100000, "batch size");
@@ -1225,9 +1249,6 @@ main(int argc, char *argv[])
 		case 'c':
 			maxconn = prog_num(optarg, 1, 100000, "connection limit");
 			break;
-		case 'h':
-			usage(stdout);
-			return prog_fshut();
 		case 'l':
 			laddr = optarg;
 			break;
@@ -1240,22 +1261,16 @@ main(int argc, char *argv[])
 		case 'T':
 			s->timeout = (unsigned)prog_num(optarg, 1, 86400, "timeout");
 			break;
-		case 't':
+		case 'j':
 			threads = prog_num(optarg, 1, 1024, "thread count");
 			break;
-		case 'V':
-			printf("arxiv-serve %s\n", VERSION);
-			return prog_fshut();
 		case 'w':
 			webdir = optarg;
 			break;
-		default:
-			usage(stderr);
-			return 2;
 		}
 	}
 	if (optind != argc) {
-		usage(stderr);
+		prog_usage(&P, stderr);
 		return 2;
 	}
 	route_list(s->route_list, sizeof(s->route_list));

@@ -5,7 +5,6 @@
  * exactly: per label, records sorted by hash and cut at the ratio quantiles
  * (two passes; stdin is spooled to a temporary file in DIR).
  */
-#include <getopt.h>
 #include <jansson.h>
 #include <limits.h>
 #include <signal.h>
@@ -15,17 +14,9 @@
 
 #include "prog.h"
 
-#ifndef VERSION
-#define VERSION ARXIV_VERSION
-#endif
-
 #define INF UINT64_MAX		/* a threshold above every hash key */
 
-static void
-usage(FILE *fp)
-{
-	fprintf(fp, "usage: arxiv-split [-kSv] [-r train,val,test] -s seed -o dir [file]\n");
-}
+enum { O_VERBOSE = 256 };
 
 static const struct option longopts[] = {
 	{ "keep-going", no_argument, NULL, 'k' },
@@ -33,10 +24,33 @@ static const struct option longopts[] = {
 	{ "ratios", required_argument, NULL, 'r' },
 	{ "seed", required_argument, NULL, 's' },
 	{ "stratify", no_argument, NULL, 'S' },
-	{ "verbose", no_argument, NULL, 'v' },
+	{ "verbose", no_argument, NULL, O_VERBOSE },
 	{ "help", no_argument, NULL, 'h' },
 	{ "version", no_argument, NULL, 'V' },
 	{ NULL, 0, NULL, 0 }
+};
+
+static const struct prog_help help[] = {
+	{ "keep-going", NULL, "skip bad records with a warning, count them", 0 },
+	{ "output", "dir", "write dir/train, dir/val and dir/test (.jsonl or .bin)", 1 },
+	{ "ratios", "train,val,test", "split ratios (default: 0.8,0.1,0.1)", 0 },
+	{ "seed", "seed", "seed of the hash that assigns each id to a split", 1 },
+	{ "stratify", NULL, "exact ratios within every label (two passes)", 0 },
+	{ "verbose", NULL, "print the counts per split and label at the end", 0 },
+	{ "help", NULL, "print this help and exit", 0 },
+	{ "version", NULL, "print the version and exit", 0 },
+	{ NULL, NULL, NULL, 0 }
+};
+
+static const struct prog_deprecated deprecated[] = {
+	{ 'v', O_VERBOSE, "-v", "--verbose" },
+	{ 0, 0, NULL, NULL }
+};
+
+static const struct prog P = {
+	"arxiv-split", "[file]",
+	"Split JSON lines or a tensor stream into train, val and test by a seeded hash of the id.",
+	"hVko:r:s:Sv", longopts, help, deprecated
 };
 
 static const char *const split_name[3] = { "train", "val", "test" };
@@ -541,7 +555,7 @@ parse_ratios(const char *s, double r[3])
 	return;
 bad:
 	warnx("-r: expected three ratios in [0,1] that sum to 1, e.g. 0.8,0.1,0.1");
-	usage(stderr);
+	prog_usage(&P, stderr);
 	exit(2);
 }
 
@@ -559,7 +573,7 @@ main(int argc, char *argv[])
 	struct stat st;
 	FILE *fp;
 
-	while ((c = getopt_long(argc, argv, "ko:r:s:Sv", longopts, NULL)) != -1) {
+	while ((c = prog_getopt(&P, argc, argv)) != -1) {
 		switch (c) {
 		case 'k':
 			o.keep = 1;
@@ -576,25 +590,16 @@ main(int argc, char *argv[])
 		case 'S':
 			o.strat = 1;
 			break;
-		case 'v':
+		case O_VERBOSE:
 			o.verbose = 1;
 			break;
-		case 'h':
-			usage(stdout);
-			return prog_fshut();
-		case 'V':
-			printf("arxiv-split %s\n", VERSION);
-			return prog_fshut();
-		default:
-			usage(stderr);
-			return 2;
 		}
 	}
 	argc -= optind;
 	argv += optind;
 	if (seed == NULL || o.dir == NULL || argc > 1) {
 		warnx("%s", argc > 1 ? "at most one input file" : "-s seed and -o dir are required");
-		usage(stderr);
+		prog_usage(&P, stderr);
 		return 2;
 	}
 	{
@@ -603,7 +608,7 @@ main(int argc, char *argv[])
 		o.seed = strtoull(seed, &end, 10);
 		if (errno || end == seed || *end || *seed == '-') {
 			warnx("%s: invalid seed (expected 0..%llu)", seed, (unsigned long long)UINT64_MAX);
-			usage(stderr);
+			prog_usage(&P, stderr);
 			return 2;
 		}
 	}

@@ -38,12 +38,39 @@ struct ctx {
 	long skipped;
 };
 
-static void
-usage(FILE *fp)
-{
-	fprintf(fp, "usage: arxiv-tok [-dJk] [-f field] [-l size] [-m labels.tsv] [-n seq_len] "
-	    "[-v vocab.txt] [file ...]\n");
-}
+static const struct option longopts[] = {
+	{ "decode", no_argument, NULL, 'd' },
+	{ "field", required_argument, NULL, 'f' },
+	{ "jansson", no_argument, NULL, 'J' },
+	{ "keep-going", no_argument, NULL, 'k' },
+	{ "learn", required_argument, NULL, 'l' },
+	{ "labels", required_argument, NULL, 'm' },
+	{ "seq-len", required_argument, NULL, 'n' },
+	{ "vocab", required_argument, NULL, 'v' },
+	{ "help", no_argument, NULL, 'h' },
+	{ "version", no_argument, NULL, 'V' },
+	{ NULL, 0, NULL, 0 },
+};
+
+static const struct prog_help help[] = {
+	{ "decode", NULL, "read a tensor stream, write its records back as JSON lines", 0 },
+	{ "field", "field", "tokenise this key instead of \"clean\" (else \"text\")", 0 },
+	{ "jansson", NULL, "parse every record with jansson (no fast path; slower)", 0 },
+	{ "keep-going", NULL, "skip bad records with a warning, count them", 0 },
+	{ "learn", "size", "learn a WordPiece vocabulary of this size, write it to stdout", 0 },
+	{ "labels", "labels.tsv", "category-to-field table for the label ids (default: domains.tsv)", 0 },
+	{ "seq-len", "seq_len", "token ids per record, [CLS] and [SEP] included (default: 256)", 0 },
+	{ "vocab", "vocab.txt", "the WordPiece vocabulary (one token a line)", 0 },
+	{ "help", NULL, "print this help and exit", 0 },
+	{ "version", NULL, "print the version and exit", 0 },
+	{ NULL, NULL, NULL, 0 }
+};
+
+static const struct prog P = {
+	"arxiv-tok", "[file ...]",
+	"Tokenise JSON lines with a WordPiece vocabulary into a binary tensor stream (arxiv-tensor(5)).",
+	"hVdf:Jkl:m:n:v:", longopts, help, NULL
+};
 
 static const char *
 base_name(const char *p)
@@ -467,19 +494,6 @@ jsonl_inputs(struct ctx *c, int argc, char *argv[])
 int
 main(int argc, char *argv[])
 {
-	static const struct option longopts[] = {
-		{ "decode", no_argument, NULL, 'd' },
-		{ "field", required_argument, NULL, 'f' },
-		{ "jansson", no_argument, NULL, 'J' },
-		{ "keep-going", no_argument, NULL, 'k' },
-		{ "learn", required_argument, NULL, 'l' },
-		{ "labels", required_argument, NULL, 'm' },
-		{ "seq-len", required_argument, NULL, 'n' },
-		{ "vocab", required_argument, NULL, 'v' },
-		{ "help", no_argument, NULL, 'H' },
-		{ "version", no_argument, NULL, 'V' },
-		{ NULL, 0, NULL, 0 },
-	};
 	static char ibuf[65536], obuf[65536];
 	struct ctx c;
 	struct arxiv_error e;
@@ -493,7 +507,7 @@ main(int argc, char *argv[])
 	memset(&c, 0, sizeof(c));
 	c.tp = arxiv_tok_default_params();
 	arxiv_set_log(prog_log, &verbose);
-	while ((ch = getopt_long(argc, argv, "df:Jkl:m:n:v:", longopts, NULL)) != -1) {
+	while ((ch = prog_getopt(&P, argc, argv)) != -1) {
 		switch (ch) {
 		case 'd':
 			c.mode = MODE_DECODE;
@@ -520,15 +534,6 @@ main(int argc, char *argv[])
 		case 'v':
 			vocab_path = optarg;
 			break;
-		case 'H':
-			usage(stdout);
-			return 0;
-		case 'V':
-			printf("arxiv-tok %s\n", VERSION);
-			return 0;
-		default:
-			usage(stderr);
-			return 2;
 		}
 	}
 	argc -= optind;
@@ -541,7 +546,7 @@ main(int argc, char *argv[])
 
 	if (vocab_path == NULL && c.mode == MODE_ENCODE) {
 		warnx("a vocabulary is required: -v vocab.txt (or build one with --learn)");
-		usage(stderr);
+		prog_usage(&P, stderr);
 		return 2;
 	}
 	if (vocab_path && c.mode != MODE_LEARN && (c.vocab = arxiv_vocab_load(vocab_path, &e)) == NULL) {

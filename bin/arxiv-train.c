@@ -11,22 +11,10 @@
 
 #include "prog.h"
 
-#ifndef VERSION
-#define VERSION ARXIV_VERSION
-#endif
-
-static void
-usage(FILE *fp)
-{
-	fprintf(fp, "usage: arxiv-train [-fv] [-M fast|bert] [-o dir] [-p patience] [-e epochs] "
-	    "[-l lr] [-d dim] [-g ngrams] [-b buckets] [-w class_weight] [-j threads] [-s seed] "
-	    "[-t test] [-V vocab] [-i init_dir] [-c config] [-D device] [-r resume_dir] "
-	    "[--param key=value] [--run-name name] [--mlflow-parent run_id] train val\n");
-}
-
 enum {
 	O_VERSION = 256, O_HELP, O_BATCH, O_ACCUM, O_WARMUP, O_WDECAY, O_CHAR, O_L2, O_GRADNORM,
-	O_DROPOUT, O_LOSS, O_PARAM, O_RUNNAME, O_PARENT
+	O_DROPOUT, O_LOSS, O_VERBOSE, O_TEST, O_THREADS, O_PARAM, O_RUNNAME, O_PARENT,
+	O_PRECISION
 };
 
 static const struct option longopts[] = {
@@ -40,14 +28,15 @@ static const struct option longopts[] = {
 	{ "ngrams", required_argument, NULL, 'g' },
 	{ "buckets", required_argument, NULL, 'b' },
 	{ "class-weight", required_argument, NULL, 'w' },
-	{ "threads", required_argument, NULL, 'j' },
+	{ "jobs", required_argument, NULL, 'j' },
 	{ "seed", required_argument, NULL, 's' },
-	{ "verbose", no_argument, NULL, 'v' },
-	{ "test", required_argument, NULL, 't' },
-	{ "vocab", required_argument, NULL, 'V' },
+	{ "verbose", no_argument, NULL, O_VERBOSE },
+	{ "test", required_argument, NULL, O_TEST },
+	{ "vocab", required_argument, NULL, 'v' },
 	{ "init", required_argument, NULL, 'i' },
 	{ "config", required_argument, NULL, 'c' },
 	{ "device", required_argument, NULL, 'D' },
+	{ "precision", required_argument, NULL, O_PRECISION },
 	{ "resume", required_argument, NULL, 'r' },
 	{ "batch-size", required_argument, NULL, O_BATCH },
 	{ "grad-accum", required_argument, NULL, O_ACCUM },
@@ -61,10 +50,90 @@ static const struct option longopts[] = {
 	{ "param", required_argument, NULL, O_PARAM },
 	{ "run-name", required_argument, NULL, O_RUNNAME },
 	{ "mlflow-parent", required_argument, NULL, O_PARENT },
-	{ "help", no_argument, NULL, O_HELP },
-	{ "version", no_argument, NULL, O_VERSION },
+	{ "threads", required_argument, NULL, O_THREADS },
+	{ "help", no_argument, NULL, 'h' },
+	{ "version", no_argument, NULL, 'V' },
 	{ NULL, 0, NULL, 0 }
 };
+
+static const struct prog_help help[] = {
+	{ "model", "fast|bert", "the model type (default: fast)", 0 },
+	{ "output", "dir", "the artifacts directory (default: artifacts)", 0 },
+	{ "force", NULL, "replace an existing artifacts directory", 0 },
+	{ "patience", "patience", "stop after this many epochs without a better val loss (0: never)", 0 },
+	{ "epochs", "epochs", "the most epochs (default: 8)", 0 },
+	{ "lr", "lr", "initial learning rate (fast: 0.1, 0.5 with softmax; bert: 5e-5)", 0 },
+	{ "dim", "dim", "fast model embedding dimension (0, the default: direct n-gram weights)", 0 },
+	{ "ngrams", "ngrams", "word n-gram order (default: 2)", 0 },
+	{ "buckets", "buckets", "hashed feature rows (default: 2097152)", 0 },
+	{ "class-weight", "class_weight", "weigh classes by inverse frequency to this power (default: 0.5)", 0 },
+	{ "jobs", "threads", "training threads (0: all cores)", 0 },
+	{ "seed", "seed", "the random seed (default: 42)", 0 },
+	{ "verbose", NULL, "print progress even when stderr is not a terminal", 0 },
+	{ "test", "test", "also evaluate the final model on this labelled set", 0 },
+	{ "vocab", "vocab", "the vocab.txt of tensor-stream input, stored in the artifacts", 0 },
+	{ "init", "init_dir", "transformer: a Hugging Face checkpoint folder to fine-tune", 0 },
+	{ "config", "config", "transformer: a config.json for random initialisation", 0 },
+	{ "device", "device", "transformer: auto, cpu, cuda, cuda:N or mps", 0 },
+	{ "precision", "auto|fp32|fp16|bf16", "transformer: GPU arithmetic (auto: bf16 where the GPU has it, else fp16)", 0 },
+	{ "resume", "resume_dir", "transformer: a checkpoint directory to resume from", 0 },
+	{ "batch-size", "n", "transformer: examples per step", 0 },
+	{ "grad-accum", "n", "transformer: steps accumulated per update", 0 },
+	{ "warmup-ratio", "r", "transformer: share of the steps spent warming up", 0 },
+	{ "weight-decay", "w", "transformer: AdamW weight decay", 0 },
+	{ "max-grad-norm", "g", "transformer: gradient clipping norm", 0 },
+	{ "dropout", "p", "transformer: dropout probability", 0 },
+	{ "char-ngrams", "min:max", "fast model: character n-gram lengths (0:0: none)", 0 },
+	{ "l2", "l2", "fast model: L2 penalty on every row of the direct model", 0 },
+	{ "loss", "hinge|softmax", "fast model: the loss (default: hinge)", 0 },
+	{ "param", "key=value", "set any training parameter by name (repeatable; see arxiv-train(1))", 0 },
+	{ "run-name", "name", "the MLflow run's name (default: derived from the output)", 0 },
+	{ "mlflow-parent", "run_id", "record the run as a child of this MLflow run", 0 },
+	{ "help", NULL, "print this help and exit", 0 },
+	{ "version", NULL, "print the version and exit", 0 },
+	{ NULL, NULL, NULL, 0 }
+};
+
+static const struct prog_deprecated deprecated[] = {
+	{ 't', O_TEST, "-t test", "--test=test (-t is --table in the suite)" },
+	{ O_THREADS, 'j', "--threads", "--jobs (-j)" },
+	{ 'V' + 1000, 'v', "-V vocab", "-v vocab (-V alone is --version)" },
+	{ 'v' + 1000, O_VERBOSE, "-v (verbose)", "--verbose (-v is now --vocab)" },
+	{ 0, 0, NULL, NULL }
+};
+
+static const struct prog P = {
+	"arxiv-train", "train val",
+	"Train a classifier on a training and a validation set; write an artifacts directory.",
+	"hVM:o:fp:e:l:d:g:b:w:j:s:v:t:i:c:D:r:", longopts, help, deprecated
+};
+
+/*
+ * Old spellings before getopt: -V with an argument (a word after it that is not
+ * an option) was the vocabulary, now -v; -v with no argument (last, or before
+ * another option) was --verbose. Each is rewritten with a warning.
+ */
+static void
+old_flags(int argc, char *argv[])
+{
+	static char v[] = "-v", verbose[] = "--verbose";
+	int i;
+
+	for (i = 1; i < argc && strcmp(argv[i], "--") != 0; i++) {
+		int opt_next = i + 1 >= argc || argv[i + 1][0] == '-';
+
+		if (strcmp(argv[i], "-V") == 0 && !opt_next) {
+			prog_deprecated("-V vocab", "-v vocab (-V alone is --version)");
+			argv[i] = v;
+			i++;
+		} else if (strcmp(argv[i], "-v") == 0 && opt_next) {
+			prog_deprecated("-v (verbose)", "--verbose (-v is now --vocab)");
+			argv[i] = verbose;
+		} else if (argv[i][0] == '-' && argv[i][1] != '-' && argv[i][1] &&
+		    strchr("MopeldgbwjsvtiscDr", argv[i][strlen(argv[i]) - 1]) && argv[i][2] == '\0')
+			i++;	/* an option and its argument */
+	}
+}
 
 static volatile int stop_flag;
 static volatile sig_atomic_t stop_signal;
@@ -202,13 +271,13 @@ main(int argc, char *argv[])
 	char run_name[128], *mn, *mx;
 	int c, force = 0, verbose = 0, rc, best = 0;
 
-	while ((c = getopt_long(argc, argv, "M:o:fp:e:l:d:g:b:w:j:s:vt:V:i:c:D:r:", longopts,
-	    NULL)) != -1) {
+	old_flags(argc, argv);
+	while ((c = prog_getopt(&P, argc, argv)) != -1) {
 		switch (c) {
 		case 'M':
 			if (!known_kind(optarg)) {
 				warnx("%s: unknown model type (fast or bert)", optarg);
-				usage(stderr);
+				prog_usage(&P, stderr);
 				return 2;
 			}
 			p.model_type = optarg;
@@ -224,12 +293,13 @@ main(int argc, char *argv[])
 		case 'w': p.class_weight = prog_real(optarg, 0, 2, "class weight"); break;
 		case 'j': p.threads = (int)prog_num(optarg, 0, 64, "thread count"); break;
 		case 's': p.seed = (uint64_t)prog_num(optarg, 0, 0x7fffffffL, "seed"); break;
-		case 'v': verbose = 1; break;
-		case 't': test_path = optarg; break;
-		case 'V': p.vocab = optarg; break;
+		case O_VERBOSE: verbose = 1; break;
+		case O_TEST: test_path = optarg; break;
+		case 'v': p.vocab = optarg; break;
 		case 'i': p.init_dir = optarg; break;
 		case 'c': p.config = optarg; break;
 		case 'D': p.device = optarg; break;
+		case O_PRECISION: p.precision = optarg; break;
 		case 'r': p.resume_dir = optarg; break;
 		case O_BATCH: p.batch_size = (int)prog_num(optarg, 1, 65536, "batch size"); break;
 		case O_ACCUM: p.grad_accum = (int)prog_num(optarg, 1, 65536, "accumulation"); break;
@@ -250,7 +320,7 @@ main(int argc, char *argv[])
 		case O_PARAM:
 			if ((mx = strchr(optarg, '=')) == NULL) {
 				warnx("%s: expected key=value", optarg);
-				usage(stderr);
+				prog_usage(&P, stderr);
 				return 2;
 			}
 			*mx++ = '\0';
@@ -273,21 +343,12 @@ main(int argc, char *argv[])
 				return 2;
 			}
 			break;
-		case O_HELP:
-			usage(stdout);
-			return prog_fshut();
-		case O_VERSION:
-			printf("arxiv-train %s\n", VERSION);
-			return prog_fshut();
-		default:
-			usage(stderr);
-			return 2;
 		}
 	}
 	argc -= optind;
 	argv += optind;
 	if (argc != 2) {
-		usage(stderr);
+		prog_usage(&P, stderr);
 		return 2;
 	}
 	p.verbose = verbose;

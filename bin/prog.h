@@ -1,6 +1,7 @@
 /*
  * prog.h - the little every arxiv program shares (sbase's libutil in spirit):
- * opening operands, checking the output stream on exit, library log messages.
+ * the command line (synopsis, --help, --version, deprecated spellings), opening
+ * operands, checking the output stream on exit, library log messages.
  * Header-only so each program stays one .c file; not installed.
  */
 #ifndef ARXIV_PROG_H
@@ -8,12 +9,17 @@
 
 #include <err.h>
 #include <errno.h>
+#include <getopt.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
 #include "arxiv.h"
+
+#ifndef VERSION
+#define VERSION ARXIV_VERSION
+#endif
 
 /* Open an operand: "-" or NULL is stdin. On failure warns and returns NULL. */
 static inline FILE *
@@ -104,6 +110,190 @@ prog_real(const char *s, double lo, double hi, const char *what)
 		exit(2);
 	}
 	return v;
+}
+
+/* ------------------------------------------------------------ command line */
+
+/*
+ * A program's command line in one place. The getopt_long table is the one list
+ * of its options; each has one line of help, looked up by its long name. The
+ * suite's flag table: -h --help, -V --version, --verbose (long only),
+ * -k --keep-going, -o --output, -m --model, -s --seed, -j --jobs, -K --top-k,
+ * -D --device, -v --vocab, -t --table. "help" must return 'h' and "version" 'V'.
+ */
+struct prog_help {
+	const char *name;	/* long name, as in the getopt table */
+	const char *arg;	/* the argument's name; NULL: none */
+	const char *text;	/* what it does, one line */
+	int required;		/* the synopsis shows it without brackets */
+};
+
+/* An old spelling kept working for one release: getopt_long returns val for it,
+ * prog_getopt warns and returns now instead. */
+struct prog_deprecated {
+	int val, now;
+	const char *old, *use;	/* e.g. "-t", "-j" */
+};
+
+struct prog {
+	const char *name;		/* "arxiv-map" */
+	const char *operands;		/* "[file ...]"; NULL: none */
+	const char *about;		/* what the program does, for --help */
+	const char *shortopts;
+	const struct option *longopts;	/* ends with a NULL name */
+	const struct prog_help *help;	/* ends with a NULL name */
+	const struct prog_deprecated *deprecated;	/* ends with val 0; may be NULL */
+};
+
+static inline const struct prog_deprecated *
+prog_old_(const struct prog *p, int val)
+{
+	const struct prog_deprecated *d;
+
+	for (d = p->deprecated; d && d->val; d++)
+		if (d->val == val)
+			return d;
+	return NULL;
+}
+
+static inline const struct prog_help *
+prog_help_of_(const struct prog *p, const char *name)
+{
+	const struct prog_help *h;
+
+	for (h = p->help; h && h->name; h++)
+		if (strcmp(h->name, name) == 0)
+			return h;
+	return NULL;
+}
+
+/* The short letter of a long option, or 0 when it has none. */
+static inline int
+prog_short_(const struct prog *p, const struct option *o)
+{
+	return o->val > 0 && o->val < 128 && o->val != ':' && strchr(p->shortopts, o->val) ? o->val : 0;
+}
+
+/* The synopsis: "usage: NAME [-k | --keep-going] [-m dir | --model=dir] ... operands",
+ * wrapped at 80 columns; the man page's SYNOPSIS says the same. */
+static inline void
+prog_usage(const struct prog *p, FILE *fp)
+{
+	const struct option *o;
+	const struct prog_help *h;
+	char item[160];
+	size_t col, n;
+	int c;
+
+	col = (size_t)fprintf(fp, "usage: %s", p->name);
+	for (o = p->longopts; o->name; o++) {
+		if (prog_old_(p, o->val) || strcmp(o->name, "help") == 0 || strcmp(o->name, "version") == 0)
+			continue;
+		h = prog_help_of_(p, o->name);
+		c = prog_short_(p, o);
+		n = 0;
+		n += (size_t)snprintf(item + n, sizeof(item) - n, "%s", h && h->required ? "{" : "[");
+		if (c)
+			n += (size_t)snprintf(item + n, sizeof(item) - n, "-%c%s%s | ", c,
+			    o->has_arg ? " " : "", o->has_arg ? (h && h->arg ? h->arg : "arg") : "");
+		n += (size_t)snprintf(item + n, sizeof(item) - n, "--%s%s%s%s", o->name,
+		    o->has_arg ? "=" : "", o->has_arg ? (h && h->arg ? h->arg : "arg") : "",
+		    h && h->required ? "}" : "]");
+		if (col + 1 + n > 79) {
+			fprintf(fp, "\n       ");
+			col = 7 + strlen(p->name);
+			fprintf(fp, "%*s", (int)strlen(p->name), "");
+		}
+		col += (size_t)fprintf(fp, " %s", item);
+	}
+	if (p->operands) {
+		if (col + 1 + strlen(p->operands) > 79)
+			fprintf(fp, "\n       %*s", (int)strlen(p->name), "");
+		fprintf(fp, " %s", p->operands);
+	}
+	fputc('\n', fp);
+}
+
+/* One --help line: "  -m, --model=DIR           text". */
+static inline void
+prog_help_line_(FILE *fp, int c, const char *name, const char *arg, const char *text)
+{
+	char left[96];
+	int n;
+
+	if (c)
+		n = snprintf(left, sizeof(left), "  -%c, --%s%s%s", c, name, arg ? "=" : "", arg ? arg : "");
+	else
+		n = snprintf(left, sizeof(left), "      --%s%s%s", name, arg ? "=" : "", arg ? arg : "");
+	fprintf(fp, "%s%*s%s\n", left, n < 28 ? 28 - n : 2, "", text);
+}
+
+/* --help: the synopsis, what the program does, then every option one line each
+ * (deprecated spellings last), to stdout. Returns the exit status. */
+static inline int
+prog_help(const struct prog *p)
+{
+	const struct option *o;
+	const struct prog_help *h;
+	const struct prog_deprecated *d;
+
+	prog_usage(p, stdout);
+	if (p->about)
+		printf("%s\n", p->about);
+	printf("\nOptions:\n");
+	for (o = p->longopts; o->name; o++) {
+		if (prog_old_(p, o->val))
+			continue;
+		h = prog_help_of_(p, o->name);
+		prog_help_line_(stdout, prog_short_(p, o), o->name,
+		    o->has_arg ? (h && h->arg ? h->arg : "ARG") : NULL,
+		    h ? h->text : "(undocumented)");
+	}
+	if (p->deprecated && p->deprecated->val) {
+		printf("\nDeprecated spellings (they still work, with a warning, for one release):\n");
+		for (d = p->deprecated; d->val; d++)
+			printf("  %-24s  use %s\n", d->old, d->use);
+	}
+	printf("\nSee %s(%d) for details.\n", p->name, strcmp(p->name, "arxiv-serve") ? 1 : 8);
+	return prog_fshut();
+}
+
+static inline void
+prog_deprecated(const char *old, const char *use)
+{
+	warnx("%s is deprecated and will be removed in the next release; use %s", old, use);
+}
+
+/*
+ * getopt_long over the program's table with the shared cases done here: -h/--help
+ * (help to stdout, exit 0), -V/--version, a bad option or missing argument
+ * (synopsis to stderr, exit 2), and deprecated spellings (a warning, then the
+ * new option's value). Returns the option's value, or -1 at the end.
+ */
+static inline int
+prog_getopt(const struct prog *p, int argc, char *const argv[])
+{
+	const struct prog_deprecated *d;
+	int c;
+
+	c = getopt_long(argc, argv, p->shortopts, p->longopts, NULL);
+	switch (c) {
+	case 'h':
+		exit(prog_help(p));
+	case 'V':
+		printf("%s %s\n", p->name, VERSION);
+		exit(prog_fshut());
+	case '?':
+	case ':':
+		prog_usage(p, stderr);
+		exit(2);
+	default:
+		if ((d = prog_old_(p, c)) != NULL) {
+			prog_deprecated(d->old, d->use);
+			return d->now;
+		}
+		return c;
+	}
 }
 
 #endif

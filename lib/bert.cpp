@@ -33,11 +33,15 @@
 #include <c10/core/InferenceMode.h>
 #include <torch/cuda.h>
 #include <torch/nn/functional/loss.h>
-#include <torch/nn/utils/clip_grad.h>
 #include <torch/optim/adamw.h>
 #include <torch/serialize.h>
 #include <caffe2/serialize/inline_container.h>
 #include <torch/version.h>
+
+/* libtorch 1.13 (Debian) and 2.x from one source: what differs is guarded here. */
+#define ARXIV_TORCH_AT_LEAST(a, b) \
+	(TORCH_VERSION_MAJOR > (a) || (TORCH_VERSION_MAJOR == (a) && TORCH_VERSION_MINOR >= (b)))
+#define ARXIV_HAVE_SDPA ARXIV_TORCH_AT_LEAST(2, 0)
 
 #include <algorithm>
 #include <cerrno>
@@ -392,6 +396,7 @@ struct Bert {
 	at::Device dev = at::kCPU;
 	bool amp = false;
 	at::ScalarType amp_dtype = at::kFloat;
+	bool sdpa = false;	/* fused attention (libtorch >= 2, not on the CPU) */
 	/* tokenizer */
 	std::shared_ptr<Vocab> vocab;
 	uint64_t vocab_hash = 0;
@@ -604,6 +609,11 @@ forward(const Bert &m, const at::Tensor &ids, const at::Tensor &mask, bool train
 	at::Tensor ext = (1.0 - mask.to(at::kFloat).view({B, 1, 1, L})) *
 	    (double)std::numeric_limits<float>::lowest();
 	double scale = 1.0 / std::sqrt((double)hd);
+#if ARXIV_HAVE_SDPA
+	at::Tensor bmask;
+	if (m.sdpa)
+		bmask = mask.to(at::kBool).view({B, 1, 1, L});
+#endif
 	for (const Layer &l : m.layer) {
 		at::Tensor q, k, v;
 		if (m.fused && l.qkvw.defined()) {
@@ -617,10 +627,21 @@ forward(const Bert &m, const at::Tensor &ids, const at::Tensor &mask, bool train
 			k = at::linear(x, l.kw, l.kb).view({B, L, nh, hd}).transpose(1, 2);
 			v = at::linear(x, l.vw, l.vb).view({B, L, nh, hd}).transpose(1, 2);
 		}
-		at::Tensor s = at::matmul(q, k.transpose(-1, -2)) * scale + ext;
-		at::Tensor p = at::softmax(s, -1);
-		p = at::dropout(p, c.adrop, train);
-		at::Tensor ctx = at::matmul(p, v).transpose(1, 2).reshape({B, L, H});
+		at::Tensor ctx;
+#if ARXIV_HAVE_SDPA
+		if (m.sdpa) {
+			/* one fused kernel (flash / memory-efficient / cuDNN, libtorch's
+			 * choice); the boolean mask keeps padding out as ext does */
+			ctx = at::scaled_dot_product_attention(q, k, v, bmask,
+			    train ? c.adrop : 0.0).transpose(1, 2).reshape({B, L, H});
+		} else
+#endif
+		{
+			at::Tensor s = at::matmul(q, k.transpose(-1, -2)) * scale + ext;
+			at::Tensor p = at::softmax(s, -1);
+			p = at::dropout(p, c.adrop, train);
+			ctx = at::matmul(p, v).transpose(1, 2).reshape({B, L, H});
+		}
 		at::Tensor a = at::dropout(at::linear(ctx, l.aow, l.aob), c.hdrop, train);
 		x = at::layer_norm(a + x, {H}, l.ln1w, l.ln1b, c.eps);
 		at::Tensor i = activation(m, at::linear(x, l.iw, l.ib));
@@ -684,10 +705,27 @@ set_threads(int n)
 	}
 }
 
+/* Does this CUDA device compute in bf16? (Ampere and later; asked by trying,
+ * since the CPU-only libtorch has no device-properties header.) */
+bool
+cuda_bf16(const at::Device &dev)
+{
+	try {
+		at::Tensor a = at::ones({16, 16}, at::TensorOptions().device(dev).dtype(at::kBFloat16));
+		return at::matmul(a, a).sum().item<float>() == 16.0f * 256.0f;
+	} catch (const std::exception &) {
+		return false;
+	}
+}
+
 void
-pick_device(Bert &m, const char *want)
+pick_device(Bert &m, const char *want, const char *precision)
 {
 	std::string d = want && *want ? want : "auto";
+	std::string pr = precision && *precision ? precision : "auto";
+
+	if (pr != "auto" && pr != "fp32" && pr != "fp16" && pr != "bf16")
+		fail("", fmt("unknown precision \"%s\" (auto, fp32, fp16, bf16)", pr.c_str()));
 
 	check_blas();
 	if (d == "auto") {
@@ -700,6 +738,8 @@ pick_device(Bert &m, const char *want)
 	}
 	if (d == "cpu") {
 		m.dev = at::kCPU;
+		if (pr == "fp16" || pr == "bf16")
+			fail("", fmt("precision %s: only on a GPU (the CPU trains in fp32)", pr.c_str()));
 	} else if (d.compare(0, 4, "cuda") == 0) {
 		long idx = 0;
 		if (d.size() > 4) {
@@ -711,27 +751,34 @@ pick_device(Bert &m, const char *want)
 		if (!torch::cuda::is_available())
 			fail("", "device cuda: no CUDA device, or this libtorch was built without "
 			    "CUDA (build with make LIBTORCH=/path/to/libtorch)");
-		if ((size_t)idx >= torch::cuda::device_count())
-			fail("", fmt("device %s: only %zu CUDA devices", d.c_str(),
-			    (size_t)torch::cuda::device_count()));
+		/* device_count() is size_t in 1.13, a signed DeviceIndex in 2.x */
+		long ndev = (long)torch::cuda::device_count();
+		if (idx >= ndev)
+			fail("", fmt("device %s: only %ld CUDA devices", d.c_str(), ndev));
 		m.dev = at::Device(at::kCUDA, (c10::DeviceIndex)idx);
-		m.amp = true;
-		m.amp_dtype = at::kHalf;	/* fp16 autocast, loss scaling in training */
+		if (pr == "auto")
+			pr = cuda_bf16(m.dev) ? "bf16" : "fp16";
+		m.amp = pr != "fp32";
+		/* fp16 autocast trains with loss scaling; bf16 needs none */
+		m.amp_dtype = pr == "bf16" ? at::kBFloat16 : at::kHalf;
+		m.sdpa = ARXIV_HAVE_SDPA;
 	} else if (d == "mps") {
 		if (!at::hasMPS())
 			fail("", "device mps: Metal is not available (or this libtorch lacks MPS)");
 		m.dev = at::Device(at::kMPS);
+		m.sdpa = ARXIV_HAVE_SDPA;
 #if TORCH_VERSION_MAJOR > 2 || (TORCH_VERSION_MAJOR == 2 && TORCH_VERSION_MINOR >= 4)
-		m.amp = true;
-		m.amp_dtype = at::kBFloat16;
+		m.amp = pr != "fp32";
+		m.amp_dtype = pr == "fp16" ? at::kHalf : at::kBFloat16;
 #else
 		arxiv_log(ARXIV_LOG_INFO, "mps: fp32 (bf16 autocast needs libtorch >= 2.4)");
 #endif
 	} else {
 		fail("", fmt("unknown device \"%s\" (auto, cpu, cuda, cuda:N, mps)", d.c_str()));
 	}
-	arxiv_log(ARXIV_LOG_DEBUG, "bert: device %s%s", m.dev.str().c_str(),
-	    m.amp ? (m.amp_dtype == at::kHalf ? " fp16" : " bf16") : " fp32");
+	arxiv_log(ARXIV_LOG_DEBUG, "bert: device %s%s, %s attention", m.dev.str().c_str(),
+	    m.amp ? (m.amp_dtype == at::kHalf ? " fp16" : " bf16") : " fp32",
+	    m.sdpa ? "fused (scaled_dot_product_attention)" : "eager");
 }
 
 void
@@ -1051,10 +1098,67 @@ make_batch(const Bert &m, const uint32_t *ids, const uint8_t *mask, size_t S,
 			pm[b * L + j] = j < len[idx[b]] ? (rm[j] != 0) : 0;
 		}
 	}
-	if (m.dev != at::kCPU) {
+	if (m.dev.is_cuda()) {
+		/* pinned host memory: the copies are asynchronous, the next batch is
+		 * built while this one runs */
+		ti = ti.pin_memory().to(m.dev, /*non_blocking=*/true);
+		tm = tm.pin_memory().to(m.dev, /*non_blocking=*/true);
+	} else if (m.dev != at::kCPU) {
 		ti = ti.to(m.dev);
 		tm = tm.to(m.dev);
 	}
+}
+
+/*
+ * fp16 loss scaling: divide every gradient by scale and look for inf/NaN in
+ * one multi-tensor call (what torch.cuda.amp.GradScaler does), one host read
+ * of the flag. true when every gradient is finite.
+ */
+bool
+unscale_grads(const std::vector<at::Tensor> &params, double scale)
+{
+	at::NoGradGuard ng;
+	std::vector<at::Tensor> g;
+
+	for (const auto &t : params)
+		if (t.grad().defined())
+			g.push_back(t.grad());
+	if (g.empty())
+		return true;
+	at::Tensor found = at::zeros({1}, g[0].options().dtype(at::kFloat));
+	at::Tensor inv = at::full({1}, 1.0 / scale, g[0].options().dtype(at::kFloat));
+	if (g[0].is_cuda()) {
+		at::_amp_foreach_non_finite_check_and_unscale_(g, found, inv);
+	} else {
+		for (auto &x : g) {	/* the CPU kernel of that op came with libtorch 2.x */
+			x.mul_(inv);
+			found.add_(at::logical_not(at::isfinite(x)).any().to(at::kFloat));
+		}
+	}
+	return found.item<float>() == 0.0f;
+}
+
+/*
+ * Gradient clipping by global norm, as torch::nn::utils::clip_grad_norm_
+ * computes it (norm of the per-tensor norms, coefficient clamped at 1), but
+ * without reading the norm back to the host: no synchronisation per step.
+ */
+void
+clip_grads(const std::vector<at::Tensor> &params, double max_norm)
+{
+	at::NoGradGuard ng;
+	std::vector<at::Tensor> g;
+
+	for (const auto &t : params)
+		if (t.grad().defined())
+			g.push_back(t.grad());
+	if (g.empty())
+		return;
+	std::vector<at::Tensor> norms = at::_foreach_norm(g, 2);
+	at::Tensor total = norms.size() == 1 ? norms[0] : at::stack(norms).norm(2);
+	at::Tensor coef = at::clamp(max_norm / (total + 1e-6), c10::nullopt, 1.0);
+	for (auto &x : g)
+		x.mul_(coef);
 }
 
 /* Length of each row: one past the last mask position set. */
@@ -1195,7 +1299,7 @@ load_model(const std::string &dir, const arxiv_model_opts *o)
 	}
 	if (o != nullptr)
 		set_threads(o->threads);
-	pick_device(*m, o ? o->device : "auto");
+	pick_device(*m, o ? o->device : "auto", o ? o->precision : "auto");
 	m->fused = true;
 	to_device(*m, false);
 	return m;
@@ -1580,7 +1684,7 @@ train_impl(const arxiv_train_params *p, const arxiv_dataset *train, const arxiv_
 		m.seq_len = (size_t)std::min<int64_t>(256, m.cfg.max_pos);
 		m.prep = "";	/* JSONL text is tokenised as it is */
 	}
-	pick_device(m, p->device);
+	pick_device(m, p->device, p->precision);
 	to_device(m, true);
 
 	TrainSet tr = prepare(m, train), va = prepare(m, val);
@@ -1657,6 +1761,9 @@ train_impl(const arxiv_train_params *p, const arxiv_dataset *train, const arxiv_
 		}
 		auto t0 = std::chrono::steady_clock::now();
 		auto batches = epoch_batches(tr.len, bs, p->seed, epoch);
+		/* the loss sum stays on the device: read back once an epoch, not
+		 * once a step (a host synchronisation stalls the GPU's queue) */
+		at::Tensor tl_sum = at::zeros({}, at::TensorOptions().device(m.dev).dtype(at::kDouble));
 		double tl = 0;
 		size_t seen = 0;
 		for (size_t g = 0; g < batches.size() && !stopped; g += accum) {
@@ -1676,7 +1783,7 @@ train_impl(const arxiv_train_params *p, const arxiv_dataset *train, const arxiv_
 				at::Tensor ty = at::tensor(y).to(m.dev);
 				Fwd f = forward(m, ti, tm, true, true);
 				at::Tensor loss = torch::nn::functional::cross_entropy(f.logits, ty);
-				tl += loss.item<double>() * (double)ix.size();
+				tl_sum.add_(loss.detach().to(at::kDouble) * (double)ix.size());
 				seen += ix.size();
 				loss = loss / (double)(ge - g);
 				if (fp16)
@@ -1684,18 +1791,11 @@ train_impl(const arxiv_train_params *p, const arxiv_dataset *train, const arxiv_
 				loss.backward();
 			}
 			bool finite = true;
-			if (fp16) {
-				at::NoGradGuard ng;
-				for (auto &t : all)
-					if (t.grad().defined()) {
-						t.mutable_grad().div_(scale);
-						if (!at::isfinite(t.grad()).all().item<bool>())
-							finite = false;
-					}
-			}
+			if (fp16)
+				finite = unscale_grads(all, scale);
 			if (finite) {
 				if (p->max_grad_norm > 0)
-					torch::nn::utils::clip_grad_norm_(all, p->max_grad_norm);
+					clip_grads(all, p->max_grad_norm);
 				double f = lr_factor(step, warm, total);
 				for (auto &pg : opt.param_groups())
 					static_cast<AdamWOptions &>(pg.options()).lr(lr * f);
@@ -1711,6 +1811,7 @@ train_impl(const arxiv_train_params *p, const arxiv_dataset *train, const arxiv_
 			if (p->stop && *p->stop)
 				stopped = true;
 		}
+		tl = tl_sum.item<double>();
 		if (stopped)
 			break;	/* the last complete epoch's checkpoint stays */
 		opt.zero_grad();

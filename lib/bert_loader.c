@@ -198,6 +198,7 @@ void
 bert_default_params(struct arxiv_train_params *p)
 {
 	p->device = "auto";
+	p->precision = "auto";
 	p->batch_size = 32;
 	p->grad_accum = 1;
 	p->weight_decay = 0.01;
@@ -226,5 +227,9 @@ bert_check_params(const struct arxiv_train_params *p)
 		return "max_grad_norm must be >= 0";
 	if (!(p->dropout >= 0 && p->dropout <= 0.99))
 		return "dropout must be in [0, 0.99]";
+	if (p->precision && strcmp(p->precision, "auto") != 0 &&
+	    strcmp(p->precision, "fp32") != 0 && strcmp(p->precision, "fp16") != 0 &&
+	    strcmp(p->precision, "bf16") != 0)
+		return "precision must be auto, fp32, fp16 or bf16";
 	return NULL;
 }

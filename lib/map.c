@@ -5,6 +5,7 @@
  * goes through jansson. The category codes go through the domains table.
  */
 #include <jansson.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -60,6 +61,59 @@ arxiv_text_join(const char *title, const char *abstract, struct arxiv_buf *out)
 {
 	return join(title ? title : "", title ? strlen(title) : 0,
 	    abstract ? abstract : "", abstract ? strlen(abstract) : 0, out);
+}
+
+/* True when s[0..n) is empty or only ASCII white space. */
+static int
+blank(const char *s, size_t n)
+{
+	trim(&s, &n);
+	return n == 0;
+}
+
+/* The text of an input record: see arxiv.h. */
+int
+arxiv_record_text(const struct json_t *rec, struct arxiv_buf *out, struct arxiv_error *err)
+{
+	json_t *o = (json_t *)(uintptr_t)rec, *v, *t;
+	const char *key;
+
+	arxiv_buf_clear(out);
+	if (!json_is_object(o)) {
+		arxiv_error_set(err, "", 0, "not a JSON object");
+		return -1;
+	}
+	if ((v = json_object_get(o, key = "text")) == NULL &&
+	    (v = json_object_get(o, key = "abstract")) == NULL) {
+		arxiv_error_set(err, "", 0, "\"abstract\" (or \"text\") is required");
+		return -1;
+	}
+	if (!json_is_string(v))
+		goto not_string;
+	if (blank(json_string_value(v), json_string_length(v))) {
+		arxiv_error_set(err, "", 0, "\"%s\" is empty", key);
+		return -1;
+	}
+	if (key[0] == 't') {		/* "text": as it is */
+		if (arxiv_buf_append(out, json_string_value(v), json_string_length(v)) < 0)
+			goto oom;
+		return 0;
+	}
+	t = json_object_get(o, "title");
+	if (t != NULL && !json_is_null(t) && !json_is_string(t)) {
+		key = "title";
+		goto not_string;
+	}
+	if (join(json_is_string(t) ? json_string_value(t) : "", json_is_string(t) ? json_string_length(t) : 0,
+	    json_string_value(v), json_string_length(v), out) < 0)
+		goto oom;
+	return 0;
+not_string:
+	arxiv_error_set(err, "", 0, "\"%s\" must be a string", key);
+	return -1;
+oom:
+	arxiv_error_set(err, "", 0, "out of memory");
+	return -1;
 }
 
 /* JSON string output, byte-identical to jansson's json_dumps() (checked in

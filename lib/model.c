@@ -52,7 +52,7 @@ struct arxiv_model {
 struct arxiv_model_opts
 arxiv_model_default_opts(void)
 {
-	struct arxiv_model_opts o = { "auto", 0 };
+	struct arxiv_model_opts o = { "auto", 0, "auto" };
 
 	return o;
 }

@@ -581,6 +581,7 @@ struct parzen {
 	double *cat;		/* n x n_choices */
 	size_t n_choices;
 	double lo, hi, step;	/* transformed, widened by step / 2 for ints */
+	double *lz;		/* per kernel: log w - log(mass in [lo, hi]) (- log sigma sqrt(2 pi)) */
 	int kind;
 	double plo, phi;	/* the parameter's own range (for clipping ints) */
 };
@@ -628,6 +629,7 @@ parzen_free(struct parzen *pz)
 	free(pz->mu);
 	free(pz->sigma);
 	free(pz->cat);
+	free(pz->lz);
 }
 
 /* obs: n_obs values of the parameter (internal repr), in trial order. */
@@ -728,6 +730,15 @@ parzen_build(struct parzen *pz, const struct param *p, const double *obs, size_t
 		pz->sigma[n_obs] = range;	/* the prior */
 	}
 	free(m);
+	/* the per-kernel constants of the log density */
+	if ((pz->lz = malloc(n * sizeof(double))) == NULL)
+		return -1;
+	for (i = 0; i < n; i++) {
+		pz->lz[i] = log(pz->w[i]) - log_mass((pz->lo - pz->mu[i]) / pz->sigma[i],
+		    (pz->hi - pz->mu[i]) / pz->sigma[i]);
+		if (pz->step <= 0)
+			pz->lz[i] -= log(pz->sigma[i]) + 0.5 * log(2 * M_PI);
+	}
 	return 0;
 }
 
@@ -794,27 +805,23 @@ parzen_logpdf(const struct parzen *pz, double x, double *tmp)
 {
 	size_t k;
 
+	if (pz->kind == ARXIV_PARAM_CATEGORICAL) {
+		for (k = 0; k < pz->n; k++)
+			tmp[k] = log(pz->w[k]) + log(pz->cat[k * pz->n_choices + (size_t)x]);
+		return logsumexp(tmp, pz->n);
+	}
+	if (pz->step > 0) {
+		for (k = 0; k < pz->n; k++)
+			tmp[k] = pz->lz[k] + log_mass((x - pz->step / 2 - pz->mu[k]) / pz->sigma[k],
+			    (x + pz->step / 2 - pz->mu[k]) / pz->sigma[k]);
+		return logsumexp(tmp, pz->n);
+	}
+	if (pz->kind == ARXIV_PARAM_LOGUNIFORM)
+		x = log(x);
 	for (k = 0; k < pz->n; k++) {
-		double lw = log(pz->w[k]), a, b;
+		double z = (x - pz->mu[k]) / pz->sigma[k];
 
-		if (pz->kind == ARXIV_PARAM_CATEGORICAL) {
-			tmp[k] = lw + log(pz->cat[k * pz->n_choices + (size_t)x]);
-			continue;
-		}
-		a = (pz->lo - pz->mu[k]) / pz->sigma[k];
-		b = (pz->hi - pz->mu[k]) / pz->sigma[k];
-		if (pz->step > 0) {
-			double lo = (x - pz->step / 2 - pz->mu[k]) / pz->sigma[k];
-			double hi = (x + pz->step / 2 - pz->mu[k]) / pz->sigma[k];
-
-			tmp[k] = lw + log_mass(lo, hi) - log_mass(a, b);
-		} else {
-			double t = pz->kind == ARXIV_PARAM_LOGUNIFORM ? log(x) : x;
-			double z = (t - pz->mu[k]) / pz->sigma[k];
-
-			tmp[k] = lw - 0.5 * z * z - 0.5 * log(2 * M_PI) - log(pz->sigma[k]) -
-			    log_mass(a, b);
-		}
+		tmp[k] = pz->lz[k] - 0.5 * z * z;
 	}
 	return logsumexp(tmp, pz->n);
 }

@@ -81,7 +81,7 @@ arxiv_train_params_json(const struct arxiv_train_params *p, struct arxiv_buf *ou
 
 #define S(x) ((x) ? json_string(x) : json_null())
 	o = json_pack("{s:o,s:i,s:i,s:i,s:I,s:f,s:i,s:i,s:i,s:i,s:i,s:I,s:f,s:f,"
-	    "s:o,s:o,s:o,s:o,s:i,s:i,s:f,s:f,s:f,s:f,s:o,s:o}",
+	    "s:o,s:o,s:o,s:o,s:o,s:i,s:i,s:f,s:f,s:f,s:f,s:o,s:o}",
 	    "model_type", S(p->model_type ? p->model_type : model_kind_at(0)->name), "epochs", p->epochs,
 	    "patience", p->patience, "threads", p->threads, "seed", (json_int_t)p->seed,
 	    "lr", resolved_lr(p), "verbose", p->verbose, "dim", p->dim, "word_ngrams", p->word_ngrams,
@@ -89,6 +89,7 @@ arxiv_train_params_json(const struct arxiv_train_params *p, struct arxiv_buf *ou
 	    "buckets", (json_int_t)p->buckets, "class_weight", p->class_weight, "l2", p->l2 >= 0 ? p->l2 : ft_default_l2(p->loss),
 	    "loss", S(p->loss ? p->loss : "hinge"),
 	    "init_dir", S(p->init_dir), "config", S(p->config), "device", S(p->device),
+	    "precision", S(p->precision ? p->precision : "auto"),
 	    "batch_size", p->batch_size, "grad_accum", p->grad_accum,
 	    "weight_decay", p->weight_decay, "warmup_ratio", p->warmup_ratio,
 	    "max_grad_norm", p->max_grad_norm, "dropout", p->dropout,

@@ -46,6 +46,7 @@ static const struct pdef pdefs[] = {
 	{ "init_dir", P_STR, OFF(init_dir), 0, 0 },
 	{ "config", P_STR, OFF(config), 0, 0 },
 	{ "device", P_STR, OFF(device), 0, 0 },
+	{ "precision", P_STR, OFF(precision), 0, 0 },
 	{ "batch_size", P_INT, OFF(batch_size), 1, 65536 },
 	{ "grad_accum", P_INT, OFF(grad_accum), 1, 65536 },
 	{ "weight_decay", P_REAL, OFF(weight_decay), 0, 10 },

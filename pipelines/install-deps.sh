@@ -14,6 +14,11 @@ pkgs=(
 	chromium python3 python3-venv python3-websocket python3-torch
 	# tests: fault injection (a kill at each rename of arxiv-train -f)
 	strace
+	# arxiv-hpo: trials over ssh (GNU parallel, rsync) and as a Slurm job array
+	openssh-server openssh-client rsync slurm-wlm munge
+	# deployment: the Compose stack (make docker-check: dockerd, docker-compose 1.29,
+	# the debootstrapped base image), compose.yaml's check, systemd-analyze verify
+	docker.io docker-compose debootstrap systemd
 )
 if [ "${1:-}" = --bench ]; then
 	pkgs+=(wrk hyperfine time fasttext python3-sklearn python3-nltk wordnet)

@@ -22,8 +22,8 @@ synopsis() {
 	cat <<EOF
 usage: $prog [--data FILE[,FILE...]]... [--workdir DIR] [--artifacts DIR]
        [--model fast|bert] [--vocab FILE] [--bert-init DIR] [--bert-config FILE]
-       [--limit N] [--seed N] [--listen HOST:PORT] [--no-serve] [--skip-download]
-       [--force] [--help]
+       [--limit N] [--seed N] [--tune N] [--listen HOST:PORT] [--no-serve] [--skip-download]
+       [--force] [--sshlogin HOSTS] [--help]
 EOF
 }
 usage() {
@@ -41,10 +41,15 @@ usage() {
   --bert-config FILE     train a transformer from scratch with this config.json
   --limit N              use only the first N records of the dump (0: all)
   --seed N               seed of the split and the training (default: 42)
+  --tune N               search the training parameters with N arxiv-hpo trials
+                         (TPE) instead of one training (default: 0, no search)
   --listen HOST:PORT     where to serve the new model (default: 127.0.0.1:8000)
   --no-serve             stop after the evaluation
   --skip-download        fail instead of downloading when --data is not given
   --force                rerun every stage even when its inputs are unchanged
+  --sshlogin HOSTS       run map, clean and tok on blocks spread over these hosts
+                         (GNU parallel's --sshlogin, e.g. 8/node1,8/node2; see
+                         pipelines/spread.sh); the same output as on one host
   -h, --help             print this help and exit
 Options also take the form --option=VALUE.
 EOF
@@ -61,13 +66,13 @@ if [ -x "$top/build/bin/arxiv-map" ]; then
 fi
 
 data=() workdir=$default_workdir artifacts='' model=fast vocab='' bert_init='' bert_config=''
-limit=0 seed=42 listen=127.0.0.1:8000 serve=1 download=1 force=0
+limit=0 seed=42 tune=0 listen=127.0.0.1:8000 serve=1 download=1 force=0 sshlogin=''
 while [ $# -gt 0 ]; do
 	# --option=VALUE is --option VALUE
 	case $1 in --*=*) set -- "${1%%=*}" "${1#*=}" "${@:2}" ;; esac
 	# an option that takes a value needs one, and the next option is not one
 	case $1 in
-	--data|--workdir|--artifacts|--model|--vocab|--bert-init|--bert-config|--limit|--seed|--listen)
+	--data|--workdir|--artifacts|--model|--vocab|--bert-init|--bert-config|--limit|--seed|--tune|--listen|--sshlogin)
 		if [ $# -lt 2 ] || [ -z "$2" ] || [ "${2#--}" != "$2" ]; then
 			usage_error "$1: option requires an argument"
 		fi ;;
@@ -82,10 +87,12 @@ while [ $# -gt 0 ]; do
 	--bert-config) bert_config=$2; shift ;;
 	--limit) limit=$2; shift ;;
 	--seed) seed=$2; shift ;;
+	--tune) tune=$2; shift ;;
 	--listen) listen=$2; shift ;;
 	--no-serve) serve=0 ;;
 	--skip-download) download=0 ;;
 	--force) force=1 ;;
+	--sshlogin) sshlogin=$2; shift ;;
 	-h|--help) usage; exit 0 ;;
 	-*) usage_error "unknown option: $1" ;;
 	*) usage_error "unexpected operand: $1 (give the dump with --data)" ;;
@@ -95,7 +102,14 @@ done
 case $model in fast|bert) ;; *) die "--model: expected fast or bert, got '$model'" ;; esac
 case $limit in *[!0-9]*) die "--limit: not a number: '$limit'" ;; esac
 case $seed in *[!0-9]*) die "--seed: not a number: '$seed'" ;; esac
+case $tune in *[!0-9]*) die "--tune: not a number: '$tune'" ;; esac
 artifacts=${artifacts:-$workdir/artifacts}
+
+# --sshlogin: map, clean and tok run on blocks of their input spread over the hosts
+# (pipelines/spread.sh); without it map and tok run here, clean on every local core.
+fan() {
+	if [ -n "$sshlogin" ]; then "$top/pipelines/spread.sh" --sshlogin "$sshlogin" -- "$@"; else "$@"; fi
+}
 mkdir -p "$workdir"
 
 # Progress: one line per stage with its wall time.
@@ -171,8 +185,8 @@ read_dump() {
 # 2. map
 mapped=$workdir/mapped.jsonl
 do_map() {
-	read_dump | arxiv-map -v > "$1.tmp" 2> "$workdir/map.log" ||
-		{ cat "$workdir/map.log" >&2; die "arxiv-map failed"; }
+	read_dump | fan arxiv-map --verbose > "$1.tmp" 2> "$workdir/map.log" ||
+		{ rm -f "$1.tmp"; cat "$workdir/map.log" >&2; die "arxiv-map failed"; }
 	mv "$1.tmp" "$1"
 	summary="$(wc -l < "$1") records"
 }
@@ -181,7 +195,7 @@ stage map "$mapped" "${data[@]}" "$(command -v arxiv-map)" -- "limit=$limit"
 # 3. clean (stateless per line: GNU parallel on all cores gives the same bytes)
 clean=$workdir/clean.jsonl
 do_clean() {
-	parallel --pipe -k --block 16M arxiv-clean < "$mapped" > "$1.tmp"
+	"$top/pipelines/spread.sh" --sshlogin "${sshlogin:-:}" -- arxiv-clean < "$mapped" > "$1.tmp"
 	mv "$1.tmp" "$1"
 	summary="$(wc -l < "$1") records"
 }
@@ -212,7 +226,7 @@ if [ "$model" = bert ]; then
 	do_tok() {
 		local s
 		for s in train val test; do
-			arxiv-tok -v "$vocab" < "$split/$s.jsonl" > "$split/$s.bin.tmp"
+			fan arxiv-tok -v "$vocab" < "$split/$s.jsonl" > "$split/$s.bin.tmp"
 			mv "$split/$s.bin.tmp" "$split/$s.bin"
 		done
 	}
@@ -223,13 +237,26 @@ fi
 train_keys=("${train_in[@]}")
 [ -z "$bert_init" ] || train_keys+=("$bert_init/config.json")
 [ -z "$bert_config" ] || train_keys+=("$bert_config")
+# --tune N: arxiv-hpo runs N trainings (its journal in $artifacts/hpo) and
+# installs the best; the same training options, given as parameters by name.
+hpo_args=()
+if [ "$model" = bert ]; then
+	hpo_args=(-M bert --set "vocab=$vocab")
+	[ -z "$bert_init" ] || hpo_args+=(-i "$bert_init")
+	[ -z "$bert_config" ] || hpo_args+=(--set "config=$bert_config")
+fi
 do_train() {
+	if [ "$tune" -gt 0 ]; then
+		arxiv-hpo -f -n "$tune" -s "$seed" "${hpo_args[@]}" -o "$artifacts" "${train_in[@]}" > /dev/null
+		summary="$artifacts (best of $tune trials: $artifacts/metadata/best_hyperparams.json)"
+		return
+	fi
 	# arxiv-train itself writes to a temporary directory and renames it into place.
 	arxiv-train -f "${train_args[@]}" -o "$artifacts" "${train_in[@]}"
 	summary=$artifacts
 }
 stage train "$artifacts/metadata/artifact.json" "${train_keys[@]}" "$(command -v arxiv-train)" \
-	-- "${train_args[@]}"
+	-- "${train_args[@]}" "tune=$tune"
 
 # 6. eval on the held-out test split
 report=$workdir/report.json

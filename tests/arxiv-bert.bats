@@ -245,3 +245,34 @@ need_hf() {
 	cmp art/model/model.safetensors art2/model/model.safetensors
 	[ "$(jq -c .val art/metadata/metrics.json)" = "$(jq -c .val art2/metadata/metrics.json)" ]
 }
+
+@test "arxiv-train --precision: fp32 on the CPU is the default's model; fp16/bf16 on the CPU and unknown names are refused" {
+	need_torch
+	setup_data
+	arxiv-train -M bert -i "$FIX" -o a1 -e 1 -l 2e-3 -j 1 -s 3 -D cpu train.bin val.bin 2>/dev/null
+	arxiv-train -M bert -i "$FIX" -o a2 -e 1 -l 2e-3 -j 1 -s 3 -D cpu --precision fp32 train.bin val.bin 2>/dev/null
+	cmp a1/model/model.safetensors a2/model/model.safetensors
+	[ "$(jq -r .params.precision a1/metadata/artifact.json)" = auto ]
+	[ "$(jq -r .params.precision a2/metadata/artifact.json)" = fp32 ]
+	for p in fp16 bf16; do
+		run arxiv-train -M bert -i "$FIX" -o a3 -e 1 -D cpu --precision $p train.bin val.bin
+		assert_failure
+		assert_output_contains "precision $p: only on a GPU (the CPU trains in fp32)"
+		[ ! -e a3 ]
+	done
+	run arxiv-train -M bert -i "$FIX" -o a3 -e 1 -D cpu --precision fp8 train.bin val.bin
+	assert_status 2
+	assert_output_contains "precision must be auto, fp32, fp16 or bf16"
+	run arxiv-train --help
+	assert_output_contains "--precision=auto|fp32|fp16|bf16"
+}
+
+@test "tests/gpu/run.sh: --help names its modes; an unknown option is a usage error" {
+	run "$TOP/tests/gpu/run.sh" --help
+	assert_status 0
+	assert_output_contains "--dry-run"
+	assert_output_contains "throughput"
+	run "$TOP/tests/gpu/run.sh" --bogus
+	assert_status 2
+	assert_output_contains "unknown option '--bogus'"
+}

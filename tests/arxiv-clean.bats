@@ -3,7 +3,7 @@
 # jansson, parallel == serial on real records, the man page examples.
 load helper
 
-USAGE="usage: arxiv-clean [-CFJkLNpPSTW] [-f field] [-l lang] [-n bytes] [-s stopwords] [file ...]"
+USAGE="usage: arxiv-clean [-f field | --field=field] [-p | --plain] [-n bytes | --truncate=bytes] [-s file | --stopwords=file] [-l lang | --stem-lang=lang] [-N | --no-nfkc] [-L | --no-latex] [-F | --no-filter] [-W | --no-space] [-C | --no-casefold] [-S | --no-stop] [-T | --no-stem] [-P | --signature] [-J | --jansson] [-k | --keep-going] [file ...]"
 SIG="v1 nfkc,latex,filter,space,lower,stop,stem trunc=0 stem=english stop=default"
 
 # jsonl_norm [KEYS...] < in: each record re-encoded (escapes decoded), or only
@@ -20,19 +20,19 @@ for l in sys.stdin:
 @test "arxiv-clean --help prints the usage line and exits 0" {
 	run arxiv-clean --help
 	assert_status 0
-	[ "${lines[0]}" = "$USAGE" ]
+	[ "$(synopsis)" = "$USAGE" ]
 	run arxiv-clean -h
 	assert_status 0
-	[ "${lines[0]}" = "$USAGE" ]
+	[ "$(synopsis)" = "$USAGE" ]
 }
 
 @test "arxiv-clean with a bad option prints the usage on stderr and exits 2" {
 	run arxiv-clean --bogus
 	assert_status 2
-	[ "${lines[1]}" = "$USAGE" ]
+	[ "$(synopsis)" = "$USAGE" ]
 	run arxiv-clean -x
 	assert_status 2
-	[ "${lines[1]}" = "$USAGE" ]
+	[ "$(synopsis)" = "$USAGE" ]
 	arxiv-clean -x 2>/dev/null </dev/null | { ! read -r; }	# nothing on stdout
 	run arxiv-clean -n -3
 	assert_status 2

@@ -4,7 +4,7 @@
 # both output formats, JSONL input with ids, bad lines, the man page examples.
 load helper
 
-USAGE="usage: arxiv-embed -m dir [-k] [-b batch] [-D device] [-f bin|jsonl] [-t threads] [file ...]"
+USAGE="usage: arxiv-embed {-m dir | --model=dir} [-f bin|jsonl | --format=bin|jsonl] [-b batch | --batch=batch] [-D device | --device=device] [-j threads | --jobs=threads] [-k | --keep-going] [file ...]"
 FIX="$TOP/tests/fixtures/tiny-bert"
 
 # The fixture as arxiv artifacts (what arxiv-train -M bert writes), seq_len 24
@@ -26,13 +26,13 @@ need_torch() {
 @test "arxiv-embed --help prints the usage line and exits 0" {
 	run arxiv-embed --help
 	assert_status 0
-	[ "${lines[0]}" = "$USAGE" ]
+	[ "$(synopsis)" = "$USAGE" ]
 }
 
 @test "arxiv-embed with a bad option prints the usage on stderr and exits 2" {
 	run arxiv-embed -x
 	assert_status 2
-	[ "${lines[1]}" = "$USAGE" ]
+	[ "$(synopsis)" = "$USAGE" ]
 	run arxiv-embed -m art -f xml
 	assert_status 2
 	[ "${lines[0]}" = "arxiv-embed: xml: unknown format (bin or jsonl)" ]
@@ -131,7 +131,7 @@ need_torch() {
 	[ "$(arxiv-embed -m art -D cpu -f jsonl -k in.txt 2>/dev/null | wc -l)" -eq 3 ]
 	run sh -c 'printf "{\"title\":\"x\"}\n" | arxiv-embed -m art -D cpu -f jsonl'
 	assert_status 1
-	assert_output 'arxiv-embed: <stdin>:1: no "text" or "abstract" string'
+	assert_output 'arxiv-embed: <stdin>:1: "abstract" (or "text") is required'
 }
 
 @test "arxiv-embed: an unknown device is an error" {

@@ -2,7 +2,7 @@
 # arxiv-map.bats - options, golden cases, every bad-record message, real data.
 load helper
 
-USAGE="usage: arxiv-map [-akv] [-m table] [file ...]"
+USAGE="usage: arxiv-map [-a | --abstract-only] [-k | --keep-going] [-m table | --map=table] [--verbose] [file ...]"
 
 rec() {	# rec ID ABSTRACT-JSON [CATEGORIES]
 	printf '{"id":"%s","title":"T","abstract":%s,"categories":"%s"}\n' "$1" "$2" "${3:-cs.AI}"
@@ -10,16 +10,17 @@ rec() {	# rec ID ABSTRACT-JSON [CATEGORIES]
 
 @test "arxiv-map --help prints the usage line and exits 0" {
 	run arxiv-map --help
-	assert_success "$USAGE"
+	assert_success
+	[ "$(synopsis)" = "$USAGE" ]
 }
 
 @test "arxiv-map with a bad option prints the usage on stderr and exits 2" {
 	run arxiv-map --bogus
 	assert_status 2
-	[ "${lines[1]}" = "$USAGE" ]
+	[ "$(synopsis)" = "$USAGE" ]
 	run arxiv-map -x
 	assert_status 2
-	[ "${lines[1]}" = "$USAGE" ]
+	[ "$(synopsis)" = "$USAGE" ]
 	arxiv-map -x 2>/dev/null </dev/null | { ! read -r; }	# nothing on stdout
 }
 
@@ -47,7 +48,7 @@ rec() {	# rec ID ABSTRACT-JSON [CATEGORIES]
 @test "arxiv-map on empty input writes nothing and succeeds" {
 	run arxiv-map < /dev/null
 	assert_success ""
-	run arxiv-map -v < /dev/null
+	run arxiv-map --verbose < /dev/null
 	assert_success
 	assert_line "arxiv-map: 0 records"
 	assert_line "arxiv-map: Other: 0"
@@ -172,7 +173,7 @@ rec() {	# rec ID ABSTRACT-JSON [CATEGORIES]
 @test "arxiv-map: part 000 has the README's field proportions, and nothing is Other" {
 	need_shared 0
 	part=$(shared_part 0)
-	zcat "$part" | arxiv-map -v 2> counts > mapped.jsonl
+	zcat "$part" | arxiv-map --verbose 2> counts > mapped.jsonl
 	cat counts
 	grep -qx 'arxiv-map: 55000 records' counts
 	grep -qx 'arxiv-map: Other: 0' counts
@@ -225,4 +226,27 @@ for l in open("mapped.jsonl"):
 	part=$(shared_part 0)
 	zcat "$part" | /usr/bin/time -f '%M' -o rss arxiv-map > /dev/null
 	[ "$(cat rss)" -lt 65536 ] || { echo "peak RSS $(cat rss) KiB"; return 1; }
+}
+
+@test "arxiv-map reads gzip input directly: file, stdin, several members; a truncated one is an error" {
+	for d in "$CASES"/arxiv-map/basic; do cp "$d/input" plain.jsonl; done
+	arxiv-map plain.jsonl > want.jsonl
+	[ -s want.jsonl ]
+	gzip -c plain.jsonl > in.jsonl.gz
+	run arxiv-map in.jsonl.gz
+	assert_success
+	[ "$output" = "$(cat want.jsonl)" ]
+	arxiv-map < in.jsonl.gz > got.jsonl
+	cmp want.jsonl got.jsonl
+	# a dump in parts: concatenated members, then a plain file after a gzip one
+	{ head -n 3 plain.jsonl | gzip -c; tail -n +4 plain.jsonl | gzip -c; } > parts.gz
+	arxiv-map parts.gz > got.jsonl
+	cmp want.jsonl got.jsonl
+	arxiv-map in.jsonl.gz plain.jsonl > two.jsonl
+	[ "$(wc -l < two.jsonl)" -eq $(($(wc -l < want.jsonl) * 2)) ]
+	head -c 60 in.jsonl.gz > cut.gz
+	run arxiv-map cut.gz
+	assert_failure
+	assert_line "arxiv-map: gzip input ends inside a compressed member (truncated file?)"
+	[[ "$output" != *"NUL byte"* ]]
 }

@@ -9,7 +9,7 @@ load helper
 
 FIX="$TOP/tests/cases/arxiv-train"
 CASES_P="$TOP/tests/cases/arxiv-predict"
-USAGE="usage: arxiv-predict [-b] [-j threads] [-k k] -m dir [file ...]"
+USAGE="usage: arxiv-predict {-m dir | --model=dir} [-b | --batch] [-j threads | --jobs=threads] [-K k | --top-k=k] [-k | --keep-going] [--input=text|jsonl|auto] [file ...]"
 
 setup_file() {
 	export MODEL="$BATS_FILE_TMPDIR/model"
@@ -25,16 +25,17 @@ need_model() {
 
 @test "arxiv-predict --help, --version, bad options, no -m" {
 	run arxiv-predict --help
-	assert_success "$USAGE"
+	assert_success
+	[ "$(synopsis)" = "$USAGE" ]
 	run arxiv-predict --version
 	assert_success "arxiv-predict 0.1.0"
 	run arxiv-predict --bogus
 	assert_status 2
-	assert_line "$USAGE"
+	[ "$(synopsis)" = "$USAGE" ]
 	run arxiv-predict
 	assert_status 2
 	assert_line "arxiv-predict: no model: give the artifacts directory with -m"
-	run arxiv-predict -m x -k 0
+	run arxiv-predict -m x -K 0
 	assert_status 2
 	assert_line "arxiv-predict: 0: invalid top-k (expected 1..64)"
 }
@@ -71,15 +72,49 @@ need_model() {
 	run arxiv-predict -m "$MODEL" in.txt
 	assert_success
 	[ "$(arxiv-predict -m "$MODEL" in.txt 2>/dev/null | wc -l)" = "$(wc -l < in.txt)" ]
-	[ "$(arxiv-predict -m "$MODEL" in.txt 2>/dev/null | grep -c '^{"error":')" = 5 ]
+	# line 7 (broken JSON) is not a JSON object: in auto mode it is text
+	[ "$(arxiv-predict -m "$MODEL" in.txt 2>/dev/null | grep -c '^{"error":')" = 4 ]
 	assert_line "arxiv-predict: in.txt:4: empty line"
-	assert_line 'arxiv-predict: in.txt:5: no string "abstract" or "text"'
+	assert_line 'arxiv-predict: in.txt:5: "abstract" (or "text") is required'
 	assert_line "arxiv-predict: in.txt:6: invalid UTF-8 at byte 4"
 	assert_line "arxiv-predict: in.txt:11: empty line"
-	assert_line "arxiv-predict: 5 lines without a prediction"
+	assert_line "arxiv-predict: 4 lines without a prediction"
 	# a final line without a newline counts too
 	printf 'quantum spin boson' | arxiv-predict -m "$MODEL" > out
 	[ "$(wc -l < out)" = 1 ]
+}
+
+@test "arxiv-predict --input auto|text|jsonl: an abstract that begins with a brace is text in auto mode" {
+	need_model
+	printf '%s\n' '{\AE}therFlow: a quantum spin model of bosons' \
+		'{\Large $\gamma$} induced photon lasers in plasma' > brace.txt
+	# auto (the default): lines that are not JSON objects are texts
+	run arxiv-predict -m "$MODEL" brace.txt
+	assert_success
+	[ "$(grep -c '^{"predicted_category"' <<<"$output")" -eq 2 ] || { echo "$output"; return 1; }
+	arxiv-predict -m "$MODEL" --input text brace.txt > text.out
+	[ "$output" = "$(cat text.out)" ]
+	arxiv-predict -m "$MODEL" --input=auto brace.txt | cmp - text.out
+	# jsonl: every line must be a record
+	run arxiv-predict -m "$MODEL" --input jsonl brace.txt
+	assert_status 1
+	assert_line "arxiv-predict: brace.txt:1: invalid JSON: string or '}' expected near '\\'"
+	assert_line "arxiv-predict: 2 lines without a prediction"
+	# a record line: a record in auto and jsonl, a text with --input text
+	printf '%s\n' '{"abstract":3}' '[1,2]' > rec.txt
+	run arxiv-predict -m "$MODEL" rec.txt
+	assert_success
+	assert_line 'arxiv-predict: rec.txt:1: "abstract" must be a string'
+	[ "${lines[2]%%,*}" != '{"error":"not a JSON object"' ]
+	run arxiv-predict -m "$MODEL" --input jsonl rec.txt
+	assert_status 1
+	assert_line 'arxiv-predict: rec.txt:2: not a JSON object'
+	run arxiv-predict -m "$MODEL" --input text rec.txt
+	assert_success
+	[ "$(grep -c '^{"predicted_category"' <<<"$output")" -eq 2 ]
+	run arxiv-predict -m "$MODEL" --input xml rec.txt
+	assert_status 2
+	assert_line "arxiv-predict: xml: unknown input format (text, jsonl or auto)"
 }
 
 @test "arxiv-predict -b gives the same output as line mode, on any thread count" {
@@ -94,13 +129,30 @@ need_model() {
 	cmp line.out b3.out
 }
 
-@test "arxiv-predict: -k is capped at the label count, -K is a synonym" {
+@test "arxiv-predict: -K is capped at the label count; --top-k is its long name" {
 	need_model
-	run arxiv-predict -m "$MODEL" -k 10 "$FIX/abstracts.txt"
+	run arxiv-predict -m "$MODEL" -K 10 "$FIX/abstracts.txt"
 	assert_success
 	[ "$(grep -o '"label"' <<<"${lines[0]}" | wc -l)" = 3 ]
-	run arxiv-predict -m "$MODEL" -K 1 "$FIX/abstracts.txt"
+	run arxiv-predict -m "$MODEL" --top-k 1 "$FIX/abstracts.txt"
 	[ "$(grep -o '"label"' <<<"${lines[0]}" | wc -l)" = 1 ]
+}
+
+@test "arxiv-predict: the old -k N (top-k) works with a deprecation warning; -k alone is --keep-going" {
+	need_model
+	arxiv-predict -m "$MODEL" -K 2 "$FIX/abstracts.txt" > new.out
+	for old in "-k 2" "-k2"; do
+		# shellcheck disable=SC2086
+		arxiv-predict -m "$MODEL" $old "$FIX/abstracts.txt" > old.out 2> old.err
+		cmp new.out old.out
+		[ "$(cat old.err)" = "arxiv-predict: -k N (top-k) is deprecated and will be removed in the next release; use -K N (-k alone is --keep-going)" ]
+	done
+	run arxiv-predict -m "$MODEL" -k "$FIX/abstracts.txt"
+	assert_success
+	[ "$(grep -o '"label"' <<<"${lines[0]}" | wc -l)" = 3 ]
+	run arxiv-predict -m "$MODEL" --keep-going --threads 1 -b "$FIX/abstracts.txt"
+	assert_success
+	assert_line "arxiv-predict: --threads is deprecated and will be removed in the next release; use --jobs (-j)"
 }
 
 @test "arxiv-predict: files, -, and a missing file" {

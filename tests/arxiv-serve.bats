@@ -8,7 +8,7 @@
 load helper
 
 FIX="$TOP/tests/cases/arxiv-serve"
-USAGE="usage: arxiv-serve [-q] [-B maxbatch] [-b maxbody] [-c maxconn] [-l host:port] [-m dir] [-T timeout] [-t threads] [-w webdir]"
+USAGE="usage: arxiv-serve [-m dir | --model=dir] [-l host:port | --listen=host:port] [-j threads | --jobs=threads] [-B maxbatch | --max-batch=maxbatch] [-b maxbody | --max-body=maxbody] [-c maxconn | --max-conn=maxconn] [-T timeout | --timeout=timeout] [-w webdir | --web-dir=webdir] [-q | --quiet]"
 ABS="We propose a scalable approach to graph neural networks for learning on large graphs."
 
 # start_server LOG [args...]: arxiv-serve on a free loopback port, in the
@@ -47,7 +47,7 @@ setup_file() {
 			> train.log 2>&1) || { cat "$BATS_FILE_TMPDIR/train.log" >&3; return 1; }
 	fi
 	# one server for the read-only tests; the others start their own
-	start_server "$BATS_FILE_TMPDIR/main.log" -m "$MODEL" -b 64k -B 4 -t 2 || return 1
+	start_server "$BATS_FILE_TMPDIR/main.log" -m "$MODEL" -b 64k -B 4 -j 2 || return 1
 	export SPID URL
 	echo "$SPID" > "$BATS_FILE_TMPDIR/main.pid"
 }
@@ -93,17 +93,19 @@ json() {
 
 @test "arxiv-serve --help, --version, bad option, operands" {
 	run arxiv-serve --help
-	assert_success "$USAGE"
+	assert_success
+	[ "$(synopsis)" = "$USAGE" ]
 	run arxiv-serve -h
-	assert_success "$USAGE"
+	assert_success
+	[ "$(synopsis)" = "$USAGE" ]
 	run arxiv-serve --version
 	assert_success "arxiv-serve 0.1.0"
 	run arxiv-serve --bogus
 	assert_status 2
-	assert_line "$USAGE"
+	[ "$(synopsis)" = "$USAGE" ]
 	run arxiv-serve extra
 	assert_status 2
-	assert_line "$USAGE"
+	[ "$(synopsis)" = "$USAGE" ]
 }
 
 @test "arxiv-serve: the man page SYNOPSIS matches usage()" {
@@ -115,7 +117,7 @@ json() {
 }
 
 @test "arxiv-serve: bad option values exit 2 with the reason" {
-	run arxiv-serve -t 0
+	run arxiv-serve -j 0
 	assert_status 2
 	assert_output "arxiv-serve: 0: invalid thread count (expected 1..1024)"
 	run arxiv-serve -b 12x
@@ -249,7 +251,7 @@ assert len({t["label"] for t in d["top_k"]}) == 3
 	req "$URL/api/predict/" -d '{"abstracts":["a",3]}'
 	expect 400 '{"error":"invalid request","detail":"\"abstracts\"[1] must be a string"}'
 	req "$URL/api/predict/" -d '{"abstracts":[{"title":"t"}]}'
-	expect 400 '{"error":"invalid request","detail":"\"abstracts\"[0].abstract is required"}'
+	expect 400 '{"error":"invalid request","detail":"\"abstracts\"[0]: \"abstract\" (or \"text\") is required"}'
 	req "$URL/api/predict/" -d '{"abstracts":["a"],"abstract":"b"}'
 	expect 400 '{"error":"invalid request","detail":"give either \"abstract\" or \"abstracts\", not both"}'
 }
@@ -266,8 +268,8 @@ assert len({t["label"] for t in d["top_k"]}) == 3
 {"abstract":"x"} trailing|{"error":"malformed JSON","detail":"line 1 column 25: end of file expected near 'trailing'"}
 {"abstract":"x","abstract":"y"}|{"error":"malformed JSON","detail":"line 1 column 26: duplicate object key near '\"abstract\"'"}
 ["x"]|{"error":"invalid request","detail":"the body must be a JSON object such as {\"abstract\":\"...\"}"}
-{}|{"error":"invalid request","detail":"\"abstract\" is required"}
-{"title":"only a title"}|{"error":"invalid request","detail":"\"abstract\" is required"}
+{}|{"error":"invalid request","detail":"\"abstract\" (or \"text\") is required"}
+{"title":"only a title"}|{"error":"invalid request","detail":"\"abstract\" (or \"text\") is required"}
 {"abstract":42}|{"error":"invalid request","detail":"\"abstract\" must be a string"}
 {"abstract":null}|{"error":"invalid request","detail":"\"abstract\" must be a string"}
 {"abstract":""}|{"error":"invalid request","detail":"\"abstract\" is empty"}
@@ -443,7 +445,7 @@ for i, line in enumerate(open(sys.argv[1], encoding="utf-8")):
     rec = {"abstract": abstract} if i == 0 else {"title": title, "abstract": abstract}
     print(json.dumps(rec, ensure_ascii=False))
 EOF
-	arxiv-predict -m "$MODEL" -k 3 "$TMP/in.jsonl" > "$TMP/predict.out"
+	arxiv-predict -m "$MODEL" -K 3 "$TMP/in.jsonl" > "$TMP/predict.out"
 	[ "$(wc -l < "$TMP/predict.out")" -eq 6 ]
 	python3 - "$URL" "$TMP/in.jsonl" "$TMP/predict.out" <<'EOF'
 import json, sys, urllib.request
@@ -456,6 +458,66 @@ for i, line in enumerate(open(inp, encoding="utf-8")):
                                                         json.dumps(rec).encode())).read()
     assert got == want[i] + b"\n", (got, want[i])
 EOF
+}
+
+@test "one rule for a record's text: arxiv-eval, arxiv-predict and the server answer the same record alike" {
+	need_model
+	command -v arxiv-predict >/dev/null && command -v arxiv-eval >/dev/null || skip "arxiv-predict/arxiv-eval not built"
+	# records of every shape, among them ones whose "text" and "abstract" speak of
+	# different fields: the rule (arxiv_record_text) takes "text"
+	python3 - "$FIX/val.jsonl" > recs.jsonl <<'EOF'
+import json, sys
+recs = [json.loads(l) for l in open(sys.argv[1], encoding="utf-8")]
+by = {}
+for r in recs:
+    by.setdefault(r["label"], []).append(r["text"])
+labels = sorted(by)
+out = []
+for i, l in enumerate(labels):
+    other = labels[(i + 1) % len(labels)]
+    t, _, a = by[other][0].partition("\n")
+    out.append({"text": by[l][0], "title": t, "abstract": a})    # text wins
+    t, _, a = by[l][1].partition("\n")
+    out.append({"title": t, "abstract": a})                      # joined
+    out.append({"abstract": a, "title": None})                   # abstract alone
+for r in out:
+    print(json.dumps(r, ensure_ascii=False))
+EOF
+	n=$(wc -l < recs.jsonl)
+	[ "$n" -ge 12 ]
+	arxiv-predict -m "$MODEL" --input jsonl recs.jsonl > predict.out
+	[ "$(grep -c '^{"predicted_category"' predict.out)" -eq "$n" ]
+	# predict follows "text" where a record has both
+	python3 -c 'import json,sys
+for l in open("recs.jsonl"):
+    r = json.loads(l)
+    print(json.dumps({"text": r["text"]} if "text" in r else r))' > textonly.jsonl
+	arxiv-predict -m "$MODEL" textonly.jsonl | cmp - predict.out
+	# the server: byte-identical answers
+	python3 - "$URL" recs.jsonl predict.out <<'EOF'
+import json, sys, urllib.request
+url, inp, out = sys.argv[1:]
+want = open(out, "rb").read().splitlines()
+for i, line in enumerate(open(inp, encoding="utf-8")):
+    rec = json.loads(line)
+    rec["top_k"] = 3
+    got = urllib.request.urlopen(urllib.request.Request(url + "/api/predict/",
+                                                        json.dumps(rec).encode())).read()
+    assert got == want[i] + b"\n", (i, got, want[i])
+EOF
+	# eval: each record labelled with predict's answer is a hit, with another label a miss
+	python3 - recs.jsonl predict.out <<'EOF'
+import json, sys
+recs = [json.loads(l) for l in open(sys.argv[1], encoding="utf-8")]
+preds = [json.loads(l)["predicted_category"] for l in open(sys.argv[2])]
+labels = sorted(set(preds) | {"Biology", "Physics"})
+with open("hit.jsonl", "w") as h, open("miss.jsonl", "w") as m:
+    for r, p in zip(recs, preds):
+        h.write(json.dumps(dict(r, label=p)) + "\n")
+        m.write(json.dumps(dict(r, label=next(l for l in labels if l != p))) + "\n")
+EOF
+	[ "$(arxiv-eval -m "$MODEL" hit.jsonl | json '[d["n"], d["accuracy"]]')" = "[$n, 1.0]" ]
+	[ "$(arxiv-eval -m "$MODEL" miss.jsonl | json '[d["n"], d["accuracy"]]')" = "[$n, 0.0]" ]
 }
 
 @test "no usable artifacts: starts anyway, 503 with the reason; SIGHUP loads them" {
@@ -658,7 +720,7 @@ EOF
 
 @test "robustness: malformed, oversized, slowloris and concurrent clients (tests/serve_robust.py)" {
 	need_model
-	start_server "$TMP/log" -q -m "$MODEL" -T 2 -b 256k -t 2
+	start_server "$TMP/log" -q -m "$MODEL" -T 2 -b 256k -j 2
 	run timeout 120 python3 "$TOP/tests/serve_robust.py" --url "$URL/" --timeout 2 --maxbody 262144
 	echo "$output"
 	assert_success

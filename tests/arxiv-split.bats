@@ -3,7 +3,7 @@
 # exact stratification, JSONL and tensor streams.
 load helper
 
-USAGE="usage: arxiv-split [-kSv] [-r train,val,test] -s seed -o dir [file]"
+USAGE="usage: arxiv-split [-k | --keep-going] {-o dir | --output=dir} [-r train,val,test | --ratios=train,val,test] {-s seed | --seed=seed} [-S | --stratify] [--verbose] [file]"
 
 # N records {"id","text","label"} with new- and old-style ids and 3 labels
 records() {
@@ -28,13 +28,14 @@ tensor() {
 
 @test "arxiv-split --help prints the usage line and exits 0" {
 	run arxiv-split --help
-	assert_success "$USAGE"
+	assert_success
+	[ "$(synopsis)" = "$USAGE" ]
 }
 
 @test "arxiv-split usage errors exit 2 with the usage line" {
 	run arxiv-split --bogus
 	assert_status 2
-	assert_line "$USAGE"
+	[ "$(synopsis)" = "$USAGE" ]
 	run arxiv-split -o d
 	assert_status 2
 	assert_line "arxiv-split: -s seed and -o dir are required"
@@ -84,7 +85,7 @@ tensor() {
 }
 
 @test "arxiv-split on empty input writes three empty files" {
-	run arxiv-split -v -s 1 -o out < /dev/null
+	run arxiv-split --verbose -s 1 -o out < /dev/null
 	assert_success "arxiv-split: train 0, val 0, test 0"
 	[ -f out/train.jsonl ] && [ ! -s out/train.jsonl ] && [ ! -s out/val.jsonl ] && [ ! -s out/test.jsonl ]
 }
@@ -139,7 +140,7 @@ tensor() {
 
 @test "arxiv-split: ratios hold, outputs partition the input, records are unchanged and in order" {
 	records 5000 > f
-	run arxiv-split -v -s 42 -o out f
+	run arxiv-split --verbose -s 42 -o out f
 	assert_success
 	cat out/train.jsonl out/val.jsonl out/test.jsonl | sort > all
 	sort f | cmp - all
@@ -169,7 +170,7 @@ tensor() {
 
 @test "arxiv-split -S: exact counts per label, order independent, stdin spooled" {
 	records 1000 > f
-	run arxiv-split -v -S -s 5 -r 0.7,0.2,0.1 -o a f
+	run arxiv-split --verbose -S -s 5 -r 0.7,0.2,0.1 -o a f
 	assert_success
 	python3 - f a <<'PY'
 import json, sys, collections
@@ -188,7 +189,7 @@ PY
 	# one label alone: the stratified split of the whole ratio 80/10/10 exactly
 	grep -F '"label":"Physics"' f > phys
 	m=$(wc -l < phys)
-	run arxiv-split -v -S -s 1 -o c phys
+	run arxiv-split --verbose -S -s 1 -o c phys
 	assert_line "arxiv-split: Physics: train $(( (m * 8 + 5) / 10 )), val $(( (m * 9 + 5) / 10 - (m * 8 + 5) / 10 )), test $(( m - (m * 9 + 5) / 10 ))"
 }
 
@@ -207,7 +208,7 @@ PY
 @test "arxiv-split on a tensor stream: .bin outputs, same ids as the JSONL split" {
 	records 300 > f
 	tensor f > all.bin || { echo "arxiv-tok failed"; return 1; }
-	run arxiv-split -v -s 11 -o t all.bin
+	run arxiv-split --verbose -s 11 -o t all.bin
 	assert_success
 	[ -s t/train.bin ] && [ -s t/val.bin ] && [ -s t/test.bin ] && [ ! -e t/train.jsonl ]
 	arxiv-split -s 11 -o j f
@@ -282,7 +283,7 @@ PY
 	need_shared 0
 	part=$(shared_part 0)
 	zcat "$part" | head -n 20000 | arxiv-map > mapped.jsonl
-	run arxiv-split -v -S -s 42 -o s mapped.jsonl
+	run arxiv-split --verbose -S -s 42 -o s mapped.jsonl
 	assert_success
 	python3 - mapped.jsonl s <<'PY'
 import json, sys, collections

@@ -35,7 +35,7 @@ free_port() {
 	run "$PIPE" --help
 	assert_success
 	for o in --data --workdir --artifacts --model --vocab --bert-init --bert-config --limit \
-		--seed --listen --no-serve --skip-download --force --help; do
+		--seed --tune --listen --no-serve --skip-download --force --help; do
 		echo "$output" | grep -qE "^ +(-h, )?$o" || { echo "--help does not list $o"; return 1; }
 	done
 }
@@ -158,4 +158,22 @@ stage_lines() {
 	assert_success
 	assert_output_contains '"predicted_category":"'
 	assert_output_contains '"top_k":[{"label":"'
+}
+
+@test "run_pipeline.sh --tune N runs arxiv-hpo instead of one training" {
+	need_shared 1
+	zcat "$(shared_part 1)" | head -n 600 > a.jsonl
+	run "$PIPE" --data a.jsonl --workdir w --no-serve --tune 3
+	assert_success
+	echo "$output" | grep -qE "run_pipeline.sh: train +w/artifacts \(best of 3 trials" || { echo "$output"; return 1; }
+	[ "$(python3 -c 'import json; print(json.load(open("w/artifacts/metadata/best_hyperparams.json"))["n_trials"])')" = 3 ]
+	[ "$(grep -c '"type":"end"' w/artifacts/hpo/journal.jsonl)" = 3 ]
+	[ -s w/report.json ]
+	# the search is an option of the train stage: without it, a plain training reruns
+	run "$PIPE" --data a.jsonl --workdir w --no-serve
+	assert_success
+	[ "$(stage_lines | tr '\n' ' ')" = "map skipped clean skipped split skipped train ran eval ran " ] || { echo "$output"; return 1; }
+	run "$PIPE" --data a.jsonl --workdir w --no-serve --tune x
+	assert_failure
+	assert_output_contains "--tune: not a number: 'x'"
 }

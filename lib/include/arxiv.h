@@ -151,6 +151,24 @@ ARXIV_API struct arxiv_map_params arxiv_map_default_params(void);
  * is left out with the "\n". out is cleared first. 0, or -1 out of memory. */
 ARXIV_API int arxiv_text_join(const char *title, const char *abstract, struct arxiv_buf *out);
 /*
+ * The text to classify in an input record (a jansson JSON object; struct json_t
+ * is jansson's json_t), the one rule of arxiv-predict, arxiv-eval, arxiv-embed
+ * and arxiv-serve, so that eval measures what predict and serve answer:
+ *   1. "text", when the record has it: used as it is (arxiv-map's output, the
+ *      text the model was trained on);
+ *   2. else "abstract", joined with "title" (a string, null or absent) by
+ *      arxiv_text_join, as arxiv-map does;
+ *   3. else an error.
+ * A present key that is not a string (null included; "title" may be null) is an
+ * error; so is a blank text or a blank abstract. out (cleared first) receives the
+ * text. 0, or -1 with err->text one of: "not a JSON object", "\"KEY\" must be a
+ * string", "\"KEY\" is empty", "\"abstract\" (or \"text\") is required",
+ * "out of memory". rec is borrowed.
+ */
+struct json_t;
+ARXIV_API int arxiv_record_text(const struct json_t *rec, struct arxiv_buf *out,
+    struct arxiv_error *err);
+/*
  * Map one Kaggle-schema JSON line to one output JSON line (no newline) in out,
  * which is cleared first:
  *   {"id":..,"text":..,"label":..,"categories":[..],"fields":[..]}
@@ -501,6 +519,7 @@ struct arxiv_model;
 struct arxiv_model_opts {
 	const char *device;	/* "auto", "cpu", "cuda", "cuda:N", "mps" */
 	int threads;		/* 0: library default */
+	const char *precision;	/* transformer inference: "auto", "fp32", "fp16", "bf16" (NULL: auto) */
 };
 ARXIV_API struct arxiv_model_opts arxiv_model_default_opts(void);
 /* new; loads any model type from an artifacts directory. */
@@ -578,6 +597,8 @@ struct arxiv_train_params {
 	const char *init_dir;	/* Hugging Face checkpoint folder, or NULL */
 	const char *config;	/* config.json for random init, or NULL */
 	const char *device;	/* "auto", "cpu", "cuda[:N]", "mps" */
+	const char *precision;	/* "auto" (bf16 on a GPU that has it, else fp16; fp32 on the CPU),
+				 * "fp32", "fp16" (loss scaling) or "bf16" */
 	int batch_size, grad_accum;
 	double weight_decay, warmup_ratio, max_grad_norm, dropout;
 	const char *resume_dir;	/* checkpoint directory to resume from, or NULL */

@@ -71,9 +71,9 @@ for size in $SIZES; do
 		art="$tmp/art-$size-$len"
 		wrap "$hf" "$len" "$art"
 		# ours: N texts minus 1 text, so model loading is not counted
-		read -r tn rss < <(timed arxiv-embed -m "$art" -D cpu -t "$THREADS" "$tmp/texts.txt")
+		read -r tn rss < <(timed arxiv-embed -m "$art" -D cpu -j "$THREADS" "$tmp/texts.txt")
 		head -n 1 "$tmp/texts.txt" >"$tmp/one.txt"
-		read -r t1 _ < <(timed arxiv-embed -m "$art" -D cpu -t "$THREADS" "$tmp/one.txt")
+		read -r t1 _ < <(timed arxiv-embed -m "$art" -D cpu -j "$THREADS" "$tmp/one.txt")
 		ours_inf=$(awk -v n="$N" -v a="$tn" -v b="$t1" 'BEGIN { d = a - b; if (d <= 0) d = 0.001; printf "%.1f", (n - 1) / d }')
 		hf_inf=$("$PY" "$here/bert_hf.py" infer "$hf" "$tmp/texts.txt" "$len" 32)
 		# training: one epoch, batch 16, the epoch line's examples/s
@@ -90,7 +90,7 @@ for size in $SIZES; do
 			"$(awk '{ print $1 / 1024 }' "$tmp/trss")" "$(jq .peak_rss_mb <<<"$hf_trn")"
 	done
 	if [ "$size" = base ]; then
-		read -r t1 rss < <(timed arxiv-embed -m "$tmp/art-$size-${LENS%% *}" -D cpu -t "$THREADS" "$tmp/one.txt")
+		read -r t1 rss < <(timed arxiv-embed -m "$tmp/art-$size-${LENS%% *}" -D cpu -j "$THREADS" "$tmp/one.txt")
 		hl=$("$PY" "$here/bert_hf.py" load "$hf")
 		echo "load SciBERT-sized weights ($(du -Lh "$hf/model.safetensors" | cut -f1)): ours $t1 s" \
 			"(process start + load + 1 text), HF from_pretrained $(jq .load_s <<<"$hl") s"
@@ -105,7 +105,7 @@ if [ -z "$ml" ] || [ ! -e "$ml/model.safetensors" ]; then
 fi
 export HF_HUB_OFFLINE=1
 wrap "$ml" 128 "$tmp/minilm"
-arxiv-embed -m "$tmp/minilm" -D cpu -t "$THREADS" -f jsonl "$tmp/texts.txt" >"$tmp/ml.jsonl"
+arxiv-embed -m "$tmp/minilm" -D cpu -j "$THREADS" -f jsonl "$tmp/texts.txt" >"$tmp/ml.jsonl"
 cmp=$("$PY" "$here/bert_hf.py" compare "$ml" "$tmp/texts.txt" "$tmp/ml.jsonl" 128)
 echo "MiniLM pooled embeddings vs transformers: $(jq -r '"\(.texts) texts, max |diff| \(.max_abs_diff), ok \(.ok)"' <<<"$cmp")"
 

@@ -51,7 +51,7 @@ rss_of() { awk '/Maximum resident set size/ { printf "%.0f", $NF / 1024 }' "$1";
 t0=$(date +%s.%N)
 arxiv-predict -m "$tmp/art" < /dev/null
 t1=$(date +%s.%N)
-/usr/bin/time -v -o "$tmp/pred.time" arxiv-predict -b -j "$THREADS" -k 1 -m "$tmp/art" "$tmp/val.text.jsonl" > "$tmp/pred.jsonl"
+/usr/bin/time -v -o "$tmp/pred.time" arxiv-predict -b -j "$THREADS" -K 1 -m "$tmp/art" "$tmp/val.text.jsonl" > "$tmp/pred.jsonl"
 t2=$(date +%s.%N)
 train_s=$(awk '/Elapsed \(wall clock\)/ { n = split($NF, a, ":"); s = 0; for (i = 1; i <= n; i++) s = s * 60 + a[i]; print s }' "$tmp/train.time")
 $PY -c '

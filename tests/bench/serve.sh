@@ -115,7 +115,7 @@ fi
 
 # ---------------------------------------------------------------- helpers
 start() {
-	"$BIN/arxiv-serve" -q -t "$threads" -m "$1" -l 127.0.0.1:0 2> "$work/serve.log" &
+	"$BIN/arxiv-serve" -q -j "$threads" -m "$1" -l 127.0.0.1:0 2> "$work/serve.log" &
 	spid=$!
 	local _
 	for _ in $(seq 200); do

@@ -194,6 +194,47 @@ test_join(void)
 	arxiv_buf_free(&b);
 }
 
+/* rt(JSON): arxiv_record_text of a JSON text; "!error" on error. */
+static const char *
+rt(const char *j)
+{
+	static struct arxiv_buf b;
+	static char res[256];
+	struct arxiv_error e = { "", 0, "" };
+	json_t *o = json_loads(j, JSON_DECODE_ANY, NULL);
+
+	if (o == NULL)
+		return "(bad test JSON)";
+	if (arxiv_record_text((const struct json_t *)o, &b, &e) < 0)
+		snprintf(res, sizeof(res), "!%s", e.text);
+	else
+		snprintf(res, sizeof(res), "%s", b.data ? b.data : "");
+	json_decref(o);
+	return res;
+}
+
+static void
+test_record_text(void)
+{
+	CHECK_STR(rt("{\"title\":\" T \",\"abstract\":\" We prove. \"}"), "T\nWe prove.",
+	    "title + abstract joined as arxiv-map does");
+	CHECK_STR(rt("{\"abstract\":\"A\",\"title\":null}"), "A", "null title: abstract alone");
+	CHECK_STR(rt("{\"abstract\":\"A\"}"), "A", "no title: abstract alone");
+	CHECK_STR(rt("{\"text\":\" as is\\n\",\"abstract\":\"other\",\"title\":\"T\"}"), " as is\n",
+	    "\"text\" wins over abstract and title, used as it is");
+	CHECK_STR(rt("{\"title\":\"only\"}"), "!\"abstract\" (or \"text\") is required", "title alone");
+	CHECK_STR(rt("{}"), "!\"abstract\" (or \"text\") is required", "empty object");
+	CHECK_STR(rt("[1]"), "!not a JSON object", "not an object");
+	CHECK_STR(rt("{\"abstract\":3}"), "!\"abstract\" must be a string", "abstract a number");
+	CHECK_STR(rt("{\"abstract\":null}"), "!\"abstract\" must be a string", "abstract null");
+	CHECK_STR(rt("{\"text\":null,\"abstract\":\"A\"}"), "!\"text\" must be a string",
+	    "a present non-string text is an error, not a fallback");
+	CHECK_STR(rt("{\"abstract\":\"A\",\"title\":[1]}"), "!\"title\" must be a string", "title array");
+	CHECK_STR(rt("{\"abstract\":\" \\n\",\"title\":\"T\"}"), "!\"abstract\" is empty",
+	    "blank abstract with a title");
+	CHECK_STR(rt("{\"text\":\"\\t\"}"), "!\"text\" is empty", "blank text");
+}
+
 int
 main(void)
 {
@@ -207,6 +248,7 @@ main(void)
 	test_jansson_parity();
 	test_errors();
 	test_join();
+	test_record_text();
 	map(NULL, NULL, NULL);
 	arxiv_domains_free(dom);
 	return tap_done();
