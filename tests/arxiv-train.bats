@@ -5,7 +5,7 @@
 load helper
 
 FIX="$TOP/tests/cases/arxiv-train"
-USAGE="usage: arxiv-train [-M fast|bert | --model=fast|bert] [-o dir | --output=dir] [-f | --force] [-p patience | --patience=patience] [-e epochs | --epochs=epochs] [-l lr | --lr=lr] [-d dim | --dim=dim] [-g ngrams | --ngrams=ngrams] [-b buckets | --buckets=buckets] [-w class_weight | --class-weight=class_weight] [-j threads | --jobs=threads] [-s seed | --seed=seed] [--verbose] [--test=test] [-v vocab | --vocab=vocab] [-i init_dir | --init=init_dir] [-c config | --config=config] [-D device | --device=device] [-r resume_dir | --resume=resume_dir] [--batch-size=n] [--grad-accum=n] [--warmup-ratio=r] [--weight-decay=w] [--max-grad-norm=g] [--dropout=p] [--char-ngrams=min:max] [--l2=l2] [--loss=hinge|softmax] [--param=key=value] [--run-name=name] [--mlflow-parent=run_id] train val"
+USAGE="usage: arxiv-train [-M fast|bert | --model=fast|bert] [-o dir | --output=dir] [-f | --force] [-p patience | --patience=patience] [-e epochs | --epochs=epochs] [-l lr | --lr=lr] [-d dim | --dim=dim] [-g ngrams | --ngrams=ngrams] [-b buckets | --buckets=buckets] [-w class_weight | --class-weight=class_weight] [-j threads | --jobs=threads] [-s seed | --seed=seed] [--verbose] [--test=test] [-v vocab | --vocab=vocab] [-i init_dir | --init=init_dir] [-c config | --config=config] [-D device | --device=device] [--precision=auto|fp32|fp16|bf16] [-r resume_dir | --resume=resume_dir] [--batch-size=n] [--grad-accum=n] [--warmup-ratio=r] [--weight-decay=w] [--max-grad-norm=g] [--dropout=p] [--char-ngrams=min:max] [--l2=l2] [--loss=hinge|softmax] [--param=key=value] [--run-name=name] [--mlflow-parent=run_id] train val"
 
 # small and fast: 1 thread (bit-identical), 64k buckets
 train() {
