@@ -1243,18 +1243,20 @@ weights_path(const std::string &dir)
 	fail(dir, "no model.safetensors or pytorch_model.bin");
 }
 
-JsonPtr
+arxiv_prep
 tokenizer_settings(const Bert &m)
 {
-	json_t *j = json_object();
-	json_object_set_new(j, "model_type", json_string("bert"));
-	json_object_set_new(j, "seq_len", json_integer((json_int_t)m.seq_len));
-	json_object_set_new(j, "lowercase", json_boolean(m.lowercase));
-	json_object_set_new(j, "prep", json_string(m.prep.c_str()));
-	json_object_set_new(j, "vocab_hash", json_string(fmt("%016llx",
-	    (unsigned long long)m.vocab_hash).c_str()));
-	json_object_set_new(j, "vocab_size", json_integer((json_int_t)m.cfg.vocab));
-	return JsonPtr(j);
+	arxiv_prep p = arxiv_prep_default();
+
+	snprintf(p.input, sizeof(p.input), "wordpiece");
+	if (snprintf(p.prep, sizeof(p.prep), "%s", m.prep.c_str()) >= (int)sizeof(p.prep))
+		fail("", "preprocessing signature too long");
+	p.seq_len = m.seq_len;
+	p.lowercase = m.lowercase;
+	p.vocab_hash = m.vocab_hash;
+	p.has_vocab_hash = 1;
+	p.vocab_size = (size_t)m.cfg.vocab;
+	return p;
 }
 
 /* Model from an artifacts directory (model/ + tokenizer/), or from a plain
@@ -1273,15 +1275,19 @@ load_model(const std::string &dir, const arxiv_model_opts *o)
 	load_vocab(*m, join(tdir, "vocab.txt"));
 	if (art) {
 		std::string pp = join(tdir, "preprocess.json");
-		JsonPtr j = load_json(pp);
-		int64_t sl = cfg_int(j.j, "seq_len", -1, 2, m->cfg.max_pos, pp);
-		m->seq_len = (size_t)sl;
-		json_t *v = json_object_get(j.j, "lowercase");
-		m->lowercase = v == nullptr || json_is_true(v);
-		v = json_object_get(j.j, "prep");
-		m->prep = json_is_string(v) ? json_string_value(v) : "";
-		v = json_object_get(j.j, "vocab_hash");
-		if (json_is_string(v) && strtoull(json_string_value(v), nullptr, 16) != m->vocab_hash)
+		arxiv_prep pr;
+		arxiv_error e{};
+		if (arxiv_prep_read(pp.c_str(), &pr, &e) < 0)
+			rethrow(e);
+		if (strcmp(pr.input, "wordpiece") != 0)
+			fail(pp, "\"input\" must be \"wordpiece\" for a transformer");
+		if (pr.seq_len > (size_t)m->cfg.max_pos)
+			fail(pp, fmt("'seq_len' missing or out of range [2, %lld]",
+			    (long long)m->cfg.max_pos));
+		m->seq_len = pr.seq_len;
+		m->lowercase = pr.lowercase != 0;
+		m->prep = pr.prep;
+		if (pr.has_vocab_hash && pr.vocab_hash != m->vocab_hash)
 			fail(join(tdir, "vocab.txt"), "vocabulary hash differs from the one trained with");
 	} else {
 		m->seq_len = (size_t)std::min<int64_t>(512, m->cfg.max_pos);
@@ -1577,8 +1583,10 @@ write_tokenizer(const Bert &m, const std::string &vocab_src, const std::string &
 	json_object_set_new(j, "cls_token", json_string("[CLS]"));
 	json_object_set_new(j, "mask_token", json_string("[MASK]"));
 	write_json(join(dir, "tokenizer_config.json"), j);
-	JsonPtr ts = tokenizer_settings(m);
-	write_json(join(dir, "preprocess.json"), ts.j);
+	arxiv_prep ts = tokenizer_settings(m);
+	arxiv_error e{};
+	if (arxiv_prep_write(join(dir, "preprocess.json").c_str(), &ts, &e) < 0)
+		rethrow(e);
 }
 
 /*

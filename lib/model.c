@@ -167,8 +167,7 @@ static int
 load_fast(struct arxiv_model *m, const char *dir, const struct arxiv_model_opts *opts,
     struct arxiv_error *err)
 {
-	json_t *o;
-	const char *input, *prep;
+	struct arxiv_prep pp;
 	char path[4200];
 
 	(void)opts;
@@ -179,19 +178,17 @@ load_fast(struct arxiv_model *m, const char *dir, const struct arxiv_model_opts 
 		    m->ft->c.n_labels, m->n_labels);
 		return -1;
 	}
-	if ((o = load_json(dir, "tokenizer/preprocess.json", err)) == NULL)
+	snprintf(path, sizeof(path), "%s/tokenizer/preprocess.json", dir);
+	if (arxiv_prep_read(path, &pp, err) < 0)
 		return -1;
-	input = json_string_value(json_object_get(o, "input"));
-	prep = json_string_value(json_object_get(o, "prep"));
-	if (input == NULL || prep == NULL ||
-	    (strcmp(input, "wordpiece") == 0) != (m->ft->c.ids != 0)) {
-		arxiv_error_set(err, dir, 0, "tokenizer/preprocess.json: \"input\" and \"prep\" "
-		    "missing or not those of model/config.json");
-		goto fail;
+	if ((strcmp(pp.input, "wordpiece") == 0) != (m->ft->c.ids != 0)) {
+		arxiv_error_set(err, dir, 0, "tokenizer/preprocess.json: \"input\" is not that of "
+		    "model/config.json");
+		return -1;
 	}
-	if (prep[0]) {
-		if (arxiv_clean_params_parse(prep, NULL, &m->cp, err) < 0)
-			goto fail;
+	if (pp.prep[0]) {
+		if (arxiv_clean_params_parse(pp.prep, NULL, &m->cp, err) < 0)
+			return -1;
 		/* the parsed params may point into the signature: keep our own copy */
 		snprintf(m->stem_lang, sizeof(m->stem_lang), "%s",
 		    m->cp.stem_lang ? m->cp.stem_lang : "english");
@@ -199,24 +196,18 @@ load_fast(struct arxiv_model *m, const char *dir, const struct arxiv_model_opts 
 		m->do_clean = 1;
 	}
 	if (m->ft->c.ids) {
-		json_t *tok = json_object_get(o, "tok");
-		json_int_t sl = json_integer_value(json_object_get(tok, "seq_len"));
 		m->tp = arxiv_tok_default_params();
-		if (!json_is_object(tok) || sl < 2 || sl > 65536) {
-			arxiv_error_set(err, dir, 0, "tokenizer/preprocess.json: bad \"tok\" settings");
-			goto fail;
-		}
-		m->tp.seq_len = (size_t)sl;
-		m->tp.lowercase = json_is_true(json_object_get(tok, "lowercase"));
+		m->tp.seq_len = pp.seq_len;
+		m->tp.lowercase = pp.lowercase;
 		snprintf(path, sizeof(path), "%s/tokenizer/vocab.txt", dir);
 		if ((m->vocab = arxiv_vocab_load(path, err)) == NULL)
-			goto fail;
+			return -1;
+		if (pp.has_vocab_hash && arxiv_vocab_hash(m->vocab) != pp.vocab_hash) {
+			arxiv_error_set(err, path, 0, "vocabulary hash differs from the one trained with");
+			return -1;
+		}
 	}
-	json_decref(o);
 	return 0;
-fail:
-	json_decref(o);
-	return -1;
 }
 
 struct arxiv_model *

@@ -418,7 +418,7 @@ fast_train(const struct arxiv_train_params *p, const struct arxiv_dataset *train
 	struct arxiv_prediction *tp = NULL;
 	int cl_train = 1, cl_val = 1, cl_test = 1, rc = -1, ids = train0->ids != NULL;
 	char path[4200];
-	json_t *pre;
+	struct arxiv_prep pre;
 	double tloss;
 
 	if (ids) {
@@ -468,12 +468,22 @@ fast_train(const struct arxiv_train_params *p, const struct arxiv_dataset *train
 	/* tokenizer/ */
 	if (mkdir_in(tmp, "tokenizer", err) < 0)
 		goto out;
-	pre = json_pack("{s:s,s:s,s:{s:b}}", "input", ids ? "wordpiece" : "text",
-	    "prep", sig.data ? sig.data : "", "map", "abstract_only", 0);
-	if (pre && ids)
-		json_object_set_new(pre, "tok", json_pack("{s:I,s:b}", "seq_len",
-		    (json_int_t)train0->seq_len, "lowercase", (int)(train0->tok_flags & 1)));
-	if (write_json(tmp, "tokenizer/preprocess.json", pre, err) < 0)
+	pre = arxiv_prep_default();
+	snprintf(pre.input, sizeof(pre.input), "%s", ids ? "wordpiece" : "text");
+	if (snprintf(pre.prep, sizeof(pre.prep), "%s", sig.data ? sig.data : "") >=
+	    (int)sizeof(pre.prep)) {
+		arxiv_error_set(err, "", 0, "preprocessing signature too long");
+		goto out;
+	}
+	if (ids) {
+		pre.seq_len = train0->seq_len;
+		pre.lowercase = (int)(train0->tok_flags & 1);
+		pre.vocab_hash = train0->vocab_hash;
+		pre.has_vocab_hash = 1;
+		pre.vocab_size = arxiv_vocab_size(voc);
+	}
+	snprintf(path, sizeof(path), "%s/tokenizer/preprocess.json", tmp);
+	if (arxiv_prep_write(path, &pre, err) < 0)
 		goto out;
 	if (ids) {
 		snprintf(path, sizeof(path), "%s/tokenizer/vocab.txt", tmp);
