@@ -29,7 +29,8 @@ SANFLAGS  = $(SANFLAGS_$(SANITIZE))
 
 DEPS_PC   = jansson libutf8proc libcurl
 DEPS_CFLAGS := $(shell $(PKG_CONFIG) --cflags $(DEPS_PC) 2>/dev/null)
-DEPS_LIBS   := $(shell $(PKG_CONFIG) --libs $(DEPS_PC) 2>/dev/null) -lstemmer -lm -lpthread -ldl
+# libcurl: headers only; lib/mlflow_rest.c dlopens it for http(s) tracking URIs
+DEPS_LIBS   := $(shell $(PKG_CONFIG) --libs $(filter-out libcurl,$(DEPS_PC)) 2>/dev/null) -lstemmer -lm -lpthread -ldl
 
 ALL_CFLAGS = -std=c11 -D_GNU_SOURCE -DARXIV_BUILD -I$(BUILD) \
 	-Ilib/include -Ilib $(WARN) -fvisibility=hidden -fPIC $(DEPS_CFLAGS) $(SANFLAGS) $(CFLAGS)
@@ -91,6 +92,8 @@ $(BUILD)/config.h: FORCE
 	@printf '#define DATADIR "%s"\n' '$(DATADIR)' > $@.tmp
 	@if cmp -s $@.tmp $@; then rm -f $@.tmp; else mv $@.tmp $@; fi
 $(BUILD)/obj/util.o: $(BUILD)/config.h
+# libpq: only its header at build time; pgstore.c dlopen()s libpq.so.5.
+$(BUILD)/obj/pgstore.o: ALL_CFLAGS += $(shell $(PKG_CONFIG) --cflags libpq 2>/dev/null)
 FORCE:
 
 $(SOLIB): $(LIB_OBJ)
@@ -117,6 +120,8 @@ $(BUILD)/lib/arxiv.pc: lib/arxiv.pc.in Makefile
 		lib/arxiv.pc.in > $@
 
 $(BUILD)/bin/arxiv-serve: LDEXTRA = -lmicrohttpd
+$(BUILD)/bin/arxiv-harvest: LDEXTRA = $(shell $(PKG_CONFIG) --libs libxml-2.0 libcurl)
+$(BUILD)/bin/arxiv-harvest: PROG_CFLAGS += $(shell $(PKG_CONFIG) --cflags libxml-2.0)
 $(BUILD)/bin/arxiv-map: LDEXTRA = -lz
 $(PROGS): bin/prog.h
 $(BUILD)/bin/%: bin/%.c $(SOLIB) lib/include/arxiv.h

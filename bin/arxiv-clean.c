@@ -15,13 +15,13 @@
 #include "arxiv.h"
 #include "prog.h"
 
-enum { O_SKIP = 256 };
+enum { O_SKIP = 256, O_STOPWORDS };
 
 static const struct option opts[] = {
 	{ "field", required_argument, NULL, 'f' },
 	{ "plain", no_argument, NULL, 'p' },
 	{ "truncate", required_argument, NULL, 'n' },
-	{ "stopwords", required_argument, NULL, 's' },
+	{ "stopwords", required_argument, NULL, O_STOPWORDS },
 	{ "stem-lang", required_argument, NULL, 'l' },
 	{ "no-nfkc", no_argument, NULL, 'N' },
 	{ "no-latex", no_argument, NULL, 'L' },
@@ -62,6 +62,7 @@ static const struct prog_help help[] = {
 
 static const struct prog_deprecated deprecated[] = {
 	{ O_SKIP, 'k', "--skip", "--keep-going (-k)" },
+	{ 's', O_STOPWORDS, "-s file", "--stopwords=file (-s is --seed in the suite)" },
 	{ 0, 0, NULL, NULL }
 };
 
@@ -355,7 +356,7 @@ main(int argc, char *argv[])
 		case 'f': st.field = optarg; break;
 		case 'p': st.plain = 1; break;
 		case 'n': p.truncate = (size_t)prog_num(optarg, 0, 1L << 30, "truncation"); break;
-		case 's': p.stopwords = optarg; break;
+		case O_STOPWORDS: p.stopwords = optarg; break;
 		case 'l': p.stem_lang = optarg; break;
 		case 'N': p.flags &= ~(unsigned)ARXIV_CLEAN_NFKC; break;
 		case 'L': p.flags &= ~(unsigned)ARXIV_CLEAN_LATEX; break;

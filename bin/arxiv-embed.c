@@ -18,6 +18,11 @@
  *
  * -f jsonl writes {"id":..,"embedding":[..]} lines instead ("id" only when the
  * input record had one). Vectors come out in input order, one per line.
+ *
+ * -e DIR embeds with an embedder directory (arxiv_embedder_load: the lexical
+ * embedder that --learn DIR makes from the input, or an encoder folder) and
+ * writes the vector stream of arxiv-vectors(5) instead: id, title, field and
+ * categories of each JSONL record with its vector, for arxiv-index.
  */
 #include <math.h>
 #include <err.h>
@@ -25,6 +30,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <pthread.h>
 #include <sys/types.h>
 
 #include <jansson.h>
@@ -40,6 +46,10 @@ enum { O_SKIP = 256, O_THREADS };
 
 static const struct option opts[] = {
 	{ "model", required_argument, NULL, 'm' },
+	{ "embedder", required_argument, NULL, 'e' },
+	{ "learn", required_argument, NULL, 'L' + 256 },
+	{ "dim", required_argument, NULL, 'd' + 256 },
+	{ "max-tokens", required_argument, NULL, 'M' + 256 },
 	{ "format", required_argument, NULL, 'f' },
 	{ "batch", required_argument, NULL, 'b' },
 	{ "device", required_argument, NULL, 'D' },
@@ -53,11 +63,15 @@ static const struct option opts[] = {
 };
 
 static const struct prog_help help[] = {
-	{ "model", "dir", "artifacts of a transformer model (arxiv-train -M bert)", 1 },
+	{ "model", "dir", "artifacts of a transformer model (arxiv-train -M bert)", 0 },
+	{ "embedder", "dir", "an embedder directory (lexical, or an encoder folder): write the vector stream of arxiv-vectors(5) for arxiv-index", 0 },
+	{ "learn", "dir", "learn a lexical embedder from the input into dir", 0 },
+	{ "dim", "n", "dimensions of the lexical embedder (--learn; default: 256)", 0 },
+	{ "max-tokens", "n", "encoders: truncate to n tokens (default: the model's limit)", 0 },
 	{ "format", "bin|jsonl", "bin (little-endian float32 stream, default) or jsonl", 0 },
 	{ "batch", "batch", "texts per forward pass (default: 32)", 0 },
 	{ "device", "device", "auto, cpu, cuda, cuda:N or mps (default: auto)", 0 },
-	{ "jobs", "threads", "CPU threads (default: all cores)", 0 },
+	{ "jobs", "threads", "CPU threads (default: all cores; -e: 2)", 0 },
 	{ "keep-going", NULL, "skip bad lines with a warning, count them", 0 },
 	{ "help", NULL, "print this help and exit", 0 },
 	{ "version", NULL, "print the version and exit", 0 },
@@ -75,7 +89,7 @@ static const struct prog P = {
 	"arxiv-embed", "[file ...]",
 	"Write one pooled embedding per input line (text, or JSONL with \"text\" or\n"
 	"\"title\"/\"abstract\" and an optional \"id\").",
-	"hVm:f:b:D:j:kt:", opts, help, deprecated
+	"hVm:e:f:b:D:j:kt:", opts, help, deprecated
 };
 
 struct item {
@@ -281,13 +295,347 @@ embed_file(struct state *st, FILE *fp, const char *name)
 	return rc;
 }
 
+/* ------------------------------------------------ -e and --learn: papers */
+
+struct paper {
+	long line;
+	struct arxiv_buf text, id, title, field, cats;
+};
+
+struct vstate {
+	struct arxiv_embedder *e;		/* -e */
+	struct arxiv_lexical_learner *learn;	/* --learn */
+	struct arxiv_vec_writer *w;
+	struct arxiv_domains *dom;		/* field of raw records, loaded on first need */
+	size_t dim, batch, n;
+	int skip, threads;
+	long skipped;
+	uint64_t count;
+	struct paper *p;
+	float *vec;
+};
+
+static int
+set_str(struct arxiv_buf *b, const char *s, size_t n)
+{
+	arxiv_buf_clear(b);
+	if (arxiv_buf_append(b, s, n) < 0 || arxiv_buf_putc(b, '\0') < 0)
+		errx(1, "out of memory");
+	b->len = n;
+	return 0;
+}
+
+/*
+ * One JSONL record into *p: the text as arxiv-embed -m takes it; the id (required
+ * for the vector stream); the title ("title", else the first line of "text", as
+ * arxiv-map writes it); the field ("label" of arxiv-map, else "field", else the
+ * primary category's field in the shipped table); the categories (a string, or
+ * arxiv-map's array) as one space-separated string.
+ */
+static int
+parse_paper(struct vstate *st, const char *line, size_t len, struct paper *p, int need_id, char *why,
+    size_t n)
+{
+	json_error_t je;
+	json_t *o, *v, *t, *c;
+	const char *ttl;
+	size_t i;
+
+	if ((o = json_loadb(line, len, 0, &je)) == NULL || !json_is_object(o)) {
+		snprintf(why, n, "invalid JSON: %s", o ? "not an object" : je.text);
+		json_decref(o);
+		return -1;
+	}
+	arxiv_buf_clear(&p->text);
+	t = json_object_get(o, "title");
+	if (json_is_string(v = json_object_get(o, "text"))) {
+		set_str(&p->text, json_string_value(v), json_string_length(v));
+	} else if (json_is_string(v = json_object_get(o, "abstract"))) {
+		if (arxiv_text_join(json_is_string(t) ? json_string_value(t) : "", json_string_value(v),
+		    &p->text) < 0)
+			errx(1, "out of memory");
+	} else {
+		snprintf(why, n, "no \"text\" or \"abstract\" string");
+		goto bad;
+	}
+	v = json_object_get(o, "id");
+	if (!json_is_string(v) || json_string_length(v) == 0 ||
+	    json_string_length(v) > ARXIV_VEC_MAX_ID || strlen(json_string_value(v)) != json_string_length(v)) {
+		if (need_id) {
+			snprintf(why, n, "no \"id\" string (1..%d bytes, no NUL)", ARXIV_VEC_MAX_ID);
+			goto bad;
+		}
+		set_str(&p->id, "", 0);
+	} else
+		set_str(&p->id, json_string_value(v), json_string_length(v));
+	if (json_is_string(t))
+		set_str(&p->title, json_string_value(t), json_string_length(t));
+	else {
+		ttl = p->text.data ? p->text.data : "";
+		set_str(&p->title, ttl, p->text.len && strchr(ttl, '\n') ? (size_t)(strchr(ttl, '\n') - ttl) :
+		    p->text.len);
+	}
+	arxiv_buf_clear(&p->cats);
+	c = json_object_get(o, "categories");
+	if (json_is_string(c))
+		set_str(&p->cats, json_string_value(c), json_string_length(c));
+	else if (json_is_array(c)) {
+		for (i = 0; i < json_array_size(c); i++)
+			if (json_is_string(json_array_get(c, i)) &&
+			    arxiv_buf_printf(&p->cats, "%s%s", p->cats.len ? " " : "",
+			    json_string_value(json_array_get(c, i))) < 0)
+				errx(1, "out of memory");
+	} else
+		set_str(&p->cats, "", 0);
+	if (json_is_string(v = json_object_get(o, "label")) || json_is_string(v = json_object_get(o, "field")))
+		set_str(&p->field, json_string_value(v), json_string_length(v));
+	else if (p->cats.len) {
+		struct arxiv_error e = { "", 0, "" };
+		char path[4096];
+
+		if (st->dom == NULL &&
+		    (st->dom = arxiv_domains_load(arxiv_data_path("domains.tsv", path, sizeof(path)), &e)) == NULL) {
+			prog_warnerr(&e);
+			exit(1);
+		}
+		ttl = arxiv_domains_lookup(st->dom, p->cats.data, strcspn(p->cats.data, " "));
+		set_str(&p->field, ttl, strlen(ttl));
+	} else
+		set_str(&p->field, "", 0);
+	if (p->title.len > ARXIV_VEC_MAX_TITLE || p->field.len > ARXIV_VEC_MAX_FIELD ||
+	    p->cats.len > ARXIV_VEC_MAX_CATEGORIES) {
+		snprintf(why, n, "title, field or categories too long for the vector stream");
+		goto bad;
+	}
+	json_decref(o);
+	return 0;
+bad:
+	json_decref(o);
+	return -1;
+}
+
+struct part {
+	struct vstate *st;
+	const char **texts;
+	size_t *lens, from, to;
+	struct arxiv_error e;
+	int rc;
+};
+
+static void *
+embed_part(void *arg)
+{
+	struct part *pt = arg;
+
+	pt->rc = arxiv_embedder_embed(pt->st->e, pt->texts + pt->from, pt->lens + pt->from,
+	    pt->to - pt->from, pt->st->vec + pt->from * pt->st->dim, &pt->e);
+	return NULL;
+}
+
+static int
+flush_papers(struct vstate *st, const char *name)
+{
+	const char *texts[4096];
+	size_t lens[4096], i, nt, per;
+	struct part parts[16];
+	pthread_t th[16];
+	struct arxiv_error e = { "", 0, "" };
+
+	if (st->n == 0 || st->learn)
+		return 0;
+	for (i = 0; i < st->n; i++) {
+		texts[i] = st->p[i].text.data ? st->p[i].text.data : "";
+		lens[i] = st->p[i].text.len;
+	}
+	nt = (size_t)st->threads;
+	if (nt > 16)
+		nt = 16;
+	if (nt > st->n)
+		nt = st->n;
+	per = (st->n + nt - 1) / nt;
+	for (i = 0; i < nt; i++) {
+		parts[i] = (struct part){ st, texts, lens, i * per, (i + 1) * per < st->n ? (i + 1) * per : st->n,
+			{ "", 0, "" }, 0 };
+		if (i > 0 && pthread_create(&th[i], NULL, embed_part, &parts[i]) != 0)
+			errx(1, "cannot start a thread");
+	}
+	embed_part(&parts[0]);
+	for (i = 1; i < nt; i++)
+		pthread_join(th[i], NULL);
+	for (i = 0; i < nt; i++)
+		if (parts[i].rc < 0) {
+			size_t at = parts[i].from + (parts[i].e.line > 0 ? (size_t)parts[i].e.line - 1 : 0);
+
+			warnx("%s:%ld: %s", name, st->p[at].line, parts[i].e.text);
+			return -1;
+		}
+	for (i = 0; i < st->n; i++) {
+		struct paper *p = &st->p[i];
+		struct arxiv_vecrec r = { p->id.data, p->title.data, p->field.data, p->cats.data,
+			p->id.len, p->title.len, p->field.len, p->cats.len, st->vec + i * st->dim };
+
+		if (arxiv_vec_write(st->w, &r, &e) < 0) {
+			warnx("%s:%ld: %s", name, p->line, e.text);
+			return -1;
+		}
+	}
+	st->count += st->n;
+	st->n = 0;
+	return 0;
+}
+
+static int
+papers_file(struct vstate *st, FILE *fp, const char *name)
+{
+	struct arxiv_lines *r = arxiv_lines_new(fp, name, 0);
+	struct arxiv_error e = { "", 0, "" };
+	const char *line;
+	size_t len;
+	char why[200];
+	int rc = 0, got;
+
+	if (r == NULL)
+		errx(1, "out of memory");
+	while ((got = arxiv_lines_next(r, &line, &len, &e)) != 0) {
+		struct paper *p = &st->p[st->n];
+
+		p->line = arxiv_lines_lineno(r);
+		if (got < 0) {
+			if (arxiv_lines_ioerr(r)) {
+				prog_warnerr(&e);
+				rc = -1;
+				break;
+			}
+			snprintf(why, sizeof(why), "%s", e.text);
+		}
+		if (got < 0 || parse_paper(st, line, len, p, st->learn == NULL, why, sizeof(why)) < 0) {
+			warnx("%s:%ld: %s", name, p->line, why);
+			if (!st->skip) {
+				rc = -1;
+				break;
+			}
+			st->skipped++;
+			continue;
+		}
+		if (st->learn) {
+			if (arxiv_lexical_add(st->learn, p->text.data ? p->text.data : "", p->text.len, &e) < 0) {
+				warnx("%s:%ld: %s", name, p->line, e.text);
+				rc = -1;
+				break;
+			}
+			st->count++;
+			continue;
+		}
+		if (++st->n == st->batch && flush_papers(st, name) < 0) {
+			rc = -1;
+			break;
+		}
+	}
+	if (rc == 0 && flush_papers(st, name) < 0)
+		rc = -1;
+	st->n = 0;
+	arxiv_lines_free(r);
+	return rc;
+}
+
+/* arxiv-embed -e dir, or --learn dir: returns the exit status. */
+static int
+run_papers(const char *edir, const char *learn, size_t dim, int jsonl, int skip, int threads,
+    size_t batch, const struct arxiv_model_opts *mo, int argc, char **argv)
+{
+	struct arxiv_embedder_opts eo = arxiv_embedder_default_opts();
+	struct arxiv_error e = { "", 0, "" };
+	struct vstate st;
+	const char *name;
+	static char obuf[1 << 16];
+	int i, status = 0;
+	FILE *fp;
+
+	memset(&st, 0, sizeof(st));
+	st.skip = skip;
+	st.threads = threads > 0 ? threads : 2;
+	st.batch = batch < 256 ? 256 : batch > 4096 ? 4096 : batch;
+	if (learn) {
+		struct arxiv_lexical_params lp = arxiv_lexical_default_params();
+
+		if (dim)
+			lp.dim = dim;
+		if (lp.sketch && lp.dim * 2 > lp.sketch)
+			lp.sketch = lp.dim * 2 > 8192 ? 8192 : lp.dim * 2;
+		if ((st.learn = arxiv_lexical_learner_new(&lp, &e)) == NULL) {
+			prog_warnerr(&e);
+			return 1;
+		}
+	} else {
+		eo.device = mo->device;
+		eo.threads = mo->threads;
+		eo.max_tokens = mo->max_tokens;
+		if ((st.e = arxiv_embedder_load(edir, &eo, &e)) == NULL) {
+			prog_warnerr(&e);
+			return 1;
+		}
+		st.dim = arxiv_embedder_dim(st.e);
+		setvbuf(stdout, obuf, _IOFBF, sizeof(obuf));
+		if ((st.w = arxiv_vec_create(stdout, st.dim, arxiv_embedder_id(st.e), arxiv_embedder_dir(st.e),
+		    jsonl, &e)) == NULL) {
+			prog_warnerr(&e);
+			return 1;
+		}
+	}
+	if ((st.p = calloc(st.batch, sizeof(*st.p))) == NULL ||
+	    (st.vec = calloc(st.batch * (st.dim ? st.dim : 1), sizeof(float))) == NULL)
+		errx(1, "out of memory");
+	for (i = 0; i < (argc ? argc : 1); i++) {
+		if ((fp = prog_open(argc ? argv[i] : NULL, &name)) == NULL) {
+			status = 1;
+			break;
+		}
+		if (papers_file(&st, fp, name) < 0)
+			status = 1;
+		prog_close(fp);
+		if (status)
+			break;
+	}
+	if (st.skipped)
+		warnx("skipped %ld record%s", st.skipped, st.skipped == 1 ? "" : "s");
+	if (st.learn && status == 0) {
+		if (arxiv_lexical_save(st.learn, learn, &e) < 0) {
+			prog_warnerr(&e);
+			status = 1;
+		} else
+			warnx("%s: lexical embedder learnt from %llu documents", learn,
+			    (unsigned long long)st.count);
+	}
+	if (st.w && arxiv_vec_finish(st.w, &e) < 0 && status == 0) {
+		warnx("write error");
+		status = 1;
+	}
+	for (i = 0; i < (int)st.batch; i++) {
+		arxiv_buf_free(&st.p[i].text);
+		arxiv_buf_free(&st.p[i].id);
+		arxiv_buf_free(&st.p[i].title);
+		arxiv_buf_free(&st.p[i].field);
+		arxiv_buf_free(&st.p[i].cats);
+	}
+	free(st.p);
+	free(st.vec);
+	arxiv_domains_free(st.dom);
+	arxiv_lexical_learner_free(st.learn);
+	arxiv_embedder_free(st.e);
+	if (prog_fshut())
+		status = 1;
+	return status;
+}
+
 int
 main(int argc, char *argv[])
 {
 	struct arxiv_model_opts mo = arxiv_model_default_opts();
 	struct arxiv_error e = {0};
 	struct state st;
-	const char *dir = NULL, *name;
+	const char *dir = NULL, *edir = NULL, *learn = NULL, *name;
+	size_t ldim = 0;
+	int batch_set = 0;
 	static char obuf[1 << 16];
 	off_t start = -1;
 	int c, i, status = 0, verbose = 0;
@@ -299,6 +647,10 @@ main(int argc, char *argv[])
 	while ((c = prog_getopt(&P, argc, argv)) != -1) {
 		switch (c) {
 		case 'm': dir = optarg; break;
+		case 'e': edir = optarg; break;
+		case 'L' + 256: learn = optarg; break;
+		case 'd' + 256: ldim = (size_t)prog_num(optarg, 1, ARXIV_VEC_MAX_DIM, "dimension"); break;
+		case 'M' + 256: mo.max_tokens = (size_t)prog_num(optarg, 2, 65536, "token count"); break;
 		case 'f':
 			if (strcmp(optarg, "bin") == 0)
 				st.jsonl = 0;
@@ -310,7 +662,7 @@ main(int argc, char *argv[])
 				return 2;
 			}
 			break;
-		case 'b': st.batch = (size_t)prog_num(optarg, 1, 4096, "batch size"); break;
+		case 'b': st.batch = (size_t)prog_num(optarg, 1, 4096, "batch size"); batch_set = 1; break;
 		case 'D': mo.device = optarg; break;
 		case 'j': mo.threads = (int)prog_num(optarg, 0, 1024, "thread count"); break;
 		case 'k': st.skip = 1; break;
@@ -318,8 +670,16 @@ main(int argc, char *argv[])
 	}
 	argc -= optind;
 	argv += optind;
+	if ((dir != NULL) + (edir != NULL) + (learn != NULL) > 1) {
+		warnx("-m, -e and --learn exclude each other");
+		prog_usage(&P, stderr);
+		return 2;
+	}
+	if (edir || learn)
+		return run_papers(edir, learn, ldim, st.jsonl, st.skip, mo.threads,
+		    batch_set ? st.batch : 1024, &mo, argc, argv);
 	if (dir == NULL) {
-		warnx("no model: -m dir is required");
+		warnx("no model: -m dir, -e dir or --learn dir is required");
 		prog_usage(&P, stderr);
 		return 2;
 	}

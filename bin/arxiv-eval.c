@@ -55,7 +55,7 @@ static const struct prog_deprecated deprecated[] = {
 
 static const struct prog P = {
 	"arxiv-eval", "[file ...]",
-	"Evaluate artifacts on labelled JSON lines or a tensor stream: accuracy, F1, confusion.",
+	"Evaluate artifacts on labelled JSON lines: accuracy, F1, confusion.",
 	"hVm:ktj:K:o:", longopts, help, deprecated
 };
 
@@ -81,7 +81,7 @@ struct batch {
 	size_t *idx;		/* record of the j-th text */
 	const char **texts;
 	size_t *lens;
-	struct arxiv_prediction *pred;
+	struct arxiv_answer *pred;	/* the prediction with its fields and abstaining */
 };
 
 struct job {
@@ -99,6 +99,17 @@ fail_text(struct batch *b, size_t j, const char *why)
 	r->failed = 1;
 }
 
+/* The model's answers (top k, fields, abstaining with the model's thresholds). */
+static int
+answer(const struct arxiv_model *m, const char *const *texts, const size_t *lens, size_t n,
+    size_t k, struct arxiv_answer *out, struct arxiv_error *e)
+{
+	struct arxiv_answer_opts o = arxiv_answer_default_opts();
+
+	o.k = k;
+	return arxiv_model_answer(m, texts, lens, n, &o, out, e);
+}
+
 /* Predict texts [from, to) in chunks; a text the model rejects fails its record. */
 static void *
 predict_range(void *arg)
@@ -111,8 +122,7 @@ predict_range(void *arg)
 	while (i < j->to) {
 		n = j->to - i < CHUNK ? j->to - i : CHUNK;
 		memset(&e, 0, sizeof(e));
-		if (arxiv_model_predict(j->model, b->texts + i, b->lens + i, n, j->k, b->pred + i,
-		    &e) == 0) {
+		if (answer(j->model, b->texts + i, b->lens + i, n, j->k, b->pred + i, &e) == 0) {
 			i += n;
 			continue;
 		}
@@ -124,7 +134,7 @@ predict_range(void *arg)
 		/* the texts before the culprit are predicted again, then on after it */
 		bad = i + (size_t)e.line - 1;
 		fail_text(b, bad, e.text);
-		if (bad > i && arxiv_model_predict(j->model, b->texts + i, b->lens + i, bad - i,
+		if (bad > i && answer(j->model, b->texts + i, b->lens + i, bad - i,
 		    j->k, b->pred + i, &e) < 0)
 			for (; i < bad; i++)
 				fail_text(b, i, e.text);
@@ -278,7 +288,7 @@ flush_batch(struct ctx *c, struct batch *b)
 	for (i = 0; i < b->n; i++) {
 		struct rec *r = &b->r[i];
 
-		if (!r->failed && arxiv_metrics_add(c->metrics, r->truth, &b->pred[r->pj],
+		if (!r->failed && arxiv_metrics_add_answer(c->metrics, r->truth, &b->pred[r->pj],
 		    r->fields) < 0)
 			bad(r, "invalid prediction from the model");
 		if (r->failed) {

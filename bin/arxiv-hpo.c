@@ -44,14 +44,17 @@
 #define MAX_TRIALS 100000
 #define KILL_GRACE_S 5.0
 
+/* the fast model's: ranges around arxiv-train's defaults, from the measured grid
+ * of tests/bench/fast-grid.txt (unigrams lose 1.7 points; 1M-4M buckets and l2
+ * within noise; lr per loss: hinge 0.1, softmax 0.5) */
 static const char *const fast_space =
     "# the fast model's default space (arxiv-hpo(1))\n"
-    "lr loguniform 0.02 0.5\n"
+    "lr loguniform 0.03 1\n"
     "l2 loguniform 1e-7 1e-4\n"
     "class_weight uniform 0 1\n"
-    "word_ngrams int 1 3\n"
-    "buckets categorical 524288 1048576 2097152 4194304\n"
-    "epochs int 4 12\n"
+    "word_ngrams int 2 3\n"
+    "buckets categorical 1048576 2097152 4194304\n"
+    "epochs int 5 12\n"
     "loss categorical hinge softmax\n";
 
 /* the original's (Optuna) space for the transformer; epochs' top from -e */
@@ -83,7 +86,7 @@ static const struct option longopts[] = {
 	{ "sampler", required_argument, NULL, O_SAMPLER },
 	{ "prune", no_argument, NULL, O_PRUNE },
 	{ "timeout", required_argument, NULL, O_TIMEOUT },
-	{ "threads", required_argument, NULL, O_THREADS },
+	{ "trial-jobs", required_argument, NULL, O_THREADS },
 	{ "set", required_argument, NULL, O_SET },
 	{ "resume", no_argument, NULL, O_RESUME },
 	{ "refit", no_argument, NULL, O_REFIT },
@@ -98,29 +101,29 @@ static const struct option longopts[] = {
 };
 
 static const struct prog_help help[] = {
-	{ "model", "fast|bert", "model kind (default: fast)", 0 },
-	{ "init", "init_dir", "transformer checkpoint (with -M bert)", 0 },
-	{ "trials", "trials", "trials in the study, resumed ones included (default: 20)", 0 },
+	{ "model", "fast|bert", "the model kind (default: fast)", 0 },
+	{ "init", "init_dir", "transformer: the checkpoint every trial starts from", 0 },
+	{ "trials", "trials", "trials in the study, a resumed journal's included (default: 20)", 0 },
 	{ "jobs", "jobs", "trials at a time (default: 1)", 0 },
-	{ "output", "dir", "output directory (default: artifacts)", 0 },
-	{ "seed", "seed", "sampler and training seed (default: 42)", 0 },
-	{ "epochs", "epochs", "top of the transformer space's epochs (default: 4)", 0 },
+	{ "output", "dir", "the output directory (default: artifacts)", 0 },
+	{ "seed", "seed", "the sampler's and every trial's seed (default: 42)", 0 },
+	{ "epochs", "epochs", "the top of the transformer space's epochs (default: 4)", 0 },
 	{ "force", NULL, "start a new search over an existing journal", 0 },
 	{ "table", NULL, "print the trial table (alone: of -o's journal)", 0 },
-	{ "space", "file", "search space, lines \"name kind args\"", 0 },
+	{ "space", "file", "the search space: lines \"name kind args\"", 0 },
 	{ "metric", "accuracy|macro_f1|loss", "the objective (default: loss)", 0 },
 	{ "sampler", "tpe|random", "the sampler (default: tpe)", 0 },
-	{ "prune", NULL, "stop trials below the median at an epoch (MedianPruner)", 0 },
-	{ "timeout", "seconds", "per-trial time limit (0: none)", 0 },
-	{ "threads", "n", "threads of each trial (default: cores / jobs)", 0 },
-	{ "set", "key=value", "a fixed training parameter for every trial", 0 },
-	{ "resume", NULL, "continue the journal's search (re-runs unfinished trials)", 0 },
+	{ "prune", NULL, "stop trials worse than the median at an epoch (MedianPruner)", 0 },
+	{ "timeout", "seconds", "a trial's time limit (default: none)", 0 },
+	{ "trial-jobs", "n", "threads of each trial, its -j (default: the cores / jobs)", 0 },
+	{ "set", "key=value", "a training parameter fixed for every trial (repeatable)", 0 },
+	{ "resume", NULL, "continue the journal's search; unfinished trials run again", 0 },
 	{ "refit", NULL, "retrain the best parameters on train+val (JSONL)", 0 },
-	{ "ask", NULL, "print the next proposal from the journal and exit", 0 },
-	{ "sshlogin", "logins", "run trials on hosts through GNU parallel", 0 },
-	{ "slurm", "options", "run trials as a Slurm job array (key=value,...)", 0 },
-	{ "worker", NULL, "internal: one trial of a --sshlogin or --slurm search", 0 },
-	{ "verbose", NULL, "progress on stderr", 0 },
+	{ "ask", NULL, "print the journal's next proposal and exit", 0 },
+	{ "sshlogin", "logins", "run the trials on hosts through GNU parallel", 0 },
+	{ "slurm", "options", "run the trials as a Slurm job array (key=value,...)", 0 },
+	{ "worker", NULL, "one trial of a --slurm job array (used by its tasks)", 0 },
+	{ "verbose", NULL, "report each trial on stderr", 0 },
 	{ "help", NULL, "print this help and exit", 0 },
 	{ "version", NULL, "print the version and exit", 0 },
 	{ NULL, NULL, NULL, 0 }
@@ -128,8 +131,8 @@ static const struct prog_help help[] = {
 
 static const struct prog P = {
 	"arxiv-hpo", "[train val]",
-	"Search training parameters (TPE or random), trials in parallel, on hosts or on Slurm.",
-	"hVM:i:n:j:o:s:e:ft", longopts, help, NULL
+	"Search training hyperparameters with TPE; each trial an arxiv-train process.",
+	"M:i:n:j:o:s:e:fthV", longopts, help, NULL
 };
 
 /* ------------------------------------------------------------- state */
@@ -1361,7 +1364,7 @@ run_slurm(struct study *st, const struct runcfg *rc, const char *opts, size_t n_
 	arxiv_buf_printf(&sc, "#!/bin/sh\n# arxiv-hpo --slurm: one trial a task\nexec ");
 	shquote(&sc, self);
 	arxiv_buf_append(&sc, " --worker -n ", 13);
-	arxiv_buf_printf(&sc, "%zu --threads %d", n_trials, rc->threads);
+	arxiv_buf_printf(&sc, "%zu --trial-jobs %d", n_trials, rc->threads);
 	if (rc->timeout > 0)
 		arxiv_buf_printf(&sc, " --timeout %g", rc->timeout);
 	if (rc->init) {
@@ -1747,8 +1750,8 @@ check_space(const struct arxiv_space *s, const char *src, char **sets, size_t n_
 int
 main(int argc, char *argv[])
 {
-	struct study st;
-	struct runcfg rc;
+	static struct study st;	/* static: reachable to the end (LeakSanitizer) */
+	static struct runcfg rc;
 	struct arxiv_error e = {0};
 	struct arxiv_mlflow *ml = NULL;
 	struct sigaction sa;
@@ -1836,6 +1839,9 @@ main(int argc, char *argv[])
 		case O_SLURM: slurm = optarg; break;
 		case O_WORKER: worker = 1; break;
 		case O_VERBOSE: st.verbose = 1; break;
+		default:
+			prog_usage(&P, stderr);
+			return 2;
 		}
 	}
 	argc -= optind;
@@ -1944,7 +1950,18 @@ main(int argc, char *argv[])
 		err(1, "%s", path);
 	}
 	jlock(&st);
-	have = jread(&st, resume || worker);
+	{
+		char *mine = strdup(st.space_text), want_metric[16];
+
+		snprintf(want_metric, sizeof(want_metric), "%s", st.metric);
+		have = jread(&st, resume || worker);
+		if (have && resume && mine && space_path && strcmp(mine, st.space_text) != 0)
+			warnx("--resume: %s differs from the journal's space; the journal's is used",
+			    space_path);
+		if (have && resume && strcmp(want_metric, st.metric) != 0)
+			warnx("--resume: the journal's metric (%s) is used", st.metric);
+		free(mine);
+	}
 	if (worker) {
 		if (!have)
 			errx(1, "%s: --worker needs the study's journal", st.journal);

@@ -7,12 +7,12 @@
 
 #include "prog.h"
 
-enum { O_VERBOSE = 256 };
+enum { O_VERBOSE = 256, O_MAP };
 
 static const struct option longopts[] = {
 	{ "abstract-only", no_argument, NULL, 'a' },
 	{ "keep-going", no_argument, NULL, 'k' },
-	{ "map", required_argument, NULL, 'm' },
+	{ "map", required_argument, NULL, O_MAP },
 	{ "verbose", no_argument, NULL, O_VERBOSE },
 	{ "help", no_argument, NULL, 'h' },
 	{ "version", no_argument, NULL, 'V' },
@@ -31,6 +31,7 @@ static const struct prog_help help[] = {
 
 static const struct prog_deprecated deprecated[] = {
 	{ 'v', O_VERBOSE, "-v", "--verbose" },
+	{ 'm', O_MAP, "-m table", "--map=table (-m is --model in the suite)" },
 	{ 0, 0, NULL, NULL }
 };
 
@@ -218,7 +219,7 @@ main(int argc, char *argv[])
 		case 'k':
 			s.keep = 1;
 			break;
-		case 'm':
+		case O_MAP:
 			table = optarg;
 			break;
 		case O_VERBOSE:

@@ -11,7 +11,7 @@
 
 #define BATCH 2048
 
-enum { O_THREADS = 256, O_INPUT };
+enum { O_THREADS = 256, O_INPUT, O_EXPLAIN, O_MINCONF, O_OOD };
 
 static const struct option longopts[] = {
 	{ "model", required_argument, NULL, 'm' },
@@ -20,6 +20,9 @@ static const struct option longopts[] = {
 	{ "top-k", required_argument, NULL, 'K' },
 	{ "keep-going", no_argument, NULL, 'k' },
 	{ "input", required_argument, NULL, O_INPUT },
+	{ "explain", required_argument, NULL, O_EXPLAIN },
+	{ "min-confidence", required_argument, NULL, O_MINCONF },
+	{ "ood-threshold", required_argument, NULL, O_OOD },
 	{ "threads", required_argument, NULL, O_THREADS },
 	{ "help", no_argument, NULL, 'h' },
 	{ "version", no_argument, NULL, 'V' },
@@ -33,6 +36,9 @@ static const struct prog_help help[] = {
 	{ "top-k", "k", "labels per answer, best first (default: 3)", 0 },
 	{ "keep-going", NULL, "the default: a bad line gets an {\"error\":...} line, the rest go on", 0 },
 	{ "input", "text|jsonl|auto", "text, jsonl, or auto (default): a line that is a JSON object is a record", 0 },
+	{ "explain", "n", "add the n terms that weighed most for the answer (0..16)", 0 },
+	{ "min-confidence", "p", "answer \"Other\" when the top probability is below p (default 0)", 0 },
+	{ "ood-threshold", "p", "answer \"Other\" when P(in domain) < p (default: the model's; 0: off)", 0 },
 	{ "help", NULL, "print this help and exit", 0 },
 	{ "version", NULL, "print the version and exit", 0 },
 	{ NULL, NULL, NULL, 0 }
@@ -80,7 +86,7 @@ struct item {
 	struct arxiv_buf text;	/* the raw joined text */
 	char err[200];		/* non-empty: this line's error */
 	long line;
-	struct arxiv_prediction pred;
+	struct arxiv_answer ans;
 	struct arxiv_buf out;
 };
 
@@ -93,6 +99,7 @@ struct pool {
 	const struct arxiv_model *m;
 	struct item *items;
 	size_t n, k;
+	struct arxiv_answer_opts ao;	/* k, explanation terms, abstaining */
 	int n_threads;
 	/* a batch in flight (-b): its threads and the name of its input */
 	int running, nt;
@@ -119,13 +126,13 @@ static void parse_line(struct item *it, const char *line, size_t len);
 
 /* Predict one item alone (after a batch call failed, to find the bad one). */
 static void
-predict_one(const struct arxiv_model *m, struct item *it, size_t k)
+predict_one(const struct arxiv_model *m, struct item *it, const struct arxiv_answer_opts *ao)
 {
 	struct arxiv_error e = {0};
 	const char *t = it->text.data;
 	size_t len = it->text.len;
 
-	if (arxiv_model_predict(m, &t, &len, 1, k, &it->pred, &e) < 0)
+	if (arxiv_model_answer(m, &t, &len, 1, ao, &it->ans, &e) < 0)
 		snprintf(it->err, sizeof(it->err), "%s", e.text);
 }
 
@@ -136,7 +143,7 @@ worker(void *arg)
 	struct pool *p = s->p;
 	const char *texts[BATCH];
 	size_t lens[BATCH], idx[BATCH], n = 0, i, j;
-	struct arxiv_prediction preds[64];
+	static _Thread_local struct arxiv_answer preds[64];
 	struct arxiv_error e;
 
 	/* parse the lines here, in parallel: JSON parsing costs as much as predicting */
@@ -155,18 +162,18 @@ worker(void *arg)
 				continue;
 		}
 		if (n > 0) {
-			if (arxiv_model_predict(p->m, texts, lens, n, p->k, preds, &e) == 0) {
+			if (arxiv_model_answer(p->m, texts, lens, n, &p->ao, preds, &e) == 0) {
 				for (j = 0; j < n; j++)
-					p->items[idx[j]].pred = preds[j];
+					p->items[idx[j]].ans = preds[j];
 			} else
 				for (j = 0; j < n; j++)
-					predict_one(p->m, &p->items[idx[j]], p->k);
+					predict_one(p->m, &p->items[idx[j]], &p->ao);
 			n = 0;
 		}
 	}
 	for (i = s->begin; i < s->end; i++) {
 		struct item *it = &p->items[i];
-		if (it->err[0] == '\0' && arxiv_prediction_json(p->m, &it->pred, &it->out) < 0)
+		if (it->err[0] == '\0' && arxiv_answer_json(p->m, &it->ans, &it->out) < 0)
 			snprintf(it->err, sizeof(it->err), "cannot format the prediction");
 		if (it->err[0])
 			error_json(&it->out, it->err);
@@ -273,6 +280,7 @@ int
 main(int argc, char *argv[])
 {
 	struct arxiv_model_opts mo = arxiv_model_default_opts();
+	struct arxiv_answer_opts ao = arxiv_answer_default_opts();
 	struct arxiv_error e = {0};
 	struct arxiv_model *m;
 	struct arxiv_lines *r;
@@ -304,6 +312,11 @@ main(int argc, char *argv[])
 				return 2;
 			}
 			break;
+		case O_EXPLAIN:
+			ao.explain = (size_t)prog_num(optarg, 0, ARXIV_EXPLAIN_MAX, "explanation term count");
+			break;
+		case O_MINCONF: ao.min_confidence = prog_real(optarg, 0, 1, "minimum confidence"); break;
+		case O_OOD: ao.ood_threshold = prog_real(optarg, 0, 1, "OOD threshold"); break;
 		}
 	}
 	argc -= optind;
@@ -323,11 +336,12 @@ main(int argc, char *argv[])
 		long nc = sysconf(_SC_NPROCESSORS_ONLN);
 		threads = nc > 0 ? (int)(nc > 64 ? 64 : nc) : 1;
 	}
+	ao.k = (size_t)k;
 	/* -b: two batches, one read while the other is predicted */
 	batch = batch_mode ? BATCH : 1;
 	for (i = 0; i < 2; i++) {
 		pools[i] = (struct pool){ .m = m, .items = calloc(batch, sizeof(struct item)),
-		    .k = (size_t)k, .n_threads = batch_mode ? threads : 1,
+		    .k = (size_t)k, .ao = ao, .n_threads = batch_mode ? threads : 1,
 		    .sl = calloc(64, sizeof(struct slice)) };
 		if (pools[i].items == NULL || pools[i].sl == NULL)
 			errx(1, "out of memory");

@@ -35,11 +35,14 @@
 #define DEFAULT_TOPK	3
 #define MAX_PAGE	((size_t)4 << 20)
 #define MAX_SLOTS	256	/* label names counted in arxiv_predictions_total */
+#define SIMILAR_K	5	/* neighbours by default on /api/similar/ */
+#define SIMILAR_MAX_K	100	/* and at most */
 
 struct server;
 struct req;
 
 static enum MHD_Result predict(struct server *, struct MHD_Connection *, struct req *);
+static enum MHD_Result similar(struct server *, struct MHD_Connection *, struct req *);
 static enum MHD_Result get_labels(struct server *, struct MHD_Connection *, struct req *);
 static enum MHD_Result get_healthz(struct server *, struct MHD_Connection *, struct req *);
 static enum MHD_Result get_readyz(struct server *, struct MHD_Connection *, struct req *);
@@ -52,6 +55,8 @@ static enum MHD_Result reply_page(struct server *, struct MHD_Connection *, stru
  * the others answer GET and HEAD. path is the name in /metrics and in
  * messages, alias a second spelling (or NULL).
  */
+static enum MHD_Result reply_report(struct server *, struct MHD_Connection *, struct req *);
+
 static const struct route {
 	const char *path, *alias;
 	int post;
@@ -59,11 +64,13 @@ static const struct route {
 	enum MHD_Result (*fn)(struct server *, struct MHD_Connection *, struct req *);
 } routes[] = {
 	{ "/api/predict/", "/api/predict", 1, predict },
+	{ "/api/similar/", "/api/similar", 1, similar },
 	{ "/api/labels/", "/api/labels", 0, get_labels },
 	{ "/healthz", NULL, 0, get_healthz },
 	{ "/readyz", NULL, 0, get_readyz },
 	{ "/metrics", NULL, 0, reply_metrics },
 	{ "/", "/index.html", 0, reply_page },
+	{ "/report/", "/report", 0, reply_report },	/* and /report/NAME: prefix */
 };
 #define NROUTES		(sizeof(routes) / sizeof(routes[0]) + 1)
 #define R_OTHER		(NROUTES - 1)	/* no such path; counted in /metrics as "other" */
@@ -88,6 +95,16 @@ struct model_ref {
 	double load_seconds;
 };
 
+/* An open index and the embedder of its text queries; freed with the last reference. */
+struct index_ref {
+	atomic_int refs;
+	struct arxiv_index *ix;
+	struct arxiv_index_info info;
+	struct arxiv_embedder *emb;	/* NULL: text queries get 503 with emb_why */
+	char emb_why[600];
+	json_t *ready;			/* the "index" object of /readyz */
+};
+
 struct slot {
 	char *name;
 	atomic_ulong n;
@@ -96,11 +113,18 @@ struct slot {
 struct server {
 	/* settings */
 	const char *dir;
+	const char *report_dir;	/* -R: arxiv-report's output, served at /report/ */
 	char page_path[4096];
 	size_t maxbody, maxbatch;
 	unsigned timeout;
 	int quiet;
+	double min_confidence, ood_threshold;	/* defaults of the request fields */
 	char route_list[512];	/* the paths, for the 404 message */
+
+	/* the similar-paper index (-i or -d), swapped under lock like the model */
+	const char *ix_loc, *ix_kind, *edir;
+	struct index_ref *ixcur;
+	char ix_why[600];	/* why there is no index (the 503 detail) */
 
 	/* the model and the page, swapped under lock */
 	pthread_mutex_t lock;
@@ -136,6 +160,9 @@ struct req {
 
 static const struct option longopts[] = {
 	{ "model", required_argument, NULL, 'm' },
+	{ "index", required_argument, NULL, 'i' },
+	{ "dsn", required_argument, NULL, 'd' },
+	{ "embedder", required_argument, NULL, 'e' },
 	{ "listen", required_argument, NULL, 'l' },
 	{ "jobs", required_argument, NULL, 'j' },
 	{ "max-batch", required_argument, NULL, 'B' },
@@ -143,7 +170,10 @@ static const struct option longopts[] = {
 	{ "max-conn", required_argument, NULL, 'c' },
 	{ "timeout", required_argument, NULL, 'T' },
 	{ "web-dir", required_argument, NULL, 'w' },
+	{ "report-dir", required_argument, NULL, 'R' },
 	{ "quiet", no_argument, NULL, 'q' },
+	{ "min-confidence", required_argument, NULL, 256 },
+	{ "ood-threshold", required_argument, NULL, 257 },
 	{ "help", no_argument, NULL, 'h' },
 	{ "version", no_argument, NULL, 'V' },
 	{ NULL, 0, NULL, 0 }
@@ -151,6 +181,9 @@ static const struct option longopts[] = {
 
 static const struct prog_help help[] = {
 	{ "model", "dir", "the artifacts directory (default: " DEFAULT_DIR ")", 0 },
+	{ "index", "index", "answer POST /api/similar/ from this local index file (arxiv-index -o)", 0 },
+	{ "dsn", "dsn", "answer it from PostgreSQL + pgvector instead (arxiv-index -d)", 0 },
+	{ "embedder", "dir", "embedder of abstracts (default: the one the index records)", 0 },
 	{ "listen", "host:port", "address to listen on (default: " DEFAULT_LISTEN "; port 0: any free one)", 0 },
 	{ "jobs", "threads", "worker threads (default: all cores)", 0 },
 	{ "max-batch", "maxbatch", "most abstracts in one batch request (default: 64)", 0 },
@@ -158,7 +191,10 @@ static const struct prog_help help[] = {
 	{ "max-conn", "maxconn", "most open connections (default: 1024)", 0 },
 	{ "timeout", "timeout", "seconds an idle or slow connection is kept (default: 10)", 0 },
 	{ "web-dir", "webdir", "serve the page from webdir/index.html (default: the shipped one)", 0 },
+	{ "report-dir", "reportdir", "serve arxiv-report's output at /report/ (default: none)", 0 },
 	{ "quiet", NULL, "no access log on stderr", 0 },
+	{ "min-confidence", "p", "default \"min_confidence\" of a request (default 0: never abstain for it)", 0 },
+	{ "ood-threshold", "p", "default \"ood_threshold\" of a request (default: the model's; 0: off)", 0 },
 	{ "help", NULL, "print this help and exit", 0 },
 	{ "version", NULL, "print the version and exit", 0 },
 	{ NULL, NULL, NULL, 0 }
@@ -171,8 +207,8 @@ static const struct prog_deprecated deprecated[] = {
 
 static const struct prog P = {
 	"arxiv-serve", NULL,
-	"Serve artifacts over HTTP: POST /api/predict/, GET /api/labels/, /healthz, /readyz, /metrics, /.",
-	"hVm:l:j:B:b:c:T:w:qt:", longopts, help, deprecated
+	"Serve artifacts over HTTP: POST /api/predict/, /api/similar/, GET /api/labels/, /healthz, /readyz, /metrics, /, /report/.",
+	"hVm:i:d:e:l:j:B:b:c:T:w:R:qt:", longopts, help, deprecated
 };
 
 static double
@@ -212,6 +248,9 @@ route_of(const char *url)
 
 	for (i = 0; i < R_OTHER; i++)
 		if (strcmp(url, routes[i].path) == 0 || (routes[i].alias && strcmp(url, routes[i].alias) == 0))
+			return i;
+	for (i = 0; i < R_OTHER; i++)	/* the report's files */
+		if (routes[i].fn == reply_report && strncmp(url, routes[i].path, strlen(routes[i].path)) == 0)
 			return i;
 	return R_OTHER;
 }
@@ -410,6 +449,89 @@ load_model(struct server *s)
 	warnx("%s %s model (artifact version %d, %zu labels) from %s in %.3f s",
 	    had ? "reloaded" : "loaded", arxiv_model_type(m), arxiv_model_version(m), r->nlabels,
 	    s->dir, secs);
+}
+
+/* ------------------------------------------------------------------ index */
+
+static struct index_ref *
+ixref_get(struct server *s)
+{
+	struct index_ref *r;
+
+	pthread_mutex_lock(&s->lock);
+	if ((r = s->ixcur) != NULL)
+		atomic_fetch_add(&r->refs, 1);
+	pthread_mutex_unlock(&s->lock);
+	return r;
+}
+
+static void
+ixref_put(struct index_ref *r)
+{
+	if (r == NULL || atomic_fetch_sub(&r->refs, 1) != 1)
+		return;
+	arxiv_index_free(r->ix);
+	arxiv_embedder_free(r->emb);
+	json_decref(r->ready);
+	free(r);
+}
+
+/* Open the index (-i/-d) and its embedder; on success swap them in, else keep
+ * what is there. The embedder is optional: without it, queries by id work. */
+static void
+load_index(struct server *s)
+{
+	struct arxiv_index_opts o = arxiv_index_default_opts();
+	struct arxiv_error err = { "", 0, "" };
+	struct index_ref *r, *old;
+	const char *edir;
+	char ebuf[400];
+
+	if (s->ix_loc == NULL)
+		return;
+	o.kind = s->ix_kind;
+	o.threads = 2;
+	if ((r = calloc(1, sizeof(*r))) == NULL)
+		return;
+	atomic_init(&r->refs, 1);
+	if ((r->ix = arxiv_index_open(s->ix_loc, &o, &err)) == NULL) {
+		arxiv_error_str(&err, ebuf, sizeof(ebuf));
+		pthread_mutex_lock(&s->lock);
+		if (s->ixcur == NULL)
+			snprintf(s->ix_why, sizeof(s->ix_why), "cannot open the index: %s", ebuf);
+		pthread_mutex_unlock(&s->lock);
+		warnx("%s%s", ebuf, s->ixcur ? " (keeping the index already open)" : "");
+		free(r);
+		return;
+	}
+	arxiv_index_info(r->ix, &r->info);
+	edir = s->edir ? s->edir : r->info.embedder_dir;
+	if (edir == NULL || *edir == '\0')
+		snprintf(r->emb_why, sizeof(r->emb_why), "the index records no embedder directory; "
+		    "start arxiv-serve with -e DIR to answer abstracts");
+	else if ((r->emb = arxiv_embedder_load(edir, NULL, &err)) == NULL)
+		snprintf(r->emb_why, sizeof(r->emb_why), "cannot load the embedder: %s",
+		    arxiv_error_str(&err, ebuf, sizeof(ebuf)));
+	else if (strcmp(arxiv_embedder_id(r->emb), r->info.embedder) != 0) {
+		snprintf(r->emb_why, sizeof(r->emb_why), "%s: embedder \"%s\" is not the index's \"%s\"",
+		    edir, arxiv_embedder_id(r->emb), r->info.embedder);
+		arxiv_embedder_free(r->emb);
+		r->emb = NULL;
+	}
+	if (r->emb == NULL)
+		warnx("%s: answering queries by id only: %s", s->ix_loc, r->emb_why);
+	r->ready = json_pack("{s:s,s:s,s:I,s:s,s:I,s:b}", "kind", r->info.kind, "location",
+	    r->info.location, "size", (json_int_t)r->info.size, "embedder", r->info.embedder,
+	    "dim", (json_int_t)r->info.dim, "text_queries", r->emb != NULL);
+	pthread_mutex_lock(&s->lock);
+	old = s->ixcur;
+	s->ixcur = r;
+	s->ix_why[0] = '\0';
+	pthread_mutex_unlock(&s->lock);
+	ixref_put(old);
+	warnx("%s %s index %s: %llu papers, %zu dimensions, embedder %s", old ? "reopened" : "opened",
+	    r->info.kind, r->info.location, (unsigned long long)r->info.size, r->info.dim,
+	    r->info.embedder);
 }
 
 /* Read the web page into a shared response; keep the old one on failure. */
@@ -652,6 +774,57 @@ reply_metrics(struct server *s, struct MHD_Connection *c, struct req *r)
 	return reply(s, c, r, MHD_HTTP_OK, b.data, "text/plain; version=0.0.4; charset=utf-8", NULL);
 }
 
+/* GET /report/ (index.html) and /report/NAME.svg|.html from -R's directory:
+ * plain names only, regular files, no symbolic links. */
+static enum MHD_Result
+reply_report(struct server *s, struct MHD_Connection *c, struct req *r)
+{
+	const char *name = r->path + strlen("/report");
+	struct MHD_Response *resp;
+	enum MHD_Result ret;
+	char path[4096];
+	struct stat st;
+	size_t n, k;
+	int fd;
+
+	if (s->report_dir == NULL)
+		return reply_err(s, c, r, MHD_HTTP_NOT_FOUND, "not found",
+		    "no report: start the server with -R DIR (arxiv-report -o DIR)");
+	if (*name == '/')
+		name++;
+	if (*name == '\0')
+		name = "index.html";
+	n = strlen(name);
+	k = strspn(name, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_-.");
+	if (k != n || name[0] == '.' || n > 128 || (!(n > 4 && strcmp(name + n - 4, ".svg") == 0) &&
+	    !(n > 5 && strcmp(name + n - 5, ".html") == 0)))
+		return reply_err(s, c, r, MHD_HTTP_NOT_FOUND, "not found", "no such report file: %s",
+		    r->path);
+	snprintf(path, sizeof(path), "%s/%s", s->report_dir, name);
+	if ((fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW)) < 0 || fstat(fd, &st) < 0 ||
+	    !S_ISREG(st.st_mode)) {
+		if (fd >= 0)
+			close(fd);
+		return reply_err(s, c, r, MHD_HTTP_NOT_FOUND, "not found", "no such report file: %s",
+		    r->path);
+	}
+	if ((resp = MHD_create_response_from_fd((uint64_t)st.st_size, fd)) == NULL) {
+		close(fd);
+		return MHD_NO;
+	}
+	MHD_add_response_header(resp, "Content-Type", name[n - 1] == 'g' ? "image/svg+xml" :
+	    "text/html; charset=utf-8");
+	MHD_add_response_header(resp, "Cache-Control", "no-cache");
+	MHD_add_response_header(resp, "X-Content-Type-Options", "nosniff");
+	MHD_add_response_header(resp, "Content-Security-Policy",
+	    "default-src 'none'; img-src 'self'; style-src 'unsafe-inline'");
+	ret = MHD_queue_response(c, MHD_HTTP_OK, resp);
+	MHD_destroy_response(resp);
+	if (ret == MHD_YES)
+		r->status = MHD_HTTP_OK;
+	return ret;
+}
+
 static enum MHD_Result
 reply_page(struct server *s, struct MHD_Connection *c, struct req *r)
 {
@@ -701,11 +874,52 @@ item_text(json_t *abs, const char *what, struct arxiv_buf *out, char *why, size_
 	return -1;
 }
 
+/*
+ * The answer options of a request: "explain" (0..16 terms), "min_confidence"
+ * and "ood_threshold" (numbers in [0, 1]; absent or null: the server's -
+ * --min-confidence, --ood-threshold - whose own default is the model's).
+ */
+static int
+answer_opts(const struct server *s, json_t *root, struct arxiv_answer_opts *o, char *why,
+    size_t n)
+{
+	json_t *ex = json_object_get(root, "explain"), *mc = json_object_get(root, "min_confidence"),
+	    *ood = json_object_get(root, "ood_threshold");
+
+	o->min_confidence = s->min_confidence;
+	o->ood_threshold = s->ood_threshold;
+	if (ex && !json_is_null(ex)) {
+		if (!json_is_integer(ex) || json_integer_value(ex) < 0 ||
+		    json_integer_value(ex) > ARXIV_EXPLAIN_MAX) {
+			snprintf(why, n, "\"explain\" must be an integer between 0 and %d",
+			    ARXIV_EXPLAIN_MAX);
+			return -1;
+		}
+		o->explain = (size_t)json_integer_value(ex);
+	}
+	if (mc && !json_is_null(mc)) {
+		if (!json_is_number(mc) || !(json_number_value(mc) >= 0 && json_number_value(mc) <= 1)) {
+			snprintf(why, n, "\"min_confidence\" must be a number between 0 and 1");
+			return -1;
+		}
+		o->min_confidence = json_number_value(mc);
+	}
+	if (ood && !json_is_null(ood)) {
+		if (!json_is_number(ood) || !(json_number_value(ood) >= 0 && json_number_value(ood) <= 1)) {
+			snprintf(why, n, "\"ood_threshold\" must be a number between 0 and 1");
+			return -1;
+		}
+		o->ood_threshold = json_number_value(ood);
+	}
+	return 0;
+}
+
 static enum MHD_Result
 predict(struct server *s, struct MHD_Connection *c, struct req *r)
 {
 	struct arxiv_error err = { "", 0, "" };
-	struct arxiv_prediction *preds = NULL;
+	struct arxiv_answer *preds = NULL;
+	struct arxiv_answer_opts ao = arxiv_answer_default_opts();
 	struct arxiv_buf *texts = NULL, out = { 0 }, one = { 0 };
 	const char **tp = NULL;
 	size_t *lens = NULL, n = 0, i, k;
@@ -741,6 +955,10 @@ predict(struct server *s, struct MHD_Connection *c, struct req *r)
 	if (abs && batch) {
 		ret = reply_err(s, c, r, MHD_HTTP_BAD_REQUEST, "invalid request",
 		    "give either \"abstract\" or \"abstracts\", not both");
+		goto done;
+	}
+	if (answer_opts(s, root, &ao, why, sizeof(why)) < 0) {
+		ret = reply_err(s, c, r, MHD_HTTP_BAD_REQUEST, "invalid request", "%s", why);
 		goto done;
 	}
 	if (batch) {
@@ -807,7 +1025,8 @@ predict(struct server *s, struct MHD_Connection *c, struct req *r)
 		tp[i] = t->data ? t->data : "";
 		lens[i] = t->len;
 	}
-	if (arxiv_model_predict(m->m, tp, lens, n, k, preds, &err) < 0) {
+	ao.k = k;
+	if (arxiv_model_answer(m->m, tp, lens, n, &ao, preds, &err) < 0) {
 		arxiv_error_str(&err, ebuf, sizeof(ebuf));
 		warnx("prediction failed: %s", ebuf);
 		ret = reply_err(s, c, r, MHD_HTTP_INTERNAL_SERVER_ERROR, "prediction failed", "%s", ebuf);
@@ -816,10 +1035,12 @@ predict(struct server *s, struct MHD_Connection *c, struct req *r)
 	if (texts && arxiv_buf_append(&out, "{\"predictions\":[", 16) < 0)
 		goto oom;
 	for (i = 0; i < n; i++) {
-		if (preds[i].k > 0 && preds[i].label[0] >= 0 && (size_t)preds[i].label[0] < m->nlabels &&
-		    m->slot[preds[i].label[0]] < MAX_SLOTS)
-			atomic_fetch_add(&s->slots[m->slot[preds[i].label[0]]].n, 1);
-		if (arxiv_prediction_json(m->m, &preds[i], &one) < 0 ||
+		const struct arxiv_prediction *pi = &preds[i].p;
+
+		if (pi->k > 0 && pi->label[0] >= 0 && (size_t)pi->label[0] < m->nlabels &&
+		    m->slot[pi->label[0]] < MAX_SLOTS)
+			atomic_fetch_add(&s->slots[m->slot[pi->label[0]]].n, 1);
+		if (arxiv_answer_json(m->m, &preds[i], &one) < 0 ||
 		    (i > 0 && arxiv_buf_putc(&out, ',') < 0) ||
 		    arxiv_buf_append(&out, one.data, one.len) < 0)
 			goto oom;
@@ -841,6 +1062,146 @@ done:
 	free(tp);
 	free(lens);
 	arxiv_buf_free(&one);
+	arxiv_buf_free(&out);
+	json_decref(root);
+	return ret;
+}
+
+/* ------------------------------------------------------------- similar */
+
+/*
+ * POST /api/similar/ {"abstract":..,"title":..(optional),"k":5,"field":..(optional)}
+ * or {"id":..,"k":5}: {"similar":[{"id":..,"title":..,"field":..,"score":..},..]},
+ * best first; a query by id leaves the paper itself out.
+ */
+static enum MHD_Result
+similar(struct server *s, struct MHD_Connection *c, struct req *r)
+{
+	struct arxiv_error err = { "", 0, "" };
+	struct arxiv_hit hits[SIMILAR_MAX_K];
+	struct arxiv_buf text = { 0 }, out = { 0 };
+	struct index_ref *ix = NULL;
+	json_t *root, *abs, *id, *kj, *fj;
+	json_error_t je;
+	enum MHD_Result ret;
+	size_t k = SIMILAR_K, n = 0, i;
+	float *q = NULL;
+	char ebuf[400], ix_why[sizeof(s->ix_why)];
+	int got;
+
+	if (r->oom)
+		return reply_err(s, c, r, MHD_HTTP_INTERNAL_SERVER_ERROR, "internal error", "out of memory");
+	if (r->body.len == 0)
+		return reply_err(s, c, r, MHD_HTTP_BAD_REQUEST, "malformed JSON",
+		    "the body is empty; send a JSON object such as {\"abstract\":\"...\",\"k\":5}");
+	if ((root = json_loadb(r->body.data, r->body.len, JSON_REJECT_DUPLICATES, &je)) == NULL)
+		return reply_err(s, c, r, MHD_HTTP_BAD_REQUEST, "malformed JSON", "line %d column %d: %s",
+		    je.line, je.column, je.text);
+	if (!json_is_object(root)) {
+		ret = reply_err(s, c, r, MHD_HTTP_BAD_REQUEST, "invalid request",
+		    "the body must be a JSON object such as {\"abstract\":\"...\",\"k\":5}");
+		goto done;
+	}
+	abs = json_object_get(root, "abstract");
+	id = json_object_get(root, "id");
+	kj = json_object_get(root, "k");
+	fj = json_object_get(root, "field");
+	if (abs && id) {
+		ret = reply_err(s, c, r, MHD_HTTP_BAD_REQUEST, "invalid request",
+		    "give either \"abstract\" or \"id\", not both");
+		goto done;
+	}
+	if (kj && !json_is_null(kj)) {
+		if (!json_is_integer(kj) || json_integer_value(kj) < 1 ||
+		    json_integer_value(kj) > SIMILAR_MAX_K) {
+			ret = reply_err(s, c, r, MHD_HTTP_BAD_REQUEST, "invalid request",
+			    "\"k\" must be an integer between 1 and %d", SIMILAR_MAX_K);
+			goto done;
+		}
+		k = (size_t)json_integer_value(kj);
+	}
+	if (fj && !json_is_null(fj) && !json_is_string(fj)) {
+		ret = reply_err(s, c, r, MHD_HTTP_BAD_REQUEST, "invalid request", "\"field\" must be a string");
+		goto done;
+	}
+	if (id) {
+		if (!json_is_string(id) || json_string_length(id) == 0) {
+			ret = reply_err(s, c, r, MHD_HTTP_BAD_REQUEST, "invalid request",
+			    "\"id\" must be a non-empty string");
+			goto done;
+		}
+	} else if (abs == NULL && json_object_get(root, "text") == NULL) {
+		ret = reply_err(s, c, r, MHD_HTTP_BAD_REQUEST, "invalid request",
+		    "\"abstract\" (or \"id\") is required");
+		goto done;
+	} else if (arxiv_record_text((const struct json_t *)root, &text, &err) < 0) {
+		/* the record's text by the rule of predict and eval */
+		ret = reply_err(s, c, r, MHD_HTTP_BAD_REQUEST, "invalid request", "%s", err.text);
+		goto done;
+	}
+	if ((ix = ixref_get(s)) == NULL) {
+		pthread_mutex_lock(&s->lock);
+		memcpy(ix_why, s->ix_why, sizeof(ix_why));
+		pthread_mutex_unlock(&s->lock);
+		ret = reply_err(s, c, r, MHD_HTTP_SERVICE_UNAVAILABLE, "no index", "%s", s->ix_loc ? ix_why :
+		    "no similar-paper index is configured; start arxiv-serve with -i FILE (arxiv-index -o) "
+		    "or -d DSN");
+		goto done;
+	}
+	if ((q = calloc(ix->info.dim ? ix->info.dim : 1, sizeof(float))) == NULL)
+		goto oom;
+	if (id) {
+		if ((got = arxiv_index_get(ix->ix, json_string_value(id), q, NULL, &err)) < 0)
+			goto failed;
+		if (got == 0) {
+			ret = reply_err(s, c, r, MHD_HTTP_NOT_FOUND, "not found", "paper %s is not in the index",
+			    json_string_value(id));
+			goto done;
+		}
+	} else {
+		const char *t = text.data ? text.data : "";
+
+		if (ix->emb == NULL) {
+			ret = reply_err(s, c, r, MHD_HTTP_SERVICE_UNAVAILABLE, "no embedder", "%s", ix->emb_why);
+			goto done;
+		}
+		if (arxiv_embedder_embed(ix->emb, &t, &text.len, 1, q, &err) < 0)
+			goto failed;
+	}
+	if (arxiv_index_search(ix->ix, q, k, json_is_string(fj) ? json_string_value(fj) : NULL,
+	    id ? json_string_value(id) : NULL, hits, &n, &err) < 0)
+		goto failed;
+	if (arxiv_buf_append(&out, "{\"similar\":[", 12) < 0)
+		goto oom;
+	for (i = 0; i < n; i++) {
+		double sc = hits[i].score > 1 ? 1 : hits[i].score < -1 ? -1 : hits[i].score;
+
+		if ((i && arxiv_buf_putc(&out, ',') < 0) || arxiv_buf_append(&out, "{\"id\":\"", 7) < 0 ||
+		    arxiv_json_escape(hits[i].id, strlen(hits[i].id), &out) < 0 ||
+		    arxiv_buf_append(&out, "\",\"title\":\"", 11) < 0 ||
+		    arxiv_json_escape(hits[i].title, hits[i].title_len, &out) < 0 ||
+		    arxiv_buf_append(&out, "\",\"field\":\"", 11) < 0 ||
+		    arxiv_json_escape(hits[i].field, strlen(hits[i].field), &out) < 0 ||
+		    arxiv_buf_printf(&out, "\",\"score\":%.4f}", sc) < 0)
+			goto oom;
+	}
+	if (arxiv_buf_append(&out, "]}\n", 3) < 0)
+		goto oom;
+	ret = reply(s, c, r, MHD_HTTP_OK, out.data, "application/json", NULL);
+	out.data = NULL;
+	goto done;
+failed:
+	arxiv_error_str(&err, ebuf, sizeof(ebuf));
+	warnx("similar-paper search failed: %s", ebuf);
+	ret = reply_err(s, c, r, MHD_HTTP_INTERNAL_SERVER_ERROR, "search failed", "%s", ebuf);
+	goto done;
+oom:
+	ret = reply_err(s, c, r, MHD_HTTP_INTERNAL_SERVER_ERROR, "internal error", "out of memory");
+done:
+	arxiv_hits_free(hits, n);
+	ixref_put(ix);
+	free(q);
+	arxiv_buf_free(&text);
 	arxiv_buf_free(&out);
 	json_decref(root);
 	return ret;
@@ -983,10 +1344,43 @@ get_model_json(struct server *s, struct MHD_Connection *c, struct req *r, int re
 	return reply_json(s, c, r, MHD_HTTP_OK, body);
 }
 
+/* /readyz: the model's readiness, and the index (kind, size, embedder) when one is configured. */
 static enum MHD_Result
 get_readyz(struct server *s, struct MHD_Connection *c, struct req *r)
 {
-	return get_model_json(s, c, r, 1);
+	struct model_ref *m;
+	struct index_ref *ix;
+	json_t *j, *o;
+	char why[sizeof(s->ix_why)];
+
+	if (s->ix_loc == NULL)
+		return get_model_json(s, c, r, 1);
+	if ((m = ref_get(s)) == NULL)
+		return reply_503(s, c, r, 1);
+	{
+		struct arxiv_error pe = { "", 0, "" };
+
+		if (probe(m->m, &pe) < 0) {	/* as get_model_json: ready only if it predicts */
+			ref_put(m);
+			return get_model_json(s, c, r, 1);
+		}
+	}
+	j = json_loads(m->ready_json, 0, NULL);
+	ref_put(m);
+	if ((ix = ixref_get(s)) != NULL)
+		o = json_copy(ix->ready);
+	else {
+		pthread_mutex_lock(&s->lock);
+		memcpy(why, s->ix_why, sizeof(why));
+		pthread_mutex_unlock(&s->lock);
+		o = json_pack("{s:s,s:s}", "location", s->ix_loc, "error", why);
+	}
+	ixref_put(ix);
+	if (j == NULL || o == NULL || json_object_set_new(j, "index", o) < 0) {
+		json_decref(j);
+		return reply_err(s, c, r, MHD_HTTP_INTERNAL_SERVER_ERROR, "internal error", "out of memory");
+	}
+	return reply_json(s, c, r, MHD_HTTP_OK, dump_line(j));
 }
 
 static enum MHD_Result
@@ -1236,6 +1630,8 @@ main(int argc, char *argv[])
 	s->maxbody = (size_t)1 << 20;
 	s->maxbatch = 64;
 	s->timeout = 10;
+	s->min_confidence = 0;
+	s->ood_threshold = -1;	/* the model's own */
 	if (threads < 1)
 		threads = 1;
 	while ((ch = prog_getopt(&P, argc, argv)) != -1) {
@@ -1248,6 +1644,17 @@ main(int argc, char *argv[])
 			break;
 		case 'c':
 			maxconn = prog_num(optarg, 1, 100000, "connection limit");
+			break;
+		case 'd':
+			s->ix_loc = optarg;
+			s->ix_kind = "pgvector";
+			break;
+		case 'e':
+			s->edir = optarg;
+			break;
+		case 'i':
+			s->ix_loc = optarg;
+			s->ix_kind = NULL;
 			break;
 		case 'l':
 			laddr = optarg;
@@ -1266,6 +1673,15 @@ main(int argc, char *argv[])
 			break;
 		case 'w':
 			webdir = optarg;
+			break;
+		case 256:
+			s->min_confidence = prog_real(optarg, 0, 1, "minimum confidence");
+			break;
+		case 257:
+			s->ood_threshold = prog_real(optarg, 0, 1, "OOD threshold");
+			break;
+		case 'R':
+			s->report_dir = optarg;
 			break;
 		}
 	}
@@ -1295,6 +1711,7 @@ main(int argc, char *argv[])
 
 	lfd = listen_on(laddr, shown, sizeof(shown));
 	load_model(s);
+	load_index(s);
 	load_page(s);
 	{
 		/* the pool size only when there is a pool: 0 draws a warning */
@@ -1325,6 +1742,7 @@ main(int argc, char *argv[])
 			break;
 		warnx("SIGHUP: reloading %s", s->dir);
 		load_model(s);
+		load_index(s);
 		load_page(s);
 	}
 
@@ -1343,6 +1761,7 @@ main(int argc, char *argv[])
 	if (s->page)
 		MHD_destroy_response(s->page);
 	ref_put(s->cur);
+	ixref_put(s->ixcur);
 	for (size_t i = 0; i < atomic_load(&s->nslots); i++)
 		free(s->slots[i].name);
 	pthread_mutex_destroy(&s->lock);

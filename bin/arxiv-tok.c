@@ -38,13 +38,15 @@ struct ctx {
 	long skipped;
 };
 
+enum { O_LABELS = 256 };
+
 static const struct option longopts[] = {
 	{ "decode", no_argument, NULL, 'd' },
 	{ "field", required_argument, NULL, 'f' },
 	{ "jansson", no_argument, NULL, 'J' },
 	{ "keep-going", no_argument, NULL, 'k' },
 	{ "learn", required_argument, NULL, 'l' },
-	{ "labels", required_argument, NULL, 'm' },
+	{ "labels", required_argument, NULL, O_LABELS },
 	{ "seq-len", required_argument, NULL, 'n' },
 	{ "vocab", required_argument, NULL, 'v' },
 	{ "help", no_argument, NULL, 'h' },
@@ -66,10 +68,15 @@ static const struct prog_help help[] = {
 	{ NULL, NULL, NULL, 0 }
 };
 
+static const struct prog_deprecated deprecated[] = {
+	{ 'm', O_LABELS, "-m labels.tsv", "--labels=labels.tsv (-m is --model in the suite)" },
+	{ 0, 0, NULL, NULL }
+};
+
 static const struct prog P = {
 	"arxiv-tok", "[file ...]",
 	"Tokenise JSON lines with a WordPiece vocabulary into a binary tensor stream (arxiv-tensor(5)).",
-	"hVdf:Jkl:m:n:v:", longopts, help, NULL
+	"hVdf:Jkl:m:n:v:", longopts, help, deprecated
 };
 
 static const char *
@@ -525,7 +532,7 @@ main(int argc, char *argv[])
 			c.mode = MODE_LEARN;
 			learn_n = (size_t)prog_num(optarg, 8, 10000000, "vocabulary size");
 			break;
-		case 'm':
+		case O_LABELS:
 			table = optarg;
 			break;
 		case 'n':

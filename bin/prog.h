@@ -181,9 +181,10 @@ prog_usage(const struct prog *p, FILE *fp)
 {
 	const struct option *o;
 	const struct prog_help *h;
-	char item[160];
-	size_t col, n;
-	int c;
+	const char *arg;
+	char item[512], sh[256];
+	size_t col;
+	int c, n;
 
 	col = (size_t)fprintf(fp, "usage: %s", p->name);
 	for (o = p->longopts; o->name; o++) {
@@ -191,15 +192,16 @@ prog_usage(const struct prog *p, FILE *fp)
 			continue;
 		h = prog_help_of_(p, o->name);
 		c = prog_short_(p, o);
-		n = 0;
-		n += (size_t)snprintf(item + n, sizeof(item) - n, "%s", h && h->required ? "{" : "[");
+		arg = o->has_arg ? (h && h->arg ? h->arg : "arg") : NULL;
+		/* "[-m dir | --model=dir]", braces when required */
+		sh[0] = '\0';
 		if (c)
-			n += (size_t)snprintf(item + n, sizeof(item) - n, "-%c%s%s | ", c,
-			    o->has_arg ? " " : "", o->has_arg ? (h && h->arg ? h->arg : "arg") : "");
-		n += (size_t)snprintf(item + n, sizeof(item) - n, "--%s%s%s%s", o->name,
-		    o->has_arg ? "=" : "", o->has_arg ? (h && h->arg ? h->arg : "arg") : "",
-		    h && h->required ? "}" : "]");
-		if (col + 1 + n > 79) {
+			snprintf(sh, sizeof(sh), "-%c%s%s | ", c, arg ? " " : "", arg ? arg : "");
+		n = snprintf(item, sizeof(item), "%s%s--%s%s%s%s", h && h->required ? "{" : "[", sh,
+		    o->name, arg ? "=" : "", arg ? arg : "", h && h->required ? "}" : "]");
+		if (n < 0)
+			continue;
+		if (col + 1 + (size_t)n > 79) {
 			fprintf(fp, "\n       ");
 			col = 7 + strlen(p->name);
 			fprintf(fp, "%*s", (int)strlen(p->name), "");

@@ -238,7 +238,7 @@ struct JsonPtr {
 };
 
 JsonPtr
-load_json(const std::string &path)
+load_json(const std::string &path, bool object = true)
 {
 	json_error_t je;
 	json_t *j = json_load_file(path.c_str(), 0, &je);
@@ -248,7 +248,7 @@ load_json(const std::string &path)
 			fail(path, fmt("cannot open: %s", strerror(ENOENT)));
 		fail(path, fmt("invalid JSON: %s", je.text), je.line);
 	}
-	if (!json_is_object(j)) {
+	if (object && !json_is_object(j)) {
 		json_decref(j);
 		fail(path, "not a JSON object");
 	}
@@ -404,6 +404,11 @@ struct Bert {
 	bool lowercase = true;
 	std::string prep;
 	std::shared_ptr<CleanerPool> cleaners = std::make_shared<CleanerPool>();	/* for prep */
+	/* embeddings: the tanh pooler over [CLS] (our own and HF BertModel's), or
+	 * what a sentence-transformers folder says: mean of the token states or
+	 * the [CLS] state, then L2-normalised when it has a Normalize module */
+	enum class Pool { Pooler, Mean, Cls } pool = Pool::Pooler;
+	bool normalize = false;
 };
 
 struct CleanerLease {
@@ -591,9 +596,11 @@ activation(const Bert &m, const at::Tensor &x)
 	return at::gelu(x, "tanh");	/* gelu_new, gelu_pytorch_tanh */
 }
 
-/* ids, mask: [B, L] int64 on m.dev. */
+/* ids, mask: [B, L] int64 on m.dev. wemb: the word embeddings of ids to use
+ * instead of looking them up (explanations take the gradient there), or undefined. */
 Fwd
-forward(const Bert &m, const at::Tensor &ids, const at::Tensor &mask, bool train, bool head)
+forward(const Bert &m, const at::Tensor &ids, const at::Tensor &mask, bool train, bool head,
+    const at::Tensor &wemb = at::Tensor())
 {
 	const Config &c = m.cfg;
 	int64_t B = ids.size(0), L = ids.size(1), H = c.hidden, nh = c.heads, hd = H / nh;
@@ -601,8 +608,8 @@ forward(const Bert &m, const at::Tensor &ids, const at::Tensor &mask, bool train
 	Fwd f;
 
 	at::Tensor pos_ids = at::arange(L, ids.options());
-	at::Tensor x = at::embedding(m.word, ids, c.pad) + at::embedding(m.pos, pos_ids).unsqueeze(0) +
-	    m.type[0];
+	at::Tensor x = (wemb.defined() ? wemb : at::embedding(m.word, ids, c.pad)) +
+	    at::embedding(m.pos, pos_ids).unsqueeze(0) + m.type[0];
 	x = at::layer_norm(x, {H}, m.elnw, m.elnb, c.eps);
 	x = at::dropout(x, c.hdrop, train);
 	/* HF: (1 - mask) * finfo(float32).min added to the scores */
@@ -1259,6 +1266,64 @@ tokenizer_settings(const Bert &m)
 	return p;
 }
 
+/*
+ * A sentence-transformers folder (modules.json): the Pooling module's config
+ * (pooling_mode_mean_tokens or pooling_mode_cls_token; the other modes are
+ * refused), a Normalize module, and max_seq_length of sentence_bert_config.json,
+ * as SentenceTransformer(dir).encode() applies them. No modules.json: the
+ * [CLS] state. (Our artifacts keep their trained pooler.)
+ */
+void
+read_st_config(Bert &m, const std::string &dir)
+{
+	std::string mp = join(dir, "modules.json");
+
+	if (!exists(mp)) {
+		/* a plain checkpoint: the [CLS] state, as SPECTER (BertModel's
+		 * pooler was trained for next-sentence prediction only) */
+		m.pool = Bert::Pool::Cls;
+		return;
+	}
+	JsonPtr j = load_json(mp, false);
+	bool pooling = false;
+	size_t i;
+	json_t *mod;
+
+	if (!json_is_array(j.j))
+		fail(mp, "not a JSON array of modules");
+	json_array_foreach(j.j, i, mod) {
+		json_t *t = json_object_get(mod, "type"), *pa = json_object_get(mod, "path");
+		std::string type = json_is_string(t) ? json_string_value(t) : "";
+		std::string path = json_is_string(pa) ? json_string_value(pa) : "";
+		if (type == "sentence_transformers.models.Normalize") {
+			m.normalize = true;
+		} else if (type == "sentence_transformers.models.Pooling") {
+			std::string cp = join(join(dir, path), "config.json");
+			JsonPtr c = load_json(cp);
+			auto on = [&](const char *k) { return json_is_true(json_object_get(c.j, k)); };
+			int modes = on("pooling_mode_mean_tokens") + on("pooling_mode_cls_token") +
+			    on("pooling_mode_max_tokens") + on("pooling_mode_mean_sqrt_len_tokens") +
+			    on("pooling_mode_weightedmean_tokens") + on("pooling_mode_lasttoken");
+			if (modes != 1 || !(on("pooling_mode_mean_tokens") || on("pooling_mode_cls_token")))
+				fail(cp, "only one pooling mode, mean_tokens or cls_token, is supported");
+			m.pool = on("pooling_mode_mean_tokens") ? Bert::Pool::Mean : Bert::Pool::Cls;
+			pooling = true;
+		} else if (type != "sentence_transformers.models.Transformer") {
+			fail(mp, fmt("module type \"%s\" is not supported", type.c_str()));
+		} else if (!path.empty()) {
+			fail(mp, "the Transformer module must be the folder itself (path \"\")");
+		}
+	}
+	if (!pooling)
+		fail(mp, "no sentence_transformers.models.Pooling module");
+	std::string sp = join(dir, "sentence_bert_config.json");
+	if (exists(sp)) {
+		JsonPtr c = load_json(sp);
+		if (json_object_get(c.j, "max_seq_length") != nullptr)
+			m.seq_len = (size_t)cfg_int(c.j, "max_seq_length", 512, 2, m.cfg.max_pos, sp);
+	}
+}
+
 /* Model from an artifacts directory (model/ + tokenizer/), or from a plain
  * Hugging Face folder (config.json, vocab.txt, weights: then seq_len is
  * min(512, max_position_embeddings) and the text is not cleaned). */
@@ -1292,7 +1357,10 @@ load_model(const std::string &dir, const arxiv_model_opts *o)
 	} else {
 		m->seq_len = (size_t)std::min<int64_t>(512, m->cfg.max_pos);
 		m->lowercase = read_lowercase(dir);
+		read_st_config(*m, dir);
 	}
+	if (o != nullptr && o->max_tokens >= 2)
+		m->seq_len = std::min(m->seq_len, o->max_tokens);
 	{
 		std::string wp = art ? join(mdir, "model.safetensors") : weights_path(dir);
 		auto w = read_weights(wp, true);
@@ -1335,7 +1403,19 @@ run_infer(const Bert &m, const char *const *texts, const size_t *lens, size_t n,
 			if (out != nullptr)
 				topk_fill(f.logits, &order[bt.first], bt.second, k, out);
 			if (emb != nullptr) {
-				at::Tensor p = f.pooled.to(at::kCPU, at::kFloat).contiguous();
+				at::Tensor p = f.pooled;
+				if (m.pool != Bert::Pool::Pooler) {
+					at::Tensor h = f.hidden.to(at::kFloat);
+					if (m.pool == Bert::Pool::Cls) {
+						p = h.select(1, 0);
+					} else {	/* sentence-transformers' Pooling, mean */
+						at::Tensor w = tm.unsqueeze(-1).to(at::kFloat);
+						p = (h * w).sum(1) / at::clamp_min(w.sum(1), 1e-9);
+					}
+				}
+				if (m.normalize)	/* torch.nn.functional.normalize(p=2, eps=1e-12) */
+					p = p / at::clamp_min(p.to(at::kFloat).norm(2, {1}, true), 1e-12);
+				p = p.to(at::kCPU, at::kFloat).contiguous();
 				const float *pp = p.data_ptr<float>();
 				size_t H = (size_t)m.cfg.hidden;
 				for (size_t b = 0; b < bt.second; b++)
@@ -1343,6 +1423,93 @@ run_infer(const Bert &m, const char *const *texts, const size_t *lens, size_t n,
 			}
 		}
 	});
+}
+
+/*
+ * Explanation of one answer (approximate): gradient x input on the word
+ * embeddings of the logit margin of label win over label run, summed over the
+ * hidden size per WordPiece token, the pieces of a word ("##" continuations)
+ * summed into the word, and a word's occurrences summed. The n words of the
+ * largest positive attribution, best first; each shown as the raw text spells
+ * it when it is found there (case-insensitively, in order), else as its pieces.
+ */
+void
+explain_impl(const Bert &m, const char *text, size_t len, int win, int run, size_t n,
+    arxiv_term *out, size_t *n_out)
+{
+	*n_out = 0;
+	if (!m.has_head)
+		fail("", "this model has no classification head");
+	if (win < 0 || run < 0 || (size_t)win >= m.n_labels || (size_t)run >= m.n_labels || n == 0)
+		return;
+	Encoded e = encode(m, &text, &len, 1);
+	size_t L = e.len[0];
+	if (L < 3)
+		return;
+	std::vector<size_t> order{0};
+	at::Tensor ti, tm;
+	make_batch(m, e.ids.data(), e.mask.data(), e.L, e.len, order.data(), 1, ti, tm);
+	at::AutoGradMode grad(true);
+	at::Tensor we = at::embedding(m.word, ti, m.cfg.pad).detach().to(at::kFloat).requires_grad_(true);
+	Fwd f = forward(m, ti, tm, false, true, we);
+	at::Tensor margin = f.logits.select(0, 0)[win] - f.logits.select(0, 0)[run];
+	margin.backward();
+	at::Tensor attr = (we.grad() * we).sum(-1).select(0, 0).to(at::kCPU, at::kFloat).contiguous();
+	const float *a = attr.data_ptr<float>();
+	/* pieces -> words (skipping [CLS] and [SEP]) */
+	std::vector<std::string> words;
+	std::vector<double> w;
+	for (size_t j = 1; j + 1 < L; j++) {
+		const char *pc = arxiv_vocab_piece(m.vocab->v, e.ids[j]);
+		std::string piece = pc ? pc : "";
+		if (piece.size() > 2 && piece[0] == '#' && piece[1] == '#' && !words.empty()) {
+			words.back() += piece.substr(2);
+			w.back() += a[j];
+		} else {
+			words.push_back(piece);
+			w.push_back(a[j]);
+		}
+	}
+	/* the raw spelling, matched in order */
+	std::vector<std::string> shown(words.size());
+	size_t at = 0;
+	for (size_t i = 0; i < words.size(); i++) {
+		const std::string &wd = words[i];
+		shown[i] = wd;
+		if (wd.empty() || wd[0] == '[')
+			continue;
+		for (size_t p = at; p + wd.size() <= len; p++) {
+			size_t q = 0;
+			while (q < wd.size() && tolower((unsigned char)text[p + q]) ==
+			    tolower((unsigned char)wd[q]))
+				q++;
+			if (q == wd.size()) {
+				shown[i].assign(text + p, wd.size());
+				at = p + wd.size();
+				break;
+			}
+		}
+	}
+	/* occurrences summed, by the word's pieces */
+	std::map<std::string, std::pair<double, std::string>> sum;
+	for (size_t i = 0; i < words.size(); i++) {
+		auto &s2 = sum[words[i]];
+		if (s2.second.empty())
+			s2.second = shown[i];
+		s2.first += w[i];
+	}
+	std::vector<std::pair<double, std::string>> best;
+	for (auto &kv : sum)
+		if (kv.second.first > 0 && std::isfinite(kv.second.first))
+			best.push_back({kv.second.first, kv.second.second});
+	std::sort(best.begin(), best.end(), [](const auto &x, const auto &y) {
+		return x.first > y.first || (x.first == y.first && x.second < y.second);
+	});
+	for (size_t i = 0; i < best.size() && i < n; i++) {
+		snprintf(out[i].term, sizeof(out[i].term), "%s", best[i].second.c_str());
+		out[i].weight = (float)best[i].first;
+		(*n_out)++;
+	}
 }
 
 /* ------------------------------------------------------------ training */
@@ -1950,6 +2117,14 @@ plugin_embed(const void *m, const char *const *texts, const size_t *lens, size_t
 }
 
 static int
+plugin_explain(const void *m, const char *text, size_t len, int win, int run, size_t n,
+    struct arxiv_term *out, size_t *n_out, struct arxiv_error *err)
+{
+	return guard(err, [&] { explain_impl(*static_cast<const Bert *>(m), text, len, win, run,
+	    n, out, n_out); });
+}
+
+static int
 plugin_forward_ids(const void *mp, const uint32_t *ids, const uint8_t *mask, size_t n,
     size_t len, float *logits, float *pooled, struct arxiv_error *err)
 {
@@ -1994,6 +2169,7 @@ static const struct arxiv_torch_api plugin_table = {
 	plugin_embed,
 	plugin_forward_ids,
 	plugin_nlabels,
+	plugin_explain,
 };
 
 PLUGIN_API const struct arxiv_torch_api *

@@ -18,6 +18,7 @@
 #include <unistd.h>
 
 #include "bert_plugin.h"
+#include "answer.h"
 
 struct bert_model {
 	const struct arxiv_torch_api *api;
@@ -190,6 +191,16 @@ bert_forward_ids(const struct bert_model *b, const uint32_t *ids, const uint8_t 
     size_t n, size_t len, float *logits, float *pooled, struct arxiv_error *err)
 {
 	return b->api->forward_ids(b->impl, ids, mask, n, len, logits, pooled, err);
+}
+
+int
+bert_explain(const struct bert_model *b, const char *text, size_t len, int win, int run,
+    size_t n, struct arxiv_term *out, size_t *n_out, struct arxiv_error *err)
+{
+	*n_out = 0;
+	if (b->api->explain == NULL)
+		return 0;
+	return b->api->explain(b->impl, text, len, win, run, n, out, n_out, err);
 }
 
 /* ------------------------------------------- the transformer's parameters */

@@ -13,7 +13,7 @@
 
 #include "internal.h"
 
-#define ARXIV_TORCH_ABI 1
+#define ARXIV_TORCH_ABI 2	/* 2: explain */
 #define ARXIV_TORCH_SONAME "libarxiv_torch.so.1"
 #define ARXIV_TORCH_SYMBOL "arxiv_torch_plugin"
 
@@ -35,6 +35,10 @@ struct arxiv_torch_api {
 	int (*forward_ids)(const void *m, const uint32_t *ids, const uint8_t *mask, size_t n,
 	    size_t len, float *logits, float *pooled, struct arxiv_error *err);
 	size_t (*nlabels)(const void *m);
+	/* The n words that weighed most for label win over label run in one raw
+	 * text (gradient x input, approximate): into out, how many into *n_out. */
+	int (*explain)(const void *m, const char *text, size_t len, int win, int run, size_t n,
+	    struct arxiv_term *out, size_t *n_out, struct arxiv_error *err);
 };
 
 typedef const struct arxiv_torch_api *(*arxiv_torch_plugin_fn)(void);

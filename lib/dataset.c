@@ -32,6 +32,10 @@ arxiv_dataset_free(struct arxiv_dataset *d)
 	if (d->text)
 		for (i = 0; i < d->n; i++)
 			free(d->text[i]);
+	if (d->raw)
+		for (i = 0; i < d->n; i++)
+			free(d->raw[i]);
+	free(d->raw);
 	free(d->id);
 	free(d->text);
 	free(d->label);
@@ -92,6 +96,9 @@ grow(struct arxiv_dataset *d, size_t *cap)
 	if ((p = realloc(d->text, c * sizeof(*d->text))) == NULL)
 		return -1;
 	d->text = p;
+	if ((p = realloc(d->raw, c * sizeof(*d->raw))) == NULL)
+		return -1;
+	d->raw = p;
 	if ((p = realloc(d->label, c * sizeof(*d->label))) == NULL)
 		return -1;
 	d->label = p;
@@ -163,6 +170,9 @@ load_jsonl(struct arxiv_dataset *d, FILE *fp, const char *path, int open,
 			goto fail;
 		}
 		d->text[d->n] = strdup(s);
+		/* the raw "text" beside "clean" (the domain check reads raw words) */
+		s = with_clean ? json_string_value(json_object_get(o, "text")) : NULL;
+		d->raw[d->n] = s ? strdup(s) : NULL;
 		if ((s = json_string_value(json_object_get(o, "id"))) == NULL)
 			s = "";
 		d->id[d->n] = strdup(s);

@@ -75,6 +75,8 @@ struct arxiv_dataset {
 	uint64_t *fields;	/* n bitmasks of the paper's fields (0 unknown) */
 	char **id;		/* n arXiv ids */
 	char **text;		/* n texts as trained on (JSONL input), or NULL */
+	char **raw;		/* n raw texts beside cleaned ones ("text" of records with
+				 * "clean"; entries may be NULL), or NULL */
 	char *prep;		/* preprocessing signature of text/ids ("" raw) */
 	/* tensor stream input */
 	size_t seq_len;
@@ -170,6 +172,52 @@ void arxiv_parallel_run(void *(*fn)(void *), void *jobs, size_t size, int n);
 
 /* LaTeX to words (latex.c), the cleaner's "latex" step: 0, or -1 ENOMEM. */
 int text_latex(const char *s, size_t n, struct arxiv_buf *out);
+
+/* ---------------------------------------------------- similar papers */
+
+/*
+ * Vector index backends (lib/index.c's table). A backend is one file and one
+ * row: kind, whether a location is its own (e.g. starts with "postgresql://";
+ * the file backend takes what no other claims), and the operations behind
+ * arxiv_index_*(), with the same contracts. impl is the backend's handle.
+ */
+struct arxiv_index_backend {
+	const char *kind;
+	int (*claims)(const char *location);
+	void *(*open)(const char *location, const struct arxiv_index_opts *o,
+	    struct arxiv_error *err);
+	int (*info)(void *impl, struct arxiv_index_info *out);
+	int (*add)(void *impl, const struct arxiv_vecrec *recs, size_t n, struct arxiv_error *err);
+	int (*commit)(void *impl, struct arxiv_error *err);
+	int (*search)(void *impl, const float *q, size_t k, const char *field, const char *exclude,
+	    struct arxiv_hit *hits, size_t *n, struct arxiv_error *err);
+	int (*get)(void *impl, const char *id, float *v, struct arxiv_hit *meta,
+	    struct arxiv_error *err);
+	void (*close)(void *impl);
+};
+extern const struct arxiv_index_backend arxiv_index_file_backend;
+extern const struct arxiv_index_backend arxiv_index_pgvector_backend;	/* pgstore.c */
+/* Fill a hit with NUL-terminated copies of the sized strings (NULL: "");
+ * 0 or -1 out of memory (then h holds nothing to free). */
+int arxiv_hit_set(struct arxiv_hit *h, float score, const char *id, size_t id_len,
+    const char *title, size_t title_len, const char *field, size_t field_len,
+    const char *categories, size_t categories_len);
+
+/*
+ * Embedder kinds (lib/embedder.c's table): recognised from a directory's files
+ * (claims), loaded into impl with its dimension and identity string.
+ */
+struct arxiv_embedder_kind {
+	const char *kind;
+	int (*claims)(const char *dir);
+	void *(*load)(const char *dir, const struct arxiv_embedder_opts *o, size_t *dim,
+	    char *id, size_t id_size, struct arxiv_error *err);
+	int (*embed)(void *impl, const char *const *texts, const size_t *lens, size_t n,
+	    float *out, struct arxiv_error *err);
+	void (*free)(void *impl);
+};
+extern const struct arxiv_embedder_kind arxiv_embedder_lexical;
+extern const struct arxiv_embedder_kind arxiv_embedder_encoder;	/* encoder.c */
 
 /* The process's umask, read without changing it (atomic.c). */
 mode_t arxiv_umask(void);

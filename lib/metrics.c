@@ -25,6 +25,15 @@ enum { G_ALL, G_SINGLE, G_CROSS, G_N };
 struct group {
 	size_t n, correct, field_hit;
 	size_t *conf;		/* n_labels * n_labels, row = truth */
+	/* the predicted field set against the paper's: sums over papers */
+	double set_p, set_r, set_f;
+	size_t set_exact, abstained;
+};
+
+/* one paper for selective accuracy: its confidence and whether it was right */
+struct sel {
+	float conf;
+	unsigned char hit;
 };
 
 struct arxiv_metrics {
@@ -35,6 +44,8 @@ struct arxiv_metrics {
 	size_t topk_hit[ARXIV_TOPK_MAX];	/* truth within the first i+1 */
 	size_t bin_n[ECE_BINS];
 	double bin_conf[ECE_BINS], bin_hit[ECE_BINS];
+	struct sel *sel;	/* g[G_ALL].n entries */
+	size_t sel_cap;
 };
 
 struct arxiv_metrics *
@@ -76,6 +87,7 @@ arxiv_metrics_free(struct arxiv_metrics *m)
 	free(m->labels);
 	for (i = 0; i < G_N; i++)
 		free(m->g[i].conf);
+	free(m->sel);
 	free(m);
 }
 
@@ -96,9 +108,20 @@ popcount64(uint64_t x)
 	return n;
 }
 
-int
-arxiv_metrics_add(struct arxiv_metrics *m, int truth, const struct arxiv_prediction *p,
-    uint64_t fields)
+static double
+ratio_i(int a, int b)
+{
+	return b > 0 ? (double)a / (double)b : 0;
+}
+
+/*
+ * The common part of arxiv_metrics_add and arxiv_metrics_add_answer: pred_set
+ * is the predicted field set (bit per label), abstained whether the answer was
+ * "none of these".
+ */
+static int
+add(struct arxiv_metrics *m, int truth, const struct arxiv_prediction *p, uint64_t fields,
+    uint64_t pred_set, int abstained)
 {
 	size_t i, k, nl = m->n_labels;
 	int pred, hit, fhit, cross, b;
@@ -110,12 +133,22 @@ arxiv_metrics_add(struct arxiv_metrics *m, int truth, const struct arxiv_predict
 	for (i = 0; i < p->k; i++)
 		if (p->label[i] < 0 || (size_t)p->label[i] >= nl)
 			return -1;
+	if (m->g[G_ALL].n == m->sel_cap) {
+		size_t cap = m->sel_cap ? m->sel_cap * 2 : 1024;
+		struct sel *ns = realloc(m->sel, cap * sizeof(*ns));
+		if (ns == NULL)
+			return -1;
+		m->sel = ns;
+		m->sel_cap = cap;
+	}
 	pred = p->label[0];
 	hit = pred == truth;
 	fhit = in_fields(fields, truth, pred);
 	if (truth < 64)
 		fields |= (uint64_t)1 << truth;
 	cross = popcount64(fields) > 1;
+	if (nl < 64)
+		pred_set &= ((uint64_t)1 << nl) - 1;
 
 	gs[0] = &m->g[G_ALL];
 	gs[1] = &m->g[cross ? G_CROSS : G_SINGLE];
@@ -124,6 +157,15 @@ arxiv_metrics_add(struct arxiv_metrics *m, int truth, const struct arxiv_predict
 		gs[i]->correct += (size_t)hit;
 		gs[i]->field_hit += (size_t)fhit;
 		gs[i]->conf[(size_t)truth * nl + (size_t)pred]++;
+		{
+			int sa = popcount64(pred_set & fields), sb = popcount64(pred_set),
+			    sc = popcount64(fields);
+			gs[i]->set_p += ratio_i(sa, sb);
+			gs[i]->set_r += ratio_i(sa, sc);
+			gs[i]->set_f += ratio_i(2 * sa, sb + sc);
+			gs[i]->set_exact += (size_t)(pred_set == fields);
+			gs[i]->abstained += (size_t)(abstained != 0);
+		}
 	}
 
 	k = p->k < nl ? p->k : nl;
@@ -149,7 +191,28 @@ arxiv_metrics_add(struct arxiv_metrics *m, int truth, const struct arxiv_predict
 	m->bin_n[b]++;
 	m->bin_conf[b] += conf;
 	m->bin_hit[b] += hit;
+	m->sel[m->g[G_ALL].n - 1].conf = (float)conf;
+	m->sel[m->g[G_ALL].n - 1].hit = (unsigned char)hit;
 	return 0;
+}
+
+int
+arxiv_metrics_add(struct arxiv_metrics *m, int truth, const struct arxiv_prediction *p,
+    uint64_t fields)
+{
+	uint64_t set = p && p->k > 0 && p->label[0] >= 0 && p->label[0] < 64 ?
+	    (uint64_t)1 << p->label[0] : 0;
+
+	return add(m, truth, p, fields, set, 0);
+}
+
+int
+arxiv_metrics_add_answer(struct arxiv_metrics *m, int truth, const struct arxiv_answer *a,
+    uint64_t fields)
+{
+	if (a == NULL)
+		return -1;
+	return add(m, truth, &a->p, fields, a->fields, a->abstained);
 }
 
 size_t
@@ -267,6 +330,51 @@ topk_max(const struct arxiv_metrics *m)
 	return m->g[G_ALL].n ? m->min_k : 1;
 }
 
+static int
+cmp_sel(const void *a, const void *b)
+{
+	const struct sel *x = a, *y = b;
+
+	return x->conf > y->conf ? -1 : x->conf < y->conf;
+}
+
+/*
+ * Selective accuracy: the accuracy on the ceil(coverage * n) most confident
+ * papers (the rest abstained), for each of the nc coverages into acc.
+ */
+static int
+selective(const struct arxiv_metrics *m, const double *cov, size_t nc, double *acc)
+{
+	size_t n = m->g[G_ALL].n, i, c, keep, hits;
+	struct sel *s;
+
+	for (c = 0; c < nc; c++)
+		acc[c] = 0;
+	if (n == 0)
+		return 0;
+	if ((s = malloc(n * sizeof(*s))) == NULL)
+		return -1;
+	memcpy(s, m->sel, n * sizeof(*s));
+	qsort(s, n, sizeof(*s), cmp_sel);
+	for (c = 0; c < nc; c++) {
+		double want = cov[c] * (double)n;
+		keep = (size_t)want;
+		if ((double)keep < want - 1e-9)
+			keep++;
+		if (keep < 1)
+			keep = 1;
+		if (keep > n)
+			keep = n;
+		for (i = 0, hits = 0; i < keep; i++)
+			hits += s[i].hit;
+		acc[c] = (double)hits / (double)keep;
+	}
+	free(s);
+	return 0;
+}
+
+static const double coverages[3] = { 0.90, 0.95, 0.99 };
+
 /* Build-or-fail helpers: any allocation failure poisons *bad. */
 static void
 put(json_t *o, const char *key, json_t *v, int *bad)
@@ -298,6 +406,11 @@ group_json(const struct arxiv_metrics *m, const struct group *g, int *bad)
 	put(o, "macro_f1", json_real(ma.f), bad);
 	put(o, "weighted_f1", json_real(wa.f), bad);
 	put(o, "field_set_accuracy", json_real(ratio((double)g->field_hit, (double)g->n)), bad);
+	put(o, "set_precision", json_real(ratio(g->set_p, (double)g->n)), bad);
+	put(o, "set_recall", json_real(ratio(g->set_r, (double)g->n)), bad);
+	put(o, "set_f1", json_real(ratio(g->set_f, (double)g->n)), bad);
+	put(o, "exact_set_accuracy", json_real(ratio((double)g->set_exact, (double)g->n)), bad);
+	put(o, "abstained", json_integer((json_int_t)g->abstained), bad);
 	return o;
 }
 
@@ -372,6 +485,39 @@ arxiv_metrics_json(const struct arxiv_metrics *m, struct arxiv_buf *out)
 	put(o, "single_field", group_json(m, &m->g[G_SINGLE], &bad), &bad);
 	put(o, "cross_listed", group_json(m, &m->g[G_CROSS], &bad), &bad);
 
+	/* the multi-field answers, abstaining, reliability diagram, selective accuracy */
+	put(o, "set_precision", json_real(ratio(g->set_p, (double)g->n)), &bad);
+	put(o, "set_recall", json_real(ratio(g->set_r, (double)g->n)), &bad);
+	put(o, "set_f1", json_real(ratio(g->set_f, (double)g->n)), &bad);
+	put(o, "exact_set_accuracy", json_real(ratio((double)g->set_exact, (double)g->n)), &bad);
+	put(o, "abstained", json_integer((json_int_t)g->abstained), &bad);
+	put(o, "abstain_rate", json_real(ratio((double)g->abstained, (double)g->n)), &bad);
+	{
+		json_t *rel = json_array(), *sa = json_object();
+		double acc[3];
+		for (i = 0; rel && i < ECE_BINS; i++) {
+			json_t *bo = json_object();
+			if (bo == NULL) {
+				bad = 1;
+				break;
+			}
+			put(bo, "lo", json_real((double)i / ECE_BINS), &bad);
+			put(bo, "hi", json_real((double)(i + 1) / ECE_BINS), &bad);
+			put(bo, "count", json_integer((json_int_t)m->bin_n[i]), &bad);
+			put(bo, "confidence", json_real(ratio(m->bin_conf[i], (double)m->bin_n[i])), &bad);
+			put(bo, "accuracy", json_real(ratio(m->bin_hit[i], (double)m->bin_n[i])), &bad);
+			push(rel, bo, &bad);
+		}
+		put(o, "reliability", rel, &bad);
+		if (selective(m, coverages, 3, acc) < 0)
+			bad = 1;
+		for (i = 0; sa && i < 3; i++) {
+			snprintf(key, sizeof(key), "%.2f", coverages[i]);
+			put(sa, key, json_real(acc[i]), &bad);
+		}
+		put(o, "selective_accuracy", sa, &bad);
+	}
+
 	s = bad ? NULL : json_dumps(o, JSON_COMPACT | JSON_REAL_PRECISION(6));
 	json_decref(o);
 	if (s == NULL)
@@ -414,16 +560,19 @@ arxiv_metrics_table(const struct arxiv_metrics *m, struct arxiv_buf *out)
 	r |= arxiv_buf_printf(out, "%-*s %9.4f %9.4f %9.4f %9zu\n", w, "weighted avg",
 	    wa.p, wa.r, wa.f, g->n);
 
-	r |= arxiv_buf_printf(out, "\n%-*s %9s %9s %9s %9s\n", w, "subset", "n", "accuracy",
-	    "macro f1", "field-set");
+	r |= arxiv_buf_printf(out, "\n%-*s %9s %9s %9s %9s %9s %9s %9s %9s\n", w, "subset", "n",
+	    "accuracy", "macro f1", "field-set", "set P", "set R", "set F1", "exact set");
 	for (i = 0; i < G_N; i++) {
 		static const char *const names[G_N] = { "all", "single field", "cross-listed" };
 		struct avg gm, gw;
 
 		averages(m, &m->g[i], &gm, &gw);
-		r |= arxiv_buf_printf(out, "%-*s %9zu %9.4f %9.4f %9.4f\n", w, names[i],
-		    m->g[i].n, ratio((double)m->g[i].correct, (double)m->g[i].n), gm.f,
-		    ratio((double)m->g[i].field_hit, (double)m->g[i].n));
+		r |= arxiv_buf_printf(out, "%-*s %9zu %9.4f %9.4f %9.4f %9.4f %9.4f %9.4f %9.4f\n",
+		    w, names[i], m->g[i].n, ratio((double)m->g[i].correct, (double)m->g[i].n), gm.f,
+		    ratio((double)m->g[i].field_hit, (double)m->g[i].n),
+		    ratio(m->g[i].set_p, (double)m->g[i].n), ratio(m->g[i].set_r, (double)m->g[i].n),
+		    ratio(m->g[i].set_f, (double)m->g[i].n),
+		    ratio((double)m->g[i].set_exact, (double)m->g[i].n));
 	}
 
 	r |= arxiv_buf_printf(out, "\ntop-k accuracy:");
@@ -431,6 +580,25 @@ arxiv_metrics_table(const struct arxiv_metrics *m, struct arxiv_buf *out)
 		r |= arxiv_buf_printf(out, "  %zu: %.4f", i + 1,
 		    ratio((double)m->topk_hit[i], (double)g->n));
 	r |= arxiv_buf_printf(out, "\nexpected calibration error (15 bins): %.4f\n", ece(m));
+	{
+		double acc[3];
+		if (selective(m, coverages, 3, acc) < 0)
+			r = -1;
+		r |= arxiv_buf_printf(out, "selective accuracy (most confident kept):");
+		for (i = 0; i < 3; i++)
+			r |= arxiv_buf_printf(out, "  %.0f%%: %.4f", coverages[i] * 100, acc[i]);
+		r |= arxiv_buf_printf(out, "\nabstained: %zu of %zu\n", g->abstained, g->n);
+		r |= arxiv_buf_printf(out, "\nreliability (confidence bins)\n%-11s %9s %10s %9s\n",
+		    "bin", "count", "mean conf", "accuracy");
+		for (i = 0; i < ECE_BINS; i++) {
+			char h[32];
+			snprintf(h, sizeof(h), "%.3f-%.3f", (double)i / ECE_BINS,
+			    (double)(i + 1) / ECE_BINS);
+			r |= arxiv_buf_printf(out, "%-11s %9zu %10.4f %9.4f\n", h, m->bin_n[i],
+			    ratio(m->bin_conf[i], (double)m->bin_n[i]),
+			    ratio(m->bin_hit[i], (double)m->bin_n[i]));
+		}
+	}
 
 	r |= arxiv_buf_printf(out, "\nconfusion matrix (rows: true, columns: predicted)\n%-*s",
 	    w + 6, "");

@@ -32,7 +32,6 @@
  * warning), so a dead server costs one timeout, not one per metric.
  */
 #include <ctype.h>
-#include <curl/curl.h>
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -50,30 +49,7 @@
 
 #include "arxiv.h"
 
-#define MAX_KEY 250
-#define MAX_PARAM_VALUE 6000
-
-enum { T_OFF, T_FILE, T_REST };
-
-struct arxiv_mlflow {
-	int kind;
-	pthread_mutex_t mu;
-	char run_id[33];
-	char exp_id[32];
-	char *run_name;
-	char *user;
-	long long start_ms;
-	/* file store */
-	char *root;		/* absolute store directory */
-	char *run_dir;		/* root/exp_id/run_id */
-	/* REST */
-	CURL *curl;
-	char *base;		/* scheme://host:port[/prefix] without trailing '/' */
-	char *artifact_uri;
-	struct curl_slist *hdrs;	/* JSON requests: content type (+ token) */
-	struct curl_slist *auth;	/* artifact uploads: the token only */
-	char curl_err[CURL_ERROR_SIZE];
-};
+#include "mlflow_int.h"
 
 static const char *const status_names[] = { "", "RUNNING", "SCHEDULED", "FINISHED", "FAILED",
 	"KILLED" };
@@ -596,300 +572,6 @@ file_copy_one(struct arxiv_mlflow *t, const char *src, const char *rel)
 	return arxiv_atomic_commit(a, NULL);
 }
 
-/* ------------------------------------------------------------------ REST */
-
-struct resp {
-	struct arxiv_buf body;
-};
-
-static size_t
-on_body(char *p, size_t size, size_t nmemb, void *ud)
-{
-	struct resp *r = ud;
-	size_t n = size * nmemb;
-
-	if (r->body.len < (1u << 20) && arxiv_buf_append(&r->body, p, n) < 0)
-		return 0;
-	return n;
-}
-
-/*
- * Reset the handle for one request to url, the reply body into rs. Honours
- * MLflow's client settings: MLFLOW_TRACKING_USERNAME/PASSWORD (basic auth),
- * MLFLOW_TRACKING_TOKEN (bearer, in t->hdrs / t->auth), MLFLOW_TRACKING_INSECURE_TLS.
- */
-static void
-curl_setup(struct arxiv_mlflow *t, const char *url, struct resp *rs, long timeout_s)
-{
-	const char *insecure = getenv("MLFLOW_TRACKING_INSECURE_TLS");
-	const char *user = getenv("MLFLOW_TRACKING_USERNAME");
-	const char *pass = getenv("MLFLOW_TRACKING_PASSWORD");
-
-	curl_easy_reset(t->curl);
-	curl_easy_setopt(t->curl, CURLOPT_URL, url);
-	curl_easy_setopt(t->curl, CURLOPT_WRITEFUNCTION, on_body);
-	curl_easy_setopt(t->curl, CURLOPT_WRITEDATA, rs);
-	curl_easy_setopt(t->curl, CURLOPT_ERRORBUFFER, t->curl_err);
-	curl_easy_setopt(t->curl, CURLOPT_CONNECTTIMEOUT_MS, 2000L);
-	curl_easy_setopt(t->curl, CURLOPT_TIMEOUT, timeout_s);
-	curl_easy_setopt(t->curl, CURLOPT_NOSIGNAL, 1L);
-	if (insecure && strcmp(insecure, "true") == 0) {
-		curl_easy_setopt(t->curl, CURLOPT_SSL_VERIFYPEER, 0L);
-		curl_easy_setopt(t->curl, CURLOPT_SSL_VERIFYHOST, 0L);
-	}
-	if (user && pass) {
-		curl_easy_setopt(t->curl, CURLOPT_HTTPAUTH, CURLAUTH_BASIC);
-		curl_easy_setopt(t->curl, CURLOPT_USERNAME, user);
-		curl_easy_setopt(t->curl, CURLOPT_PASSWORD, pass);
-	}
-	t->curl_err[0] = '\0';
-}
-
-static void
-rest_disable(struct arxiv_mlflow *t, const char *what, const char *why)
-{
-	arxiv_log(ARXIV_LOG_WARN, "mlflow: %s: %s: %s; tracking disabled", t->base, what, why);
-	t->kind = T_OFF;
-}
-
-/*
- * One API call: method "GET" (query already in path) or "POST" with a JSON
- * body (stolen). Returns the parsed reply (new) on HTTP 200; NULL with a
- * warning otherwise (and for transport failures the tracker is disabled).
- * *http gets the status code (0 for transport failures).
- */
-static json_t *
-rest_call(struct arxiv_mlflow *t, const char *method, const char *path, json_t *body,
-    long *http, int quiet_404)
-{
-	struct resp rs = { { 0 } };
-	struct arxiv_buf url = { 0 };
-	char *data = NULL;
-	json_t *reply = NULL;
-	json_error_t je;
-	CURLcode cc;
-	long code = 0;
-
-	if (body) {	/* NULL from a failed json_pack is caught by the callers */
-		data = json_dumps(body, JSON_COMPACT);
-		json_decref(body);
-		if (data == NULL) {
-			arxiv_log(ARXIV_LOG_WARN, "mlflow: %s: cannot encode the request", path);
-			return NULL;
-		}
-	}
-	if (arxiv_buf_printf(&url, "%s/api/2.0/mlflow/%s", t->base, path) < 0) {
-		free(data);
-		return NULL;
-	}
-	curl_setup(t, url.data, &rs, 60);
-	curl_easy_setopt(t->curl, CURLOPT_HTTPHEADER, t->hdrs);
-	if (strcmp(method, "POST") == 0) {
-		curl_easy_setopt(t->curl, CURLOPT_POST, 1L);
-		curl_easy_setopt(t->curl, CURLOPT_POSTFIELDS, data ? data : "{}");
-	}
-	cc = curl_easy_perform(t->curl);
-	if (cc != CURLE_OK) {
-		rest_disable(t, path, t->curl_err[0] ? t->curl_err : curl_easy_strerror(cc));
-		goto out;
-	}
-	curl_easy_getinfo(t->curl, CURLINFO_RESPONSE_CODE, &code);
-	if (code != 200) {
-		if (!(quiet_404 && code == 404)) {
-			json_t *j = json_loadb(rs.body.data ? rs.body.data : "", rs.body.len, 0, &je);
-			const char *msg = json_string_value(json_object_get(j, "message"));
-
-			arxiv_log(ARXIV_LOG_WARN, "mlflow: %s: %s: HTTP %ld%s%.200s", t->base, path, code,
-			    msg ? ": " : "", msg ? msg : "");
-			json_decref(j);
-		}
-		goto out;
-	}
-	reply = json_loadb(rs.body.data ? rs.body.data : "{}", rs.body.len ? rs.body.len : 2, 0,
-	    &je);
-	if (reply == NULL)
-		arxiv_log(ARXIV_LOG_WARN, "mlflow: %s: %s: invalid JSON reply: %s", t->base, path,
-		    je.text);
-out:
-	if (http)
-		*http = code;
-	free(data);
-	arxiv_buf_free(&url);
-	arxiv_buf_free(&rs.body);
-	return reply;
-}
-
-/* scheme://host[:port][/prefix] -> t->base; probe the TCP port. */
-static int
-rest_probe(struct arxiv_mlflow *t)
-{
-	CURLcode cc;
-
-	curl_easy_reset(t->curl);
-	curl_easy_setopt(t->curl, CURLOPT_URL, t->base);
-	curl_easy_setopt(t->curl, CURLOPT_CONNECT_ONLY, 1L);
-	curl_easy_setopt(t->curl, CURLOPT_CONNECTTIMEOUT_MS, 1000L);
-	curl_easy_setopt(t->curl, CURLOPT_NOSIGNAL, 1L);
-	curl_easy_setopt(t->curl, CURLOPT_ERRORBUFFER, t->curl_err);
-	t->curl_err[0] = '\0';
-	cc = curl_easy_perform(t->curl);
-	if (cc != CURLE_OK) {
-		arxiv_log(ARXIV_LOG_WARN, "mlflow: %s: server unreachable (%s); tracking disabled",
-		    t->base, t->curl_err[0] ? t->curl_err : curl_easy_strerror(cc));
-		return -1;
-	}
-	return 0;
-}
-
-static void
-curl_init_once(void)
-{
-	curl_global_init(CURL_GLOBAL_DEFAULT);
-}
-
-static json_t *
-tag(const char *k, const char *v)
-{
-	return json_pack("{s:s,s:s}", "key", k, "value", v);
-}
-
-static int
-rest_start(struct arxiv_mlflow *t, const char *uri, const char *experiment)
-{
-	static pthread_once_t once = PTHREAD_ONCE_INIT;
-	struct arxiv_buf path = { 0 };
-	json_t *r, *req;
-	const char *s;
-	char *esc;
-	long code = 0;
-	size_t n;
-
-	if ((t->base = strdup(uri)) == NULL)
-		return -1;
-	n = strlen(t->base);
-	while (n > 0 && t->base[n - 1] == '/')
-		t->base[--n] = '\0';
-	pthread_once(&once, curl_init_once);
-	if ((t->curl = curl_easy_init()) == NULL)
-		return -1;
-	t->hdrs = curl_slist_append(NULL, "Content-Type: application/json");
-	if (getenv("MLFLOW_TRACKING_TOKEN") && *getenv("MLFLOW_TRACKING_TOKEN")) {
-		struct arxiv_buf h = { 0 };
-
-		if (arxiv_buf_printf(&h, "Authorization: Bearer %s",
-		    getenv("MLFLOW_TRACKING_TOKEN")) == 0) {
-			t->hdrs = curl_slist_append(t->hdrs, h.data);
-			t->auth = curl_slist_append(NULL, h.data);
-		}
-		arxiv_buf_free(&h);
-	}
-	if (rest_probe(t) < 0)
-		return -1;
-
-	/* the experiment: look up by name, else create */
-	esc = curl_easy_escape(t->curl, experiment, 0);
-	arxiv_buf_printf(&path, "experiments/get-by-name?experiment_name=%s", esc ? esc : "");
-	curl_free(esc);
-	r = rest_call(t, "GET", path.data, NULL, &code, 1);
-	arxiv_buf_free(&path);
-	if (t->kind == T_OFF)
-		return -1;
-	s = json_string_value(json_object_get(json_object_get(r, "experiment"), "experiment_id"));
-	if (s == NULL && code == 404) {
-		json_decref(r);
-		r = rest_call(t, "POST", "experiments/create", json_pack("{s:s}", "name", experiment),
-		    &code, 0);
-		s = json_string_value(json_object_get(r, "experiment_id"));
-	}
-	if (s == NULL) {
-		json_decref(r);
-		if (t->kind != T_OFF)
-			arxiv_log(ARXIV_LOG_WARN, "mlflow: %s: cannot get experiment \"%s\"; "
-			    "tracking disabled", t->base, experiment);
-		return -1;
-	}
-	snprintf(t->exp_id, sizeof(t->exp_id), "%s", s);
-	json_decref(r);
-
-	req = json_pack("{s:s,s:s,s:I,s:s,s:[o,o,o,o]}", "experiment_id", t->exp_id,
-	    "run_name", t->run_name, "start_time", (json_int_t)t->start_ms, "user_id", t->user,
-	    "tags", tag("mlflow.runName", t->run_name), tag("mlflow.user", t->user),
-	    tag("mlflow.source.name", program_invocation_short_name),
-	    tag("mlflow.source.type", "LOCAL"));
-	r = rest_call(t, "POST", "runs/create", req, &code, 0);
-	s = json_string_value(json_object_get(json_object_get(json_object_get(r, "run"), "info"),
-	    "run_id"));
-	if (s == NULL || strlen(s) >= sizeof(t->run_id)) {
-		json_decref(r);
-		if (t->kind != T_OFF)
-			arxiv_log(ARXIV_LOG_WARN, "mlflow: %s: cannot create a run; tracking disabled",
-			    t->base);
-		return -1;
-	}
-	snprintf(t->run_id, sizeof(t->run_id), "%s", s);
-	s = json_string_value(json_object_get(json_object_get(json_object_get(r, "run"), "info"),
-	    "artifact_uri"));
-	t->artifact_uri = strdup(s ? s : "");
-	json_decref(r);
-	return 0;
-}
-
-static int
-rest_put_one(struct arxiv_mlflow *t, const char *src, const char *rel)
-{
-	struct arxiv_buf url = { 0 };
-	struct resp rs = { { 0 } };
-	const char *ap = t->artifact_uri + strlen("mlflow-artifacts:");
-	const char *seg, *end;
-	struct stat st;
-	CURLcode cc;
-	long code = 0;
-	FILE *fp;
-	int r = 0;
-
-	/* mlflow-artifacts:/<path> or mlflow-artifacts://host:port/<path> */
-	if (strncmp(ap, "//", 2) == 0 && (ap = strchr(ap + 2, '/')) == NULL)
-		ap = "";
-	while (*ap == '/')
-		ap++;
-	r |= arxiv_buf_printf(&url, "%s/api/2.0/mlflow-artifacts/artifacts/%s", t->base, ap);
-	for (seg = rel; r == 0 && *seg; seg = *end ? end + 1 : end) {
-		char *e;
-
-		end = strchr(seg, '/');
-		if (end == NULL)
-			end = seg + strlen(seg);
-		e = curl_easy_escape(t->curl, seg, (int)(end - seg));
-		r |= e ? arxiv_buf_printf(&url, "/%s", e) : -1;
-		curl_free(e);
-	}
-	if (r < 0 || (fp = fopen(src, "rb")) == NULL || fstat(fileno(fp), &st) < 0) {
-		arxiv_buf_free(&url);
-		arxiv_log(ARXIV_LOG_WARN, "mlflow: %s: cannot read artifact: %s", src, strerror(errno));
-		return 0;	/* skip this file, go on */
-	}
-	curl_setup(t, url.data, &rs, 600);
-	if (t->auth)	/* the bearer token; no JSON content type for the file */
-		curl_easy_setopt(t->curl, CURLOPT_HTTPHEADER, t->auth);
-	curl_easy_setopt(t->curl, CURLOPT_UPLOAD, 1L);
-	curl_easy_setopt(t->curl, CURLOPT_READDATA, fp);
-	curl_easy_setopt(t->curl, CURLOPT_INFILESIZE_LARGE, (curl_off_t)st.st_size);
-	cc = curl_easy_perform(t->curl);
-	fclose(fp);
-	if (cc != CURLE_OK) {
-		rest_disable(t, "artifact upload", t->curl_err[0] ? t->curl_err :
-		    curl_easy_strerror(cc));
-		r = -1;
-	} else if (curl_easy_getinfo(t->curl, CURLINFO_RESPONSE_CODE, &code), code != 200) {
-		arxiv_log(ARXIV_LOG_WARN, "mlflow: %s: artifact %s: HTTP %ld; artifacts not uploaded",
-		    t->base, rel, code);
-		r = -1;
-	}
-	arxiv_buf_free(&url);
-	arxiv_buf_free(&rs.body);
-	return r;
-}
-
 /* ------------------------------------------------------------------ API */
 
 /* The store directory of a file: URI or plain path, or NULL for other schemes. */
@@ -937,7 +619,7 @@ arxiv_mlflow_start(const char *uri, const char *experiment, const char *run_name
 		goto oom;
 	if (strncmp(uri, "http://", 7) == 0 || strncmp(uri, "https://", 8) == 0) {
 		t->kind = T_REST;
-		if (rest_start(t, uri, experiment) < 0)
+		if (mlflow_rest_start(t, uri, experiment) < 0)
 			t->kind = T_OFF;
 	} else if ((dir = file_path(uri)) != NULL && *dir) {
 		t->kind = T_FILE;
@@ -1005,7 +687,7 @@ arxiv_mlflow_param(struct arxiv_mlflow *t, const char *key, const char *value)
 			arxiv_log(ARXIV_LOG_WARN, "mlflow: parameter %s: value is not valid UTF-8; "
 			    "not logged", key);
 		else
-			json_decref(rest_call(t, "POST", "runs/log-parameter", req, NULL, 0));
+			json_decref(mlflow_rest_call(t, "POST", "runs/log-parameter", req, NULL, 0));
 	}
 out:
 	pthread_mutex_unlock(&t->mu);
@@ -1034,7 +716,7 @@ arxiv_mlflow_tag(struct arxiv_mlflow *t, const char *key, const char *value)
 		    value);
 
 		if (req != NULL)
-			json_decref(rest_call(t, "POST", "runs/set-tag", req, NULL, 0));
+			json_decref(mlflow_rest_call(t, "POST", "runs/set-tag", req, NULL, 0));
 	}
 out:
 	pthread_mutex_unlock(&t->mu);
@@ -1067,7 +749,7 @@ arxiv_mlflow_metric(struct arxiv_mlflow *t, const char *key, double value, long 
 		}
 		req = json_pack("{s:s,s:s,s:f,s:I,s:I}", "run_id", t->run_id, "key", key,
 		    "value", value, "timestamp", (json_int_t)now_ms(), "step", (json_int_t)step);
-		r = rest_call(t, "POST", "runs/log-metric", req, NULL, 0);
+		r = mlflow_rest_call(t, "POST", "runs/log-metric", req, NULL, 0);
 		json_decref(r);
 	}
 out:
@@ -1098,7 +780,7 @@ arxiv_mlflow_artifacts(struct arxiv_mlflow *t, const char *dir)
 		    "(artifact URI %.100s; start it with --serve-artifacts); artifacts not uploaded",
 		    t->base, t->artifact_uri);
 	} else {
-		walk(t, dir, "", rest_put_one, 0);
+		walk(t, dir, "", mlflow_rest_put_one, 0);
 	}
 out:
 	pthread_mutex_unlock(&t->mu);
@@ -1122,15 +804,12 @@ arxiv_mlflow_end(struct arxiv_mlflow *t, const char *status)
 			arxiv_log(ARXIV_LOG_WARN, "mlflow: %s: cannot finish the run: %s", t->run_dir,
 			    strerror(errno));
 	} else if (t->kind == T_REST) {
-		json_t *r = rest_call(t, "POST", "runs/update", json_pack("{s:s,s:s,s:I}", "run_id",
+		json_t *r = mlflow_rest_call(t, "POST", "runs/update", json_pack("{s:s,s:s,s:I}", "run_id",
 		    t->run_id, "status", status_names[s], "end_time", (json_int_t)now_ms()), NULL, 0);
 
 		json_decref(r);
 	}
-	if (t->curl)
-		curl_easy_cleanup(t->curl);
-	curl_slist_free_all(t->hdrs);
-	curl_slist_free_all(t->auth);
+	mlflow_rest_free(t);
 	free(t->base);
 	free(t->artifact_uri);
 	free(t->root);

@@ -17,7 +17,7 @@
 
 #include <jansson.h>
 
-#include "fasttext.h"
+#include "answer.h"
 
 struct fast_ctx {
 	struct fast_ctx *next;
@@ -47,12 +47,14 @@ struct arxiv_model {
 	struct fast_ctx *pool;
 	/* bert */
 	struct bert_model *bert;
+	/* fields threshold and domain check (decision.c) */
+	struct dec *dec;
 };
 
 struct arxiv_model_opts
 arxiv_model_default_opts(void)
 {
-	struct arxiv_model_opts o = { "auto", 0, "auto" };
+	struct arxiv_model_opts o = { "auto", 0, "auto", 0 };
 
 	return o;
 }
@@ -93,6 +95,7 @@ arxiv_model_free(struct arxiv_model *m)
 	ft_free(m->ft);
 	arxiv_vocab_free(m->vocab);
 	bert_free(m->bert);
+	dec_free(m->dec);
 	pthread_mutex_destroy(&m->lock);
 	free(m);
 }
@@ -255,6 +258,8 @@ arxiv_model_load(const char *dir, const struct arxiv_model_opts *o, struct arxiv
 	if (load_labels(m, dir, err) < 0)
 		goto fail;
 	if (m->kind->load(m, dir, o ? o : &def, err) < 0)
+		goto fail;
+	if ((m->dec = dec_load(dir, err)) == NULL)
 		goto fail;
 	return m;
 fail:
@@ -547,4 +552,36 @@ arxiv_model_kind_name(size_t i)
 	const struct model_kind *k = model_kind_at(i);
 
 	return k ? k->name : NULL;
+}
+
+/* ------------------------------------------------ for answer.c (answer.h) */
+
+const struct ft_model *
+model_ft(const struct arxiv_model *m)
+{
+	return m->ft;
+}
+
+const struct dec *
+model_dec(const struct arxiv_model *m)
+{
+	return m->dec;
+}
+
+const struct arxiv_clean_params *
+model_clean_params(const struct arxiv_model *m)
+{
+	return m->ft && m->do_clean ? &m->cp : NULL;
+}
+
+const struct bert_model *
+model_bert(const struct arxiv_model *m)
+{
+	return m->bert;
+}
+
+int
+model_text_input(const struct arxiv_model *m)
+{
+	return m->ft != NULL && !m->ft->c.ids && m->vocab == NULL;
 }

@@ -1,29 +1,30 @@
 /*
  * tpe.c - search spaces and samplers for hyperparameter search (arxiv-hpo).
  *
- * The TPE sampler follows Optuna's TPESampler in its default, independent
- * (non-multivariate) mode (optuna/samplers/_tpe/sampler.py and
- * parzen_estimator.py):
+ * The TPE sampler follows Optuna's TPESampler (optuna 5.0,
+ * optuna/samplers/_tpe/sampler.py and parzen_estimator.py) with its defaults:
  *
- * - the first n_startup (10) trials are drawn at random;
- * - observations are the COMPLETE and PRUNED trials (plus RUNNING ones under
- *   the constant liar, with a value of +inf); they are ranked by the key
- *   (-last step, value) (complete trials have step -inf, so they come first),
- *   the best gamma(n) = min(ceil(0.1 n), 25) are "below" (l), the rest "above"
- *   (g), each group in trial order;
+ * - the first n_startup (10) finished trials are drawn at random;
+ * - of the n finished trials (COMPLETE and PRUNED), the best
+ *   gamma(n) = min(ceil(0.1 n), 25) complete ones (then pruned ones ranked by
+ *   (-last step, value)) are "below" (l), the rest "above" (g); trials still
+ *   running join "above" (the constant liar); each group in trial order;
  * - each group is a Parzen estimator: one kernel per observation plus a prior
  *   kernel (mean the middle of the range, sigma the range, weight
  *   prior_weight = 1); observation weights are default_weights(n): 1 for the
  *   25 newest, a linear ramp from 1/n up for older ones;
- * - a kernel's sigma is the larger distance to its neighbours among the sorted
- *   means (prior included, range ends as sentinels; the outermost kernels use
- *   their inner neighbour only: consider_endpoints=False), clipped to
+ * - a kernel's sigma is the larger distance to its neighbours among the
+ *   observations' sorted means (range ends as sentinels; the outermost kernels
+ *   use their inner neighbour only: consider_endpoints=False), clipped to
  *   [range / min(100, n + 2), range] (the "magic clip");
  * - kernels are normals truncated to the range, in log space for log
  *   parameters; integers are discretised (the range widened by step / 2, the
  *   probability of a value is the kernel's mass over its step cell);
  *   categorical kernels put prior_weight / (n + 1) on every choice and 1 more on
  *   the observed one (normalised);
+ * - multivariate (Optuna 5's default for one objective): a kernel is the
+ *   product of its per-parameter components, sampled and weighted jointly;
+ *   independent (multivariate = 0): each parameter on its own;
  * - 24 candidates are drawn from l and the one with the largest
  *   log l(x) - log g(x) is proposed.
  *
@@ -708,21 +709,22 @@ parzen_build(struct parzen *pz, const struct param *p, const double *obs, size_t
 		double range = pz->hi - pz->lo;
 		double minsigma = range / fmin(100.0, 1.0 + (double)n);
 
-		/* sorted means with the range ends as sentinels */
-		for (i = 0; i < n; i++) {
+		/* the observations' sorted means (Optuna 5: without the prior's), the
+		 * range ends as sentinels */
+		for (i = 0; i < n_obs; i++) {
 			m[i].mu = pz->mu[i];
 			m[i].i = i;
 		}
-		qsort(m, n, sizeof(*m), cmp_mu);
-		for (i = 0; i < n; i++) {
+		qsort(m, n_obs, sizeof(*m), cmp_mu);
+		for (i = 0; i < n_obs; i++) {
 			double left = m[i].mu - (i == 0 ? pz->lo : m[i - 1].mu);
-			double right = (i + 1 == n ? pz->hi : m[i + 1].mu) - m[i].mu;
+			double right = (i + 1 == n_obs ? pz->hi : m[i + 1].mu) - m[i].mu;
 			double s = fmax(left, right);
 
-			if (n >= 2) {	/* consider_endpoints=False */
+			if (n_obs >= 2) {	/* consider_endpoints=False */
 				if (i == 0)
 					s = right;
-				else if (i + 1 == n)
+				else if (i + 1 == n_obs)
 					s = left;
 			}
 			pz->sigma[m[i].i] = fmin(fmax(s, minsigma), range);
@@ -734,7 +736,7 @@ parzen_build(struct parzen *pz, const struct param *p, const double *obs, size_t
 	if ((pz->lz = malloc(n * sizeof(double))) == NULL)
 		return -1;
 	for (i = 0; i < n; i++) {
-		pz->lz[i] = log(pz->w[i]) - log_mass((pz->lo - pz->mu[i]) / pz->sigma[i],
+		pz->lz[i] = -log_mass((pz->lo - pz->mu[i]) / pz->sigma[i],
 		    (pz->hi - pz->mu[i]) / pz->sigma[i]);
 		if (pz->step <= 0)
 			pz->lz[i] -= log(pz->sigma[i]) + 0.5 * log(2 * M_PI);
@@ -772,18 +774,6 @@ pick(struct rng *r, const double *w, size_t n)
 }
 
 static double
-parzen_sample(const struct parzen *pz, struct rng *r)
-{
-	size_t k = pick(r, pz->w, pz->n);
-	double z;
-
-	if (pz->kind == ARXIV_PARAM_CATEGORICAL)
-		return (double)pick(r, pz->cat + k * pz->n_choices, pz->n_choices);
-	z = trunc_std(r, (pz->lo - pz->mu[k]) / pz->sigma[k], (pz->hi - pz->mu[k]) / pz->sigma[k]);
-	return to_param(pz, pz->mu[k] + pz->sigma[k] * z);
-}
-
-static double
 logsumexp(const double *v, size_t n)
 {
 	double mx = -INFINITY, s = 0;
@@ -799,22 +789,23 @@ logsumexp(const double *v, size_t n)
 	return mx + log(s);
 }
 
-/* log density (mass, for ints and categories) of a parameter value x. */
-static double
-parzen_logpdf(const struct parzen *pz, double x, double *tmp)
+/* tmp[k] = log of kernel k's density (mass, for ints and categories) at x,
+ * without its mixture weight. */
+static void
+parzen_comp(const struct parzen *pz, double x, double *tmp)
 {
 	size_t k;
 
 	if (pz->kind == ARXIV_PARAM_CATEGORICAL) {
 		for (k = 0; k < pz->n; k++)
-			tmp[k] = log(pz->w[k]) + log(pz->cat[k * pz->n_choices + (size_t)x]);
-		return logsumexp(tmp, pz->n);
+			tmp[k] = log(pz->cat[k * pz->n_choices + (size_t)x]);
+		return;
 	}
 	if (pz->step > 0) {
 		for (k = 0; k < pz->n; k++)
 			tmp[k] = pz->lz[k] + log_mass((x - pz->step / 2 - pz->mu[k]) / pz->sigma[k],
 			    (x + pz->step / 2 - pz->mu[k]) / pz->sigma[k]);
-		return logsumexp(tmp, pz->n);
+		return;
 	}
 	if (pz->kind == ARXIV_PARAM_LOGUNIFORM)
 		x = log(x);
@@ -823,7 +814,30 @@ parzen_logpdf(const struct parzen *pz, double x, double *tmp)
 
 		tmp[k] = pz->lz[k] - 0.5 * z * z;
 	}
+}
+
+/* log density of the mixture at x */
+static double
+parzen_logpdf(const struct parzen *pz, double x, double *tmp)
+{
+	size_t k;
+
+	parzen_comp(pz, x, tmp);
+	for (k = 0; k < pz->n; k++)
+		tmp[k] += log(pz->w[k]);
 	return logsumexp(tmp, pz->n);
+}
+
+/* a draw from kernel k */
+static double
+parzen_sample_k(const struct parzen *pz, size_t k, struct rng *r)
+{
+	double z;
+
+	if (pz->kind == ARXIV_PARAM_CATEGORICAL)
+		return (double)pick(r, pz->cat + k * pz->n_choices, pz->n_choices);
+	z = trunc_std(r, (pz->lo - pz->mu[k]) / pz->sigma[k], (pz->hi - pz->mu[k]) / pz->sigma[k]);
+	return to_param(pz, pz->mu[k] + pz->sigma[k] * z);
 }
 
 /* ------------------------------------------------------------- samplers */
@@ -839,6 +853,7 @@ arxiv_sampler_default_params(void)
 	p.n_ei_candidates = 24;
 	p.prior_weight = 1.0;
 	p.constant_liar = 1;
+	p.multivariate = 1;
 	p.seed = 42;
 	return p;
 }
@@ -893,14 +908,19 @@ cmp_size(const void *a, const void *b)
 	return x < y ? -1 : x > y;
 }
 
-int
-arxiv_sampler_suggest(const struct arxiv_space *s, const struct arxiv_sampler_params *sp,
-    const struct arxiv_trial *trials, size_t n_trials, uint64_t number, double *x)
+/*
+ * Optuna 5's split (_split_trials): n counts the finished (complete and
+ * pruned) trials; the best gamma(n) complete trials (then pruned ones by
+ * (-last step, value)) are "below"; the rest and the running trials (the
+ * constant liar) are "above"; each group in trial order. below[0..*nb) and
+ * above in below[*nb..*nb+*na).
+ */
+static int
+split(const struct arxiv_trial *trials, size_t n_trials, int liar, size_t *idx, size_t *nb,
+    size_t *na, size_t *n_fin)
 {
-	struct obs *o = NULL;
-	size_t *below = NULL, n = 0, n_below, i, j, k;
-	double *vb = NULL, *va = NULL, *tmp = NULL;
-	int rc = -1;
+	struct obs *o;
+	size_t i, n = 0, nrun = 0, n_below;
 
 	if ((o = malloc((n_trials + 1) * sizeof(*o))) == NULL)
 		return -1;
@@ -920,94 +940,253 @@ arxiv_sampler_suggest(const struct arxiv_space *s, const struct arxiv_sampler_pa
 				o[n].k2 = isnan(t->steps[t->n_steps - 1]) ? INFINITY :
 				    t->steps[t->n_steps - 1];
 			} else {
-				o[n].k1 = INFINITY;
+				o[n].k1 = 1;
 				o[n].k2 = 0;
 			}
-			break;
-		case ARXIV_TRIAL_RUNNING:
-			if (!sp->constant_liar)
-				continue;
-			o[n].k1 = -INFINITY;
-			o[n].k2 = INFINITY;
 			break;
 		default:
 			continue;
 		}
 		o[n++].trial = i;
 	}
-
-	if (!sp->tpe || n < (size_t)sp->n_startup) {
-		struct rng r;
-
-		for (j = 0; j < s->n; j++) {
-			rng_seed(&r, sp->seed, number, j);
-			x[j] = sample_random(&s->p[j], &r);
-		}
-		free(o);
-		return 0;
-	}
-
+	*n_fin = n;
 	n_below = (size_t)ceil(0.1 * (double)n);
 	if (n_below > 25)
 		n_below = 25;
-	qsort(o, n, sizeof(*o), cmp_obs);
-	if ((below = malloc((n + 1) * sizeof(size_t))) == NULL ||
-	    (vb = malloc((n + 1) * sizeof(double))) == NULL ||
-	    (va = malloc((n + 1) * sizeof(double))) == NULL ||
-	    (tmp = malloc((n + 2) * sizeof(double))) == NULL)
-		goto out;
-	/* both groups in trial (chronological) order */
+	qsort(o, n, sizeof(*o), cmp_obs);	/* complete (k1 = -inf) first, by value */
 	for (i = 0; i < n; i++)
-		below[i] = o[i].trial;
-	qsort(below, n_below, sizeof(size_t), cmp_size);
-	qsort(below + n_below, n - n_below, sizeof(size_t), cmp_size);
+		idx[i] = o[i].trial;
+	if (liar)
+		for (i = 0; i < n_trials; i++)
+			if (trials[i].state == ARXIV_TRIAL_RUNNING)
+				idx[n + nrun++] = i;
+	*nb = n_below;
+	*na = n - n_below + nrun;
+	qsort(idx, *nb, sizeof(size_t), cmp_size);
+	qsort(idx + *nb, *na, sizeof(size_t), cmp_size);
+	free(o);
+	return 0;
+}
 
-	for (j = 0; j < s->n; j++) {
-		const struct param *p = &s->p[j];
-		struct parzen l, g;
-		struct rng r;
-		size_t nb = 0, na = 0;
-		double best = -INFINITY, bx = 0;
-		int ncand = sp->n_ei_candidates > 0 ? sp->n_ei_candidates : 24;
+/* l and g of every parameter from the history (after the start-up trials). */
+struct lg {
+	size_t d;
+	struct parzen *l, *g;
+	size_t n_fin;
+};
 
-		for (i = 0; i < n; i++) {
-			const struct arxiv_trial *t = &trials[below[i]];
-			double v = t->x[j];
+static void
+lg_free(struct lg *m)
+{
+	size_t j;
+
+	if (m->l && m->g)
+		for (j = 0; j < m->d; j++) {
+			parzen_free(&m->l[j]);
+			parzen_free(&m->g[j]);
+		}
+	free(m->l);
+	free(m->g);
+}
+
+static int
+lg_build(struct lg *m, const struct arxiv_space *s, const struct arxiv_sampler_params *sp,
+    const struct arxiv_trial *trials, size_t n_trials)
+{
+	size_t *idx, nb, na, i, j, d = s->n;
+	double *vb = NULL, *va = NULL;
+	int rc = -1;
+
+	memset(m, 0, sizeof(*m));
+	m->d = d;
+	if ((idx = malloc((n_trials + 1) * sizeof(size_t))) == NULL)
+		return -1;
+	if (split(trials, n_trials, sp->constant_liar, idx, &nb, &na, &m->n_fin) < 0)
+		goto out;
+	/* the joint (multivariate) mode skips trials without every parameter */
+	if (sp->multivariate) {
+		size_t w = 0, nb0 = nb;
+
+		for (i = 0; i < nb0 + na; i++) {
+			int ok = 1;
+
+			for (j = 0; j < d; j++)
+				if (!isfinite(trials[idx[i]].x[j]))
+					ok = 0;
+			if (ok)
+				idx[w++] = idx[i];
+			else if (i < nb0)
+				nb--;
+		}
+		na = w - nb;
+	}
+	if ((vb = malloc((nb + 1) * sizeof(double))) == NULL ||
+	    (va = malloc((na + 1) * sizeof(double))) == NULL ||
+	    (m->l = calloc(d, sizeof(*m->l))) == NULL || (m->g = calloc(d, sizeof(*m->g))) == NULL)
+		goto out;
+	for (j = 0; j < d; j++) {
+		size_t cb = 0, ca = 0;
+
+		for (i = 0; i < nb + na; i++) {
+			double v = trials[idx[i]].x[j];
 
 			if (!isfinite(v))
-				continue;	/* not set in that trial */
-			if (i < n_below)
-				vb[nb++] = v;
+				continue;	/* not set in that trial (independent mode) */
+			if (i < nb)
+				vb[cb++] = v;
 			else
-				va[na++] = v;
+				va[ca++] = v;
 		}
-		if (parzen_build(&l, p, vb, nb, sp->prior_weight) < 0 ||
-		    parzen_build(&g, p, va, na, sp->prior_weight) < 0) {
-			parzen_free(&l);
-			parzen_free(&g);
+		if (parzen_build(&m->l[j], &s->p[j], vb, cb, sp->prior_weight) < 0 ||
+		    parzen_build(&m->g[j], &s->p[j], va, ca, sp->prior_weight) < 0)
 			goto out;
-		}
-		rng_seed(&r, sp->seed, number, j);
-		for (k = 0; k < (size_t)ncand; k++) {
-			double c = parzen_sample(&l, &r);
-			double score = parzen_logpdf(&l, c, tmp) - parzen_logpdf(&g, c, tmp);
-
-			if (k == 0 || score > best) {
-				best = score;
-				bx = c;
-			}
-		}
-		x[j] = bx;
-		parzen_free(&l);
-		parzen_free(&g);
 	}
 	rc = 0;
 out:
-	free(o);
-	free(below);
+	free(idx);
 	free(vb);
 	free(va);
+	return rc;
+}
+
+/* log l(x) - log g(x): jointly, or the sum over the parameters (independent). */
+static double
+lg_score(const struct lg *m, int multivariate, const double *x, double *tmp, double *acc_l,
+    double *acc_g)
+{
+	size_t i, j;
+	double sc = 0;
+
+	if (!multivariate) {
+		for (j = 0; j < m->d; j++)
+			sc += parzen_logpdf(&m->l[j], x[j], tmp) - parzen_logpdf(&m->g[j], x[j], tmp);
+		return sc;
+	}
+	for (i = 0; i < m->l[0].n; i++)
+		acc_l[i] = log(m->l[0].w[i]);
+	for (i = 0; i < m->g[0].n; i++)
+		acc_g[i] = log(m->g[0].w[i]);
+	for (j = 0; j < m->d; j++) {
+		parzen_comp(&m->l[j], x[j], tmp);
+		for (i = 0; i < m->l[j].n; i++)
+			acc_l[i] += tmp[i];
+		parzen_comp(&m->g[j], x[j], tmp);
+		for (i = 0; i < m->g[j].n; i++)
+			acc_g[i] += tmp[i];
+	}
+	return logsumexp(acc_l, m->l[0].n) - logsumexp(acc_g, m->g[0].n);
+}
+
+static size_t
+lg_nmax(const struct lg *m)
+{
+	size_t j, n = 1;
+
+	for (j = 0; j < m->d; j++) {
+		if (m->l[j].n > n)
+			n = m->l[j].n;
+		if (m->g[j].n > n)
+			n = m->g[j].n;
+	}
+	return n;
+}
+
+int
+arxiv_sampler_logratio(const struct arxiv_space *s, const struct arxiv_sampler_params *sp,
+    const struct arxiv_trial *trials, size_t n_trials, const double *x, double *out)
+{
+	struct lg m;
+	double *tmp = NULL, *al = NULL, *ag = NULL;
+	size_t n;
+	int rc = -1;
+
+	if (lg_build(&m, s, sp, trials, n_trials) < 0)
+		goto out;
+	n = lg_nmax(&m) + 1;
+	if ((tmp = malloc(n * sizeof(double))) == NULL || (al = malloc(n * sizeof(double))) == NULL ||
+	    (ag = malloc(n * sizeof(double))) == NULL)
+		goto out;
+	*out = lg_score(&m, sp->multivariate, x, tmp, al, ag);
+	rc = 0;
+out:
+	lg_free(&m);
 	free(tmp);
+	free(al);
+	free(ag);
+	return rc;
+}
+
+int
+arxiv_sampler_suggest(const struct arxiv_space *s, const struct arxiv_sampler_params *sp,
+    const struct arxiv_trial *trials, size_t n_trials, uint64_t number, double *x)
+{
+	struct lg m;
+	struct rng r;
+	size_t i, j, k, d = s->n, n;
+	double *tmp = NULL, *al = NULL, *ag = NULL, *cand = NULL, best = -INFINITY, sc;
+	int rc = -1, ncand = sp->n_ei_candidates > 0 ? sp->n_ei_candidates : 24;
+
+	memset(&m, 0, sizeof(m));
+	if (sp->tpe && lg_build(&m, s, sp, trials, n_trials) < 0)
+		goto out;
+	if (!sp->tpe || m.n_fin < (size_t)sp->n_startup) {
+		for (j = 0; j < d; j++) {
+			rng_seed(&r, sp->seed, number, j);
+			x[j] = sample_random(&s->p[j], &r);
+		}
+		rc = 0;
+		goto out;
+	}
+	n = lg_nmax(&m) + 1;
+	if ((tmp = malloc(n * sizeof(double))) == NULL || (al = malloc(n * sizeof(double))) == NULL ||
+	    (ag = malloc(n * sizeof(double))) == NULL ||
+	    (cand = malloc((size_t)ncand * (d + 1) * sizeof(double))) == NULL)
+		goto out;
+	if (!sp->multivariate) {
+		/* each parameter on its own: 24 candidates from l_j, best log l_j - log g_j */
+		for (j = 0; j < d; j++) {
+			double bx = 0;
+
+			best = -INFINITY;
+			rng_seed(&r, sp->seed, number, j);
+			for (k = 0; k < (size_t)ncand; k++) {
+				double c = parzen_sample_k(&m.l[j], pick(&r, m.l[j].w, m.l[j].n), &r);
+
+				sc = parzen_logpdf(&m.l[j], c, tmp) - parzen_logpdf(&m.g[j], c, tmp);
+				if (k == 0 || sc > best) {
+					best = sc;
+					bx = c;
+				}
+			}
+			x[j] = bx;
+		}
+		rc = 0;
+		goto out;
+	}
+	/* joint: pick a kernel of l, draw each parameter from its component */
+	rng_seed(&r, sp->seed, number, 0xffffffffULL);
+	for (k = 0; k < (size_t)ncand; k++) {
+		size_t kk = pick(&r, m.l[0].w, m.l[0].n);
+
+		for (j = 0; j < d; j++)
+			cand[k * d + j] = parzen_sample_k(&m.l[j], kk, &r);
+	}
+	for (k = 0, i = 0; k < (size_t)ncand; k++) {
+		sc = lg_score(&m, 1, cand + k * d, tmp, al, ag);
+		if (k == 0 || sc > best) {
+			best = sc;
+			i = k;
+		}
+	}
+	for (j = 0; j < d; j++)
+		x[j] = cand[i * d + j];
+	rc = 0;
+out:
+	lg_free(&m);
+	free(tmp);
+	free(al);
+	free(ag);
+	free(cand);
 	return rc;
 }
 

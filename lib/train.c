@@ -37,7 +37,7 @@
 
 #include <jansson.h>
 
-#include "fasttext.h"
+#include "answer.h"
 
 /* Defaults common to every kind, then each kind's own (the fast model's are
  * ft_default_params in fasttext.c, the transformer's bert_default_params). */
@@ -464,6 +464,9 @@ fast_train(const struct arxiv_train_params *p, const struct arxiv_dataset *train
 	}
 	if (ft_train(p, &train, &val, tmp, val_out, &best, &m, err) < 0)
 		goto out;
+	/* the fields threshold and the domain check (decision.c) */
+	if (dec_train(p, ids ? NULL : train0, val0, val_out, tmp, err) < 0)
+		goto out;
 
 	/* tokenizer/ */
 	if (mkdir_in(tmp, "tokenizer", err) < 0)
@@ -534,6 +537,8 @@ bert_train_kind(const struct arxiv_train_params *p, const struct arxiv_dataset *
 {
 	(void)test_metrics;
 	if (bert_train(p, train, val, tmp, val_out, err) < 0)
+		return -1;
+	if (dec_train(p, NULL, val, val_out, tmp, err) < 0)
 		return -1;
 	if (p->test)
 		arxiv_log(ARXIV_LOG_WARN, "test metrics of transformer models: use arxiv-eval");

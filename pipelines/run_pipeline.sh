@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # run_pipeline.sh - the main job: arXiv dump -> map -> clean -> split -> (tok) ->
-# train -> eval -> a running arxiv-serve on the new artifacts.
+# train -> eval -> embed + index (similar papers) -> a running arxiv-serve on the
+# new artifacts and index.
 #
 # Every stage writes to a temporary name and renames it into place. A stage is
 # keyed on what it reads and how it runs: WORKDIR/NAME.stamp holds a hash of the
@@ -22,8 +23,9 @@ synopsis() {
 	cat <<EOF
 usage: $prog [--data FILE[,FILE...]]... [--workdir DIR] [--artifacts DIR]
        [--model fast|bert] [--vocab FILE] [--bert-init DIR] [--bert-config FILE]
-       [--limit N] [--seed N] [--tune N] [--listen HOST:PORT] [--no-serve] [--skip-download]
-       [--force] [--sshlogin HOSTS] [--help]
+       [--limit N] [--seed N] [--tune N] [--embed-model DIR] [--dsn DSN] [--no-index]
+       [--listen HOST:PORT] [--no-serve] [--skip-download] [--force] [--sshlogin HOSTS]
+       [--help]
 EOF
 }
 usage() {
@@ -43,6 +45,12 @@ usage() {
   --seed N               seed of the split and the training (default: 42)
   --tune N               search the training parameters with N arxiv-hpo trials
                          (TPE) instead of one training (default: 0, no search)
+  --embed-model DIR      embed the papers for similar-paper search with this
+                         encoder folder (default: a lexical embedder learnt from
+                         the corpus into WORKDIR/embedder)
+  --dsn DSN              index them in PostgreSQL + pgvector (arxiv-index -d)
+                         instead of the local file WORKDIR/papers.axi
+  --no-index             skip the embedding-storage stage
   --listen HOST:PORT     where to serve the new model (default: 127.0.0.1:8000)
   --no-serve             stop after the evaluation
   --skip-download        fail instead of downloading when --data is not given
@@ -66,13 +74,13 @@ if [ -x "$top/build/bin/arxiv-map" ]; then
 fi
 
 data=() workdir=$default_workdir artifacts='' model=fast vocab='' bert_init='' bert_config=''
-limit=0 seed=42 tune=0 listen=127.0.0.1:8000 serve=1 download=1 force=0 sshlogin=''
+limit=0 seed=42 tune=0 listen=127.0.0.1:8000 serve=1 download=1 force=0 sshlogin='' embed_model='' dsn='' index=1
 while [ $# -gt 0 ]; do
 	# --option=VALUE is --option VALUE
 	case $1 in --*=*) set -- "${1%%=*}" "${1#*=}" "${@:2}" ;; esac
 	# an option that takes a value needs one, and the next option is not one
 	case $1 in
-	--data|--workdir|--artifacts|--model|--vocab|--bert-init|--bert-config|--limit|--seed|--tune|--listen|--sshlogin)
+	--data|--workdir|--artifacts|--model|--vocab|--bert-init|--bert-config|--limit|--seed|--tune|--listen|--sshlogin|--embed-model|--dsn)
 		if [ $# -lt 2 ] || [ -z "$2" ] || [ "${2#--}" != "$2" ]; then
 			usage_error "$1: option requires an argument"
 		fi ;;
@@ -89,6 +97,9 @@ while [ $# -gt 0 ]; do
 	--seed) seed=$2; shift ;;
 	--tune) tune=$2; shift ;;
 	--listen) listen=$2; shift ;;
+	--embed-model) embed_model=$2; shift ;;
+	--dsn) dsn=$2; shift ;;
+	--no-index) index=0 ;;
 	--no-serve) serve=0 ;;
 	--skip-download) download=0 ;;
 	--force) force=1 ;;
@@ -269,8 +280,66 @@ do_eval() {
 stage eval "$report" "$artifacts/metadata/artifact.json" "$split/test.jsonl" "$(command -v arxiv-eval)"
 cat "$workdir/report.txt" >&2
 
-# 7. serve the new artifacts (foreground; SIGTERM stops it cleanly)
+# 6b. explore: corpus statistics of the mapped dump (parallel blocks merged) and the
+# static HTML report with plots (arxiv-report; served at /report/), the original's notebook
+stats=$workdir/stats.json
+do_stats() {
+	parallel --pipe --block 16M arxiv-stats -p ${vocab:+-v "$vocab"} < "$mapped" | arxiv-stats -M > "$1.tmp"
+	mv "$1.tmp" "$1"
+}
+stage stats "$stats" "$mapped" "$(command -v arxiv-stats)" -- "vocab=$vocab"
+do_explore() { arxiv-report -o "$workdir/report" "$stats" "$report"; summary=$1; }
+if command -v gnuplot > /dev/null; then
+	stage explore "$workdir/report/index.html" "$stats" "$report" "$(command -v arxiv-report)"
+else
+	echo "$prog: explore: gnuplot not found (pipelines/install-deps.sh installs it): no report" >&2
+fi
+
+# 7. embedding storage: every paper's vector in an index for similar-paper search
+# (the lexical embedder learnt from the corpus, or --embed-model; the local index
+# file, or PostgreSQL with --dsn). A new embedder means a new index: the file is
+# built afresh and renamed over the old one.
+serve_index=()
+if [ "$index" -eq 1 ]; then
+	embedder=${embed_model:-$workdir/embedder}
+	if [ -z "$embed_model" ]; then
+		do_embedder() {
+			arxiv-embed --learn "$embedder" "$mapped" 2> "$workdir/embedder.log" ||
+				{ cat "$workdir/embedder.log" >&2; die "arxiv-embed --learn failed"; }
+			summary=$embedder
+		}
+		stage embedder "$embedder/embedder.json" "$mapped" "$(command -v arxiv-embed)"
+	fi
+	vectors=$workdir/vectors.bin
+	do_vectors() {
+		arxiv-embed -e "$embedder" "$mapped" > "$1.tmp"
+		mv "$1.tmp" "$1"
+		summary="$(stat -c %s "$1") bytes"
+	}
+	stage vectors "$vectors" "$mapped" "$embedder/embedder.json" "$(command -v arxiv-embed)"
+	if [ -n "$dsn" ]; then
+		do_index() {
+			arxiv-index -d "$dsn" "$vectors"
+			date -u +%FT%TZ > "$1"
+			summary=postgresql
+		}
+		stage index "$workdir/pgindex.done" "$vectors" "$(command -v arxiv-index)" -- "dsn=$dsn"
+		serve_index=(-d "$dsn")
+	else
+		do_index() {
+			rm -f "$1.new"
+			arxiv-index -o "$1.new" "$vectors" 2> "$workdir/index.log" ||
+				{ cat "$workdir/index.log" >&2; die "arxiv-index failed"; }
+			mv "$1.new" "$1"
+			summary=$1
+		}
+		stage index "$workdir/papers.axi" "$vectors" "$(command -v arxiv-index)"
+		serve_index=(-i "$workdir/papers.axi")
+	fi
+fi
+
+# 8. serve the new artifacts (foreground; SIGTERM stops it cleanly)
 if [ "$serve" -eq 1 ]; then
 	echo "$prog: serving $artifacts on http://$listen/" >&2
-	exec arxiv-serve -m "$artifacts" -l "$listen"
+	exec arxiv-serve -m "$artifacts" "${serve_index[@]}" -l "$listen" -R "$workdir/report"
 fi

@@ -95,6 +95,15 @@ need_hf() {
 	assert_status 0
 	[ "${#lines[@]}" -eq 20 ]
 	echo "${lines[0]}" | jq -e '.top_k | length == 3' >/dev/null
+	# explanations (gradient x input on the embeddings, approximate): words of the input
+	run arxiv-predict -m art --explain 3 <<<"We prove the Quantum energy of a black hole and a Neural network"
+	assert_status 0
+	echo "$output" | jq -e '.explanation | length >= 1 and length <= 3' >/dev/null
+	echo "$output" | jq -e '[.explanation[].weight] | . == (sort | reverse) and all(. > 0)' >/dev/null
+	for t in $(echo "$output" | jq -r '.explanation[].term'); do
+		grep -qw -- "$t" <<<"We prove the Quantum energy of a black hole and a Neural network" ||
+			{ echo "term $t is not a word of the input"; return 1; }
+	done
 }
 
 @test "a transformer model of cleaned text makes its cleaner once, not per predict call" {

@@ -3,7 +3,7 @@
 # jansson, parallel == serial on real records, the man page examples.
 load helper
 
-USAGE="usage: arxiv-clean [-f field | --field=field] [-p | --plain] [-n bytes | --truncate=bytes] [-s file | --stopwords=file] [-l lang | --stem-lang=lang] [-N | --no-nfkc] [-L | --no-latex] [-F | --no-filter] [-W | --no-space] [-C | --no-casefold] [-S | --no-stop] [-T | --no-stem] [-P | --signature] [-J | --jansson] [-k | --keep-going] [file ...]"
+USAGE="usage: arxiv-clean [-f field | --field=field] [-p | --plain] [-n bytes | --truncate=bytes] [--stopwords=file] [-l lang | --stem-lang=lang] [-N | --no-nfkc] [-L | --no-latex] [-F | --no-filter] [-W | --no-space] [-C | --no-casefold] [-S | --no-stop] [-T | --no-stem] [-P | --signature] [-J | --jansson] [-k | --keep-going] [file ...]"
 SIG="v1 nfkc,latex,filter,space,lower,stop,stem trunc=0 stem=english stop=default"
 
 # jsonl_norm [KEYS...] < in: each record re-encoded (escapes decoded), or only
@@ -197,14 +197,14 @@ for l in sys.stdin:
 
 @test "arxiv-clean -s: custom stop words, hashed into the signature; missing lists fail" {
 	printf '# mine\nfoo\nbar\n' > stop.txt
-	run arxiv-clean -p -s stop.txt <<< 'foo and the bar'
+	run arxiv-clean -p --stopwords stop.txt <<< 'foo and the bar'
 	assert_success "and the"
-	run arxiv-clean -P -s stop.txt
+	run arxiv-clean -P --stopwords stop.txt
 	assert_success
 	[[ "$output" =~ ^v1\ .*\ stop=[0-9a-f]{16}$ ]]
-	run arxiv-clean -P -s "$ARXIV_DATADIR/stopwords.txt"
+	run arxiv-clean -P --stopwords "$ARXIV_DATADIR/stopwords.txt"
 	[[ "$output" =~ stop=[0-9a-f]{16}$ ]]
-	run arxiv-clean -s nonexistent.txt < /dev/null
+	run arxiv-clean --stopwords nonexistent.txt < /dev/null
 	assert_failure "arxiv-clean: nonexistent.txt: cannot open stop-word list: No such file or directory"
 	ARXIV_DATADIR=/nonexistent run arxiv-clean < /dev/null
 	assert_failure "arxiv-clean: /nonexistent/stopwords.txt: cannot open stop-word list: No such file or directory"

@@ -4,7 +4,7 @@
 # both output formats, JSONL input with ids, bad lines, the man page examples.
 load helper
 
-USAGE="usage: arxiv-embed {-m dir | --model=dir} [-f bin|jsonl | --format=bin|jsonl] [-b batch | --batch=batch] [-D device | --device=device] [-j threads | --jobs=threads] [-k | --keep-going] [file ...]"
+USAGE="usage: arxiv-embed [-m dir | --model=dir] [-e dir | --embedder=dir] [--learn=dir] [--dim=n] [--max-tokens=n] [-f bin|jsonl | --format=bin|jsonl] [-b batch | --batch=batch] [-D device | --device=device] [-j threads | --jobs=threads] [-k | --keep-going] [file ...]"
 FIX="$TOP/tests/fixtures/tiny-bert"
 
 # The fixture as arxiv artifacts (what arxiv-train -M bert writes), seq_len 24
@@ -40,7 +40,7 @@ need_torch() {
 	assert_status 2
 	run arxiv-embed
 	assert_status 2
-	[ "${lines[0]}" = "arxiv-embed: no model: -m dir is required" ]
+	[ "${lines[0]}" = "arxiv-embed: no model: -m dir, -e dir or --learn dir is required" ]
 }
 
 @test "arxiv-embed --version" {
@@ -165,7 +165,8 @@ need_torch() {
 		assert_status 0
 		n=$((n + 1))
 	done < <(man_examples man1/arxiv-embed.1)
-	[ "$n" -eq 3 ]
+	[ "$n" -eq 5 ]
+	[ "$(arxiv-index -o p.axi papers.vec 2>&1)" = "arxiv-index: p.axi: 2 papers (2 read), 256 dimensions, embedder $(jq -r .identity emb/embedder.json)" ]
 	[ "$(wc -l <vectors.jsonl)" -eq 2 ]
 	[ "$(stat -c %s vectors.bin)" -eq $((32 + 2 * 32 * 4)) ]
 }

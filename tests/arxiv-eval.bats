@@ -25,12 +25,15 @@ need_model() {
 	[ -d "$MODEL" ] || skip "no model: arxiv-train not built in $ARXIV_BUILD/bin"
 }
 
-# The report without "ece" and the table without its ECE line: those depend on
-# the trained probabilities, everything else only on the predicted labels.
 USAGE="usage: arxiv-eval {-m dir | --model=dir} [-k | --keep-going] [-t | --table] [-j threads | --jobs=threads] [-K k | --top-k=k] [-o report | --output=report] [file ...]"
 
+# The report without "ece", "reliability" and "selective_accuracy", and the
+# table without those lines: they depend on the trained probabilities to the
+# last digit, everything else only on the predicted labels and fields.
 normalise() {
-	sed -e 's/"ece":[-0-9.e+]*,//' -e '/^expected calibration error/d'
+	sed -e 's/"ece":[-0-9.e+]*,//' -e 's/,"reliability":\[[^]]*\]//' \
+		-e 's/,"selective_accuracy":{[^}]*}//' -e '/^expected calibration error/d' \
+		-e '/^selective accuracy/d' -e '/^reliability/,/^$/d'
 }
 
 @test "arxiv-eval --help, --version, bad option, no -m" {
@@ -189,7 +192,7 @@ for line in sys.stdin:
 	run arxiv-eval -t -m "$MODEL" "$FIX/test.jsonl"
 	assert_success
 	assert_line "label            precision    recall        f1   support"
-	assert_line "cross-listed             5    0.4000    0.3333    1.0000"
+	assert_line "cross-listed             5    0.4000    0.3333    1.0000    1.0000    0.5000    0.6667    0.0000"
 	assert_output_contains "confusion matrix (rows: true, columns: predicted)"
 }
 
@@ -258,4 +261,39 @@ for line in sys.stdin:
 	done < <(man_examples man1/arxiv-eval.1)
 	[ "$n" -eq 3 ]
 	[ "$(jv 'd["n"]' < report.json)" = 17 ]
+}
+
+@test "arxiv-eval: field sets, reliability diagram and selective accuracy in the report" {
+	need_model
+	arxiv-eval -m "$MODEL" "$FIX/test.jsonl" > r.json
+	python3 - r.json <<'PY'
+import json, sys
+d = json.load(open(sys.argv[1]))
+n = d["n"]
+# set metrics: the whole is the papers-weighted mix of single-field and cross-listed
+for k in ("set_precision", "set_recall", "set_f1", "exact_set_accuracy"):
+    s, c = d["single_field"], d["cross_listed"]
+    mix = (s[k] * s["n"] + c[k] * c["n"]) / n
+    assert abs(d[k] - mix) < 1e-5, (k, d[k], mix)
+assert d["cross_listed"]["exact_set_accuracy"] < d["single_field"]["exact_set_accuracy"], d
+assert d["abstained"] == 0 and d["abstain_rate"] == 0, d
+# reliability: 15 bins of width 1/15 covering every paper, confidences inside their bins
+rel = d["reliability"]
+assert len(rel) == 15 and sum(b["count"] for b in rel) == n, rel
+for b in rel:
+    if b["count"]:
+        assert b["lo"] - 1e-6 <= b["confidence"] <= b["hi"] + 1e-6, b
+        assert 0 <= b["accuracy"] <= 1, b
+ece = sum(b["count"] / n * abs(b["accuracy"] - b["confidence"]) for b in rel)
+assert abs(ece - d["ece"]) < 1e-4, (ece, d["ece"])
+# selective accuracy: 99% of 17 papers keeps all 17, so it is the accuracy
+sa = d["selective_accuracy"]
+assert set(sa) == {"0.90", "0.95", "0.99"}, sa
+assert abs(sa["0.99"] - d["accuracy"]) < 1e-6, (sa, d["accuracy"])
+PY
+	run arxiv-eval -t -m "$MODEL" "$FIX/test.jsonl"
+	assert_success
+	assert_output_contains "selective accuracy (most confident kept):  90%: "
+	assert_line "abstained: 0 of 17"
+	assert_line "bin             count  mean conf  accuracy"
 }

@@ -7,7 +7,7 @@ load helper
 
 FIX="$TOP/tests/cases/arxiv-train"
 HPO="$TOP/tests/fixtures/hpo"
-USAGE="usage: arxiv-hpo [-M fast|bert | --model=fast|bert] [-i init_dir | --init=init_dir] [-n trials | --trials=trials] [-j jobs | --jobs=jobs] [-o dir | --output=dir] [-s seed | --seed=seed] [-e epochs | --epochs=epochs] [-f | --force] [-t | --table] [--space=file] [--metric=accuracy|macro_f1|loss] [--sampler=tpe|random] [--prune] [--timeout=seconds] [--threads=n] [--set=key=value] [--resume] [--refit] [--ask] [--sshlogin=logins] [--slurm=options] [--worker] [--verbose] [train val]"
+USAGE="usage: arxiv-hpo [-M fast|bert | --model=fast|bert] [-i init_dir | --init=init_dir] [-n trials | --trials=trials] [-j jobs | --jobs=jobs] [-o dir | --output=dir] [-s seed | --seed=seed] [-e epochs | --epochs=epochs] [-f | --force] [-t | --table] [--space=file] [--metric=accuracy|macro_f1|loss] [--sampler=tpe|random] [--prune] [--timeout=seconds] [--trial-jobs=n] [--set=key=value] [--resume] [--refit] [--ask] [--sshlogin=logins] [--slurm=options] [--worker] [--verbose] [train val]"
 
 json_get() {
 	python3 -c 'import json,sys; d=json.load(open(sys.argv[1]))
@@ -47,12 +47,14 @@ fake() {
 @test "arxiv-hpo --help lists every option, --version, bad usage" {
 	run arxiv-hpo --help
 	assert_success
-	[ "$(synopsis)" = "$USAGE" ]
-	for o in -M,\ --model -i,\ --init -n,\ --trials -j,\ --jobs -o,\ --output -s,\ --seed \
-		-e,\ --epochs -f,\ --force -t,\ --table --space --metric --sampler --prune \
-		--timeout --threads --set --resume --refit --ask --sshlogin --slurm --verbose \
-		-h,\ --help -V,\ --version; do
-		assert_output_contains "  $o"
+	[ "$(synopsis)" = "$USAGE" ] || { echo "$(synopsis)"; return 1; }
+	for o in "-M, --model=fast|bert" "-i, --init=init_dir" "-n, --trials=trials" "-j, --jobs=jobs" \
+		"-o, --output=dir" "-s, --seed=seed" "-e, --epochs=epochs" "-f, --force" "-t, --table" \
+		"    --space=file" "    --metric=accuracy|macro_f1|loss" "    --sampler=tpe|random" \
+		"    --prune" "    --timeout=seconds" "    --trial-jobs=n" "    --set=key=value" "    --resume" \
+		"    --refit" "    --ask" "    --sshlogin=logins" "    --slurm=options" "    --worker" \
+		"    --verbose" "-h, --help" "-V, --version"; do
+		assert_output_contains "  $o "
 	done
 	run arxiv-hpo --version
 	assert_success "arxiv-hpo 0.1.0"
@@ -61,6 +63,7 @@ fake() {
 	[ "$(synopsis)" = "$USAGE" ]
 	run arxiv-hpo only-one.jsonl
 	assert_status 2
+	[ "$(synopsis)" = "$USAGE" ]
 	run arxiv-hpo --metric f2 a b
 	assert_status 2
 	assert_line "arxiv-hpo: f2: unknown metric (accuracy, macro_f1 or loss)"
@@ -75,9 +78,8 @@ fake() {
 }
 
 @test "arxiv-hpo: the man page SYNOPSIS matches usage(), mandoc -Tlint clean" {
-	syn=$(mandoc -Tascii "$TOP/man/man1/arxiv-hpo.1" | col -b |
-		sed -n '/^SYNOPSIS/,/^DESCRIPTION/p' | sed -e '1d' -e '$d' | tr -s ' \t\n' ' ' | sed 's/^ //; s/ $//')
-	[ "usage: $syn" = "$USAGE" ] || { echo "man:   usage: $syn"; echo "usage: $USAGE"; return 1; }
+	[ "$(man_synopsis man1/arxiv-hpo.1)" = "$USAGE" ] ||
+		{ echo "man:   $(man_synopsis man1/arxiv-hpo.1)"; echo "usage: $USAGE"; return 1; }
 	run sh -c "mandoc -Tlint '$TOP/man/man1/arxiv-hpo.1' 2>&1 | grep -v -e 'referenced manual not found' -e mandoc.db"
 	assert_output ""
 }
@@ -109,7 +111,7 @@ fake() {
 
 @test "arxiv-hpo: real arxiv-train trials, best model and best_hyperparams.json, nested MLflow runs" {
 	printf 'lr loguniform 0.05 0.5\nword_ngrams int 1 2\nloss categorical hinge softmax\n' > space
-	run arxiv-hpo -n 4 -j 2 --threads 1 --set buckets=65536 --set epochs=3 --space space \
+	run arxiv-hpo -n 4 -j 2 --trial-jobs 1 --set buckets=65536 --set epochs=3 --space space \
 		-o art "$FIX/train.jsonl" "$FIX/val.jsonl"
 	assert_success
 	best=$(json_get art/metadata/best_hyperparams.json trial)
@@ -158,7 +160,7 @@ PY
 
 @test "arxiv-hpo --refit retrains the best parameters on train+val" {
 	printf 'lr loguniform 0.05 0.5\n' > space
-	run arxiv-hpo -n 2 --threads 1 --set buckets=65536 --set epochs=2 --space space --refit \
+	run arxiv-hpo -n 2 --trial-jobs 1 --set buckets=65536 --set epochs=2 --space space --refit \
 		-o art "$FIX/train.jsonl" "$FIX/val.jsonl"
 	assert_success
 	[ "$(json_get art/metadata/best_hyperparams.json refit)" = True ]
@@ -197,7 +199,7 @@ PY
 
 @test "arxiv-hpo --resume after kill -9 loses no finished trial and re-runs the running ones" {
 	: > t.jsonl; : > v.jsonl
-	FAKE_SLEEP=0.3 ARXIV_TRAIN="$HPO/fake-train" arxiv-hpo -n 10 -j 2 \
+	FAKE_SLEEP=1 ARXIV_TRAIN="$HPO/fake-train" arxiv-hpo -n 10 -j 2 \
 		--space "$HPO/quad.space" -o art t.jsonl v.jsonl > out1 2>&1 &
 	pid=$!
 	for _ in $(seq 1 200); do
@@ -469,4 +471,45 @@ assert len({s["x"][0] for s in starts}) == 6
 PY
 	[ -s art/metadata/best_hyperparams.json ]
 	ls art/hpo/slurm-*_0.out > /dev/null
+}
+
+@test "arxiv-hpo -M bert: the original's default space, -i passed to every trial" {
+	: > t.bin; : > v.bin
+	run arxiv-hpo -M bert -n 1 t.bin v.bin
+	assert_status 2
+	assert_output "arxiv-hpo: -M bert needs -i init_dir (or --set config=FILE)"
+	mkdir ckpt
+	run fake -M bert -i ckpt -e 5 -n 2 -o art t.bin v.bin
+	assert_success
+	python3 - <<'PY'
+import json
+recs = [json.loads(l) for l in open("art/hpo/journal.jsonl")]
+sp = recs[0]["space"]
+for line in ("learning_rate loguniform 1e-5 5e-5", "batch_size categorical 8 16 32",
+             "weight_decay uniform 0 0.3", "warmup_ratio uniform 0 0.2", "epochs int 2 5"):
+    assert line in sp.splitlines(), (line, sp)
+assert recs[0]["model"] == "bert"
+for r in recs:
+    if r["type"] == "start":
+        p = r["params"]
+        assert 1e-5 <= p["learning_rate"] <= 5e-5 and p["batch_size"] in (8, 16, 32)
+        assert 2 <= p["epochs"] <= 5
+PY
+	grep -q -- "-M bert -i ckpt " art/hpo/trial-0000/train.log
+	grep -q -- "--param learning_rate=" art/hpo/trial-0001/train.log
+}
+
+@test "arxiv-hpo: the man page EXAMPLES run (fake trainer)" {
+	: > train.jsonl; : > val.jsonl; : > train.bin; : > val.bin
+	mkdir scibert
+	printf 'learning_rate loguniform 1e-5 5e-5\nwarmup_ratio uniform 0 0.2\n' > space.txt
+	local n=0
+	while IFS= read -r cmd; do
+		n=$((n + 1))
+		ARXIV_TRAIN="$HPO/fake-train" run sh -c "$cmd"
+		[ "$status" -eq 0 ] || { echo "example failed: $cmd"; echo "$output"; return 1; }
+	done < <(man_examples man1/arxiv-hpo.1)
+	[ "$n" -eq 4 ]
+	[ "$(json_get artifacts/metadata/best_hyperparams.json n_trials)" = 40 ]
+	[ "$(json_get art/metadata/best_hyperparams.json metric)" = accuracy ]
 }

@@ -2,7 +2,7 @@
 # arxiv-map.bats - options, golden cases, every bad-record message, real data.
 load helper
 
-USAGE="usage: arxiv-map [-a | --abstract-only] [-k | --keep-going] [-m table | --map=table] [--verbose] [file ...]"
+USAGE="usage: arxiv-map [-a | --abstract-only] [-k | --keep-going] [--map=table] [--verbose] [file ...]"
 
 rec() {	# rec ID ABSTRACT-JSON [CATEGORIES]
 	printf '{"id":"%s","title":"T","abstract":%s,"categories":"%s"}\n' "$1" "$2" "${3:-cs.AI}"
@@ -127,13 +127,13 @@ rec() {	# rec ID ABSTRACT-JSON [CATEGORIES]
 
 @test "arxiv-map -m: another table, and a bad table is an error" {
 	rec 1 '"A"' "hep-th.XX q-fin.CP cs.AI" > f
-	run arxiv-map -m "$ARXIV_DATADIR/archives.tsv" f
+	run arxiv-map --map "$ARXIV_DATADIR/archives.tsv" f
 	assert_success
 	assert_output_contains '"label":"hep-th","categories":["hep-th.XX","q-fin.CP","cs.AI"],"fields":["hep-th","q-fin","cs"]'
 	printf 'cs\tCS\nmath Mathematics\n' > bad.tsv
-	run arxiv-map -m bad.tsv f
+	run arxiv-map --map bad.tsv f
 	assert_failure "arxiv-map: bad.tsv:2: expected code<TAB>label"
-	run arxiv-map -m nonexistent.tsv f
+	run arxiv-map --map nonexistent.tsv f
 	assert_failure "arxiv-map: nonexistent.tsv: No such file or directory"
 	ARXIV_DATADIR=/nonexistent run arxiv-map f
 	assert_failure "arxiv-map: /nonexistent/domains.tsv: No such file or directory"

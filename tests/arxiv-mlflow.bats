@@ -135,3 +135,24 @@ teardown() {
 	grep -q "server unreachable" err
 	grep -q "tracking disabled" err
 }
+
+@test "mlflow: libcurl is loaded only for an http(s) tracking URI; libarxiv and the filters do not link it" {
+	need_train
+	local b port
+	# (arxiv-harvest is an HTTP client of its own and links libcurl itself)
+	for b in "$ARXIV_BUILD"/bin/arxiv-*; do
+		[ "${b##*/}" != arxiv-harvest ] || continue
+		if ldd "$b" | grep -q libcurl; then echo "$b links libcurl"; return 1; fi
+	done
+	! ldd "$ARXIV_BUILD/lib/libarxiv.so.1" | grep -q libcurl
+	# a file store: never loaded
+	LD_DEBUG=files train > out 2> err
+	! grep -q "file=libcurl" err
+	[ -d mlruns ]
+	# a server URI: loaded (dlopen) when the run starts
+	rm -rf art mlruns
+	port=$(free_port)
+	MLFLOW_TRACKING_URI="http://127.0.0.1:$port" LD_DEBUG=files train > out 2> err
+	grep -q "file=libcurl.so.4 \[0\];  dynamically loaded by" err
+	grep -q "server unreachable" err
+}

@@ -9,7 +9,7 @@ load helper
 
 FIX="$TOP/tests/cases/arxiv-train"
 CASES_P="$TOP/tests/cases/arxiv-predict"
-USAGE="usage: arxiv-predict {-m dir | --model=dir} [-b | --batch] [-j threads | --jobs=threads] [-K k | --top-k=k] [-k | --keep-going] [--input=text|jsonl|auto] [file ...]"
+USAGE="usage: arxiv-predict {-m dir | --model=dir} [-b | --batch] [-j threads | --jobs=threads] [-K k | --top-k=k] [-k | --keep-going] [--input=text|jsonl|auto] [--explain=n] [--min-confidence=p] [--ood-threshold=p] [file ...]"
 
 setup_file() {
 	export MODEL="$BATS_FILE_TMPDIR/model"
@@ -17,6 +17,12 @@ setup_file() {
 	(cd "$BATS_FILE_TMPDIR" && arxiv-train -j 1 -s 1 -b 65536 -e 4 --loss softmax -o "$MODEL" \
 		"$FIX/train.jsonl" "$FIX/val.jsonl" > train.log 2>&1) ||
 		{ cat "$BATS_FILE_TMPDIR/train.log" >&3; return 1; }
+	# a model with a domain check (>= 1000 training texts): phrase-structured texts
+	export DMODEL="$BATS_FILE_TMPDIR/dmodel"
+	(cd "$BATS_FILE_TMPDIR" && python3 "$TOP/tests/tools/phrase_corpus.py" 1200 1 > dtrain.jsonl &&
+		python3 "$TOP/tests/tools/phrase_corpus.py" 300 2 > dval.jsonl &&
+		arxiv-train -j 1 -s 1 -b 65536 -e 4 --loss softmax -o "$DMODEL" dtrain.jsonl dval.jsonl \
+		> dtrain.log 2>&1) || { cat "$BATS_FILE_TMPDIR/dtrain.log" >&3; return 1; }
 }
 
 need_model() {
@@ -250,8 +256,92 @@ need_model() {
 	cp "$FIX/abstracts.txt" "$FIX/papers.jsonl" .
 	ln -s "$MODEL" artifacts
 	man_examples man1/arxiv-predict.1 > examples.sh
-	[ "$(wc -l < examples.sh)" = 3 ]
+	[ "$(wc -l < examples.sh)" = 4 ]
 	run bash -eo pipefail examples.sh
 	assert_success
 	[ "$(wc -l < predictions.jsonl)" = 3 ]
+}
+
+@test "arxiv-predict --explain: terms in the input's own words, best first" {
+	need_model
+	run arxiv-predict -m "$DMODEL" --explain 4 -K 1 <<<"On Banach manifolds: we prove lemmas on compact operators and Sobolev embeddings."
+	assert_success
+	python3 - "$output" <<'PY'
+import json, sys
+d = json.loads(sys.argv[1])
+assert d["predicted_category"] == "Mathematics", d
+ex = d["explanation"]
+assert len(ex) == 4, ex
+w = [e["weight"] for e in ex]
+assert w == sorted(w, reverse=True) and w[-1] > 0, w
+terms = " ".join(e["term"] for e in ex)
+# surface words: capitalised and unstemmed, never the cleaner's stems
+assert any(t in terms for t in ("Banach", "Sobolev", "compact operators", "lemmas", "embeddings")), terms
+assert "banach" not in terms and "embed " not in terms + " " and "lemma " not in terms + " ", terms
+PY
+	run arxiv-predict -m "$DMODEL" --explain 0 <<<"Banach manifolds and Hilbert spaces"
+	assert_success
+	[[ "$output" != *explanation* ]]
+	run arxiv-predict -m "$DMODEL" --explain 17 < /dev/null
+	assert_status 2
+	assert_line "arxiv-predict: 17: invalid explanation term count (expected 0..16)"
+}
+
+@test "arxiv-predict: fields lists every field over the stored threshold, primary first" {
+	need_model
+	run python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["fields_threshold"])' \
+		"$DMODEL/metadata/decision.json"
+	assert_success
+	python3 -c 'import sys; t = float(sys.argv[1]); assert 0 < t < 0.5, t' "$output"
+	run arxiv-predict -m "$DMODEL" -K 3 <<<"We study neural networks and Banach manifolds, gradient descent and Hilbert spaces, GPU kernels and compact operators."
+	assert_success
+	python3 - "$output" "$(cat "$DMODEL/metadata/decision.json")" <<'PY'
+import json, sys
+d = json.loads(sys.argv[1]); t = json.loads(sys.argv[2])["fields_threshold"]
+assert d["fields"][0] == d["predicted_category"], d
+want = [d["predicted_category"]] + [e["label"] for e in d["top_k"][1:] if e["score"] >= t]
+assert d["fields"] == want, (d, t)
+assert set(d["fields"]) == {"Computer Science", "Mathematics"}, d
+PY
+}
+
+@test "arxiv-predict abstains on text out of the domain, says why, keeps in-domain text" {
+	need_model
+	run arxiv-predict -m "$DMODEL" <<<"asdf qwer zxcv"
+	assert_success
+	assert_output_contains '{"predicted_category":"Other","confidence":0.0,"abstained":true,"reason":"out of domain: 0 of 3 words known to the model","fields":[],"top_k":['
+	# the same words shuffled: every word known, their order not
+	run arxiv-predict -m "$DMODEL" <<<"operators Hilbert regularity compact elliptic Sobolev spaces lemmas prove embeddings manifolds Banach operators spaces compact numbers prime"
+	assert_success
+	assert_output_contains '"abstained":true,"reason":"out of domain: '
+	assert_output_contains 'word pairs known to the model'
+	# in-domain text keeps its answer
+	run arxiv-predict -m "$DMODEL" <<<"We study Banach manifolds and Hilbert spaces; we prove lemmas on compact operators."
+	assert_success
+	assert_output_contains '{"predicted_category":"Mathematics",'
+	[[ "$output" != *abstained* ]]
+	# --ood-threshold 0 turns the check off: today's answer
+	run arxiv-predict -m "$DMODEL" --ood-threshold 0 <<<"asdf qwer zxcv"
+	assert_success
+	[[ "$output" != *abstained* ]]
+	# the tiny model (too few texts for a domain check) never abstains
+	run arxiv-predict -m "$MODEL" <<<"asdf qwer zxcv"
+	assert_success
+	[[ "$output" != *abstained* ]]
+	run arxiv-predict -m "$DMODEL" --ood-threshold 1.5 < /dev/null
+	assert_status 2
+	assert_line "arxiv-predict: 1.5: invalid OOD threshold (expected 0..1)"
+}
+
+@test "arxiv-predict --min-confidence abstains on unsure answers" {
+	need_model
+	run arxiv-predict -m "$MODEL" --min-confidence 0.99 -K 1 < "$FIX/abstracts.txt"
+	assert_success
+	[ "$(grep -c '"abstained":true,"reason":"not confident: top probability 0\.[0-9]* is below 0\.9900"' <<<"$output")" = 3 ]
+	run arxiv-predict -m "$MODEL" --min-confidence 0.5 -K 1 < "$FIX/abstracts.txt"
+	assert_success
+	[[ "$output" != *abstained* ]]
+	run arxiv-predict -m "$MODEL" --min-confidence x < /dev/null
+	assert_status 2
+	assert_line "arxiv-predict: x: invalid minimum confidence (expected 0..1)"
 }

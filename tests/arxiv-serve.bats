@@ -8,7 +8,7 @@
 load helper
 
 FIX="$TOP/tests/cases/arxiv-serve"
-USAGE="usage: arxiv-serve [-m dir | --model=dir] [-l host:port | --listen=host:port] [-j threads | --jobs=threads] [-B maxbatch | --max-batch=maxbatch] [-b maxbody | --max-body=maxbody] [-c maxconn | --max-conn=maxconn] [-T timeout | --timeout=timeout] [-w webdir | --web-dir=webdir] [-q | --quiet]"
+USAGE="usage: arxiv-serve [-m dir | --model=dir] [-i index | --index=index] [-d dsn | --dsn=dsn] [-e dir | --embedder=dir] [-l host:port | --listen=host:port] [-j threads | --jobs=threads] [-B maxbatch | --max-batch=maxbatch] [-b maxbody | --max-body=maxbody] [-c maxconn | --max-conn=maxconn] [-T timeout | --timeout=timeout] [-w webdir | --web-dir=webdir] [-R reportdir | --report-dir=reportdir] [-q | --quiet] [--min-confidence=p] [--ood-threshold=p]"
 ABS="We propose a scalable approach to graph neural networks for learning on large graphs."
 
 # start_server LOG [args...]: arxiv-serve on a free loopback port, in the
@@ -201,7 +201,8 @@ json() {
 import json, sys
 raw = sys.stdin.read()
 d = json.loads(raw)
-assert list(d) == ["predicted_category", "confidence", "top_k"], list(d)
+assert list(d) == ["predicted_category", "confidence", "fields", "top_k"], list(d)
+assert d["fields"][0] == d["predicted_category"], d
 assert len(d["top_k"]) == 3
 assert d["top_k"][0]["label"] == d["predicted_category"]
 assert d["top_k"][0]["score"] == d["confidence"]
@@ -307,7 +308,7 @@ EOF
 
 @test "404 for an unknown path, with and without a query" {
 	req "$URL/api/nope"
-	expect 404 '{"error":"not found","detail":"no such path: /api/nope; try POST /api/predict/, GET /api/labels/, /healthz, /readyz, /metrics or /"}'
+	expect 404 '{"error":"not found","detail":"no such path: /api/nope; try POST /api/predict/, /api/similar/, GET /api/labels/, /healthz, /readyz, /metrics, / or /report/"}'
 	req "$URL/healthz/x?y=1"
 	expect 404
 	req "$URL/healthz?probe=1"
@@ -730,7 +731,7 @@ EOF
 	stop_server
 }
 
-@test "the page in headless Chromium: Ctrl+Enter, result, 5 bars, screenshots (tests/browser_test.py)" {
+@test "the page in headless Chromium: Ctrl+Enter, result, 5 bars, fields, explanation, abstaining, screenshots (tests/browser_test.py)" {
 	need_model
 	py=/usr/bin/python3
 	[ -x "$py" ] || py=python3
@@ -751,6 +752,14 @@ EOF
 	assert_success
 	stop_server
 	echo "# screenshot: $shots/serve-page-error.png" >&3
+	# text that is no abstract: the page says the model abstained, and why
+	domain_model
+	start_server "$TMP/log" -m "$DMODEL" -w "$TOP/data/web"
+	run timeout 120 "$py" "$TOP/tests/browser_test.py" --url "$URL/" --out "$shots" --expect-abstain
+	echo "$output"
+	assert_success
+	stop_server
+	echo "# screenshot: $shots/serve-page-abstain.png" >&3
 }
 
 @test "the systemd unit: ExecReload sends SIGHUP, hardened, systemd-analyze verify clean" {
@@ -783,4 +792,174 @@ EOF
 	kill -TERM "$pid"
 	wait "$pid"
 	assert_success '{"status":"ok"}'
+}
+
+# A model with a domain check (>= 1000 training texts), trained on demand.
+domain_model() {
+	DMODEL="$BATS_FILE_TMPDIR/dmodel"
+	[ -d "$DMODEL" ] && return 0
+	(cd "$BATS_FILE_TMPDIR" && python3 "$TOP/tests/tools/phrase_corpus.py" 1200 1 > dtrain.jsonl &&
+		python3 "$TOP/tests/tools/phrase_corpus.py" 300 2 > dval.jsonl &&
+		arxiv-train -j 1 -s 1 -b 65536 -e 4 --loss softmax -o "$DMODEL" dtrain.jsonl dval.jsonl \
+		> dtrain.log 2>&1) || { cat "$BATS_FILE_TMPDIR/dtrain.log"; return 1; }
+}
+
+@test "POST /api/predict/: \"explain\" adds the terms, bad values are 400" {
+	need_model
+	req "$URL/api/predict/" -d "{\"abstract\":\"$ABS\",\"explain\":3,\"top_k\":1}"
+	expect 200
+	echo "$body" | python3 -c '
+import json, sys
+d = json.load(sys.stdin)
+assert list(d) == ["predicted_category", "confidence", "fields", "top_k", "explanation"], list(d)
+ex = d["explanation"]
+assert 1 <= len(ex) <= 3 and all(e["weight"] > 0 for e in ex), ex
+words = "We propose a scalable approach to graph neural networks for learning on large graphs."
+assert all(e["term"] in words for e in ex), ex   # the input'"'"'s own words
+'
+	req "$URL/api/predict/" -d "{\"abstract\":\"$ABS\",\"explain\":null}"
+	expect 200
+	[[ "$body" != *explanation* ]]
+	req "$URL/api/predict/" -d "{\"abstract\":\"$ABS\",\"explain\":17}"
+	expect 400 '{"error":"invalid request","detail":"\"explain\" must be an integer between 0 and 16"}'
+	req "$URL/api/predict/" -d "{\"abstract\":\"$ABS\",\"min_confidence\":\"high\"}"
+	expect 400 '{"error":"invalid request","detail":"\"min_confidence\" must be a number between 0 and 1"}'
+	req "$URL/api/predict/" -d "{\"abstract\":\"$ABS\",\"ood_threshold\":-1}"
+	expect 400 '{"error":"invalid request","detail":"\"ood_threshold\" must be a number between 0 and 1"}'
+}
+
+@test "POST /api/predict/: out-of-domain text is answered \"Other\" with the reason; in-domain keeps its answer" {
+	need_model
+	domain_model
+	start_server "$TMP/d.log" -m "$DMODEL"
+	req "$URL/api/predict/" -d '{"abstract":"asdf qwer zxcv","top_k":3}'
+	expect 200
+	[[ "$body" == '{"predicted_category":"Other","confidence":0.0,"abstained":true,"reason":"out of domain: 0 of 3 words known to the model","fields":[],"top_k":['* ]]
+	req "$URL/api/predict/" -d '{"abstract":"We study Banach manifolds and Hilbert spaces; we prove lemmas on compact operators."}'
+	expect 200
+	[[ "$body" == '{"predicted_category":"Mathematics",'* && "$body" != *abstained* ]]
+	# per request: the check off, or a minimum confidence
+	req "$URL/api/predict/" -d '{"abstract":"asdf qwer zxcv","ood_threshold":0}'
+	expect 200
+	[[ "$body" != *abstained* ]]
+	req "$URL/api/predict/" -d '{"abstract":"We study Banach manifolds and Hilbert spaces.","min_confidence":1}'
+	expect 200
+	[[ "$body" == *'"abstained":true,"reason":"not confident: top probability '* ]]
+	# a batch: each item decided on its own
+	req "$URL/api/predict/" -d '{"abstracts":["asdf qwer zxcv","We study neural networks with gradient descent and GPU kernels."],"top_k":1}'
+	expect 200
+	echo "$body" | python3 -c '
+import json, sys
+p = json.load(sys.stdin)["predictions"]
+assert p[0]["abstained"] is True and p[0]["predicted_category"] == "Other", p
+assert "abstained" not in p[1] and p[1]["predicted_category"] == "Computer Science", p
+'
+	stop_server
+	# the server-wide default: --ood-threshold 0 keeps today's answers
+	start_server "$TMP/d2.log" -m "$DMODEL" --ood-threshold 0
+	req "$URL/api/predict/" -d '{"abstract":"asdf qwer zxcv"}'
+	expect 200
+	[[ "$body" != *abstained* ]]
+	stop_server
+}
+
+# a similar-paper index of make_papers' 30 papers in $TMP: emb/ and papers.axi
+make_index() {
+	make_papers papers.jsonl
+	arxiv-embed --learn emb papers.jsonl 2>/dev/null
+	arxiv-embed -e emb papers.jsonl | arxiv-index -o papers.axi 2>/dev/null
+}
+
+@test "POST /api/similar/ without an index: 503 with the reason" {
+	need_model
+	req -d '{"abstract":"graphene","k":5}' "$URL/api/similar/"
+	expect 503 '{"error":"no index","detail":"no similar-paper index is configured; start arxiv-serve with -i FILE (arxiv-index -o) or -d DSN"}'
+	req "$URL/api/similar/"
+	expect 405
+	[ "$(header Allow)" = "POST, OPTIONS" ]
+}
+
+@test "POST /api/similar/ with -i: abstract or id, k, field; the answers of arxiv-similar" {
+	need_model
+	make_index
+	start_server "$TMP/log" -m "$MODEL" -i papers.axi
+	req -H 'Content-Type: application/json' -d '{"abstract":"We study superconductivity in twisted bilayer graphene"}' "$URL/api/similar/"
+	expect 200
+	[ "$(jq '.similar | length' <<<"$body")" -eq 5 ]
+	[ "$(jq -r '.similar[].field' <<<"$body" | sort -u)" = Physics ]
+	[ "$(jq -c '.similar[0] | keys_unsorted' <<<"$body")" = '["id","title","field","score"]' ]
+	# the same neighbours, scores and order as arxiv-similar
+	want=$(arxiv-similar -i papers.axi -K 5 <<<"We study superconductivity in twisted bilayer graphene" | jq -c 'del(.query)')
+	[ "$(jq -c '.similar[]' <<<"$body")" = "$want" ]
+	req -d '{"id":"2101.00021","k":9}' "$URL/api/similar/"
+	expect 200
+	[ "$(jq -r '.similar[].id' <<<"$body" | sort | tr '\n' ' ')" = "2101.00022 2101.00023 2101.00024 2101.00025 2101.00026 2101.00027 2101.00028 2101.00029 2101.00030 " ]
+	req -d '{"abstract":"graphene superconductivity","k":2,"field":"Mathematics"}' "$URL/api/similar/"
+	expect 200
+	[ "$(jq -r '.similar[].field' <<<"$body" | sort -u)" = Mathematics ]
+	req -d '{"id":"9999.99999"}' "$URL/api/similar/"
+	expect 404 '{"error":"not found","detail":"paper 9999.99999 is not in the index"}'
+	req -d '{"abstract":"x","id":"2101.00001"}' "$URL/api/similar/"
+	expect 400 '{"error":"invalid request","detail":"give either \"abstract\" or \"id\", not both"}'
+	req -d '{"abstract":"x","k":101}' "$URL/api/similar/"
+	expect 400 '{"error":"invalid request","detail":"\"k\" must be an integer between 1 and 100"}'
+	req -d '{"k":3}' "$URL/api/similar/"
+	expect 400 '{"error":"invalid request","detail":"\"abstract\" (or \"id\") is required"}'
+	req -d '{"abstract":' "$URL/api/similar/"
+	expect 400
+	[ "$(jq -r .error <<<"$body")" = "malformed JSON" ]
+	req -H 'Content-Type: text/plain' -d '{"id":"2101.00001"}' "$URL/api/similar/"
+	expect 415
+	# /readyz reports the index
+	req "$URL/readyz"
+	expect 200
+	[ "$(jq -c '.index | {kind, size, dim, text_queries}' <<<"$body")" = '{"kind":"file","size":30,"dim":256,"text_queries":true}' ]
+	[ "$(jq -r .index.embedder <<<"$body")" = "$(jq -r .identity emb/embedder.json)" ]
+	curl -s "$URL/metrics" | grep -q 'arxiv_http_requests_total{path="/api/similar/",status="404"} 1'
+	stop_server
+}
+
+@test "arxiv-serve -i: an index that cannot be opened answers 503 with the reason; SIGHUP reopens it" {
+	need_model
+	make_index
+	mv papers.axi later.axi
+	start_server "$TMP/log" -m "$MODEL" -i papers.axi
+	req -d '{"id":"2101.00001"}' "$URL/api/similar/"
+	expect 503
+	[ "$(jq -r .detail <<<"$body")" = "cannot open the index: papers.axi: No such file or directory; build the index with arxiv-index -o" ]
+	req "$URL/readyz"
+	expect 200
+	[ "$(jq -r .index.error <<<"$body")" = "cannot open the index: papers.axi: No such file or directory; build the index with arxiv-index -o" ]
+	mv later.axi papers.axi
+	kill -HUP "$SPID"
+	for i in $(seq 100); do grep -q "opened file index" "$TMP/log" && break; sleep 0.05; done
+	req -d '{"id":"2101.00001","k":1}' "$URL/api/similar/"
+	expect 200
+	# without its embedder: ids still work, abstracts are 503 with the reason
+	rm -r emb
+	kill -HUP "$SPID"
+	for i in $(seq 100); do grep -q "reopened file index" "$TMP/log" && break; sleep 0.05; done
+	req -d '{"abstract":"graphene"}' "$URL/api/similar/"
+	expect 503
+	[ "$(jq -r .error <<<"$body")" = "no embedder" ]
+	req -d '{"id":"2101.00001","k":1}' "$URL/api/similar/"
+	expect 200
+	stop_server
+}
+
+@test "the page in headless Chromium with -i: the five similar papers under the prediction (tests/browser_test.py)" {
+	need_model
+	py=/usr/bin/python3
+	[ -x "$py" ] || py=python3
+	"$py" -c 'import websocket' 2>/dev/null || skip "python3-websocket missing (apt-get install python3-websocket)"
+	make_index
+	start_server "$TMP/log" -m "$MODEL" -i papers.axi -w "$TOP/data/web"
+	shots="$ARXIV_BUILD/test-artifacts"
+	run timeout 120 "$py" "$TOP/tests/browser_test.py" --url "$URL/" --out "$shots" --expect-similar
+	[ "$status" -ne 77 ] || skip "chromium not installed"
+	echo "$output"
+	assert_success
+	assert_output_contains "ok: desktop: 5 similar papers listed"
+	stop_server
+	echo "# screenshot: $shots/serve-page-desktop-similar.png" >&3
 }

@@ -4,7 +4,7 @@
 # man page examples. Token ids against Hugging Face: tests/unit/test_wordpiece.c.
 load helper
 
-USAGE="usage: arxiv-tok [-d | --decode] [-f field | --field=field] [-J | --jansson] [-k | --keep-going] [-l size | --learn=size] [-m labels.tsv | --labels=labels.tsv] [-n seq_len | --seq-len=seq_len] [-v vocab.txt | --vocab=vocab.txt] [file ...]"
+USAGE="usage: arxiv-tok [-d | --decode] [-f field | --field=field] [-J | --jansson] [-k | --keep-going] [-l size | --learn=size] [--labels=labels.tsv] [-n seq_len | --seq-len=seq_len] [-v vocab.txt | --vocab=vocab.txt] [file ...]"
 P="v1 nfkc,latex,filter,space,lower,stop,stem trunc=0 stem=english stop=default"
 
 setup() {
@@ -91,7 +91,7 @@ print("%016x" % h)')
 	# raw text: empty prep; a custom label table
 	printf 'a\tA\nb\tB\n*\tZ\n' > t.tsv
 	printf '{"id":"1","text":"x y","label":"B"}\n{"id":"2","text":"z","label":"Z"}\n' |
-		arxiv-tok -m t.tsv -n 4 -v vocab.txt > r.bin
+		arxiv-tok --labels t.tsv -n 4 -v vocab.txt > r.bin
 	run header r.bin
 	assert_success "1 4 32 3 1 0 $hash 2 A|B|Z "
 	run arxiv-tok -d r.bin

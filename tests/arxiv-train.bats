@@ -343,7 +343,7 @@ print(d)' "$@"
 }
 
 @test "arxiv-train: model.safetensors reads in Hugging Face's safetensors library" {
-	need_venv st-venv 'import safetensors, numpy' safetensors numpy	# made on first use
+	need_venv safetensors-venv 'import safetensors, numpy' safetensors numpy	# made on first use
 	py=$VENV_PY
 	train -e 1 -o art "$FIX/train.jsonl" "$FIX/val.jsonl"
 	run "$py" -c '
@@ -355,4 +355,38 @@ with safe_open(sys.argv[1], "np") as f:
     meta = f.metadata()
 print(sorted((k, v.dtype.name, v.shape) for k, v in t.items()), meta)' art/model/model.safetensors
 	assert_success "[('idf.weight', 'float16', (65536,)), ('input.weight', 'float16', (65536, 3)), ('output.bias', 'float16', (3,))] {'format': 'arxiv-fast'}"
+}
+
+@test "arxiv-train stores the fields threshold and, with enough texts, the domain check (metadata/decision.json)" {
+	# tiny fixtures: a fields threshold from validation, no domain check
+	train -o small "$FIX/train.jsonl" "$FIX/val.jsonl" 2> log
+	[ -f small/metadata/decision.json ]
+	[ ! -e small/model/domain.safetensors ]
+	python3 - small/metadata/decision.json <<'PY'
+import json, sys
+d = json.load(open(sys.argv[1]))
+assert 0.05 <= d["fields_threshold"] <= 0.95, d
+assert "domain" not in d, d
+assert 0 <= d["val"]["fields_f1"] <= 1, d
+PY
+	# 1200 phrase-structured texts (cross-listed every fourth): both, fitted on validation
+	python3 "$TOP/tests/tools/phrase_corpus.py" 1200 1 > dtrain.jsonl
+	python3 "$TOP/tests/tools/phrase_corpus.py" 300 2 > dval.jsonl
+	train -s 1 -e 4 --loss softmax -o big dtrain.jsonl dval.jsonl 2> log
+	[ -s big/model/domain.safetensors ]
+	python3 - big/metadata/decision.json <<'PY'
+import json, sys
+d = json.load(open(sys.argv[1]))
+v = d["val"]
+# cross-listed papers: listing a second field beats the primary alone
+assert d["fields_threshold"] < 0.5 and v["fields_f1"] > v["fields_f1_primary_only"], d
+dom = d["domain"]
+assert 0 < dom["threshold"] <= 0.5 and len(dom["coef"]) == 5, dom
+assert v["false_abstain"] <= 0.005, v
+assert v["abstain_random_text"] >= 0.99 and v["abstain_shuffled_words"] >= 0.9, v
+PY
+	# the same seed gives the same decision
+	train -s 1 -e 4 --loss softmax -o again dtrain.jsonl dval.jsonl 2> log
+	cmp big/metadata/decision.json again/metadata/decision.json
+	cmp big/model/domain.safetensors again/model/domain.safetensors
 }

@@ -1,14 +1,22 @@
 #!/usr/bin/env python3
 """Drive arxiv-serve's web page in headless Chromium over the DevTools protocol.
 
-    browser_test.py --url http://127.0.0.1:PORT/ --out DIR [--expect-error STATUS]
+    browser_test.py --url http://127.0.0.1:PORT/ --out DIR [--expect-error STATUS | --expect-abstain] [--expect-similar]
 
 Types an abstract into the page, presses Ctrl+Enter, waits for the result and
 checks what is rendered against a direct call to POST /api/predict/ (label,
 confidence, five bars, the winner's bar green), at desktop and at phone width
 (no horizontal scrolling), and saves a screenshot of each (paths printed as
 "screenshot: PATH"). With --expect-error it checks that the server's error is
-shown in the page instead. Exit 0 ok, 1 a check failed, 77 Chromium missing.
+shown in the page instead. The fields chips and the explanation (the
+abstract with the API's explanation terms highlighted) are checked against the
+API too; with --expect-abstain it types text that is no abstract and checks
+that the page says plainly that the model abstained, and why
+(serve-page-abstain.png).
+With --expect-similar (a server started with an index)
+it checks the "Similar papers" list under the prediction against POST
+/api/similar/ (titles linked to https://arxiv.org/abs/ID, field, score);
+without it, that the list stays hidden. Exit 0 ok, 1 a check failed, 77 Chromium missing.
 Needs python3-websocket (Debian) for the DevTools websocket.
 """
 import argparse
@@ -123,12 +131,55 @@ def page_ws(port):
     raise Fail("no page target in chromium")
 
 
+EXPLAIN = 8	# what the page asks for
+NONSENSE = "asdf qwer zxcv"
+
+
 def api_predict(url, abstract, top_k):
     req = urllib.request.Request(url + "api/predict/", method="POST",
-                                 data=json.dumps({"abstract": abstract, "top_k": top_k}).encode(),
+                                 data=json.dumps({"abstract": abstract, "top_k": top_k,
+                                                  "explain": EXPLAIN}).encode(),
                                  headers={"Content-Type": "application/json"})
     with urllib.request.urlopen(req, timeout=10) as r:
         return json.load(r)
+
+
+def api_similar(url, abstract, k):
+    req = urllib.request.Request(url + "api/similar/", method="POST",
+                                 data=json.dumps({"abstract": abstract, "k": k}).encode(),
+                                 headers={"Content-Type": "application/json"})
+    with urllib.request.urlopen(req, timeout=10) as r:
+        return json.load(r)["similar"]
+
+
+SIMILAR = """(() => {
+  const box = document.getElementById('similar-box');
+  return {
+    hidden: box.hidden,
+    items: [...document.querySelectorAll('#similar li')].map(li => ({
+      href: li.querySelector('a').href,
+      title: li.querySelector('a').textContent,
+      score: li.querySelector('.score').textContent,
+      meta: li.querySelector('.meta').textContent,
+    })),
+  };
+})()"""
+
+
+def check_similar(tab, url, name, expect):
+    if not expect:
+        time.sleep(0.5)
+        check(tab.js(SIMILAR)["hidden"], "%s: no index: no similar papers shown" % name)
+        return
+    want = api_similar(url, ABSTRACT, 5)
+    tab.wait_js("document.getElementById('similar-box').hidden === false")
+    got = tab.js(SIMILAR)["items"]
+    check(len(got) == len(want) == 5, "%s: 5 similar papers listed (%d, API %d)" % (name, len(got), len(want)))
+    for g, w in zip(got, want):
+        check(g["href"] == "https://arxiv.org/abs/" + w["id"], "%s: %s links to its abstract page" % (name, w["id"]))
+        check(g["title"] == w["title"], "%s: title %r shown" % (name, w["title"]))
+        check(g["score"] == "%.2f" % w["score"], "%s: score %s shown as %s" % (name, w["score"], g["score"]))
+        check(w["field"] in g["meta"] and w["id"] in g["meta"], "%s: id and field shown (%r)" % (name, g["meta"]))
 
 
 def api_labels(url):
@@ -179,12 +230,18 @@ STATE = """(() => {
       width: r.querySelector('.fill').style.width,
     })),
     overflow: document.documentElement.scrollWidth > window.innerWidth,
+    chips: [...document.querySelectorAll('#fields .chip')].map(c => c.textContent),
+    fieldsHidden: document.getElementById('fieldsbox').hidden,
+    abstain: document.getElementById('abstain').hidden ? null : document.getElementById('abstain').textContent,
+    why: !document.getElementById('why').hidden,
+    marks: [...document.querySelectorAll('#whytext mark')].map(m => m.textContent),
+    whyText: document.getElementById('whytext').textContent,
     labelSize: parseFloat(getComputedStyle(document.getElementById('label')).fontSize),
   };
 })()"""
 
 
-def run_success(tab, url, outdir):
+def run_success(tab, url, outdir, similar=False):
     labels = api_labels(url)
     k = min(5, len(labels))
     want = api_predict(url, ABSTRACT, k)
@@ -212,12 +269,43 @@ def run_success(tab, url, outdir):
         check(all(r["fill"] != GREEN for r in st["rows"][1:]), "%s: other bars are not green" % name)
         check(not st["overflow"], "%s: no horizontal scrolling" % name)
         check(st["labelSize"] >= 24, "%s: predicted field is prominent (%spx)" % (name, st["labelSize"]))
-        screenshot(tab, os.path.join(outdir, "serve-page-%s.png" % name))
+        check(st["chips"] == want["fields"], "%s: field chips %r are the API's %r"
+              % (name, st["chips"], want["fields"]))
+        check(st["abstain"] is None, "%s: no abstain message for an abstract" % name)
+        terms = [t["term"] for t in want.get("explanation", [])]
+        check(len(terms) > 0 and st["why"], "%s: explanation shown (%d terms)" % (name, len(terms)))
+        check(st["whyText"] == ABSTRACT, "%s: the explanation shows the abstract as typed" % name)
+        check(len(st["marks"]) > 0 and all(m in terms for m in st["marks"]),
+              "%s: highlighted words %r are the API's terms" % (name, st["marks"][:6]))
+        check(st["marks"][0] in ABSTRACT, "%s: highlights are the abstract's own words" % name)
+        check_similar(tab, url, name, similar)
+        check(not tab.js(STATE)["overflow"], "%s: no horizontal scrolling with the list" % name)
+        screenshot(tab, os.path.join(outdir, "serve-page-%s%s.png" % (name, "-similar" if similar else "")))
     # an empty abstract is refused in the page, without a request
     type_and_submit(tab, "")
     tab.wait_js("document.getElementById('error').hidden === false")
     st = tab.js(STATE)
     check("Paste an abstract" in st["error"], "empty abstract: error shown in the page (%r)" % st["error"])
+
+
+def run_abstain(tab, url, outdir):
+    want = api_predict(url, NONSENSE, min(5, len(api_labels(url))))
+    check(want.get("abstained") is True, "API abstains on %r (%s)" % (NONSENSE, want.get("reason")))
+    open_page(tab, url, 1280, 860, False)
+    type_and_submit(tab, NONSENSE)
+    tab.wait_js("document.getElementById('result').hidden === false")
+    time.sleep(0.5)
+    st = tab.js(STATE)
+    check(st["label"] == "Other", "abstain: the page answers Other (%r)" % st["label"])
+    check(st["abstain"] is not None and want["reason"] in st["abstain"] and
+          "does not look like an abstract" in st["abstain"],
+          "abstain: the page says so plainly, with the reason (%r)" % st["abstain"])
+    check(st["confidence"] == "\u2014", "abstain: no confidence shown (%r)" % st["confidence"])
+    check(st["fieldsHidden"] and st["chips"] == [], "abstain: no field chips")
+    check(not any(r["win"] for r in st["rows"]), "abstain: no bar is the winner")
+    check(not st["why"], "abstain: no explanation")
+    check(not st["overflow"], "abstain: no horizontal scrolling")
+    screenshot(tab, os.path.join(outdir, "serve-page-abstain.png"))
 
 
 def run_error(tab, url, outdir, status):
@@ -236,6 +324,8 @@ def main():
     ap.add_argument("--url", required=True)
     ap.add_argument("--out", required=True)
     ap.add_argument("--expect-error")
+    ap.add_argument("--expect-abstain", action="store_true")
+    ap.add_argument("--expect-similar", action="store_true")
     a = ap.parse_args()
     url = a.url if a.url.endswith("/") else a.url + "/"
     os.makedirs(a.out, exist_ok=True)
@@ -248,8 +338,10 @@ def main():
         tab.call("Runtime.enable")
         if a.expect_error:
             run_error(tab, url, a.out, a.expect_error)
+        elif a.expect_abstain:
+            run_abstain(tab, url, a.out)
         else:
-            run_success(tab, url, a.out)
+            run_success(tab, url, a.out, a.expect_similar)
         tab.ws.close()
         return 0
     except Fail as e:

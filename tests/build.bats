@@ -23,7 +23,7 @@ load helper
 	[ -f "$r/share/arxiv/web/index.html" ]
 	# an installed program finds its tables without ARXIV_DATADIR
 	run sh -c "printf '%s\n' '{\"id\":\"1\",\"title\":\"t\",\"abstract\":\"a\",\"categories\":\"q-fin.CP\"}' |
-		env -u ARXIV_DATADIR '$r/bin/arxiv-map' -m '$r/share/arxiv/domains.tsv'"
+		env -u ARXIV_DATADIR '$r/bin/arxiv-map' --map '$r/share/arxiv/domains.tsv'"
 	assert_success
 	assert_output_contains '"label":"Economics"'
 	run make -C "$TOP" -s BUILD="${ARXIV_BUILD#"$TOP"/}" uninstall DESTDIR="$TMP/root"
@@ -35,7 +35,7 @@ load helper
 
 @test "make install PREFIX=... installs under that prefix and compiles it in" {
 	# A private copy of the tree, so the shared build stays configured as it is.
-	cp -a "$TOP/Makefile" "$TOP/lib" "$TOP/bin" "$TOP/data" "$TOP/man" .
+	cp -a "$TOP/Makefile" "$TOP/lib" "$TOP/bin" "$TOP/data" "$TOP/man" "$TOP/pipelines" .
 	run make -s -j2 TORCH=0 BUILD=b PREFIX=/opt/ax install DESTDIR="$TMP/root"
 	assert_success
 	[ -x "$TMP/root/opt/ax/bin/arxiv-map" ]

@@ -4,7 +4,7 @@
 # usage, and the deprecated spellings still working with a warning.
 load helper
 
-PROGS="arxiv-map arxiv-clean arxiv-tok arxiv-split arxiv-train arxiv-eval arxiv-predict arxiv-embed arxiv-serve arxiv-hpo"
+PROGS="arxiv-map arxiv-clean arxiv-tok arxiv-split arxiv-train arxiv-eval arxiv-predict arxiv-embed arxiv-serve arxiv-hpo arxiv-stats arxiv-report arxiv-harvest"
 DEP="is deprecated and will be removed in the next release; use"
 
 man_of() {
@@ -156,4 +156,28 @@ arxiv-embed: -1: invalid thread count (expected 0..1024)"
 	# -V alone: the version
 	run arxiv-train -V
 	assert_success "arxiv-train 0.1.0"
+}
+
+@test "flag table: -m is --model and -s --seed; arxiv-map --map, arxiv-tok --labels, arxiv-clean --stopwords are long, the old -m/-s warn" {
+	# arxiv-map: the same records with --map and the old -m
+	printf '%s\n' '{"id":"1","title":"t","abstract":"a","categories":"alg-geom"}' > r.jsonl
+	arxiv-map --map "$ARXIV_DATADIR/archives.tsv" r.jsonl > new.out
+	run arxiv-map -m "$ARXIV_DATADIR/archives.tsv" r.jsonl
+	assert_success
+	[ "${lines[0]}" = "arxiv-map: -m table $DEP --map=table (-m is --model in the suite)" ]
+	[ "${lines[1]}" = "$(cat new.out)" ]
+	# arxiv-clean: a stop-word list by --stopwords and by the old -s
+	printf 'foo\n' > stop.txt
+	run arxiv-clean -p --stopwords stop.txt <<< 'foo and bar'
+	assert_success
+	new=$output
+	[[ "$new" != *foo* ]]
+	run arxiv-clean -p -s stop.txt <<< 'foo and bar'
+	assert_success
+	[ "${lines[0]}" = "arxiv-clean: -s file $DEP --stopwords=file (-s is --seed in the suite)" ]
+	[ "${lines[1]}" = "$new" ]
+	# arxiv-tok: a label table by --labels and by the old -m
+	printf 'cs\tComputer Science\n*\tOther\n' > t.tsv
+	run arxiv-tok -m t.tsv -v "$TOP/tests/fixtures/tiny-bert/vocab.txt" < /dev/null
+	assert_line "arxiv-tok: -m labels.tsv $DEP --labels=labels.tsv (-m is --model in the suite)"
 }

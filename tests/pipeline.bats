@@ -53,20 +53,20 @@ stage_lines() {
 	zcat "$(shared_part 2)" | head -n 300 | gzip > b.jsonl.gz
 	run "$PIPE" --data a.jsonl --workdir w --no-serve
 	assert_success
-	[ "$(stage_lines | tr '\n' ' ')" = "map ran clean ran split ran train ran eval ran " ] || { echo "$output"; return 1; }
+	[ "$(stage_lines | tr '\n' ' ')" = "map ran clean ran split ran train ran eval ran stats ran explore ran embedder ran vectors ran index ran " ] || { echo "$output"; return 1; }
 	ls w/*.stamp
 	# unchanged: everything skipped
 	run "$PIPE" --data a.jsonl --workdir w --no-serve
 	assert_success
-	[ "$(stage_lines | tr '\n' ' ')" = "map skipped clean skipped split skipped train skipped eval skipped " ] || { echo "$output"; return 1; }
+	[ "$(stage_lines | tr '\n' ' ')" = "map skipped clean skipped split skipped train skipped eval skipped stats skipped explore skipped embedder skipped vectors skipped index skipped " ] || { echo "$output"; return 1; }
 	# another seed: the split and what follows it
 	run "$PIPE" --data a.jsonl --workdir w --no-serve --seed 7
 	assert_success
-	[ "$(stage_lines | tr '\n' ' ')" = "map skipped clean skipped split ran train ran eval ran " ] || { echo "$output"; return 1; }
+	[ "$(stage_lines | tr '\n' ' ')" = "map skipped clean skipped split ran train ran eval ran stats skipped explore ran embedder skipped vectors skipped index skipped " ] || { echo "$output"; return 1; }
 	# another limit: everything from map on
 	run "$PIPE" --data a.jsonl --workdir w --no-serve --seed 7 --limit 500
 	assert_success
-	[ "$(stage_lines | tr '\n' ' ')" = "map ran clean ran split ran train ran eval ran " ] || { echo "$output"; return 1; }
+	[ "$(stage_lines | tr '\n' ' ')" = "map ran clean ran split ran train ran eval ran stats ran explore ran embedder ran vectors ran index ran " ] || { echo "$output"; return 1; }
 	[ "$(wc -l < w/mapped.jsonl)" -eq 500 ]
 	# a dump in two parts, one of them gzip, as a comma list then as repeated --data
 	run "$PIPE" --data a.jsonl,b.jsonl.gz --workdir w --no-serve --seed 7
@@ -74,7 +74,7 @@ stage_lines() {
 	echo "$output" | grep -qE "run_pipeline.sh: map +900 records" || { echo "$output"; return 1; }
 	run "$PIPE" --data a.jsonl --data=b.jsonl.gz --workdir w --no-serve --seed 7
 	assert_success
-	[ "$(stage_lines | tr '\n' ' ')" = "map skipped clean skipped split skipped train skipped eval skipped " ] || { echo "$output"; return 1; }
+	[ "$(stage_lines | tr '\n' ' ')" = "map skipped clean skipped split skipped train skipped eval skipped stats skipped explore skipped embedder skipped vectors skipped index skipped " ] || { echo "$output"; return 1; }
 	# another file at the same path: map reruns
 	head -n 400 a.jsonl > a2.jsonl && mv a2.jsonl a.jsonl
 	run "$PIPE" --data a.jsonl --workdir w --no-serve --seed 7
@@ -84,7 +84,7 @@ stage_lines() {
 	cp w/report.json r && mv r w/report.json
 	run "$PIPE" --data a.jsonl --workdir w --no-serve --seed 7
 	assert_success
-	[ "$(stage_lines | tr '\n' ' ')" = "map skipped clean skipped split skipped train skipped eval ran " ] || { echo "$output"; return 1; }
+	[ "$(stage_lines | tr '\n' ' ')" = "map skipped clean skipped split skipped train skipped eval ran stats skipped explore ran embedder skipped vectors skipped index skipped " ] || { echo "$output"; return 1; }
 }
 
 @test "run_pipeline.sh works outside the checkout by default (XDG cache), never in the source tree" {
@@ -120,6 +120,8 @@ stage_lines() {
 	n=$(( $(wc -l < w/split/train.jsonl) + $(wc -l < w/split/val.jsonl) + $(wc -l < w/split/test.jsonl) ))
 	[ "$n" -eq 4000 ]
 	[ -f w/artifacts/metadata/artifact.json ]
+	[ "$(jq .records w/stats.json)" -eq 4000 ]
+	if command -v gnuplot >/dev/null; then grep -q '<h2>Model evaluation</h2>' w/report/index.html; fi
 	acc=$(python3 -c 'import json,sys; print(json.load(open("w/report.json"))["accuracy"])')
 	python3 -c "import sys; sys.exit(0 if $acc > 0.6 else 1)" || { echo "accuracy $acc"; return 1; }
 	! ls w/*.tmp w/split/*.tmp 2>/dev/null
@@ -153,11 +155,19 @@ stage_lines() {
 	done
 	run curl -fs "http://127.0.0.1:$port/api/predict/" -H 'Content-Type: application/json' \
 		-d '{"abstract":"We prove that every finite group of odd order is solvable.","top_k":2}'
+	pred=$output pst=$status
+	# the embedding-storage stage: the server answers similar papers from w/papers.axi
+	id=$(head -n 1 w/mapped.jsonl | jq -r .id)
+	sim=$(curl -fs "http://127.0.0.1:$port/api/similar/" -d "{\"id\":\"$id\",\"k\":3}")
+	ready=$(curl -fs "http://127.0.0.1:$port/readyz")
 	kill -TERM "$pid"
 	wait "$pid" || true
+	output=$pred status=$pst
 	assert_success
 	assert_output_contains '"predicted_category":"'
 	assert_output_contains '"top_k":[{"label":"'
+	[ "$(jq '.similar | length' <<<"$sim")" -eq 3 ] || { echo "$sim"; cat pipe.log; return 1; }
+	[ "$(jq -c '.index | {kind, size}' <<<"$ready")" = '{"kind":"file","size":3000}' ]
 }
 
 @test "run_pipeline.sh --tune N runs arxiv-hpo instead of one training" {
@@ -172,7 +182,7 @@ stage_lines() {
 	# the search is an option of the train stage: without it, a plain training reruns
 	run "$PIPE" --data a.jsonl --workdir w --no-serve
 	assert_success
-	[ "$(stage_lines | tr '\n' ' ')" = "map skipped clean skipped split skipped train ran eval ran " ] || { echo "$output"; return 1; }
+	[ "$(stage_lines | tr '\n' ' ')" = "map skipped clean skipped split skipped train ran eval ran stats skipped explore ran " ] || { echo "$output"; return 1; }
 	run "$PIPE" --data a.jsonl --workdir w --no-serve --tune x
 	assert_failure
 	assert_output_contains "--tune: not a number: 'x'"

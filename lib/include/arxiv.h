@@ -506,6 +506,9 @@ ARXIV_API int arxiv_st_save(const char *path, const struct arxiv_st_tensor *t, s
  *                            "stopped":bool,"train":{"loss":..},"val":{<arxiv_metrics_json>,
  *                            "loss":..},"test":{..}} (test with arxiv-train -t)
  *   metadata/best_hyperparams.json   written by arxiv-hpo
+ *   metadata/decision.json   fields threshold and domain check (lib/decision.c); absent
+ *                            in older artifacts: threshold 0.5, no domain check
+ *   model/domain.safetensors  word and word-pair counts of the domain check
  *   model/config.json        model config (Hugging Face config.json for bert)
  *   model/model.safetensors  weights
  *   tokenizer/preprocess.json  map/clean/tokenizer settings used in training
@@ -520,6 +523,7 @@ struct arxiv_model_opts {
 	const char *device;	/* "auto", "cpu", "cuda", "cuda:N", "mps" */
 	int threads;		/* 0: library default */
 	const char *precision;	/* transformer inference: "auto", "fp32", "fp16", "bf16" (NULL: auto) */
+	size_t max_tokens;	/* transformers: truncate to this many tokens (0: the model's limit) */
 };
 ARXIV_API struct arxiv_model_opts arxiv_model_default_opts(void);
 /* new; loads any model type from an artifacts directory. */
@@ -622,6 +626,289 @@ ARXIV_API int arxiv_train_params_json(const struct arxiv_train_params *p, struct
 ARXIV_API int arxiv_train(const struct arxiv_train_params *p, const struct arxiv_dataset *train,
     const struct arxiv_dataset *val, const char *out_dir, int overwrite, struct arxiv_error *err);
 
+/* ------------------------------------------- PostgreSQL + pgvector store */
+
+/*
+ * Paper embeddings in PostgreSQL with pgvector (schema: arxiv-pg(5)), through
+ * libpq, which is loaded with dlopen on the first arxiv_pg_open: programs that
+ * never connect never load it. A handle is one connection; not thread-safe
+ * (open one per thread). Every call returns 0, or -1 with err ("postgresql: ..."
+ * and the server's first line of message).
+ */
+#define ARXIV_PG_EMBEDDER_MAX 1032	/* > ARXIV_VEC_MAX_EMBEDDER */
+struct arxiv_pg;
+/* One row to load; strings are (pointer, length) and may hold any byte but NUL
+ * (refused: PostgreSQL text cannot hold it). field, categories may be NULL. */
+struct arxiv_pg_record {
+	const char *id, *title, *field, *categories;
+	size_t id_len, title_len, field_len, categories_len;
+	const float *vec;	/* dim floats, finite */
+};
+struct arxiv_pg_stats {
+	uint64_t committed;	/* rows in committed batches */
+	uint64_t inserted, updated, unchanged;	/* of those: new ids, replaced, identical */
+	uint64_t duplicates;	/* rows whose id came again later in the same batch */
+	uint64_t rolled_back;	/* rows of a batch that failed */
+	uint64_t batches;
+};
+struct arxiv_pg_info {
+	char embedder[ARXIV_PG_EMBEDDER_MAX];
+	uint32_t dim;
+	uint64_t count;		/* the planner's estimate for a big table */
+	int hnsw;		/* the HNSW index exists */
+};
+struct arxiv_pg_hit {
+	char *id, *title, *field, *categories;	/* new; field, categories may be NULL */
+	float score;		/* cosine similarity, 1 - pgvector's <=> */
+};
+/* new; dsn: a libpq connection string or postgresql:// URI; NULL or "" takes
+ * everything from the PG* environment variables. */
+ARXIV_API struct arxiv_pg *arxiv_pg_open(const char *dsn, struct arxiv_error *err);
+ARXIV_API void arxiv_pg_close(struct arxiv_pg *pg);
+/* Settings: "batch" (rows per transaction, default 10000), "hnsw.m" (16),
+ * "hnsw.ef_construction" (64), "hnsw.ef_search" (pgvector's default 40). */
+ARXIV_API int arxiv_pg_set(struct arxiv_pg *pg, const char *key, long value,
+    struct arxiv_error *err);
+/* What the database holds (-1 with err when nothing was loaded yet). */
+ARXIV_API int arxiv_pg_info(struct arxiv_pg *pg, struct arxiv_pg_info *info,
+    struct arxiv_error *err);
+/* Start a load: creates the extension, tables and meta row when missing;
+ * refuses (-1) when the meta row names another embedder or dimension.
+ * embedder_dir (may be NULL) is recorded for queries by text. */
+ARXIV_API int arxiv_pg_load_begin(struct arxiv_pg *pg, const char *embedder,
+    const char *embedder_dir, uint32_t dim, struct arxiv_error *err);
+/* Add one row (recno: its record number, for messages). 0 ok; 1 the record is
+ * refused (NUL byte, bad UTF-8, no id, non-finite vector; err->line = recno),
+ * nothing sent, the load goes on if the caller wants; -1 the batch in flight
+ * failed and was rolled back (committed batches stay): the load is over. */
+ARXIV_API int arxiv_pg_load_add(struct arxiv_pg *pg, const struct arxiv_pg_record *rec,
+    long recno, struct arxiv_error *err);
+/* Commit the last batch, build the field and HNSW indexes when missing, ANALYZE. */
+ARXIV_API int arxiv_pg_load_end(struct arxiv_pg *pg, struct arxiv_pg_stats *st,
+    struct arxiv_error *err);
+ARXIV_API void arxiv_pg_load_stats(const struct arxiv_pg *pg, struct arxiv_pg_stats *st);
+/* After arxiv_pg_info, arxiv_pg_load_begin or a search: the table's dimension
+ * and embedder (borrowed). */
+ARXIV_API uint32_t arxiv_pg_dim(const struct arxiv_pg *pg);
+ARXIV_API const char *arxiv_pg_embedder(const struct arxiv_pg *pg);
+ARXIV_API const char *arxiv_pg_embedder_dir(const struct arxiv_pg *pg);
+/* The k rows nearest to q by cosine distance, best first (*out new: free with
+ * arxiv_pg_hits_free). field: only rows of that field (NULL: all). exact: a
+ * sequential scan instead of the HNSW index (for recall checks). */
+ARXIV_API int arxiv_pg_search(struct arxiv_pg *pg, const float *q, size_t k, const char *field,
+    int exact, struct arxiv_pg_hit **out, size_t *n, struct arxiv_error *err);
+/* The stored vector of id into vec (dim floats) and its row into *meta (new
+ * strings; may be NULL). 0 found, 1 not indexed, -1 error. */
+ARXIV_API int arxiv_pg_get(struct arxiv_pg *pg, const char *id, float *vec,
+    struct arxiv_pg_hit *meta, struct arxiv_error *err);
+ARXIV_API void arxiv_pg_hits_free(struct arxiv_pg_hit *h, size_t n);
+
+/* ----------------------------------------------- similar papers: vectors */
+
+/*
+ * Vector stream (full spec in arxiv-vectors(5)): what arxiv-embed -e writes and
+ * arxiv-index reads. All integers little-endian, encoded field by field:
+ *   offset size  field
+ *   0      8     magic "\x89AXV\r\n\x1a\n"
+ *   8      4     version (1)
+ *   12     4     header_size (bytes from offset 0 to the first record; readers skip extra bytes)
+ *   16     4     dim (floats per vector, 1..ARXIV_VEC_MAX_DIM)
+ *   20     4     flags (0)
+ *   24     8     n_records (0 = unknown, read to EOF)
+ *   32     4     embedder_size, then embedder_size bytes: the embedder identity
+ *                (arxiv_embedder_id; 1..ARXIV_VEC_MAX_EMBEDDER bytes of UTF-8)
+ *   ...    4     location_size, then location_size bytes: where the embedder was
+ *                loaded from (an absolute directory; 0 bytes: unknown), so that
+ *                queries can be embedded the same way
+ *   then records, each: u16 id_size, id; u32 title_size, title; u16 field_size, field;
+ *                u16 categories_size, categories (space-separated codes, primary first);
+ *                dim IEEE-754 float32.
+ * Strings are UTF-8 without terminator; a title may hold NUL bytes. A partial
+ * record at the end is an error ("truncated record N"). The JSONL form has one
+ * object per line: {"id":..,"title":..,"field":..,"categories":..,
+ * "embedder":..,"embedder_dir":..,"embedding":[..]}.
+ */
+#define ARXIV_VEC_MAGIC "\x89" "AXV\r\n\x1a\n"
+#define ARXIV_VEC_VERSION 1
+#define ARXIV_VEC_MAX_DIM 16384
+#define ARXIV_VEC_MAX_EMBEDDER 1024
+#define ARXIV_VEC_MAX_ID 255
+#define ARXIV_VEC_MAX_TITLE 65536
+#define ARXIV_VEC_MAX_FIELD 255
+#define ARXIV_VEC_MAX_CATEGORIES 4096
+
+/* One paper and its vector. Every pointer borrowed (from the reader until its
+ * next call, or from the caller); sizes in bytes, strings not NUL-terminated
+ * by contract (readers do terminate them). */
+struct arxiv_vecrec {
+	const char *id, *title, *field, *categories;
+	size_t id_len, title_len, field_len, categories_len;
+	const float *v;		/* dim floats */
+};
+
+struct arxiv_vec_reader;
+/* new; reads the header of a vector stream, or the first line of its JSONL
+ * form (told apart by the first byte). fp borrowed, name copied. Errors:
+ * "not an arxiv vector stream (bad magic); did you forget arxiv-embed -e?",
+ * unsupported version, truncated header. */
+ARXIV_API struct arxiv_vec_reader *arxiv_vec_open(FILE *fp, const char *name,
+    struct arxiv_error *err);
+ARXIV_API size_t arxiv_vec_dim(const struct arxiv_vec_reader *r);
+/* borrowed identity of the embedder that made the vectors. */
+ARXIV_API const char *arxiv_vec_embedder(const struct arxiv_vec_reader *r);
+/* borrowed embedder directory recorded in the stream ("" unknown). */
+ARXIV_API const char *arxiv_vec_embedder_dir(const struct arxiv_vec_reader *r);
+/* 1 record into *rec (borrowed until the next call), 0 end, -1 error with
+ * err->line = record number ("truncated record", a size over its limit, a
+ * non-finite value, a JSONL line of another dimension or embedder). */
+ARXIV_API int arxiv_vec_next(struct arxiv_vec_reader *r, struct arxiv_vecrec *rec,
+    struct arxiv_error *err);
+ARXIV_API void arxiv_vec_close(struct arxiv_vec_reader *r);
+/* Is p[0..n) the start of a vector stream (n >= 8)? */
+ARXIV_API int arxiv_vec_sniff(const void *p, size_t n);
+
+struct arxiv_vec_writer;
+/* new; writes the header (binary) or nothing yet (jsonl != 0). fp borrowed;
+ * embedder_dir may be NULL. */
+ARXIV_API struct arxiv_vec_writer *arxiv_vec_create(FILE *fp, size_t dim, const char *embedder,
+    const char *embedder_dir, int jsonl, struct arxiv_error *err);
+ARXIV_API int arxiv_vec_write(struct arxiv_vec_writer *w, const struct arxiv_vecrec *rec,
+    struct arxiv_error *err);
+/* Flush, fill in n_records when fp is seekable, check for write errors; frees w. */
+ARXIV_API int arxiv_vec_finish(struct arxiv_vec_writer *w, struct arxiv_error *err);
+
+/* ---------------------------------------------- similar papers: embedders */
+
+/*
+ * An embedder turns texts (title and abstract joined by arxiv_text_join) into
+ * L2-normalised vectors. Its identity string names its kind, dimension and a
+ * hash of everything that shapes its output, e.g.
+ * "lexical-v1 dim=256 h=0123456789abcdef": an index refuses vectors of another
+ * identity. Kinds: "lexical" (a directory made by arxiv_lexical_learn: no model
+ * download needed) and whatever lib/embedder.c's table lists.
+ */
+struct arxiv_embedder;
+struct arxiv_embedder_opts {
+	const char *device;	/* "auto", "cpu", "cuda[:N]" (encoders) */
+	int threads;		/* 0: library default */
+	size_t max_tokens;	/* encoders: truncate to this many tokens (0: the model's limit) */
+};
+ARXIV_API struct arxiv_embedder_opts arxiv_embedder_default_opts(void);
+/* new; the kind is recognised from the directory's files. o may be NULL. */
+ARXIV_API struct arxiv_embedder *arxiv_embedder_load(const char *dir,
+    const struct arxiv_embedder_opts *o, struct arxiv_error *err);
+ARXIV_API void arxiv_embedder_free(struct arxiv_embedder *e);
+ARXIV_API const char *arxiv_embedder_kind(const struct arxiv_embedder *e);
+ARXIV_API const char *arxiv_embedder_id(const struct arxiv_embedder *e);
+ARXIV_API size_t arxiv_embedder_dim(const struct arxiv_embedder *e);
+/* borrowed absolute path of the directory it was loaded from. */
+ARXIV_API const char *arxiv_embedder_dir(const struct arxiv_embedder *e);
+/* n vectors of dim floats into out. Thread-safe. 0 or -1 with err (err->line =
+ * 1-based index of the offending text). An empty text gives a zero vector. */
+ARXIV_API int arxiv_embedder_embed(const struct arxiv_embedder *e, const char *const *texts,
+    const size_t *lens, size_t n, float *out, struct arxiv_error *err);
+
+/*
+ * The lexical embedder: the text cleaned by the library's cleaner (default
+ * settings), its words and word bigrams hashed into `buckets` slots, each
+ * weighted by its smoothed idf (log((1 + N) / (1 + df)) + 1, learnt from a
+ * corpus) and by 1 + log(tf), projected to `sketch` dimensions by a fixed
+ * signed random projection (each slot adds +-w to `nnz` dimensions chosen by
+ * a seeded hash) and L2-normalised; then centred and projected onto the
+ * corpus's `dim` principal axes (PCA of up to `sample` documents' sketches,
+ * learnt with LAPACK's ssyevr: latent semantic analysis, in effect) and
+ * L2-normalised again. sketch 0, or a corpus of fewer than 4 * dim documents:
+ * no PCA, the random projection is to dim dimensions directly (cheaper, but
+ * its noise swamps the neighbours in a large corpus).
+ */
+struct arxiv_lexical_params {
+	size_t dim;		/* 256 */
+	size_t sketch;		/* 4096 dimensions before the PCA; 0 none */
+	size_t sample;		/* 50000 documents for the PCA */
+	size_t buckets;		/* 1 << 20 hashed n-gram slots */
+	int ngrams;		/* 2: words and word bigrams */
+	int nnz;		/* 8: dimensions touched per slot */
+	uint64_t seed;		/* projection seed */
+	unsigned min_df;	/* slots seen in fewer documents weigh 0 (2) */
+};
+ARXIV_API struct arxiv_lexical_params arxiv_lexical_default_params(void);
+struct arxiv_lexical_learner;
+/* new */
+ARXIV_API struct arxiv_lexical_learner *arxiv_lexical_learner_new(
+    const struct arxiv_lexical_params *p, struct arxiv_error *err);
+ARXIV_API void arxiv_lexical_learner_free(struct arxiv_lexical_learner *l);
+/* Count one document's slots. Not thread-safe. 0 or -1 with err. */
+ARXIV_API int arxiv_lexical_add(struct arxiv_lexical_learner *l, const char *text, size_t n,
+    struct arxiv_error *err);
+/* Write the embedder directory dir (embedder.json + idf.safetensors), through a
+ * temporary directory renamed into place; an existing dir made by this function
+ * is replaced. 0 or -1 with err. */
+ARXIV_API int arxiv_lexical_save(const struct arxiv_lexical_learner *l, const char *dir,
+    struct arxiv_error *err);
+
+/* ------------------------------------------------- similar papers: indexes */
+
+/*
+ * A vector index: papers with their vectors, exact or approximate cosine
+ * search. Backends (lib/index.c's table): "file", a local memory-mapped index
+ * file (arxiv-index(1); exact search), and any other the table lists. The
+ * location picks the backend: a backend's prefix (e.g. "postgresql://") or,
+ * by default, a file path. Vectors are assumed L2-normalised, so cosine = dot.
+ */
+struct arxiv_index;
+struct arxiv_index_opts {
+	int write;		/* open to add (created when absent); 0: read only */
+	const char *embedder;	/* write: the vectors' embedder identity (must match an existing index) */
+	size_t dim;		/* write: their dimension (likewise) */
+	const char *embedder_dir;	/* write: where the embedder lives (recorded; may be NULL) */
+	int threads;		/* search threads (0: 1) */
+	const char *kind;	/* backend name, NULL: chosen by the location */
+	size_t batch;		/* write, pgvector: rows per transaction (0: backend default) */
+};
+ARXIV_API struct arxiv_index_opts arxiv_index_default_opts(void);
+/* new; location: a path, or a backend's URI (a DSN). */
+ARXIV_API struct arxiv_index *arxiv_index_open(const char *location,
+    const struct arxiv_index_opts *o, struct arxiv_error *err);
+/* Close (read-only or after commit) or abandon what was added; accepts NULL. */
+ARXIV_API void arxiv_index_free(struct arxiv_index *ix);
+
+struct arxiv_index_info {
+	const char *kind;	/* "file", ... (borrowed, as the rest) */
+	const char *location;	/* the path or DSN without password */
+	const char *embedder;	/* identity of its vectors ("" when empty and new) */
+	const char *embedder_dir;	/* the embedder's directory ("" unknown) */
+	size_t dim;
+	uint64_t size;		/* papers */
+};
+ARXIV_API int arxiv_index_info(const struct arxiv_index *ix, struct arxiv_index_info *out);
+
+/* Add or replace (by id) n papers. A record whose id is already there replaces
+ * it. 0 or -1 with err (err->line = 1-based index in recs). */
+ARXIV_API int arxiv_index_add(struct arxiv_index *ix, const struct arxiv_vecrec *recs, size_t n,
+    struct arxiv_error *err);
+/* Make what was added durable (file: written to a temporary file and renamed). */
+ARXIV_API int arxiv_index_commit(struct arxiv_index *ix, struct arxiv_error *err);
+
+/* One search result; the strings are new (arxiv_hits_free). */
+struct arxiv_hit {
+	float score;		/* cosine similarity */
+	char *id, *title, *field, *categories;
+	size_t title_len;	/* the title may hold NUL bytes */
+};
+ARXIV_API void arxiv_hits_free(struct arxiv_hit *h, size_t n);	/* the strings, not h */
+/*
+ * The k papers most similar to q (dim floats, L2-normalised), best first, into
+ * hits (room for k); *n gets how many. field: only papers of this field (NULL
+ * any); exclude: leave this id out (NULL none). Thread-safe on one index.
+ */
+ARXIV_API int arxiv_index_search(const struct arxiv_index *ix, const float *q, size_t k,
+    const char *field, const char *exclude, struct arxiv_hit *hits, size_t *n,
+    struct arxiv_error *err);
+/* A paper by id: 1 found (vector into v, dim floats; meta into *meta unless NULL,
+ * score 1), 0 not indexed, -1 error. */
+ARXIV_API int arxiv_index_get(const struct arxiv_index *ix, const char *id, float *v,
+    struct arxiv_hit *meta, struct arxiv_error *err);
+
 /* ---------------------------------------------------------------------------
  * Replacing a file atomically (atomic.c): every writer of a named output goes
  * through this, so a reader never sees a half-written file and a planted
@@ -714,11 +1001,13 @@ struct arxiv_trial {
 	int n_steps;
 };
 struct arxiv_sampler_params {
-	int tpe;		/* 1: TPE (Optuna's TPESampler, independent), 0: random */
+	int tpe;		/* 1: TPE (Optuna's TPESampler), 0: random */
 	int n_startup;		/* random trials before TPE: 10 */
 	int n_ei_candidates;	/* 24 */
 	double prior_weight;	/* 1.0 */
 	int constant_liar;	/* running trials count as the worst value */
+	int multivariate;	/* 1 (Optuna 5's default): kernels over all parameters jointly;
+				 * 0: each parameter on its own (independent TPE) */
 	uint64_t seed;
 };
 ARXIV_API struct arxiv_sampler_params arxiv_sampler_default_params(void);
@@ -730,6 +1019,10 @@ ARXIV_API struct arxiv_sampler_params arxiv_sampler_default_params(void);
 ARXIV_API int arxiv_sampler_suggest(const struct arxiv_space *s,
     const struct arxiv_sampler_params *p, const struct arxiv_trial *trials, size_t n_trials,
     uint64_t number, double *x);
+/* TPE's acquisition at x: log l(x) - log g(x) from the history (0, or -1). */
+ARXIV_API int arxiv_sampler_logratio(const struct arxiv_space *s,
+    const struct arxiv_sampler_params *p, const struct arxiv_trial *trials, size_t n_trials,
+    const double *x, double *out);
 /*
  * Optuna's MedianPruner: 1 when a trial with intermediate values steps[0..n_steps-1]
  * (minimised) should stop: its best value so far is worse than the median of
@@ -768,6 +1061,120 @@ ARXIV_API struct arxiv_prep arxiv_prep_default(void);
 ARXIV_API int arxiv_prep_read(const char *path, struct arxiv_prep *p, struct arxiv_error *err);
 ARXIV_API int arxiv_prep_write(const char *path, const struct arxiv_prep *p,
     struct arxiv_error *err);
+
+/* ----------------------------------------------------- corpus statistics (arxiv-stats) */
+
+/*
+ * Mergeable statistics over arxiv-map records (lib/stats.c, arxiv-stats(1)):
+ * papers per field, per primary category and per year, the cross-list matrix,
+ * text length in characters, words and WordPiece tokens, LaTeX and non-ASCII
+ * shares, duplicates, distinctive terms per field. Memory is bounded by the
+ * parameters; arxiv_stats_json(with_state) output merges exactly (up to the
+ * documented approximations) with arxiv_stats_merge_json.
+ */
+#define ARXIV_STATS_MAX_FIELDS 64
+struct arxiv_stats_params {
+	size_t term_cap;	/* terms kept in the count table (131072) */
+	size_t exact_max;	/* distinct ids/texts counted exactly (1048576), then HyperLogLog */
+	size_t top_terms;	/* distinctive terms printed per field (15); 0: terms not counted */
+	double prior;		/* alpha_0 of the Dirichlet prior (10000) */
+	size_t min_len;		/* shortest term, bytes (3) */
+	const char *stopwords;	/* stop-word list for the built-in term splitter; NULL: shipped */
+	int cleaner;		/* 1: records bring cleaned terms (rec.terms), no stop list loaded */
+};
+ARXIV_API struct arxiv_stats_params arxiv_stats_default_params(void);
+struct arxiv_stats_str {
+	const char *s;		/* borrowed; NULL with n 0 = absent */
+	size_t n;
+};
+struct arxiv_stats_record {
+	struct arxiv_stats_str id, text, label, date;	/* text: valid UTF-8 */
+	const struct arxiv_stats_str *categories;	/* primary first */
+	size_t n_categories;
+	const struct arxiv_stats_str *fields;
+	size_t n_fields;
+	long n_tokens;		/* WordPiece tokens incl. [CLS] [SEP]; -1 unknown */
+	struct arxiv_stats_str terms;	/* cleaned text (space-separated terms); s NULL:
+					 * split text with the built-in splitter */
+};
+struct arxiv_stats;
+/* new; p NULL: defaults. Loads the stop-word list unless p->cleaner. */
+ARXIV_API struct arxiv_stats *arxiv_stats_new(const struct arxiv_stats_params *p,
+    struct arxiv_error *err);
+ARXIV_API void arxiv_stats_free(struct arxiv_stats *s);
+/* Count one record (r and its strings borrowed for the call). 0 or -1 (out of memory). */
+ARXIV_API int arxiv_stats_add(struct arxiv_stats *s, const struct arxiv_stats_record *r,
+    struct arxiv_error *err);
+/* The statistics as one JSON object (schema in arxiv-stats(1)) into out (cleared);
+ * with_state adds "state", what arxiv_stats_merge_json needs. 0 or -1. */
+ARXIV_API int arxiv_stats_json(const struct arxiv_stats *s, int with_state, struct arxiv_buf *out);
+/* Add a with_state JSON result into s. 0 or -1 with err (invalid JSON, no state). */
+ARXIV_API int arxiv_stats_merge_json(struct arxiv_stats *s, const char *json, size_t len,
+    struct arxiv_error *err);
+
+/* ------------------------------------------ answers: fields, abstaining, explanations */
+
+/*
+ * An answer is a prediction plus what a reader needs to trust it (lib/answer.c):
+ *   fields     every label whose calibrated probability reaches the model's
+ *              fields threshold (chosen on validation at training time to
+ *              maximise the F1 of the paper's full field set), the primary
+ *              answer always included;
+ *   abstained  the input does not look like an abstract of the model's domain
+ *              (too few of its words or word pairs were seen in training: the
+ *              estimated probability of being in domain is below the OOD
+ *              threshold), or the top probability is below min_confidence;
+ *              then the answer is "Other" with a reason;
+ *   terms      (fast models over text) the n-grams that moved the winning
+ *              label's score furthest above the runner-up's, in the input's
+ *              own words, with their share of that margin in logits.
+ */
+#define ARXIV_EXPLAIN_MAX 16
+struct arxiv_answer_opts {
+	size_t k;		/* top k (capped as in arxiv_model_predict) */
+	size_t explain;		/* explanation terms wanted, 0..ARXIV_EXPLAIN_MAX */
+	double min_confidence;	/* abstain when the top probability is below; 0: never */
+	double ood_threshold;	/* abstain when P(in domain) is below; < 0: the model's
+				 * own threshold (none in older artifacts), 0: never */
+};
+/* k 3, explain 0, min_confidence 0, ood_threshold -1 (the model's). */
+ARXIV_API struct arxiv_answer_opts arxiv_answer_default_opts(void);
+
+struct arxiv_term {
+	char term[80];		/* UTF-8, the input's words ("spin chain") */
+	float weight;		/* logits of the margin over the runner-up */
+};
+struct arxiv_answer {
+	struct arxiv_prediction p;	/* the top k, as arxiv_model_predict gives it */
+	uint64_t fields;		/* bit i: label i is listed */
+	int abstained;
+	char reason[160];		/* why, when abstained */
+	double in_domain;		/* P(in domain), or -1 when the model has no check */
+	size_t words, known_words;	/* cleaned words, and those seen in training */
+	size_t pairs, known_pairs;	/* adjacent word pairs, likewise */
+	size_t n_terms;
+	struct arxiv_term terms[ARXIV_EXPLAIN_MAX];
+};
+/* Answer n raw texts (as arxiv_model_predict). Thread-safe. 0 or -1 with err. */
+ARXIV_API int arxiv_model_answer(const struct arxiv_model *m, const char *const *texts,
+    const size_t *lens, size_t n, const struct arxiv_answer_opts *o, struct arxiv_answer *out,
+    struct arxiv_error *err);
+/* One compact JSON object, no newline, into out (cleared):
+ * {"predicted_category":..,"confidence":..,"fields":[..],"top_k":[..]
+ *  [,"explanation":[{"term":..,"weight":..},..]]}, or when abstained
+ * {"predicted_category":"Other","confidence":0.0,"abstained":true,"reason":..,
+ *  "fields":[],"top_k":[..]} (top_k: the model's ranking all the same). */
+ARXIV_API int arxiv_answer_json(const struct arxiv_model *m, const struct arxiv_answer *a,
+    struct arxiv_buf *out);
+/* The model's stored thresholds (defaults for older artifacts: fields 0.5,
+ * OOD -1 = no domain check). */
+ARXIV_API double arxiv_model_fields_threshold(const struct arxiv_model *m);
+ARXIV_API double arxiv_model_ood_threshold(const struct arxiv_model *m);
+/* Metrics of answers: arxiv_metrics_add of a->p plus the set-level metrics of
+ * a->fields against the paper's fields (precision, recall, F1 averaged over
+ * papers, exact-set accuracy) and the abstention count. */
+ARXIV_API int arxiv_metrics_add_answer(struct arxiv_metrics *m, int truth,
+    const struct arxiv_answer *a, uint64_t fields);
 
 #ifdef __cplusplus
 }

@@ -1,6 +1,6 @@
 """hpo_optuna.py - Optuna's TPESampler (default settings) on the functions of
-tests/bench/hpo_bench.c, same output format:
-    python hpo_optuna.py tpe|random branin|hartmann6|mixed SEED N
+tests/bench/hpo_bench.c, same output format, one line a seed:
+    python hpo_optuna.py tpe|random branin|hartmann6|mixed FIRST_SEED LAST_SEED N
 """
 import math
 import sys
@@ -38,9 +38,7 @@ def mixed(t):
     return x * x + (n - 2) ** 2 + {"a": 1.0, "b": 0.0, "c": 2.0}[c]
 
 
-def main():
-    kind, fname, seed, n = sys.argv[1], sys.argv[2], int(sys.argv[3]), int(sys.argv[4])
-    f = {"branin": branin, "hartmann6": hartmann6, "mixed": mixed}[fname]
+def run(kind, f, seed, n):
     sampler = (optuna.samplers.TPESampler(seed=seed) if kind == "tpe"
                else optuna.samplers.RandomSampler(seed=seed))
     study = optuna.create_study(sampler=sampler)
@@ -55,7 +53,14 @@ def main():
         best = min(best, value)
         if i + 1 in (20, 50, 100):
             out.append(f"{best:.6g}")
-    print(" ".join(out), f"{spent * 1000 / n:.4f}")
+    print(" ".join(out), f"{spent * 1000 / n:.4f}", flush=True)
+
+
+def main():
+    kind, fname, s0, s1, n = sys.argv[1], sys.argv[2], int(sys.argv[3]), int(sys.argv[4]), int(sys.argv[5])
+    f = {"branin": branin, "hartmann6": hartmann6, "mixed": mixed}[fname]
+    for seed in range(s0, s1 + 1):
+        run(kind, f, seed, n)
 
 
 if __name__ == "__main__":

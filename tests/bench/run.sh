@@ -17,7 +17,7 @@ mkdir -p "$BUILD/bench"
 report="$BUILD/bench/report.txt"
 : > "$report"
 status=0
-for name in ${BENCH:-map clean tok pipe model serve bert spread docker}; do
+for name in ${BENCH:-map clean tok pipe model serve bert stats spread docker hpo explain similar pg}; do
 	script="tests/bench/$name.sh"
 	[ -x "$script" ] || { echo "bench: $name: no $script, skipped" | tee -a "$report"; continue; }
 	echo "=== $name ($(date -u +%H:%M:%S))" | tee -a "$report"

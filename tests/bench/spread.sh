@@ -5,7 +5,8 @@
 # wall time, records/s, and the transfer overhead per record. On loopback the
 # "nodes" share this machine's cores, so the difference is the cost of ssh, the
 # block copies and the extra parallel processes, not a speed-up.
-# N=records (default 50000), BLOCK (default 4M).
+# N=records (default 100000), BLOCK (default 16M, as spread.sh; every block is one
+# ssh job, which costs about a second to set up on a loaded machine).
 set -euo pipefail
 vocab="$ARXIV_SHARED/vocab/scibert_scivocab_uncased.vocab.txt"
 spread="$PWD/pipelines/spread.sh"
@@ -17,10 +18,10 @@ if ! why=$(tests/tools/sshd.sh start "$tmp/sshd"); then
 	exit 0
 fi
 export PARALLEL_SSH="ssh -F $tmp/sshd/ssh_config"
-zcat "$ARXIV_SHARED"/data/arxiv-part-00*.jsonl.gz | head -n "${N:-50000}" > "$tmp/in.jsonl" ||
+zcat "$ARXIV_SHARED"/data/arxiv-part-00*.jsonl.gz | head -n "${N:-100000}" > "$tmp/in.jsonl" ||
 	[ "${PIPESTATUS[0]}" -eq 141 ]
 n=$(wc -l < "$tmp/in.jsonl")
-b=${BLOCK:-4M}
+b=${BLOCK:-16M}
 echo "input: $n records, $(du -m "$tmp/in.jsonl" | cut -f1) MiB, block $b, $(nproc) cores (loaded machine: compare the rows, not absolute numbers)"
 pipe() { # HOSTS: map, clean, tok each spread over HOSTS
 	"$spread" --sshlogin "$1" --block "$b" -- arxiv-map < "$tmp/in.jsonl" |

@@ -218,10 +218,7 @@ if compose exec -T api sh -c 'arxiv-serve --help 2>&1 | grep -q -- "-d dsn"'; th
 	n=$(compose exec -T db psql -qAt -U arxiv -d arxiv -c "SELECT count(*) FROM papers")
 	[ "$n" = 30 ] || die "the database holds $n papers, expected 30"
 	say "db: 30 papers with their vectors in table papers"
-	# shellcheck disable=SC2016
-	tar -C "$tmp/emb" -c . | compose exec -T api sh -c \
-		'd=/var/lib/arxiv/store; rm -rf "$d/.embedder.new" && mkdir "$d/.embedder.new" &&
-		tar -C "$d/.embedder.new" -x --no-same-owner && rm -rf "$d/embedder" && mv "$d/.embedder.new" "$d/embedder"'
+	tar -C "$tmp/emb" -c . | compose exec -T api arxiv-artifacts-in /var/lib/arxiv/store/embedder
 	compose kill -s HUP api > /dev/null 2>&1
 	similar() { req -H 'Content-Type: application/json' -d "$1" "$api/api/similar/"; }
 	q='{"abstract":"We study superconductivity in twisted bilayer graphene","k":3}'
@@ -237,7 +234,7 @@ PY
 	compose stop db > /dev/null 2>&1
 	code=$(similar "$q")
 	[ "$code" = 503 ] || die "POST /api/similar/ with the database down: HTTP $code, expected 503: $(cat "$tmp/body")"
-	say "db stopped: POST /api/similar/ -> 503 $(head -c 160 "$tmp/body")"
+	say "db stopped: POST /api/similar/ -> $code $(head -c 160 "$tmp/body")"
 	compose start db > /dev/null 2>&1
 	wait_healthy db 120
 	for _ in $(seq 60); do [ "$(similar "$q")" = 200 ] && break; sleep 1; done

@@ -356,6 +356,106 @@ main(void)
 	    "zero_division: precision 0 for a label predicted wrongly only");
 	json_decref(o);
 	arxiv_metrics_free(m);
+
+	/*
+	 * Answers by hand (labels 0 CS, 1 Math, 2 Physics): field sets, abstaining,
+	 * selective accuracy and the reliability bins.
+	 *   paper  truth fields  primary conf  listed   P    R    F1   exact
+	 *   1      0     {0}     0       0.9   {0}      1    1    1    yes
+	 *   2      0     {0,1}   0       0.8   {0,1}    1    1    1    yes
+	 *   3      1     {1,2}   2       0.6   {2}      1    1/2  2/3  no
+	 *   4      2     {2}     1       0.3   {1,2}    1/2  1    2/3  no
+	 *   5      0     {0}     0       0.5   {} (abstained) 0 0  0    no
+	 */
+	{
+		struct arxiv_answer a;
+		static const int truth[5] = { 0, 0, 1, 2, 0 }, prim[5] = { 0, 0, 2, 1, 0 };
+		static const uint64_t fl[5] = { 1, 3, 6, 4, 1 }, listed[5] = { 1, 3, 4, 6, 0 };
+		static const float conf[5] = { 0.9f, 0.8f, 0.6f, 0.3f, 0.5f };
+		double acc_sel;
+
+		m = arxiv_metrics_new(3, names);
+		for (i = 0; i < 5; i++) {
+			memset(&a, 0, sizeof(a));
+			a.p.k = 1;
+			a.p.label[0] = prim[i];
+			a.p.score[0] = conf[i];
+			a.fields = listed[i];
+			a.abstained = i == 4;
+			CHECK(arxiv_metrics_add_answer(m, truth[i], &a, fl[i]) == 0, "answer %zu added",
+			    i + 1);
+		}
+		CHECK(arxiv_metrics_json(m, &out) == 0 && (o = json_loads(out.data, 0, &je)) != NULL,
+		    "answers report");
+		CHECK_NEAR(num(o, "set_precision"), (1 + 1 + 1 + 0.5 + 0) / 5.0, 1e-6,
+		    "set precision: mean over papers, empty set 0");
+		CHECK_NEAR(num(o, "set_recall"), (1 + 1 + 0.5 + 1 + 0) / 5.0, 1e-6, "set recall");
+		CHECK_NEAR(num(o, "set_f1"), (1 + 1 + 2 / 3.0 + 2 / 3.0 + 0) / 5.0, 1e-6, "set F1");
+		CHECK_NEAR(num(o, "exact_set_accuracy"), 2 / 5.0, 1e-6, "exact-set accuracy");
+		CHECK(num(o, "abstained") == 1, "one abstention counted");
+		CHECK_NEAR(num(o, "abstain_rate"), 0.2, 1e-6, "abstain rate");
+		CHECK(num(o, "single_field.n") == 3 && num(o, "cross_listed.n") == 2,
+		    "papers 2 and 3 are cross-listed");
+		CHECK_NEAR(num(o, "cross_listed.set_f1"), (1 + 2 / 3.0) / 2, 1e-6,
+		    "cross-listed set F1");
+		CHECK_NEAR(num(o, "cross_listed.exact_set_accuracy"), 0.5, 1e-6,
+		    "cross-listed exact-set accuracy");
+		CHECK_NEAR(num(o, "single_field.set_recall"), (1 + 1 + 0) / 3.0, 1e-6,
+		    "single-field set recall");
+		CHECK_NEAR(num(o, "single_field.exact_set_accuracy"), 1 / 3.0, 1e-6,
+		    "single-field exact-set accuracy");
+		/* selective: by confidence 0.9 (hit) 0.8 (hit) 0.6 (miss) 0.5 (hit) 0.3 (miss);
+		 * coverage 0.90 of 5 keeps ceil(4.5) = 5, 0.95 -> 5, 0.99 -> 5: accuracy 3/5 */
+		v = json_object_get(o, "selective_accuracy");
+		acc_sel = json_number_value(json_object_get(v, "0.90"));
+		CHECK_NEAR(acc_sel, 3 / 5.0, 1e-6, "selective accuracy at 90%% of 5 keeps all 5");
+		CHECK(json_object_size(v) == 3 && json_object_get(v, "0.95") &&
+		    json_object_get(v, "0.99"), "selective accuracy at 90, 95, 99%%");
+		v = json_object_get(o, "reliability");
+		CHECK(json_array_size(v) == 15, "15 reliability bins");
+		/* 0.9 -> bin 13 (0.8667, 0.9333]; 0.3 -> bin 4 (0.2667, 0.3333] */
+		CHECK(json_integer_value(json_object_get(json_array_get(v, 13), "count")) == 1 &&
+		    fabs(json_number_value(json_object_get(json_array_get(v, 13), "confidence")) - 0.9)
+		    < 1e-6 && json_number_value(json_object_get(json_array_get(v, 13), "accuracy")) == 1,
+		    "bin 13: one answer, confidence 0.9, right");
+		CHECK(json_integer_value(json_object_get(json_array_get(v, 4), "count")) == 1 &&
+		    json_number_value(json_object_get(json_array_get(v, 4), "accuracy")) == 0,
+		    "bin 4: one answer, wrong");
+		{
+			json_int_t tot = 0;
+			for (i = 0; i < 15; i++)
+				tot += json_integer_value(json_object_get(json_array_get(v, i), "count"));
+			CHECK(tot == 5, "bin counts add up to the papers");
+		}
+		json_decref(o);
+		arxiv_metrics_free(m);
+
+		/* 20 answers, confidence i/20, right when i >= 2: dropping the 5%% least
+		 * confident (1 of 20) leaves 19 with 18 right; 90%% keeps 18, all right */
+		m = arxiv_metrics_new(3, names);
+		for (i = 0; i < 20; i++) {
+			memset(&a, 0, sizeof(a));
+			a.p.k = 1;
+			a.p.label[0] = i >= 2 ? 0 : 1;
+			a.p.score[0] = (float)(i + 1) / 20.0f;
+			a.fields = (uint64_t)1 << a.p.label[0];
+			arxiv_metrics_add_answer(m, 0, &a, 0);
+		}
+		CHECK(arxiv_metrics_json(m, &out) == 0 && (o = json_loads(out.data, 0, &je)) != NULL,
+		    "selective report");
+		v = json_object_get(o, "selective_accuracy");
+		CHECK_NEAR(json_number_value(json_object_get(v, "0.90")), 1.0, 1e-6,
+		    "90%% coverage drops both misses");
+		CHECK_NEAR(json_number_value(json_object_get(v, "0.95")), 18 / 19.0, 1e-6,
+		    "95%% coverage keeps 19 of 20");
+		CHECK_NEAR(json_number_value(json_object_get(v, "0.99")), 18 / 20.0, 1e-6,
+		    "99%% coverage keeps all 20");
+		CHECK(arxiv_metrics_table(m, &out) == 0 && strstr(out.data, "selective accuracy") &&
+		    strstr(out.data, "95%: 0.9474") && strstr(out.data, "reliability"),
+		    "table: selective accuracy and reliability");
+		json_decref(o);
+		arxiv_metrics_free(m);
+	}
 	arxiv_metrics_free(NULL);
 	arxiv_buf_free(&out);
 	return tap_done();

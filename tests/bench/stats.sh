@@ -1,0 +1,70 @@
+#!/usr/bin/env bash
+# stats.sh - arxiv-stats throughput on the real records (serial, with the vocabulary,
+# with --clean, in parallel blocks merged), the issue's pipe zcat | arxiv-map |
+# arxiv-stats, arxiv-report's rendering time, and arxiv-harvest's parsing
+# throughput on a large generated OAI-PMH response served from loopback (records/s
+# and peak RSS for 20 and 100 pages: constant memory).
+# N=records (default 220,000), JOBS=parallel jobs (default: cores).
+set -euo pipefail
+N=${N:-220000}
+JOBS=${JOBS:-$(nproc)}
+top=$(cd "$(dirname "$0")/../.." && pwd)
+vocab=$ARXIV_SHARED/vocab/scibert_scivocab_uncased.vocab.txt
+tmp=$(mktemp -d)
+spid=
+trap '[ -z "$spid" ] || kill "$spid" 2>/dev/null; rm -rf "$tmp"' EXIT
+
+{ zcat "$ARXIV_SHARED"/data/arxiv-part-00*.jsonl.gz || true; } | head -n "$N" > "$tmp/in.json"
+n=$(wc -l < "$tmp/in.json")
+arxiv-map "$tmp/in.json" > "$tmp/mapped.jsonl"
+
+# run LABEL RECORDS CMD: wall time, records/s, CPU time of all its processes and
+# records per CPU second (less sensitive to a loaded machine), peak RSS (largest process)
+run() {
+	local label=$1 recs=$2 cmd=$3 t0 t1
+	t0=$(date +%s.%N)
+	/usr/bin/time -f '%M %U %S' -o "$tmp/rss" bash -o pipefail -c "$cmd"
+	t1=$(date +%s.%N)
+	tail -n 1 "$tmp/rss" | awk -v l="$label" -v a="$t0" -v b="$t1" -v n="$recs" \
+		'{ t = b - a; c = $2 + $3; if (c <= 0) c = 0.01
+		   printf "%-52s %8d %8.2f s %10.0f rec/s %8.2f s %10.0f rec/cpu-s %8.1f MiB\n", l, n, t, n / t, c, n / c, $1 / 1024 }'
+}
+
+echo "input: $n records; $(nproc) cores, $JOBS jobs, load average $(cut -d' ' -f1 /proc/loadavg)"
+printf '%-52s %8s %10s %16s %10s %20s %12s\n' "what" records wall throughput "CPU" "per CPU second" "peak RSS"
+run "arxiv-stats (built-in terms, 1 core)" "$n" "arxiv-stats '$tmp/mapped.jsonl' > '$tmp/s0.json'"
+run "arxiv-stats -K 0 (no term counting, 1 core)" "$n" "arxiv-stats -K 0 '$tmp/mapped.jsonl' > /dev/null"
+if [ -r "$vocab" ]; then
+	run "arxiv-stats -v (WordPiece counts, 1 core)" "$n" "arxiv-stats -v '$vocab' '$tmp/mapped.jsonl' > '$tmp/s1.json'"
+	run "parallel -j$JOBS arxiv-stats -p -v | arxiv-stats -M" "$n" \
+		"parallel --pipe -j$JOBS --block 16M arxiv-stats -p -v '$vocab' < '$tmp/mapped.jsonl' | arxiv-stats -M > '$tmp/s2.json'"
+	# everything but the (pruned, hence approximate) term table is the same
+	cmp -s <(jq -c 'del(.terms)' "$tmp/s1.json") <(jq -c 'del(.terms)' "$tmp/s2.json") ||
+		{ echo "stats.sh: merged blocks differ from one pass" >&2; exit 1; }
+	run "zcat parts | arxiv-map | arxiv-stats -v (the pipe)" "$n" \
+		"{ zcat '$ARXIV_SHARED'/data/arxiv-part-00*.jsonl.gz || true; } | head -n $n | arxiv-map | arxiv-stats -v '$vocab' > /dev/null"
+fi
+run "arxiv-stats --clean (Snowball terms, 1 core)" "$n" "arxiv-stats --clean '$tmp/mapped.jsonl' > /dev/null"
+echo "terms: $(jq -c '.terms | {table_terms, pruned_terms, exact}' "$tmp/s0.json")"
+
+if command -v gnuplot > /dev/null; then
+	s=$tmp/s0.json; [ -s "$tmp/s1.json" ] && s=$tmp/s1.json
+	run "arxiv-report (stats + eval report, 10 SVGs)" 1 \
+		"arxiv-report -o '$tmp/report' '$s' '$top/tests/cases/arxiv-eval/report/output'"
+else
+	echo "stats.sh: gnuplot not installed: no report timing"
+fi
+
+# harvest: the same records as OAI-PMH pages of 1000 (arXiv's page size)
+for pages in 20 100; do
+	rm -rf "$tmp/oai" "$tmp/port"
+	head -n $((pages * 1000)) "$tmp/in.json" | python3 "$top/tests/bench/gen_oai.py" "$tmp/oai" 1000
+	python3 "$top/tests/tools/fake_oai.py" "$tmp/oai" "$tmp/port" "$tmp/requests" &
+	spid=$!
+	for _ in $(seq 100); do [ -s "$tmp/port" ] && break; sleep 0.05; done
+	mib=$(du -sm "$tmp/oai" | cut -f1)
+	run "arxiv-harvest, $pages pages of 1000 ($mib MiB XML)" $((pages * 1000)) \
+		"arxiv-harvest --delay 0 --base-url http://127.0.0.1:$(cat "$tmp/port")/oai > '$tmp/harvested.jsonl' 2>/dev/null"
+	[ "$(wc -l < "$tmp/harvested.jsonl")" -eq $((pages * 1000)) ] || { echo "stats.sh: harvest lost records" >&2; exit 1; }
+	kill "$spid"; wait "$spid" 2>/dev/null || true; spid=
+done

@@ -1,0 +1,129 @@
+/* test_stats.c - arxiv_stats: years from ids, merge == one pass, prune bound. */
+#include <stdlib.h>
+#include <string.h>
+
+#include "arxiv.h"
+#include "tap.h"
+
+static int add_failed;
+
+static struct arxiv_stats *
+mk(size_t cap)
+{
+	struct arxiv_stats_params p = arxiv_stats_default_params();
+	struct arxiv_error e;
+	struct arxiv_stats *s;
+
+	p.term_cap = cap;
+	p.stopwords = "data/stopwords.txt";
+	s = arxiv_stats_new(&p, &e);
+	CHECK(s != NULL, "arxiv_stats_new: %s", s ? "" : e.text);
+	return s;
+}
+
+static void
+add(struct arxiv_stats *s, const char *id, const char *text, const char *label)
+{
+	struct arxiv_stats_str cat = { "cs.AI", 5 }, f = { label, strlen(label) };
+	struct arxiv_stats_record r = { 0 };
+	struct arxiv_error e;
+
+	r.id.s = id;
+	r.id.n = strlen(id);
+	r.text.s = text;
+	r.text.n = strlen(text);
+	r.label = f;
+	r.categories = &cat;
+	r.n_categories = 1;
+	r.fields = &f;
+	r.n_fields = 1;
+	r.n_tokens = -1;
+	if (arxiv_stats_add(s, &r, &e) != 0)
+		add_failed++;
+}
+
+static void
+test_years(void)
+{
+	struct arxiv_stats *s = mk(1024);
+	struct arxiv_buf o = { 0 };
+
+	add(s, "0704.0001", "a", "F");
+	add(s, "hep-th/9108001", "b", "F");
+	add(s, "math.AG/0012001", "c", "F");
+	add(s, "1913.00001", "d", "F");		/* month 13: unknown */
+	add(s, "abc", "e", "F");
+	arxiv_stats_json(s, 0, &o);
+	CHECK(strstr(o.data, "\"years\":[{\"year\":1991,\"papers\":1},{\"year\":2000,\"papers\":1},"
+	    "{\"year\":2007,\"papers\":1}],\"year_unknown\":2") != NULL, "years: %.300s",
+	    strstr(o.data, "\"years\""));
+	arxiv_buf_free(&o);
+	arxiv_stats_free(s);
+}
+
+static void
+test_merge(void)
+{
+	struct arxiv_stats *one = mk(1024), *a = mk(1024), *b = mk(1024), *m = mk(1024);
+	struct arxiv_buf o1 = { 0 }, pa = { 0 }, pb = { 0 }, om = { 0 };
+	struct arxiv_error e = { "", 0, "" };
+	char id[32], text[64];
+	int i;
+
+	for (i = 0; i < 300; i++) {
+		snprintf(id, sizeof(id), "1501.%05d", i % 250);
+		snprintf(text, sizeof(text), "word%c quark $x$ thing%d", 'a' + i % 7, i % 3);
+		add(one, id, text, i % 3 ? "Physics" : "Mathematics");
+		add(i < 120 ? a : b, id, text, i % 3 ? "Physics" : "Mathematics");
+	}
+	arxiv_stats_json(one, 0, &o1);
+	arxiv_stats_json(a, 1, &pa);
+	arxiv_stats_json(b, 1, &pb);
+	CHECK(arxiv_stats_merge_json(m, pa.data, pa.len, &e) == 0, "merge a: %s", e.text);
+	CHECK(arxiv_stats_merge_json(m, pb.data, pb.len, &e) == 0, "merge b: %s", e.text);
+	arxiv_stats_json(m, 0, &om);
+	CHECK_STR(om.data, o1.data, "merge of two parts == one pass");
+	CHECK(strstr(o1.data, "\"duplicates\":{\"ids\":50,\"texts\":279,\"exact\":true}") != NULL,
+	    "duplicates: %.80s", strstr(o1.data, "\"duplicates\""));
+	CHECK(arxiv_stats_merge_json(m, o1.data, o1.len, &e) == -1 &&
+	    strstr(e.text, "no \"state\"") != NULL, "final result is not mergeable: %s", e.text);
+	arxiv_buf_free(&o1);
+	arxiv_buf_free(&pa);
+	arxiv_buf_free(&pb);
+	arxiv_buf_free(&om);
+	arxiv_stats_free(one);
+	arxiv_stats_free(a);
+	arxiv_stats_free(b);
+	arxiv_stats_free(m);
+}
+
+static void
+test_prune(void)
+{
+	struct arxiv_stats *s = mk(32);
+	struct arxiv_buf o = { 0 };
+	char text[64];
+	int i;
+
+	for (i = 0; i < 2000; i++) {
+		snprintf(text, sizeof(text), "common rare%c%c%c", 'a' + i % 26, 'a' + i / 26 % 26,
+		    'a' + i / 676);
+		add(s, "x", text, "F");
+	}
+	arxiv_stats_json(s, 0, &o);
+	CHECK(strstr(o.data, "\"table_cap\":32") != NULL && strstr(o.data, "\"exact\":false,") != NULL,
+	    "pruned table says so");
+	CHECK(strstr(o.data, "{\"term\":\"common\"") != NULL, "the frequent term survives");
+	arxiv_buf_free(&o);
+	arxiv_stats_free(s);
+}
+
+int
+main(void)
+{
+	test_years();
+	test_merge();
+	test_prune();
+	CHECK(add_failed == 0, "every arxiv_stats_add succeeded");
+	return tap_done();
+}
