@@ -374,7 +374,7 @@ main(int argc, char *argv[])
 	struct batch b = { 0 };
 	const char *dir = NULL, *name, *report = NULL;
 	const char **labels;
-	int ch, table = 0, verbose = 0, bert, i, rc, status = 1;
+	int ch, table = 0, verbose = 0, i, rc, status = 1;
 	long threads = 0, k = 3;
 	size_t l;
 	FILE *fp;
@@ -425,8 +425,7 @@ main(int argc, char *argv[])
 		return 1;
 	}
 	/* the transformer parallelises inside one call; the fast model across calls */
-	bert = strcmp(arxiv_model_type(model), "bert") == 0;
-	c.threads = bert ? 1 : (int)threads;
+	c.threads = arxiv_model_threads_inside(model) ? 1 : (int)threads;
 	c.model = model;
 	c.n_labels = arxiv_model_nlabels(model);
 	c.k = (size_t)k < c.n_labels ? (size_t)k : c.n_labels;

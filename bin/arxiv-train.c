@@ -252,6 +252,19 @@ load(const char *path, const struct arxiv_dataset *ref)
 	return d;
 }
 
+/* Whether name is one of the library's model kinds. */
+static int
+known_kind(const char *name)
+{
+	const char *k;
+	size_t i;
+
+	for (i = 0; (k = arxiv_model_kind_name(i)) != NULL; i++)
+		if (strcmp(k, name) == 0)
+			return 1;
+	return 0;
+}
+
 int
 main(int argc, char *argv[])
 {
@@ -270,7 +283,7 @@ main(int argc, char *argv[])
 	while ((c = prog_getopt(&P, argc, argv)) != -1) {
 		switch (c) {
 		case 'M':
-			if (strcmp(optarg, "fast") && strcmp(optarg, "bert")) {
+			if (!known_kind(optarg)) {
 				warnx("%s: unknown model type (fast or bert)", optarg);
 				prog_usage(&P, stderr);
 				return 2;
@@ -378,7 +391,7 @@ main(int argc, char *argv[])
 		p.test = test;
 	}
 
-	snprintf(run_name, sizeof(run_name), "%s %s", p.model_type ? p.model_type : "fast", out);
+	snprintf(run_name, sizeof(run_name), "%s %s", p.model_type ? p.model_type : arxiv_model_kind_name(0), out);
 	pr.ml = arxiv_mlflow_start(NULL, "arxiv", run_name_opt ? run_name_opt : run_name);
 	if (parent && *parent)		/* a trial of arxiv-hpo: nested under its search */
 		arxiv_mlflow_tag(pr.ml, "mlflow.parentRunId", parent);

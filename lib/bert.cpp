@@ -2,7 +2,8 @@
  * bert.cpp - the transformer model of libarxiv: a BERT encoder with a linear
  * classification head, in libtorch, behind the C table of bert_plugin.h.
  *
- * This is the only C++ file. It is built into the plugin libarxiv_torch.so.1
+ * With bert_pickle.cpp (the reader of pytorch_model.bin), the C++ of the
+ * plugin (bert_torch.h is their shared header). It is built into the plugin libarxiv_torch.so.1
  * (never into libarxiv itself), which bert_loader.c dlopen()s on first use.
  * Every extern "C" entry point catches every exception and reports it in a
  * struct arxiv_error; no C++ type crosses the table.
@@ -72,22 +73,12 @@
 extern "C" {
 #include "bert_plugin.h"
 }
+#include "bert_torch.h"
 
 #define PLUGIN_API extern "C" __attribute__((visibility("default")))
 
-namespace {
+namespace arxiv_torch {
 
-/* ------------------------------------------------------------ errors */
-
-struct Failure : std::runtime_error {
-	std::string source;
-	long line;
-	Failure(std::string src, long ln, const std::string &msg)
-	    : std::runtime_error(msg), source(std::move(src)), line(ln) {}
-};
-
-std::string
-fmt(const char *f, ...) __attribute__((format(printf, 1, 2)));
 std::string
 fmt(const char *f, ...)
 {
@@ -101,10 +92,21 @@ fmt(const char *f, ...)
 }
 
 [[noreturn]] void
-fail(const std::string &src, const std::string &msg, long line = 0)
+fail(const std::string &src, const std::string &msg, long line)
 {
 	throw Failure(src, line, msg);
 }
+
+}  // namespace arxiv_torch
+
+namespace {
+
+/* ------------------------------------------------------------ errors */
+
+using arxiv_torch::Failure;
+using arxiv_torch::fail;
+using arxiv_torch::fmt;
+using arxiv_torch::read_torch_bin;
 
 /* The library's error (from a C call) as an exception. */
 [[noreturn]] void
@@ -367,6 +369,21 @@ struct Vocab {
 	~Vocab() { arxiv_vocab_free(v); }
 };
 
+/*
+ * The cleaners of the stored preprocessing, made once per model and reused
+ * (making one re-reads the stop-word list): a predict call takes one from the
+ * pool, or makes one when all are in use (concurrent calls), and gives it back.
+ */
+struct CleanerPool {
+	std::mutex mu;
+	std::vector<arxiv_cleaner *> idle;
+	~CleanerPool()
+	{
+		for (auto c : idle)
+			arxiv_cleaner_free(c);
+	}
+};
+
 struct Bert {
 	Config cfg;
 	std::vector<std::string> names;		/* HF names, HF order */
@@ -386,11 +403,24 @@ struct Bert {
 	size_t seq_len = 256;
 	bool lowercase = true;
 	std::string prep;
+	std::shared_ptr<CleanerPool> cleaners = std::make_shared<CleanerPool>();	/* for prep */
 	/* embeddings: the tanh pooler over [CLS] (our own and HF BertModel's), or
 	 * what a sentence-transformers folder says: mean of the token states or
 	 * the [CLS] state, then L2-normalised when it has a Normalize module */
 	enum class Pool { Pooler, Mean, Cls } pool = Pool::Pooler;
 	bool normalize = false;
+};
+
+struct CleanerLease {
+	CleanerPool *pool = nullptr;
+	arxiv_cleaner *c = nullptr;
+	~CleanerLease()
+	{
+		if (c == nullptr)
+			return;
+		std::lock_guard<std::mutex> lock(pool->mu);
+		pool->idle.push_back(c);
+	}
 };
 
 at::Tensor &
@@ -800,313 +830,7 @@ st_tensor(const arxiv_st_tensor &t, const std::string &src,
 	return x.to(at::kFloat);
 }
 
-/*
- * pytorch_model.bin: torch.save's zip archive holding data.pkl (a pickle of an
- * OrderedDict of tensors) and data/<key> (raw little-endian storages).
- * libtorch 1.13's own torch::jit::pickle_load turns collections.OrderedDict
- * into None and then fails, and every Hugging Face state dict is one, so this
- * is a small unpickler for exactly what torch.save writes for a state dict:
- * protocol 2-4 opcodes, OrderedDict, _rebuild_tensor_v2, _rebuild_parameter,
- * and persistent storages. Anything else is an error.
- */
-struct PVal;
-using PV = std::shared_ptr<PVal>;
-struct PVal {
-	enum Kind { None, Int, Float, Str, Tuple, List, Dict, Global, Tensor, Mark, Other } kind;
-	int64_t i = 0;
-	double f = 0;
-	std::string s;			/* Str; Global "module.name" */
-	std::vector<PV> items;		/* Tuple, List */
-	std::vector<std::pair<PV, PV>> dict;
-	at::Tensor t;
-	explicit PVal(Kind k) : kind(k) {}
-};
-
-class StateUnpickler {
-public:
-	StateUnpickler(const std::string &path, caffe2::serialize::PyTorchStreamReader &zip,
-	    const std::string &pkl) : path_(path), zip_(zip), p_(pkl) {}
-
-	PV run()
-	{
-		for (;;) {
-			unsigned char op = byte();
-			switch (op) {
-			case 0x80: byte(); break;			/* PROTO */
-			case 0x95: take(8); break;			/* FRAME */
-			case '.': return pop();				/* STOP */
-			case 'c': {					/* GLOBAL */
-				std::string mod = line(), name = line();
-				auto v = mk(PVal::Global);
-				v->s = mod + "." + name;
-				push(v);
-				break;
-			}
-			case 0x93: {					/* STACK_GLOBAL */
-				PV name = pop(), mod = pop();
-				auto v = mk(PVal::Global);
-				v->s = mod->s + "." + name->s;
-				push(v);
-				break;
-			}
-			case 'q': memo(byte()); break;			/* BINPUT */
-			case 'r': memo(u32()); break;			/* LONG_BINPUT */
-			case 0x94: memo(memo_.size()); break;		/* MEMOIZE */
-			case 'h': push(get(byte())); break;		/* BINGET */
-			case 'j': push(get(u32())); break;		/* LONG_BINGET */
-			case '(': push(mk(PVal::Mark)); break;
-			case ')': push(mk(PVal::Tuple)); break;
-			case ']': push(mk(PVal::List)); break;
-			case '}': push(mk(PVal::Dict)); break;
-			case 'N': push(mk(PVal::None)); break;
-			case 0x88: case 0x89: {				/* NEWTRUE, NEWFALSE */
-				auto v = mk(PVal::Int);
-				v->i = op == 0x88;
-				push(v);
-				break;
-			}
-			case 't': { auto v = mk(PVal::Tuple); v->items = since_mark(); push(v); break; }
-			case 0x85: case 0x86: case 0x87: {		/* TUPLE1..3 */
-				auto v = mk(PVal::Tuple);
-				size_t n = op - 0x84;
-				if (stack_.size() < n)
-					bad();
-				v->items.assign(stack_.end() - n, stack_.end());
-				stack_.resize(stack_.size() - n);
-				push(v);
-				break;
-			}
-			case 'K': integer(byte()); break;		/* BININT1 */
-			case 'M': { uint32_t v = byte(); v |= (uint32_t)byte() << 8; integer(v); break; }
-			case 'J': integer((int32_t)u32()); break;	/* BININT */
-			case 0x8a: {					/* LONG1 */
-				size_t n = byte();
-				std::string b = take(n);
-				int64_t v = 0;
-				for (size_t k = 0; k < n && k < 8; k++)
-					v |= (int64_t)(unsigned char)b[k] << (8 * k);
-				if (n > 0 && n < 8 && ((unsigned char)b[n - 1] & 0x80))
-					v -= (int64_t)1 << (8 * n);
-				integer(v);
-				break;
-			}
-			case 'G': {					/* BINFLOAT, big-endian */
-				std::string b = take(8);
-				uint64_t u = 0;
-				for (int k = 0; k < 8; k++)
-					u = (u << 8) | (unsigned char)b[k];
-				auto v = mk(PVal::Float);
-				memcpy(&v->f, &u, 8);
-				push(v);
-				break;
-			}
-			case 'X': str(take(u32())); break;		/* BINUNICODE */
-			case 0x8c: str(take(byte())); break;		/* SHORT_BINUNICODE */
-			case 'T': str(take(u32())); break;		/* BINSTRING */
-			case 'U': str(take(byte())); break;		/* SHORT_BINSTRING */
-			case 'a': { PV v = pop(); top(PVal::List)->items.push_back(v); break; }
-			case 'e': { auto xs = since_mark(); auto l = top(PVal::List);
-				l->items.insert(l->items.end(), xs.begin(), xs.end()); break; }
-			case 's': { PV v = pop(), k = pop(); top(PVal::Dict)->dict.emplace_back(k, v); break; }
-			case 'u': {
-				auto xs = since_mark();
-				auto d = top(PVal::Dict);
-				if (xs.size() % 2)
-					bad();
-				for (size_t k = 0; k < xs.size(); k += 2)
-					d->dict.emplace_back(xs[k], xs[k + 1]);
-				break;
-			}
-			case 'b': pop(); break;				/* BUILD: state ignored */
-			case 'Q': push(storage(pop())); break;		/* BINPERSID */
-			case 'R': { PV args = pop(), fn = pop(); push(reduce(fn, args)); break; }
-			case 0x81: { PV args = pop(), cls = pop(); push(reduce(cls, args)); break; } /* NEWOBJ */
-			default:
-				fail(path_, fmt("pickle opcode 0x%02x at byte %zu is not supported in a "
-				    "state dict", op, pos_ - 1));
-			}
-		}
-	}
-
-private:
-	const std::string &path_;
-	caffe2::serialize::PyTorchStreamReader &zip_;
-	const std::string &p_;
-	size_t pos_ = 0;
-	std::vector<PV> stack_;
-	std::map<size_t, PV> memo_;
-	std::map<std::string, at::Tensor> storages_;
-
-	[[noreturn]] void bad() { fail(path_, "malformed pickle in data.pkl"); }
-	static PV mk(PVal::Kind k) { return std::make_shared<PVal>(k); }
-	unsigned char byte() { if (pos_ >= p_.size()) bad(); return (unsigned char)p_[pos_++]; }
-	uint32_t u32()
-	{
-		uint32_t v = 0;
-		for (int k = 0; k < 4; k++)
-			v |= (uint32_t)byte() << (8 * k);
-		return v;
-	}
-	std::string take(size_t n)
-	{
-		if (n > p_.size() - pos_)
-			bad();
-		pos_ += n;
-		return p_.substr(pos_ - n, n);
-	}
-	std::string line()
-	{
-		size_t e = p_.find('\n', pos_);
-		if (e == std::string::npos)
-			bad();
-		std::string r = p_.substr(pos_, e - pos_);
-		pos_ = e + 1;
-		return r;
-	}
-	void push(PV v) { stack_.push_back(std::move(v)); }
-	PV pop()
-	{
-		if (stack_.empty())
-			bad();
-		PV v = stack_.back();
-		stack_.pop_back();
-		return v;
-	}
-	PV top(PVal::Kind k)
-	{
-		if (stack_.empty() || stack_.back()->kind != k)
-			bad();
-		return stack_.back();
-	}
-	void memo(size_t k) { if (stack_.empty()) bad(); memo_[k] = stack_.back(); }
-	PV get(size_t k)
-	{
-		auto it = memo_.find(k);
-		if (it == memo_.end())
-			bad();
-		return it->second;
-	}
-	void integer(int64_t i) { auto v = mk(PVal::Int); v->i = i; push(v); }
-	void str(std::string s) { auto v = mk(PVal::Str); v->s = std::move(s); push(v); }
-	std::vector<PV> since_mark()
-	{
-		size_t m = stack_.size();
-		while (m > 0 && stack_[m - 1]->kind != PVal::Mark)
-			m--;
-		if (m == 0)
-			bad();
-		std::vector<PV> r(stack_.begin() + m, stack_.end());
-		stack_.resize(m - 1);
-		return r;
-	}
-	std::vector<int64_t> ints(const PV &v)
-	{
-		std::vector<int64_t> r;
-		if (v->kind != PVal::Tuple)
-			bad();
-		for (auto &x : v->items) {
-			if (x->kind != PVal::Int)
-				bad();
-			r.push_back(x->i);
-		}
-		return r;
-	}
-	/* ('storage', torch.FloatStorage, key, location, numel) */
-	PV storage(const PV &pid)
-	{
-		if (pid->kind != PVal::Tuple || pid->items.size() < 5 ||
-		    pid->items[1]->kind != PVal::Global || pid->items[2]->kind != PVal::Str)
-			bad();
-		static const std::map<std::string, at::ScalarType> types = {
-			{ "torch.FloatStorage", at::kFloat }, { "torch.HalfStorage", at::kHalf },
-			{ "torch.BFloat16Storage", at::kBFloat16 }, { "torch.DoubleStorage", at::kDouble },
-			{ "torch.LongStorage", at::kLong }, { "torch.IntStorage", at::kInt },
-			{ "torch.ShortStorage", at::kShort }, { "torch.CharStorage", at::kChar },
-			{ "torch.ByteStorage", at::kByte }, { "torch.BoolStorage", at::kBool },
-		};
-		auto ty = types.find(pid->items[1]->s);
-		if (ty == types.end())
-			fail(path_, "unsupported storage type " + pid->items[1]->s);
-		const std::string &key = pid->items[2]->s;
-		auto v = mk(PVal::Tensor);
-		auto it = storages_.find(key);
-		if (it != storages_.end()) {
-			v->t = it->second;
-			return v;
-		}
-		std::string rec = "data/" + key;
-		if (!zip_.hasRecord(rec))
-			fail(path_, "missing storage " + rec);
-		auto r = zip_.getRecord(rec);
-		size_t nbytes = std::get<1>(r), es = c10::elementSize(ty->second);
-		at::Tensor t = at::empty({(int64_t)(nbytes / es)}, at::TensorOptions().dtype(ty->second));
-		memcpy(t.data_ptr(), std::get<0>(r).get(), (nbytes / es) * es);
-		storages_[key] = t;
-		v->t = t;
-		return v;
-	}
-	PV reduce(const PV &fn, const PV &args)
-	{
-		if (fn->kind != PVal::Global || args->kind != PVal::Tuple)
-			return mk(PVal::Other);
-		const std::string &g = fn->s;
-		if (g == "collections.OrderedDict" || g == "builtins.dict")
-			return mk(PVal::Dict);
-		if (g == "torch._utils._rebuild_tensor_v2" || g == "torch._utils._rebuild_tensor") {
-			if (args->items.size() < 4 || args->items[0]->kind != PVal::Tensor ||
-			    args->items[1]->kind != PVal::Int)
-				bad();
-			const at::Tensor &st = args->items[0]->t;
-			auto size = ints(args->items[2]), stride = ints(args->items[3]);
-			int64_t off = args->items[1]->i, need = off + 1;
-			for (size_t k = 0; k < size.size(); k++) {
-				if (size[k] == 0)
-					need = 0;
-				if (need)
-					need += (size[k] - 1) * stride[k];
-			}
-			if (size.size() != stride.size() || need > st.numel())
-				fail(path_, "tensor larger than its storage");
-			auto v = mk(PVal::Tensor);
-			v->t = st.as_strided(size, stride, off).clone();
-			return v;
-		}
-		if (g == "torch._utils._rebuild_parameter" && !args->items.empty() &&
-		    args->items[0]->kind == PVal::Tensor)
-			return args->items[0];
-		return mk(PVal::Other);
-	}
-};
-
-std::map<std::string, at::Tensor>
-read_torch_bin(const std::string &path)
-{
-	std::map<std::string, at::Tensor> w;
-	std::unique_ptr<caffe2::serialize::PyTorchStreamReader> zip;
-
-	try {
-		zip = std::make_unique<caffe2::serialize::PyTorchStreamReader>(path);
-	} catch (const c10::Error &e) {
-		std::string m = e.what_without_backtrace();
-		fail(path, "not a torch.save zip archive: " + m.substr(0, m.find('\n')));
-	}
-	if (!zip->hasRecord("data.pkl"))
-		fail(path, "no data.pkl in the archive");
-	auto r = zip->getRecord("data.pkl");
-	std::string pkl((const char *)std::get<0>(r).get(), std::get<1>(r));
-	PV root = StateUnpickler(path, *zip, pkl).run();
-	if (root->kind == PVal::Dict && root->dict.size() == 1 &&
-	    root->dict[0].first->kind == PVal::Str && root->dict[0].first->s == "state_dict")
-		root = root->dict[0].second;	/* {"state_dict": {...}} */
-	if (root->kind != PVal::Dict)
-		fail(path, "not a state dict (a dictionary of tensors)");
-	for (auto &kv : root->dict) {
-		if (kv.first->kind != PVal::Str || kv.second->kind != PVal::Tensor)
-			fail(path, "not a state dict (a dictionary of tensors)");
-		w[kv.first->s] = kv.second->t;
-	}
-	return w;
-}
+/* pytorch_model.bin: read_torch_bin in bert_pickle.cpp. */
 
 /* Refuse a tensor with a NaN or an infinity: it would answer "confidence":nan. */
 void
@@ -1311,19 +1035,28 @@ encode(const Bert &m, const char *const *texts, const size_t *lens, size_t n)
 	Encoded r;
 	arxiv_error e{};
 	arxiv_tok_params tp = arxiv_tok_default_params();
-	std::unique_ptr<arxiv_cleaner, void (*)(arxiv_cleaner *)> cl(nullptr, arxiv_cleaner_free);
+	CleanerLease cl;
 	arxiv_buf clean{};
 	std::unique_ptr<arxiv_buf, void (*)(arxiv_buf *)> hold(&clean, arxiv_buf_free);
 
 	tp.seq_len = m.seq_len;
 	tp.lowercase = m.lowercase;
-	if (!m.prep.empty()) {
-		arxiv_clean_params cp;
-		if (arxiv_clean_params_parse(m.prep.c_str(), nullptr, &cp, &e) != 0)
-			rethrow(e);
-		cl.reset(arxiv_cleaner_new(&cp, &e));
-		if (!cl)
-			rethrow(e);
+	if (!m.prep.empty() && m.cleaners) {
+		cl.pool = m.cleaners.get();
+		{
+			std::lock_guard<std::mutex> lock(cl.pool->mu);
+			if (!cl.pool->idle.empty()) {
+				cl.c = cl.pool->idle.back();
+				cl.pool->idle.pop_back();
+			}
+		}
+		if (cl.c == nullptr) {
+			arxiv_clean_params cp;
+			if (arxiv_clean_params_parse(m.prep.c_str(), nullptr, &cp, &e) != 0)
+				rethrow(e);
+			if ((cl.c = arxiv_cleaner_new(&cp, &e)) == nullptr)
+				rethrow(e);
+		}
 	}
 	r.n = n;
 	r.L = m.seq_len;
@@ -1333,8 +1066,8 @@ encode(const Bert &m, const char *const *texts, const size_t *lens, size_t n)
 	for (size_t i = 0; i < n; i++) {
 		const char *t = texts[i];
 		size_t tl = lens ? lens[i] : strlen(t);
-		if (cl) {
-			if (arxiv_clean_text(cl.get(), t, tl, &clean, &e) != 0) {
+		if (cl.c) {
+			if (arxiv_clean_text(cl.c, t, tl, &clean, &e) != 0) {
 				e.line = (long)i + 1;
 				rethrow(e);
 			}
@@ -1517,18 +1250,20 @@ weights_path(const std::string &dir)
 	fail(dir, "no model.safetensors or pytorch_model.bin");
 }
 
-JsonPtr
+arxiv_prep
 tokenizer_settings(const Bert &m)
 {
-	json_t *j = json_object();
-	json_object_set_new(j, "model_type", json_string("bert"));
-	json_object_set_new(j, "seq_len", json_integer((json_int_t)m.seq_len));
-	json_object_set_new(j, "lowercase", json_boolean(m.lowercase));
-	json_object_set_new(j, "prep", json_string(m.prep.c_str()));
-	json_object_set_new(j, "vocab_hash", json_string(fmt("%016llx",
-	    (unsigned long long)m.vocab_hash).c_str()));
-	json_object_set_new(j, "vocab_size", json_integer((json_int_t)m.cfg.vocab));
-	return JsonPtr(j);
+	arxiv_prep p = arxiv_prep_default();
+
+	snprintf(p.input, sizeof(p.input), "wordpiece");
+	if (snprintf(p.prep, sizeof(p.prep), "%s", m.prep.c_str()) >= (int)sizeof(p.prep))
+		fail("", "preprocessing signature too long");
+	p.seq_len = m.seq_len;
+	p.lowercase = m.lowercase;
+	p.vocab_hash = m.vocab_hash;
+	p.has_vocab_hash = 1;
+	p.vocab_size = (size_t)m.cfg.vocab;
+	return p;
 }
 
 /*
@@ -1605,15 +1340,19 @@ load_model(const std::string &dir, const arxiv_model_opts *o)
 	load_vocab(*m, join(tdir, "vocab.txt"));
 	if (art) {
 		std::string pp = join(tdir, "preprocess.json");
-		JsonPtr j = load_json(pp);
-		int64_t sl = cfg_int(j.j, "seq_len", -1, 2, m->cfg.max_pos, pp);
-		m->seq_len = (size_t)sl;
-		json_t *v = json_object_get(j.j, "lowercase");
-		m->lowercase = v == nullptr || json_is_true(v);
-		v = json_object_get(j.j, "prep");
-		m->prep = json_is_string(v) ? json_string_value(v) : "";
-		v = json_object_get(j.j, "vocab_hash");
-		if (json_is_string(v) && strtoull(json_string_value(v), nullptr, 16) != m->vocab_hash)
+		arxiv_prep pr;
+		arxiv_error e{};
+		if (arxiv_prep_read(pp.c_str(), &pr, &e) < 0)
+			rethrow(e);
+		if (strcmp(pr.input, "wordpiece") != 0)
+			fail(pp, "\"input\" must be \"wordpiece\" for a transformer");
+		if (pr.seq_len > (size_t)m->cfg.max_pos)
+			fail(pp, fmt("'seq_len' missing or out of range [2, %lld]",
+			    (long long)m->cfg.max_pos));
+		m->seq_len = pr.seq_len;
+		m->lowercase = pr.lowercase != 0;
+		m->prep = pr.prep;
+		if (pr.has_vocab_hash && pr.vocab_hash != m->vocab_hash)
 			fail(join(tdir, "vocab.txt"), "vocabulary hash differs from the one trained with");
 	} else {
 		m->seq_len = (size_t)std::min<int64_t>(512, m->cfg.max_pos);
@@ -2011,8 +1750,10 @@ write_tokenizer(const Bert &m, const std::string &vocab_src, const std::string &
 	json_object_set_new(j, "cls_token", json_string("[CLS]"));
 	json_object_set_new(j, "mask_token", json_string("[MASK]"));
 	write_json(join(dir, "tokenizer_config.json"), j);
-	JsonPtr ts = tokenizer_settings(m);
-	write_json(join(dir, "preprocess.json"), ts.j);
+	arxiv_prep ts = tokenizer_settings(m);
+	arxiv_error e{};
+	if (arxiv_prep_write(join(dir, "preprocess.json").c_str(), &ts, &e) < 0)
+		rethrow(e);
 }
 
 /*

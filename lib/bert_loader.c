@@ -202,3 +202,45 @@ bert_explain(const struct bert_model *b, const char *text, size_t len, int win, 
 		return 0;
 	return b->api->explain(b->impl, text, len, win, run, n, out, n_out, err);
 }
+
+/* ------------------------------------------- the transformer's parameters */
+
+void
+bert_default_params(struct arxiv_train_params *p)
+{
+	p->device = "auto";
+	p->precision = "auto";
+	p->batch_size = 32;
+	p->grad_accum = 1;
+	p->weight_decay = 0.01;
+	p->warmup_ratio = 0.1;
+	p->max_grad_norm = 1.0;
+	p->dropout = 0.1;
+}
+
+double
+bert_params_lr(const struct arxiv_train_params *p)
+{
+	(void)p;
+	return 5e-5;
+}
+
+const char *
+bert_check_params(const struct arxiv_train_params *p)
+{
+	if (p->batch_size < 1 || p->grad_accum < 1)
+		return "batch_size and grad_accum must be >= 1";
+	if (!(p->weight_decay >= 0 && p->weight_decay <= 10))
+		return "weight_decay must be in [0, 10]";
+	if (!(p->warmup_ratio >= 0 && p->warmup_ratio <= 1))
+		return "warmup_ratio must be in [0, 1]";
+	if (!(p->max_grad_norm >= 0))
+		return "max_grad_norm must be >= 0";
+	if (!(p->dropout >= 0 && p->dropout <= 0.99))
+		return "dropout must be in [0, 0.99]";
+	if (p->precision && strcmp(p->precision, "auto") != 0 &&
+	    strcmp(p->precision, "fp32") != 0 && strcmp(p->precision, "fp16") != 0 &&
+	    strcmp(p->precision, "bf16") != 0)
+		return "precision must be auto, fp32, fp16 or bf16";
+	return NULL;
+}

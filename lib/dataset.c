@@ -389,7 +389,6 @@ ds_clean(struct arxiv_dataset *d, const char *sig, int threads, struct arxiv_err
 {
 	struct arxiv_clean_params p;
 	struct clean_job job[64];
-	pthread_t th[64];
 	char **out = NULL, *sdup = NULL;
 	int t, nt, rc = -1;
 	size_t i;
@@ -403,11 +402,7 @@ ds_clean(struct arxiv_dataset *d, const char *sig, int threads, struct arxiv_err
 	}
 	if (arxiv_clean_params_parse(sig, NULL, &p, err) < 0)
 		return -1;
-	nt = threads > 0 ? threads : (int)sysconf(_SC_NPROCESSORS_ONLN);
-	if (nt < 1)
-		nt = 1;
-	if (nt > 64)
-		nt = 64;
+	nt = arxiv_threads(threads, 0);
 	if ((out = calloc(d->n ? d->n : 1, sizeof(*out))) == NULL || (sdup = strdup(sig)) == NULL) {
 		arxiv_error_set(err, d->name, 0, "out of memory");
 		goto out;
@@ -415,16 +410,10 @@ ds_clean(struct arxiv_dataset *d, const char *sig, int threads, struct arxiv_err
 	for (t = 0; t < nt; t++) {
 		job[t] = (struct clean_job){ &p, d->text, out, d->n * (size_t)t / (size_t)nt,
 		    d->n * (size_t)(t + 1) / (size_t)nt, { "", 0, "" }, 0 };
-		if (t > 0 && pthread_create(&th[t], NULL, clean_worker, &job[t]) != 0)
-			job[t].bad = -2;
 	}
-	clean_worker(&job[0]);
+	arxiv_parallel_run(clean_worker, job, sizeof(job[0]), nt);
 	rc = 0;
 	for (t = 0; t < nt; t++) {
-		if (job[t].bad == -2)
-			clean_worker(&job[t]);
-		else if (t > 0)
-			pthread_join(th[t], NULL);
 		if (job[t].bad && rc == 0) {
 			*err = job[t].err;
 			snprintf(err->source, sizeof(err->source), "%s", d->name);

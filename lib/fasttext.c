@@ -212,6 +212,53 @@ ft_default_l2(const char *loss)
 	return ft_loss_of(loss) == FT_LOSS_SOFTMAX ? FT_DEFAULT_L2_SOFTMAX : FT_DEFAULT_L2_HINGE;
 }
 
+/*
+ * The fast model's training defaults: the best of the grid measured on the
+ * seeded 10% validation slice of ../shared/data (arxiv_split_of seed 42,
+ * ratios .9/.1/0; 198,070 train and 21,930 val abstracts, cleaned with
+ * arxiv_clean_default_params()). The grid and its numbers are in
+ * tests/bench/fast-grid.txt.
+ */
+void
+ft_default_params(struct arxiv_train_params *p)
+{
+	p->dim = 0;
+	p->word_ngrams = 2;
+	p->char_minn = 0;
+	p->char_maxn = 0;
+	p->buckets = (size_t)1 << 21;
+	p->class_weight = 0.5;
+	p->l2 = -1;		/* the loss's default: 2e-6 (hinge), 0 (softmax) */
+	p->loss = "hinge";
+}
+
+double
+ft_params_lr(const struct arxiv_train_params *p)
+{
+	return ft_default_lr(p->loss);
+}
+
+const char *
+ft_check_params(const struct arxiv_train_params *p)
+{
+	if (p->dim < 0 || p->dim > 1024)
+		return "dim must be in [0, 1024]";
+	if (p->word_ngrams < 1 || p->word_ngrams > 8)
+		return "word_ngrams must be in [1, 8]";
+	if (p->char_minn < 0 || p->char_maxn > 16 || p->char_maxn < p->char_minn ||
+	    (p->char_maxn > 0 && p->char_minn == 0))
+		return "char n-gram range must be 0:0 or 1 <= char_minn <= char_maxn <= 16";
+	if (p->buckets < 1 || p->buckets > ((size_t)1 << 30))
+		return "buckets must be in [1, 2^30]";
+	if (!(p->class_weight >= 0 && p->class_weight <= 2))
+		return "class_weight must be in [0, 2]";
+	if (!(p->l2 == -1 || (p->l2 >= 0 && p->l2 <= 1)))
+		return "l2 must be in [0, 1] (or -1: the loss's default)";
+	if (p->loss && strcmp(p->loss, "hinge") != 0 && strcmp(p->loss, "softmax") != 0)
+		return "loss must be hinge or softmax";
+	return NULL;
+}
+
 struct ft_model *
 ft_new(const struct ft_config *c, uint64_t seed)
 {
@@ -556,41 +603,20 @@ pred_worker(void *arg)
 	return NULL;
 }
 
-static int
-ncores(void)
-{
-	long n = sysconf(_SC_NPROCESSORS_ONLN);
-
-	return n > 0 ? (int)n : 1;
-}
-
 int
 ft_predict_dataset(const struct ft_model *m, const struct arxiv_dataset *d, int n_threads,
     size_t k, struct arxiv_prediction *out, double *loss)
 {
 	struct pred_job job[64];
-	pthread_t th[64];
 	int t, rc = 0;
 	double sum = 0;
 
-	if (n_threads <= 0)
-		n_threads = ncores();
-	if (n_threads > 64)
-		n_threads = 64;
-	if ((size_t)n_threads > d->n)
-		n_threads = d->n ? (int)d->n : 1;
-	for (t = 0; t < n_threads; t++) {
+	n_threads = arxiv_threads(n_threads, d->n);
+	for (t = 0; t < n_threads; t++)
 		job[t] = (struct pred_job){ m, d, d->n * (size_t)t / (size_t)n_threads,
 		    d->n * (size_t)(t + 1) / (size_t)n_threads, k, out, 0, 0 };
-		if (t > 0 && pthread_create(&th[t], NULL, pred_worker, &job[t]) != 0)
-			job[t].rc = -2;
-	}
-	pred_worker(&job[0]);
+	arxiv_parallel_run(pred_worker, job, sizeof(job[0]), n_threads);
 	for (t = 0; t < n_threads; t++) {
-		if (job[t].rc == -2)
-			pred_worker(&job[t]);
-		else if (t > 0)
-			pthread_join(th[t], NULL);
 		if (job[t].rc)
 			rc = -1;
 		sum += job[t].loss;
@@ -823,7 +849,6 @@ ft_train_soft(const struct arxiv_train_params *p, const struct arxiv_dataset *tr
 	struct arxiv_prediction *pred = NULL;
 	struct arxiv_metrics *met = NULL;
 	struct train_job job[64];
-	pthread_t th[64];
 	float *best_in = NULL, *best_out = NULL, *best_bias = NULL, cw[64];
 	uint32_t *perm = NULL;
 	size_t i, rows, counts[64] = {0}, n_lab = 0, in_len, out_len;
@@ -861,9 +886,7 @@ ft_train_soft(const struct arxiv_train_params *p, const struct arxiv_dataset *tr
 		arxiv_error_set(err, train->name, 0, "no training examples");
 		return -1;
 	}
-	nt = p->threads > 0 ? p->threads : ncores();
-	if (nt > 64)
-		nt = 64;
+	nt = arxiv_threads(p->threads, 0);
 	if ((m = ft_new(&c, p->seed)) == NULL)
 		goto nomem;
 	rows = c.buckets;
@@ -917,15 +940,9 @@ ft_train_soft(const struct arxiv_train_params *p, const struct arxiv_dataset *tr
 			    (double)train->n * (epoch - 1) + (double)t, total, nt,
 			    (float)(p->lr > 0 ? p->lr : ft_default_lr(p->loss)),
 			    (float)l2, p->stop, 0, 0, 0, (double)train->n * (epoch - 1), soft };
-			if (t > 0 && pthread_create(&th[t], NULL, train_worker, &job[t]) != 0)
-				job[t].rc = -2;
 		}
-		train_worker(&job[0]);
+		arxiv_parallel_run(train_worker, job, sizeof(job[0]), nt);
 		for (t = 0; t < nt; t++) {
-			if (job[t].rc == -2)
-				train_worker(&job[t]);
-			else if (t > 0)
-				pthread_join(th[t], NULL);
 			if (job[t].rc)
 				goto nomem;
 			loss += job[t].loss;

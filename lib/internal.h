@@ -111,6 +111,69 @@ int bert_predict(const struct bert_model *b, const char *const *texts, const siz
 int bert_embed(const struct bert_model *b, const char *const *texts, const size_t *lens,
     size_t n, float *out, struct arxiv_error *err);
 
+/*
+ * Model kinds: one row per kind (the table is in model.c), so that the generic
+ * layers (arxiv_train, arxiv_model_load/predict/embed, parameter checks) never
+ * compare kind names. A new kind is one row and its functions.
+ *   defaults     set the kind's own training parameters (arxiv_train_default_params)
+ *   default_lr   the learning rate for p->lr == 0
+ *   check        NULL or the error string of a bad kind-specific parameter
+ *   train        train and write model/ and tokenizer/ into tmp_dir; val_out gets
+ *                the val predictions; *test_metrics (a jansson object) when p->test
+ *   load         fill the kind's part of m from an artifacts dir
+ *   predict, embed, dim   as arxiv_model_predict/_embed/_dim
+ *   threads_inside        1: one call uses all threads (call from one thread)
+ */
+struct json_t;
+struct model_kind {
+	const char *name;
+	int threads_inside;
+	void (*defaults)(struct arxiv_train_params *p);
+	double (*default_lr)(const struct arxiv_train_params *p);
+	const char *(*check)(const struct arxiv_train_params *p);
+	/* test_metrics: the metrics of p->test, when the kind computes them;
+	 * distill: how the model was distilled from a teacher (artifact.json) */
+	int (*train)(const struct arxiv_train_params *p, const struct arxiv_dataset *train,
+	    const struct arxiv_dataset *val, const char *tmp_dir, struct arxiv_prediction *val_out,
+	    struct json_t **test_metrics, struct json_t **distill, struct arxiv_error *err);
+	int (*load)(struct arxiv_model *m, const char *dir, const struct arxiv_model_opts *o,
+	    struct arxiv_error *err);
+	int (*predict)(const struct arxiv_model *m, const char *const *texts, const size_t *lens,
+	    size_t n, size_t k, struct arxiv_prediction *out, struct arxiv_error *err);
+	int (*embed)(const struct arxiv_model *m, const char *const *texts, const size_t *lens,
+	    size_t n, float *out, struct arxiv_error *err);
+	size_t (*dim)(const struct arxiv_model *m);
+};
+/* The row of a kind name (NULL: the default, "fast"), or NULL if unknown. */
+const struct model_kind *model_kind_find(const char *name);
+/* Row i, or NULL past the end. */
+const struct model_kind *model_kind_at(size_t i);
+/* The kinds' training entry points (train.c) and parameter hooks. */
+int fast_train(const struct arxiv_train_params *p, const struct arxiv_dataset *train,
+    const struct arxiv_dataset *val, const char *tmp_dir, struct arxiv_prediction *val_out,
+    struct json_t **test_metrics, struct json_t **distill, struct arxiv_error *err);
+int bert_train_kind(const struct arxiv_train_params *p, const struct arxiv_dataset *train,
+    const struct arxiv_dataset *val, const char *tmp_dir, struct arxiv_prediction *val_out,
+    struct json_t **test_metrics, struct json_t **distill, struct arxiv_error *err);
+void ft_default_params(struct arxiv_train_params *p);	/* fasttext.c */
+double ft_params_lr(const struct arxiv_train_params *p);
+const char *ft_check_params(const struct arxiv_train_params *p);
+void bert_default_params(struct arxiv_train_params *p);	/* bert_loader.c */
+double bert_params_lr(const struct arxiv_train_params *p);
+const char *bert_check_params(const struct arxiv_train_params *p);
+
+/*
+ * The parallel-for (parallel.c). arxiv_threads: the thread count for want
+ * (<= 0: the online CPUs), at most 64 and at most items (when > 0).
+ * arxiv_parallel_run: fn(&jobs[t]) for t < n, each job of size bytes, on n
+ * threads (the caller runs job 0 and any whose thread could not start);
+ * returns when all are done. Job t's share of n items: [n*t/nt, n*(t+1)/nt).
+ */
+int arxiv_threads(int want, size_t items);
+void arxiv_parallel_run(void *(*fn)(void *), void *jobs, size_t size, int n);
+
+/* LaTeX to words (latex.c), the cleaner's "latex" step: 0, or -1 ENOMEM. */
+int text_latex(const char *s, size_t n, struct arxiv_buf *out);
 
 /* ---------------------------------------------------- similar papers */
 
@@ -157,6 +220,7 @@ struct arxiv_embedder_kind {
 };
 extern const struct arxiv_embedder_kind arxiv_embedder_lexical;
 extern const struct arxiv_embedder_kind arxiv_embedder_encoder;	/* encoder.c */
+
 /* The process's umask, read without changing it (atomic.c). */
 mode_t arxiv_umask(void);
 

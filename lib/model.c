@@ -30,6 +30,7 @@ struct fast_ctx {
 };
 
 struct arxiv_model {
+	const struct model_kind *kind;
 	char type[8];
 	int version;
 	size_t n_labels;
@@ -166,12 +167,13 @@ fail:
 }
 
 static int
-load_fast(struct arxiv_model *m, const char *dir, struct arxiv_error *err)
+load_fast(struct arxiv_model *m, const char *dir, const struct arxiv_model_opts *opts,
+    struct arxiv_error *err)
 {
-	json_t *o;
-	const char *input, *prep;
+	struct arxiv_prep pp;
 	char path[4200];
 
+	(void)opts;
 	if ((m->ft = ft_load(dir, err)) == NULL)
 		return -1;
 	if ((size_t)m->ft->c.n_labels != m->n_labels) {
@@ -179,19 +181,17 @@ load_fast(struct arxiv_model *m, const char *dir, struct arxiv_error *err)
 		    m->ft->c.n_labels, m->n_labels);
 		return -1;
 	}
-	if ((o = load_json(dir, "tokenizer/preprocess.json", err)) == NULL)
+	snprintf(path, sizeof(path), "%s/tokenizer/preprocess.json", dir);
+	if (arxiv_prep_read(path, &pp, err) < 0)
 		return -1;
-	input = json_string_value(json_object_get(o, "input"));
-	prep = json_string_value(json_object_get(o, "prep"));
-	if (input == NULL || prep == NULL ||
-	    (strcmp(input, "wordpiece") == 0) != (m->ft->c.ids != 0)) {
-		arxiv_error_set(err, dir, 0, "tokenizer/preprocess.json: \"input\" and \"prep\" "
-		    "missing or not those of model/config.json");
-		goto fail;
+	if ((strcmp(pp.input, "wordpiece") == 0) != (m->ft->c.ids != 0)) {
+		arxiv_error_set(err, dir, 0, "tokenizer/preprocess.json: \"input\" is not that of "
+		    "model/config.json");
+		return -1;
 	}
-	if (prep[0]) {
-		if (arxiv_clean_params_parse(prep, NULL, &m->cp, err) < 0)
-			goto fail;
+	if (pp.prep[0]) {
+		if (arxiv_clean_params_parse(pp.prep, NULL, &m->cp, err) < 0)
+			return -1;
 		/* the parsed params may point into the signature: keep our own copy */
 		snprintf(m->stem_lang, sizeof(m->stem_lang), "%s",
 		    m->cp.stem_lang ? m->cp.stem_lang : "english");
@@ -199,24 +199,18 @@ load_fast(struct arxiv_model *m, const char *dir, struct arxiv_error *err)
 		m->do_clean = 1;
 	}
 	if (m->ft->c.ids) {
-		json_t *tok = json_object_get(o, "tok");
-		json_int_t sl = json_integer_value(json_object_get(tok, "seq_len"));
 		m->tp = arxiv_tok_default_params();
-		if (!json_is_object(tok) || sl < 2 || sl > 65536) {
-			arxiv_error_set(err, dir, 0, "tokenizer/preprocess.json: bad \"tok\" settings");
-			goto fail;
-		}
-		m->tp.seq_len = (size_t)sl;
-		m->tp.lowercase = json_is_true(json_object_get(tok, "lowercase"));
+		m->tp.seq_len = pp.seq_len;
+		m->tp.lowercase = pp.lowercase;
 		snprintf(path, sizeof(path), "%s/tokenizer/vocab.txt", dir);
 		if ((m->vocab = arxiv_vocab_load(path, err)) == NULL)
-			goto fail;
+			return -1;
+		if (pp.has_vocab_hash && arxiv_vocab_hash(m->vocab) != pp.vocab_hash) {
+			arxiv_error_set(err, path, 0, "vocabulary hash differs from the one trained with");
+			return -1;
+		}
 	}
-	json_decref(o);
 	return 0;
-fail:
-	json_decref(o);
-	return -1;
 }
 
 struct arxiv_model *
@@ -253,20 +247,17 @@ arxiv_model_load(const char *dir, const struct arxiv_model_opts *o, struct arxiv
 		    (long long)ver, ARXIV_ARTIFACT_VERSION);
 		goto fail;
 	}
-	if (type == NULL || (strcmp(type, "fast") && strcmp(type, "bert"))) {
+	if (type == NULL || (m->kind = model_kind_find(type)) == NULL) {
 		arxiv_error_set(err, dir, 0, "unknown model_type '%s'", type ? type : "");
 		goto fail;
 	}
-	snprintf(m->type, sizeof(m->type), "%s", type);
+	snprintf(m->type, sizeof(m->type), "%s", m->kind->name);
 	m->version = (int)ver;
 	json_decref(a);
 	a = NULL;
 	if (load_labels(m, dir, err) < 0)
 		goto fail;
-	if (strcmp(m->type, "fast") == 0) {
-		if (load_fast(m, dir, err) < 0)
-			goto fail;
-	} else if ((m->bert = bert_load(dir, o ? o : &def, err)) == NULL)
+	if (m->kind->load(m, dir, o ? o : &def, err) < 0)
 		goto fail;
 	if ((m->dec = dec_load(dir, err)) == NULL)
 		goto fail;
@@ -304,8 +295,18 @@ arxiv_model_label(const struct arxiv_model *m, size_t i)
 size_t
 arxiv_model_dim(const struct arxiv_model *m)
 {
-	if (m->bert)
-		return bert_dim(m->bert);
+	return m->kind->dim(m);
+}
+
+int
+arxiv_model_threads_inside(const struct arxiv_model *m)
+{
+	return m->kind->threads_inside;
+}
+
+static size_t
+fast_dim(const struct arxiv_model *m)
+{
 	return m->ft ? (size_t)m->ft->c.dim : 0;
 }
 
@@ -386,18 +387,23 @@ int
 arxiv_model_predict(const struct arxiv_model *m, const char *const *texts, const size_t *lens,
     size_t n, size_t k, struct arxiv_prediction *out, struct arxiv_error *err)
 {
-	struct fast_ctx *c;
-	size_t i;
-	int rc = 0;
-
 	if (k > m->n_labels)
 		k = m->n_labels;
 	if (k > ARXIV_TOPK_MAX)
 		k = ARXIV_TOPK_MAX;
 	if (k == 0)
 		k = 1;
-	if (m->bert)
-		return bert_predict(m->bert, texts, lens, n, k, out, err);
+	return m->kind->predict(m, texts, lens, n, k, out, err);
+}
+
+static int
+fast_predict(const struct arxiv_model *m, const char *const *texts, const size_t *lens,
+    size_t n, size_t k, struct arxiv_prediction *out, struct arxiv_error *err)
+{
+	struct fast_ctx *c;
+	size_t i;
+	int rc = 0;
+
 	if ((c = ctx_get(m, err)) == NULL)
 		return -1;
 	for (i = 0; i < n; i++) {
@@ -419,12 +425,17 @@ int
 arxiv_model_embed(const struct arxiv_model *m, const char *const *texts, const size_t *lens,
     size_t n, float *out, struct arxiv_error *err)
 {
+	return m->kind->embed(m, texts, lens, n, out, err);
+}
+
+static int
+fast_embed(const struct arxiv_model *m, const char *const *texts, const size_t *lens,
+    size_t n, float *out, struct arxiv_error *err)
+{
 	struct fast_ctx *c;
 	size_t i, d;
 	int rc = 0;
 
-	if (m->bert)
-		return bert_embed(m->bert, texts, lens, n, out, err);
 	if ((d = (size_t)m->ft->c.dim) == 0) {
 		arxiv_error_set(err, "", 0, "this fast model (dim 0) has no embeddings");
 		return -1;
@@ -477,6 +488,70 @@ arxiv_prediction_json(const struct arxiv_model *m, const struct arxiv_prediction
 	}
 	rc |= arxiv_buf_append(out, "]}", 2);
 	return rc ? -1 : 0;
+}
+
+/* ---------------------------------------------------------- model kinds */
+
+static int
+load_bert(struct arxiv_model *m, const char *dir, const struct arxiv_model_opts *o,
+    struct arxiv_error *err)
+{
+	return (m->bert = bert_load(dir, o, err)) == NULL ? -1 : 0;
+}
+
+static int
+predict_bert(const struct arxiv_model *m, const char *const *texts, const size_t *lens,
+    size_t n, size_t k, struct arxiv_prediction *out, struct arxiv_error *err)
+{
+	return bert_predict(m->bert, texts, lens, n, k, out, err);
+}
+
+static int
+embed_bert(const struct arxiv_model *m, const char *const *texts, const size_t *lens,
+    size_t n, float *out, struct arxiv_error *err)
+{
+	return bert_embed(m->bert, texts, lens, n, out, err);
+}
+
+static size_t
+dim_bert(const struct arxiv_model *m)
+{
+	return bert_dim(m->bert);
+}
+
+/* The model kinds; the first is the default. */
+static const struct model_kind kinds[] = {
+	{ "fast", 0, ft_default_params, ft_params_lr, ft_check_params, fast_train,
+	    load_fast, fast_predict, fast_embed, fast_dim },
+	{ "bert", 1, bert_default_params, bert_params_lr, bert_check_params, bert_train_kind,
+	    load_bert, predict_bert, embed_bert, dim_bert },
+};
+
+const struct model_kind *
+model_kind_at(size_t i)
+{
+	return i < sizeof(kinds) / sizeof(kinds[0]) ? &kinds[i] : NULL;
+}
+
+const struct model_kind *
+model_kind_find(const char *name)
+{
+	size_t i;
+
+	if (name == NULL || name[0] == '\0')
+		return &kinds[0];
+	for (i = 0; i < sizeof(kinds) / sizeof(kinds[0]); i++)
+		if (strcmp(kinds[i].name, name) == 0)
+			return &kinds[i];
+	return NULL;
+}
+
+const char *
+arxiv_model_kind_name(size_t i)
+{
+	const struct model_kind *k = model_kind_at(i);
+
+	return k ? k->name : NULL;
 }
 
 /* ------------------------------------------------ for answer.c (answer.h) */

@@ -39,52 +39,39 @@
 
 #include "answer.h"
 
-/*
- * Defaults: the best of the grid measured on the seeded 10% validation slice
- * of ../shared/data (arxiv_split_of seed 42, ratios .9/.1/0; 198,070 train and
- * 21,930 val abstracts, cleaned with arxiv_clean_default_params()). The grid
- * and its numbers are in tests/bench/fast-grid.txt.
- */
+/* Defaults common to every kind, then each kind's own (the fast model's are
+ * ft_default_params in fasttext.c, the transformer's bert_default_params). */
 struct arxiv_train_params
 arxiv_train_default_params(void)
 {
 	struct arxiv_train_params p;
+	const struct model_kind *k;
+	size_t i;
 
 	memset(&p, 0, sizeof(p));
-	p.model_type = "fast";
+	p.model_type = model_kind_at(0)->name;	/* the default kind */
 	p.epochs = 8;
 	p.patience = 3;
 	p.threads = 0;
 	p.seed = 42;
-	p.lr = 0;		/* the default: fast 0.1 (hinge) or 0.5 (softmax), bert 5e-5 */
-	p.dim = 0;
-	p.word_ngrams = 2;
-	p.char_minn = 0;
-	p.char_maxn = 0;
-	p.buckets = (size_t)1 << 21;
-	p.class_weight = 0.5;
-	p.l2 = -1;		/* the loss's default: 2e-6 (hinge), 0 (softmax) */
-	p.loss = "hinge";
-	p.device = "auto";
-	p.precision = "auto";
-	p.batch_size = 32;
-	p.grad_accum = 1;
-	p.weight_decay = 0.01;
-	p.warmup_ratio = 0.1;
-	p.max_grad_norm = 1.0;
-	p.dropout = 0.1;
-	p.distill_alpha = 0.5;
+	p.lr = 0;		/* the kind's default (model_kind.default_lr) */
+	for (i = 0; (k = model_kind_at(i)) != NULL; i++)
+		if (k->defaults)
+			k->defaults(&p);
+	p.distill_alpha = 0.5;	/* distillation, when a teacher is given */
 	p.distill_temperature = 2;
 	return p;
 }
 
-/* The learning rate to use: p->lr, or for 0 the model type's default. */
+/* The learning rate to use: p->lr, or for 0 the model kind's default. */
 static double
 resolved_lr(const struct arxiv_train_params *p)
 {
+	const struct model_kind *k = model_kind_find(p->model_type);
+
 	if (p->lr > 0)
 		return p->lr;
-	return p->model_type && strcmp(p->model_type, "bert") == 0 ? 5e-5 : ft_default_lr(p->loss);
+	return k && k->default_lr ? k->default_lr(p) : 0;
 }
 
 int
@@ -97,7 +84,7 @@ arxiv_train_params_json(const struct arxiv_train_params *p, struct arxiv_buf *ou
 #define S(x) ((x) ? json_string(x) : json_null())
 	o = json_pack("{s:o,s:i,s:i,s:i,s:I,s:f,s:i,s:i,s:i,s:i,s:i,s:I,s:f,s:f,"
 	    "s:o,s:o,s:o,s:o,s:o,s:i,s:i,s:f,s:f,s:f,s:f,s:o,s:o}",
-	    "model_type", S(p->model_type ? p->model_type : "fast"), "epochs", p->epochs,
+	    "model_type", S(p->model_type ? p->model_type : model_kind_at(0)->name), "epochs", p->epochs,
 	    "patience", p->patience, "threads", p->threads, "seed", (json_int_t)p->seed,
 	    "lr", resolved_lr(p), "verbose", p->verbose, "dim", p->dim, "word_ngrams", p->word_ngrams,
 	    "char_minn", p->char_minn, "char_maxn", p->char_maxn,
@@ -427,8 +414,8 @@ bad:
 
 /* ------------------------------------------------------------- train */
 
-static int
-train_fast(const struct arxiv_train_params *p, const struct arxiv_dataset *train0,
+int
+fast_train(const struct arxiv_train_params *p, const struct arxiv_dataset *train0,
     const struct arxiv_dataset *val0, const char *tmp, struct arxiv_prediction *val_out,
     json_t **test_metrics, json_t **distill_info, struct arxiv_error *err)
 {
@@ -442,7 +429,7 @@ train_fast(const struct arxiv_train_params *p, const struct arxiv_dataset *train
 	struct arxiv_prediction *tp = NULL;
 	int cl_train = 1, cl_val = 1, cl_test = 1, rc = -1, ids = train0->ids != NULL;
 	char path[4200];
-	json_t *pre;
+	struct arxiv_prep pre;
 	double tloss;
 
 	memset(&dx, 0, sizeof(dx));
@@ -509,12 +496,22 @@ train_fast(const struct arxiv_train_params *p, const struct arxiv_dataset *train
 	/* tokenizer/ */
 	if (mkdir_in(tmp, "tokenizer", err) < 0)
 		goto out;
-	pre = json_pack("{s:s,s:s,s:{s:b}}", "input", ids ? "wordpiece" : "text",
-	    "prep", sig.data ? sig.data : "", "map", "abstract_only", 0);
-	if (pre && ids)
-		json_object_set_new(pre, "tok", json_pack("{s:I,s:b}", "seq_len",
-		    (json_int_t)train0->seq_len, "lowercase", (int)(train0->tok_flags & 1)));
-	if (write_json(tmp, "tokenizer/preprocess.json", pre, err) < 0)
+	pre = arxiv_prep_default();
+	snprintf(pre.input, sizeof(pre.input), "%s", ids ? "wordpiece" : "text");
+	if (snprintf(pre.prep, sizeof(pre.prep), "%s", sig.data ? sig.data : "") >=
+	    (int)sizeof(pre.prep)) {
+		arxiv_error_set(err, "", 0, "preprocessing signature too long");
+		goto out;
+	}
+	if (ids) {
+		pre.seq_len = train0->seq_len;
+		pre.lowercase = (int)(train0->tok_flags & 1);
+		pre.vocab_hash = train0->vocab_hash;
+		pre.has_vocab_hash = 1;
+		pre.vocab_size = arxiv_vocab_size(voc);
+	}
+	snprintf(path, sizeof(path), "%s/tokenizer/preprocess.json", tmp);
+	if (arxiv_prep_write(path, &pre, err) < 0)
 		goto out;
 	if (ids) {
 		snprintf(path, sizeof(path), "%s/tokenizer/vocab.txt", tmp);
@@ -560,6 +557,22 @@ out:
 }
 
 int
+bert_train_kind(const struct arxiv_train_params *p, const struct arxiv_dataset *train,
+    const struct arxiv_dataset *val, const char *tmp, struct arxiv_prediction *val_out,
+    json_t **test_metrics, json_t **distill, struct arxiv_error *err)
+{
+	(void)test_metrics;
+	(void)distill;
+	if (bert_train(p, train, val, tmp, val_out, err) < 0)
+		return -1;
+	if (dec_train(p, NULL, val, val_out, tmp, err) < 0)
+		return -1;
+	if (p->test)
+		arxiv_log(ARXIV_LOG_WARN, "test metrics of transformer models: use arxiv-eval");
+	return 0;
+}
+
+int
 arxiv_train(const struct arxiv_train_params *p0, const struct arxiv_dataset *train,
     const struct arxiv_dataset *val, const char *out_dir, int overwrite, struct arxiv_error *err)
 {
@@ -569,17 +582,17 @@ arxiv_train(const struct arxiv_train_params *p0, const struct arxiv_dataset *tra
 	struct arxiv_buf pj = {0};
 	struct stat sb;
 	char tmp[4096];
-	const char *type = p.model_type ? p.model_type : "fast";
+	const struct model_kind *kind = model_kind_find(p.model_type);
 	json_t *o, *test_m = NULL, *params, *distill = NULL;
 	size_t i;
-	int rc = -1, have_tmp = 0, exchanged = 0, is_fast = strcmp(type, "fast") == 0;
+	int rc = -1, have_tmp = 0, exchanged = 0;
 
-	if (!is_fast && strcmp(type, "bert") != 0) {
-		arxiv_error_set(err, "", 0, "unknown model type '%s' (fast or bert)", type);
+	if (kind == NULL) {
+		arxiv_error_set(err, "", 0, "unknown model type '%s' (fast or bert)", p.model_type);
 		return -1;
 	}
 	if (p.teacher) {
-		if (!is_fast) {
+		if (strcmp(kind->name, "fast") != 0) {
 			arxiv_error_set(err, "", 0, "distillation (teacher) trains the fast model only");
 			return -1;
 		}
@@ -633,17 +646,8 @@ arxiv_train(const struct arxiv_train_params *p0, const struct arxiv_dataset *tra
 		goto nomem;
 	p.on_epoch = tap_epoch;
 	p.ud = &tap;
-	if (is_fast) {
-		if (train_fast(&p, train, val, tmp, vp, &test_m, &distill, err) < 0)
-			goto out;
-	} else {
-		if (bert_train(&p, train, val, tmp, vp, err) < 0)
-			goto out;
-		if (dec_train(&p, NULL, val, vp, tmp, err) < 0)
-			goto out;
-		if (p.test)
-			arxiv_log(ARXIV_LOG_WARN, "test metrics of transformer models: use arxiv-eval");
-	}
+	if (kind->train(&p, train, val, tmp, vp, &test_m, &distill, err) < 0)
+		goto out;
 	if (tap.epochs == 0) {
 		arxiv_error_set(err, "", 0, "interrupted before the first epoch completed");
 		goto out;
@@ -659,7 +663,7 @@ arxiv_train(const struct arxiv_train_params *p0, const struct arxiv_dataset *tra
 	if (arxiv_train_params_json(&p, &pj) < 0 || (params = json_loads(pj.data, 0, NULL)) == NULL)
 		goto nomem;
 	o = json_pack("{s:s,s:i,s:s,s:s,s:I,s:o,s:I,s:I}", "format", "arxiv-artifacts",
-	    "version", ARXIV_ARTIFACT_VERSION, "model_type", type, "arxiv_version", ARXIV_VERSION,
+	    "version", ARXIV_ARTIFACT_VERSION, "model_type", kind->name, "arxiv_version", ARXIV_VERSION,
 	    "created", (json_int_t)time(NULL), "params", params,
 	    "train_examples", (json_int_t)train->n, "val_examples", (json_int_t)val->n);
 	if (o && distill) {

@@ -16,6 +16,7 @@
 #include <string.h>
 
 #include "arxiv.h"
+#include "internal.h"
 
 enum { P_INT, P_SIZE, P_U64, P_REAL, P_STR };
 
@@ -143,81 +144,26 @@ arxiv_train_params_set(struct arxiv_train_params *p, const char *key, const char
 const char *
 arxiv_train_params_check(const struct arxiv_train_params *p)
 {
-	static const char *const msgs[] = {
-		"epochs must be at least 1",
-		"patience must be >= 0",
-		"threads must be >= 0",
-		"learning rate must be >= 0 (0: the default)",
-		"dim must be in [0, 1024]",
-		"word_ngrams must be in [1, 8]",
-		"char n-gram range must be 0:0 or 1 <= char_minn <= char_maxn <= 16",
-		"buckets must be in [1, 2^30]",
-		"class_weight must be in [0, 2]",
-		"l2 must be in [0, 1] (or -1: the loss's default)",
-		"loss must be hinge or softmax",
-		"model_type must be fast or bert",
-		"batch_size and grad_accum must be >= 1",
-		"weight_decay must be in [0, 10]",
-		"warmup_ratio must be in [0, 1]",
-		"max_grad_norm must be >= 0",
-		"dropout must be in [0, 0.99]",
-		"precision must be auto, fp32, fp16 or bf16",
-		"distill_alpha must be in [0, 1]",
-		"distill_temperature must be in [0.01, 100]",
-		"distillation (teacher) trains the fast model only",
-		"unlabelled records need a teacher",
-	};
-	const char *mt = p->model_type ? p->model_type : "fast";
+	const struct model_kind *k = model_kind_find(p->model_type);
 
 	if (p->epochs < 1)
-		return msgs[0];
+		return "epochs must be at least 1";
 	if (p->patience < 0)
-		return msgs[1];
+		return "patience must be >= 0";
 	if (p->threads < 0)
-		return msgs[2];
+		return "threads must be >= 0";
 	if (!(p->lr >= 0) || p->lr > 100)
-		return msgs[3];
-	if (strcmp(mt, "fast") != 0 && strcmp(mt, "bert") != 0)
-		return msgs[11];
+		return "learning rate must be >= 0 (0: the default)";
+	if (k == NULL)
+		return "model_type must be fast or bert";
+	/* distillation (train.c, distill.c): the fast model learns from a teacher */
 	if (!(p->distill_alpha >= 0 && p->distill_alpha <= 1))
-		return msgs[18];
+		return "distill_alpha must be in [0, 1]";
 	if (p->teacher && !(p->distill_temperature >= 0.01 && p->distill_temperature <= 100))
-		return msgs[19];
-	if (p->teacher && strcmp(mt, "fast") != 0)
-		return msgs[20];
+		return "distill_temperature must be in [0.01, 100]";
+	if (p->teacher && strcmp(k->name, "fast") != 0)
+		return "distillation (teacher) trains the fast model only";
 	if (p->unlabelled && !p->teacher)
-		return msgs[21];
-	if (strcmp(mt, "fast") == 0) {
-		if (p->dim < 0 || p->dim > 1024)
-			return msgs[4];
-		if (p->word_ngrams < 1 || p->word_ngrams > 8)
-			return msgs[5];
-		if (p->char_minn < 0 || p->char_maxn > 16 || p->char_maxn < p->char_minn ||
-		    (p->char_maxn > 0 && p->char_minn == 0))
-			return msgs[6];
-		if (p->buckets < 1 || p->buckets > ((size_t)1 << 30))
-			return msgs[7];
-		if (!(p->class_weight >= 0 && p->class_weight <= 2))
-			return msgs[8];
-		if (!(p->l2 == -1 || (p->l2 >= 0 && p->l2 <= 1)))
-			return msgs[9];
-		if (p->loss && strcmp(p->loss, "hinge") != 0 && strcmp(p->loss, "softmax") != 0)
-			return msgs[10];
-	} else {
-		if (p->batch_size < 1 || p->grad_accum < 1)
-			return msgs[12];
-		if (!(p->weight_decay >= 0 && p->weight_decay <= 10))
-			return msgs[13];
-		if (!(p->warmup_ratio >= 0 && p->warmup_ratio <= 1))
-			return msgs[14];
-		if (!(p->max_grad_norm >= 0))
-			return msgs[15];
-		if (!(p->dropout >= 0 && p->dropout <= 0.99))
-			return msgs[16];
-		if (p->precision && strcmp(p->precision, "auto") != 0 &&
-		    strcmp(p->precision, "fp32") != 0 && strcmp(p->precision, "fp16") != 0 &&
-		    strcmp(p->precision, "bf16") != 0)
-			return msgs[17];
-	}
-	return NULL;
+		return "unlabelled records need a teacher";
+	return k->check ? k->check(p) : NULL;
 }

@@ -106,6 +106,26 @@ need_hf() {
 	done
 }
 
+@test "a transformer model of cleaned text makes its cleaner once, not per predict call" {
+	need_torch
+	command -v strace >/dev/null || skip "strace not installed (pipelines/install-deps.sh installs it)"
+	make_jsonl 240 1 | arxiv-clean | arxiv-tok -v "$FIX/vocab.txt" -n 32 >ctrain.bin
+	make_jsonl 60 2 >val.jsonl
+	arxiv-clean val.jsonl | arxiv-tok -v "$FIX/vocab.txt" -n 32 >cval.bin
+	arxiv-train -M bert -i "$FIX" -o art -e 1 -j 1 -D cpu ctrain.bin cval.bin
+	grep -q '"prep": "v1 nfkc,latex' art/tokenizer/preprocess.json
+	cut -d'"' -f8 val.jsonl | head -n 20 >texts.txt
+	# line mode: one predict call per line, 20 calls; the stop-word list is read once
+	strace -f -e trace=open,openat -o trace.log arxiv-predict -j 1 -m art texts.txt >out.jsonl
+	[ "$(wc -l <out.jsonl)" -eq 20 ]
+	n=$(grep -c 'stopwords' trace.log)
+	echo "stop-word list opened $n times"
+	[ "$n" -eq 1 ]
+	# a reused cleaner answers as a fresh one: -b is one call with one cleaner
+	arxiv-predict -b -j 1 -m art texts.txt >batch.jsonl
+	cmp out.jsonl batch.jsonl
+}
+
 @test "Hugging Face from_pretrained loads our export and agrees with arxiv-predict/arxiv-embed" {
 	need_torch
 	need_hf
@@ -225,7 +245,14 @@ need_hf() {
 	cp "$FIX/config.json" "$FIX/vocab.txt" "$FIX/pytorch_model.bin" bin/
 	run arxiv-train -M bert -i bin -o art -e 1 -l 1e-3 -j 1 -D cpu train.bin val.bin
 	assert_status 0
-	[ -s art/model/model.safetensors ]
+	# the same checkpoint as safetensors trains to the very same weights: every
+	# tensor of the .bin was read, with its values
+	mkdir st
+	cp "$FIX/config.json" "$FIX/vocab.txt" "$FIX/model.safetensors" st/
+	run arxiv-train -M bert -i st -o art2 -e 1 -l 1e-3 -j 1 -D cpu train.bin val.bin
+	assert_status 0
+	cmp art/model/model.safetensors art2/model/model.safetensors
+	[ "$(jq -c .val art/metadata/metrics.json)" = "$(jq -c .val art2/metadata/metrics.json)" ]
 }
 
 @test "arxiv-train --precision: fp32 on the CPU is the default's model; fp16/bf16 on the CPU and unknown names are refused" {

@@ -332,13 +332,19 @@ print(d)' "$@"
 	[ "$(wc -l < examples.sh)" -ge 5 ]
 	run bash -eo pipefail examples.sh
 	assert_success
-	[ -f artifacts/model/model.safetensors ] && [ -f cleaned/model/model.safetensors ]
+	# both models the examples train sort the three fixture abstracts right
+	for d in artifacts cleaned; do
+		[ "$(json_get $d/metadata/artifact.json format)" = arxiv-artifacts ]
+		run arxiv-predict -m $d -k 1 abstracts.txt
+		assert_success
+		[ "$(grep -o '"predicted_category":"[^"]*"' <<<"$output" | tr '\n' ' ')" = \
+			'"predicted_category":"Computer Science" "predicted_category":"Mathematics" "predicted_category":"Physics" ' ]
+	done
 }
 
 @test "arxiv-train: model.safetensors reads in Hugging Face's safetensors library" {
-	py=/opt/hfvenv/bin/python
-	[ -x "$py" ] && "$py" -c 'import safetensors, numpy' 2>/dev/null ||
-		skip "no Python with safetensors at $py"
+	need_venv safetensors-venv 'import safetensors, numpy' safetensors numpy	# made on first use
+	py=$VENV_PY
 	train -e 1 -o art "$FIX/train.jsonl" "$FIX/val.jsonl"
 	run "$py" -c '
 import sys

@@ -96,6 +96,32 @@ man_examples() {
 		sed -e 's/\\-/-/g' -e 's/\\e/\\/g' -e 's/\\(aq/'"'"'/g'
 }
 
+# need_venv NAME IMPORTS PIP_SPEC...: a Python that can run "IMPORTS" (e.g.
+# 'import safetensors, numpy'), or skip loudly. Uses $ARXIV_VENV_PYTHON when it
+# can, else a venv cached at ${ARXIV_VENV_DIR:-$HOME/.cache/arxiv}/NAME, made on
+# first use (over Debian's site packages) with pip install PIP_SPEC..., under a
+# lock so parallel tests make it once. Sets VENV_PY (not in a subshell, so that
+# skip ends the test).
+need_venv() {
+	local name=$1 imports=$2 cache="${ARXIV_VENV_DIR:-$HOME/.cache/arxiv}"
+	shift 2
+	VENV_PY=
+	for py in "${ARXIV_VENV_PYTHON:-}" "$cache/$name/bin/python"; do
+		[ -n "$py" ] && [ -x "$py" ] && "$py" -c "$imports" 2>/dev/null && { VENV_PY=$py; return 0; }
+	done
+	mkdir -p "$cache"
+	(
+		flock 9
+		"$cache/$name/bin/python" -c "$imports" 2>/dev/null && exit 0
+		rm -rf "$cache/$name"
+		/usr/bin/python3 -m venv --system-site-packages "$cache/$name" &&
+			"$cache/$name/bin/pip" install -q --retries 1 --timeout 20 "$@" &&
+			"$cache/$name/bin/python" -c "$imports"
+	) 9> "$cache/$name.lock" > "$BATS_TEST_TMPDIR/$name.log" 2>&1 ||
+		skip "no Python for '$imports': venv/pip failed: $(tail -n 1 "$BATS_TEST_TMPDIR/$name.log")"
+	VENV_PY="$cache/$name/bin/python"
+}
+
 # make_papers FILE: 30 Kaggle-schema records in three clear topics (ids
 # 2101.00001-10 graphene/Physics, -11..20 matching/Computer Science, -21..30
 # primes/Mathematics), for the similar-paper tests.

@@ -1039,6 +1039,36 @@ ARXIV_API int arxiv_sampler_logratio(const struct arxiv_space *s,
 ARXIV_API int arxiv_median_prune(const struct arxiv_trial *trials, size_t n_trials,
     const double *steps, int n_steps, int n_startup, int n_warmup);
 
+/* ---------------------------------------------------------------------------
+ * Model kinds (model.c: one table of name, train, load, predict, embed, dim).
+ * arxiv_model_kind_name: the i-th kind's name ("fast", "bert"), NULL past the end.
+ * arxiv_model_threads_inside: 1 when one predict/embed call of m uses every
+ *   thread itself (call it from one thread), 0 when calls run in parallel.
+ */
+ARXIV_API const char *arxiv_model_kind_name(size_t i);
+ARXIV_API int arxiv_model_threads_inside(const struct arxiv_model *m);
+
+/* ---------------------------------------------------------------------------
+ * An artifacts directory's preprocessing, tokenizer/preprocess.json (prep.c):
+ * the one reader and writer for every model kind. Read accepts the current
+ * schema and the transformer's older flat one; write writes the current one
+ * (through arxiv_atomic_open).
+ */
+struct arxiv_prep {
+	char input[16];		/* "text" (cleaned words) or "wordpiece" (token ids) */
+	char prep[512];		/* the cleaning signature (arxiv_clean_params_str), "" none */
+	int abstract_only;	/* the arxiv-map setting the model was trained with */
+	size_t seq_len;		/* wordpiece: ids per sequence */
+	int lowercase;		/* wordpiece: the tokenizer lowercases */
+	uint64_t vocab_hash;	/* wordpiece: arxiv_vocab_hash of tokenizer/vocab.txt */
+	int has_vocab_hash;
+	size_t vocab_size;	/* 0 unknown */
+};
+ARXIV_API struct arxiv_prep arxiv_prep_default(void);
+ARXIV_API int arxiv_prep_read(const char *path, struct arxiv_prep *p, struct arxiv_error *err);
+ARXIV_API int arxiv_prep_write(const char *path, const struct arxiv_prep *p,
+    struct arxiv_error *err);
+
 /* ----------------------------------------------------- corpus statistics (arxiv-stats) */
 
 /*

@@ -27,7 +27,8 @@ def main():
     model = BertForSequenceClassification.from_pretrained(f"{art}/model")
     model.eval()
     tok = BertTokenizer.from_pretrained(f"{art}/tokenizer")
-    seq_len = json.load(open(f"{art}/tokenizer/preprocess.json"))["seq_len"]
+    pre = json.load(open(f"{art}/tokenizer/preprocess.json"))
+    seq_len = pre["tok"]["seq_len"] if "tok" in pre else pre["seq_len"]  # older flat schema
     texts = open(texts_path, encoding="utf-8").read().splitlines()
     preds = [json.loads(l) for l in open(pred_path, encoding="utf-8")]
     embs = [json.loads(l)["embedding"] for l in open(emb_path, encoding="utf-8")]

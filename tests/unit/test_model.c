@@ -148,6 +148,31 @@ main(void)
 	CHECK(m != NULL, "load: %s", e.text);
 	if (m == NULL)
 		return tap_done();
+
+	/* the kind table */
+	CHECK_STR(arxiv_model_kind_name(0), "fast", "kind 0 is fast (the default)");
+	CHECK_STR(arxiv_model_kind_name(1), "bert", "kind 1 is bert");
+	CHECK(arxiv_model_kind_name(2) == NULL, "two kinds");
+	CHECK(arxiv_model_threads_inside(m) == 0, "the fast model predicts in parallel across calls");
+	{
+		struct arxiv_train_params d = arxiv_train_default_params();
+
+		CHECK_STR(d.model_type, "fast", "default kind");
+		CHECK(d.word_ngrams == 2 && d.buckets == (size_t)1 << 21 && d.l2 == -1 &&
+		    strcmp(d.loss, "hinge") == 0, "the fast model's defaults (fasttext.c)");
+		CHECK(d.batch_size == 32 && d.dropout > 0.09 && d.dropout < 0.11,
+		    "the transformer's defaults (bert_loader.c)");
+		d.word_ngrams = 9;
+		CHECK_STR(arxiv_train_params_check(&d), "word_ngrams must be in [1, 8]",
+		    "the fast kind checks its parameters");
+		d.model_type = "bert";
+		CHECK(arxiv_train_params_check(&d) == NULL, "the bert kind does not check fast ones");
+		d.batch_size = 0;
+		CHECK_STR(arxiv_train_params_check(&d), "batch_size and grad_accum must be >= 1",
+		    "the bert kind checks its parameters");
+		d.model_type = "gpt";
+		CHECK_STR(arxiv_train_params_check(&d), "model_type must be fast or bert", "unknown kind");
+	}
 	CHECK_STR(arxiv_model_type(m), "fast", "model type");
 	CHECK(arxiv_model_version(m) == 2 && arxiv_model_nlabels(m) == 3, "version 2, 3 labels");
 	CHECK_STR(arxiv_model_label(m, 2), "Physics", "label 2");
