@@ -1271,7 +1271,8 @@ tokenizer_settings(const Bert &m)
  * (pooling_mode_mean_tokens or pooling_mode_cls_token; the other modes are
  * refused), a Normalize module, and max_seq_length of sentence_bert_config.json,
  * as SentenceTransformer(dir).encode() applies them. No modules.json: the
- * [CLS] state. (Our artifacts keep their trained pooler.)
+ * [CLS] state of a bare BertModel, the trained pooler of a checkpoint with a
+ * classification head. (Our artifacts keep their trained pooler.)
  */
 void
 read_st_config(Bert &m, const std::string &dir)
@@ -1279,9 +1280,10 @@ read_st_config(Bert &m, const std::string &dir)
 	std::string mp = join(dir, "modules.json");
 
 	if (!exists(mp)) {
-		/* a plain checkpoint: the [CLS] state, as SPECTER (BertModel's
-		 * pooler was trained for next-sentence prediction only) */
-		m.pool = Bert::Pool::Cls;
+		/* a plain checkpoint: decided once the weights are read (bert_load):
+		 * with a classification head, its trained pooler; a bare BertModel,
+		 * the [CLS] state, as SPECTER (that pooler was trained for
+		 * next-sentence prediction only) */
 		return;
 	}
 	JsonPtr j = load_json(mp, false);
@@ -1368,6 +1370,8 @@ load_model(const std::string &dir, const arxiv_model_opts *o)
 		if (w.find("classifier.weight") == w.end()) {
 			make_params(*m, 0);
 			m->cfg.labels.clear();
+			if (!art && !exists(join(dir, "modules.json")))
+				m->pool = Bert::Pool::Cls;
 		}
 		assign_weights(*m, std::move(w), wp, Src::Load, true);
 	}
