@@ -22,7 +22,8 @@ usage: $prog [--dir DIR] [--model DIR] [--set SPEC] [--from DATE] [--until DATE]
   --until DATE       last day to harvest (default: yesterday, UTC)
   --base-url URL     OAI-PMH endpoint (arxiv-harvest's default)
   --delay S          seconds between OAI requests (arxiv-harvest's default, 3)
-  --embed-model DIR  BERT artifacts for arxiv-embed (the index step needs it)
+  --embed-model DIR  the index's embedder for arxiv-embed -e (run_pipeline.sh's
+                     WORKDIR/embedder, or a Hugging Face encoder folder)
   --index-db DSN     PostgreSQL DSN: upsert the new papers' vectors with arxiv-index
   --retrain-day N    ISO weekday (1 Monday .. 7 Sunday) to retrain; 0 never (0)
   --dump FILE        the base dump the weekly retrain starts from
@@ -83,7 +84,7 @@ log "harvest: $n records"
 # the cleaning it was trained with, so no separate arxiv-clean here)
 arxiv-map -k "$work/harvested.jsonl" > "$work/mapped.jsonl"
 if [ -s "$work/mapped.jsonl" ]; then
-	arxiv-predict -b -m "$model" -k 3 "$work/mapped.jsonl" > "$work/predictions.jsonl"
+	arxiv-predict -b -m "$model" -K 3 "$work/mapped.jsonl" > "$work/predictions.jsonl"
 	[ "$(wc -l < "$work/predictions.jsonl")" -eq "$(wc -l < "$work/mapped.jsonl")" ] ||
 		{ log "predict: not one prediction per paper"; exit 1; }
 	# one line per paper: the mapped record (without its text) and the prediction
@@ -99,7 +100,7 @@ log "classify: $(wc -l < "$work/classified.jsonl") papers -> $dir/classified/$da
 if [ -n "$index_db" ] && command -v arxiv-index > /dev/null; then
 	[ -n "$embed_model" ] || { log "index: --index-db needs --embed-model"; exit 1; }
 	if [ -s "$work/mapped.jsonl" ]; then
-		arxiv-embed -m "$embed_model" "$work/mapped.jsonl" | arxiv-index -d "$index_db"
+		arxiv-embed -e "$embed_model" "$work/mapped.jsonl" | arxiv-index -d "$index_db"
 		log "index: upserted $(wc -l < "$work/mapped.jsonl") papers"
 	fi
 elif [ -n "$index_db" ]; then

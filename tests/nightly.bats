@@ -95,8 +95,12 @@ need_model() {
 	printf '#!/bin/sh\necho "embed $*" >> %s/calls\ncat "$3" | wc -l\n' "$TMP" > stubs/arxiv-embed
 	printf '#!/bin/sh\necho "index $*" >> %s/calls\ncat > %s/vectors\n' "$TMP" "$TMP" > stubs/arxiv-index
 	chmod +x stubs/*
-	# without arxiv-index: skipped, said so
-	run "$NIGHTLY" --dir d --model "$MODEL" --base-url "$OAI" --delay 0 --until 2026-12-05 \
+	# without arxiv-index: skipped, said so (a PATH with every program but arxiv-index)
+	mkdir noindex
+	for p in "$ARXIV_BUILD"/bin/arxiv-*; do
+		[ "${p##*/}" = arxiv-index ] || ln -s "$p" noindex/
+	done
+	PATH="$TMP/noindex:/usr/local/bin:/usr/bin:/bin" run "$NIGHTLY" --dir d --model "$MODEL" --base-url "$OAI" --delay 0 --until 2026-12-05 \
 		--from 2026-12-01 --index-db postgresql://x/arxiv --embed-model emb
 	assert_success
 	assert_output_contains "index: skipped: arxiv-index is not installed"
@@ -106,7 +110,7 @@ need_model() {
 		--until 2026-12-05 --from 2026-12-01 --index-db postgresql://x/arxiv --embed-model emb
 	assert_success
 	assert_output_contains "index: upserted 4 papers"
-	[ "$(sed "s|[^ ]*/mapped.jsonl|MAPPED|" calls | tr '\n' '|')" = "embed -m emb MAPPED|index -d postgresql://x/arxiv|" ]
+	[ "$(sed "s|[^ ]*/mapped.jsonl|MAPPED|" calls | tr '\n' '|')" = "embed -e emb MAPPED|index -d postgresql://x/arxiv|" ]
 	[ "$(tr -d ' ' < vectors)" = 4 ]
 }
 
