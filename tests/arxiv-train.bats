@@ -156,7 +156,7 @@ print(d)' "$@"
 	n=1 killed=0
 	while [ "$n" -le 5 ]; do
 		st=0	# a SIGKILL at the n-th rename that touches the path art
-		strace -f -o /dev/null -P art -e trace=$sys -e inject=$sys:signal=SIGKILL:when=$n \
+		ASAN_OPTIONS=${ASAN_OPTIONS:+$ASAN_OPTIONS:}detect_leaks=0 strace -f -o /dev/null -P art -e trace=$sys -e inject=$sys:signal=SIGKILL:when=$n \
 			arxiv-train -j 1 -b 65536 -e 1 -f -o art "$FIX/train.jsonl" "$FIX/val.jsonl" || st=$?
 		for f in metadata/artifact.json metadata/metrics.json model/model.safetensors \
 			model/config.json tokenizer/preprocess.json; do
