@@ -1448,17 +1448,22 @@ run_slurm(struct study *st, const struct runcfg *rc, const char *opts, size_t n_
 				warnx("scancel %s failed", jobid);
 			return -1;
 		}
-		/* the job left the queue without finishing the study */
+		/*
+		 * The job left the queue without finishing the study: squeue
+		 * answered (exit 0) and listed no task for 10 s. A squeue that
+		 * fails (a busy controller times out) says nothing about the job,
+		 * unless it keeps failing for 2 minutes (the job was purged).
+		 */
 		snprintf(line, sizeof(line), "squeue -h -j %s 2>/dev/null", jobid);
 		if ((fp = popen(line, "r")) != NULL) {
 			int any = fgets(line, sizeof(line), fp) != NULL;
+			int ok = pclose(fp) == 0;
 
-			pclose(fp);
 			if (any)
 				t_gone = 0;
 			else if (t_gone == 0)
 				t_gone = now_s();
-			else if (now_s() - t_gone > 10) {
+			else if (now_s() - t_gone > (ok ? 10 : 120)) {
 				warnx("Slurm job %s ended with %zu of %zu trials done", jobid, done,
 				    n_trials);
 				return 0;
