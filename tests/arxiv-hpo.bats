@@ -457,7 +457,9 @@ stop_slurm() {
 	stop_slurm
 	assert_success
 	assert_output_contains "Slurm job array "
-	assert_output_contains "6 of 6 trials ended"
+	# on failure, what each task and the Slurm daemons said
+	assert_output_contains "6 of 6 trials ended" ||
+		{ tail -n 8 art/hpo/slurm-*.out art/hpo/journal.jsonl "$TMP"/slurm/*.log; return 1; }
 	python3 - <<'PY'
 import json
 recs = [json.loads(l) for l in open("art/hpo/journal.jsonl")]
