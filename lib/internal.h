@@ -44,8 +44,8 @@ arxiv_utf8_seq(const unsigned char *p, const unsigned char *end)
 /* A multiply-xorshift hash over 8-byte words, for short keys (vocabulary
  * pieces, words): it runs for every lookup, so it must be cheaper than a
  * byte-at-a-time FNV. Used by the vocabulary table and the word cache. */
-static inline uint32_t
-arxiv_key_hash(const char *p, size_t n)
+static inline uint64_t
+arxiv_key_mix(const char *p, size_t n)
 {
 	uint64_t h = 0x9e3779b97f4a7c15ULL ^ (n * 0xff51afd7ed558ccdULL), x;
 
@@ -61,8 +61,31 @@ arxiv_key_hash(const char *p, size_t n)
 		memcpy(&x, p, n);
 		h = (h ^ x) * 0xc4ceb9fe1a85ec53ULL;
 	}
+	return h;
+}
+
+static inline uint32_t
+arxiv_key_hash(const char *p, size_t n)
+{
+	uint64_t h = arxiv_key_mix(p, n);
+
 	h ^= h >> 32;
 	return (uint32_t)h;
+}
+
+/* The same mix with a full 64-bit finaliser (murmur3's), for hash sets and
+ * counts where 32 bits would collide (stats.c). */
+static inline uint64_t
+arxiv_key_hash64(const char *p, size_t n)
+{
+	uint64_t h = arxiv_key_mix(p, n);
+
+	h ^= h >> 33;
+	h *= 0xff51afd7ed558ccdULL;
+	h ^= h >> 33;
+	h *= 0xc4ceb9fe1a85ec53ULL;
+	h ^= h >> 33;
+	return h;
 }
 
 /* An in-memory data set (see arxiv_dataset_load). */

@@ -115,26 +115,7 @@ arxiv_stats_default_params(void)
 static uint64_t
 hash64(const char *p, size_t n)
 {
-	uint64_t h = 0x9e3779b97f4a7c15ULL ^ (n * 0xff51afd7ed558ccdULL), x;
-
-	while (n >= 8) {
-		memcpy(&x, p, 8);
-		h = (h ^ x) * 0xc4ceb9fe1a85ec53ULL;
-		h ^= h >> 29;
-		p += 8;
-		n -= 8;
-	}
-	if (n > 0) {
-		x = 0;
-		memcpy(&x, p, n);
-		h = (h ^ x) * 0xc4ceb9fe1a85ec53ULL;
-	}
-	h ^= h >> 33;
-	h *= 0xff51afd7ed558ccdULL;
-	h ^= h >> 33;
-	h *= 0xc4ceb9fe1a85ec53ULL;
-	h ^= h >> 33;
-	return h;
+	return arxiv_key_hash64(p, n);
 }
 
 /* ------------------------------------------------------------ hash sets */
