@@ -1183,6 +1183,22 @@ ARXIV_API double arxiv_model_ood_threshold(const struct arxiv_model *m);
 ARXIV_API int arxiv_metrics_add_answer(struct arxiv_metrics *m, int truth,
     const struct arxiv_answer *a, uint64_t fields);
 
+/* ---------------------------------- answering many texts (answer_many.c) */
+
+/*
+ * Answer n raw texts as arxiv_model_answer does, on jobs threads (<= 0: the
+ * online CPUs; at most 64), in chunks of chunk texts per model call (0: 64).
+ * Chunk j is always texts [j*chunk, (j+1)*chunk), so the answers do not depend
+ * on jobs. out[i] answers texts[i] (lens NULL: strlen). A text the model
+ * rejects does not stop the others: errs[i] (n entries, caller-allocated) says
+ * why (text non-empty, line 0) and out[i] is undefined; errs[i] of an answered
+ * text is cleared (text ""). Returns how many texts failed (0: all answered),
+ * or -1 with errs[0] set when an argument is NULL. Thread-safe.
+ */
+ARXIV_API long arxiv_model_answer_many(const struct arxiv_model *m, const char *const *texts,
+    const size_t *lens, size_t n, const struct arxiv_answer_opts *o, size_t chunk, int jobs,
+    struct arxiv_answer *out, struct arxiv_error *errs);
+
 #ifdef __cplusplus
 }
 #endif
