@@ -30,7 +30,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <pthread.h>
 #include <sys/types.h>
 
 #include <jansson.h>
@@ -414,31 +413,11 @@ bad:
 	return -1;
 }
 
-struct part {
-	struct vstate *st;
-	const char **texts;
-	size_t *lens, from, to;
-	struct arxiv_error e;
-	int rc;
-};
-
-static void *
-embed_part(void *arg)
-{
-	struct part *pt = arg;
-
-	pt->rc = arxiv_embedder_embed(pt->st->e, pt->texts + pt->from, pt->lens + pt->from,
-	    pt->to - pt->from, pt->st->vec + pt->from * pt->st->dim, &pt->e);
-	return NULL;
-}
-
 static int
 flush_papers(struct vstate *st, const char *name)
 {
 	const char *texts[4096];
-	size_t lens[4096], i, nt, per;
-	struct part parts[16];
-	pthread_t th[16];
+	size_t lens[4096], i;
 	struct arxiv_error e = { "", 0, "" };
 
 	if (st->n == 0 || st->learn)
@@ -447,28 +426,13 @@ flush_papers(struct vstate *st, const char *name)
 		texts[i] = st->p[i].text.data ? st->p[i].text.data : "";
 		lens[i] = st->p[i].text.len;
 	}
-	nt = (size_t)st->threads;
-	if (nt > 16)
-		nt = 16;
-	if (nt > st->n)
-		nt = st->n;
-	per = (st->n + nt - 1) / nt;
-	for (i = 0; i < nt; i++) {
-		parts[i] = (struct part){ st, texts, lens, i * per, (i + 1) * per < st->n ? (i + 1) * per : st->n,
-			{ "", 0, "" }, 0 };
-		if (i > 0 && pthread_create(&th[i], NULL, embed_part, &parts[i]) != 0)
-			errx(1, "cannot start a thread");
-	}
-	embed_part(&parts[0]);
-	for (i = 1; i < nt; i++)
-		pthread_join(th[i], NULL);
-	for (i = 0; i < nt; i++)
-		if (parts[i].rc < 0) {
-			size_t at = parts[i].from + (parts[i].e.line > 0 ? (size_t)parts[i].e.line - 1 : 0);
+	if (arxiv_embedder_embed_many(st->e, texts, lens, st->n, st->threads > 16 ? 16 : st->threads,
+	    st->vec, &e) < 0) {
+		size_t at = e.line > 0 && (size_t)e.line <= st->n ? (size_t)e.line - 1 : 0;
 
-			warnx("%s:%ld: %s", name, st->p[at].line, parts[i].e.text);
-			return -1;
-		}
+		warnx("%s:%ld: %s", name, st->p[at].line, e.text);
+		return -1;
+	}
 	for (i = 0; i < st->n; i++) {
 		struct paper *p = &st->p[i];
 		struct arxiv_vecrec r = { p->id.data, p->title.data, p->field.data, p->cats.data,

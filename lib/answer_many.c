@@ -1,7 +1,8 @@
 /*
- * answer_many.c - arxiv_model_answer_many: many texts answered on a pool of
- * threads (the programs' batch mode: arxiv-predict -b, arxiv-eval), over the
- * library's one parallel-for (parallel.c).
+ * answer_many.c - many texts on a pool of threads, over the library's one
+ * parallel-for (parallel.c), for the programs' batch modes:
+ * arxiv_model_answer_many (arxiv-predict -b, arxiv-eval) and
+ * arxiv_embedder_embed_many (arxiv-embed -e).
  *
  * The texts are cut into fixed chunks (chunk j is [j*chunk, (j+1)*chunk)),
  * which the threads take in turn, so an answer never depends on the thread
@@ -116,4 +117,58 @@ arxiv_model_answer_many(const struct arxiv_model *m, const char *const *texts,
 		cp[t] = &c;
 	arxiv_parallel_run(worker, cp, sizeof(cp[0]), nt);
 	return (long)atomic_load(&c.failed);
+}
+
+/* ------------------------------------------------------ embedding many texts */
+
+struct epart {
+	const struct arxiv_embedder *e;
+	const char *const *texts;
+	const size_t *lens;
+	size_t from, to, dim;
+	float *out;
+	struct arxiv_error err;
+	int rc;
+};
+
+static void *
+embed_part(void *arg)
+{
+	struct epart *p = arg;
+
+	if (p->to > p->from)
+		p->rc = arxiv_embedder_embed(p->e, p->texts + p->from, p->lens + p->from,
+		    p->to - p->from, p->out + p->from * p->dim, &p->err);
+	return NULL;
+}
+
+int
+arxiv_embedder_embed_many(const struct arxiv_embedder *e, const char *const *texts,
+    const size_t *lens, size_t n, int jobs, float *out, struct arxiv_error *err)
+{
+	struct epart parts[64];
+	size_t per, t, nt;
+
+	if (n == 0)
+		return 0;
+	nt = (size_t)arxiv_threads(jobs, n);
+	per = (n + nt - 1) / nt;
+	for (t = 0; t < nt; t++) {
+		memset(&parts[t], 0, sizeof(parts[t]));
+		parts[t].e = e;
+		parts[t].texts = texts;
+		parts[t].lens = lens;
+		parts[t].dim = arxiv_embedder_dim(e);
+		parts[t].out = out;
+		parts[t].from = t * per < n ? t * per : n;
+		parts[t].to = (t + 1) * per < n ? (t + 1) * per : n;
+	}
+	arxiv_parallel_run(embed_part, parts, sizeof(parts[0]), (int)nt);
+	for (t = 0; t < nt; t++)
+		if (parts[t].rc < 0) {
+			*err = parts[t].err;
+			err->line = (long)parts[t].from + (parts[t].err.line > 0 ? parts[t].err.line : 1);
+			return -1;
+		}
+	return 0;
 }

@@ -1183,7 +1183,7 @@ ARXIV_API double arxiv_model_ood_threshold(const struct arxiv_model *m);
 ARXIV_API int arxiv_metrics_add_answer(struct arxiv_metrics *m, int truth,
     const struct arxiv_answer *a, uint64_t fields);
 
-/* ---------------------------------- answering many texts (answer_many.c) */
+/* ------------------------- answering and embedding many texts (answer_many.c) */
 
 /*
  * Answer n raw texts as arxiv_model_answer does, on jobs threads (<= 0: the
@@ -1198,6 +1198,14 @@ ARXIV_API int arxiv_metrics_add_answer(struct arxiv_metrics *m, int truth,
 ARXIV_API long arxiv_model_answer_many(const struct arxiv_model *m, const char *const *texts,
     const size_t *lens, size_t n, const struct arxiv_answer_opts *o, size_t chunk, int jobs,
     struct arxiv_answer *out, struct arxiv_error *errs);
+/*
+ * n vectors of arxiv_embedder_dim floats into out, as arxiv_embedder_embed,
+ * on jobs threads (<= 0: the online CPUs; at most 64 and at most n), each
+ * embedding one run of ceil(n / threads) texts. 0, or -1 with err of the first
+ * text that failed (err->line = its 1-based index in texts).
+ */
+ARXIV_API int arxiv_embedder_embed_many(const struct arxiv_embedder *e, const char *const *texts,
+    const size_t *lens, size_t n, int jobs, float *out, struct arxiv_error *err);
 
 #ifdef __cplusplus
 }

@@ -3,7 +3,9 @@
  * many texts on 1..8 threads and any chunk size equal arxiv_model_answer's one
  * text at a time, in order; a text the model rejects fails alone (its error
  * says why) and the texts around it are still answered; NULL arguments are
- * refused.
+ * refused. arxiv_embedder_embed_many (a lexical embedder) gives the vectors
+ * of one arxiv_embedder_embed call on any thread count, and names the first
+ * text that fails by its index.
  */
 #include <stdlib.h>
 #include <string.h>
@@ -78,6 +80,59 @@ same(const struct arxiv_answer *a, const struct arxiv_answer *b)
 		    a->terms[i].weight != b->terms[i].weight)
 			return 0;
 	return 1;
+}
+
+static void
+test_embed_many(const char **texts, char (*buf)[600])
+{
+	struct arxiv_lexical_params lp = arxiv_lexical_default_params();
+	struct arxiv_error e = {0};
+	struct arxiv_lexical_learner *l;
+	struct arxiv_embedder *em;
+	char ldir[400];
+	static float want[N * 256], got[N * 256];
+	size_t lens[N];
+	static const int jobs[] = { 1, 2, 3, 8, 64, 0 };
+	size_t i, n;
+	int t, ok;
+
+	snprintf(ldir, sizeof(ldir), "%s/lexical", dir);
+	lp.buckets = 1 << 16;
+	lp.min_df = 1;
+	lp.sketch = 0;
+	l = arxiv_lexical_learner_new(&lp, &e);
+	for (i = 0; l != NULL && i < N; i++)
+		if (i != 137)
+			arxiv_lexical_add(l, texts[i], strlen(texts[i]), &e);
+	CHECK(l != NULL && arxiv_lexical_save(l, ldir, &e) == 0, "a lexical embedder: %s", e.text);
+	arxiv_lexical_learner_free(l);
+	buf[137][3] = 'x';	/* valid again */
+	for (i = 0; i < N; i++)
+		lens[i] = strlen(texts[i]);
+	em = arxiv_embedder_load(ldir, NULL, &e);
+	CHECK(em != NULL && arxiv_embedder_dim(em) == 256, "load it: %s", e.text);
+	if (em == NULL)
+		return;
+	CHECK(arxiv_embedder_embed(em, texts, lens, N, want, &e) == 0, "%d texts in one call", N);
+	for (t = 0; t < (int)(sizeof(jobs) / sizeof(jobs[0])); t++) {
+		size_t tried = 0;
+		ok = 1;
+		/* 1..10 texts (fewer than threads too), 30, 90, 270, then all */
+		for (n = 1; ok && n <= N; n = n == N ? N + 1 : n < 10 ? n + 1 : n * 3 > N ? N : n * 3) {
+			memset(got, 0, sizeof(got));
+			ok = arxiv_embedder_embed_many(em, texts, lens, n, jobs[t], got, &e) == 0 &&
+			    memcmp(got, want, n * 256 * sizeof(float)) == 0;
+			tried++;
+		}
+		CHECK(ok && tried == 14, "jobs %d, 1 to %d texts: the vectors of one call (%s)", jobs[t], N,
+		    e.text);
+	}
+	buf[201][0] = (char)0xc3;	/* invalid UTF-8 */
+	buf[201][1] = '(';
+	memset(&e, 0, sizeof(e));
+	CHECK(arxiv_embedder_embed_many(em, texts, lens, N, 4, got, &e) < 0 && e.line == 202,
+	    "a bad text is named by its index in texts (line %ld: %s)", e.line, e.text);
+	arxiv_embedder_free(em);
 }
 
 int
@@ -165,6 +220,7 @@ main(void)
 	CHECK(arxiv_model_answer_many(m, texts, NULL, 3, NULL, 0, 1, got, errs) < 0 &&
 	    strstr(errs[0].text, "NULL") != NULL, "a NULL argument is refused: %s", errs[0].text);
 
+	test_embed_many(texts, buf);
 	arxiv_model_free(m);
 	arxiv_dataset_free(tr);
 	arxiv_dataset_free(va);
