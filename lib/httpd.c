@@ -290,6 +290,12 @@ httpd_parse_head(char *b, size_t len, struct httpd_req *r, const char **why)
 		FAIL(HTTP_BAD_REQUEST, "not an HTTP request (expected: METHOD /path HTTP/1.1)");
 	*sp = '\0';
 	r->target = p;
+	q = sp + 1;	/* the version, checked before the target so that HTTP/2's preface gets 505 */
+	if (strlen(q) != 8 || strncmp(q, "HTTP/", 5) != 0 || !isdigit((unsigned char)q[5]) || q[6] != '.' ||
+	    !isdigit((unsigned char)q[7]))
+		FAIL(HTTP_BAD_REQUEST, "not an HTTP request (the version must be HTTP/1.1 or HTTP/1.0)");
+	if (q[5] != '1' || (q[7] != '0' && q[7] != '1'))
+		FAIL(HTTP_VERSION_NOT_SUPPORTED, "only HTTP/1.1 and HTTP/1.0 are spoken here");
 	for (q = p; *q; q++)
 		if ((unsigned char)*q <= 0x20 || (unsigned char)*q >= 0x7f)
 			FAIL(HTTP_BAD_REQUEST, "a control or non-ASCII byte in the target");
@@ -299,11 +305,6 @@ httpd_parse_head(char *b, size_t len, struct httpd_req *r, const char **why)
 	} else if (p[0] != '/')
 		FAIL(HTTP_BAD_REQUEST, "the target must be a path such as /healthz (origin-form)");
 	p = sp + 1;
-	if (strlen(p) != 8 || strncmp(p, "HTTP/", 5) != 0 || !isdigit((unsigned char)p[5]) || p[6] != '.' ||
-	    !isdigit((unsigned char)p[7]))
-		FAIL(HTTP_BAD_REQUEST, "not an HTTP request (the version must be HTTP/1.1 or HTTP/1.0)");
-	if (p[5] != '1' || (p[7] != '0' && p[7] != '1'))
-		FAIL(HTTP_VERSION_NOT_SUPPORTED, "only HTTP/1.1 and HTTP/1.0 are spoken here");
 	r->minor = p[7] - '0';
 	r->head = strcmp(r->method, "HEAD") == 0;
 	/* the path: the target before '?', percent-decoded in place */
