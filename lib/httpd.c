@@ -1038,7 +1038,10 @@ accept_some(struct worker *w)
 	struct httpd *h = w->h;
 	int i;
 
-	for (i = 0; i < 64; i++) {
+	/* one connection per wake-up: the listening socket stays readable while
+	 * more wait, and EPOLLEXCLUSIVE wakes another worker for them, so that
+	 * a burst of connections spreads over the threads */
+	for (i = 0; i < 1; i++) {
 		struct epoll_event e;
 		struct conn *c;
 		int fd = accept4(h->o.listen_fd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC), one = 1;
