@@ -526,6 +526,40 @@ PY
 	assert_success
 }
 
+@test "-c MAXCONN: connections over the limit are closed at once; -T closes idle ones; the others are served" {
+	start_server "$TMP/log" -m "$TMP/none" -c 2 -T 1
+	run python3 - "${URL##*:}" <<'PY'
+import socket, sys, time
+port = int(sys.argv[1])
+def conn():
+    s = socket.create_connection(("127.0.0.1", port))
+    s.settimeout(3)
+    return s
+a, b = conn(), conn()
+a.sendall(b"GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n")
+ok1 = a.recv(4096).startswith(b"HTTP/1.1 200 ")
+c = conn()               # the third: over the limit
+t = time.time()
+try:
+    closed = c.recv(1) == b""
+except ConnectionResetError:
+    closed = True
+fast = time.time() - t < 0.9
+a.close(); b.close(); c.close()
+time.sleep(0.3)
+d = conn()               # room again
+d.sendall(b"GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n")
+ok2 = d.recv(4096).startswith(b"HTTP/1.1 200 ")
+t = time.time()          # idle: closed by -T 1
+idle = d.recv(1) == b"" and 0.5 < time.time() - t < 2.9
+print("served %s, third closed %s at once %s, served after %s, idle closed %s" % (ok1, closed, fast, ok2, idle))
+sys.exit(0 if ok1 and closed and fast and ok2 and idle else 1)
+PY
+	echo "$output"
+	assert_success
+	stop_server
+}
+
 @test "415 for an explicit non-JSON Content-Type; JSON types and curl's default accepted" {
 	need_model
 	req "$URL/api/predict/" -H 'Content-Type: text/plain' -d "{\"abstract\":\"$ABS\"}"
