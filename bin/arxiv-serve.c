@@ -159,7 +159,7 @@ struct req {
 	char method[16];
 	char path[160];
 	unsigned status;	/* 0 until a response is queued */
-	int post, too_big, oom;
+	int post, too_big;
 	struct httpd_req *hr;	/* the request, and its body */
 	struct arxiv_buf body;	/* the body: hr's (borrowed: never freed here) */
 	struct httpd_resp *resp;	/* the response being filled in */
@@ -974,8 +974,6 @@ predict(struct server *s, struct req *r)
 	int ret;
 	char ebuf[400], why[200];
 
-	if (r->oom)
-		return reply_err(s, r, HTTP_INTERNAL_SERVER_ERROR, "internal error", "out of memory");
 	if (r->body.len == 0)
 		return reply_err(s, r, HTTP_BAD_REQUEST, "malformed JSON",
 		    "the body is empty; send a JSON object such as {\"abstract\":\"...\"}");
@@ -1134,8 +1132,6 @@ similar(struct server *s, struct req *r)
 	char ebuf[400], ix_why[sizeof(s->ix_why)];
 	int got;
 
-	if (r->oom)
-		return reply_err(s, r, HTTP_INTERNAL_SERVER_ERROR, "internal error", "out of memory");
 	if (r->body.len == 0)
 		return reply_err(s, r, HTTP_BAD_REQUEST, "malformed JSON",
 		    "the body is empty; send a JSON object such as {\"abstract\":\"...\",\"k\":5}");
@@ -1398,7 +1394,7 @@ route_list(char *dst, size_t n)
 		    routes[i].path);
 }
 
-/* The last call for a request, with the whole body read. */
+/* A request with its whole body read: the route, the method, the limits, the handler. */
 static int
 answer(struct server *s, struct req *r, const char *method)
 {
