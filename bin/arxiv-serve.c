@@ -76,7 +76,7 @@ static const struct route {
 #define R_OTHER		(NROUTES - 1)	/* no such path; counted in /metrics as "other" */
 
 /* Status codes counted in /metrics; the last slot is "aborted" (no response). */
-static const unsigned status_code[] = { 200, 204, 400, 404, 405, 413, 414, 415, 431, 500, 503, 505 };
+static const unsigned status_code[] = { 200, 204, 400, 404, 405, 408, 413, 414, 415, 431, 500, 503, 505 };
 #define NSTATUS (sizeof(status_code) / sizeof(status_code[0]) + 1)
 
 static const double bucket_le[] = {

@@ -51,6 +51,7 @@ struct conn {
 	char *head;
 	struct httpd_req req;
 	int started;			/* req.head parsed: done() is owed */
+	double head_t;			/* when the head under way began (0: none) */
 	int expect_sent;
 	uint64_t left;			/* Content-Length bytes to come */
 	struct httpd_chunked ch;
@@ -587,6 +588,7 @@ error_name(unsigned st)
 {
 	switch (st) {
 	case 400: return "bad request";
+	case 408: return "request timeout";
 	case 413: return "payload too large";
 	case 414: return "URI too long";
 	case 431: return "request header fields too large";
@@ -905,9 +907,17 @@ process(struct conn *c)
 
 			if (c->rlen == 0)
 				return;
+			if (c->head_t == 0)
+				c->head_t = now_s();
 			hl = httpd_scan_head(c->rbuf, c->rlen, &why);
-			if (hl == 0)
+			if (hl == 0) {
+				/* the whole head within the timeout: a client that drips
+				 * a byte at a time cannot hold the connection (slowloris) */
+				if (now_s() - c->head_t > (double)h->o.timeout)
+					fail(c, 408, "the request head did not arrive within the timeout (-T)");
 				return;
+			}
+			c->head_t = 0;
 			if (hl < 0) {
 				fail(c, (unsigned)-hl, why);
 				return;

@@ -560,6 +560,50 @@ PY
 	stop_server
 }
 
+@test "-T: a request head dripped a byte at a time is cut off with 408 after the timeout (slowloris)" {
+	start_server "$TMP/log" -m "$TMP/none" -T 1
+	run python3 - "${URL##*:}" <<'PY'
+import json, socket, sys, time
+port = int(sys.argv[1])
+s = socket.create_connection(("127.0.0.1", port))
+s.settimeout(0.1)
+head = b"GET /healthz HTTP/1.1\r\nHost: x\r\n" + b"X-Drip: " + b"a" * 100
+t0, out, closed = time.time(), b"", False
+for ch in head:                  # one byte every 0.3 s: never idle for 1 s
+    try:
+        s.sendall(bytes([ch]))
+    except OSError:
+        closed = True
+        break
+    try:
+        d = s.recv(4096)
+        out += d
+        if not d:
+            closed = True
+            break
+    except socket.timeout:
+        pass
+    except ConnectionResetError:
+        closed = True
+        break
+    if time.time() - t0 > 6:
+        break
+    time.sleep(0.2)
+dt = time.time() - t0
+body = out.partition(b"\r\n\r\n")[2]
+print("after %.1f s: %r %s" % (dt, out[:300], "closed" if closed else "open"))
+ok = (out.startswith(b"HTTP/1.1 408 ") and closed and 1.0 < dt < 3.5
+      and json.loads(body)["error"] == "request timeout")
+sys.exit(0 if ok else 1)
+PY
+	echo "$output"
+	assert_success
+	# and a head that arrives in time is answered as ever
+	run curl -sS "$URL/healthz"
+	assert_success '{"status":"ok"}'
+	stop_server
+}
+
 @test "415 for an explicit non-JSON Content-Type; JSON types and curl's default accepted" {
 	need_model
 	req "$URL/api/predict/" -H 'Content-Type: text/plain' -d "{\"abstract\":\"$ABS\"}"
