@@ -124,10 +124,15 @@ $(BUILD)/bin/arxiv-harvest: LDEXTRA = $(shell $(PKG_CONFIG) --libs libxml-2.0 li
 $(BUILD)/bin/arxiv-harvest: PROG_CFLAGS += $(shell $(PKG_CONFIG) --cflags libxml-2.0)
 $(BUILD)/bin/arxiv-map: LDEXTRA = -lz
 $(PROGS): bin/prog.h
+# A program in several files: bin/arxiv-NAME.c (main) plus its parts in bin/NAME/,
+# compiled into that program only (PROG_PARTS), so bin/ keeps one program a file.
+HPO_PARTS := $(sort $(wildcard bin/hpo/*.c))
+$(BUILD)/bin/arxiv-hpo: PROG_PARTS = $(HPO_PARTS)
+$(BUILD)/bin/arxiv-hpo: $(HPO_PARTS) bin/hpo/hpo.h
 $(BUILD)/bin/%: bin/%.c $(SOLIB) lib/include/arxiv.h
 	@mkdir -p $(@D)
 	$(CC) $(PROG_CFLAGS) -DVERSION='"$(VERSION)"' $(RPATH) $(LDFLAGS) \
-		-o $@ $< $(PROG_LIBS) $(LDEXTRA)
+		-o $@ $< $(PROG_PARTS) $(PROG_LIBS) $(LDEXTRA)
 
 $(BUILD)/tests/%: tests/unit/%.c tests/unit/tap.h $(ALIB)
 	@mkdir -p $(@D)
