@@ -289,7 +289,7 @@ install_sub(const char *src, const char *out, const char *sub)
 	if (mkdtemp(tmp) == NULL)
 		err(1, "%s", tmp);
 	if (copy_tree(from, tmp) < 0) {
-		rm_tree(tmp);
+		arxiv_tree_remove(tmp);
 		errx(1, "%s: cannot copy the best trial's artifacts", from);
 	}
 	pathf(old, sizeof(old), "%s/.%s.old.XXXXXX", out, sub);
@@ -301,7 +301,7 @@ install_sub(const char *src, const char *out, const char *sub)
 	if (rename(tmp, dst) < 0)
 		err(1, "%s", dst);
 	if (old[0])
-		rm_tree(old);
+		arxiv_tree_remove(old);
 }
 static json_t *
 best_json(const struct study *st, int b, int refit)

@@ -400,12 +400,6 @@ fields_f1(const struct arxiv_dataset *val, const struct arxiv_prediction *pred, 
 	return n ? sum / (double)n : 0;
 }
 
-static inline int
-blank(char c)
-{
-	return c == ' ' || c == '\t' || c == '\n' || c == '\r';
-}
-
 struct sample {
 	double x[DEC_NFEAT];
 	double y, w;
@@ -577,40 +571,6 @@ random_word(struct arxiv_buf *b, uint64_t *seed)
 	}
 }
 
-struct spans {
-	size_t *v;		/* start, length */
-	size_t n, cap;
-};
-
-static int
-words_of(const char *s, size_t n, struct spans *t)
-{
-	size_t i = 0, st;
-
-	t->n = 0;
-	while (i < n) {
-		while (i < n && blank(s[i]))
-			i++;
-		if (i >= n)
-			break;
-		st = i;
-		while (i < n && !blank(s[i]))
-			i++;
-		if (t->n + 1 > t->cap) {
-			size_t cap = t->cap ? t->cap * 2 : 256;
-			size_t *p = realloc(t->v, cap * 2 * sizeof(*p));
-			if (p == NULL)
-				return -1;
-			t->v = p;
-			t->cap = cap;
-		}
-		t->v[2 * t->n] = st;
-		t->v[2 * t->n + 1] = i - st;
-		t->n++;
-	}
-	return 0;
-}
-
 /* The domain check: word and pair counts from train, logistic model from val. */
 static int
 fit_domain(const struct arxiv_train_params *p, const struct arxiv_dataset *train,
@@ -620,7 +580,8 @@ fit_domain(const struct arxiv_train_params *p, const struct arxiv_dataset *train
 	struct sketch k = {0};
 	uint8_t *wq = NULL, *pq = NULL;
 	uint64_t seed = p->seed ^ 0x6f6f64ULL;
-	struct spans tk = {0};
+	struct arxiv_span *tk = NULL;
+	size_t ntk = 0, tkcap = 0;
 	struct arxiv_buf b = {0};
 	struct sample *s = NULL;
 	struct dec d = {0};
@@ -668,9 +629,9 @@ fit_domain(const struct arxiv_train_params *p, const struct arxiv_dataset *train
 		if (t == NULL)
 			continue;
 		n = strlen(t);
-		if (words_of(t, n, &tk) < 0)
+		if (arxiv_words(t, n, &tk, &ntk, &tkcap) < 0)
 			goto nomem;
-		if (tk.n == 0)
+		if (ntk == 0)
 			continue;
 		dec_count(&d, t, n, &c);
 		features(&c, s[ns].x);
@@ -678,17 +639,17 @@ fit_domain(const struct arxiv_train_params *p, const struct arxiv_dataset *train
 		s[ns++].kind = 0;
 		/* a window of 3..15 words */
 		len = 3 + (size_t)(rng(&seed) % 13);
-		if (tk.n >= len) {
-			st = (size_t)(rng(&seed) % (tk.n - len + 1));
-			dec_count(&d, t + tk.v[2 * st], tk.v[2 * (st + len - 1)] +
-			    tk.v[2 * (st + len - 1) + 1] - tk.v[2 * st], &c);
+		if (ntk >= len) {
+			st = (size_t)(rng(&seed) % (ntk - len + 1));
+			dec_count(&d, t + tk[st].st, tk[st + len - 1].st +
+			    tk[st + len - 1].len - tk[st].st, &c);
 			features(&c, s[ns].x);
 			s[ns].y = 1;
 			s[ns++].kind = 1;
 		}
 		/* random letters: as many words as the abstract, or 1..15 */
 		arxiv_buf_clear(&b);
-		len = rng(&seed) & 1 ? tk.n : 1 + (size_t)(rng(&seed) % 15);
+		len = rng(&seed) & 1 ? ntk : 1 + (size_t)(rng(&seed) % 15);
 		for (j = 0; j < len; j++) {
 			random_word(&b, &seed);
 			arxiv_buf_putc(&b, ' ');
@@ -698,18 +659,17 @@ fit_domain(const struct arxiv_train_params *p, const struct arxiv_dataset *train
 		s[ns].y = 0;
 		s[ns++].kind = 2;
 		/* the same words shuffled */
-		if (tk.n >= 2) {
-			for (j = tk.n - 1; j > 0; j--) {
-				size_t r = (size_t)(rng(&seed) % (j + 1)), a0 = tk.v[2 * j],
-				    a1 = tk.v[2 * j + 1];
-				tk.v[2 * j] = tk.v[2 * r];
-				tk.v[2 * j + 1] = tk.v[2 * r + 1];
-				tk.v[2 * r] = a0;
-				tk.v[2 * r + 1] = a1;
+		if (ntk >= 2) {
+			for (j = ntk - 1; j > 0; j--) {
+				size_t r = (size_t)(rng(&seed) % (j + 1));
+				struct arxiv_span a = tk[j];
+
+				tk[j] = tk[r];
+				tk[r] = a;
 			}
 			arxiv_buf_clear(&b);
-			for (j = 0; j < tk.n; j++) {
-				arxiv_buf_append(&b, t + tk.v[2 * j], tk.v[2 * j + 1]);
+			for (j = 0; j < ntk; j++) {
+				arxiv_buf_append(&b, t + tk[j].st, tk[j].len);
 				arxiv_buf_putc(&b, ' ');
 			}
 			dec_count(&d, b.data, b.len, &c);
@@ -777,7 +737,7 @@ out:
 	free(pq);
 	free(s);
 	free(pos);
-	free(tk.v);
+	free(tk);
 	arxiv_buf_free(&b);
 	return rc;
 }

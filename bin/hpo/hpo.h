@@ -108,7 +108,6 @@ void trial_dir(const struct study *st, size_t n, char *buf, size_t len);
 char **train_argv(const struct study *st, const struct runcfg *rc, size_t n,
     const char *model_dir);
 pid_t spawn(char **argv, const char *log_path, const char *cwd);
-void rm_tree(const char *dir);
 int best_trial(const struct study *st);
 void finish(struct study *st, size_t n, int status);
 int start_local(struct study *st, const struct runcfg *rc, size_t n);

@@ -7,7 +7,6 @@
  */
 #include <errno.h>
 #include <fcntl.h>
-#include <ftw.h>
 #include <math.h>
 #include <signal.h>
 #include <sys/prctl.h>
@@ -102,19 +101,6 @@ spawn(char **argv, const char *log_path, const char *cwd)
 	execvp(argv[0], argv);
 	fprintf(stderr, "arxiv-hpo: %s: %s\n", argv[0], strerror(errno));
 	_exit(127);
-}
-
-static int
-rm_entry(const char *path, const struct stat *sb, int flag, struct FTW *ftw)
-{
-	(void)sb; (void)flag; (void)ftw;
-	return remove(path);
-}
-
-void
-rm_tree(const char *dir)
-{
-	nftw(dir, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
 }
 
 /* The last non-empty line of a log (the trainer's error message). */
@@ -227,7 +213,7 @@ drop_models(const struct study *st)
 			continue;
 		trial_dir(st, i, tdir, sizeof(tdir));
 		pathf(path, sizeof(path), "%s/model/model", tdir);
-		rm_tree(path);
+		arxiv_tree_remove(path);
 	}
 }
 

@@ -1183,6 +1183,16 @@ ARXIV_API double arxiv_model_ood_threshold(const struct arxiv_model *m);
 ARXIV_API int arxiv_metrics_add_answer(struct arxiv_metrics *m, int truth,
     const struct arxiv_answer *a, uint64_t fields);
 
+/* ------------------------------------------------------ directory trees */
+
+/*
+ * Remove dir and everything below it, depth first, never following a
+ * symbolic link (a link is removed, not what it points to). Best effort: 0,
+ * or -1 with errno when something could not be removed (a dir that does not
+ * exist is -1 with ENOENT).
+ */
+ARXIV_API int arxiv_tree_remove(const char *dir);
+
 #ifdef __cplusplus
 }
 #endif
