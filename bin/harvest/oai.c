@@ -19,15 +19,28 @@ reader_close(void *ctx)
 	return 0;
 }
 
+#define REC_NBUF 18
+
+/* A record's buffers, every one. */
+static void
+rec_bufs(struct rec *r, struct arxiv_buf *b[REC_NBUF])
+{
+	struct arxiv_buf *all[REC_NBUF] = { &r->identifier, &r->datestamp, &r->id, &r->created,
+		&r->updated, &r->title, &r->categories, &r->comments, &r->journal, &r->doi, &r->report,
+		&r->license, &r->abstract, &r->authors, &r->parsed, &r->keyname, &r->forenames,
+		&r->suffix };
+
+	memcpy(b, all, sizeof(all));
+}
+
 static void
 rec_clear(struct rec *r)
 {
-	struct arxiv_buf *b[] = { &r->identifier, &r->datestamp, &r->id, &r->created, &r->updated,
-		&r->title, &r->categories, &r->comments, &r->journal, &r->doi, &r->report, &r->license,
-		&r->abstract, &r->authors, &r->parsed, &r->keyname, &r->forenames, &r->suffix };
+	struct arxiv_buf *b[REC_NBUF];
 	size_t i;
 
-	for (i = 0; i < sizeof(b) / sizeof(b[0]); i++)
+	rec_bufs(r, b);
+	for (i = 0; i < REC_NBUF; i++)
 		arxiv_buf_clear(b[i]);
 	r->deleted = r->in_meta = r->bad = r->format_ok = 0;
 	r->nauthors = 0;
@@ -36,12 +49,11 @@ rec_clear(struct rec *r)
 void
 rec_free(struct rec *r)
 {
-	struct arxiv_buf *b[] = { &r->identifier, &r->datestamp, &r->id, &r->created, &r->updated,
-		&r->title, &r->categories, &r->comments, &r->journal, &r->doi, &r->report, &r->license,
-		&r->abstract, &r->authors, &r->parsed, &r->keyname, &r->forenames, &r->suffix };
+	struct arxiv_buf *b[REC_NBUF];
 	size_t i;
 
-	for (i = 0; i < sizeof(b) / sizeof(b[0]); i++)
+	rec_bufs(r, b);
+	for (i = 0; i < REC_NBUF; i++)
 		arxiv_buf_free(b[i]);
 }
 

@@ -108,6 +108,8 @@ void trial_dir(const struct study *st, size_t n, char *buf, size_t len);
 char **train_argv(const struct study *st, const struct runcfg *rc, size_t n,
     const char *model_dir);
 pid_t spawn(char **argv, const char *log_path, const char *cwd);
+void trial_spawn(struct trial *t, const struct runcfg *rc, char **argv, const char *log_path,
+    const char *cwd);
 int best_trial(const struct study *st);
 void finish(struct study *st, size_t n, int status);
 int start_local(struct study *st, const struct runcfg *rc, size_t n);

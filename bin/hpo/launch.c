@@ -282,6 +282,23 @@ finish(struct study *st, size_t n, int status)
 	drop_models(st);
 }
 
+/* Start trial t's process (argv, its output into log_path, in cwd; NULL: here),
+ * its own process group, with its clock, time limit and progress reset. */
+void
+trial_spawn(struct trial *t, const struct runcfg *rc, char **argv, const char *log_path,
+    const char *cwd)
+{
+	t->t0 = now_s();
+	t->deadline = rc->timeout > 0 ? t->t0 + rc->timeout : 0;
+	t->kill_at = 0;
+	t->prune_sent = t->timed_out = 0;
+	t->log_off = 0;
+	t->n_steps = 0;
+	if ((t->pid = spawn(argv, log_path, cwd)) < 0)
+		err(1, "fork");
+	setpgid(t->pid, t->pid);
+}
+
 int
 start_local(struct study *st, const struct runcfg *rc, size_t n)
 {
@@ -295,15 +312,7 @@ start_local(struct study *st, const struct runcfg *rc, size_t n)
 	pathf(model, sizeof(model), "%s/model", dir);
 	pathf(logp, sizeof(logp), "%s/train.log", dir);
 	argv = train_argv(st, rc, n, model);
-	t->t0 = now_s();
-	t->deadline = rc->timeout > 0 ? t->t0 + rc->timeout : 0;
-	t->kill_at = 0;
-	t->prune_sent = t->timed_out = 0;
-	t->log_off = 0;
-	t->n_steps = 0;
-	if ((t->pid = spawn(argv, logp, NULL)) < 0)
-		err(1, "fork");
-	setpgid(t->pid, t->pid);
+	trial_spawn(t, rc, argv, logp, NULL);
 	t->hostidx = -1;
 	jstart(st, n, worker_host[0] ? worker_host : "local", t->pid);
 	junlock(st);

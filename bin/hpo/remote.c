@@ -100,15 +100,7 @@ start_ssh(struct study *st, struct runcfg *rc, size_t n, int hi)
 	pargv[a++] = ":::";
 	pargv[a++] = name + 6;
 	pargv[a] = NULL;
-	t->t0 = now_s();
-	t->deadline = rc->timeout > 0 ? t->t0 + rc->timeout : 0;
-	t->kill_at = 0;
-	t->prune_sent = t->timed_out = 0;
-	t->log_off = 0;
-	t->n_steps = 0;
-	if ((t->pid = spawn(pargv, logp, st->dir)) < 0)
-		err(1, "fork");
-	setpgid(t->pid, t->pid);
+	trial_spawn(t, rc, pargv, logp, st->dir);
 	arxiv_buf_free(&cmd);
 	t->hostidx = hi;
 	rc->hosts[hi].used++;
