@@ -48,17 +48,9 @@
 #define SKETCH "cms2-blocked-log8-fnv1a-raw-words-v2"	/* the tables' format, in decision.json */
 
 static inline uint64_t
-mix64(uint64_t z)
-{
-	z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
-	z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
-	return z ^ (z >> 31);
-}
-
-static inline uint64_t
 pair_hash(uint64_t a, uint64_t b)
 {
-	return mix64(a * 0x9e3779b97f4a7c15ULL + (b ^ 0x70616972ULL));
+	return arxiv_mix64(a * 0x9e3779b97f4a7c15ULL + (b ^ 0x70616972ULL));
 }
 
 /* Slot of hash h in row r of a table of size slots (a power of two >= 32):
@@ -70,7 +62,7 @@ slot(uint64_t h, int r, size_t size)
 {
 	size_t i = (size_t)h & (size - 1);
 
-	return r == 0 ? i : (i & ~(size_t)31) | (size_t)(mix64(h ^ 0x726f7731ULL) & 31);
+	return r == 0 ? i : (i & ~(size_t)31) | (size_t)(arxiv_mix64(h ^ 0x726f7731ULL) & 31);
 }
 
 /* A count stored in 8 bits: q = round(8 log2(1 + c)), so c ~ 2^(q/8) - 1. */
@@ -124,7 +116,7 @@ raw_words(const char *s, size_t n, void (*fn)(void *, uint64_t), void *ud)
 			i++;
 		}
 		if (len > 0)
-			fn(ud, mix64(h ^ len));
+			fn(ud, arxiv_mix64(h ^ len));
 		else
 			i++;
 	}
@@ -371,7 +363,7 @@ static uint64_t
 rng(uint64_t *s)
 {
 	*s += 0x9e3779b97f4a7c15ULL;
-	return mix64(*s);
+	return arxiv_mix64(*s);
 }
 
 /* Mean over papers of the F1 of {primary} + {labels >= t} against the field set. */

@@ -27,7 +27,7 @@
  *
  * The hash is part of the model format ("hash": "fnv1a64-mix-v1" in
  * config.json): FNV-1a 64 of the word bytes, n-grams combined as
- * g = g * 116049371 + h, rows = mix64(g ^ n) mod buckets.
+ * g = g * 116049371 + h, rows = arxiv_mix64(g ^ n) mod buckets.
  */
 #include <errno.h>
 #include <math.h>
@@ -43,14 +43,6 @@
 #include "fasttext.h"
 
 /* ------------------------------------------------------------- hashing */
-
-static inline uint64_t
-mix64(uint64_t z)
-{
-	z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
-	z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
-	return z ^ (z >> 31);
-}
 
 static inline uint64_t
 fnv(const unsigned char *s, size_t n, uint64_t h)
@@ -88,13 +80,13 @@ push_ngrams(const struct ft_config *c, const uint64_t *ring, size_t count, struc
 	uint64_t g;
 	int n, j;
 
-	if (push(f, (uint32_t)(mix64(ring[(count - 1) % FT_MAX_NGRAM]) % c->buckets)) < 0)
+	if (push(f, (uint32_t)(arxiv_mix64(ring[(count - 1) % FT_MAX_NGRAM]) % c->buckets)) < 0)
 		return -1;
 	for (n = 2; n <= c->word_ngrams && (size_t)n <= count; n++) {
 		g = ring[(count - (size_t)n) % FT_MAX_NGRAM];
 		for (j = n - 1; j >= 1; j--)
 			g = g * 116049371ULL + ring[(count - (size_t)j) % FT_MAX_NGRAM];
-		if (push(f, (uint32_t)(mix64(g ^ (uint64_t)n) % c->buckets)) < 0)
+		if (push(f, (uint32_t)(arxiv_mix64(g ^ (uint64_t)n) % c->buckets)) < 0)
 			return -1;
 	}
 	return 0;
@@ -123,7 +115,7 @@ push_chars(const struct ft_config *c, const unsigned char *w, size_t n, struct f
 				continue;	/* the whole "<word>" is the word itself */
 			uint64_t h = fnv(buf + starts[i], starts[i + (size_t)k] - starts[i],
 			    FNV_BASIS ^ 0x63);
-			if (push(f, (uint32_t)(mix64(h) % c->buckets)) < 0)
+			if (push(f, (uint32_t)(arxiv_mix64(h) % c->buckets)) < 0)
 				return -1;
 		}
 	return 0;
@@ -163,7 +155,7 @@ ft_feats_ids(const struct ft_config *c, const uint32_t *ids, size_t n, struct ft
 
 	f->n = 0;
 	for (i = 0; i < n; i++) {
-		ring[i % FT_MAX_NGRAM] = mix64((uint64_t)ids[i] + 0x9e3779b97f4a7c15ULL);
+		ring[i % FT_MAX_NGRAM] = arxiv_mix64((uint64_t)ids[i] + 0x9e3779b97f4a7c15ULL);
 		if (push_ngrams(c, ring, i + 1, f) < 0)
 			return -1;
 	}
@@ -176,7 +168,7 @@ uint64_t
 ft_rng_next(uint64_t *s)
 {
 	*s += 0x9e3779b97f4a7c15ULL;
-	return mix64(*s);
+	return arxiv_mix64(*s);
 }
 
 size_t

@@ -262,4 +262,15 @@ arxiv_blank(char c)
 }
 int arxiv_words(const char *s, size_t n, struct arxiv_span **t, size_t *nt, size_t *cap);
 
+/* SplitMix64's finaliser (Stafford's Mix13): a 64-bit integer hash, bijective,
+ * for hashed feature rows, sketches and seeded streams. Part of the stored
+ * formats of fasttext.c and decision.c: never change it. */
+static inline uint64_t
+arxiv_mix64(uint64_t z)
+{
+	z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
+	z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
+	return z ^ (z >> 31);
+}
+
 #endif
