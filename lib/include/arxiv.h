@@ -964,7 +964,7 @@ ARXIV_API const char *arxiv_train_param_name(size_t i);
  * check_parameter). Checks the fields the model type uses. */
 ARXIV_API const char *arxiv_train_params_check(const struct arxiv_train_params *p);
 
-/* ------------------------------------------ hyperparameter search (tpe.c) */
+/* ------------------------- hyperparameter search (tpe_space.c, tpe.c) */
 
 /*
  * A search space: one parameter a line, "name kind args", kinds
