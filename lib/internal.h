@@ -272,4 +272,30 @@ extern const struct arxiv_embedder_kind arxiv_embedder_encoder;	/* encoder.c */
 /* The process's umask, read without changing it (atomic.c). */
 mode_t arxiv_umask(void);
 
+/*
+ * Words of a cleaned text (util.c): runs of bytes between blanks (space, tab,
+ * CR, LF). arxiv_words: s[0..n)'s words into *t (grown as needed, capacity
+ * *cap, free(*t) when done), *nt of them; 0, or -1 out of memory.
+ */
+struct arxiv_span {
+	size_t st, len;		/* s + st, len bytes */
+};
+static inline int
+arxiv_blank(char c)
+{
+	return c == ' ' || c == '\t' || c == '\n' || c == '\r';
+}
+int arxiv_words(const char *s, size_t n, struct arxiv_span **t, size_t *nt, size_t *cap);
+
+/* SplitMix64's finaliser (Stafford's Mix13): a 64-bit integer hash, bijective,
+ * for hashed feature rows, sketches and seeded streams. Part of the stored
+ * formats of fasttext.c and decision.c: never change it. */
+static inline uint64_t
+arxiv_mix64(uint64_t z)
+{
+	z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
+	z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
+	return z ^ (z >> 31);
+}
+
 #endif

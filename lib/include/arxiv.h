@@ -964,7 +964,7 @@ ARXIV_API const char *arxiv_train_param_name(size_t i);
  * check_parameter). Checks the fields the model type uses. */
 ARXIV_API const char *arxiv_train_params_check(const struct arxiv_train_params *p);
 
-/* ------------------------------------------ hyperparameter search (tpe.c) */
+/* ------------------------- hyperparameter search (tpe_space.c, tpe.c) */
 
 /*
  * A search space: one parameter a line, "name kind args", kinds
@@ -1206,6 +1206,16 @@ ARXIV_API long arxiv_model_answer_many(const struct arxiv_model *m, const char *
  */
 ARXIV_API int arxiv_embedder_embed_many(const struct arxiv_embedder *e, const char *const *texts,
     const size_t *lens, size_t n, int jobs, float *out, struct arxiv_error *err);
+
+/* ------------------------------------------------------ directory trees */
+
+/*
+ * Remove dir and everything below it, depth first, never following a
+ * symbolic link (a link is removed, not what it points to). Best effort: 0,
+ * or -1 with errno when something could not be removed (a dir that does not
+ * exist is -1 with ENOENT).
+ */
+ARXIV_API int arxiv_tree_remove(const char *dir);
 
 #ifdef __cplusplus
 }
