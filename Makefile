@@ -133,6 +133,15 @@ $(BUILD)/tests/%: tests/unit/%.c tests/unit/tap.h $(ALIB)
 	@mkdir -p $(@D)
 	$(CC) $(ALL_CFLAGS) -Itests/unit -UARXIV_BUILD $(LDFLAGS) -o $@ $< $(ALIB) $(DEPS_LIBS)
 
+# The transformer plugin's AdamW against torch::optim::AdamW (C++, where libtorch is).
+ifeq ($(TORCH),1)
+UNITS += $(BUILD)/tests/test_bert_adamw
+endif
+$(BUILD)/tests/test_bert_adamw: tests/unit/test_bert_adamw.cpp tests/unit/tap.h $(BUILD)/obj/bert_adamw.o
+	@mkdir -p $(@D)
+	$(CXX) -std=$(TORCH_STD) -Ilib/include -Ilib -Itests/unit -Wall -Wextra $(TORCH_INC) $(CXXFLAGS) \
+		$(LDFLAGS) -o $@ $< $(BUILD)/obj/bert_adamw.o $(TORCH_LIBS)
+
 units: $(UNITS)
 
 # `make check`: every C unit test and every bats test, one summary line at the end.
