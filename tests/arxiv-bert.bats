@@ -174,6 +174,12 @@ need_hf() {
 	run arxiv-train "${opts[@]}" --batch-size 4 -r C.ckpt -o C2 train.bin val.bin
 	assert_status 1
 	assert_output_contains "checkpoint was made with batch_size 8, this run has 4"
+	# an optimiser state that is not this model's AdamW state is refused, naming the file
+	cp C.ckpt/rng.pt C.ckpt/optimizer.pt
+	run arxiv-train "${opts[@]}" -r C.ckpt -o C3 train.bin val.bin
+	assert_status 1
+	assert_output_contains "C.ckpt/optimizer.pt: not this model's AdamW state"
+	[ ! -e C3 ]
 }
 
 @test "arxiv-train -M bert -c: random init from a config.json with vocab.txt beside it" {
