@@ -149,6 +149,15 @@ $(BUILD)/tests/test_oai: LDEXTRA = $(shell $(PKG_CONFIG) --libs libxml-2.0)
 $(BUILD)/tests/test_oai: ALL_CFLAGS += $(shell $(PKG_CONFIG) --cflags libxml-2.0)
 $(BUILD)/tests/test_oai: bin/harvest/oai.c bin/harvest/oai.h bin/prog.h
 
+# The transformer plugin's AdamW against torch::optim::AdamW (C++, where libtorch is).
+ifeq ($(TORCH),1)
+UNITS += $(BUILD)/tests/test_bert_adamw
+endif
+$(BUILD)/tests/test_bert_adamw: tests/unit/test_bert_adamw.cpp tests/unit/tap.h $(BUILD)/obj/bert_adamw.o
+	@mkdir -p $(@D)
+	$(CXX) -std=$(TORCH_STD) -Ilib/include -Ilib -Itests/unit -Wall -Wextra $(TORCH_INC) $(CXXFLAGS) \
+		$(LDFLAGS) -o $@ $< $(BUILD)/obj/bert_adamw.o $(TORCH_LIBS)
+
 units: $(UNITS)
 
 # `make check`: every C unit test and every bats test, one summary line at the end.
