@@ -1,0 +1,358 @@
+/*
+ * stats_terms.c - the distinctive terms of arxiv-stats: the stop words, the
+ * term table (open addressing, at most term_cap terms, lossy-counting pruning
+ * of the rarest when full), the term splitters (built-in and cleaned text) and
+ * the log-odds ranking written into the JSON.
+ */
+#include <ctype.h>
+#include <errno.h>
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "stats_int.h"
+
+/* ------------------------------------------------------------- stop words */
+
+static int
+stop_has(const struct arxiv_stats *s, uint64_t h, const char *w, size_t n)
+{
+	size_t i, mask = s->nstop - 1;
+
+	if (s->stop == NULL)
+		return 0;
+	h |= 1;
+	for (i = h & mask; s->stop[i]; i = (i + 1) & mask)
+		if (s->stop[i] == h) {
+			const char *sw = s->stopw[i];
+
+			if (strlen(sw) == n && memcmp(sw, w, n) == 0)
+				return 1;
+		}
+	return 0;
+}
+
+int
+stats_stop_load(struct arxiv_stats *s, const char *path, struct arxiv_error *err)
+{
+	char buf[4096], line[256];
+	FILE *fp;
+	size_t i, mask;
+
+	if (path == NULL)
+		path = arxiv_data_path("stopwords.txt", buf, sizeof(buf));
+	if ((fp = fopen(path, "r")) == NULL) {
+		arxiv_error_set(err, path, 0, "%s", strerror(errno));
+		return -1;
+	}
+	s->nstop = 1024;
+	s->stop = calloc(s->nstop, sizeof(*s->stop));
+	s->stopw = calloc(s->nstop, sizeof(*s->stopw));
+	if (s->stop == NULL || s->stopw == NULL) {
+		fclose(fp);
+		arxiv_error_set(err, path, 0, "out of memory");
+		return -1;
+	}
+	mask = s->nstop - 1;
+	while (fgets(line, sizeof(line), fp) != NULL) {
+		size_t n = strcspn(line, "\r\n");
+		uint64_t h;
+
+		line[n] = '\0';
+		if (n == 0 || line[0] == '#')
+			continue;
+		if (stop_has(s, hash64(line, n), line, n))
+			continue;
+		h = hash64(line, n) | 1;
+		for (i = h & mask; s->stop[i]; i = (i + 1) & mask)
+			;
+		if ((s->stopw[i] = strdup(line)) == NULL)
+			break;
+		s->stop[i] = h;
+	}
+	fclose(fp);
+	return 0;
+}
+
+struct term *
+stats_terms_alloc(size_t n)
+{
+	struct term *t = aligned_alloc(64, n * sizeof(*t));
+
+	if (t != NULL)
+		memset(t, 0, n * sizeof(*t));
+	return t;
+}
+
+/* drop the terms with the smallest totals until at most 3/4 of the cap is used */
+static int
+terms_prune(struct arxiv_stats *s)
+{
+	struct arxiv_buf na = { 0 };
+	struct term *nt;
+	size_t i, k, keep = s->p.term_cap * 3 / 4, mask = s->tslots - 1;
+	uint32_t floor_ = s->prune_floor ? s->prune_floor : 1;
+
+	while (1) {
+		size_t left = 0;
+
+		for (i = 0; i < s->tslots; i++)
+			if (s->terms[i].len && s->terms[i].total > floor_)
+				left++;
+		if (left <= keep)
+			break;
+		floor_ *= 2;
+	}
+	if ((nt = stats_terms_alloc(s->tslots)) == NULL)
+		return -1;
+	s->prune_floor = floor_;
+	for (i = k = 0; i < s->tslots; i++) {
+		struct term t = s->terms[i];
+		size_t j;
+
+		if (t.len == 0)
+			continue;
+		if (t.total <= floor_) {
+			s->pruned_terms++;
+			s->pruned_tokens += t.total;
+			continue;
+		}
+		if (arxiv_buf_reserve(&na, t.len + 1) < 0) {
+			arxiv_buf_free(&na);
+			free(nt);
+			return -1;
+		}
+		memcpy(na.data + na.len, s->arena.data + t.off, t.len);
+		t.off = (uint32_t)na.len;
+		na.len += t.len;
+		for (j = t.hash & mask; nt[j].len; j = (j + 1) & mask)
+			;
+		nt[j] = t;
+		k++;
+	}
+	free(s->terms);
+	s->terms = nt;
+	s->nterm = k;
+	arxiv_buf_free(&s->arena);
+	s->arena = na;
+	return 0;
+}
+
+/* add k to the count of term w in field f (f < 0: total only) */
+static int
+term_add_h(struct arxiv_stats *s, uint64_t h, const char *w, size_t n, int f, uint64_t k)
+{
+	size_t i, mask = s->tslots - 1;
+	struct term *t;
+
+	for (i = h & mask; s->terms[i].len; i = (i + 1) & mask) {
+		t = &s->terms[i];
+		if (t->hash == h && t->len == n && memcmp(t->pre, w, n < PRE ? n : PRE) == 0 &&
+		    (n <= PRE || memcmp(s->arena.data + t->off + PRE, w + PRE, n - PRE) == 0))
+			goto found;
+	}
+	if (s->nterm == s->p.term_cap) {
+		if (terms_prune(s) < 0)
+			return -1;
+		for (i = h & mask; s->terms[i].len; i = (i + 1) & mask)
+			;
+	}
+	if (s->arena.len + n >= UINT32_MAX || arxiv_buf_reserve(&s->arena, n + 1) < 0)
+		return -1;
+	t = &s->terms[i];
+	t->hash = h;
+	t->off = (uint32_t)s->arena.len;
+	t->len = (uint16_t)n;
+	memcpy(t->pre, w, n < PRE ? n : PRE);
+	memcpy(s->arena.data + s->arena.len, w, n);
+	s->arena.len += n;
+	s->nterm++;
+found:
+	t->total += (uint32_t)k;
+	if (f >= 0 && f < TERMF)
+		t->c[f] += (uint32_t)k;
+	return 0;
+}
+
+int
+stats_term_add(struct arxiv_stats *s, const char *w, size_t n, int f, uint64_t k)
+{
+	if (n == 0 || n > TERM_MAX)	/* not a term of ours (a merged state) */
+		return 0;
+	return term_add_h(s, hash64(w, n), w, n, f, k);
+}
+
+/* The fast term splitter: runs of ASCII letters (lowercased) of min_len..32
+ * bytes outside $...$ math and outside \commands, not stop words. */
+int
+stats_terms_fast(struct arxiv_stats *s, const char *t, size_t n, int f)
+{
+	char w[TERM_MAX + 1];
+	size_t i = 0, k;
+	int math = 0;
+	uint64_t h;
+
+	while (i < n) {
+		unsigned char c = (unsigned char)t[i];
+
+		if (c == '$') {
+			math = !math;
+			i++;
+			continue;
+		}
+		if (c == '\\') {
+			i++;
+			while (i < n && isalpha((unsigned char)t[i]))
+				i++;
+			continue;
+		}
+		if (!isalpha(c)) {
+			i++;
+			continue;
+		}
+		for (k = 0; i < n && isalpha((unsigned char)t[i]); i++, k++)
+			if (k < TERM_MAX)
+				w[k] = (char)(t[i] | 0x20);
+		if (math || k < s->p.min_len || k > TERM_MAX || (i < n && (unsigned char)t[i] >= 0x80))
+			continue;
+		h = hash64(w, k);
+		if (stop_has(s, h, w, k))
+			continue;
+		if (term_add_h(s, h, w, k, f, 1) < 0)
+			return -1;
+		s->ftokens[f]++;
+	}
+	return 0;
+}
+
+/* The cleaned text: words separated by spaces. */
+int
+stats_terms_clean(struct arxiv_stats *s, const char *t, size_t n, int f)
+{
+	size_t i = 0, j;
+
+	while (i < n) {
+		while (i < n && t[i] == ' ')
+			i++;
+		for (j = i; j < n && t[j] != ' '; j++)
+			;
+		if (j - i >= s->p.min_len && j - i <= TERM_MAX) {
+			if (stats_term_add(s, t + i, j - i, f, 1) < 0)
+				return -1;
+			s->ftokens[f]++;
+		}
+		i = j;
+	}
+	return 0;
+}
+
+static const struct arxiv_stats *sort_s;
+
+struct scored {
+	double z;
+	size_t t;
+};
+
+static int
+cmp_scored(const void *a, const void *b)
+{
+	const struct scored *x = a, *y = b;
+	const struct term *tx = &sort_s->terms[x->t], *ty = &sort_s->terms[y->t];
+	size_t n = tx->len < ty->len ? tx->len : ty->len;
+	int c;
+
+	if (x->z != y->z)
+		return x->z > y->z ? -1 : 1;
+	c = memcmp(sort_s->arena.data + tx->off, sort_s->arena.data + ty->off, n);
+	return c ? c : (tx->len > ty->len) - (tx->len < ty->len);
+}
+
+static int
+cmp_term(const void *a, const void *b)
+{
+	const struct term *tx = &sort_s->terms[*(const size_t *)a];
+	const struct term *ty = &sort_s->terms[*(const size_t *)b];
+	size_t n = tx->len < ty->len ? tx->len : ty->len;
+	int c = memcmp(sort_s->arena.data + tx->off, sort_s->arena.data + ty->off, n);
+
+	return c ? c : (tx->len > ty->len) - (tx->len < ty->len);
+}
+
+/*
+ * Log-odds ratio with an informative Dirichlet prior (Monroe, Colaresi and
+ * Quinn 2008, eq. 16-22): field i against all other fields, prior
+ * alpha_w = prior * y_w / n (the corpus' own term frequencies), z-scored.
+ */
+int
+stats_put_terms(struct arxiv_buf *o, const struct arxiv_stats *s, const size_t *order)
+{
+	struct scored *sc;
+	uint64_t n = 0;
+	size_t i, k, m, fi;
+	double a0 = s->p.prior;
+
+	for (i = 0; i < s->nf && i < TERMF; i++)
+		n += s->ftokens[i];
+	arxiv_buf_printf(o, "\"terms\":{\"method\":\"log-odds ratio, informative Dirichlet prior\","
+	    "\"prior\":");
+	stats_put_num(o, a0);
+	arxiv_buf_printf(o, ",\"tokens\":%llu,\"table_terms\":%zu,\"table_cap\":%zu,"
+	    "\"pruned_terms\":%llu,\"pruned_tokens\":%llu,\"exact\":%s,\"top\":{",
+	    (unsigned long long)n, s->nterm, s->p.term_cap,
+	    (unsigned long long)s->pruned_terms, (unsigned long long)s->pruned_tokens,
+	    s->pruned_terms ? "false" : "true");
+	if ((sc = malloc((s->nterm + 1) * sizeof(*sc))) == NULL)
+		return -1;
+	sort_s = s;
+	for (fi = 0; fi < s->nf; fi++) {
+		size_t f = order[fi];
+		double ni = (double)s->ftokens[f < TERMF ? f : 0], nr = (double)n - ni;
+
+		if (f >= TERMF)
+			continue;
+		for (i = m = 0; i < s->tslots; i++) {
+			const struct term *t = &s->terms[i];
+			double yi = t->c[f], yw = (double)t->total, yr = yw - yi, a, d, v;
+
+			if (t->len == 0 || t->c[f] == 0 || n == 0)
+				continue;
+			a = a0 * yw / (double)n;
+			d = log((yi + a) / (ni + a0 - yi - a)) - log((yr + a) / (nr + a0 - yr - a));
+			v = 1 / (yi + a) + 1 / (yr + a);
+			sc[m].z = d / sqrt(v);
+			sc[m].t = i;
+			if (isfinite(sc[m].z))
+				m++;
+		}
+		qsort(sc, m, sizeof(*sc), cmp_scored);
+		arxiv_buf_printf(o, "%s", fi ? "," : "");
+		stats_put_str(o, s->fname[f], strlen(s->fname[f]));
+		arxiv_buf_printf(o, ":[");
+		for (k = 0; k < m && k < s->p.top_terms; k++) {
+			const struct term *t = &s->terms[sc[k].t];
+
+			arxiv_buf_printf(o, "%s{\"term\":", k ? "," : "");
+			stats_put_str(o, s->arena.data + t->off, t->len);
+			arxiv_buf_printf(o, ",\"z\":");
+			stats_put_num(o, sc[k].z);
+			arxiv_buf_printf(o, ",\"count\":%u}", t->c[f]);
+		}
+		arxiv_buf_printf(o, "]");
+	}
+	free(sc);
+	arxiv_buf_printf(o, "}}");
+	return 0;
+}
+
+
+void
+stats_terms_sorted(const struct arxiv_stats *s, size_t *idx)
+{
+	size_t i, j;
+
+	for (i = j = 0; i < s->tslots; i++)
+		if (s->terms[i].len)
+			idx[j++] = i;
+	sort_s = s;
+	qsort(idx, s->nterm, sizeof(*idx), cmp_term);
+}
