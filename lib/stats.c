@@ -319,13 +319,91 @@ date_year(const char *d, size_t n)
 	    + (d[3] - '0') : -1;
 }
 
+/* LaTeX math in a text: a $, or \( \[ \begin{ */
+static int
+has_math(const char *t, size_t n)
+{
+	const char *p = t, *end = t + n;
+
+	if (memchr(t, '$', n) != NULL)
+		return 1;
+	while ((p = memchr(p, '\\', (size_t)(end - p))) != NULL) {
+		size_t i = (size_t)(p - t);
+
+		if (i + 1 < n && (t[i + 1] == '(' || t[i + 1] == '[' ||
+		    (n - i > 7 && memcmp(t + i + 1, "begin{", 6) == 0)))
+			return 1;
+		p++;
+	}
+	return 0;
+}
+
+#define ONES 0x0101010101010101ULL
+#define HIGH 0x8080808080808080ULL
+
+/* the high bit of each byte of x that equals c (exact: no carries between bytes) */
+static inline uint64_t
+bytes_eq(uint64_t x, unsigned char c)
+{
+	uint64_t t = x ^ (ONES * c);
+
+	return ~(((t & ~HIGH) + ~HIGH) | t) & HIGH;
+}
+
+/* the number of bytes of x with the high bit set, x having no other bits */
+static inline size_t
+count_high(uint64_t x)
+{
+	return (size_t)(((x >> 7) * ONES) >> 56);
+}
+
+/* Characters (UTF-8 sequences: bytes but continuation bytes), words (runs
+ * of bytes other than space, tab, CR, LF) and whether any byte is non-ASCII,
+ * 8 bytes at a time. */
+static void
+text_counts(const unsigned char *p, size_t n, size_t *chars, size_t *words, int *nonascii)
+{
+	size_t i = 0, cont = 0, starts = 0;
+	unsigned prev = 1;	/* the byte before is a blank */
+	unsigned char any = 0;
+
+#if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
+	uint64_t acc = 0, carry = 0x80;	/* the blank bit of the byte before, at bit 7 */
+
+	for (; i + 8 <= n; i += 8) {
+		uint64_t x, blank, solid;
+
+		memcpy(&x, p + i, 8);
+		acc |= x;
+		cont += count_high(x & ~(x << 1) & HIGH);
+		blank = bytes_eq(x, ' ') | bytes_eq(x, '\n') | bytes_eq(x, '\t') | bytes_eq(x, '\r');
+		solid = ~blank & HIGH;
+		starts += count_high(solid & ((blank << 8) | carry));
+		carry = blank >> 56;
+	}
+	any = (acc & HIGH) != 0;
+	prev = carry != 0;
+#endif
+	for (; i < n; i++) {
+		unsigned c = p[i], blank = c == ' ' || c == '\n' || c == '\t' || c == '\r';
+
+		cont += (c & 0xc0) == 0x80;
+		any |= c >= 0x80;
+		starts += prev & !blank;
+		prev = blank;
+	}
+	*chars = n - cont;
+	*words = starts;
+	*nonascii = any;
+}
+
 int
 arxiv_stats_add(struct arxiv_stats *s, const struct arxiv_stats_record *r,
     struct arxiv_error *err)
 {
 	int f, g, y;
 	size_t i, chars = 0, words = 0;
-	int in_word = 0, nonascii = 0, math = 0;
+	int nonascii, math;
 	uint64_t fmask = 0;
 
 	f = stats_field_id(s, r->label.s, r->label.n);
@@ -362,26 +440,8 @@ arxiv_stats_add(struct arxiv_stats *s, const struct arxiv_stats_record *r,
 	else
 		s->year_unknown++;
 
-	for (i = 0; i < r->text.n; i++) {
-		unsigned char c = (unsigned char)r->text.s[i];
-
-		if ((c & 0xc0) != 0x80)
-			chars++;
-		if (c >= 0x80)
-			nonascii = 1;
-		else if (c == '$')
-			math = 1;
-		else if (c == '\\' && i + 1 < r->text.n && (r->text.s[i + 1] == '(' ||
-		    r->text.s[i + 1] == '[' || (r->text.n - i > 7 &&
-		    memcmp(r->text.s + i + 1, "begin{", 6) == 0)))
-			math = 1;
-		if (c == ' ' || c == '\n' || c == '\t' || c == '\r')
-			in_word = 0;
-		else if (!in_word) {
-			in_word = 1;
-			words++;
-		}
-	}
+	text_counts((const unsigned char *)r->text.s, r->text.n, &chars, &words, &nonascii);
+	math = has_math(r->text.s, r->text.n);
 	s->math += math;
 	s->nonascii += nonascii;
 	dist_add(&s->chars, chars, stats_bin_width[0]);

@@ -10,7 +10,11 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <sys/mman.h>
+
 #include "stats_int.h"
+
+#define HUGE (2u << 20)	/* a transparent huge page */
 
 /* ------------------------------------------------------------- stop words */
 
@@ -26,7 +30,7 @@ stop_has(const struct arxiv_stats *s, uint64_t h, const char *w, size_t n)
 		if (s->stop[i] == h) {
 			const char *sw = s->stopw[i];
 
-			if (strlen(sw) == n && memcmp(sw, w, n) == 0)
+			if (strncmp(sw, w, n) == 0 && sw[n] == '\0')
 				return 1;
 		}
 	return 0;
@@ -77,10 +81,18 @@ stats_stop_load(struct arxiv_stats *s, const char *path, struct arxiv_error *err
 struct term *
 stats_terms_alloc(size_t n)
 {
-	struct term *t = aligned_alloc(64, n * sizeof(*t));
+	size_t bytes = n * sizeof(struct term), align = bytes >= HUGE ? HUGE : 64;
+	struct term *t = aligned_alloc(align, bytes);
 
-	if (t != NULL)
-		memset(t, 0, n * sizeof(*t));
+	if (t == NULL)
+		return NULL;
+#ifdef MADV_HUGEPAGE
+	/* every term lands on a random slot: with 4 KiB pages nearly every
+	 * lookup of a large table also misses the TLB */
+	if (align == HUGE)
+		(void)madvise(t, bytes, MADV_HUGEPAGE);
+#endif
+	memset(t, 0, bytes);
 	return t;
 }
 
@@ -138,7 +150,29 @@ terms_prune(struct arxiv_stats *s)
 	return 0;
 }
 
-/* add k to the count of term w in field f (f < 0: total only) */
+/* The letters of the built-in splitter: ASCII only, whatever the locale. */
+static const unsigned char alpha[256] = {
+	['A'] = 1, ['B'] = 1, ['C'] = 1, ['D'] = 1, ['E'] = 1, ['F'] = 1, ['G'] = 1,
+	['H'] = 1, ['I'] = 1, ['J'] = 1, ['K'] = 1, ['L'] = 1, ['M'] = 1, ['N'] = 1,
+	['O'] = 1, ['P'] = 1, ['Q'] = 1, ['R'] = 1, ['S'] = 1, ['T'] = 1, ['U'] = 1,
+	['V'] = 1, ['W'] = 1, ['X'] = 1, ['Y'] = 1, ['Z'] = 1,
+	['a'] = 1, ['b'] = 1, ['c'] = 1, ['d'] = 1, ['e'] = 1, ['f'] = 1, ['g'] = 1,
+	['h'] = 1, ['i'] = 1, ['j'] = 1, ['k'] = 1, ['l'] = 1, ['m'] = 1, ['n'] = 1,
+	['o'] = 1, ['p'] = 1, ['q'] = 1, ['r'] = 1, ['s'] = 1, ['t'] = 1, ['u'] = 1,
+	['v'] = 1, ['w'] = 1, ['x'] = 1, ['y'] = 1, ['z'] = 1,
+};
+
+/* A term on its way into the table: its bytes zero-padded to TERM_MAX, so
+ * that the first PRE compare with an entry's pre (zero-padded too: slots
+ * start zeroed and are only ever filled once) in one fixed-size memcmp. */
+struct tok {
+	uint64_t h;
+	size_t n;
+	char w[TERM_MAX];
+};
+
+/* add k to the count of term w (zero-padded, see struct tok) in field f
+ * (f < 0: total only) */
 static int
 term_add_h(struct arxiv_stats *s, uint64_t h, const char *w, size_t n, int f, uint64_t k)
 {
@@ -147,7 +181,7 @@ term_add_h(struct arxiv_stats *s, uint64_t h, const char *w, size_t n, int f, ui
 
 	for (i = h & mask; s->terms[i].len; i = (i + 1) & mask) {
 		t = &s->terms[i];
-		if (t->hash == h && t->len == n && memcmp(t->pre, w, n < PRE ? n : PRE) == 0 &&
+		if (t->hash == h && t->len == n && memcmp(t->pre, w, PRE) == 0 &&
 		    (n <= PRE || memcmp(s->arena.data + t->off + PRE, w + PRE, n - PRE) == 0))
 			goto found;
 	}
@@ -177,52 +211,75 @@ found:
 int
 stats_term_add(struct arxiv_stats *s, const char *w, size_t n, int f, uint64_t k)
 {
+	struct tok t = { 0 };
+
 	if (n == 0 || n > TERM_MAX)	/* not a term of ours (a merged state) */
 		return 0;
-	return term_add_h(s, hash64(w, n), w, n, f, k);
+	memcpy(t.w, w, n);
+	return term_add_h(s, hash64(t.w, n), t.w, n, f, k);
 }
 
-/* The fast term splitter: runs of ASCII letters (lowercased) of min_len..32
- * bytes outside $...$ math and outside \commands, not stop words. */
-int
-stats_terms_fast(struct arxiv_stats *s, const char *t, size_t n, int f)
+/* Count a batch of terms in their order (the order decides what a full
+ * table prunes), after prefetching their slots: the table is larger than
+ * the caches, and the lookups of a batch then wait for memory together. */
+static int
+terms_flush(struct arxiv_stats *s, const struct tok *b, size_t nb, int f)
 {
-	char w[TERM_MAX + 1];
-	size_t i = 0, k;
-	int math = 0;
-	uint64_t h;
+	size_t i;
 
-	while (i < n) {
-		unsigned char c = (unsigned char)t[i];
-
-		if (c == '$') {
-			math = !math;
-			i++;
-			continue;
-		}
-		if (c == '\\') {
-			i++;
-			while (i < n && isalpha((unsigned char)t[i]))
-				i++;
-			continue;
-		}
-		if (!isalpha(c)) {
-			i++;
-			continue;
-		}
-		for (k = 0; i < n && isalpha((unsigned char)t[i]); i++, k++)
-			if (k < TERM_MAX)
-				w[k] = (char)(t[i] | 0x20);
-		if (math || k < s->p.min_len || k > TERM_MAX || (i < n && (unsigned char)t[i] >= 0x80))
-			continue;
-		h = hash64(w, k);
-		if (stop_has(s, h, w, k))
-			continue;
-		if (term_add_h(s, h, w, k, f, 1) < 0)
+	for (i = 0; i < nb; i++) {
+		if (term_add_h(s, b[i].h, b[i].w, b[i].n, f, 1) < 0)
 			return -1;
 		s->ftokens[f]++;
 	}
 	return 0;
+}
+
+#define BATCH 64
+
+/* The fast term splitter: runs of ASCII letters (lowercased) of min_len..32
+ * bytes outside $...$ math and outside \commands, not stop words. */
+int
+stats_terms_fast(struct arxiv_stats *s, const char *text, size_t n, int f)
+{
+	struct tok b[BATCH];
+	const unsigned char *p = (const unsigned char *)text, *end = p + n, *w;
+	size_t nb = 0, k, j, mask = s->tslots - 1, min_len = s->p.min_len;
+	int math = 0;
+
+	while (p < end) {
+		unsigned char c = *p;
+
+		if (!alpha[c]) {
+			if (c == '$')
+				math = !math;
+			else if (c == '\\')
+				while (p + 1 < end && alpha[p[1]])
+					p++;
+			p++;
+			continue;
+		}
+		for (w = p++; p < end && alpha[*p]; p++)
+			;
+		k = (size_t)(p - w);
+		if (math || k < min_len || k > TERM_MAX || (p < end && *p >= 0x80))
+			continue;
+		memset(b[nb].w, 0, TERM_MAX);
+		for (j = 0; j < k; j++)
+			b[nb].w[j] = (char)(w[j] | 0x20);
+		b[nb].h = hash64(b[nb].w, k);
+		b[nb].n = k;
+		if (stop_has(s, b[nb].h, b[nb].w, k))
+			continue;
+		__builtin_prefetch(&s->terms[b[nb].h & mask]);
+		if (++nb == BATCH) {
+			if (terms_flush(s, b, nb, f) < 0)
+				return -1;
+			nb = 0;
+			mask = s->tslots - 1;
+		}
+	}
+	return terms_flush(s, b, nb, f);
 }
 
 /* The cleaned text: words separated by spaces. */
