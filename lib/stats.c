@@ -186,8 +186,6 @@ arxiv_stats_free(struct arxiv_stats *s)
 		free(s->fname[i]);
 	for (i = 0; i < s->ncat; i++)
 		free(s->cat[i].name);
-	for (i = 0; s->stopw && i < s->nstop; i++)
-		free(s->stopw[i]);
 	free(s->stopw);
 	free(s->stop);
 	free(s->cat);

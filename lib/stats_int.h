@@ -35,6 +35,11 @@ struct hset {
 	uint64_t records;
 };
 
+struct stop_word {
+	uint64_t n;
+	uint64_t q[TERM_MAX / 8];	/* zero-padded, as a term is looked up */
+};
+
 #define PRE 14			/* leading bytes kept in the entry itself */
 struct term {			/* one cache line */
 	uint64_t hash;
@@ -78,9 +83,10 @@ struct arxiv_stats {
 	uint64_t pruned_terms, pruned_tokens;
 	uint32_t prune_floor;
 	/* fast term splitting */
-	uint64_t *stop;		/* stop-word hashes (hash64), open addressing */
-	size_t nstop;
-	char **stopw;
+	uint64_t *stop;		/* stop-word hashes | 1, open addressing; 0 empty */
+	size_t nstop;		/* slots, a power of two, at most half used */
+	size_t nstopw;		/* stop words */
+	struct stop_word *stopw;	/* the words of the slots */
 };
 
 /* bins: chars 32 wide (to 16384), words 4 (to 2048), tokens 8 (to 4096) */

@@ -18,21 +18,66 @@
 
 /* ------------------------------------------------------------- stop words */
 
+/* 1 when the term (zero-padded words q, its hash h) is a stop word */
 static int
-stop_has(const struct arxiv_stats *s, uint64_t h, const char *w, size_t n)
+stop_has(const struct arxiv_stats *s, uint64_t h, const uint64_t *q, size_t n)
 {
-	size_t i, mask = s->nstop - 1;
+	size_t i, j, mask = s->nstop - 1;
 
 	if (s->stop == NULL)
 		return 0;
 	h |= 1;
 	for (i = h & mask; s->stop[i]; i = (i + 1) & mask)
-		if (s->stop[i] == h) {
-			const char *sw = s->stopw[i];
-
-			if (strncmp(sw, w, n) == 0 && sw[n] == '\0')
+		if (s->stop[i] == h && s->stopw[i].n == n) {
+			for (j = 0; j < TERM_MAX / 8 && s->stopw[i].q[j] == q[j]; j++)
+				;
+			if (j == TERM_MAX / 8)
 				return 1;
 		}
+	return 0;
+}
+
+/* add a stop word (q zero-padded) unless present: 0, or -1 out of memory */
+static int
+stop_add(struct arxiv_stats *s, const uint64_t *q, size_t n)
+{
+	uint64_t h = arxiv_key_hash64_words(q, n);
+	size_t i, mask;
+
+	if (stop_has(s, h, q, n))
+		return 0;
+	if ((s->nstopw + 1) * 2 > s->nstop) {
+		size_t ncap = s->nstop ? s->nstop * 2 : 512, j;
+		uint64_t *ns = calloc(ncap, sizeof(*ns));
+		struct stop_word *nw = calloc(ncap, sizeof(*nw));
+
+		if (ns == NULL || nw == NULL) {
+			free(ns);
+			free(nw);
+			return -1;
+		}
+		for (j = 0; j < s->nstop; j++) {
+			if (s->stop[j] == 0)
+				continue;
+			for (i = s->stop[j] & (ncap - 1); ns[i]; i = (i + 1) & (ncap - 1))
+				;
+			ns[i] = s->stop[j];
+			nw[i] = s->stopw[j];
+		}
+		free(s->stop);
+		free(s->stopw);
+		s->stop = ns;
+		s->stopw = nw;
+		s->nstop = ncap;
+	}
+	mask = s->nstop - 1;
+	h |= 1;
+	for (i = h & mask; s->stop[i]; i = (i + 1) & mask)
+		;
+	s->stop[i] = h;
+	s->stopw[i].n = n;
+	memcpy(s->stopw[i].q, q, sizeof(s->stopw[i].q));
+	s->nstopw++;
 	return 0;
 }
 
@@ -41,7 +86,6 @@ stats_stop_load(struct arxiv_stats *s, const char *path, struct arxiv_error *err
 {
 	char buf[4096], line[256];
 	FILE *fp;
-	size_t i, mask;
 
 	if (path == NULL)
 		path = arxiv_data_path("stopwords.txt", buf, sizeof(buf));
@@ -49,30 +93,18 @@ stats_stop_load(struct arxiv_stats *s, const char *path, struct arxiv_error *err
 		arxiv_error_set(err, path, 0, "%s", strerror(errno));
 		return -1;
 	}
-	s->nstop = 1024;
-	s->stop = calloc(s->nstop, sizeof(*s->stop));
-	s->stopw = calloc(s->nstop, sizeof(*s->stopw));
-	if (s->stop == NULL || s->stopw == NULL) {
-		fclose(fp);
-		arxiv_error_set(err, path, 0, "out of memory");
-		return -1;
-	}
-	mask = s->nstop - 1;
 	while (fgets(line, sizeof(line), fp) != NULL) {
 		size_t n = strcspn(line, "\r\n");
-		uint64_t h;
+		uint64_t q[TERM_MAX / 8] = { 0 };
 
-		line[n] = '\0';
-		if (n == 0 || line[0] == '#')
+		if (n == 0 || line[0] == '#' || n > TERM_MAX)	/* longer: never a term */
 			continue;
-		if (stop_has(s, hash64(line, n), line, n))
-			continue;
-		h = hash64(line, n) | 1;
-		for (i = h & mask; s->stop[i]; i = (i + 1) & mask)
-			;
-		if ((s->stopw[i] = strdup(line)) == NULL)
-			break;
-		s->stop[i] = h;
+		memcpy(q, line, n);
+		if (stop_add(s, q, n) < 0) {
+			fclose(fp);
+			arxiv_error_set(err, path, 0, "out of memory");
+			return -1;
+		}
 	}
 	fclose(fp);
 	return 0;
@@ -168,8 +200,49 @@ static const unsigned char alpha[256] = {
 struct tok {
 	uint64_t h;
 	size_t n;
-	char w[TERM_MAX];
+	union {
+		char w[TERM_MAX];
+		uint64_t q[TERM_MAX / 8];
+	};
 };
+
+/* the hash of a term (all go through here: one table, one function) */
+static inline uint64_t
+tok_hash(const struct tok *t)
+{
+	return arxiv_key_hash64_words(t->q, t->n);
+}
+
+/* t = the k ASCII letters at w, lowercased (end: the end of w's buffer) */
+static inline void
+tok_fill(struct tok *t, const unsigned char *w, size_t k, const unsigned char *end)
+{
+	size_t j;
+
+	t->n = k;
+#if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
+	for (j = 0; j < TERM_MAX / 8; j++) {
+		size_t at = j * 8;
+		uint64_t x = 0;
+
+		if (at < k) {
+			if (w + at + 8 <= end)
+				memcpy(&x, w + at, 8);
+			else
+				memcpy(&x, w + at, (size_t)(end - (w + at)));
+			x |= 0x2020202020202020ULL;	/* letters: lowercase */
+			if (k - at < 8)
+				x &= ~0ULL >> (64 - 8 * (k - at));
+		}
+		t->q[j] = x;
+	}
+#else
+	memset(t->w, 0, TERM_MAX);
+	for (j = 0; j < k; j++)
+		t->w[j] = (char)(w[j] | 0x20);
+	(void)end;
+#endif
+}
 
 /* add k to the count of term w (zero-padded, see struct tok) in field f
  * (f < 0: total only) */
@@ -216,7 +289,8 @@ stats_term_add(struct arxiv_stats *s, const char *w, size_t n, int f, uint64_t k
 	if (n == 0 || n > TERM_MAX)	/* not a term of ours (a merged state) */
 		return 0;
 	memcpy(t.w, w, n);
-	return term_add_h(s, hash64(t.w, n), t.w, n, f, k);
+	t.n = n;
+	return term_add_h(s, tok_hash(&t), t.w, n, f, k);
 }
 
 /* Count a batch of terms in their order (the order decides what a full
@@ -244,7 +318,7 @@ stats_terms_fast(struct arxiv_stats *s, const char *text, size_t n, int f)
 {
 	struct tok b[BATCH];
 	const unsigned char *p = (const unsigned char *)text, *end = p + n, *w;
-	size_t nb = 0, k, j, mask = s->tslots - 1, min_len = s->p.min_len;
+	size_t nb = 0, k, mask = s->tslots - 1, min_len = s->p.min_len;
 	int math = 0;
 
 	while (p < end) {
@@ -264,12 +338,9 @@ stats_terms_fast(struct arxiv_stats *s, const char *text, size_t n, int f)
 		k = (size_t)(p - w);
 		if (math || k < min_len || k > TERM_MAX || (p < end && *p >= 0x80))
 			continue;
-		memset(b[nb].w, 0, TERM_MAX);
-		for (j = 0; j < k; j++)
-			b[nb].w[j] = (char)(w[j] | 0x20);
-		b[nb].h = hash64(b[nb].w, k);
-		b[nb].n = k;
-		if (stop_has(s, b[nb].h, b[nb].w, k))
+		tok_fill(&b[nb], w, k, end);
+		b[nb].h = tok_hash(&b[nb]);
+		if (stop_has(s, b[nb].h, b[nb].q, k))
 			continue;
 		__builtin_prefetch(&s->terms[b[nb].h & mask]);
 		if (++nb == BATCH) {
