@@ -3,6 +3,7 @@
 #include <string.h>
 
 #include "arxiv.h"
+#include "internal.h"
 #include "tap.h"
 
 static int add_failed;
@@ -118,9 +119,73 @@ test_prune(void)
 	arxiv_stats_free(s);
 }
 
+/* the terms' word-wise hash is internal.h's one hash, for every length */
+static void
+test_hash_words(void)
+{
+	uint64_t q[6];
+	size_t n, i, bad = 0;
+
+	for (n = 0; n <= 40; n++) {
+		memset(q, 0, sizeof(q));
+		for (i = 0; i < n; i++)
+			((char *)q)[i] = (char)('a' + (i * 7 + n) % 26);
+		if (arxiv_key_hash64_words(q, n) != arxiv_key_hash64((const char *)q, n))
+			bad++;
+	}
+	CHECK(bad == 0, "arxiv_key_hash64_words == arxiv_key_hash64 for 0..40 bytes (%zu differ)",
+	    bad);
+}
+
+/* the lengths counted 8 bytes at a time == byte by byte, at every offset */
+static void
+test_lengths(void)
+{
+	const char *pieces[] = { "ab", " ", "\t", "\n", "\r", "é", "日本", "𝔽", "  ", "xyz" };
+	char text[128], id[16];
+	struct arxiv_stats *s = mk(64);
+	struct arxiv_buf o = { 0 };
+	unsigned long chars = 0, words = 0;
+	int i, k, in_word;
+
+	for (i = 0; i < 200; i++) {
+		size_t n = 0, j;
+
+		for (k = 0; k < (i % 23); k++) {
+			const char *p = pieces[(i * 3 + k * 5) % 10];
+
+			memcpy(text + n, p, strlen(p));
+			n += strlen(p);
+		}
+		text[n] = '\0';
+		for (j = 0, in_word = 0; j < n; j++) {
+			unsigned char c = (unsigned char)text[j];
+
+			chars += (c & 0xc0) != 0x80;
+			if (c == ' ' || c == '\t' || c == '\n' || c == '\r')
+				in_word = 0;
+			else if (!in_word) {
+				in_word = 1;
+				words++;
+			}
+		}
+		snprintf(id, sizeof(id), "%d", i);
+		add(s, id, text, "F");
+	}
+	arxiv_stats_json(s, 0, &o);
+	snprintf(text, sizeof(text), "\"chars\":{\"n\":200,\"sum\":%lu,", chars);
+	CHECK(strstr(o.data, text) != NULL, "characters: want %s", text);
+	snprintf(text, sizeof(text), "\"words\":{\"n\":200,\"sum\":%lu,", words);
+	CHECK(strstr(o.data, text) != NULL, "words: want %s", text);
+	arxiv_buf_free(&o);
+	arxiv_stats_free(s);
+}
+
 int
 main(void)
 {
+	test_hash_words();
+	test_lengths();
 	test_years();
 	test_merge();
 	test_prune();
