@@ -45,7 +45,7 @@ static const struct option longopts[] = {
 static const struct prog_help help[] = {
 	{ "vocab", "vocab", "count WordPiece tokens with this vocab.txt", 0 },
 	{ "keep-going", NULL, "skip bad records, count them", 0 },
-	{ "jobs", "threads", "threads for -v and --clean (default: all cores; same output)", 0 },
+	{ "jobs", "threads", "threads that split, tokenise, clean (default: all cores; same output)", 0 },
 	{ "top-k", "n", "distinctive terms per field (default: 15; 0: count no terms)", 0 },
 	{ "partial", NULL, "add the merge state (\"state\") to the output", 0 },
 	{ "merge", NULL, "the operands are --partial results: print their merge", 0 },
@@ -66,7 +66,7 @@ static const struct prog P = {
 	"hVv:kj:K:pM", longopts, help, NULL
 };
 
-#define BLOCK 4096		/* records prepared by the threads at a time */
+#define BLOCK 2048		/* records prepared by the threads at a time */
 #define BLOCK_BYTES (16 << 20)	/* or their bytes */
 #define MAXJOBS 64
 
@@ -86,6 +86,7 @@ struct prep {
 				 * reports the record's error in its place) */
 	long n_tokens;
 	size_t off, len;	/* cleaned text in its thread's keep buffer */
+	struct arxiv_stats_split *split;	/* or the built-in splitter's terms */
 };
 
 struct state;
@@ -100,6 +101,7 @@ struct state {
 	struct arxiv_stats *st;
 	struct arxiv_vocab *vocab;
 	int clean;
+	int split;		/* the threads split terms (no --clean, -K not 0) */
 	int keep;
 	int jobs;
 	size_t n, skipped;
@@ -304,7 +306,8 @@ add_line(struct state *s, const char *line, size_t len, const struct prep *p,
 		if (s->clean) {
 			r.terms.s = pj->keep.data ? pj->keep.data + p->off : "";
 			r.terms.n = p->len;
-		}
+		} else if (s->split)
+			r.split = p->split;
 	} else if (count_record(s, &s->t, &r, err) < 0)
 		goto out;
 	rc = arxiv_stats_add(s->st, &r, err);
@@ -332,7 +335,8 @@ prepare(void *arg)
 
 		p->ok = 0;
 		if (parse_line(&j->t, s->lines.data + s->off[i], s->len[i], &r, &o, &e) == 0 &&
-		    count_record(s, &j->t, &r, &e) == 0) {
+		    count_record(s, &j->t, &r, &e) == 0 &&
+		    (!s->split || arxiv_stats_split(s->st, r.text.s, r.text.n, p->split) == 0)) {
 			p->n_tokens = r.n_tokens;
 			p->off = j->keep.len;
 			p->len = r.terms.n;
@@ -576,10 +580,11 @@ main(int argc, char *argv[])
 		return 1;
 	}
 	s.clean = clean;
-	/* threads only share the tokenising and the cleaning (the counting is
-	 * in record order on this one): with neither there is nothing to share */
+	/* threads share the tokenising, the cleaning or the term splitting (the
+	 * counting is in record order on this one): with none nothing is shared */
 	s.jobs = 1;
-	if (!merge && (vocab != NULL || clean)) {
+	s.split = !clean && sp.top_terms > 0;
+	if (!merge && (vocab != NULL || clean || s.split)) {
 		long ncpu = sysconf(_SC_NPROCESSORS_ONLN);
 
 		s.jobs = jobs > 0 ? jobs : ncpu > MAXJOBS ? MAXJOBS : ncpu > 1 ? (int)ncpu : 1;
@@ -595,6 +600,9 @@ main(int argc, char *argv[])
 		s.prep = malloc(BLOCK * sizeof(*s.prep));
 		if (s.off == NULL || s.len == NULL || s.lineno == NULL || s.prep == NULL)
 			err(1, "out of memory");
+		for (i = 0; s.split && i < BLOCK; i++)
+			if ((s.prep[i].split = arxiv_stats_split_new()) == NULL)
+				err(1, "out of memory");
 		for (i = 0; i < s.jobs; i++) {
 			s.job[i].s = &s;
 			if (tools_init(&s, &s.job[i].t, &e) < 0) {
@@ -637,6 +645,8 @@ main(int argc, char *argv[])
 	free(s.off);
 	free(s.len);
 	free(s.lineno);
+	for (i = 0; s.prep && s.split && i < BLOCK; i++)
+		arxiv_stats_split_free(s.prep[i].split);
 	free(s.prep);
 	arxiv_stats_free(s.st);
 	arxiv_vocab_free(s.vocab);

@@ -460,6 +460,9 @@ arxiv_stats_add(struct arxiv_stats *s, const struct arxiv_stats_record *r,
 		if (r->terms.s != NULL) {
 			if (stats_terms_clean(s, r->terms.s, r->terms.n, f) < 0)
 				goto oom;
+		} else if (r->split != NULL) {
+			if (stats_terms_split(s, r->split, f) < 0)
+				goto oom;
 		} else if (stats_terms_fast(s, r->text.s, r->text.n, f) < 0)
 			goto oom;
 	}

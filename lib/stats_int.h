@@ -112,6 +112,7 @@ struct term *stats_terms_alloc(size_t n);
 int stats_term_add(struct arxiv_stats *s, const char *w, size_t n, int f, uint64_t k);
 int stats_terms_fast(struct arxiv_stats *s, const char *t, size_t n, int f);
 int stats_terms_clean(struct arxiv_stats *s, const char *t, size_t n, int f);
+int stats_terms_split(struct arxiv_stats *s, const struct arxiv_stats_split *sp, int f);
 int stats_put_terms(struct arxiv_buf *o, const struct arxiv_stats *s, const size_t *order);
 /* the slots of the terms in use, sorted by term text, into idx (s->nterm entries) */
 void stats_terms_sorted(const struct arxiv_stats *s, size_t *idx);

@@ -311,22 +311,22 @@ terms_flush(struct arxiv_stats *s, const struct tok *b, size_t nb, int f)
 
 #define BATCH 64
 
-/* The fast term splitter: runs of ASCII letters (lowercased) of min_len..32
- * bytes outside $...$ math and outside \commands, not stop words. */
-int
-stats_terms_fast(struct arxiv_stats *s, const char *text, size_t n, int f)
+/* The built-in splitter: the next term at or after *pp into t (1), or 0 at
+ * the end. Terms: runs of ASCII letters (lowercased) of min_len..32 bytes
+ * outside $...$ math and outside \commands, not stop words. */
+static inline int
+next_term(const struct arxiv_stats *s, const unsigned char **pp, const unsigned char *end,
+    int *math, struct tok *t)
 {
-	struct tok b[BATCH];
-	const unsigned char *p = (const unsigned char *)text, *end = p + n, *w;
-	size_t nb = 0, k, mask = s->tslots - 1, min_len = s->p.min_len;
-	int math = 0;
+	const unsigned char *p = *pp, *w;
+	size_t k, min_len = s->p.min_len;
 
 	while (p < end) {
 		unsigned char c = *p;
 
 		if (!alpha[c]) {
 			if (c == '$')
-				math = !math;
+				*math = !*math;
 			else if (c == '\\')
 				while (p + 1 < end && alpha[p[1]])
 					p++;
@@ -336,12 +336,28 @@ stats_terms_fast(struct arxiv_stats *s, const char *text, size_t n, int f)
 		for (w = p++; p < end && alpha[*p]; p++)
 			;
 		k = (size_t)(p - w);
-		if (math || k < min_len || k > TERM_MAX || (p < end && *p >= 0x80))
+		if (*math || k < min_len || k > TERM_MAX || (p < end && *p >= 0x80))
 			continue;
-		tok_fill(&b[nb], w, k, end);
-		b[nb].h = tok_hash(&b[nb]);
-		if (stop_has(s, b[nb].h, b[nb].q, k))
+		tok_fill(t, w, k, end);
+		t->h = tok_hash(t);
+		if (stop_has(s, t->h, t->q, k))
 			continue;
+		*pp = p;
+		return 1;
+	}
+	*pp = p;
+	return 0;
+}
+
+int
+stats_terms_fast(struct arxiv_stats *s, const char *text, size_t n, int f)
+{
+	struct tok b[BATCH];
+	const unsigned char *p = (const unsigned char *)text, *end = p + n;
+	size_t nb = 0, mask = s->tslots - 1;
+	int math = 0;
+
+	while (next_term(s, &p, end, &math, &b[nb])) {
 		__builtin_prefetch(&s->terms[b[nb].h & mask]);
 		if (++nb == BATCH) {
 			if (terms_flush(s, b, nb, f) < 0)
@@ -351,6 +367,70 @@ stats_terms_fast(struct arxiv_stats *s, const char *text, size_t n, int f)
 		}
 	}
 	return terms_flush(s, b, nb, f);
+}
+
+/* ------------------------------------------------ terms split ahead of time */
+
+struct arxiv_stats_split {
+	struct tok *t;
+	size_t n, cap;
+};
+
+struct arxiv_stats_split *
+arxiv_stats_split_new(void)
+{
+	return calloc(1, sizeof(struct arxiv_stats_split));
+}
+
+void
+arxiv_stats_split_free(struct arxiv_stats_split *sp)
+{
+	if (sp == NULL)
+		return;
+	free(sp->t);
+	free(sp);
+}
+
+int
+arxiv_stats_split(const struct arxiv_stats *s, const char *text, size_t n,
+    struct arxiv_stats_split *sp)
+{
+	const unsigned char *p = (const unsigned char *)text, *end = p + n;
+	int math = 0;
+
+	sp->n = 0;
+	for (;;) {
+		if (sp->n == sp->cap) {
+			size_t ncap = sp->cap ? sp->cap * 2 : 128;
+			struct tok *nt = realloc(sp->t, ncap * sizeof(*nt));
+
+			if (nt == NULL)
+				return -1;
+			sp->t = nt;
+			sp->cap = ncap;
+		}
+		if (!next_term(s, &p, end, &math, &sp->t[sp->n]))
+			return 0;
+		sp->n++;
+	}
+}
+
+int
+stats_terms_split(struct arxiv_stats *s, const struct arxiv_stats_split *sp, int f)
+{
+	size_t i, j, mask;
+
+	/* in batches, as stats_terms_fast: the same lookups in the same order */
+	for (i = 0; i < sp->n; i += BATCH) {
+		size_t nb = sp->n - i < BATCH ? sp->n - i : BATCH;
+
+		mask = s->tslots - 1;
+		for (j = 0; j < nb; j++)
+			__builtin_prefetch(&s->terms[sp->t[i + j].h & mask]);
+		if (terms_flush(s, sp->t + i, nb, f) < 0)
+			return -1;
+	}
+	return 0;
 }
 
 /* The cleaned text: words separated by spaces. */

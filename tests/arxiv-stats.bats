@@ -215,6 +215,9 @@ PY
 	arxiv-stats -j 1 -p -v "$(shared_vocab)" in.jsonl > one.json
 	arxiv-stats -j 2 -p -v "$(shared_vocab)" in.jsonl | cmp - one.json
 	arxiv-stats -j 5 -p -v "$(shared_vocab)" < in.jsonl | cmp - one.json
+	arxiv-stats -j 1 -p --terms-cap 5000 in.jsonl > t1.json
+	jq -e '.terms.exact == false' t1.json
+	arxiv-stats -j 3 -p --terms-cap 5000 in.jsonl | cmp - t1.json
 	head -n 1500 in.jsonl > c.jsonl
 	arxiv-stats -j 1 --clean c.jsonl > c1.json
 	arxiv-stats -j 4 --clean c.jsonl | cmp - c1.json
