@@ -32,7 +32,9 @@ run() {
 
 echo "input: $n records; $(nproc) cores, $JOBS jobs, load average $(cut -d' ' -f1 /proc/loadavg)"
 printf '%-52s %8s %10s %16s %10s %20s %12s\n' "what" records wall throughput "CPU" "per CPU second" "peak RSS"
-run "arxiv-stats (built-in terms, 1 core)" "$n" "arxiv-stats '$tmp/mapped.jsonl' > '$tmp/s0.json'"
+run "arxiv-stats -j 1 (built-in terms, 1 core)" "$n" "arxiv-stats -j 1 '$tmp/mapped.jsonl' > '$tmp/s0.json'"
+run "arxiv-stats -j $JOBS (terms split on $JOBS threads)" "$n" "arxiv-stats -j $JOBS '$tmp/mapped.jsonl' > '$tmp/s4.json'"
+cmp -s "$tmp/s0.json" "$tmp/s4.json" || { echo "stats.sh: -j $JOBS differs from -j 1" >&2; exit 1; }
 run "arxiv-stats -K 0 (no term counting, 1 core)" "$n" "arxiv-stats -K 0 '$tmp/mapped.jsonl' > /dev/null"
 if [ -r "$vocab" ]; then
 	run "arxiv-stats -v -j 1 (WordPiece counts, 1 core)" "$n" "arxiv-stats -j 1 -v '$vocab' '$tmp/mapped.jsonl' > '$tmp/s1.json'"

@@ -181,9 +181,56 @@ test_lengths(void)
 	arxiv_stats_free(s);
 }
 
+/* terms split ahead (arxiv_stats_split, rec.split) count as terms split in
+ * arxiv_stats_add, a full table's pruning included */
+static void
+test_split(void)
+{
+	struct arxiv_stats *a = mk(40), *b = mk(40);
+	struct arxiv_stats_split *sp = arxiv_stats_split_new();
+	struct arxiv_stats_str cat = { "cs.AI", 5 }, f = { "F", 1 };
+	struct arxiv_buf oa = { 0 }, ob = { 0 };
+	struct arxiv_error e;
+	char text[160];
+	int i, bad = 0;
+
+	for (i = 0; i < 500; i++) {
+		struct arxiv_stats_record r = { 0 };
+
+		snprintf(text, sizeof(text), "The quark w%c%cx $x y$ and \\emph{gluon} Energy%s rare%c%c%c "
+		    "common common caf\xc3\xa9s", 'a' + i % 26, 'a' + i / 26 % 26, i % 2 ? "" : "s",
+		    'a' + i % 7, 'a' + i % 11, 'a' + i % 13);
+		r.id.s = text;
+		r.id.n = 4;
+		r.text.s = text;
+		r.text.n = strlen(text);
+		r.label = f;
+		r.categories = &cat;
+		r.n_categories = 1;
+		r.fields = &f;
+		r.n_fields = 1;
+		r.n_tokens = -1;
+		bad += arxiv_stats_add(a, &r, &e) != 0;
+		bad += sp == NULL || arxiv_stats_split(b, text, r.text.n, sp) != 0;
+		r.split = sp;
+		bad += arxiv_stats_add(b, &r, &e) != 0;
+	}
+	arxiv_stats_json(a, 1, &oa);
+	arxiv_stats_json(b, 1, &ob);
+	CHECK(bad == 0, "split and add succeed");
+	CHECK(strstr(oa.data, "\"exact\":false") != NULL, "the table was pruned");
+	CHECK_STR(ob.data, oa.data, "split ahead == split in arxiv_stats_add");
+	arxiv_buf_free(&oa);
+	arxiv_buf_free(&ob);
+	arxiv_stats_split_free(sp);
+	arxiv_stats_free(a);
+	arxiv_stats_free(b);
+}
+
 int
 main(void)
 {
+	test_split();
 	test_hash_words();
 	test_lengths();
 	test_years();
