@@ -45,7 +45,7 @@ static const struct option longopts[] = {
 static const struct prog_help help[] = {
 	{ "vocab", "vocab", "count WordPiece tokens with this vocab.txt", 0 },
 	{ "keep-going", NULL, "skip bad records, count them", 0 },
-	{ "jobs", "threads", "threads that split, tokenise, clean (default: all cores; same output)", 0 },
+	{ "jobs", "threads", "threads that split, tokenise, clean (default: 1; 0: all cores)", 0 },
 	{ "top-k", "n", "distinctive terms per field (default: 15; 0: count no terms)", 0 },
 	{ "partial", NULL, "add the merge state (\"state\") to the output", 0 },
 	{ "merge", NULL, "the operands are --partial results: print their merge", 0 },
@@ -518,7 +518,7 @@ main(int argc, char *argv[])
 	struct arxiv_error e;
 	struct arxiv_buf out = { 0 };
 	const char *vocab = NULL, *name;
-	int c, verbose = 0, status = 0, i, partial = 0, merge = 0, clean = 0, rc, jobs = 0;
+	int c, verbose = 0, status = 0, i, partial = 0, merge = 0, clean = 0, rc, jobs = -1;
 	FILE *fp;
 
 	while ((c = prog_getopt(&P, argc, argv)) != -1) {
@@ -588,6 +588,8 @@ main(int argc, char *argv[])
 		long ncpu = sysconf(_SC_NPROCESSORS_ONLN);
 
 		s.jobs = jobs > 0 ? jobs : ncpu > MAXJOBS ? MAXJOBS : ncpu > 1 ? (int)ncpu : 1;
+		if (jobs < 0)	/* no -j: one thread, the cheapest per record */
+			s.jobs = 1;
 	}
 	if (tools_init(&s, &s.t, &e) < 0) {
 		prog_warnerr(&e);
