@@ -310,6 +310,19 @@ terms_flush(struct arxiv_stats *s, const struct tok *b, size_t nb, int f)
 }
 
 #define BATCH 64
+#define HIGH 0x8080808080808080ULL
+
+/* the high bit of each byte of x that is an ASCII letter (exact: no carries
+ * between bytes; a byte >= 0x80 is none) */
+static inline uint64_t
+letters(uint64_t x)
+{
+	uint64_t y = (x | 0x2020202020202020ULL) & ~HIGH;	/* folded to lower case */
+	uint64_t ge_a = y + 0x1f1f1f1f1f1f1f1fULL;		/* bit 7: y >= 'a' */
+	uint64_t gt_z = y + 0x0505050505050505ULL;		/* bit 7: y > 'z' */
+
+	return ge_a & ~gt_z & ~x & HIGH;
+}
 
 /* The built-in splitter: the next term at or after *pp into t (1), or 0 at
  * the end. Terms: runs of ASCII letters (lowercased) of min_len..32 bytes
@@ -333,8 +346,22 @@ next_term(const struct arxiv_stats *s, const unsigned char **pp, const unsigned 
 			p++;
 			continue;
 		}
-		for (w = p++; p < end && alpha[*p]; p++)
-			;
+		w = p++;
+#if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
+		while (p + 8 <= end) {	/* the end of the run, 8 bytes at a time */
+			uint64_t x, l;
+
+			memcpy(&x, p, 8);
+			l = letters(x) ^ HIGH;
+			if (l) {
+				p += __builtin_ctzll(l) / 8;
+				break;
+			}
+			p += 8;
+		}
+#endif
+		while (p < end && alpha[*p])
+			p++;
 		k = (size_t)(p - w);
 		if (*math || k < min_len || k > TERM_MAX || (p < end && *p >= 0x80))
 			continue;
