@@ -119,7 +119,9 @@ $(BUILD)/lib/arxiv.pc: lib/arxiv.pc.in Makefile
 	sed -e 's|@PREFIX@|$(PREFIX)|' -e 's|@LIBDIR@|$(LIBDIR)|' -e 's|@VERSION@|$(VERSION)|' \
 		lib/arxiv.pc.in > $@
 
-$(BUILD)/bin/arxiv-serve: LDEXTRA = -lmicrohttpd
+# arxiv-serve's HTTP server is lib/httpd.c (internal header lib/httpd.h)
+$(BUILD)/bin/arxiv-serve: PROG_CFLAGS += -Ilib
+$(BUILD)/bin/arxiv-serve: lib/httpd.h
 $(BUILD)/bin/arxiv-harvest: LDEXTRA = $(shell $(PKG_CONFIG) --libs libxml-2.0 libcurl)
 $(BUILD)/bin/arxiv-harvest: PROG_CFLAGS += $(shell $(PKG_CONFIG) --cflags libxml-2.0)
 $(BUILD)/bin/arxiv-map: LDEXTRA = -lz
