@@ -627,11 +627,11 @@ reply(struct server *s, struct req *r, unsigned status, char *body,
 	resp->release = body ? release_free : NULL;
 	resp->release_arg = body;
 	if (ctype)
-		httpd_resp_header(resp, "Content-Type", ctype);
-	httpd_resp_header(resp, "Cache-Control", "no-store");
-	httpd_resp_header(resp, "X-Content-Type-Options", "nosniff");
+		arxiv_httpd_resp_header(resp, "Content-Type", ctype);
+	arxiv_httpd_resp_header(resp, "Cache-Control", "no-store");
+	arxiv_httpd_resp_header(resp, "X-Content-Type-Options", "nosniff");
 	if (allow)
-		httpd_resp_header(resp, "Allow", allow);
+		arxiv_httpd_resp_header(resp, "Allow", allow);
 	if (atomic_load(&s->draining))
 		resp->close = 1;
 	r->status = status;
@@ -843,11 +843,11 @@ reply_report(struct server *s, struct req *r)
 	resp->len = got;
 	resp->release = release_free;
 	resp->release_arg = data;
-	httpd_resp_header(resp, "Content-Type", name[n - 1] == 'g' ? "image/svg+xml" :
+	arxiv_httpd_resp_header(resp, "Content-Type", name[n - 1] == 'g' ? "image/svg+xml" :
 	    "text/html; charset=utf-8");
-	httpd_resp_header(resp, "Cache-Control", "no-cache");
-	httpd_resp_header(resp, "X-Content-Type-Options", "nosniff");
-	httpd_resp_header(resp, "Content-Security-Policy",
+	arxiv_httpd_resp_header(resp, "Cache-Control", "no-cache");
+	arxiv_httpd_resp_header(resp, "X-Content-Type-Options", "nosniff");
+	arxiv_httpd_resp_header(resp, "Content-Security-Policy",
 	    "default-src 'none'; img-src 'self'; style-src 'unsafe-inline'");
 	if (atomic_load(&s->draining))
 		resp->close = 1;
@@ -875,11 +875,11 @@ reply_page(struct server *s, struct req *r)
 	resp->len = pg->len;
 	resp->release = page_put;
 	resp->release_arg = pg;
-	httpd_resp_header(resp, "Content-Type", "text/html; charset=utf-8");
-	httpd_resp_header(resp, "Cache-Control", "no-cache");
-	httpd_resp_header(resp, "X-Content-Type-Options", "nosniff");
-	httpd_resp_header(resp, "Referrer-Policy", "no-referrer");
-	httpd_resp_header(resp, "Content-Security-Policy",
+	arxiv_httpd_resp_header(resp, "Content-Type", "text/html; charset=utf-8");
+	arxiv_httpd_resp_header(resp, "Cache-Control", "no-cache");
+	arxiv_httpd_resp_header(resp, "X-Content-Type-Options", "nosniff");
+	arxiv_httpd_resp_header(resp, "Referrer-Policy", "no-referrer");
+	arxiv_httpd_resp_header(resp, "Content-Security-Policy",
 	    "default-src 'none'; script-src 'unsafe-inline'; style-src 'unsafe-inline'; "
 	    "connect-src 'self'; img-src data:; base-uri 'none'; form-action 'none'; "
 	    "frame-ancestors 'none'");
@@ -1289,7 +1289,7 @@ early(struct server *s, struct req *r)
 	const char *v;
 	char ct[80];
 
-	v = httpd_header(r->hr, "Content-Type");
+	v = arxiv_httpd_header(r->hr, "Content-Type");
 	if (v && !json_ctype(v)) {
 		char type[80];
 
@@ -1693,7 +1693,7 @@ main(int argc, char *argv[])
 	ho.timeout = s->timeout;
 	ho.max_body = s->maxbody;
 	ops.ud = s;
-	if ((d = httpd_start(&ho, &ops, herr, sizeof(herr))) == NULL)
+	if ((d = arxiv_httpd_start(&ho, &ops, herr, sizeof(herr))) == NULL)
 		errx(1, "%s: cannot start the HTTP server: %s", shown, herr);
 	warnx("listening on http://%s/ (%ld threads, body limit %zu bytes, batch limit %zu)",
 	    shown, threads, s->maxbody, s->maxbatch);
@@ -1712,14 +1712,14 @@ main(int argc, char *argv[])
 	/* Drain: stop accepting, let requests in flight finish (bounded), stop. */
 	warnx("%s: draining %ld requests in flight", strsignal(sig), atomic_load(&s->inflight));
 	atomic_store(&s->draining, 1);
-	httpd_quiesce(d);
+	arxiv_httpd_quiesce(d);
 	clock_gettime(CLOCK_MONOTONIC, &t0);
 	while (atomic_load(&s->inflight) > 0 && elapsed(&t0) < s->timeout) {
 		struct timespec nap = { 0, 10 * 1000 * 1000 };
 
 		nanosleep(&nap, NULL);
 	}
-	httpd_stop(d);
+	arxiv_httpd_stop(d);
 	close(lfd);
 	page_put(s->page);
 	ref_put(s->cur);

@@ -106,7 +106,7 @@ tchar(unsigned char c)
 
 /* A line ends at LF, optionally preceded by CR; a CR elsewhere is refused by the parser. */
 long
-httpd_scan_head(const char *b, size_t n, const char **why)
+arxiv_httpd_scan_head(const char *b, size_t n, const char **why)
 {
 	size_t i = 0, s, j, k;
 	int part = 0;	/* 0 method, 1 target, 2 version */
@@ -259,7 +259,7 @@ has_token(const char *v, const char *t)
 #define FAIL(st, msg) do { *why = (msg); return (st); } while (0)
 
 int
-httpd_parse_head(char *b, size_t len, struct httpd_req *r, const char **why)
+arxiv_httpd_parse_head(char *b, size_t len, struct httpd_req *r, const char **why)
 {
 	char *p = b, *end = b + len, *sp, *q, *eol;
 	int n_cl = 0, n_te = 0, n_host = 0, close = 0, ka = 0;
@@ -406,7 +406,7 @@ httpd_parse_head(char *b, size_t len, struct httpd_req *r, const char **why)
 }
 
 const char *
-httpd_header(const struct httpd_req *r, const char *name)
+arxiv_httpd_header(const struct httpd_req *r, const char *name)
 {
 	size_t i;
 
@@ -417,7 +417,7 @@ httpd_header(const struct httpd_req *r, const char *name)
 }
 
 int
-httpd_resp_header(struct httpd_resp *resp, const char *name, const char *value)
+arxiv_httpd_resp_header(struct httpd_resp *resp, const char *name, const char *value)
 {
 	size_t nl = strlen(name), vl = strlen(value);
 
@@ -438,7 +438,7 @@ enum { CH_SIZE, CH_EXT, CH_SIZE_LF, CH_DATA, CH_DATA_CR, CH_DATA_LF, CH_TRAILER,
 
 /* Chunked framing (RFC 9112 7.1), strictly: CRLF line ends, at most 16 hex digits. */
 int
-httpd_chunked_feed(struct httpd_chunked *c, const char *in, size_t n, size_t *used,
+arxiv_httpd_chunked_feed(struct httpd_chunked *c, const char *in, size_t n, size_t *used,
     int (*out)(void *, const char *, size_t), void *arg, const char **why)
 {
 	size_t i = 0;
@@ -829,9 +829,9 @@ fail(struct conn *c, unsigned status, const char *detail)
 	r->release = release_free;
 	r->release_arg = body;
 	r->close = 1;
-	httpd_resp_header(r, "Content-Type", "application/json");
-	httpd_resp_header(r, "Cache-Control", "no-store");
-	httpd_resp_header(r, "X-Content-Type-Options", "nosniff");
+	arxiv_httpd_resp_header(r, "Content-Type", "application/json");
+	arxiv_httpd_resp_header(r, "Cache-Control", "no-store");
+	arxiv_httpd_resp_header(r, "X-Content-Type-Options", "nosniff");
 	return respond(c);
 }
 
@@ -909,7 +909,7 @@ process(struct conn *c)
 				return;
 			if (c->head_t == 0)
 				c->head_t = now_s();
-			hl = httpd_scan_head(c->rbuf, c->rlen, &why);
+			hl = arxiv_httpd_scan_head(c->rbuf, c->rlen, &why);
 			if (hl == 0) {
 				/* the whole head within the timeout: a client that drips
 				 * a byte at a time cannot hold the connection (slowloris) */
@@ -929,7 +929,7 @@ process(struct conn *c)
 			memcpy(c->head, c->rbuf, (size_t)hl);
 			c->head[hl] = '\0';
 			consume(c, (size_t)hl);
-			if ((st = httpd_parse_head(c->head, (size_t)hl, &c->req, &why)) != 0) {
+			if ((st = arxiv_httpd_parse_head(c->head, (size_t)hl, &c->req, &why)) != 0) {
 				c->req.keep_alive = 0;
 				if (c->req.path == NULL)
 					c->req.method = NULL;
@@ -973,7 +973,7 @@ process(struct conn *c)
 		if (c->req.chunked) {
 			const char *why = NULL;
 			size_t used = 0;
-			int rc = httpd_chunked_feed(&c->ch, c->rbuf, c->rlen, &used, body_add, c, &why);
+			int rc = arxiv_httpd_chunked_feed(&c->ch, c->rbuf, c->rlen, &used, body_add, c, &why);
 
 			consume(c, used);
 			if (rc == -2) {
@@ -1147,7 +1147,7 @@ worker_main(void *arg)
 }
 
 struct httpd *
-httpd_start(const struct httpd_opts *o, const struct httpd_ops *ops, char *err, size_t errlen)
+arxiv_httpd_start(const struct httpd_opts *o, const struct httpd_ops *ops, char *err, size_t errlen)
 {
 	struct httpd *h;
 	unsigned i;
@@ -1186,7 +1186,7 @@ httpd_start(const struct httpd_opts *o, const struct httpd_ops *ops, char *err, 
 	}
 	return h;
 fail:
-	httpd_stop(h);
+	arxiv_httpd_stop(h);
 	return NULL;
 }
 
@@ -1202,14 +1202,14 @@ wake_all(struct httpd *h)
 }
 
 void
-httpd_quiesce(struct httpd *h)
+arxiv_httpd_quiesce(struct httpd *h)
 {
 	atomic_store(&h->quiesce, 1);
 	wake_all(h);
 }
 
 void
-httpd_stop(struct httpd *h)
+arxiv_httpd_stop(struct httpd *h)
 {
 	unsigned i;
 

@@ -97,28 +97,28 @@ struct httpd_opts {
 
 struct httpd;
 
-ARXIV_API struct httpd *httpd_start(const struct httpd_opts *o, const struct httpd_ops *ops,
+ARXIV_API struct httpd *arxiv_httpd_start(const struct httpd_opts *o, const struct httpd_ops *ops,
     char *err, size_t errlen);
 /* Stop accepting new connections; those open are served on. */
-ARXIV_API void httpd_quiesce(struct httpd *h);
+ARXIV_API void arxiv_httpd_quiesce(struct httpd *h);
 /* Close every connection (requests in flight: done(..., "shutdown")), join, free. */
-ARXIV_API void httpd_stop(struct httpd *h);
+ARXIV_API void arxiv_httpd_stop(struct httpd *h);
 
 /* The value of a header field (case-insensitive name; the first), or NULL. */
-ARXIV_API const char *httpd_header(const struct httpd_req *req, const char *name);
+ARXIV_API const char *arxiv_httpd_header(const struct httpd_req *req, const char *name);
 /* Add "name: value" to the response; -1 when it does not fit. */
-ARXIV_API int httpd_resp_header(struct httpd_resp *resp, const char *name, const char *value);
+ARXIV_API int arxiv_httpd_resp_header(struct httpd_resp *resp, const char *name, const char *value);
 
 /*
- * The parser, for tests and the fuzzer. httpd_scan_head: how much of buf[0..n)
+ * The parser, for tests and the fuzzer. arxiv_httpd_scan_head: how much of buf[0..n)
  * is one request head: its length (> 0), 0 when more bytes are needed, or
  * -status with *why set when the bytes cannot become a valid head (checked
- * as they arrive: bytes that are not HTTP fail at once). httpd_parse_head:
+ * as they arrive: bytes that are not HTTP fail at once). arxiv_httpd_parse_head:
  * parse the head buf[0..len) (modified: NULs written) into req; 0, or the
  * error status with *why.
  */
-ARXIV_API long httpd_scan_head(const char *buf, size_t n, const char **why);
-ARXIV_API int httpd_parse_head(char *buf, size_t len, struct httpd_req *req, const char **why);
+ARXIV_API long arxiv_httpd_scan_head(const char *buf, size_t n, const char **why);
+ARXIV_API int arxiv_httpd_parse_head(char *buf, size_t len, struct httpd_req *req, const char **why);
 
 /* Incremental chunked decoder: feed bytes, decoded data is appended via out(). */
 struct httpd_chunked {
@@ -130,7 +130,7 @@ struct httpd_chunked {
 };
 /* Consume in[0..n): *used bytes taken; returns 1 when the body ended, 0 when
  * more is needed, -1 with *why on bad framing (or -2 when out() failed). */
-ARXIV_API int httpd_chunked_feed(struct httpd_chunked *c, const char *in, size_t n, size_t *used,
+ARXIV_API int arxiv_httpd_chunked_feed(struct httpd_chunked *c, const char *in, size_t n, size_t *used,
     int (*out)(void *, const char *, size_t), void *arg, const char **why);
 
 #ifdef __cplusplus

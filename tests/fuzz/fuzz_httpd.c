@@ -2,7 +2,7 @@
  * fuzz_httpd.c - libFuzzer harness for arxiv-serve's request parser
  * (lib/httpd.c): any bytes must be scanned and parsed without a crash, leak
  * or overread, and
- *  - httpd_scan_head gives a length within the input, 0, or -status;
+ *  - arxiv_httpd_scan_head gives a length within the input, 0, or -status;
  *  - a head it delimits parses to 0 or to 400/431/505, and a parsed request
  *    has a token method, a path starting with / (or *), one framing only;
  *  - the chunked decoder gives the same answer and the same data whether the
@@ -36,7 +36,7 @@ decode(const char *in, size_t n, size_t piece, struct arxiv_buf *out, size_t *ta
 	while (i < n) {
 		size_t k = n - i < piece ? n - i : piece, used = 0;
 
-		rc = httpd_chunked_feed(&c, in + i, k, &used, append, out, &why);
+		rc = arxiv_httpd_chunked_feed(&c, in + i, k, &used, append, out, &why);
 		if (used > k)
 			abort();
 		i += used;
@@ -61,7 +61,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	if ((copy = malloc(size ? size : 1)) == NULL)
 		return 0;
 	memcpy(copy, data, size);
-	hl = httpd_scan_head(copy, size, &why);
+	hl = arxiv_httpd_scan_head(copy, size, &why);
 	if (hl > (long)size || (hl < 0 && (why == NULL || (hl != -400 && hl != -414 && hl != -431))))
 		abort();
 	if (hl > 0) {
@@ -71,7 +71,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 
 		memcpy(head, copy, (size_t)hl);
 		why = NULL;
-		st = httpd_parse_head(head, (size_t)hl, &r, &why);
+		st = arxiv_httpd_parse_head(head, (size_t)hl, &r, &why);
 		if (st != 0 && (why == NULL || (st != 400 && st != 431 && st != 505)))
 			abort();
 		if (st == 0) {

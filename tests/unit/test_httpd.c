@@ -16,7 +16,7 @@ static long
 scan(const char *s, const char **why)
 {
 	*why = NULL;
-	return httpd_scan_head(s, strlen(s), why);
+	return arxiv_httpd_scan_head(s, strlen(s), why);
 }
 
 /* parse a copy of s; the status (0 ok), req filled, why set on error */
@@ -28,7 +28,7 @@ parse(const char *s, struct httpd_req *r, const char **why)
 
 	memcpy(pbuf, s, n + 1);
 	*why = NULL;
-	return httpd_parse_head(pbuf, n, r, why);
+	return arxiv_httpd_parse_head(pbuf, n, r, why);
 }
 
 static int
@@ -53,7 +53,7 @@ chunked(const char *s, size_t k, struct arxiv_buf *out, size_t *rest)
 	while (i < n) {
 		size_t piece = n - i < k ? n - i : k, used = 0;
 
-		rc = httpd_chunked_feed(&c, s + i, piece, &used, append, out, &why);
+		rc = arxiv_httpd_chunked_feed(&c, s + i, piece, &used, append, out, &why);
 		i += used;
 		if (rc != 0)
 			break;
@@ -89,7 +89,7 @@ t_handle(void *ud, struct httpd_req *req, struct httpd_resp *resp)
 	resp->status = 200;
 	resp->body = out;
 	resp->len = (size_t)n;
-	httpd_resp_header(resp, "Content-Type", "text/plain");
+	arxiv_httpd_resp_header(resp, "Content-Type", "text/plain");
 }
 
 static int ndone;
@@ -192,8 +192,8 @@ live(void)
 	port = ntohs(a.sin_port);
 	o.listen_fd = lfd;
 	ops.ud = NULL;
-	h = httpd_start(&o, &ops, err, sizeof(err));
-	CHECK(h != NULL, "httpd_start (%s)", h ? "ok" : err);
+	h = arxiv_httpd_start(&o, &ops, err, sizeof(err));
+	CHECK(h != NULL, "arxiv_httpd_start (%s)", h ? "ok" : err);
 	if (h == NULL)
 		return;
 
@@ -243,8 +243,8 @@ live(void)
 		if (fd >= 0)
 			close(fd);
 	}
-	httpd_quiesce(h);
-	httpd_stop(h);
+	arxiv_httpd_quiesce(h);
+	arxiv_httpd_stop(h);
 	close(lfd);
 	CHECK(ndone == 9, "done() once for each of the 9 requests (%d)", ndone);
 }
@@ -289,9 +289,9 @@ main(void)
 	CHECK_STR(r.path, "/api/predict/", "path");
 	CHECK_STR(r.query, "a=%20", "query (raw)");
 	CHECK(r.content_length == 12 && !r.chunked && r.keep_alive && r.minor == 1, "length, keep-alive, 1.1");
-	CHECK_STR(httpd_header(&r, "CONTENT-LENGTH"), "12", "header lookup is case-insensitive");
-	CHECK_STR(httpd_header(&r, "x-sp"), "v  a", "a value loses its outer white space only");
-	CHECK(httpd_header(&r, "nope") == NULL, "a missing header is NULL");
+	CHECK_STR(arxiv_httpd_header(&r, "CONTENT-LENGTH"), "12", "header lookup is case-insensitive");
+	CHECK_STR(arxiv_httpd_header(&r, "x-sp"), "v  a", "a value loses its outer white space only");
+	CHECK(arxiv_httpd_header(&r, "nope") == NULL, "a missing header is NULL");
 	CHECK(parse("GET /%41b%2 HTTP/1.0\r\n\r\n", &r, &why) == 0 && strcmp(r.path, "/Ab%2") == 0 &&
 	    !r.keep_alive, "parse: %%XX decoded, a bad escape kept; 1.0 without Host, closes");
 	CHECK(parse("GET /%00 HTTP/1.1\r\nHost: x\r\n\r\n", &r, &why) == 400, "parse: %%00 refused");
