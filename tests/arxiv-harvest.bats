@@ -117,6 +117,17 @@ harvest() { arxiv-harvest --delay 0 --base-url "$OAI" "$@"; }
 	assert_line "arxiv-harvest: skipped 2 records"
 }
 
+@test "arxiv-harvest -k: a page cut off inside a record is an error, not a last page; the state is kept" {
+	start_oai cut
+	run harvest -k --state st --until 2026-12-05
+	assert_failure
+	[[ "$output" == *"page 1, line "*"malformed XML: "*"the page cannot be read past it (its later records and resumption token are lost), even with -k"* ]]
+	[ ! -e st ]
+	run harvest --state st --until 2026-12-05
+	assert_failure
+	[ ! -e st ]
+}
+
 @test "arxiv-harvest honours 503 + Retry-After, then gets the page" {
 	start_oai busy
 	harvest --verbose > out.jsonl 2> err

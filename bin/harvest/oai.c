@@ -275,6 +275,55 @@ field_buf(struct rec *r, const char *name)
 }
 
 /*
+ * Does the page read whole end with the end tag of its root, </OAI-PMH> (or
+ * </prefix:OAI-PMH>)? libxml2's recovery closes the open elements at the end
+ * of a page cut short, so the reader alone cannot tell.
+ */
+static int
+page_whole(const struct arxiv_buf *b)
+{
+	size_t n = b->len, i;
+
+	while (n > 0 && isspace((unsigned char)b->data[n - 1]))
+		n--;
+	if (n < 10 || b->data[n - 1] != '>')
+		return 0;
+	n--;
+	while (n > 0 && isspace((unsigned char)b->data[n - 1]))
+		n--;
+	if (n < 9 || memcmp(b->data + n - 7, "OAI-PMH", 7) != 0)
+		return 0;
+	n -= 7;
+	if (b->data[n - 1] == ':') {	/* a prefix */
+		for (i = n - 1; i > 0 && b->data[i - 1] != '<' && b->data[i - 1] != '/'; i--)
+			;
+		n = i;
+	}
+	return n >= 2 && b->data[n - 2] == '<' && b->data[n - 1] == '/';
+}
+
+/* A page read whole (-k), handed to the reader as it asks for it. */
+struct mem {
+	const char *data;
+	size_t len, off;
+};
+
+static int
+mem_read(void *ctx, char *buf, int n)
+{
+	struct mem *m = ctx;
+	size_t k = m->len - m->off;
+
+	if (n <= 0)
+		return 0;
+	if (k > (size_t)n)
+		k = (size_t)n;
+	memcpy(buf, m->data + m->off, k);
+	m->off += k;
+	return (int)k;
+}
+
+/*
  * Parse one response while it arrives, pulled through read (an
  * xmlInputReadCallback over ctx). Returns 0 (page parsed; p->out, token,
  * error code set), -1 fatal (reported), 1 retry: input_failed(ctx, rc) said
@@ -287,12 +336,41 @@ oai_parse_page(struct page *p, int (*read)(void *ctx, char *buf, int n),
 {
 	xmlTextReaderPtr rd;
 	int rc, opts = XML_PARSE_NONET | XML_PARSE_NOCDATA | XML_PARSE_COMPACT | XML_PARSE_HUGE;
-	int meta_depth = -1;
+	int meta_depth = -1, ended = 0;
+	struct arxiv_buf whole = { 0 };
+	struct mem mem = { NULL, 0, 0 };
 
-	if (p->keep)
+	if (p->keep) {
+		/*
+		 * -k: libxml2 recovers from an error only with the rest of the page
+		 * at hand; fed in small reads (as the network delivers it) it ends
+		 * the page at the error, losing the later records and the
+		 * resumption token. So the page is read whole first (one page: its
+		 * size is the repository's page size, not the harvest's).
+		 */
+		char chunk[65536];
+		int n;
+
+		while ((n = read(ctx, chunk, (int)sizeof(chunk))) > 0)
+			if (arxiv_buf_append(&whole, chunk, (size_t)n) < 0) {
+				arxiv_buf_free(&whole);
+				warnx("%s: page %ld: out of memory", p->url, p->pageno);
+				return -1;
+			}
+		if (n < 0 && input_failed(ctx, n)) {
+			arxiv_buf_free(&whole);
+			return 1;
+		}
 		opts |= XML_PARSE_RECOVER;
-	rd = xmlReaderForIO(read, reader_close, ctx, p->url, NULL, opts);
+		/* through the IO interface: from memory, libxml2 2.9's reader
+		 * stops at the first error even with XML_PARSE_RECOVER */
+		mem.data = whole.data;
+		mem.len = whole.len;
+		rd = xmlReaderForIO(mem_read, reader_close, &mem, p->url, NULL, opts);
+	} else
+		rd = xmlReaderForIO(read, reader_close, ctx, p->url, NULL, opts);
 	if (rd == NULL) {
+		arxiv_buf_free(&whole);
 		if (input_failed(ctx, 0))
 			return 1;
 		warnx("%s: cannot start the XML reader", p->url);
@@ -306,6 +384,8 @@ oai_parse_page(struct page *p, int (*read)(void *ctx, char *buf, int n),
 		int empty = xmlTextReaderIsEmptyElement(rd);
 
 		if (type == XML_READER_TYPE_END_ELEMENT || (type == XML_READER_TYPE_ELEMENT && empty)) {
+			if (depth == 0)
+				ended = 1;	/* the end of <OAI-PMH>: the page is whole */
 			if (strcmp(name, "record") == 0 && p->in_record) {
 				if (type == XML_READER_TYPE_ELEMENT)
 					p->recno++;
@@ -377,11 +457,24 @@ oai_parse_page(struct page *p, int (*read)(void *ctx, char *buf, int n),
 	}
 	xmlFreeTextReader(rd);
 	if (p->fatal[0]) {
+		arxiv_buf_free(&whole);
 		warnx("%s", p->fatal);
 		return -1;
 	}
-	if (input_failed(ctx, rc))
+	if (input_failed(ctx, rc)) {
+		arxiv_buf_free(&whole);
 		return 1;
+	}
+	if (p->keep && p->xml_error && (!ended || !page_whole(&whole))) {
+		/* recovery gave up before the end: the later records and the
+		 * resumption token are unknown, so the harvest cannot go on */
+		warnx("%s: page %ld, line %d: malformed XML: %s: the page cannot be read past it "
+		    "(its later records and resumption token are lost), even with -k",
+		    p->url, p->pageno, p->xml_line, p->xml_msg);
+		arxiv_buf_free(&whole);
+		return -1;
+	}
+	arxiv_buf_free(&whole);
 	if (p->xml_error && !p->keep) {
 		if (p->in_record || p->rec_xml_error)
 			warnx("%s: page %ld record %ld, line %d: malformed XML: %s (-k skips the record)",
