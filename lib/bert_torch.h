@@ -1,16 +1,28 @@
 /*
  * bert_torch.h - what the C++ files of the transformer plugin share: the error
- * type every extern "C" edge of bert.cpp turns into a struct arxiv_error, and
- * the reader of torch.save checkpoints (bert_pickle.cpp). Not installed.
+ * type every extern "C" edge of bert.cpp turns into a struct arxiv_error, the
+ * reader of torch.save checkpoints (bert_pickle.cpp), the model (bert.cpp)
+ * and what the training loop (bert_train.cpp) uses of it, and the AdamW
+ * optimiser (bert_adamw.cpp). Not installed.
  */
 #ifndef ARXIV_BERT_TORCH_H
 #define ARXIV_BERT_TORCH_H
 
+#include <cstdint>
 #include <map>
+#include <memory>
+#include <mutex>
 #include <stdexcept>
 #include <string>
+#include <utility>
+#include <vector>
 
 #include <ATen/ATen.h>
+#include <jansson.h>
+
+extern "C" {
+#include "bert_plugin.h"
+}
 
 namespace arxiv_torch {
 
@@ -28,6 +40,154 @@ std::string fmt(const char *f, ...) __attribute__((format(printf, 1, 2)));
 
 /* Every tensor of a torch.save zip archive holding a state dict (pytorch_model.bin). */
 std::map<std::string, at::Tensor> read_torch_bin(const std::string &path);
+
+/* ------------------------------------------------------------ bert.cpp */
+
+/* The library's error (from a C call) as an exception. */
+[[noreturn]] void rethrow(const arxiv_error &e);
+
+/* files */
+std::string join(const std::string &dir, const std::string &name);
+std::string dirname_of(const std::string &path);
+bool exists(const std::string &path);
+void mkdir_p(const std::string &dir);
+void write_file(const std::string &path, const std::string &data);
+void copy_file(const std::string &from, const std::string &to);
+void write_json(const std::string &path, json_t *j);
+
+struct JsonPtr {
+	json_t *j = nullptr;
+	JsonPtr() = default;
+	explicit JsonPtr(json_t *x) : j(x) {}
+	JsonPtr(const JsonPtr &) = delete;
+	JsonPtr &operator=(const JsonPtr &) = delete;
+	JsonPtr(JsonPtr &&o) noexcept : j(o.j) { o.j = nullptr; }
+	JsonPtr &operator=(JsonPtr &&o) noexcept { std::swap(j, o.j); return *this; }
+	~JsonPtr() { json_decref(j); }
+};
+
+/* The JSON file path (an object unless object is false). */
+JsonPtr load_json(const std::string &path, bool object);
+
+struct Config {
+	int64_t vocab = 0, hidden = 0, layers = 0, heads = 0, inter = 0;
+	int64_t max_pos = 512, type_vocab = 2, pad = 0;
+	double eps = 1e-12, hdrop = 0.1, adrop = 0.1, cdrop = 0.1, init_range = 0.02;
+	std::string act = "gelu";
+	std::vector<std::string> labels;	/* id2label, may be empty */
+	std::shared_ptr<json_t> raw;		/* the whole config.json, for export */
+};
+
+struct Layer {
+	at::Tensor qw, qb, kw, kb, vw, vb, aow, aob, ln1w, ln1b, iw, ib, ow, ob, ln2w, ln2b;
+	at::Tensor qkvw, qkvb;	/* fused for inference */
+};
+
+struct Vocab {
+	arxiv_vocab *v = nullptr;
+	Vocab() = default;
+	Vocab(const Vocab &) = delete;
+	Vocab &operator=(const Vocab &) = delete;
+	~Vocab() { arxiv_vocab_free(v); }
+};
+
+/*
+ * The cleaners of the stored preprocessing, made once per model and reused
+ * (making one re-reads the stop-word list): a predict call takes one from the
+ * pool, or makes one when all are in use (concurrent calls), and gives it back.
+ */
+struct CleanerPool {
+	std::mutex mu;
+	std::vector<arxiv_cleaner *> idle;
+	~CleanerPool()
+	{
+		for (auto c : idle)
+			arxiv_cleaner_free(c);
+	}
+};
+
+struct Bert {
+	Config cfg;
+	std::vector<std::string> names;		/* HF names, HF order */
+	std::vector<at::Tensor> params;
+	std::vector<bool> decay;		/* AdamW weight decay applies */
+	at::Tensor word, pos, type, elnw, elnb, poolw, poolb, clsw, clsb;
+	std::vector<Layer> layer;
+	size_t n_labels = 0;
+	bool has_head = false, fused = false;
+	at::Device dev = at::kCPU;
+	bool amp = false;
+	at::ScalarType amp_dtype = at::kFloat;
+	bool sdpa = false;	/* fused attention (libtorch >= 2, not on the CPU) */
+	/* tokenizer */
+	std::shared_ptr<Vocab> vocab;
+	uint64_t vocab_hash = 0;
+	size_t seq_len = 256;
+	bool lowercase = true;
+	std::string prep;
+	std::shared_ptr<CleanerPool> cleaners = std::make_shared<CleanerPool>();	/* for prep */
+	/* embeddings: the tanh pooler over [CLS] (our own and HF BertModel's), or
+	 * what a sentence-transformers folder says: mean of the token states or
+	 * the [CLS] state, then L2-normalised when it has a Normalize module */
+	enum class Pool { Pooler, Mean, Cls } pool = Pool::Pooler;
+	bool normalize = false;
+};
+
+struct Fwd {
+	at::Tensor hidden, pooled, logits;
+};
+
+/* Import: training from a checkpoint (a missing pooler or classifier is
+ * initialised); Load: inference (names normalised the same way, nothing
+ * initialised: every tensor of the model must be there); Artifact: our own
+ * files, exact names. */
+enum class Src { Import, Load, Artifact };
+
+struct Encoded {
+	size_t n = 0, L = 0;
+	std::vector<uint32_t> ids;	/* n * L */
+	std::vector<uint8_t> mask;
+	std::vector<size_t> len;
+};
+
+Config parse_config(const std::string &path);
+void make_model(Bert &m, const Config &cfg, size_t n_labels);
+void init_param(Bert &m, size_t i);
+void load_vocab(Bert &m, const std::string &path);
+bool read_lowercase(const std::string &dir);
+arxiv_prep tokenizer_settings(const Bert &m);
+void set_threads(int n);
+void pick_device(Bert &m, const char *want, const char *precision);
+void to_device(Bert &m, bool requires_grad);
+
+/* weights */
+std::string weights_path(const std::string &dir);
+std::map<std::string, at::Tensor> read_weights(const std::string &path, bool shared);
+void assign_weights(Bert &m, std::map<std::string, at::Tensor> w, const std::string &src,
+    Src mode, bool keep_head);
+void save_weights(const Bert &m, const std::string &path);
+
+/* tokens and batches */
+Encoded encode(const Bert &m, const char *const *texts, const size_t *lens, size_t n);
+std::vector<size_t> row_lengths(const uint8_t *mask, size_t n, size_t S);
+void make_batch(const Bert &m, const uint32_t *ids, const uint8_t *mask, size_t S,
+    const std::vector<size_t> &len, const size_t *idx, size_t B, at::Tensor &ti, at::Tensor &tm);
+std::vector<std::pair<size_t, size_t>> infer_batches(const std::vector<size_t> &len,
+    std::vector<size_t> &order, size_t max_b, size_t max_tok);
+void topk_fill(const at::Tensor &logits, const size_t *idx, size_t B, size_t k,
+    arxiv_prediction *out);
+
+/* ids, mask: [B, L] int64 on m.dev; wemb: word embeddings to use instead of
+ * looking ids up, or an undefined tensor. */
+Fwd forward(const Bert &m, const at::Tensor &ids, const at::Tensor &mask, bool train, bool head,
+    const at::Tensor &wemb);
+
+/* ------------------------------------------------------------ bert_train.cpp */
+
+/* arxiv_train() for the transformer: fine-tune, checkpoint every epoch, leave
+ * the best epoch's artifacts in tmp (model/, tokenizer/). */
+void train_impl(const arxiv_train_params *p, const arxiv_dataset *train, const arxiv_dataset *val,
+    const std::string &tmp, arxiv_prediction *val_out);
 
 }  // namespace arxiv_torch
 
