@@ -30,7 +30,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <pthread.h>
 #include <sys/types.h>
 
 #include <jansson.h>
@@ -250,8 +249,16 @@ parse_line(const char *line, size_t len, struct item *it, char *why, size_t n)
 	return 0;
 }
 
+/*
+ * The input loop of both modes: each line of fp goes to take (ud, the line,
+ * its number; 0, or -1 with why: a bad record, skipped and counted with -k,
+ * else the end); a taken record then goes to use (0, or -1 to stop: reported
+ * by use). An I/O error stops the loop. 0, or -1 when it stopped early.
+ */
 static int
-embed_file(struct state *st, FILE *fp, const char *name)
+read_records(FILE *fp, const char *name, int skip, long *skipped,
+    int (*take)(void *ud, const char *line, size_t len, long ln, char *why, size_t n),
+    int (*use)(void *ud, const char *name), void *ud)
 {
 	struct arxiv_lines *r = arxiv_lines_new(fp, name, 0);
 	struct arxiv_error e = {0};
@@ -259,13 +266,12 @@ embed_file(struct state *st, FILE *fp, const char *name)
 	size_t len;
 	char why[200];
 	int rc = 0, got;
+	long ln;
 
 	if (r == NULL)
 		errx(1, "out of memory");
 	while ((got = arxiv_lines_next(r, &line, &len, &e)) != 0) {
-		struct item *it = &st->items[st->n];
-		memset(it, 0, sizeof(*it));
-		it->line = arxiv_lines_lineno(r);
+		ln = arxiv_lines_lineno(r);
 		if (got < 0) {
 			if (arxiv_lines_ioerr(r)) {
 				prog_warnerr(&e);
@@ -274,24 +280,51 @@ embed_file(struct state *st, FILE *fp, const char *name)
 			}
 			snprintf(why, sizeof(why), "%s", e.text);
 		}
-		if (got < 0 || parse_line(line, len, it, why, sizeof(why)) < 0) {
-			warnx("%s:%ld: %s", name, it->line, why);
-			if (!st->skip) {
+		if (got < 0 || take(ud, line, len, ln, why, sizeof(why)) < 0) {
+			warnx("%s:%ld: %s", name, ln, why);
+			if (!skip) {
 				rc = -1;
 				break;
 			}
-			st->skipped++;
+			(*skipped)++;
 			continue;
 		}
-		if (++st->n == st->batch && flush_batch(st, name) < 0) {
+		if (use(ud, name) < 0) {
 			rc = -1;
 			break;
 		}
 	}
+	arxiv_lines_free(r);
+	return rc;
+}
+
+static int
+take_item(void *ud, const char *line, size_t len, long ln, char *why, size_t n)
+{
+	struct state *st = ud;
+	struct item *it = &st->items[st->n];
+
+	memset(it, 0, sizeof(*it));
+	it->line = ln;
+	return parse_line(line, len, it, why, n);
+}
+
+static int
+use_item(void *ud, const char *name)
+{
+	struct state *st = ud;
+
+	return ++st->n == st->batch && flush_batch(st, name) < 0 ? -1 : 0;
+}
+
+static int
+embed_file(struct state *st, FILE *fp, const char *name)
+{
+	int rc = read_records(fp, name, st->skip, &st->skipped, take_item, use_item, st);
+
 	if (rc == 0 && flush_batch(st, name) < 0)
 		rc = -1;
 	clear_items(st);
-	arxiv_lines_free(r);
 	return rc;
 }
 
@@ -414,31 +447,11 @@ bad:
 	return -1;
 }
 
-struct part {
-	struct vstate *st;
-	const char **texts;
-	size_t *lens, from, to;
-	struct arxiv_error e;
-	int rc;
-};
-
-static void *
-embed_part(void *arg)
-{
-	struct part *pt = arg;
-
-	pt->rc = arxiv_embedder_embed(pt->st->e, pt->texts + pt->from, pt->lens + pt->from,
-	    pt->to - pt->from, pt->st->vec + pt->from * pt->st->dim, &pt->e);
-	return NULL;
-}
-
 static int
 flush_papers(struct vstate *st, const char *name)
 {
 	const char *texts[4096];
-	size_t lens[4096], i, nt, per;
-	struct part parts[16];
-	pthread_t th[16];
+	size_t lens[4096], i;
 	struct arxiv_error e = { "", 0, "" };
 
 	if (st->n == 0 || st->learn)
@@ -447,28 +460,13 @@ flush_papers(struct vstate *st, const char *name)
 		texts[i] = st->p[i].text.data ? st->p[i].text.data : "";
 		lens[i] = st->p[i].text.len;
 	}
-	nt = (size_t)st->threads;
-	if (nt > 16)
-		nt = 16;
-	if (nt > st->n)
-		nt = st->n;
-	per = (st->n + nt - 1) / nt;
-	for (i = 0; i < nt; i++) {
-		parts[i] = (struct part){ st, texts, lens, i * per, (i + 1) * per < st->n ? (i + 1) * per : st->n,
-			{ "", 0, "" }, 0 };
-		if (i > 0 && pthread_create(&th[i], NULL, embed_part, &parts[i]) != 0)
-			errx(1, "cannot start a thread");
-	}
-	embed_part(&parts[0]);
-	for (i = 1; i < nt; i++)
-		pthread_join(th[i], NULL);
-	for (i = 0; i < nt; i++)
-		if (parts[i].rc < 0) {
-			size_t at = parts[i].from + (parts[i].e.line > 0 ? (size_t)parts[i].e.line - 1 : 0);
+	if (arxiv_embedder_embed_many(st->e, texts, lens, st->n, st->threads > 16 ? 16 : st->threads,
+	    st->vec, &e) < 0) {
+		size_t at = e.line > 0 && (size_t)e.line <= st->n ? (size_t)e.line - 1 : 0;
 
-			warnx("%s:%ld: %s", name, st->p[at].line, parts[i].e.text);
-			return -1;
-		}
+		warnx("%s:%ld: %s", name, st->p[at].line, e.text);
+		return -1;
+	}
 	for (i = 0; i < st->n; i++) {
 		struct paper *p = &st->p[i];
 		struct arxiv_vecrec r = { p->id.data, p->title.data, p->field.data, p->cats.data,
@@ -485,56 +483,41 @@ flush_papers(struct vstate *st, const char *name)
 }
 
 static int
+take_paper(void *ud, const char *line, size_t len, long ln, char *why, size_t n)
+{
+	struct vstate *st = ud;
+	struct paper *p = &st->p[st->n];
+
+	p->line = ln;
+	return parse_paper(st, line, len, p, st->learn == NULL, why, n);
+}
+
+static int
+use_paper(void *ud, const char *name)
+{
+	struct vstate *st = ud;
+	struct paper *p = &st->p[st->n];
+	struct arxiv_error e = { "", 0, "" };
+
+	if (st->learn) {
+		if (arxiv_lexical_add(st->learn, p->text.data ? p->text.data : "", p->text.len, &e) < 0) {
+			warnx("%s:%ld: %s", name, p->line, e.text);
+			return -1;
+		}
+		st->count++;
+		return 0;
+	}
+	return ++st->n == st->batch && flush_papers(st, name) < 0 ? -1 : 0;
+}
+
+static int
 papers_file(struct vstate *st, FILE *fp, const char *name)
 {
-	struct arxiv_lines *r = arxiv_lines_new(fp, name, 0);
-	struct arxiv_error e = { "", 0, "" };
-	const char *line;
-	size_t len;
-	char why[200];
-	int rc = 0, got;
+	int rc = read_records(fp, name, st->skip, &st->skipped, take_paper, use_paper, st);
 
-	if (r == NULL)
-		errx(1, "out of memory");
-	while ((got = arxiv_lines_next(r, &line, &len, &e)) != 0) {
-		struct paper *p = &st->p[st->n];
-
-		p->line = arxiv_lines_lineno(r);
-		if (got < 0) {
-			if (arxiv_lines_ioerr(r)) {
-				prog_warnerr(&e);
-				rc = -1;
-				break;
-			}
-			snprintf(why, sizeof(why), "%s", e.text);
-		}
-		if (got < 0 || parse_paper(st, line, len, p, st->learn == NULL, why, sizeof(why)) < 0) {
-			warnx("%s:%ld: %s", name, p->line, why);
-			if (!st->skip) {
-				rc = -1;
-				break;
-			}
-			st->skipped++;
-			continue;
-		}
-		if (st->learn) {
-			if (arxiv_lexical_add(st->learn, p->text.data ? p->text.data : "", p->text.len, &e) < 0) {
-				warnx("%s:%ld: %s", name, p->line, e.text);
-				rc = -1;
-				break;
-			}
-			st->count++;
-			continue;
-		}
-		if (++st->n == st->batch && flush_papers(st, name) < 0) {
-			rc = -1;
-			break;
-		}
-	}
 	if (rc == 0 && flush_papers(st, name) < 0)
 		rc = -1;
 	st->n = 0;
-	arxiv_lines_free(r);
 	return rc;
 }
 

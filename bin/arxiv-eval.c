@@ -5,12 +5,12 @@
  * "fields"), predicts the top K labels of each record with the model in the
  * artifacts directory, and prints the metrics report of arxiv_metrics_json()
  * as one JSON line, or a human table with -t. Records are read in batches and
- * each batch is predicted by a pool of threads; the metrics are added in input
- * order, so the report does not depend on the thread count.
+ * each batch is predicted on threads by arxiv_model_answer_many (fixed chunks);
+ * the metrics are added in input order, so the report does not depend on the
+ * thread count.
  */
 #include <getopt.h>
 #include <jansson.h>
-#include <pthread.h>
 #include <stdarg.h>
 #include <stddef.h>
 
@@ -82,12 +82,7 @@ struct batch {
 	const char **texts;
 	size_t *lens;
 	struct arxiv_answer *pred;	/* the prediction with its fields and abstaining */
-};
-
-struct job {
-	const struct arxiv_model *model;
-	struct batch *b;
-	size_t from, to, k;
+	struct arxiv_error *errs;	/* why the j-th text failed */
 };
 
 static void
@@ -99,58 +94,14 @@ fail_text(struct batch *b, size_t j, const char *why)
 	r->failed = 1;
 }
 
-/* The model's answers (top k, fields, abstaining with the model's thresholds). */
-static int
-answer(const struct arxiv_model *m, const char *const *texts, const size_t *lens, size_t n,
-    size_t k, struct arxiv_answer *out, struct arxiv_error *e)
-{
-	struct arxiv_answer_opts o = arxiv_answer_default_opts();
-
-	o.k = k;
-	return arxiv_model_answer(m, texts, lens, n, &o, out, e);
-}
-
-/* Predict texts [from, to) in chunks; a text the model rejects fails its record. */
-static void *
-predict_range(void *arg)
-{
-	struct job *j = arg;
-	struct batch *b = j->b;
-	struct arxiv_error e;
-	size_t i = j->from, n, bad;
-
-	while (i < j->to) {
-		n = j->to - i < CHUNK ? j->to - i : CHUNK;
-		memset(&e, 0, sizeof(e));
-		if (answer(j->model, b->texts + i, b->lens + i, n, j->k, b->pred + i, &e) == 0) {
-			i += n;
-			continue;
-		}
-		if (e.line < 1 || (size_t)e.line > n) {
-			for (; n > 0; n--, i++)	/* no culprit named: the whole chunk */
-				fail_text(b, i, e.text);
-			continue;
-		}
-		/* the texts before the culprit are predicted again, then on after it */
-		bad = i + (size_t)e.line - 1;
-		fail_text(b, bad, e.text);
-		if (bad > i && answer(j->model, b->texts + i, b->lens + i, bad - i,
-		    j->k, b->pred + i, &e) < 0)
-			for (; i < bad; i++)
-				fail_text(b, i, e.text);
-		i = bad + 1;
-	}
-	return NULL;
-}
-
+/* The model's answers (top k, fields, abstaining with the model's thresholds),
+ * CHUNK texts per call on threads; a text the model rejects fails its record. */
 static void
 predict_batch(const struct arxiv_model *model, struct batch *b, size_t k, int threads)
 {
-	pthread_t tid[64];
-	struct job jobs[64];
-	int started[64] = { 0 };
-	size_t i, m = 0, per;
-	int t;
+	struct arxiv_answer_opts o = arxiv_answer_default_opts();
+	size_t i, m = 0;
+	long failed;
 
 	for (i = 0; i < b->n; i++) {
 		if (b->r[i].failed)
@@ -160,27 +111,12 @@ predict_batch(const struct arxiv_model *model, struct batch *b, size_t k, int th
 		b->lens[m] = b->r[i].len;
 		b->r[i].pj = m++;
 	}
-	if ((size_t)threads > (m + CHUNK - 1) / CHUNK)
-		threads = (int)((m + CHUNK - 1) / CHUNK);
-	if (threads < 1)
-		threads = 1;
-	per = (m + (size_t)threads - 1) / (size_t)threads;
-	for (t = 0; t < threads; t++) {
-		jobs[t].model = model;
-		jobs[t].b = b;
-		jobs[t].k = k;
-		jobs[t].from = (size_t)t * per < m ? (size_t)t * per : m;
-		jobs[t].to = jobs[t].from + per < m ? jobs[t].from + per : m;
-	}
-	for (t = 1; t < threads; t++)
-		started[t] = pthread_create(&tid[t], NULL, predict_range, &jobs[t]) == 0;
-	predict_range(&jobs[0]);
-	for (t = 1; t < threads; t++) {
-		if (started[t])
-			pthread_join(tid[t], NULL);
-		else
-			predict_range(&jobs[t]);	/* no thread: do it here */
-	}
+	o.k = k;
+	failed = arxiv_model_answer_many(model, b->texts, b->lens, m, &o, CHUNK, threads, b->pred,
+	    b->errs);
+	for (i = 0; i < m && failed != 0; i++)
+		if (failed < 0 || b->errs[i].text[0] != '\0')
+			fail_text(b, i, b->errs[failed < 0 ? 0 : i].text);
 }
 
 struct ctx {
@@ -443,7 +379,9 @@ main(int argc, char *argv[])
 	b.pred = calloc(BATCH, sizeof(*b.pred));
 	b.texts = calloc(BATCH, sizeof(*b.texts));
 	b.lens = calloc(BATCH, sizeof(*b.lens));
-	if (b.r == NULL || b.idx == NULL || b.pred == NULL || b.texts == NULL || b.lens == NULL)
+	b.errs = calloc(BATCH, sizeof(*b.errs));
+	if (b.r == NULL || b.idx == NULL || b.pred == NULL || b.texts == NULL || b.lens == NULL ||
+	    b.errs == NULL)
 		errx(1, "out of memory");
 
 	for (i = 0; i < (argc ? argc : 1); i++) {
@@ -480,5 +418,6 @@ done:
 	free(b.pred);
 	free(b.texts);
 	free(b.lens);
+	free(b.errs);
 	return status;
 }

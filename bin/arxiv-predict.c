@@ -5,7 +5,6 @@
  * {"error":..} line and a warning, so output and input always line up.
  */
 #include <jansson.h>
-#include <pthread.h>
 
 #include "prog.h"
 
@@ -81,7 +80,7 @@ old_topk(int argc, char *argv[])
 }
 
 struct item {
-	struct arxiv_buf raw;	/* the input line, parsed by the workers */
+	struct arxiv_buf raw;	/* the input line, parsed in flush() */
 	int have_raw;
 	struct arxiv_buf text;	/* the raw joined text */
 	char err[200];		/* non-empty: this line's error */
@@ -90,24 +89,19 @@ struct item {
 	struct arxiv_buf out;
 };
 
-struct slice {
-	struct pool *p;
-	size_t begin, end;
-};
-
-struct pool {
+/* A batch of lines (-b: BATCH, else 1), answered on jobs threads by
+ * arxiv_model_answer_many; the good lines' texts and answers. */
+struct batch {
 	const struct arxiv_model *m;
 	struct item *items;
-	size_t n, k;
+	size_t n;
 	struct arxiv_answer_opts ao;	/* k, explanation terms, abstaining */
-	int n_threads;
-	/* a batch in flight (-b): its threads and the name of its input */
-	int running, nt;
-	pthread_t th[64];
-	struct slice *sl;
-	const char *name;
+	int jobs;
+	const char **texts;
+	size_t *lens, *idx;		/* idx: the item of the j-th text */
+	struct arxiv_answer *ans;
+	struct arxiv_error *errs;
 };
-
 
 static void
 error_json(struct arxiv_buf *out, const char *msg)
@@ -124,109 +118,52 @@ error_json(struct arxiv_buf *out, const char *msg)
 
 static void parse_line(struct item *it, const char *line, size_t len);
 
-/* Predict one item alone (after a batch call failed, to find the bad one). */
-static void
-predict_one(const struct arxiv_model *m, struct item *it, const struct arxiv_answer_opts *ao)
-{
-	struct arxiv_error e = {0};
-	const char *t = it->text.data;
-	size_t len = it->text.len;
-
-	if (arxiv_model_answer(m, &t, &len, 1, ao, &it->ans, &e) < 0)
-		snprintf(it->err, sizeof(it->err), "%s", e.text);
-}
-
-static void *
-worker(void *arg)
-{
-	struct slice *s = arg;
-	struct pool *p = s->p;
-	const char *texts[BATCH];
-	size_t lens[BATCH], idx[BATCH], n = 0, i, j;
-	static _Thread_local struct arxiv_answer preds[64];
-	struct arxiv_error e;
-
-	/* parse the lines here, in parallel: JSON parsing costs as much as predicting */
-	for (i = s->begin; i < s->end; i++)
-		if (p->items[i].have_raw)
-			parse_line(&p->items[i], p->items[i].raw.data ? p->items[i].raw.data : "",
-			    p->items[i].raw.len);
-	/* runs of valid items, predicted 64 at a time */
-	for (i = s->begin; i <= s->end; i++) {
-		if (i < s->end && p->items[i].err[0] == '\0') {
-			idx[n] = i;
-			texts[n] = p->items[i].text.data;
-			lens[n] = p->items[i].text.len;
-			n++;
-			if (n < 64)
-				continue;
-		}
-		if (n > 0) {
-			if (arxiv_model_answer(p->m, texts, lens, n, &p->ao, preds, &e) == 0) {
-				for (j = 0; j < n; j++)
-					p->items[idx[j]].ans = preds[j];
-			} else
-				for (j = 0; j < n; j++)
-					predict_one(p->m, &p->items[idx[j]], &p->ao);
-			n = 0;
-		}
-	}
-	for (i = s->begin; i < s->end; i++) {
-		struct item *it = &p->items[i];
-		if (it->err[0] == '\0' && arxiv_answer_json(p->m, &it->ans, &it->out) < 0)
-			snprintf(it->err, sizeof(it->err), "cannot format the prediction");
-		if (it->err[0])
-			error_json(&it->out, it->err);
-	}
-	return NULL;
-}
-
-/* Start predicting batch p on its threads; finish() waits and prints. */
-static void
-start(struct pool *p, const char *name)
-{
-	int t, nt = p->n_threads;
-
-	if ((size_t)nt > p->n)
-		nt = p->n ? (int)p->n : 1;
-	p->nt = nt;
-	p->name = name;
-	p->running = 1;
-	for (t = 0; t < nt; t++) {
-		p->sl[t] = (struct slice){ p, p->n * (size_t)t / (size_t)nt,
-		    p->n * (size_t)(t + 1) / (size_t)nt };
-		if (nt == 1 || pthread_create(&p->th[t], NULL, worker, &p->sl[t]) != 0) {
-			worker(&p->sl[t]);	/* one thread, or none to spare: inline */
-			p->sl[t].p = NULL;
-		}
-	}
-}
-
 static size_t n_errors, n_predicted;
 
+/* Parse the batch's lines, answer the good ones, print them all in order. */
 static int
-finish(struct pool *p)
+flush(struct batch *b, const char *name)
 {
-	size_t i;
-	int t;
+	struct item *it;
+	size_t i, j, nv = 0;
+	long failed;
 
-	if (!p->running)
+	if (b->n == 0)
 		return 0;
-	for (t = 0; t < p->nt; t++)
-		if (p->sl[t].p != NULL)
-			pthread_join(p->th[t], NULL);
-	p->running = 0;
-	for (i = 0; i < p->n; i++) {
-		struct item *it = &p->items[i];
+	for (i = 0; i < b->n; i++) {
+		it = &b->items[i];
+		if (it->have_raw)
+			parse_line(it, it->raw.data ? it->raw.data : "", it->raw.len);
+		if (it->err[0] == '\0') {
+			b->idx[nv] = i;
+			b->texts[nv] = it->text.data;
+			b->lens[nv] = it->text.len;
+			nv++;
+		}
+	}
+	failed = arxiv_model_answer_many(b->m, b->texts, b->lens, nv, &b->ao, 64, b->jobs, b->ans,
+	    b->errs);
+	for (j = 0; j < nv; j++) {
+		it = &b->items[b->idx[j]];
+		if (failed < 0 || b->errs[j].text[0] != '\0')
+			snprintf(it->err, sizeof(it->err), "%s", b->errs[failed < 0 ? 0 : j].text);
+		else
+			it->ans = b->ans[j];
+	}
+	for (i = 0; i < b->n; i++) {
+		it = &b->items[i];
+		if (it->err[0] == '\0' && arxiv_answer_json(b->m, &it->ans, &it->out) < 0)
+			snprintf(it->err, sizeof(it->err), "cannot format the prediction");
 		if (it->err[0]) {
-			warnx("%s:%ld: %s", p->name, it->line, it->err);
+			error_json(&it->out, it->err);
+			warnx("%s:%ld: %s", name, it->line, it->err);
 			n_errors++;
 		} else
 			n_predicted++;
 		fwrite(it->out.data, 1, it->out.len, stdout);
 		putchar('\n');
 	}
-	p->n = 0;
+	b->n = 0;
 	return ferror(stdout) ? -1 : 0;
 }
 
@@ -284,10 +221,10 @@ main(int argc, char *argv[])
 	struct arxiv_error e = {0};
 	struct arxiv_model *m;
 	struct arxiv_lines *r;
-	struct pool pools[2], *p, *q;
+	struct batch b;
 	const char *dir = NULL, *name, *line;
 	size_t len, i, batch;
-	int c, batch_mode = 0, threads = 0, status = 0, a, rc, verbose = 0, t;
+	int c, batch_mode = 0, threads = 0, status = 0, a, rc, verbose = 0;
 	long k = 3;
 	FILE *fp;
 
@@ -332,21 +269,16 @@ main(int argc, char *argv[])
 		prog_warnerr(&e);
 		return 1;
 	}
-	if (threads <= 0) {
-		long nc = sysconf(_SC_NPROCESSORS_ONLN);
-		threads = nc > 0 ? (int)(nc > 64 ? 64 : nc) : 1;
-	}
 	ao.k = (size_t)k;
-	/* -b: two batches, one read while the other is predicted */
 	batch = batch_mode ? BATCH : 1;
-	for (i = 0; i < 2; i++) {
-		pools[i] = (struct pool){ .m = m, .items = calloc(batch, sizeof(struct item)),
-		    .k = (size_t)k, .ao = ao, .n_threads = batch_mode ? threads : 1,
-		    .sl = calloc(64, sizeof(struct slice)) };
-		if (pools[i].items == NULL || pools[i].sl == NULL)
-			errx(1, "out of memory");
-	}
-	p = &pools[0];
+	b = (struct batch){ .m = m, .ao = ao, .jobs = batch_mode ? threads : 1,
+	    .items = calloc(batch, sizeof(struct item)), .texts = calloc(batch, sizeof(char *)),
+	    .lens = calloc(batch, sizeof(size_t)), .idx = calloc(batch, sizeof(size_t)),
+	    .ans = calloc(batch, sizeof(struct arxiv_answer)),
+	    .errs = calloc(batch, sizeof(struct arxiv_error)) };
+	if (b.items == NULL || b.texts == NULL || b.lens == NULL || b.idx == NULL ||
+	    b.ans == NULL || b.errs == NULL)
+		errx(1, "out of memory");
 
 	for (a = 0; a < (argc ? argc : 1); a++) {
 		if ((fp = prog_open(argc ? argv[a] : NULL, &name)) == NULL) {
@@ -356,11 +288,11 @@ main(int argc, char *argv[])
 		if ((r = arxiv_lines_new(fp, name, 0)) == NULL)
 			errx(1, "out of memory");
 		while ((rc = arxiv_lines_next(r, &line, &len, &e)) != 0) {
-			struct item *it = &p->items[p->n++];
+			struct item *it = &b.items[b.n++];
 			it->line = arxiv_lines_lineno(r);
 			if (rc < 0) {
 				if (arxiv_lines_ioerr(r)) {
-					p->n--;
+					b.n--;
 					prog_warnerr(&e);
 					status = 1;
 					break;
@@ -375,25 +307,12 @@ main(int argc, char *argv[])
 				if (arxiv_buf_append(&it->raw, line, len) < 0)
 					errx(1, "out of memory");
 			}
-			if (p->n == batch) {
-				q = p == &pools[0] ? &pools[1] : &pools[0];
-				if (finish(q) < 0)	/* the batch before, in order */
-					goto out;
-				start(p, name);
-				if (!batch_mode && finish(p) < 0)
-					goto out;
-				p = q;
-			}
-		}
-		/* the end of this input: everything out, in order */
-		q = p == &pools[0] ? &pools[1] : &pools[0];
-		if (finish(q) < 0)
-			goto out;
-		if (p->n > 0) {
-			start(p, name);
-			if (finish(p) < 0)
+			if (b.n == batch && flush(&b, name) < 0)
 				goto out;
 		}
+		/* the end of this input: everything out, in order */
+		if (flush(&b, name) < 0)
+			goto out;
 		arxiv_lines_free(r);
 		r = NULL;
 		prog_close(fp);
@@ -401,19 +320,17 @@ main(int argc, char *argv[])
 out:
 	if (n_errors)
 		warnx("%zu line%s without a prediction", n_errors, n_errors == 1 ? "" : "s");
-	for (a = 0; a < 2; a++) {
-		q = &pools[a];
-		for (t = 0; t < q->nt && q->running; t++)	/* after a write error */
-			if (q->sl[t].p != NULL)
-				pthread_join(q->th[t], NULL);
-		for (i = 0; i < batch; i++) {
-			arxiv_buf_free(&q->items[i].raw);
-			arxiv_buf_free(&q->items[i].text);
-			arxiv_buf_free(&q->items[i].out);
-		}
-		free(q->items);
-		free(q->sl);
+	for (i = 0; i < batch; i++) {
+		arxiv_buf_free(&b.items[i].raw);
+		arxiv_buf_free(&b.items[i].text);
+		arxiv_buf_free(&b.items[i].out);
 	}
+	free(b.items);
+	free(b.texts);
+	free(b.lens);
+	free(b.idx);
+	free(b.ans);
+	free(b.errs);
 	arxiv_model_free(m);
 	if (prog_fshut())
 		return 1;

@@ -2,8 +2,8 @@
  * arxiv-serve - answer predictions over HTTP from trained artifacts, and serve
  * the web page.
  *
- * libmicrohttpd runs the network side: a pool of threads, each with its own
- * event loop, an idle timeout and a connection limit. The model sits behind a
+ * lib/httpd.c runs the network side: a pool of threads, each with its own
+ * epoll loop, strict HTTP/1.1 parsing, an idle timeout and a connection limit. The model sits behind a
  * reference-counted pointer: a request takes a reference for as long as it
  * predicts, SIGHUP swaps in a freshly loaded model (the old one is freed when
  * its last request lets go), and a failed reload keeps the old model. Signals
@@ -17,7 +17,7 @@
 #include <fcntl.h>
 #include <getopt.h>
 #include <jansson.h>
-#include <microhttpd.h>
+#include "httpd.h"
 #include <netdb.h>
 #include <pthread.h>
 #include <signal.h>
@@ -41,13 +41,13 @@
 struct server;
 struct req;
 
-static enum MHD_Result predict(struct server *, struct MHD_Connection *, struct req *);
-static enum MHD_Result similar(struct server *, struct MHD_Connection *, struct req *);
-static enum MHD_Result get_labels(struct server *, struct MHD_Connection *, struct req *);
-static enum MHD_Result get_healthz(struct server *, struct MHD_Connection *, struct req *);
-static enum MHD_Result get_readyz(struct server *, struct MHD_Connection *, struct req *);
-static enum MHD_Result reply_metrics(struct server *, struct MHD_Connection *, struct req *);
-static enum MHD_Result reply_page(struct server *, struct MHD_Connection *, struct req *);
+static int predict(struct server *, struct req *);
+static int similar(struct server *, struct req *);
+static int get_labels(struct server *, struct req *);
+static int get_healthz(struct server *, struct req *);
+static int get_readyz(struct server *, struct req *);
+static int reply_metrics(struct server *, struct req *);
+static int reply_page(struct server *, struct req *);
 
 /*
  * The route table: a new endpoint is one handler and one row. A POST route
@@ -55,13 +55,13 @@ static enum MHD_Result reply_page(struct server *, struct MHD_Connection *, stru
  * the others answer GET and HEAD. path is the name in /metrics and in
  * messages, alias a second spelling (or NULL).
  */
-static enum MHD_Result reply_report(struct server *, struct MHD_Connection *, struct req *);
+static int reply_report(struct server *, struct req *);
 
 static const struct route {
 	const char *path, *alias;
 	int post;
 	/* called once the whole request (and body) has arrived */
-	enum MHD_Result (*fn)(struct server *, struct MHD_Connection *, struct req *);
+	int (*fn)(struct server *, struct req *);
 } routes[] = {
 	{ "/api/predict/", "/api/predict", 1, predict },
 	{ "/api/similar/", "/api/similar", 1, similar },
@@ -76,13 +76,20 @@ static const struct route {
 #define R_OTHER		(NROUTES - 1)	/* no such path; counted in /metrics as "other" */
 
 /* Status codes counted in /metrics; the last slot is "aborted" (no response). */
-static const unsigned status_code[] = { 200, 204, 400, 404, 405, 413, 415, 500, 503 };
+static const unsigned status_code[] = { 200, 204, 400, 404, 405, 408, 413, 414, 415, 431, 500, 503, 505 };
 #define NSTATUS (sizeof(status_code) / sizeof(status_code[0]) + 1)
 
 static const double bucket_le[] = {
 	0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10
 };
 #define NBUCKETS (sizeof(bucket_le) / sizeof(bucket_le[0]))
+
+/* The web page, shared by the responses that send it; freed with the last reference. */
+struct page {
+	atomic_int refs;
+	char *data;
+	size_t len;
+};
 
 /* A loaded model and what is precomputed from it; freed with the last reference. */
 struct model_ref {
@@ -130,7 +137,7 @@ struct server {
 	pthread_mutex_t lock;
 	struct model_ref *cur;
 	char why[4600];		/* why there is no model (the 503 detail) */
-	struct MHD_Response *page;
+	struct page *page;
 	char page_why[4200];
 
 	/* metrics */
@@ -152,10 +159,10 @@ struct req {
 	char method[16];
 	char path[160];
 	unsigned status;	/* 0 until a response is queued */
-	int post, too_big, oom;
-	int close;		/* answer with Connection: close (bad framing) */
-	size_t discarded;
-	struct arxiv_buf body;
+	int post, too_big;
+	struct httpd_req *hr;	/* the request, and its body */
+	struct arxiv_buf body;	/* the body: hr's (borrowed: never freed here) */
+	struct httpd_resp *resp;	/* the response being filled in */
 };
 
 static const struct option longopts[] = {
@@ -534,11 +541,22 @@ load_index(struct server *s)
 	    r->info.embedder);
 }
 
-/* Read the web page into a shared response; keep the old one on failure. */
+static void
+page_put(void *arg)
+{
+	struct page *p = arg;
+
+	if (p == NULL || atomic_fetch_sub(&p->refs, 1) != 1)
+		return;
+	free(p->data);
+	free(p);
+}
+
+/* Read the web page; keep the old one on failure. */
 static void
 load_page(struct server *s)
 {
-	struct MHD_Response *resp = NULL, *old;
+	struct page *pg = NULL, *old;
 	char *data = NULL, why[sizeof(s->page_why)] = "out of memory";
 	struct stat st;
 	size_t n = 0;
@@ -565,79 +583,72 @@ load_page(struct server *s)
 			break;
 		n += (size_t)k;
 	}
-	if ((resp = MHD_create_response_from_buffer(n, data, MHD_RESPMEM_MUST_FREE)) == NULL) {
+	if ((pg = calloc(1, sizeof(*pg))) == NULL) {
 		free(data);
 		goto out;
 	}
-	MHD_add_response_header(resp, "Content-Type", "text/html; charset=utf-8");
-	MHD_add_response_header(resp, "Cache-Control", "no-cache");
-	MHD_add_response_header(resp, "X-Content-Type-Options", "nosniff");
-	MHD_add_response_header(resp, "Referrer-Policy", "no-referrer");
-	MHD_add_response_header(resp, "Content-Security-Policy",
-	    "default-src 'none'; script-src 'unsafe-inline'; style-src 'unsafe-inline'; "
-	    "connect-src 'self'; img-src data:; base-uri 'none'; form-action 'none'; "
-	    "frame-ancestors 'none'");
+	atomic_init(&pg->refs, 1);
+	pg->data = data;
+	pg->len = n;
 out:
 	if (fd >= 0)
 		close(fd);
 	pthread_mutex_lock(&s->lock);
 	had = s->page != NULL;
-	old = resp ? s->page : NULL;
-	if (resp)
-		s->page = resp;
+	old = pg ? s->page : NULL;
+	if (pg)
+		s->page = pg;
 	else if (!had)
 		memcpy(s->page_why, why, sizeof(why));
 	pthread_mutex_unlock(&s->lock);
-	if (old)
-		MHD_destroy_response(old);
-	if (resp == NULL)
+	page_put(old);
+	if (pg == NULL)
 		warnx("%s%s", why, had ? "; keeping the current page" : "");
 }
 
 /* --------------------------------------------------------------- replies */
 
-/* Queue body (malloc'd, ownership taken; NULL for an empty body). */
-static enum MHD_Result
-reply(struct server *s, struct MHD_Connection *c, struct req *r, unsigned status, char *body,
-    const char *ctype, const char *allow)
+static void
+release_free(void *p)
 {
-	struct MHD_Response *resp;
-	enum MHD_Result ret;
-
-	if (body)
-		resp = MHD_create_response_from_buffer(strlen(body), body, MHD_RESPMEM_MUST_FREE);
-	else
-		resp = MHD_create_response_from_buffer(0, (void *)"", MHD_RESPMEM_PERSISTENT);
-	if (resp == NULL) {
-		free(body);
-		return MHD_NO;
-	}
-	if (ctype)
-		MHD_add_response_header(resp, "Content-Type", ctype);
-	MHD_add_response_header(resp, "Cache-Control", "no-store");
-	MHD_add_response_header(resp, "X-Content-Type-Options", "nosniff");
-	if (allow)
-		MHD_add_response_header(resp, "Allow", allow);
-	if (atomic_load(&s->draining) || r->close)
-		MHD_add_response_header(resp, "Connection", "close");
-	ret = MHD_queue_response(c, status, resp);
-	MHD_destroy_response(resp);
-	if (ret == MHD_YES)
-		r->status = status;
-	return ret;
+	free(p);
 }
 
-static enum MHD_Result
-reply_json(struct server *s, struct MHD_Connection *c, struct req *r, unsigned status, char *body)
+/* Queue body (malloc'd, ownership taken; NULL for an empty body). */
+static int
+reply(struct server *s, struct req *r, unsigned status, char *body,
+    const char *ctype, const char *allow)
+{
+	struct httpd_resp *resp = r->resp;
+
+	resp->status = status;
+	resp->body = body ? body : "";
+	resp->len = body ? strlen(body) : 0;
+	resp->release = body ? release_free : NULL;
+	resp->release_arg = body;
+	if (ctype)
+		httpd_resp_header(resp, "Content-Type", ctype);
+	httpd_resp_header(resp, "Cache-Control", "no-store");
+	httpd_resp_header(resp, "X-Content-Type-Options", "nosniff");
+	if (allow)
+		httpd_resp_header(resp, "Allow", allow);
+	if (atomic_load(&s->draining))
+		resp->close = 1;
+	r->status = status;
+	return 0;
+}
+
+static int
+reply_json(struct server *s, struct req *r, unsigned status, char *body)
 {
 	if (body == NULL)
-		return MHD_NO;
-	return reply(s, c, r, status, body, "application/json", NULL);
+		return -1;
+	return reply(s, r, status, body, "application/json", NULL);
 }
 
 /* {"error":...,"detail":...} with printf-style detail. */
-static enum MHD_Result __attribute__((format(printf, 6, 7)))
-reply_err(struct server *s, struct MHD_Connection *c, struct req *r, unsigned status,
+static int __attribute__((format(printf, 5, 6)))
+reply_err(struct server *s, struct req *r, unsigned status,
     const char *error, const char *fmt, ...)
 {
 	char detail[1024];
@@ -654,22 +665,22 @@ reply_err(struct server *s, struct MHD_Connection *c, struct req *r, unsigned st
 		memcpy(detail, tmp, sizeof(detail));
 	}
 	body = dump_line(json_pack("{s:s,s:s}", "error", error, "detail", detail));
-	return reply(s, c, r, status, body, "application/json", NULL);
+	return reply(s, r, status, body, "application/json", NULL);
 }
 
-static enum MHD_Result
-reply_405(struct server *s, struct MHD_Connection *c, struct req *r, const char *allow)
+static int
+reply_405(struct server *s, struct req *r, const char *allow)
 {
 	char *body = dump_line(json_pack("{s:s,s:s++++}", "error", "method not allowed", "detail",
 	    r->method, " is not allowed on ", route_name(r->route), "; allowed: ", allow));
 
 	if (body == NULL)
-		return MHD_NO;
-	return reply(s, c, r, MHD_HTTP_METHOD_NOT_ALLOWED, body, "application/json", allow);
+		return -1;
+	return reply(s, r, HTTP_METHOD_NOT_ALLOWED, body, "application/json", allow);
 }
 
-static enum MHD_Result
-reply_503(struct server *s, struct MHD_Connection *c, struct req *r, int ready_field)
+static int
+reply_503(struct server *s, struct req *r, int ready_field)
 {
 	char why[sizeof(s->why)];
 	json_t *j;
@@ -681,7 +692,7 @@ reply_503(struct server *s, struct MHD_Connection *c, struct req *r, int ready_f
 		j = json_pack("{s:b,s:s,s:s}", "ready", 0, "error", "model not loaded", "detail", why);
 	else
 		j = json_pack("{s:s,s:s}", "error", "model not loaded", "detail", why);
-	return reply_json(s, c, r, MHD_HTTP_SERVICE_UNAVAILABLE, dump_line(j));
+	return reply_json(s, r, HTTP_SERVICE_UNAVAILABLE, dump_line(j));
 }
 
 static void
@@ -697,8 +708,8 @@ prom_escape(struct arxiv_buf *b, const char *v)
 	}
 }
 
-static enum MHD_Result
-reply_metrics(struct server *s, struct MHD_Connection *c, struct req *r)
+static int
+reply_metrics(struct server *s, struct req *r)
 {
 	struct arxiv_buf b = { 0 };
 	struct model_ref *m;
@@ -770,25 +781,24 @@ reply_metrics(struct server *s, struct MHD_Connection *c, struct req *r)
 	    "# TYPE arxiv_http_requests_in_flight gauge\narxiv_http_requests_in_flight %ld\n",
 	    atomic_load(&s->inflight));
 	if (b.data == NULL)
-		return MHD_NO;
-	return reply(s, c, r, MHD_HTTP_OK, b.data, "text/plain; version=0.0.4; charset=utf-8", NULL);
+		return -1;
+	return reply(s, r, HTTP_OK, b.data, "text/plain; version=0.0.4; charset=utf-8", NULL);
 }
 
 /* GET /report/ (index.html) and /report/NAME.svg|.html from -R's directory:
  * plain names only, regular files, no symbolic links. */
-static enum MHD_Result
-reply_report(struct server *s, struct MHD_Connection *c, struct req *r)
+static int
+reply_report(struct server *s, struct req *r)
 {
 	const char *name = r->path + strlen("/report");
-	struct MHD_Response *resp;
-	enum MHD_Result ret;
-	char path[4096];
+	struct httpd_resp *resp;
+	char path[4096], *data;
 	struct stat st;
-	size_t n, k;
+	size_t n, k, got = 0;
 	int fd;
 
 	if (s->report_dir == NULL)
-		return reply_err(s, c, r, MHD_HTTP_NOT_FOUND, "not found",
+		return reply_err(s, r, HTTP_NOT_FOUND, "not found",
 		    "no report: start the server with -R DIR (arxiv-report -o DIR)");
 	if (*name == '/')
 		name++;
@@ -798,50 +808,85 @@ reply_report(struct server *s, struct MHD_Connection *c, struct req *r)
 	k = strspn(name, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_-.");
 	if (k != n || name[0] == '.' || n > 128 || (!(n > 4 && strcmp(name + n - 4, ".svg") == 0) &&
 	    !(n > 5 && strcmp(name + n - 5, ".html") == 0)))
-		return reply_err(s, c, r, MHD_HTTP_NOT_FOUND, "not found", "no such report file: %s",
+		return reply_err(s, r, HTTP_NOT_FOUND, "not found", "no such report file: %s",
 		    r->path);
 	snprintf(path, sizeof(path), "%s/%s", s->report_dir, name);
 	if ((fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW)) < 0 || fstat(fd, &st) < 0 ||
 	    !S_ISREG(st.st_mode)) {
 		if (fd >= 0)
 			close(fd);
-		return reply_err(s, c, r, MHD_HTTP_NOT_FOUND, "not found", "no such report file: %s",
+		return reply_err(s, r, HTTP_NOT_FOUND, "not found", "no such report file: %s",
 		    r->path);
 	}
-	if ((resp = MHD_create_response_from_fd((uint64_t)st.st_size, fd)) == NULL) {
+	if ((size_t)st.st_size > MAX_PAGE) {
 		close(fd);
-		return MHD_NO;
+		return reply_err(s, r, HTTP_INTERNAL_SERVER_ERROR, "internal error",
+		    "report file over 4 MiB: %s", r->path);
 	}
-	MHD_add_response_header(resp, "Content-Type", name[n - 1] == 'g' ? "image/svg+xml" :
+	if ((data = malloc((size_t)st.st_size + 1)) == NULL) {
+		close(fd);
+		return -1;
+	}
+	while (got < (size_t)st.st_size) {
+		ssize_t rd = read(fd, data + got, (size_t)st.st_size - got);
+
+		if (rd < 0 && errno == EINTR)
+			continue;
+		if (rd <= 0)
+			break;
+		got += (size_t)rd;
+	}
+	close(fd);
+	resp = r->resp;
+	resp->status = HTTP_OK;
+	resp->body = data;
+	resp->len = got;
+	resp->release = release_free;
+	resp->release_arg = data;
+	httpd_resp_header(resp, "Content-Type", name[n - 1] == 'g' ? "image/svg+xml" :
 	    "text/html; charset=utf-8");
-	MHD_add_response_header(resp, "Cache-Control", "no-cache");
-	MHD_add_response_header(resp, "X-Content-Type-Options", "nosniff");
-	MHD_add_response_header(resp, "Content-Security-Policy",
+	httpd_resp_header(resp, "Cache-Control", "no-cache");
+	httpd_resp_header(resp, "X-Content-Type-Options", "nosniff");
+	httpd_resp_header(resp, "Content-Security-Policy",
 	    "default-src 'none'; img-src 'self'; style-src 'unsafe-inline'");
-	ret = MHD_queue_response(c, MHD_HTTP_OK, resp);
-	MHD_destroy_response(resp);
-	if (ret == MHD_YES)
-		r->status = MHD_HTTP_OK;
-	return ret;
+	if (atomic_load(&s->draining))
+		resp->close = 1;
+	r->status = HTTP_OK;
+	return 0;
 }
 
-static enum MHD_Result
-reply_page(struct server *s, struct MHD_Connection *c, struct req *r)
+static int
+reply_page(struct server *s, struct req *r)
 {
-	enum MHD_Result ret;
+	struct httpd_resp *resp = r->resp;
+	struct page *pg;
 	char why[sizeof(s->page_why)];
 
 	pthread_mutex_lock(&s->lock);
-	if (s->page) {
-		ret = MHD_queue_response(c, MHD_HTTP_OK, s->page);
-		pthread_mutex_unlock(&s->lock);
-		if (ret == MHD_YES)
-			r->status = MHD_HTTP_OK;
-		return ret;
-	}
-	memcpy(why, s->page_why, sizeof(why));
+	if ((pg = s->page) != NULL)
+		atomic_fetch_add(&pg->refs, 1);
+	else
+		memcpy(why, s->page_why, sizeof(why));
 	pthread_mutex_unlock(&s->lock);
-	return reply_err(s, c, r, MHD_HTTP_NOT_FOUND, "not found", "%s", why);
+	if (pg == NULL)
+		return reply_err(s, r, HTTP_NOT_FOUND, "not found", "%s", why);
+	resp->status = HTTP_OK;
+	resp->body = pg->data;
+	resp->len = pg->len;
+	resp->release = page_put;
+	resp->release_arg = pg;
+	httpd_resp_header(resp, "Content-Type", "text/html; charset=utf-8");
+	httpd_resp_header(resp, "Cache-Control", "no-cache");
+	httpd_resp_header(resp, "X-Content-Type-Options", "nosniff");
+	httpd_resp_header(resp, "Referrer-Policy", "no-referrer");
+	httpd_resp_header(resp, "Content-Security-Policy",
+	    "default-src 'none'; script-src 'unsafe-inline'; style-src 'unsafe-inline'; "
+	    "connect-src 'self'; img-src data:; base-uri 'none'; form-action 'none'; "
+	    "frame-ancestors 'none'");
+	if (atomic_load(&s->draining))
+		resp->close = 1;
+	r->status = HTTP_OK;
+	return 0;
 }
 
 /* ------------------------------------------------------------- predict */
@@ -914,8 +959,8 @@ answer_opts(const struct server *s, json_t *root, struct arxiv_answer_opts *o, c
 	return 0;
 }
 
-static enum MHD_Result
-predict(struct server *s, struct MHD_Connection *c, struct req *r)
+static int
+predict(struct server *s, struct req *r)
 {
 	struct arxiv_error err = { "", 0, "" };
 	struct arxiv_answer *preds = NULL;
@@ -926,19 +971,17 @@ predict(struct server *s, struct MHD_Connection *c, struct req *r)
 	struct model_ref *m = NULL;
 	json_t *root, *abs, *batch, *tk;
 	json_error_t je;
-	enum MHD_Result ret;
+	int ret;
 	char ebuf[400], why[200];
 
-	if (r->oom)
-		return reply_err(s, c, r, MHD_HTTP_INTERNAL_SERVER_ERROR, "internal error", "out of memory");
 	if (r->body.len == 0)
-		return reply_err(s, c, r, MHD_HTTP_BAD_REQUEST, "malformed JSON",
+		return reply_err(s, r, HTTP_BAD_REQUEST, "malformed JSON",
 		    "the body is empty; send a JSON object such as {\"abstract\":\"...\"}");
 	if ((root = json_loadb(r->body.data, r->body.len, JSON_REJECT_DUPLICATES, &je)) == NULL)
-		return reply_err(s, c, r, MHD_HTTP_BAD_REQUEST, "malformed JSON", "line %d column %d: %s",
+		return reply_err(s, r, HTTP_BAD_REQUEST, "malformed JSON", "line %d column %d: %s",
 		    je.line, je.column, je.text);
 	if (!json_is_object(root)) {
-		ret = reply_err(s, c, r, MHD_HTTP_BAD_REQUEST, "invalid request",
+		ret = reply_err(s, r, HTTP_BAD_REQUEST, "invalid request",
 		    "the body must be a JSON object such as {\"abstract\":\"...\"}");
 		goto done;
 	}
@@ -948,28 +991,28 @@ predict(struct server *s, struct MHD_Connection *c, struct req *r)
 	if (tk && json_is_null(tk))
 		tk = NULL;
 	if (tk && !json_is_integer(tk)) {
-		ret = reply_err(s, c, r, MHD_HTTP_BAD_REQUEST, "invalid request",
+		ret = reply_err(s, r, HTTP_BAD_REQUEST, "invalid request",
 		    "\"top_k\" must be an integer");
 		goto done;
 	}
 	if (abs && batch) {
-		ret = reply_err(s, c, r, MHD_HTTP_BAD_REQUEST, "invalid request",
+		ret = reply_err(s, r, HTTP_BAD_REQUEST, "invalid request",
 		    "give either \"abstract\" or \"abstracts\", not both");
 		goto done;
 	}
 	if (answer_opts(s, root, &ao, why, sizeof(why)) < 0) {
-		ret = reply_err(s, c, r, MHD_HTTP_BAD_REQUEST, "invalid request", "%s", why);
+		ret = reply_err(s, r, HTTP_BAD_REQUEST, "invalid request", "%s", why);
 		goto done;
 	}
 	if (batch) {
 		if (!json_is_array(batch) || json_array_size(batch) == 0) {
-			ret = reply_err(s, c, r, MHD_HTTP_BAD_REQUEST, "invalid request",
+			ret = reply_err(s, r, HTTP_BAD_REQUEST, "invalid request",
 			    "\"abstracts\" must be a non-empty array of strings");
 			goto done;
 		}
 		n = json_array_size(batch);
 		if (n > s->maxbatch) {
-			ret = reply_err(s, c, r, MHD_HTTP_CONTENT_TOO_LARGE, "payload too large",
+			ret = reply_err(s, r, HTTP_CONTENT_TOO_LARGE, "payload too large",
 			    "a batch of %zu abstracts is over the limit of %zu (-B)", n, s->maxbatch);
 			goto done;
 		}
@@ -988,7 +1031,7 @@ predict(struct server *s, struct MHD_Connection *c, struct req *r)
 			} else
 				bad = item_text(it, what, &texts[i], why, sizeof(why));
 			if (bad) {
-				ret = reply_err(s, c, r, MHD_HTTP_BAD_REQUEST, "invalid request", "%s", why);
+				ret = reply_err(s, r, HTTP_BAD_REQUEST, "invalid request", "%s", why);
 				goto done;
 			}
 		}
@@ -996,12 +1039,12 @@ predict(struct server *s, struct MHD_Connection *c, struct req *r)
 		n = 1;
 		/* the record's text by the rule of predict and eval (arxiv_record_text) */
 		if (arxiv_record_text((const struct json_t *)root, &one, &err) < 0) {
-			ret = reply_err(s, c, r, MHD_HTTP_BAD_REQUEST, "invalid request", "%s", err.text);
+			ret = reply_err(s, r, HTTP_BAD_REQUEST, "invalid request", "%s", err.text);
 			goto done;
 		}
 	}
 	if ((m = ref_get(s)) == NULL) {
-		ret = reply_503(s, c, r, 0);
+		ret = reply_503(s, r, 0);
 		goto done;
 	}
 	k = m->nlabels < DEFAULT_TOPK ? m->nlabels : DEFAULT_TOPK;
@@ -1010,7 +1053,7 @@ predict(struct server *s, struct MHD_Connection *c, struct req *r)
 		size_t hi = m->nlabels < ARXIV_TOPK_MAX ? m->nlabels : ARXIV_TOPK_MAX;
 
 		if (v < 1 || (uint64_t)v > hi) {
-			ret = reply_err(s, c, r, MHD_HTTP_BAD_REQUEST, "invalid request",
+			ret = reply_err(s, r, HTTP_BAD_REQUEST, "invalid request",
 			    "\"top_k\" must be an integer between 1 and %zu", hi);
 			goto done;
 		}
@@ -1029,7 +1072,7 @@ predict(struct server *s, struct MHD_Connection *c, struct req *r)
 	if (arxiv_model_answer(m->m, tp, lens, n, &ao, preds, &err) < 0) {
 		arxiv_error_str(&err, ebuf, sizeof(ebuf));
 		warnx("prediction failed: %s", ebuf);
-		ret = reply_err(s, c, r, MHD_HTTP_INTERNAL_SERVER_ERROR, "prediction failed", "%s", ebuf);
+		ret = reply_err(s, r, HTTP_INTERNAL_SERVER_ERROR, "prediction failed", "%s", ebuf);
 		goto done;
 	}
 	if (texts && arxiv_buf_append(&out, "{\"predictions\":[", 16) < 0)
@@ -1047,11 +1090,11 @@ predict(struct server *s, struct MHD_Connection *c, struct req *r)
 	}
 	if ((texts && arxiv_buf_append(&out, "]}", 2) < 0) || arxiv_buf_putc(&out, '\n') < 0)
 		goto oom;
-	ret = reply(s, c, r, MHD_HTTP_OK, out.data, "application/json", NULL);
+	ret = reply(s, r, HTTP_OK, out.data, "application/json", NULL);
 	out.data = NULL;
 	goto done;
 oom:
-	ret = reply_err(s, c, r, MHD_HTTP_INTERNAL_SERVER_ERROR, "internal error", "out of memory");
+	ret = reply_err(s, r, HTTP_INTERNAL_SERVER_ERROR, "internal error", "out of memory");
 done:
 	ref_put(m);
 	if (texts)
@@ -1074,8 +1117,8 @@ done:
  * or {"id":..,"k":5}: {"similar":[{"id":..,"title":..,"field":..,"score":..},..]},
  * best first; a query by id leaves the paper itself out.
  */
-static enum MHD_Result
-similar(struct server *s, struct MHD_Connection *c, struct req *r)
+static int
+similar(struct server *s, struct req *r)
 {
 	struct arxiv_error err = { "", 0, "" };
 	struct arxiv_hit hits[SIMILAR_MAX_K];
@@ -1083,22 +1126,20 @@ similar(struct server *s, struct MHD_Connection *c, struct req *r)
 	struct index_ref *ix = NULL;
 	json_t *root, *abs, *id, *kj, *fj;
 	json_error_t je;
-	enum MHD_Result ret;
+	int ret;
 	size_t k = SIMILAR_K, n = 0, i;
 	float *q = NULL;
 	char ebuf[400], ix_why[sizeof(s->ix_why)];
 	int got;
 
-	if (r->oom)
-		return reply_err(s, c, r, MHD_HTTP_INTERNAL_SERVER_ERROR, "internal error", "out of memory");
 	if (r->body.len == 0)
-		return reply_err(s, c, r, MHD_HTTP_BAD_REQUEST, "malformed JSON",
+		return reply_err(s, r, HTTP_BAD_REQUEST, "malformed JSON",
 		    "the body is empty; send a JSON object such as {\"abstract\":\"...\",\"k\":5}");
 	if ((root = json_loadb(r->body.data, r->body.len, JSON_REJECT_DUPLICATES, &je)) == NULL)
-		return reply_err(s, c, r, MHD_HTTP_BAD_REQUEST, "malformed JSON", "line %d column %d: %s",
+		return reply_err(s, r, HTTP_BAD_REQUEST, "malformed JSON", "line %d column %d: %s",
 		    je.line, je.column, je.text);
 	if (!json_is_object(root)) {
-		ret = reply_err(s, c, r, MHD_HTTP_BAD_REQUEST, "invalid request",
+		ret = reply_err(s, r, HTTP_BAD_REQUEST, "invalid request",
 		    "the body must be a JSON object such as {\"abstract\":\"...\",\"k\":5}");
 		goto done;
 	}
@@ -1107,43 +1148,43 @@ similar(struct server *s, struct MHD_Connection *c, struct req *r)
 	kj = json_object_get(root, "k");
 	fj = json_object_get(root, "field");
 	if (abs && id) {
-		ret = reply_err(s, c, r, MHD_HTTP_BAD_REQUEST, "invalid request",
+		ret = reply_err(s, r, HTTP_BAD_REQUEST, "invalid request",
 		    "give either \"abstract\" or \"id\", not both");
 		goto done;
 	}
 	if (kj && !json_is_null(kj)) {
 		if (!json_is_integer(kj) || json_integer_value(kj) < 1 ||
 		    json_integer_value(kj) > SIMILAR_MAX_K) {
-			ret = reply_err(s, c, r, MHD_HTTP_BAD_REQUEST, "invalid request",
+			ret = reply_err(s, r, HTTP_BAD_REQUEST, "invalid request",
 			    "\"k\" must be an integer between 1 and %d", SIMILAR_MAX_K);
 			goto done;
 		}
 		k = (size_t)json_integer_value(kj);
 	}
 	if (fj && !json_is_null(fj) && !json_is_string(fj)) {
-		ret = reply_err(s, c, r, MHD_HTTP_BAD_REQUEST, "invalid request", "\"field\" must be a string");
+		ret = reply_err(s, r, HTTP_BAD_REQUEST, "invalid request", "\"field\" must be a string");
 		goto done;
 	}
 	if (id) {
 		if (!json_is_string(id) || json_string_length(id) == 0) {
-			ret = reply_err(s, c, r, MHD_HTTP_BAD_REQUEST, "invalid request",
+			ret = reply_err(s, r, HTTP_BAD_REQUEST, "invalid request",
 			    "\"id\" must be a non-empty string");
 			goto done;
 		}
 	} else if (abs == NULL && json_object_get(root, "text") == NULL) {
-		ret = reply_err(s, c, r, MHD_HTTP_BAD_REQUEST, "invalid request",
+		ret = reply_err(s, r, HTTP_BAD_REQUEST, "invalid request",
 		    "\"abstract\" (or \"id\") is required");
 		goto done;
 	} else if (arxiv_record_text((const struct json_t *)root, &text, &err) < 0) {
 		/* the record's text by the rule of predict and eval */
-		ret = reply_err(s, c, r, MHD_HTTP_BAD_REQUEST, "invalid request", "%s", err.text);
+		ret = reply_err(s, r, HTTP_BAD_REQUEST, "invalid request", "%s", err.text);
 		goto done;
 	}
 	if ((ix = ixref_get(s)) == NULL) {
 		pthread_mutex_lock(&s->lock);
 		memcpy(ix_why, s->ix_why, sizeof(ix_why));
 		pthread_mutex_unlock(&s->lock);
-		ret = reply_err(s, c, r, MHD_HTTP_SERVICE_UNAVAILABLE, "no index", "%s", s->ix_loc ? ix_why :
+		ret = reply_err(s, r, HTTP_SERVICE_UNAVAILABLE, "no index", "%s", s->ix_loc ? ix_why :
 		    "no similar-paper index is configured; start arxiv-serve with -i FILE (arxiv-index -o) "
 		    "or -d DSN");
 		goto done;
@@ -1154,7 +1195,7 @@ similar(struct server *s, struct MHD_Connection *c, struct req *r)
 		if ((got = arxiv_index_get(ix->ix, json_string_value(id), q, NULL, &err)) < 0)
 			goto unavailable;
 		if (got == 0) {
-			ret = reply_err(s, c, r, MHD_HTTP_NOT_FOUND, "not found", "paper %s is not in the index",
+			ret = reply_err(s, r, HTTP_NOT_FOUND, "not found", "paper %s is not in the index",
 			    json_string_value(id));
 			goto done;
 		}
@@ -1162,7 +1203,7 @@ similar(struct server *s, struct MHD_Connection *c, struct req *r)
 		const char *t = text.data ? text.data : "";
 
 		if (ix->emb == NULL) {
-			ret = reply_err(s, c, r, MHD_HTTP_SERVICE_UNAVAILABLE, "no embedder", "%s", ix->emb_why);
+			ret = reply_err(s, r, HTTP_SERVICE_UNAVAILABLE, "no embedder", "%s", ix->emb_why);
 			goto done;
 		}
 		if (arxiv_embedder_embed(ix->emb, &t, &text.len, 1, q, &err) < 0)
@@ -1187,7 +1228,7 @@ similar(struct server *s, struct MHD_Connection *c, struct req *r)
 	}
 	if (arxiv_buf_append(&out, "]}\n", 3) < 0)
 		goto oom;
-	ret = reply(s, c, r, MHD_HTTP_OK, out.data, "application/json", NULL);
+	ret = reply(s, r, HTTP_OK, out.data, "application/json", NULL);
 	out.data = NULL;
 	goto done;
 unavailable:
@@ -1195,15 +1236,15 @@ unavailable:
 	 * client may retry; the backend reconnects on a later request */
 	arxiv_error_str(&err, ebuf, sizeof(ebuf));
 	warnx("similar-paper index unavailable: %s", ebuf);
-	ret = reply_err(s, c, r, MHD_HTTP_SERVICE_UNAVAILABLE, "index unavailable", "%s", ebuf);
+	ret = reply_err(s, r, HTTP_SERVICE_UNAVAILABLE, "index unavailable", "%s", ebuf);
 	goto done;
 failed:
 	arxiv_error_str(&err, ebuf, sizeof(ebuf));
 	warnx("similar-paper search failed: %s", ebuf);
-	ret = reply_err(s, c, r, MHD_HTTP_INTERNAL_SERVER_ERROR, "search failed", "%s", ebuf);
+	ret = reply_err(s, r, HTTP_INTERNAL_SERVER_ERROR, "search failed", "%s", ebuf);
 	goto done;
 oom:
-	ret = reply_err(s, c, r, MHD_HTTP_INTERNAL_SERVER_ERROR, "internal error", "out of memory");
+	ret = reply_err(s, r, HTTP_INTERNAL_SERVER_ERROR, "internal error", "out of memory");
 done:
 	arxiv_hits_free(hits, n);
 	ixref_put(ix);
@@ -1234,19 +1275,21 @@ json_ctype(const char *ct)
 }
 
 /*
- * The first call for a POST to a route that takes a body: refuse a body that cannot be
- * taken before reading it (libmicrohttpd then closes the connection, which is
- * what a client that sent a 100 MB body deserves). Every other answer waits
- * for the last call: a response queued in the first call makes
- * libmicrohttpd 0.9.75 close the connection, which would defeat keep-alive.
+ * After the header section of a POST to a route that takes a body: refuse a
+ * body that cannot be taken before reading it (the server then closes the
+ * connection, which is what a client that sent a 100 MB body deserves).
+ * Message framing (RFC 9112 6.3: Content-Length with Transfer-Encoding,
+ * Content-Lengths that differ, a Transfer-Encoding other than one "chunked",
+ * a Content-Length that is not digits) is refused by lib/httpd.c before this,
+ * with 400 and Connection: close.
  */
-static enum MHD_Result
-early(struct server *s, struct MHD_Connection *c, struct req *r)
+static int
+early(struct server *s, struct req *r)
 {
 	const char *v;
 	char ct[80];
 
-	v = MHD_lookup_connection_value(c, MHD_HEADER_KIND, MHD_HTTP_HEADER_CONTENT_TYPE);
+	v = httpd_header(r->hr, "Content-Type");
 	if (v && !json_ctype(v)) {
 		char type[80];
 
@@ -1254,106 +1297,48 @@ early(struct server *s, struct MHD_Connection *c, struct req *r)
 			v++;
 		snprintf(type, sizeof(type), "%.*s", (int)strcspn(v, "; \t"), v);
 		copy_clean(ct, sizeof(ct), type);
-		return reply_err(s, c, r, MHD_HTTP_UNSUPPORTED_MEDIA_TYPE, "unsupported media type",
+		return reply_err(s, r, HTTP_UNSUPPORTED_MEDIA_TYPE, "unsupported media type",
 		    "Content-Type %s is not accepted; send a JSON object as application/json", ct);
 	}
-	v = MHD_lookup_connection_value(c, MHD_HEADER_KIND, MHD_HTTP_HEADER_CONTENT_LENGTH);
-	if (v) {
-		char *end;
-		unsigned long long cl;
-
-		errno = 0;
-		cl = strtoull(v, &end, 10);
-		if (errno == ERANGE || cl > s->maxbody)
-			return reply_err(s, c, r, MHD_HTTP_CONTENT_TOO_LARGE, "payload too large",
-			    "the body is larger than the limit of %zu bytes (-b)", s->maxbody);
-	}
-	return MHD_YES;
+	if (r->hr->content_length >= 0 && (uint64_t)r->hr->content_length > s->maxbody)
+		return reply_err(s, r, HTTP_CONTENT_TOO_LARGE, "payload too large",
+		    "the body is larger than the limit of %zu bytes (-b)", s->maxbody);
+	return 1;	/* read the body */
 }
 
-/*
- * Message framing (RFC 9112 6.3): a request with both Content-Length and
- * Transfer-Encoding, or with Content-Length values that disagree, can be read
- * two ways, and a proxy in front may have read it the other way (request
- * smuggling); so can one with a Transfer-Encoding other than one "chunked".
- * Such a request is refused with 400 and the connection closed,
- * before its body is read. A negative or overflowing Content-Length never gets
- * here: libmicrohttpd answers it itself (400 or 413) and closes.
- */
-struct framing {
-	const char *cl;		/* the first Content-Length */
-	int n_cl, cl_differ, te, te_bad;
-};
-
-static enum MHD_Result
-framing_header(void *cls, enum MHD_ValueKind kind, const char *key, const char *value)
-{
-	struct framing *f = cls;
-
-	(void)kind;
-	if (strcasecmp(key, MHD_HTTP_HEADER_CONTENT_LENGTH) == 0) {
-		if (f->n_cl++ == 0)
-			f->cl = value ? value : "";
-		else if (strcmp(f->cl, value ? value : "") != 0)
-			f->cl_differ = 1;
-	} else if (strcasecmp(key, MHD_HTTP_HEADER_TRANSFER_ENCODING) == 0) {
-		/* only one, and only "chunked": anything else is framed differently by someone */
-		if (f->te++ || value == NULL || strcasecmp(value, "chunked") != 0)
-			f->te_bad = 1;
-	}
-	return MHD_YES;
-}
-
-/* 0 when the request's framing is unambiguous, else the 400 is queued. */
 static int
-bad_framing(struct server *s, struct MHD_Connection *c, struct req *r, enum MHD_Result *ret)
+get_healthz(struct server *s, struct req *r)
 {
-	struct framing f = { NULL, 0, 0, 0, 0 };
-
-	MHD_get_connection_values(c, MHD_HEADER_KIND, framing_header, &f);
-	if (!(f.n_cl && f.te) && !f.cl_differ && !f.te_bad)
-		return 0;
-	r->close = 1;
-	*ret = reply_err(s, c, r, MHD_HTTP_BAD_REQUEST, "bad request", "%s",
-	    f.cl_differ ? "Content-Length headers with different values" :
-	    f.n_cl && f.te ? "both Content-Length and Transfer-Encoding; send one of them" :
-	    "Transfer-Encoding other than one \"chunked\"");
-	return 1;
+	return reply_json(s, r, HTTP_OK, strdup("{\"status\":\"ok\"}\n"));
 }
 
-static enum MHD_Result
-get_healthz(struct server *s, struct MHD_Connection *c, struct req *r)
-{
-	return reply_json(s, c, r, MHD_HTTP_OK, strdup("{\"status\":\"ok\"}\n"));
-}
-
-static enum MHD_Result
-get_model_json(struct server *s, struct MHD_Connection *c, struct req *r, int ready)
+static int
+get_model_json(struct server *s, struct req *r, int ready)
 {
 	struct model_ref *m;
 	char *body;
 
 	if ((m = ref_get(s)) == NULL)
-		return reply_503(s, c, r, ready);
+		return reply_503(s, r, ready);
 	if (ready) {
 		struct arxiv_error pe = { "", 0, "" };
 
 		/* ready only if the loaded model really predicts (issue 10 point 6) */
 		if (probe(m->m, &pe) < 0) {
 			ref_put(m);
-			return reply_json(s, c, r, MHD_HTTP_SERVICE_UNAVAILABLE,
+			return reply_json(s, r, HTTP_SERVICE_UNAVAILABLE,
 			    dump_line(json_pack("{s:b,s:s,s:s}", "ready", 0, "error",
 			    "the model cannot predict", "detail", pe.text)));
 		}
 	}
 	body = strdup(ready ? m->ready_json : m->labels_json);
 	ref_put(m);
-	return reply_json(s, c, r, MHD_HTTP_OK, body);
+	return reply_json(s, r, HTTP_OK, body);
 }
 
 /* /readyz: the model's readiness, and the index (kind, size, embedder) when one is configured. */
-static enum MHD_Result
-get_readyz(struct server *s, struct MHD_Connection *c, struct req *r)
+static int
+get_readyz(struct server *s, struct req *r)
 {
 	struct model_ref *m;
 	struct index_ref *ix;
@@ -1361,15 +1346,15 @@ get_readyz(struct server *s, struct MHD_Connection *c, struct req *r)
 	char why[sizeof(s->ix_why)];
 
 	if (s->ix_loc == NULL)
-		return get_model_json(s, c, r, 1);
+		return get_model_json(s, r, 1);
 	if ((m = ref_get(s)) == NULL)
-		return reply_503(s, c, r, 1);
+		return reply_503(s, r, 1);
 	{
 		struct arxiv_error pe = { "", 0, "" };
 
 		if (probe(m->m, &pe) < 0) {	/* as get_model_json: ready only if it predicts */
 			ref_put(m);
-			return get_model_json(s, c, r, 1);
+			return get_model_json(s, r, 1);
 		}
 	}
 	j = json_loads(m->ready_json, 0, NULL);
@@ -1385,15 +1370,15 @@ get_readyz(struct server *s, struct MHD_Connection *c, struct req *r)
 	ixref_put(ix);
 	if (j == NULL || o == NULL || json_object_set_new(j, "index", o) < 0) {
 		json_decref(j);
-		return reply_err(s, c, r, MHD_HTTP_INTERNAL_SERVER_ERROR, "internal error", "out of memory");
+		return reply_err(s, r, HTTP_INTERNAL_SERVER_ERROR, "internal error", "out of memory");
 	}
-	return reply_json(s, c, r, MHD_HTTP_OK, dump_line(j));
+	return reply_json(s, r, HTTP_OK, dump_line(j));
 }
 
-static enum MHD_Result
-get_labels(struct server *s, struct MHD_Connection *c, struct req *r)
+static int
+get_labels(struct server *s, struct req *r)
 {
-	return get_model_json(s, c, r, 0);
+	return get_model_json(s, r, 0);
 }
 
 /* "POST /api/predict/, GET /api/labels/, /healthz, ... or /", from the table. */
@@ -1409,96 +1394,92 @@ route_list(char *dst, size_t n)
 		    routes[i].path);
 }
 
-/* The last call for a request, with the whole body read. */
-static enum MHD_Result
-answer(struct server *s, struct MHD_Connection *c, struct req *r, const char *method)
+/* A request with its whole body read: the route, the method, the limits, the handler. */
+static int
+answer(struct server *s, struct req *r, const char *method)
 {
 	int get = strcmp(method, "GET") == 0, head = strcmp(method, "HEAD") == 0;
 
 	if (r->route == R_OTHER)
-		return reply_err(s, c, r, MHD_HTTP_NOT_FOUND, "not found", "no such path: %s; try %s",
+		return reply_err(s, r, HTTP_NOT_FOUND, "not found", "no such path: %s; try %s",
 		    r->path, s->route_list);
 	if (strcmp(method, "OPTIONS") == 0)
-		return reply(s, c, r, MHD_HTTP_NO_CONTENT, NULL, NULL, route_allow(r->route));
+		return reply(s, r, HTTP_NO_CONTENT, NULL, NULL, route_allow(r->route));
 	if (routes[r->route].post) {
 		if (strcmp(method, "POST") != 0)
-			return reply_405(s, c, r, route_allow(r->route));
+			return reply_405(s, r, route_allow(r->route));
 		if (r->too_big)
-			return reply_err(s, c, r, MHD_HTTP_CONTENT_TOO_LARGE, "payload too large",
+			return reply_err(s, r, HTTP_CONTENT_TOO_LARGE, "payload too large",
 			    "the body is larger than the limit of %zu bytes (-b)", s->maxbody);
 	} else if (!get && !head)
-		return reply_405(s, c, r, route_allow(r->route));
-	return routes[r->route].fn(s, c, r);
+		return reply_405(s, r, route_allow(r->route));
+	return routes[r->route].fn(s, r);
 }
 
-static enum MHD_Result
-handle(void *cls, struct MHD_Connection *c, const char *url, const char *method,
-    const char *version, const char *upload, size_t *upload_size, void **con_cls)
+/* After the header section: 0 to read the body, 1 when answered already. */
+static int
+app_head(void *ud, struct httpd_req *hr, struct httpd_resp *resp)
 {
-	struct server *s = cls;
-	struct req *r = *con_cls;
-	enum MHD_Result ret;
+	struct server *s = ud;
+	struct req *r;
 
-	(void)version;
-	if (r == NULL) {
-		if ((r = calloc(1, sizeof(*r))) == NULL)
-			return MHD_NO;
-		clock_gettime(CLOCK_MONOTONIC, &r->t0);
-		r->route = route_of(url);
-		r->post = strcmp(method, "POST") == 0;
-		copy_clean(r->method, sizeof(r->method), method);
-		copy_clean(r->path, sizeof(r->path), url);
-		*con_cls = r;
-		atomic_fetch_add(&s->inflight, 1);
-		if (bad_framing(s, c, r, &ret))
-			return ret;
-		return r->route != R_OTHER && routes[r->route].post && r->post ? early(s, c, r) : MHD_YES;
-	}
-	if (r->status) {	/* answered early: drop whatever still arrives */
-		*upload_size = 0;
-		return MHD_YES;
-	}
-	if (*upload_size > 0) {
-		int takes = r->route != R_OTHER && routes[r->route].post && r->post;
+	if ((r = calloc(1, sizeof(*r))) == NULL)
+		return 0;	/* handle() answers 500 */
+	clock_gettime(CLOCK_MONOTONIC, &r->t0);
+	r->hr = hr;
+	r->resp = resp;
+	r->route = route_of(hr->path);
+	r->post = strcmp(hr->method, "POST") == 0;
+	copy_clean(r->method, sizeof(r->method), hr->method);
+	copy_clean(r->path, sizeof(r->path), hr->path);
+	hr->data = r;
+	atomic_fetch_add(&s->inflight, 1);
+	if (r->route != R_OTHER && routes[r->route].post && r->post)
+		return early(s, r) == 1 ? 0 : 1;
+	return 0;
+}
 
-		if (takes && !r->too_big &&
-		    *upload_size <= s->maxbody - r->body.len) {
-			if (!r->oom && arxiv_buf_append(&r->body, upload, *upload_size) < 0) {
-				r->oom = 1;
-				arxiv_buf_free(&r->body);
-			}
-		} else {
-			/* over the limit while streaming (chunked or lying Content-Length), or a
-			 * body where none is expected: drop it, answer at the end */
-			if (takes)
-				r->too_big = 1;
-			arxiv_buf_free(&r->body);
-			r->discarded += *upload_size;
-		}
-		*upload_size = 0;
-		if (r->discarded > 4 * s->maxbody + (1 << 20))
-			return MHD_NO;	/* keeps sending: hang up */
-		return MHD_YES;
-	}
-	return answer(s, c, r, method);
+/* With the whole body. */
+static void
+app_handle(void *ud, struct httpd_req *hr, struct httpd_resp *resp)
+{
+	struct server *s = ud;
+	struct req *r = hr->data;
+
+	if (r == NULL)
+		return;
+	r->resp = resp;
+	r->too_big = hr->too_big && r->route != R_OTHER && routes[r->route].post && r->post;
+	/* the body is borrowed from the server; handlers only read it */
+	r->body.data = (char *)hr->body;
+	r->body.len = r->too_big ? 0 : hr->body_len;
+	if (answer(s, r, hr->method) < 0 && resp->status == 0)
+		r->status = 0;
 }
 
 static void
-completed(void *cls, struct MHD_Connection *c, void **con_cls, enum MHD_RequestTerminationCode toe)
+app_done(void *ud, struct httpd_req *hr, unsigned status, const char *why)
 {
-	struct server *s = cls;
-	struct req *r = *con_cls;
+	struct server *s = ud;
+	struct req *r = hr->data, other;
 	double dt;
 	size_t si, b;
 
-	(void)c;
-	if (r == NULL)
-		return;
-	*con_cls = NULL;
+	if (r == NULL) {
+		/* refused by the server before the routes (malformed, not HTTP) */
+		memset(&other, 0, sizeof(other));
+		clock_gettime(CLOCK_MONOTONIC, &other.t0);
+		other.route = R_OTHER;
+		copy_clean(other.method, sizeof(other.method), hr->method ? hr->method : "-");
+		copy_clean(other.path, sizeof(other.path), hr->method && hr->path ? hr->path : "-");
+		r = &other;
+	}
+	hr->data = NULL;
+	r->status = status;
 	dt = elapsed(&r->t0);
 	for (si = 0; si + 1 < NSTATUS && (r->status == 0 || status_code[si] != r->status); si++)
 		;
-	if (r->status == 0 || toe != MHD_REQUEST_TERMINATED_COMPLETED_OK)
+	if (r->status == 0 || why != NULL)
 		si = NSTATUS - 1;
 	for (b = 0; b < NBUCKETS && dt > bucket_le[b]; b++)
 		;
@@ -1506,32 +1487,15 @@ completed(void *cls, struct MHD_Connection *c, void **con_cls, enum MHD_RequestT
 	atomic_fetch_add(&s->hist[r->route][b], 1);
 	atomic_fetch_add(&s->lat_ns[r->route], (unsigned long)(dt * 1e9));
 	if (!s->quiet) {
-		if (toe == MHD_REQUEST_TERMINATED_COMPLETED_OK)
+		if (why == NULL)
 			fprintf(stderr, "%s %s %u %.3fms\n", r->method, r->path, r->status, dt * 1e3);
 		else
-			fprintf(stderr, "%s %s %u %.3fms %s\n", r->method, r->path, r->status, dt * 1e3,
-			    toe == MHD_REQUEST_TERMINATED_TIMEOUT_REACHED ? "timeout" :
-			    toe == MHD_REQUEST_TERMINATED_DAEMON_SHUTDOWN ? "shutdown" :
-			    toe == MHD_REQUEST_TERMINATED_CLIENT_ABORT ? "client-abort" :
-			    toe == MHD_REQUEST_TERMINATED_READ_ERROR ? "read-error" : "aborted");
+			fprintf(stderr, "%s %s %u %.3fms %s\n", r->method, r->path, r->status, dt * 1e3, why);
 	}
-	arxiv_buf_free(&r->body);
-	free(r);
-	atomic_fetch_sub(&s->inflight, 1);
-}
-
-static void __attribute__((format(printf, 2, 0)))
-mhd_log(void *cls, const char *fmt, va_list ap)
-{
-	char msg[512];
-	size_t n;
-
-	(void)cls;
-	vsnprintf(msg, sizeof(msg), fmt, ap);
-	n = strlen(msg);
-	while (n > 0 && msg[n - 1] == '\n')
-		msg[--n] = '\0';
-	warnx("libmicrohttpd: %s", msg);
+	if (r != &other) {
+		free(r);
+		atomic_fetch_sub(&s->inflight, 1);
+	}
 }
 
 /* -------------------------------------------------------------- startup */
@@ -1625,12 +1589,14 @@ main(int argc, char *argv[])
 	struct server srv, *s = &srv;
 	const char *laddr = DEFAULT_LISTEN, *webdir = NULL;
 	long threads = sysconf(_SC_NPROCESSORS_ONLN), maxconn = 1024;
-	struct MHD_Daemon *d;
+	struct httpd *d;
+	struct httpd_opts ho;
+	struct httpd_ops ops = { NULL, app_head, app_handle, app_done };
+	char herr[200];
 	char shown[300];
 	struct timespec t0;
 	sigset_t set;
 	int ch, sig, lfd, verbose = 0;
-	MHD_socket q;
 
 	memset(s, 0, sizeof(*s));
 	s->dir = DEFAULT_DIR;
@@ -1709,7 +1675,7 @@ main(int argc, char *argv[])
 	pthread_mutex_init(&s->slot_lock, NULL);
 	signal(SIGPIPE, SIG_IGN);
 
-	/* Block the signals in every thread (MHD's inherit the mask); sigwait below. */
+	/* Block the signals in every thread (the workers inherit the mask); sigwait below. */
 	sigemptyset(&set);
 	sigaddset(&set, SIGHUP);
 	sigaddset(&set, SIGINT);
@@ -1720,25 +1686,15 @@ main(int argc, char *argv[])
 	load_model(s);
 	load_index(s);
 	load_page(s);
-	{
-		/* the pool size only when there is a pool: 0 draws a warning */
-		struct MHD_OptionItem pool[] = {
-			{ MHD_OPTION_THREAD_POOL_SIZE, threads, NULL },
-			{ MHD_OPTION_END, 0, NULL }
-		};
-
-		d = MHD_start_daemon(MHD_USE_AUTO | MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_ITC |
-		    MHD_USE_ERROR_LOG, 0, NULL, NULL, handle, s,
-		    MHD_OPTION_EXTERNAL_LOGGER, mhd_log, NULL,
-		    MHD_OPTION_LISTEN_SOCKET, (MHD_socket)lfd,
-		    MHD_OPTION_ARRAY, threads > 1 ? pool : pool + 1,
-		    MHD_OPTION_CONNECTION_TIMEOUT, s->timeout,
-		    MHD_OPTION_CONNECTION_LIMIT, (unsigned)maxconn,
-		    MHD_OPTION_NOTIFY_COMPLETED, completed, s,
-		    MHD_OPTION_END);
-	}
-	if (d == NULL)
-		errx(1, "%s: cannot start the HTTP server", shown);
+	memset(&ho, 0, sizeof(ho));
+	ho.listen_fd = lfd;
+	ho.threads = (unsigned)threads;
+	ho.max_conn = (unsigned)maxconn;
+	ho.timeout = s->timeout;
+	ho.max_body = s->maxbody;
+	ops.ud = s;
+	if ((d = httpd_start(&ho, &ops, herr, sizeof(herr))) == NULL)
+		errx(1, "%s: cannot start the HTTP server: %s", shown, herr);
 	warnx("listening on http://%s/ (%ld threads, body limit %zu bytes, batch limit %zu)",
 	    shown, threads, s->maxbody, s->maxbatch);
 
@@ -1756,17 +1712,16 @@ main(int argc, char *argv[])
 	/* Drain: stop accepting, let requests in flight finish (bounded), stop. */
 	warnx("%s: draining %ld requests in flight", strsignal(sig), atomic_load(&s->inflight));
 	atomic_store(&s->draining, 1);
-	if ((q = MHD_quiesce_daemon(d)) != MHD_INVALID_SOCKET)
-		close(q);
+	httpd_quiesce(d);
 	clock_gettime(CLOCK_MONOTONIC, &t0);
 	while (atomic_load(&s->inflight) > 0 && elapsed(&t0) < s->timeout) {
 		struct timespec nap = { 0, 10 * 1000 * 1000 };
 
 		nanosleep(&nap, NULL);
 	}
-	MHD_stop_daemon(d);
-	if (s->page)
-		MHD_destroy_response(s->page);
+	httpd_stop(d);
+	close(lfd);
+	page_put(s->page);
 	ref_put(s->cur);
 	ixref_put(s->ixcur);
 	for (size_t i = 0; i < atomic_load(&s->nslots); i++)

@@ -242,35 +242,22 @@ out:
 	return rc;
 }
 
+/* One record into the statistics (stats_stream's fn): 0, or -1 a bad record. */
+static int
+stats_record(void *ud, const char *line, size_t len, struct arxiv_error *e)
+{
+	struct state *s = ud;
+
+	if (add_line(s, line, len, e) != 0)
+		return -1;
+	s->n++;
+	return 0;
+}
+
 static int
 stats_stream(struct state *s, FILE *fp, const char *name)
 {
-	struct arxiv_lines *r;
-	struct arxiv_error e;
-	const char *line;
-	size_t len;
-	int rc;
-
-	if ((r = arxiv_lines_new(fp, name, 0)) == NULL)
-		err(1, "out of memory");
-	while ((rc = arxiv_lines_next(r, &line, &len, &e)) != 0) {
-		if (rc > 0 && add_line(s, line, len, &e) == 0) {
-			s->n++;
-			continue;
-		}
-		if (rc > 0) {
-			snprintf(e.source, sizeof(e.source), "%s", name);
-			e.line = arxiv_lines_lineno(r);
-		}
-		prog_warnerr(&e);
-		if (!s->keep || arxiv_lines_ioerr(r)) {
-			arxiv_lines_free(r);
-			return -1;
-		}
-		s->skipped++;
-	}
-	arxiv_lines_free(r);
-	return 0;
+	return prog_each_record(fp, name, s->keep, &s->skipped, stats_record, s);
 }
 
 /* Merge every partial result of a file: one JSON object per line (what

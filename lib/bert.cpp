@@ -325,18 +325,6 @@ parse_config(const std::string &path)
 
 /* ------------------------------------------------------------ model */
 
-struct CleanerLease {
-	CleanerPool *pool = nullptr;
-	arxiv_cleaner *c = nullptr;
-	~CleanerLease()
-	{
-		if (c == nullptr)
-			return;
-		std::lock_guard<std::mutex> lock(pool->mu);
-		pool->idle.push_back(c);
-	}
-};
-
 at::Tensor &
 param(Bert &m, const std::string &name)
 {
@@ -925,54 +913,24 @@ read_lowercase(const std::string &dir)
 	return v == nullptr || json_is_true(v);
 }
 
-/* Tokenise n raw texts with the stored preprocessing and tokenizer settings. */
+/* Tokenise n texts (training's JSONL text, used as it is: no cleaning). */
 Encoded
 encode(const Bert &m, const char *const *texts, const size_t *lens, size_t n)
 {
 	Encoded r;
 	arxiv_error e{};
 	arxiv_tok_params tp = arxiv_tok_default_params();
-	CleanerLease cl;
-	arxiv_buf clean{};
-	std::unique_ptr<arxiv_buf, void (*)(arxiv_buf *)> hold(&clean, arxiv_buf_free);
 
 	tp.seq_len = m.seq_len;
 	tp.lowercase = m.lowercase;
-	if (!m.prep.empty() && m.cleaners) {
-		cl.pool = m.cleaners.get();
-		{
-			std::lock_guard<std::mutex> lock(cl.pool->mu);
-			if (!cl.pool->idle.empty()) {
-				cl.c = cl.pool->idle.back();
-				cl.pool->idle.pop_back();
-			}
-		}
-		if (cl.c == nullptr) {
-			arxiv_clean_params cp;
-			if (arxiv_clean_params_parse(m.prep.c_str(), nullptr, &cp, &e) != 0)
-				rethrow(e);
-			if ((cl.c = arxiv_cleaner_new(&cp, &e)) == nullptr)
-				rethrow(e);
-		}
-	}
 	r.n = n;
 	r.L = m.seq_len;
 	r.ids.resize(n * r.L);
 	r.mask.resize(n * r.L);
 	r.len.resize(n);
 	for (size_t i = 0; i < n; i++) {
-		const char *t = texts[i];
-		size_t tl = lens ? lens[i] : strlen(t);
-		if (cl.c) {
-			if (arxiv_clean_text(cl.c, t, tl, &clean, &e) != 0) {
-				e.line = (long)i + 1;
-				rethrow(e);
-			}
-			t = clean.data ? clean.data : "";
-			tl = clean.len;
-		}
-		if (arxiv_tok_encode(m.vocab->v, &tp, t, tl, &r.ids[i * r.L], &r.mask[i * r.L],
-		    &r.len[i], &e) != 0) {
+		if (arxiv_tok_encode(m.vocab->v, &tp, texts[i], lens ? lens[i] : strlen(texts[i]),
+		    &r.ids[i * r.L], &r.mask[i * r.L], &r.len[i], &e) != 0) {
 			e.line = (long)i + 1;
 			rethrow(e);
 		}
@@ -1172,42 +1130,22 @@ read_st_config(Bert &m, const std::string &dir)
 }
 
 /* Model from an artifacts directory (model/ + tokenizer/), or from a plain
- * Hugging Face folder (config.json, vocab.txt, weights: then seq_len is
- * min(512, max_position_embeddings) and the text is not cleaned). */
+ * Hugging Face folder (config.json, weights). Its tokenizer (vocab.txt,
+ * preprocess.json or tokenizer_config.json) is libarxiv's (prep.c): info
+ * tells it what it needs, a plain folder's sequence limit included
+ * (min(512, max_position_embeddings), or sentence_bert_config.json's). */
 std::unique_ptr<Bert>
-load_model(const std::string &dir, const arxiv_model_opts *o)
+load_model(const std::string &dir, const arxiv_model_opts *o, arxiv_torch_info *info)
 {
 	auto m = std::make_unique<Bert>();
 	bool art = exists(join(dir, "model/config.json"));
 	std::string mdir = art ? join(dir, "model") : dir;
-	std::string tdir = art ? join(dir, "tokenizer") : dir;
 	Config cfg = parse_config(join(mdir, "config.json"));
 
 	make_model(*m, cfg, cfg.labels.size());
-	load_vocab(*m, join(tdir, "vocab.txt"));
-	if (art) {
-		std::string pp = join(tdir, "preprocess.json");
-		arxiv_prep pr;
-		arxiv_error e{};
-		if (arxiv_prep_read(pp.c_str(), &pr, &e) < 0)
-			rethrow(e);
-		if (strcmp(pr.input, "wordpiece") != 0)
-			fail(pp, "\"input\" must be \"wordpiece\" for a transformer");
-		if (pr.seq_len > (size_t)m->cfg.max_pos)
-			fail(pp, fmt("'seq_len' missing or out of range [2, %lld]",
-			    (long long)m->cfg.max_pos));
-		m->seq_len = pr.seq_len;
-		m->lowercase = pr.lowercase != 0;
-		m->prep = pr.prep;
-		if (pr.has_vocab_hash && pr.vocab_hash != m->vocab_hash)
-			fail(join(tdir, "vocab.txt"), "vocabulary hash differs from the one trained with");
-	} else {
-		m->seq_len = (size_t)std::min<int64_t>(512, m->cfg.max_pos);
-		m->lowercase = read_lowercase(dir);
+	m->seq_len = (size_t)std::min<int64_t>(512, m->cfg.max_pos);
+	if (!art)
 		read_st_config(*m, dir);
-	}
-	if (o != nullptr && o->max_tokens >= 2)
-		m->seq_len = std::min(m->seq_len, o->max_tokens);
 	{
 		std::string wp = art ? join(mdir, "model.safetensors") : weights_path(dir);
 		auto w = read_weights(wp, true);
@@ -1225,13 +1163,18 @@ load_model(const std::string &dir, const arxiv_model_opts *o)
 	pick_device(*m, o ? o->device : "auto", o ? o->precision : "auto");
 	m->fused = true;
 	to_device(*m, false);
+	info->artifacts = art;
+	info->vocab_size = (size_t)m->cfg.vocab;
+	info->max_pos = (size_t)m->cfg.max_pos;
+	info->seq_len = m->seq_len;
 	return m;
 }
 
 /* ------------------------------------------------------------ inference */
 
+/* n rows of S token ids (mask 1 then 0, as arxiv_tok_encode pads them). */
 int
-run_infer(const Bert &m, const char *const *texts, const size_t *lens, size_t n, size_t k,
+run_infer(const Bert &m, const uint32_t *ids, const uint8_t *mask, size_t n, size_t S, size_t k,
     arxiv_prediction *out, float *emb, arxiv_error *err)
 {
 	return guard(err, [&] {
@@ -1240,14 +1183,15 @@ run_infer(const Bert &m, const char *const *texts, const size_t *lens, size_t n,
 		if (n == 0)
 			return;
 		c10::InferenceMode im;
-		Encoded e = encode(m, texts, lens, n);
-		std::vector<size_t> order;
-		auto batches = infer_batches(e.len, order, 64, 16384);
+		for (size_t i = 0; i < n * S; i++)
+			if ((int64_t)ids[i] >= m.cfg.vocab)
+				fail("", fmt("token id %u out of the vocabulary", ids[i]), (long)(i / S) + 1);
+		std::vector<size_t> len = row_lengths(mask, n, S), order;
+		auto batches = infer_batches(len, order, 64, 16384);
 		k = std::min({k, m.n_labels, (size_t)ARXIV_TOPK_MAX});
 		for (auto &bt : batches) {
 			at::Tensor ti, tm;
-			make_batch(m, e.ids.data(), e.mask.data(), e.L, e.len, &order[bt.first],
-			    bt.second, ti, tm);
+			make_batch(m, ids, mask, S, len, &order[bt.first], bt.second, ti, tm);
 			Fwd f = forward(m, ti, tm, false, out != nullptr);
 			if (out != nullptr)
 				topk_fill(f.logits, &order[bt.first], bt.second, k, out);
@@ -1277,88 +1221,30 @@ run_infer(const Bert &m, const char *const *texts, const size_t *lens, size_t n,
 /*
  * Explanation of one answer (approximate): gradient x input on the word
  * embeddings of the logit margin of label win over label run, summed over the
- * hidden size per WordPiece token, the pieces of a word ("##" continuations)
- * summed into the word, and a word's occurrences summed. The n words of the
- * largest positive attribution, best first; each shown as the raw text spells
- * it when it is found there (case-insensitively, in order), else as its pieces.
+ * hidden size, per token of the L ids of one sequence, into attr[L]. (libarxiv
+ * sums the tokens into words, bert_loader.c.)
  */
 void
-explain_impl(const Bert &m, const char *text, size_t len, int win, int run, size_t n,
-    arxiv_term *out, size_t *n_out)
+explain_impl(const Bert &m, const uint32_t *ids, size_t L, int win, int run, float *attr)
 {
-	*n_out = 0;
 	if (!m.has_head)
 		fail("", "this model has no classification head");
-	if (win < 0 || run < 0 || (size_t)win >= m.n_labels || (size_t)run >= m.n_labels || n == 0)
-		return;
-	Encoded e = encode(m, &text, &len, 1);
-	size_t L = e.len[0];
-	if (L < 3)
-		return;
-	std::vector<size_t> order{0};
+	if (win < 0 || run < 0 || (size_t)win >= m.n_labels || (size_t)run >= m.n_labels || L == 0)
+		fail("", "explain: label or length out of range");
+	for (size_t j = 0; j < L; j++)
+		if ((int64_t)ids[j] >= m.cfg.vocab)
+			fail("", fmt("token id %u out of the vocabulary", ids[j]));
+	std::vector<size_t> order{0}, len{L};
+	std::vector<uint8_t> mask(L, 1);
 	at::Tensor ti, tm;
-	make_batch(m, e.ids.data(), e.mask.data(), e.L, e.len, order.data(), 1, ti, tm);
+	make_batch(m, ids, mask.data(), L, len, order.data(), 1, ti, tm);
 	at::AutoGradMode grad(true);
 	at::Tensor we = at::embedding(m.word, ti, m.cfg.pad).detach().to(at::kFloat).requires_grad_(true);
 	Fwd f = forward(m, ti, tm, false, true, we);
 	at::Tensor margin = f.logits.select(0, 0)[win] - f.logits.select(0, 0)[run];
 	margin.backward();
-	at::Tensor attr = (we.grad() * we).sum(-1).select(0, 0).to(at::kCPU, at::kFloat).contiguous();
-	const float *a = attr.data_ptr<float>();
-	/* pieces -> words (skipping [CLS] and [SEP]) */
-	std::vector<std::string> words;
-	std::vector<double> w;
-	for (size_t j = 1; j + 1 < L; j++) {
-		const char *pc = arxiv_vocab_piece(m.vocab->v, e.ids[j]);
-		std::string piece = pc ? pc : "";
-		if (piece.size() > 2 && piece[0] == '#' && piece[1] == '#' && !words.empty()) {
-			words.back() += piece.substr(2);
-			w.back() += a[j];
-		} else {
-			words.push_back(piece);
-			w.push_back(a[j]);
-		}
-	}
-	/* the raw spelling, matched in order */
-	std::vector<std::string> shown(words.size());
-	size_t at = 0;
-	for (size_t i = 0; i < words.size(); i++) {
-		const std::string &wd = words[i];
-		shown[i] = wd;
-		if (wd.empty() || wd[0] == '[')
-			continue;
-		for (size_t p = at; p + wd.size() <= len; p++) {
-			size_t q = 0;
-			while (q < wd.size() && tolower((unsigned char)text[p + q]) ==
-			    tolower((unsigned char)wd[q]))
-				q++;
-			if (q == wd.size()) {
-				shown[i].assign(text + p, wd.size());
-				at = p + wd.size();
-				break;
-			}
-		}
-	}
-	/* occurrences summed, by the word's pieces */
-	std::map<std::string, std::pair<double, std::string>> sum;
-	for (size_t i = 0; i < words.size(); i++) {
-		auto &s2 = sum[words[i]];
-		if (s2.second.empty())
-			s2.second = shown[i];
-		s2.first += w[i];
-	}
-	std::vector<std::pair<double, std::string>> best;
-	for (auto &kv : sum)
-		if (kv.second.first > 0 && std::isfinite(kv.second.first))
-			best.push_back({kv.second.first, kv.second.second});
-	std::sort(best.begin(), best.end(), [](const auto &x, const auto &y) {
-		return x.first > y.first || (x.first == y.first && x.second < y.second);
-	});
-	for (size_t i = 0; i < best.size() && i < n; i++) {
-		snprintf(out[i].term, sizeof(out[i].term), "%s", best[i].second.c_str());
-		out[i].weight = (float)best[i].first;
-		(*n_out)++;
-	}
+	at::Tensor a = (we.grad() * we).sum(-1).select(0, 0).to(at::kCPU, at::kFloat).contiguous();
+	memcpy(attr, a.data_ptr<float>(), L * sizeof(float));
 }
 
 }  // namespace arxiv_torch
@@ -1376,11 +1262,12 @@ plugin_train(const struct arxiv_train_params *p, const struct arxiv_dataset *tra
 }
 
 static void *
-plugin_load(const char *dir, const struct arxiv_model_opts *o, struct arxiv_error *err)
+plugin_load(const char *dir, const struct arxiv_model_opts *o, struct arxiv_torch_info *info,
+    struct arxiv_error *err)
 {
 	Bert *b = nullptr;
 
-	if (guard(err, [&] { b = load_model(dir, o).release(); }) != 0)
+	if (guard(err, [&] { b = load_model(dir, o, info).release(); }) != 0)
 		return nullptr;
 	return b;
 }
@@ -1407,25 +1294,25 @@ plugin_nlabels(const void *m)
 }
 
 static int
-plugin_predict(const void *m, const char *const *texts, const size_t *lens, size_t n, size_t k,
-    struct arxiv_prediction *out, struct arxiv_error *err)
+plugin_predict(const void *m, const uint32_t *ids, const uint8_t *mask, size_t n, size_t len,
+    size_t k, struct arxiv_prediction *out, struct arxiv_error *err)
 {
-	return run_infer(*static_cast<const Bert *>(m), texts, lens, n, k, out, nullptr, err);
+	return run_infer(*static_cast<const Bert *>(m), ids, mask, n, len, k, out, nullptr, err);
 }
 
 static int
-plugin_embed(const void *m, const char *const *texts, const size_t *lens, size_t n, float *out,
+plugin_embed(const void *m, const uint32_t *ids, const uint8_t *mask, size_t n, size_t len,
+    float *out, struct arxiv_error *err)
+{
+	return run_infer(*static_cast<const Bert *>(m), ids, mask, n, len, 0, nullptr, out, err);
+}
+
+static int
+plugin_explain(const void *m, const uint32_t *ids, size_t len, int win, int run, float *attr,
     struct arxiv_error *err)
 {
-	return run_infer(*static_cast<const Bert *>(m), texts, lens, n, 0, nullptr, out, err);
-}
-
-static int
-plugin_explain(const void *m, const char *text, size_t len, int win, int run, size_t n,
-    struct arxiv_term *out, size_t *n_out, struct arxiv_error *err)
-{
-	return guard(err, [&] { explain_impl(*static_cast<const Bert *>(m), text, len, win, run,
-	    n, out, n_out); });
+	return guard(err, [&] { explain_impl(*static_cast<const Bert *>(m), ids, len, win, run,
+	    attr); });
 }
 
 static int

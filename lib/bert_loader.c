@@ -9,9 +9,15 @@
  * code (found with dladdr), in ../lib from the running program (static
  * builds), then by the dynamic linker's search path. A build without libtorch
  * (TORCH=0) has no plugin: every hook then fails with a clear error.
+ *
+ * The plugin sees token ids only: the model's tokenizer (cleaning and
+ * WordPiece, prep.c) is held here, and an explanation's per-token weights are
+ * summed into words here.
  */
+#include <ctype.h>
 #include <dlfcn.h>
 #include <limits.h>
+#include <math.h>
 #include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
@@ -23,6 +29,7 @@
 struct bert_model {
 	const struct arxiv_torch_api *api;
 	void *impl;
+	struct prep_tok *tok;	/* its tokenizer */
 };
 
 static pthread_once_t plugin_once = PTHREAD_ONCE_INIT;
@@ -143,9 +150,21 @@ bert_load(const char *dir, const struct arxiv_model_opts *o, struct arxiv_error 
 		arxiv_error_set(err, dir, 0, "out of memory");
 		return NULL;
 	}
+	struct arxiv_torch_info info;
+	struct prep_tok_model mi;
+
+	memset(&info, 0, sizeof(info));
 	b->api = api;
-	if ((b->impl = api->load(dir, o, err)) == NULL) {
+	if ((b->impl = api->load(dir, o, &info, err)) == NULL) {
 		free(b);
+		return NULL;
+	}
+	mi.artifacts = info.artifacts;
+	mi.vocab_size = info.vocab_size;
+	mi.max_pos = info.max_pos;
+	mi.seq_len = info.seq_len;
+	if ((b->tok = prep_tok_open(dir, &mi, o ? o->max_tokens : 0, err)) == NULL) {
+		bert_free(b);
 		return NULL;
 	}
 	return b;
@@ -157,6 +176,7 @@ bert_free(struct bert_model *b)
 	if (b == NULL)
 		return;
 	b->api->free(b->impl);
+	prep_tok_free(b->tok);
 	free(b);
 }
 
@@ -172,18 +192,66 @@ bert_nlabels(const struct bert_model *b)
 	return b ? b->api->nlabels(b->impl) : 0;
 }
 
+/* The n texts as token ids (n * seq_len each, freed by the caller); 0 or -1. */
+static int
+encode(const struct bert_model *b, const char *const *texts, const size_t *lens, size_t n,
+    uint32_t **ids, uint8_t **mask, size_t *n_tokens, struct arxiv_error *err)
+{
+	size_t S = prep_tok_seq_len(b->tok);
+
+	*ids = NULL;
+	*mask = NULL;
+	if (n > SIZE_MAX / sizeof(uint32_t) / S || (*ids = malloc(n * S * sizeof(uint32_t))) == NULL ||
+	    (*mask = malloc(n * S)) == NULL) {
+		free(*ids);
+		*ids = NULL;
+		arxiv_error_set(err, "", 0, "out of memory");
+		return -1;
+	}
+	if (prep_tok_encode(b->tok, texts, lens, n, *ids, *mask, n_tokens, err) < 0) {
+		free(*ids);
+		free(*mask);
+		*ids = NULL;
+		*mask = NULL;
+		return -1;
+	}
+	return 0;
+}
+
 int
 bert_predict(const struct bert_model *b, const char *const *texts, const size_t *lens,
     size_t n, size_t k, struct arxiv_prediction *out, struct arxiv_error *err)
 {
-	return b->api->predict(b->impl, texts, lens, n, k, out, err);
+	uint32_t *ids;
+	uint8_t *mask;
+	int rc;
+
+	if (n == 0 || bert_nlabels(b) == 0)	/* the plugin says "no classification head" */
+		return b->api->predict(b->impl, NULL, NULL, 0, prep_tok_seq_len(b->tok), k, out, err);
+	if (encode(b, texts, lens, n, &ids, &mask, NULL, err) < 0)
+		return -1;
+	rc = b->api->predict(b->impl, ids, mask, n, prep_tok_seq_len(b->tok), k, out, err);
+	free(ids);
+	free(mask);
+	return rc;
 }
 
 int
 bert_embed(const struct bert_model *b, const char *const *texts, const size_t *lens,
     size_t n, float *out, struct arxiv_error *err)
 {
-	return b->api->embed(b->impl, texts, lens, n, out, err);
+	uint32_t *ids;
+	uint8_t *mask;
+	int rc;
+
+	if (n == 0)
+		return 0;
+	if (encode(b, texts, lens, n, &ids, &mask, NULL, err) < 0)
+		return -1;
+	rc = b->api->embed(b->impl, ids, mask, n, prep_tok_seq_len(b->tok), out, err);
+	free(ids);
+	free(mask);
+	return rc;
 }
 
 int
@@ -193,14 +261,173 @@ bert_forward_ids(const struct bert_model *b, const uint32_t *ids, const uint8_t 
 	return b->api->forward_ids(b->impl, ids, mask, n, len, logits, pooled, err);
 }
 
+/* ---------------------------------------------------------- explanations */
+
+/* One WordPiece word of an explanation: its pieces joined, its spelling in
+ * the raw text, its weight. */
+struct xword {
+	char *key, *shown;
+	double w;
+	size_t i;	/* position */
+};
+
+static int
+xword_by_key(const void *a, const void *b)
+{
+	const struct xword *x = a, *y = b;
+	int c = strcmp(x->key, y->key);
+
+	return c ? c : (x->i > y->i) - (x->i < y->i);
+}
+
+static int
+xword_by_weight(const void *a, const void *b)
+{
+	const struct xword *x = a, *y = b;
+
+	if (x->w != y->w)
+		return x->w > y->w ? -1 : 1;
+	return strcmp(x->shown, y->shown);
+}
+
+/*
+ * Explanation of one answer (approximate): the plugin's gradient x input per
+ * WordPiece token of the logit margin of label win over label run; here the
+ * pieces of a word ("##" continuations) are summed into the word, and a
+ * word's occurrences summed. The n words of the largest positive
+ * attribution, best first; each shown as the raw text spells it when it is
+ * found there (case-insensitively, in order), else as its pieces.
+ */
+static int
+explain_words(const struct arxiv_vocab *v, const uint32_t *ids, const float *a, size_t L,
+    const char *text, size_t len, size_t n, struct arxiv_term *out, size_t *n_out)
+{
+	struct xword *x, *best = NULL;
+	size_t nw = 0, i, j, at = 0, nb;
+	int rc = -1;
+
+	if ((x = calloc(L, sizeof(*x))) == NULL)
+		return -1;
+	/* pieces -> words (skipping [CLS] and [SEP]) */
+	for (j = 1; j + 1 < L; j++) {
+		const char *pc = arxiv_vocab_piece(v, ids[j]);
+		size_t pl = pc ? strlen(pc) : 0;
+
+		if (pl > 2 && pc[0] == '#' && pc[1] == '#' && nw > 0) {
+			size_t kl = strlen(x[nw - 1].key);
+			char *k = realloc(x[nw - 1].key, kl + pl - 1);
+
+			if (k == NULL)
+				goto done;
+			memcpy(k + kl, pc + 2, pl - 1);
+			x[nw - 1].key = k;
+			x[nw - 1].w += a[j];
+		} else {
+			if ((x[nw].key = strdup(pc ? pc : "")) == NULL)
+				goto done;
+			x[nw].w = a[j];
+			x[nw].i = nw;
+			nw++;
+		}
+	}
+	/* the raw spelling, matched in order */
+	for (i = 0; i < nw; i++) {
+		const char *wd = x[i].key;
+		size_t wl = strlen(wd), p, q;
+
+		x[i].shown = NULL;
+		if (wl > 0 && wd[0] != '[') {
+			for (p = at; p + wl <= len; p++) {
+				for (q = 0; q < wl && tolower((unsigned char)text[p + q]) ==
+				    tolower((unsigned char)wd[q]); q++)
+					;
+				if (q == wl) {
+					if ((x[i].shown = strndup(text + p, wl)) == NULL)
+						goto done;
+					at = p + wl;
+					break;
+				}
+			}
+		}
+		if (x[i].shown == NULL && (x[i].shown = strdup(wd)) == NULL)
+			goto done;
+	}
+	/* occurrences summed, in order, by the word's pieces; a word is shown
+	 * as its first non-empty spelling */
+	qsort(x, nw, sizeof(*x), xword_by_key);
+	if ((best = calloc(nw + 1, sizeof(*best))) == NULL)
+		goto done;
+	for (i = 0, nb = 0; i < nw; i = j) {
+		double sum = 0;
+		const char *shown = NULL;
+
+		for (j = i; j < nw && strcmp(x[j].key, x[i].key) == 0; j++) {
+			sum += x[j].w;
+			if (shown == NULL && x[j].shown[0] != '\0')
+				shown = x[j].shown;
+		}
+		if (sum > 0 && isfinite(sum)) {
+			best[nb].w = sum;
+			best[nb].shown = (char *)(shown ? shown : x[i].shown);
+			nb++;
+		}
+	}
+	qsort(best, nb, sizeof(*best), xword_by_weight);
+	for (i = 0; i < nb && i < n; i++) {
+		snprintf(out[i].term, sizeof(out[i].term), "%s", best[i].shown);
+		out[i].weight = (float)best[i].w;
+		(*n_out)++;
+	}
+	rc = 0;
+done:
+	for (i = 0; i < nw; i++) {
+		free(x[i].key);
+		free(x[i].shown);
+	}
+	free(x);
+	free(best);
+	return rc;
+}
+
 int
 bert_explain(const struct bert_model *b, const char *text, size_t len, int win, int run,
     size_t n, struct arxiv_term *out, size_t *n_out, struct arxiv_error *err)
 {
+	size_t nl = bert_nlabels(b), L;
+	uint32_t *ids;
+	uint8_t *mask;
+	float *attr;
+	int rc;
+
 	*n_out = 0;
 	if (b->api->explain == NULL)
 		return 0;
-	return b->api->explain(b->impl, text, len, win, run, n, out, n_out, err);
+	if (nl == 0) {
+		arxiv_error_set(err, "", 0, "this model has no classification head");
+		return -1;
+	}
+	if (win < 0 || run < 0 || (size_t)win >= nl || (size_t)run >= nl || n == 0)
+		return 0;
+	if (encode(b, &text, &len, 1, &ids, &mask, &L, err) < 0)
+		return -1;
+	rc = 0;
+	if (L >= 3) {
+		if ((attr = malloc(L * sizeof(float))) == NULL) {
+			arxiv_error_set(err, "", 0, "out of memory");
+			rc = -1;
+		} else {
+			rc = b->api->explain(b->impl, ids, L, win, run, attr, err);
+			if (rc == 0 && explain_words(prep_tok_vocab(b->tok), ids, attr, L, text,
+			    len, n, out, n_out) < 0) {
+				arxiv_error_set(err, "", 0, "out of memory");
+				rc = -1;
+			}
+			free(attr);
+		}
+	}
+	free(ids);
+	free(mask);
+	return rc;
 }
 
 /* ------------------------------------------- the transformer's parameters */

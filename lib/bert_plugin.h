@@ -7,15 +7,30 @@
  * version is refused. Every entry point catches its C++ exceptions and
  * returns an error in struct arxiv_error: nothing of C++ crosses this table.
  * The model handle is opaque to C.
+ *
+ * The plugin sees token ids only: libarxiv (prep.c) reads the model's
+ * tokenizer/ (preprocess.json, vocab.txt) and cleans and WordPiece-tokenises
+ * the texts; the plugin holds no cleaner, tokeniser or vocabulary for
+ * inference. (Training's JSONL-text fallback still tokenises in the plugin,
+ * with libarxiv's arxiv_tok_encode; tensor streams arrive as ids.)
  */
 #ifndef ARXIV_BERT_PLUGIN_H
 #define ARXIV_BERT_PLUGIN_H
 
 #include "internal.h"
 
-#define ARXIV_TORCH_ABI 2	/* 2: explain */
+#define ARXIV_TORCH_ABI 3	/* 2: explain; 3: token ids in, libarxiv tokenises */
 #define ARXIV_TORCH_SONAME "libarxiv_torch.so.1"
 #define ARXIV_TORCH_SYMBOL "arxiv_torch_plugin"
+
+/* What load tells libarxiv about a model, for its tokenizer. */
+struct arxiv_torch_info {
+	int artifacts;		/* dir is an artifacts directory (model/ + tokenizer/) */
+	size_t vocab_size;	/* config.json's vocab_size */
+	size_t max_pos;		/* its max_position_embeddings */
+	size_t seq_len;		/* a plain folder's limit: min(512, max_pos), or
+				 * sentence_bert_config.json's max_seq_length */
+};
 
 struct arxiv_torch_api {
 	int abi;		/* ARXIV_TORCH_ABI */
@@ -23,22 +38,26 @@ struct arxiv_torch_api {
 	int (*train)(const struct arxiv_train_params *p, const struct arxiv_dataset *train,
 	    const struct arxiv_dataset *val, const char *tmp_dir,
 	    struct arxiv_prediction *val_out, struct arxiv_error *err);
-	void *(*load)(const char *dir, const struct arxiv_model_opts *o, struct arxiv_error *err);
+	void *(*load)(const char *dir, const struct arxiv_model_opts *o,
+	    struct arxiv_torch_info *info, struct arxiv_error *err);
 	void (*free)(void *m);
 	size_t (*dim)(const void *m);
-	int (*predict)(const void *m, const char *const *texts, const size_t *lens, size_t n,
-	    size_t k, struct arxiv_prediction *out, struct arxiv_error *err);
-	int (*embed)(const void *m, const char *const *texts, const size_t *lens, size_t n,
-	    float *out, struct arxiv_error *err);
-	/* Tests: forward n token sequences of len ids (mask 1/0) already
-	 * tokenised; logits (n * nlabels) and pooled (n * dim) may be NULL. */
+	/* n sequences of len ids as arxiv_tok_encode writes them (mask 1 for
+	 * the tokens, then 0 for the padding): top k, or pooled embeddings
+	 * (n * dim). Thread-safe. */
+	int (*predict)(const void *m, const uint32_t *ids, const uint8_t *mask, size_t n,
+	    size_t len, size_t k, struct arxiv_prediction *out, struct arxiv_error *err);
+	int (*embed)(const void *m, const uint32_t *ids, const uint8_t *mask, size_t n,
+	    size_t len, float *out, struct arxiv_error *err);
+	/* Tests: forward n token sequences of len ids (mask 1/0) as given,
+	 * unpadded; logits (n * nlabels) and pooled (n * dim) may be NULL. */
 	int (*forward_ids)(const void *m, const uint32_t *ids, const uint8_t *mask, size_t n,
 	    size_t len, float *logits, float *pooled, struct arxiv_error *err);
 	size_t (*nlabels)(const void *m);
-	/* The n words that weighed most for label win over label run in one raw
-	 * text (gradient x input, approximate): into out, how many into *n_out. */
-	int (*explain)(const void *m, const char *text, size_t len, int win, int run, size_t n,
-	    struct arxiv_term *out, size_t *n_out, struct arxiv_error *err);
+	/* Gradient x input of the logit margin of label win over label run, per
+	 * token of one sequence of len ids (all counted): into attr[len]. */
+	int (*explain)(const void *m, const uint32_t *ids, size_t len, int win, int run,
+	    float *attr, struct arxiv_error *err);
 };
 
 typedef const struct arxiv_torch_api *(*arxiv_torch_plugin_fn)(void);

@@ -91,21 +91,6 @@ struct Vocab {
 	~Vocab() { arxiv_vocab_free(v); }
 };
 
-/*
- * The cleaners of the stored preprocessing, made once per model and reused
- * (making one re-reads the stop-word list): a predict call takes one from the
- * pool, or makes one when all are in use (concurrent calls), and gives it back.
- */
-struct CleanerPool {
-	std::mutex mu;
-	std::vector<arxiv_cleaner *> idle;
-	~CleanerPool()
-	{
-		for (auto c : idle)
-			arxiv_cleaner_free(c);
-	}
-};
-
 struct Bert {
 	Config cfg;
 	std::vector<std::string> names;		/* HF names, HF order */
@@ -119,13 +104,13 @@ struct Bert {
 	bool amp = false;
 	at::ScalarType amp_dtype = at::kFloat;
 	bool sdpa = false;	/* fused attention (libtorch >= 2, not on the CPU) */
-	/* tokenizer */
+	/* tokenizer settings of training (inference gets token ids from libarxiv,
+	 * prep.c, which holds the model's cleaner and tokeniser) */
 	std::shared_ptr<Vocab> vocab;
 	uint64_t vocab_hash = 0;
-	size_t seq_len = 256;
+	size_t seq_len = 256;	/* also a plain folder's limit, reported by load */
 	bool lowercase = true;
 	std::string prep;
-	std::shared_ptr<CleanerPool> cleaners = std::make_shared<CleanerPool>();	/* for prep */
 	/* embeddings: the tanh pooler over [CLS] (our own and HF BertModel's), or
 	 * what a sentence-transformers folder says: mean of the token states or
 	 * the [CLS] state, then L2-normalised when it has a Normalize module */

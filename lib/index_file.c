@@ -920,7 +920,6 @@ file_search(void *impl, const float *q, size_t k, const char *field, const char 
 {
 	const struct fileix *x = impl;
 	struct job jobs[MAX_THREADS];
-	pthread_t th[MAX_THREADS];
 	struct cand *all = NULL, *heap;
 	int16_t *qc = NULL;
 	float qs, qmax = 0;
@@ -972,15 +971,8 @@ file_search(void *impl, const float *q, size_t k, const char *field, const char 
 	for (t = 0; t < nt; t++) {
 		jobs[t] = (struct job){ x, q, qc, qs, (float)(sqrt(r) * (1 + 1e-6)) + 1e-6f, k, t * per,
 			(t + 1) * per < x->count ? (t + 1) * per : x->count, 0, f, skip, all + t * k };
-		if (t > 0 && pthread_create(&th[t], NULL, scan, &jobs[t]) != 0) {
-			scan(&jobs[t]);
-			th[t] = 0;
-		}
 	}
-	scan(&jobs[0]);
-	for (t = 1; t < nt; t++)
-		if (th[t])
-			pthread_join(th[t], NULL);
+	arxiv_parallel_run(scan, jobs, sizeof(jobs[0]), (int)nt);
 	/* merge the ranges' k best */
 	for (t = 0; t < nt; t++) {
 		memmove(all + m, jobs[t].heap, jobs[t].n * sizeof(*all));

@@ -119,7 +119,8 @@ struct arxiv_dataset {
  *   written by the caller). Calls p->on_epoch each epoch; fills *val_out with the
  *   final val predictions (n_val entries, caller-allocated) for metrics.
  * bert_load: load model/ + tokenizer/ from an artifacts dir.
- * bert_predict / bert_embed: thread-safe; texts are raw (joined) texts.
+ * bert_predict / bert_embed: thread-safe; texts are raw (joined) texts, cleaned
+ *   and tokenised here (prep.c), the plugin gets token ids.
  */
 struct bert_model;
 int bert_train(const struct arxiv_train_params *p, const struct arxiv_dataset *train,
@@ -186,6 +187,30 @@ double bert_params_lr(const struct arxiv_train_params *p);
 const char *bert_check_params(const struct arxiv_train_params *p);
 
 /*
+ * A transformer model's tokenizer (prep.c): the cleaner of its stored
+ * preprocessing and the WordPiece tokeniser over its vocab.txt, pooled (one
+ * cleaner and word cache per concurrent caller); the plugin gets token ids.
+ * prep_tok_open: dir is the model's directory; mi says what its config has
+ * (an artifacts directory reads tokenizer/vocab.txt and preprocess.json, a
+ * plain folder vocab.txt and tokenizer_config.json, raw text and mi->seq_len);
+ * max_tokens >= 2 caps the sequence length. prep_tok_encode: thread-safe; n
+ * texts (lens NULL: strlen) into ids/mask, n * prep_tok_seq_len entries, as
+ * arxiv_tok_encode; the token counts into n_tokens (may be NULL).
+ */
+struct prep_tok_model {
+	int artifacts;
+	size_t vocab_size, max_pos, seq_len;
+};
+struct prep_tok;
+struct prep_tok *prep_tok_open(const char *dir, const struct prep_tok_model *mi,
+    size_t max_tokens, struct arxiv_error *err);
+void prep_tok_free(struct prep_tok *t);
+size_t prep_tok_seq_len(const struct prep_tok *t);
+const struct arxiv_vocab *prep_tok_vocab(const struct prep_tok *t);
+int prep_tok_encode(struct prep_tok *t, const char *const *texts, const size_t *lens, size_t n,
+    uint32_t *ids, uint8_t *mask, size_t *n_tokens, struct arxiv_error *err);
+
+/*
  * The parallel-for (parallel.c). arxiv_threads: the thread count for want
  * (<= 0: the online CPUs), at most 64 and at most items (when > 0).
  * arxiv_parallel_run: fn(&jobs[t]) for t < n, each job of size bytes, on n
@@ -246,5 +271,31 @@ extern const struct arxiv_embedder_kind arxiv_embedder_encoder;	/* encoder.c */
 
 /* The process's umask, read without changing it (atomic.c). */
 mode_t arxiv_umask(void);
+
+/*
+ * Words of a cleaned text (util.c): runs of bytes between blanks (space, tab,
+ * CR, LF). arxiv_words: s[0..n)'s words into *t (grown as needed, capacity
+ * *cap, free(*t) when done), *nt of them; 0, or -1 out of memory.
+ */
+struct arxiv_span {
+	size_t st, len;		/* s + st, len bytes */
+};
+static inline int
+arxiv_blank(char c)
+{
+	return c == ' ' || c == '\t' || c == '\n' || c == '\r';
+}
+int arxiv_words(const char *s, size_t n, struct arxiv_span **t, size_t *nt, size_t *cap);
+
+/* SplitMix64's finaliser (Stafford's Mix13): a 64-bit integer hash, bijective,
+ * for hashed feature rows, sketches and seeded streams. Part of the stored
+ * formats of fasttext.c and decision.c: never change it. */
+static inline uint64_t
+arxiv_mix64(uint64_t z)
+{
+	z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
+	z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
+	return z ^ (z >> 31);
+}
 
 #endif

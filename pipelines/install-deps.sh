@@ -7,7 +7,7 @@ export DEBIAN_FRONTEND=noninteractive
 pkgs=(
 	# build and runtime
 	build-essential pkg-config libtorch-dev libopenblas-dev libjansson-dev
-	libutf8proc-dev libstemmer-dev libcurl4-openssl-dev libmicrohttpd-dev zlib1g-dev
+	libutf8proc-dev libstemmer-dev libcurl4-openssl-dev zlib1g-dev
 	parallel curl ca-certificates unzip jq gnuplot-nox libxml2-dev
 	# tests: bats, man page lint, sanitizers and libFuzzer, the browser test
 	bats mandoc shellcheck clang libfuzzer-14-dev libclang-rt-14-dev

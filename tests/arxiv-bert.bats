@@ -126,6 +126,16 @@ need_hf() {
 	cmp out.jsonl batch.jsonl
 }
 
+@test "the plugin gets token ids: it calls no cleaner and reads no preprocess.json (libarxiv tokenises)" {
+	need_torch
+	command -v nm >/dev/null || skip "nm not installed (binutils)"
+	run nm -D --undefined-only "$ARXIV_BUILD/lib/libarxiv_torch.so.1"
+	assert_status 0
+	echo "$output" | grep -q ' arxiv_tok_encode$'	# the listing works (training's JSONL text)
+	bad=$(echo "$output" | grep -E ' arxiv_(clean|cleaner|prep_read|vocab_piece|tok_cache|tok_encode_cached)' || true)
+	[ -z "$bad" ] || { echo "the plugin still uses: $bad"; return 1; }
+}
+
 @test "Hugging Face from_pretrained loads our export and agrees with arxiv-predict/arxiv-embed" {
 	need_torch
 	need_hf

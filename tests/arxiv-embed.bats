@@ -180,3 +180,25 @@ need_torch() {
 	assert_status 1
 	assert_output "arxiv-embed: transformer models need libarxiv_torch.so.1, which is not installed (a build without libtorch, TORCH=0?)"
 }
+
+@test "arxiv-embed -e -j N: the vectors of -j 1, also with fewer records than threads; a bad record is named" {
+	for i in 1 2 3 4 5 6 7 8 9 10 11 12; do
+		printf '{"id":"2101.%05d","title":"Paper %d","abstract":"graph theory of random matrices %d and black hole entropy %d"}\n' \
+			"$i" "$i" "$i" $((i * 7))
+	done >data.jsonl
+	arxiv-embed --learn emb data.jsonl
+	for n in 3 5 12; do
+		head -n "$n" data.jsonl >part.jsonl
+		arxiv-embed -e emb -j 1 part.jsonl >one.vec
+		for j in 2 4 16; do
+			arxiv-embed -e emb -j "$j" part.jsonl >many.vec
+			cmp one.vec many.vec || { echo "$n records, -j $j differs from -j 1"; return 1; }
+		done
+		[ "$(stat -c %s many.vec)" -gt $((n * 256 * 4)) ]
+	done
+	# invalid UTF-8 in record 9: its line, whatever the thread count
+	sed '9s/graph/gr\xc3(ph/' data.jsonl >bad.jsonl
+	run arxiv-embed -e emb -j 4 bad.jsonl
+	assert_status 1
+	assert_output_contains "bad.jsonl:9: "
+}

@@ -375,6 +375,235 @@ PY
 	assert_success '{"status":"ok"}'
 }
 
+# raw_http: the python helpers of the strictness tests below (a socket client
+# that reads until the server closes or 3 s pass)
+raw_http_py() {
+	cat <<'PY'
+import json, re, socket, sys
+port = int(sys.argv[1])
+def send(raw, wait=3):
+    s = socket.create_connection(("127.0.0.1", port))
+    s.settimeout(wait)
+    try:
+        s.sendall(raw)
+    except OSError:
+        pass
+    out = b""
+    try:
+        while True:
+            d = s.recv(65536)
+            if not d:
+                return out, True      # closed by the server
+            out += d
+    except socket.timeout:
+        return out, False
+    except ConnectionResetError:
+        return out, True
+    finally:
+        s.close()
+bad = 0
+def refused(name, raw, status, error):
+    """exactly one response: status, a JSON error body, Connection: close, then closed"""
+    global bad
+    out, closed = send(raw)
+    head, _, rest = out.partition(b"\r\n\r\n")
+    try:
+        body = json.loads(rest)
+    except ValueError:
+        body = None
+    ok = (out.startswith(b"HTTP/1.1 %d " % status) and len(re.findall(rb"HTTP/1\.[01] [0-9]{3} ", out)) == 1 and closed
+          and b"\r\nConnection: close\r\n" in head + b"\r\n"
+          and b"\r\nContent-Type: application/json\r\n" in head + b"\r\n"
+          and isinstance(body, dict) and body.get("error") == error
+          and isinstance(body.get("detail"), str) and len(rest) < 300)
+    print(("ok " if ok else "FAIL ") + name + ": " + repr(out[:400]) + (" closed" if closed else " open"))
+    bad += not ok
+PY
+}
+
+@test "HTTP strictness: negative or overflowing Content-Length: one 400 with a JSON error, then close" {
+	run python3 - "${URL#http://127.0.0.1:}" <<PY
+$(raw_http_py)
+post = b"POST /api/predict/ HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+refused("negative", post + b"Content-Length: -5\r\n\r\n{}", 400, "bad request")
+refused("overflowing", post + b"Content-Length: 99999999999999999999999\r\n\r\n{}", 400, "bad request")
+refused("not digits", post + b"Content-Length: 12abc\r\n\r\n{}", 400, "bad request")
+refused("plus sign", post + b"Content-Length: +2\r\n\r\n{}", 400, "bad request")
+refused("list", post + b"Content-Length: 2, 2\r\n\r\n{}", 400, "bad request")
+sys.exit(1 if bad else 0)
+PY
+	echo "$output"
+	assert_success
+	run curl -sS "$URL/healthz"
+	assert_success '{"status":"ok"}'
+}
+
+@test "HTTP strictness: bytes that are not HTTP (garbage, a TLS ClientHello, prose) get a 400 JSON error, not silence" {
+	run python3 - "${URL#http://127.0.0.1:}" <<PY
+$(raw_http_py)
+refused("garbage", b"GARBAGE\r\n", 400, "bad request")
+# the start of a TLS 1.2 ClientHello: answered at once, no line end needed
+hello = bytes.fromhex("16030100a5010000a10303") + bytes(range(32)) + b"\x00\x20\xc0\x2b\xc0\x2f"
+refused("tls clienthello", hello, 400, "bad request")
+refused("prose", b"hello there\r\n\r\n", 400, "bad request")
+refused("binary", b"\x00\x01\x02\xff\r\n\r\n", 400, "bad request")
+refused("absolute URI", b"GET http://x/healthz HTTP/1.1\r\nHost: x\r\n\r\n", 400, "bad request")
+refused("HTTP/2 preface", b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n", 505, "HTTP version not supported")
+out, closed = send(hello)
+print("tls detail: " + repr(out.partition(b"\r\n\r\n")[2]))
+bad += b"TLS" not in out
+sys.exit(1 if bad else 0)
+PY
+	echo "$output"
+	assert_success
+}
+
+@test "HTTP strictness: obs-fold, a header line without a colon, no Host, a long request line or header section" {
+	run python3 - "${URL#http://127.0.0.1:}" <<PY
+$(raw_http_py)
+get = b"GET /healthz HTTP/1.1\r\nHost: x\r\n"
+refused("obs-fold", get + b"X-A: 1\r\n  continued\r\n\r\n", 400, "bad request")
+refused("no colon", get + b"X-A 1\r\n\r\n", 400, "bad request")
+refused("space before colon", get + b"X-A : 1\r\n\r\n", 400, "bad request")
+refused("NUL in a value", get + b"X-A: a\x00b\r\n\r\n", 400, "bad request")
+refused("bare CR", get + b"X-A: a\rb\r\n\r\n", 400, "bad request")
+refused("no Host in 1.1", b"GET /healthz HTTP/1.1\r\n\r\n", 400, "bad request")
+refused("two Hosts", get + b"Host: y\r\n\r\n", 400, "bad request")
+refused("TE in 1.0", b"POST /api/predict/ HTTP/1.0\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n", 400, "bad request")
+refused("request line too long", b"GET /" + b"a" * 9000 + b" HTTP/1.1\r\nHost: x\r\n\r\n", 414, "URI too long")
+refused("header section too large", get + b"X-Big: " + b"b" * 40000 + b"\r\n\r\n", 431,
+        "request header fields too large")
+refused("bad chunk size", b"POST /api/predict/ HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\nabc\r\n0\r\n\r\n",
+        400, "bad request")
+refused("chunk without CRLF", b"POST /api/predict/ HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n2\r\n{}xx0\r\n\r\n",
+        400, "bad request")
+# HTTP/1.0 needs no Host
+out, closed = send(b"GET /healthz HTTP/1.0\r\n\r\n")
+ok = out.startswith(b"HTTP/1.1 200 ") and closed
+print(("ok " if ok else "FAIL ") + "HTTP/1.0 without Host: " + repr(out[:80]))
+bad += not ok
+sys.exit(1 if bad else 0)
+PY
+	echo "$output"
+	assert_success
+	run curl -sS "$URL/healthz"
+	assert_success '{"status":"ok"}'
+}
+
+@test "HTTP: pipelined requests on one connection are answered in order; a chunked upload is decoded" {
+	need_model
+	want=$(curl -sS "$URL/api/predict/" -d '{"abstract":"quantum spin lattice gauge photon"}')
+	run python3 - "${URL#http://127.0.0.1:}" "$want" <<PY
+$(raw_http_py)
+want = sys.argv[2].encode() + b"\n"
+body = b'{"abstract":"quantum spin lattice gauge photon"}'
+post = b"POST /api/predict/ HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+# three requests in one write: GET, POST by Content-Length, GET; one connection
+raw = (b"GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n" +
+       post + b"Content-Length: %d\r\n\r\n" % len(body) + body +
+       b"GET /api/nope HTTP/1.1\r\nHost: x\r\n\r\n")
+out, closed = send(raw, 2)
+parts = out.split(b"HTTP/1.1 ")[1:]
+ok = (len(parts) == 3 and parts[0].startswith(b"200 ") and parts[0].endswith(b'{"status":"ok"}\n')
+      and parts[1].startswith(b"200 ") and parts[1].endswith(b"\r\n\r\n" + want)
+      and parts[2].startswith(b"404 ") and not closed)
+print(("ok " if ok else "FAIL ") + "pipelined: " + repr(out[:600]))
+bad += not ok
+# chunked: the body in three chunks (one with an extension) and a trailer
+chunks = [body[:10], body[10:30], body[30:]]
+raw = post + b"Transfer-Encoding: chunked\r\n\r\n" + b"".join(
+    b"%x%s\r\n%s\r\n" % (len(c), b";ext=1" if i == 1 else b"", c) for i, c in enumerate(chunks)) + \
+    b"0\r\nX-Trailer: t\r\n\r\n" + b"GET /healthz HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n"
+out, closed = send(raw)
+parts = out.split(b"HTTP/1.1 ")[1:]
+ok = (len(parts) == 2 and parts[0].startswith(b"200 ") and parts[0].endswith(b"\r\n\r\n" + want)
+      and parts[1].startswith(b"200 ") and b"Connection: close" in parts[1] and closed)
+print(("ok " if ok else "FAIL ") + "chunked: " + repr(out[:600]))
+bad += not ok
+sys.exit(1 if bad else 0)
+PY
+	echo "$output"
+	assert_success
+}
+
+@test "-c MAXCONN: connections over the limit are closed at once; -T closes idle ones; the others are served" {
+	start_server "$TMP/log" -m "$TMP/none" -c 2 -T 1
+	run python3 - "${URL##*:}" <<'PY'
+import socket, sys, time
+port = int(sys.argv[1])
+def conn():
+    s = socket.create_connection(("127.0.0.1", port))
+    s.settimeout(3)
+    return s
+a, b = conn(), conn()
+a.sendall(b"GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n")
+ok1 = a.recv(4096).startswith(b"HTTP/1.1 200 ")
+c = conn()               # the third: over the limit
+t = time.time()
+try:
+    closed = c.recv(1) == b""
+except ConnectionResetError:
+    closed = True
+fast = time.time() - t < 0.9
+a.close(); b.close(); c.close()
+time.sleep(0.3)
+d = conn()               # room again
+d.sendall(b"GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n")
+ok2 = d.recv(4096).startswith(b"HTTP/1.1 200 ")
+t = time.time()          # idle: closed by -T 1
+idle = d.recv(1) == b"" and 0.5 < time.time() - t < 2.9
+print("served %s, third closed %s at once %s, served after %s, idle closed %s" % (ok1, closed, fast, ok2, idle))
+sys.exit(0 if ok1 and closed and fast and ok2 and idle else 1)
+PY
+	echo "$output"
+	assert_success
+	stop_server
+}
+
+@test "-T: a request head dripped a byte at a time is cut off with 408 after the timeout (slowloris)" {
+	start_server "$TMP/log" -m "$TMP/none" -T 1
+	run python3 - "${URL##*:}" <<'PY'
+import json, socket, sys, time
+port = int(sys.argv[1])
+s = socket.create_connection(("127.0.0.1", port))
+s.settimeout(0.1)
+head = b"GET /healthz HTTP/1.1\r\nHost: x\r\n" + b"X-Drip: " + b"a" * 100
+t0, out, closed = time.time(), b"", False
+for ch in head:                  # one byte every 0.3 s: never idle for 1 s
+    try:
+        s.sendall(bytes([ch]))
+    except OSError:
+        closed = True
+        break
+    try:
+        d = s.recv(4096)
+        out += d
+        if not d:
+            closed = True
+            break
+    except socket.timeout:
+        pass
+    except ConnectionResetError:
+        closed = True
+        break
+    if time.time() - t0 > 6:
+        break
+    time.sleep(0.2)
+dt = time.time() - t0
+body = out.partition(b"\r\n\r\n")[2]
+print("after %.1f s: %r %s" % (dt, out[:300], "closed" if closed else "open"))
+ok = (out.startswith(b"HTTP/1.1 408 ") and closed and 1.0 < dt < 3.5
+      and json.loads(body)["error"] == "request timeout")
+sys.exit(0 if ok else 1)
+PY
+	echo "$output"
+	assert_success
+	# and a head that arrives in time is answered as ever
+	run curl -sS "$URL/healthz"
+	assert_success '{"status":"ok"}'
+	stop_server
+}
+
 @test "415 for an explicit non-JSON Content-Type; JSON types and curl's default accepted" {
 	need_model
 	req "$URL/api/predict/" -H 'Content-Type: text/plain' -d "{\"abstract\":\"$ABS\"}"

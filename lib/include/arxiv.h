@@ -972,7 +972,7 @@ ARXIV_API const char *arxiv_train_param_name(size_t i);
  * check_parameter). Checks the fields the model type uses. */
 ARXIV_API const char *arxiv_train_params_check(const struct arxiv_train_params *p);
 
-/* ------------------------------------------ hyperparameter search (tpe.c) */
+/* ------------------------- hyperparameter search (tpe_space.c, tpe.c) */
 
 /*
  * A search space: one parameter a line, "name kind args", kinds
@@ -1190,6 +1190,40 @@ ARXIV_API double arxiv_model_ood_threshold(const struct arxiv_model *m);
  * papers, exact-set accuracy) and the abstention count. */
 ARXIV_API int arxiv_metrics_add_answer(struct arxiv_metrics *m, int truth,
     const struct arxiv_answer *a, uint64_t fields);
+
+/* ------------------------- answering and embedding many texts (answer_many.c) */
+
+/*
+ * Answer n raw texts as arxiv_model_answer does, on jobs threads (<= 0: the
+ * online CPUs; at most 64), in chunks of chunk texts per model call (0: 64).
+ * Chunk j is always texts [j*chunk, (j+1)*chunk), so the answers do not depend
+ * on jobs. out[i] answers texts[i] (lens NULL: strlen). A text the model
+ * rejects does not stop the others: errs[i] (n entries, caller-allocated) says
+ * why (text non-empty, line 0) and out[i] is undefined; errs[i] of an answered
+ * text is cleared (text ""). Returns how many texts failed (0: all answered),
+ * or -1 with errs[0] set when an argument is NULL. Thread-safe.
+ */
+ARXIV_API long arxiv_model_answer_many(const struct arxiv_model *m, const char *const *texts,
+    const size_t *lens, size_t n, const struct arxiv_answer_opts *o, size_t chunk, int jobs,
+    struct arxiv_answer *out, struct arxiv_error *errs);
+/*
+ * n vectors of arxiv_embedder_dim floats into out, as arxiv_embedder_embed,
+ * on jobs threads (<= 0: the online CPUs; at most 64 and at most n), each
+ * embedding one run of ceil(n / threads) texts. 0, or -1 with err of the first
+ * text that failed (err->line = its 1-based index in texts).
+ */
+ARXIV_API int arxiv_embedder_embed_many(const struct arxiv_embedder *e, const char *const *texts,
+    const size_t *lens, size_t n, int jobs, float *out, struct arxiv_error *err);
+
+/* ------------------------------------------------------ directory trees */
+
+/*
+ * Remove dir and everything below it, depth first, never following a
+ * symbolic link (a link is removed, not what it points to). Best effort: 0,
+ * or -1 with errno when something could not be removed (a dir that does not
+ * exist is -1 with ENOENT).
+ */
+ARXIV_API int arxiv_tree_remove(const char *dir);
 
 #ifdef __cplusplus
 }

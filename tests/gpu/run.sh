@@ -25,7 +25,7 @@
 # .jsonl.gz and vocab/scibert_scivocab_uncased.vocab.txt), MiniLM (--minilm DIR
 # or $ARXIV_MINILM: a sentence-transformers all-MiniLM-L6-v2 folder). On a
 # machine without the Debian packages, ARXIV_GPU_SYSROOT=DIR holds include/ and
-# lib/ with jansson, utf8proc, libstemmer, libcurl and libmicrohttpd (see
+# lib/ with jansson, utf8proc, libstemmer and libcurl (see
 # tests/gpu/carry.sh, which collects them here).
 set -euo pipefail
 cd "$(dirname "$0")/../.."

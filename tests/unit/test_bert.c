@@ -256,6 +256,63 @@ test_forward(void)
 	bert_free(b);
 }
 
+/*
+ * The plugin gets token ids only: libarxiv's tokenizer (prep.c) makes them.
+ * Embedding raw texts equals the plugin's forward pass over the ids of the
+ * public tokeniser (arxiv_tok_encode, the folder's vocab.txt, lowercased,
+ * 64 = min(512, max_position_embeddings)), bit for bit; prep_tok_encode gives
+ * those ids, and an explanation's words come from them.
+ */
+static void
+test_ids_only(void)
+{
+	struct arxiv_error err = {0};
+	struct arxiv_model_opts o = cpu_opts();
+	struct bert_model *b = bert_load(FIX, &o, &err);
+	struct arxiv_vocab *v = arxiv_vocab_load(FIX "/vocab.txt", &err);
+	struct arxiv_tok_params tp = arxiv_tok_default_params();
+	struct prep_tok_model mi = { 0, 155, 64, 64 };
+	struct prep_tok *pt = prep_tok_open(FIX, &mi, 0, &err);
+	uint32_t ids[64], pids[64];
+	uint8_t mask[64], pmask[64];
+	float want[32], got[32];
+	size_t i, nt, pn, same = 0, same_ids = 0, n = 0;
+
+	CHECK(b != NULL && v != NULL && pt != NULL && prep_tok_seq_len(pt) == 64,
+	    "model, vocabulary and tokenizer of %s (%s)", FIX, err.text);
+	if (b == NULL || v == NULL || pt == NULL)
+		goto out;
+	tp.seq_len = 64;
+	for (i = 0; i < n_ref; i++) {
+		const char *t = ref[i].text;
+		if (arxiv_tok_encode(v, &tp, t, strlen(t), ids, mask, &nt, &err) != 0 ||
+		    prep_tok_encode(pt, &t, NULL, 1, pids, pmask, &pn, &err) != 0)
+			break;
+		n++;
+		same_ids += pn == nt && memcmp(ids, pids, sizeof(ids)) == 0 &&
+		    memcmp(mask, pmask, sizeof(mask)) == 0;
+		if (bert_forward_ids(b, ids, mask, 1, nt, NULL, want, &err) == 0 &&
+		    bert_embed(b, &t, NULL, 1, got, &err) == 0 && memcmp(want, got, sizeof(got)) == 0)
+			same++;
+	}
+	CHECK(n == n_ref && same_ids == n, "prep_tok_encode gives arxiv_tok_encode's ids (%zu of %zu)",
+	    same_ids, n);
+	CHECK(n == n_ref && same == n, "embedding a text = the plugin's forward pass over its ids, "
+	    "bit for bit (%zu of %zu)", same, n);
+	/* a cap below the model's limit (arxiv_model_opts.max_tokens) */
+	prep_tok_free(pt);
+	pt = prep_tok_open(FIX, &mi, 8, &err);
+	CHECK(pt != NULL && prep_tok_seq_len(pt) == 8, "max_tokens caps the sequence length");
+	mi.vocab_size = 154;
+	CHECK(prep_tok_open(FIX, &mi, 0, &err) == NULL &&
+	    strstr(err.text, "155 pieces, but config.json has vocab_size 154") != NULL,
+	    "the vocabulary must have config.json's size (%s)", err.text);
+out:
+	prep_tok_free(pt);
+	arxiv_vocab_free(v);
+	bert_free(b);
+}
+
 /* Concurrent embeddings on one loaded model equal the serial ones. */
 struct conc {
 	struct bert_model *b;
@@ -627,6 +684,7 @@ main(void)
 	if (mkdtemp(tmp) == NULL)
 		return 1;
 	test_forward();
+	test_ids_only();
 	test_threads();
 	test_import(tmp);
 	test_train(tmp);

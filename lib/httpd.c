@@ -1,0 +1,1230 @@
+/*
+ * httpd.c - a small strict HTTP/1.1 server for arxiv-serve (see httpd.h).
+ *
+ * Written by hand rather than on libmicrohttpd: Debian bookworm's 0.9.75
+ * answers a negative or overflowing Content-Length with its status line and
+ * headers twice, answers bytes that are not HTTP with silence or HTML, and
+ * offers no hook to do otherwise. This one parses every request strictly,
+ * answers every error with JSON, and closes a connection whose framing it
+ * cannot trust.
+ *
+ * Each worker thread runs one level-triggered epoll loop over its own
+ * connections; all share the listening socket (EPOLLEXCLUSIVE: one worker is
+ * woken per new connection). A connection is a small state machine: HEAD
+ * (reading the request line and header fields), BODY (by Content-Length or
+ * chunked), WRITE (a response being sent; reading pauses, so pipelined
+ * requests are answered in order), LINGER (after a response that closes: our
+ * side is shut, what the client still sends is read and dropped for a while,
+ * so that the response is not lost to a reset).
+ */
+#include <ctype.h>
+#include <errno.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <sys/epoll.h>
+#include <sys/eventfd.h>
+#include <sys/socket.h>
+#include <sys/uio.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "httpd.h"
+
+enum { ST_HEAD, ST_BODY, ST_WRITE, ST_LINGER };
+
+struct worker;
+
+struct conn {
+	int fd, state;
+	struct worker *w;
+	struct conn *prev, *next;	/* the worker's list, oldest activity first */
+	double last;			/* monotonic seconds of the last activity */
+	char *rbuf;
+	size_t rlen, rcap;
+	/* the request */
+	char *head;
+	struct httpd_req req;
+	int started;			/* req.head parsed: done() is owed */
+	double head_t;			/* when the head under way began (0: none) */
+	int expect_sent;
+	uint64_t left;			/* Content-Length bytes to come */
+	struct httpd_chunked ch;
+	char *body;
+	size_t blen, bcap, discarded;
+	/* the response */
+	struct httpd_resp resp;
+	char wbuf[2048];
+	size_t wlen, woff, boff;
+	int closing;
+	uint32_t events;	/* registered with epoll */
+};
+
+struct worker {
+	struct httpd *h;
+	pthread_t tid;
+	int ep, wake;
+	int quiesced;
+	struct conn *first, *last;
+	char date[40];
+	time_t date_t;
+};
+
+struct httpd {
+	struct httpd_opts o;
+	struct httpd_ops ops;
+	struct worker *w;
+	unsigned nw;
+	atomic_uint nconn;
+	atomic_int quiesce, stop;
+};
+
+static char listen_tag, wake_tag;	/* epoll data of the listening socket and the eventfd */
+
+static double
+now_s(void)
+{
+	struct timespec t;
+
+	clock_gettime(CLOCK_MONOTONIC, &t);
+	return (double)t.tv_sec + (double)t.tv_nsec / 1e9;
+}
+
+/* ------------------------------------------------------------- parsing */
+
+static int
+tchar(unsigned char c)
+{
+	return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+	    (c && strchr("!#$%&'*+-.^_`|~", c) != NULL);
+}
+
+/* A line ends at LF, optionally preceded by CR; a CR elsewhere is refused by the parser. */
+long
+httpd_scan_head(const char *b, size_t n, const char **why)
+{
+	size_t i = 0, s, j, k;
+	int part = 0;	/* 0 method, 1 target, 2 version */
+	size_t plen = 0;
+	static const char ver[] = "HTTP/d.d";
+
+	/* empty lines before the request line are ignored (RFC 9112 2.2) */
+	while (i < n && (b[i] == '\n' || (b[i] == '\r' && (i + 1 >= n || b[i + 1] == '\n'))))
+		i++;
+	if (i >= HTTPD_LINE_MAX) {
+		*why = "too many empty lines before the request line";
+		return -HTTP_BAD_REQUEST;
+	}
+	s = i;
+	if (i < n && (unsigned char)b[i] == 0x16) {
+		*why = "a TLS handshake on a plain-HTTP port: use http://, not https://";
+		return -HTTP_BAD_REQUEST;
+	}
+	/* the request line, checked as far as it has arrived */
+	for (; i < n && b[i] != '\r' && b[i] != '\n'; i++) {
+		unsigned char c = (unsigned char)b[i];
+
+		if (i - s >= HTTPD_LINE_MAX) {
+			*why = "the request line is longer than 8192 bytes";
+			return -HTTP_URI_TOO_LONG;
+		}
+		if (part == 0) {
+			if (c == ' ' && plen > 0) {
+				part = 1, plen = 0;
+				continue;
+			}
+			if (!tchar(c) || ++plen > HTTPD_METHOD_MAX) {
+				*why = "not an HTTP request";
+				return -HTTP_BAD_REQUEST;
+			}
+		} else if (part == 1) {
+			if (c == ' ' && plen > 0) {
+				part = 2, plen = 0;
+				continue;
+			}
+			if ((plen == 0 && c != '/' && c != '*') || c <= 0x20 || c >= 0x7f) {
+				*why = "not an HTTP request (the target must be a path such as /healthz)";
+				return -HTTP_BAD_REQUEST;
+			}
+			plen++;
+		} else {
+			if (plen >= sizeof(ver) - 1 || (ver[plen] == 'd' ? !isdigit(c) : c != (unsigned char)ver[plen])) {
+				*why = "not an HTTP request (the version must be HTTP/1.1 or HTTP/1.0)";
+				return -HTTP_BAD_REQUEST;
+			}
+			plen++;
+		}
+	}
+	if (i >= n)
+		return 0;
+	if (part != 2 || plen != sizeof(ver) - 1) {
+		*why = "not an HTTP request (expected: METHOD /path HTTP/1.1)";
+		return -HTTP_BAD_REQUEST;
+	}
+	/* then header lines up to an empty one */
+	for (j = i;;) {
+		/* j is at the CR or LF ending a line */
+		k = j;
+		if (b[k] == '\r')
+			k++;
+		if (k >= n)
+			break;
+		if (b[k] != '\n') {
+			*why = "a CR not followed by LF";
+			return -HTTP_BAD_REQUEST;
+		}
+		k++;
+		if (k < n && b[k] == '\n')
+			return (long)(k + 1);
+		if (k + 1 < n && b[k] == '\r' && b[k + 1] == '\n')
+			return (long)(k + 2);
+		if (k + 1 == n && b[k] == '\r')
+			break;
+		/* the next line's end */
+		{
+			const char *e = memchr(b + k, '\n', n - k), *r = memchr(b + k, '\r', n - k);
+
+			if (r && (e == NULL || r < e))
+				e = r;
+			if (e == NULL)
+				break;
+			j = (size_t)(e - b);
+		}
+		if (j >= HTTPD_HEAD_MAX)
+			break;
+	}
+	if (n >= HTTPD_HEAD_MAX) {
+		*why = "the header section is larger than 32768 bytes";
+		return -HTTP_HEADERS_TOO_LARGE;
+	}
+	return 0;
+}
+
+static int
+hexval(int c)
+{
+	if (c >= '0' && c <= '9')
+		return c - '0';
+	c |= 0x20;
+	return c >= 'a' && c <= 'f' ? c - 'a' + 10 : -1;
+}
+
+/* Percent-decode the path in place; -1 when it decodes to a NUL. */
+static int
+unescape_path(char *p)
+{
+	char *o = p;
+
+	for (; *p; p++) {
+		if (*p == '%' && hexval((unsigned char)p[1]) >= 0 && hexval((unsigned char)p[2]) >= 0) {
+			int v = hexval((unsigned char)p[1]) * 16 + hexval((unsigned char)p[2]);
+
+			if (v == 0)
+				return -1;
+			*o++ = (char)v;
+			p += 2;
+		} else
+			*o++ = *p;
+	}
+	*o = '\0';
+	return 0;
+}
+
+/* Does the comma-separated list v contain the token t (case-insensitive)? */
+static int
+has_token(const char *v, const char *t)
+{
+	size_t n = strlen(t);
+
+	while (*v) {
+		size_t k;
+
+		while (*v == ' ' || *v == '\t' || *v == ',')
+			v++;
+		k = strcspn(v, ",");
+		while (k > 0 && (v[k - 1] == ' ' || v[k - 1] == '\t'))
+			k--;
+		if (k == n && strncasecmp(v, t, n) == 0)
+			return 1;
+		v += strcspn(v, ",");
+	}
+	return 0;
+}
+
+#define FAIL(st, msg) do { *why = (msg); return (st); } while (0)
+
+int
+httpd_parse_head(char *b, size_t len, struct httpd_req *r, const char **why)
+{
+	char *p = b, *end = b + len, *sp, *q, *eol;
+	int n_cl = 0, n_te = 0, n_host = 0, close = 0, ka = 0;
+	const char *cl = NULL;
+
+	memset(r, 0, sizeof(*r));
+	r->content_length = -1;
+	r->body = "";
+	while (p < end && (*p == '\r' || *p == '\n'))
+		p++;
+	/* request line */
+	if ((eol = memchr(p, '\n', (size_t)(end - p))) == NULL)
+		FAIL(HTTP_BAD_REQUEST, "not an HTTP request");
+	q = eol > p && eol[-1] == '\r' ? eol - 1 : eol;
+	*q = '\0';
+	if (strchr(p, '\r'))
+		FAIL(HTTP_BAD_REQUEST, "a CR not followed by LF");
+	if ((sp = strchr(p, ' ')) == NULL || sp == p)
+		FAIL(HTTP_BAD_REQUEST, "not an HTTP request (expected: METHOD /path HTTP/1.1)");
+	*sp = '\0';
+	r->method = p;
+	for (q = p; *q; q++)
+		if (!tchar((unsigned char)*q))
+			FAIL(HTTP_BAD_REQUEST, "not an HTTP request");
+	if (q - p > HTTPD_METHOD_MAX)
+		FAIL(HTTP_BAD_REQUEST, "not an HTTP request (method too long)");
+	p = sp + 1;
+	if ((sp = strchr(p, ' ')) == NULL || sp == p)
+		FAIL(HTTP_BAD_REQUEST, "not an HTTP request (expected: METHOD /path HTTP/1.1)");
+	*sp = '\0';
+	r->target = p;
+	q = sp + 1;	/* the version, checked before the target so that HTTP/2's preface gets 505 */
+	if (strlen(q) != 8 || strncmp(q, "HTTP/", 5) != 0 || !isdigit((unsigned char)q[5]) || q[6] != '.' ||
+	    !isdigit((unsigned char)q[7]))
+		FAIL(HTTP_BAD_REQUEST, "not an HTTP request (the version must be HTTP/1.1 or HTTP/1.0)");
+	if (q[5] != '1' || (q[7] != '0' && q[7] != '1'))
+		FAIL(HTTP_VERSION_NOT_SUPPORTED, "only HTTP/1.1 and HTTP/1.0 are spoken here");
+	for (q = p; *q; q++)
+		if ((unsigned char)*q <= 0x20 || (unsigned char)*q >= 0x7f)
+			FAIL(HTTP_BAD_REQUEST, "a control or non-ASCII byte in the target");
+	if (strcmp(p, "*") == 0) {
+		if (strcmp(r->method, "OPTIONS") != 0)
+			FAIL(HTTP_BAD_REQUEST, "the target * is for OPTIONS only");
+	} else if (p[0] != '/')
+		FAIL(HTTP_BAD_REQUEST, "the target must be a path such as /healthz (origin-form)");
+	p = sp + 1;
+	r->minor = p[7] - '0';
+	r->head = strcmp(r->method, "HEAD") == 0;
+	/* the path: the target before '?', percent-decoded in place */
+	{
+		size_t pl = strcspn(r->target, "?");
+
+		if (r->target[pl] == '?')
+			r->query = r->target + pl + 1;
+		((char *)r->target)[pl] = '\0';
+		r->path = r->target;
+		if (unescape_path((char *)r->path) < 0)
+			FAIL(HTTP_BAD_REQUEST, "a NUL byte (%00) in the path");
+	}
+	/* header fields */
+	for (p = eol + 1; p < end; p = eol + 1) {
+		char *name, *val, *ve;
+
+		if ((eol = memchr(p, '\n', (size_t)(end - p))) == NULL)
+			FAIL(HTTP_BAD_REQUEST, "an unterminated header line");
+		q = eol > p && eol[-1] == '\r' ? eol - 1 : eol;
+		if (q == p)
+			break;	/* the empty line */
+		*q = '\0';
+		if (*p == ' ' || *p == '\t')
+			FAIL(HTTP_BAD_REQUEST, "a folded header line (obs-fold) is not accepted");
+		name = p;
+		while (tchar((unsigned char)*p))
+			p++;
+		if (*p != ':') {
+			if (strchr(p, ':') == NULL)
+				FAIL(HTTP_BAD_REQUEST, "a header line without a colon");
+			FAIL(HTTP_BAD_REQUEST, p == name ? "a header line without a name" :
+			    "an invalid character in a header name (or space before the colon)");
+		}
+		if (p == name)
+			FAIL(HTTP_BAD_REQUEST, "a header line without a name");
+		*p++ = '\0';
+		while (*p == ' ' || *p == '\t')
+			p++;
+		val = p;
+		for (ve = p; *p; p++) {
+			unsigned char c = (unsigned char)*p;
+
+			if (c == '\t' || (c >= 0x20 && c != 0x7f))
+				ve = c == ' ' || c == '\t' ? ve : p + 1;
+			else
+				FAIL(HTTP_BAD_REQUEST, "a control byte in a header value");
+		}
+		*ve = '\0';
+		if (p != q)	/* a NUL inside the line */
+			FAIL(HTTP_BAD_REQUEST, "a control byte in a header value");
+		if (r->nheaders == HTTPD_MAX_HEADERS)
+			FAIL(HTTP_HEADERS_TOO_LARGE, "more than 100 header fields");
+		r->name[r->nheaders] = name;
+		r->value[r->nheaders++] = val;
+		if (strcasecmp(name, "Content-Length") == 0) {
+			if (n_cl++ && strcmp(cl, val) != 0)
+				FAIL(HTTP_BAD_REQUEST, "Content-Length headers with different values");
+			cl = val;
+		} else if (strcasecmp(name, "Transfer-Encoding") == 0) {
+			if (n_te++ || strcasecmp(val, "chunked") != 0)
+				FAIL(HTTP_BAD_REQUEST, "Transfer-Encoding other than one \"chunked\"");
+		} else if (strcasecmp(name, "Host") == 0) {
+			n_host++;
+		} else if (strcasecmp(name, "Connection") == 0) {
+			close |= has_token(val, "close");
+			ka |= has_token(val, "keep-alive");
+		} else if (strcasecmp(name, "Expect") == 0) {
+			if (strcasecmp(val, "100-continue") == 0)
+				r->expect_continue = 1;
+		}
+	}
+	if (r->minor == 1 && n_host != 1)
+		FAIL(HTTP_BAD_REQUEST, n_host ? "more than one Host header" : "no Host header (required in HTTP/1.1)");
+	if (n_cl && n_te)
+		FAIL(HTTP_BAD_REQUEST, "both Content-Length and Transfer-Encoding; send one of them");
+	if (n_te && r->minor == 0)
+		FAIL(HTTP_BAD_REQUEST, "Transfer-Encoding in an HTTP/1.0 request");
+	if (cl) {
+		uint64_t v = 0;
+
+		if (*cl == '\0')
+			FAIL(HTTP_BAD_REQUEST, "an empty Content-Length");
+		for (q = (char *)cl; *q; q++) {
+			if (!isdigit((unsigned char)*q))
+				FAIL(HTTP_BAD_REQUEST, "Content-Length is not a number of bytes (digits only)");
+			if (v > (UINT64_C(1) << 62) / 10)
+				FAIL(HTTP_BAD_REQUEST, "Content-Length is too large to be a length");
+			v = v * 10 + (uint64_t)(*q - '0');
+		}
+		r->content_length = (int64_t)v;
+	}
+	r->chunked = n_te > 0;
+	r->keep_alive = !close && (r->minor == 1 || ka);
+	if (r->minor == 0)
+		r->keep_alive = 0;	/* HTTP/1.0: one request per connection */
+	return 0;
+}
+
+const char *
+httpd_header(const struct httpd_req *r, const char *name)
+{
+	size_t i;
+
+	for (i = 0; i < r->nheaders; i++)
+		if (strcasecmp(r->name[i], name) == 0)
+			return r->value[i];
+	return NULL;
+}
+
+int
+httpd_resp_header(struct httpd_resp *resp, const char *name, const char *value)
+{
+	size_t nl = strlen(name), vl = strlen(value);
+
+	if (resp->hlen + nl + vl + 4 >= sizeof(resp->hdr))
+		return -1;
+	memcpy(resp->hdr + resp->hlen, name, nl);
+	resp->hlen += nl;
+	memcpy(resp->hdr + resp->hlen, ": ", 2);
+	memcpy(resp->hdr + resp->hlen + 2, value, vl);
+	resp->hlen += 2 + vl;
+	memcpy(resp->hdr + resp->hlen, "\r\n", 2);
+	resp->hlen += 2;
+	resp->hdr[resp->hlen] = '\0';
+	return 0;
+}
+
+enum { CH_SIZE, CH_EXT, CH_SIZE_LF, CH_DATA, CH_DATA_CR, CH_DATA_LF, CH_TRAILER, CH_TRAILER_LF, CH_DONE };
+
+/* Chunked framing (RFC 9112 7.1), strictly: CRLF line ends, at most 16 hex digits. */
+int
+httpd_chunked_feed(struct httpd_chunked *c, const char *in, size_t n, size_t *used,
+    int (*out)(void *, const char *, size_t), void *arg, const char **why)
+{
+	size_t i = 0;
+
+	while (i < n && c->state != CH_DONE) {
+		unsigned char ch = (unsigned char)in[i];
+
+		switch (c->state) {
+		case CH_SIZE:
+			if (hexval(ch) >= 0) {
+				if (++c->ndig > 15) {
+					*why = "a chunk size with more than 15 hex digits";
+					goto bad;
+				}
+				c->left = c->left * 16 + (uint64_t)hexval(ch);
+				i++;
+				break;
+			}
+			if (c->ndig == 0) {
+				*why = "a chunk size that is not hexadecimal";
+				goto bad;
+			}
+			if (ch == ';') {
+				c->state = CH_EXT;
+				c->line = 0;
+			} else if (ch == '\r')
+				c->state = CH_SIZE_LF;
+			else {
+				*why = "a chunk size that is not hexadecimal";
+				goto bad;
+			}
+			i++;
+			break;
+		case CH_EXT:	/* chunk extensions: ignored, visible bytes, bounded */
+			if (ch == '\r')
+				c->state = CH_SIZE_LF;
+			else if (ch == '\t' || (ch >= 0x20 && ch != 0x7f)) {
+				if (++c->line > 1024) {
+					*why = "a chunk extension longer than 1024 bytes";
+					goto bad;
+				}
+			} else {
+				*why = "a control byte in a chunk extension";
+				goto bad;
+			}
+			i++;
+			break;
+		case CH_SIZE_LF:
+			if (ch != '\n') {
+				*why = "a chunk size line not ended by CRLF";
+				goto bad;
+			}
+			i++;
+			c->ndig = 0;
+			if (c->left == 0) {
+				c->state = CH_TRAILER;
+				c->line = 0;
+			} else
+				c->state = CH_DATA;
+			break;
+		case CH_DATA: {
+			size_t k = n - i < c->left ? n - i : (size_t)c->left;
+
+			if (out(arg, in + i, k) < 0) {
+				*used = i;
+				return -2;
+			}
+			i += k;
+			c->left -= k;
+			if (c->left == 0)
+				c->state = CH_DATA_CR;
+			break;
+		}
+		case CH_DATA_CR:
+		case CH_DATA_LF:
+			if (ch != (c->state == CH_DATA_CR ? '\r' : '\n')) {
+				*why = "chunk data not followed by CRLF";
+				goto bad;
+			}
+			c->state = c->state == CH_DATA_CR ? CH_DATA_LF : CH_SIZE;
+			i++;
+			break;
+		case CH_TRAILER:	/* trailer fields: checked for shape, dropped */
+			if (ch == '\r') {
+				c->state = CH_TRAILER_LF;
+			} else if (ch == '\t' || (ch >= 0x20 && ch != 0x7f) || ch >= 0x80) {
+				if (c->line == 0 && (ch == ' ' || ch == '\t')) {
+					*why = "a folded trailer line";
+					goto bad;
+				}
+				c->line++;
+			} else {
+				*why = "a control byte in a trailer field";
+				goto bad;
+			}
+			if (++c->trailer > HTTPD_HEAD_MAX) {
+				*why = "a trailer section larger than 32768 bytes";
+				goto bad;
+			}
+			i++;
+			break;
+		case CH_TRAILER_LF:
+			if (ch != '\n') {
+				*why = "a trailer line not ended by CRLF";
+				goto bad;
+			}
+			i++;
+			c->state = c->line == 0 ? CH_DONE : CH_TRAILER;
+			c->line = 0;
+			break;
+		}
+	}
+	*used = i;
+	return c->state == CH_DONE;
+bad:
+	*used = i;
+	return -1;
+}
+
+/* ---------------------------------------------------------- connections */
+
+static const char *
+reason(unsigned st)
+{
+	switch (st) {
+	case 100: return "Continue";
+	case 200: return "OK";
+	case 204: return "No Content";
+	case 400: return "Bad Request";
+	case 404: return "Not Found";
+	case 405: return "Method Not Allowed";
+	case 408: return "Request Timeout";
+	case 413: return "Content Too Large";
+	case 414: return "URI Too Long";
+	case 415: return "Unsupported Media Type";
+	case 431: return "Request Header Fields Too Large";
+	case 500: return "Internal Server Error";
+	case 501: return "Not Implemented";
+	case 503: return "Service Unavailable";
+	case 505: return "HTTP Version Not Supported";
+	default: return "Unknown";
+	}
+}
+
+static const char *
+error_name(unsigned st)
+{
+	switch (st) {
+	case 400: return "bad request";
+	case 408: return "request timeout";
+	case 413: return "payload too large";
+	case 414: return "URI too long";
+	case 431: return "request header fields too large";
+	case 505: return "HTTP version not supported";
+	default: return "internal error";
+	}
+}
+
+static void
+list_unlink(struct worker *w, struct conn *c)
+{
+	if (c->prev)
+		c->prev->next = c->next;
+	else
+		w->first = c->next;
+	if (c->next)
+		c->next->prev = c->prev;
+	else
+		w->last = c->prev;
+	c->prev = c->next = NULL;
+}
+
+static void
+touch(struct conn *c)
+{
+	struct worker *w = c->w;
+
+	c->last = now_s();
+	if (w->last == c)
+		return;
+	list_unlink(w, c);
+	c->prev = w->last;
+	if (w->last)
+		w->last->next = c;
+	else
+		w->first = c;
+	w->last = c;
+}
+
+static void
+resp_release(struct httpd_resp *r)
+{
+	if (r->release)
+		r->release(r->release_arg);
+	memset(r, 0, offsetof(struct httpd_resp, hdr));
+	r->hdr[0] = '\0';
+}
+
+/* The request is over (done() if owed); ready for the next. */
+static void
+req_end(struct conn *c, unsigned status, const char *why)
+{
+	struct httpd *h = c->w->h;
+
+	if (c->started || status)
+		h->ops.done(h->ops.ud, &c->req, status, why);
+	c->started = 0;
+	c->expect_sent = 0;
+	free(c->head);
+	c->head = NULL;
+	free(c->body);
+	c->body = NULL;
+	c->blen = c->bcap = c->discarded = 0;
+	c->left = 0;
+	memset(&c->ch, 0, sizeof(c->ch));
+	memset(&c->req, 0, sizeof(c->req));
+}
+
+static void
+conn_close(struct conn *c, const char *why)
+{
+	struct worker *w = c->w;
+
+	if (c->state == ST_WRITE)
+		req_end(c, c->resp.status, why ? why : "write-error");
+	else if (c->started)
+		req_end(c, 0, why);
+	resp_release(&c->resp);
+	req_end(c, 0, NULL);
+	epoll_ctl(w->ep, EPOLL_CTL_DEL, c->fd, NULL);
+	close(c->fd);
+	list_unlink(w, c);
+	atomic_fetch_sub(&w->h->nconn, 1);
+	free(c->rbuf);
+	free(c);
+}
+
+static void
+set_events(struct conn *c, uint32_t ev)
+{
+	struct epoll_event e;
+
+	if (c->events == ev)
+		return;
+	c->events = ev;
+	e.events = ev;
+	e.data.ptr = c;
+	epoll_ctl(c->w->ep, EPOLL_CTL_MOD, c->fd, &e);
+}
+
+static const char *
+http_date(struct worker *w)
+{
+	time_t t = time(NULL);
+	struct tm tm;
+
+	if (t != w->date_t) {
+		gmtime_r(&t, &tm);
+		strftime(w->date, sizeof(w->date), "%a, %d %b %Y %H:%M:%S GMT", &tm);
+		w->date_t = t;
+	}
+	return w->date;
+}
+
+/* Write what is pending; 1 when all of it is out, 0 when the socket is full, -1 on error. */
+static int
+flush(struct conn *c)
+{
+	while (c->woff < c->wlen || (!c->req.head && c->boff < c->resp.len)) {
+		struct iovec iov[2];
+		int n = 0;
+		ssize_t k;
+
+		if (c->woff < c->wlen) {
+			iov[n].iov_base = c->wbuf + c->woff;
+			iov[n++].iov_len = c->wlen - c->woff;
+		}
+		if (!c->req.head && c->boff < c->resp.len) {
+			iov[n].iov_base = (char *)c->resp.body + c->boff;
+			iov[n++].iov_len = c->resp.len - c->boff;
+		}
+		k = writev(c->fd, iov, n);
+		if (k < 0) {
+			if (errno == EINTR)
+				continue;
+			if (errno == EAGAIN || errno == EWOULDBLOCK)
+				return 0;
+			return -1;
+		}
+		if (c->woff < c->wlen) {
+			size_t a = c->wlen - c->woff < (size_t)k ? c->wlen - c->woff : (size_t)k;
+
+			c->woff += a;
+			k -= (ssize_t)a;
+		}
+		c->boff += (size_t)k;
+	}
+	return 1;
+}
+
+static void
+linger(struct conn *c)
+{
+	shutdown(c->fd, SHUT_WR);
+	c->state = ST_LINGER;
+	c->discarded = 0;
+	touch(c);
+	set_events(c, EPOLLIN | EPOLLRDHUP);
+}
+
+/* The response is out: end the request, then close or go on with the next. */
+static void
+sent(struct conn *c)
+{
+	unsigned st = c->resp.status;
+	int closing = c->closing;
+
+	resp_release(&c->resp);
+	req_end(c, st, NULL);
+	c->wlen = c->woff = c->boff = 0;
+	if (closing) {
+		linger(c);
+		return;
+	}
+	c->state = ST_HEAD;
+	set_events(c, EPOLLIN | EPOLLRDHUP);
+}
+
+/* Queue c->resp (status set) and start writing it; -1 when c is gone. */
+static int
+respond(struct conn *c)
+{
+	struct httpd_resp *r = &c->resp;
+	struct httpd *h = c->w->h;
+	int k, nobody = r->status == 204 || r->status == 304 || (r->status >= 100 && r->status < 200);
+
+	if (r->close || !c->req.keep_alive || atomic_load(&h->quiesce))
+		c->closing = 1;
+	if (r->close)
+		c->closing = 1;
+	k = snprintf(c->wbuf, sizeof(c->wbuf), "HTTP/1.1 %u %s\r\nDate: %s\r\n%s", r->status,
+	    reason(r->status), http_date(c->w), r->hdr);
+	if (!nobody)
+		k += snprintf(c->wbuf + k, sizeof(c->wbuf) - (size_t)k, "Content-Length: %zu\r\n", r->len);
+	k += snprintf(c->wbuf + k, sizeof(c->wbuf) - (size_t)k, "%s\r\n",
+	    c->closing ? "Connection: close\r\n" : c->req.minor == 0 ? "Connection: keep-alive\r\n" : "");
+	c->wlen = (size_t)k < sizeof(c->wbuf) ? (size_t)k : sizeof(c->wbuf) - 1;
+	c->woff = c->boff = 0;
+	if (nobody)
+		r->len = 0;
+	c->state = ST_WRITE;
+	switch (flush(c)) {
+	case 1:
+		sent(c);
+		return 0;
+	case 0:
+		set_events(c, EPOLLOUT);
+		return 0;
+	default:
+		conn_close(c, "write-error");
+		return -1;
+	}
+}
+
+static void
+release_free(void *p)
+{
+	free(p);
+}
+
+/* An error the server answers itself: JSON, and the connection closes; -1 when c is gone. */
+static int
+fail(struct conn *c, unsigned status, const char *detail)
+{
+	struct httpd_resp *r = &c->resp;
+	char *body;
+	int n;
+
+	resp_release(r);
+	if ((body = malloc(strlen(detail) + 128)) == NULL) {
+		conn_close(c, "aborted");
+		return -1;
+	}
+	n = sprintf(body, "{\"error\":\"%s\",\"detail\":\"%s\"}\n", error_name(status), detail);
+	r->status = status;
+	r->body = body;
+	r->len = (size_t)n;
+	r->release = release_free;
+	r->release_arg = body;
+	r->close = 1;
+	httpd_resp_header(r, "Content-Type", "application/json");
+	httpd_resp_header(r, "Cache-Control", "no-store");
+	httpd_resp_header(r, "X-Content-Type-Options", "nosniff");
+	return respond(c);
+}
+
+static int
+dispatch(struct conn *c)
+{
+	struct httpd *h = c->w->h;
+
+	if (c->body == NULL) {
+		c->req.body = "";
+		c->req.body_len = 0;
+	} else {
+		c->body[c->blen] = '\0';
+		c->req.body = c->body;
+		c->req.body_len = c->blen;
+	}
+	h->ops.handle(h->ops.ud, &c->req, &c->resp);
+	if (c->resp.status == 0)
+		return fail(c, HTTP_INTERNAL_SERVER_ERROR, "no answer (out of memory?)");
+	if (c->req.too_big)
+		c->resp.close = 1;
+	return respond(c);
+}
+
+static int
+body_add(void *arg, const char *p, size_t n)
+{
+	struct conn *c = arg;
+	size_t max = c->w->h->o.max_body;
+
+	if (c->req.too_big || c->blen + n > max) {
+		c->req.too_big = 1;
+		free(c->body);
+		c->body = NULL;
+		c->blen = c->bcap = 0;
+		c->discarded += n;
+		return c->discarded > 4 * max + ((size_t)1 << 20) ? -1 : 0;
+	}
+	if (c->blen + n + 1 > c->bcap) {
+		size_t cap = c->bcap ? c->bcap : 4096;
+		char *nb;
+
+		while (cap < c->blen + n + 1)
+			cap *= 2;
+		if ((nb = realloc(c->body, cap)) == NULL)
+			return -1;
+		c->body = nb;
+		c->bcap = cap;
+	}
+	memcpy(c->body + c->blen, p, n);
+	c->blen += n;
+	return 0;
+}
+
+static void
+consume(struct conn *c, size_t n)
+{
+	memmove(c->rbuf, c->rbuf + n, c->rlen - n);
+	c->rlen -= n;
+}
+
+/* Parse and answer what the read buffer holds, request after request. */
+static void
+process(struct conn *c)
+{
+	struct httpd *h = c->w->h;
+
+	while (c->state == ST_HEAD || c->state == ST_BODY) {
+		if (c->state == ST_HEAD) {
+			const char *why = NULL;
+			long hl;
+			int st;
+
+			if (c->rlen == 0)
+				return;
+			if (c->head_t == 0)
+				c->head_t = now_s();
+			hl = httpd_scan_head(c->rbuf, c->rlen, &why);
+			if (hl == 0) {
+				/* the whole head within the timeout: a client that drips
+				 * a byte at a time cannot hold the connection (slowloris) */
+				if (now_s() - c->head_t > (double)h->o.timeout)
+					fail(c, 408, "the request head did not arrive within the timeout (-T)");
+				return;
+			}
+			c->head_t = 0;
+			if (hl < 0) {
+				fail(c, (unsigned)-hl, why);
+				return;
+			}
+			if ((c->head = malloc((size_t)hl + 1)) == NULL) {
+				conn_close(c, "aborted");
+				return;
+			}
+			memcpy(c->head, c->rbuf, (size_t)hl);
+			c->head[hl] = '\0';
+			consume(c, (size_t)hl);
+			if ((st = httpd_parse_head(c->head, (size_t)hl, &c->req, &why)) != 0) {
+				c->req.keep_alive = 0;
+				if (c->req.path == NULL)
+					c->req.method = NULL;
+				fail(c, (unsigned)st, why);	/* done() with the status */
+				return;
+			}
+			c->started = 1;
+			if (h->ops.head(h->ops.ud, &c->req, &c->resp)) {
+				c->resp.close = 1;	/* the body (if any) is left unread */
+				if (respond(c) < 0)
+					return;
+				continue;
+			}
+			c->left = c->req.content_length > 0 ? (uint64_t)c->req.content_length : 0;
+			if (!c->req.chunked && c->left == 0) {
+				if (dispatch(c) < 0)
+					return;
+				continue;
+			}
+			if (c->req.content_length > 0 && (uint64_t)c->req.content_length > h->o.max_body) {
+				c->req.too_big = 1;
+				if (c->left > 4 * (uint64_t)h->o.max_body + (1 << 20)) {
+					dispatch(c);	/* not worth reading: answer now, close */
+					return;
+				}
+			}
+			c->state = ST_BODY;
+		}
+		/* ST_BODY */
+		if (c->req.expect_continue && !c->expect_sent && c->rlen == 0 && c->req.minor == 1) {
+			static const char cont[] = "HTTP/1.1 100 Continue\r\n\r\n";
+
+			c->expect_sent = 1;
+			if (write(c->fd, cont, sizeof(cont) - 1) < 0 && errno != EAGAIN) {
+				conn_close(c, "write-error");
+				return;
+			}
+		}
+		if (c->rlen == 0)
+			return;
+		if (c->req.chunked) {
+			const char *why = NULL;
+			size_t used = 0;
+			int rc = httpd_chunked_feed(&c->ch, c->rbuf, c->rlen, &used, body_add, c, &why);
+
+			consume(c, used);
+			if (rc == -2) {
+				conn_close(c, "client-abort");	/* sends on and on past the limit */
+				return;
+			}
+			if (rc < 0) {
+				fail(c, HTTP_BAD_REQUEST, why);
+				return;
+			}
+			if (rc == 0)
+				return;
+		} else {
+			size_t k = c->rlen < c->left ? c->rlen : (size_t)c->left;
+
+			if (body_add(c, c->rbuf, k) < 0) {
+				conn_close(c, "client-abort");
+				return;
+			}
+			consume(c, k);
+			c->left -= k;
+			if (c->left > 0)
+				return;
+		}
+		c->state = ST_HEAD;
+		if (dispatch(c) < 0)
+			return;
+	}
+}
+
+static void
+conn_read(struct conn *c)
+{
+	ssize_t k;
+
+	if (c->state == ST_LINGER) {
+		char junk[16384];
+
+		k = read(c->fd, junk, sizeof(junk));
+		if (k == 0 || (k < 0 && errno != EAGAIN && errno != EINTR) ||
+		    (c->discarded += (size_t)(k > 0 ? k : 0)) > ((size_t)1 << 20))
+			conn_close(c, NULL);
+		return;
+	}
+	if (c->rbuf == NULL) {
+		c->rcap = HTTPD_HEAD_MAX;
+		if ((c->rbuf = malloc(c->rcap)) == NULL) {
+			conn_close(c, "aborted");
+			return;
+		}
+	}
+	if (c->rlen == c->rcap)
+		return;	/* cannot happen: a full buffer is an error in HEAD and drained in BODY */
+	k = read(c->fd, c->rbuf + c->rlen, c->rcap - c->rlen);
+	if (k < 0) {
+		if (errno != EAGAIN && errno != EINTR)
+			conn_close(c, "read-error");
+		return;
+	}
+	if (k == 0) {
+		conn_close(c, "client-abort");
+		return;
+	}
+	c->rlen += (size_t)k;
+	touch(c);
+	process(c);
+}
+
+static void
+accept_some(struct worker *w)
+{
+	struct httpd *h = w->h;
+	int i;
+
+	/* one connection per wake-up: the listening socket stays readable while
+	 * more wait, and EPOLLEXCLUSIVE wakes another worker for them, so that
+	 * a burst of connections spreads over the threads */
+	for (i = 0; i < 1; i++) {
+		struct epoll_event e;
+		struct conn *c;
+		int fd = accept4(h->o.listen_fd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC), one = 1;
+
+		if (fd < 0)
+			return;
+		if (atomic_fetch_add(&h->nconn, 1) >= h->o.max_conn || (c = calloc(1, sizeof(*c))) == NULL) {
+			atomic_fetch_sub(&h->nconn, 1);
+			close(fd);
+			continue;
+		}
+		setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+		c->fd = fd;
+		c->w = w;
+		c->state = ST_HEAD;
+		e.events = c->events = EPOLLIN | EPOLLRDHUP;
+		e.data.ptr = c;
+		if (epoll_ctl(w->ep, EPOLL_CTL_ADD, fd, &e) < 0) {
+			atomic_fetch_sub(&h->nconn, 1);
+			close(fd);
+			free(c);
+			continue;
+		}
+		c->prev = w->last;
+		if (w->last)
+			w->last->next = c;
+		else
+			w->first = c;
+		w->last = c;
+		c->last = now_s();
+	}
+}
+
+static void *
+worker_main(void *arg)
+{
+	struct worker *w = arg;
+	struct httpd *h = w->h;
+	struct epoll_event ev[64];
+
+	while (!atomic_load(&h->stop)) {
+		int n = epoll_wait(w->ep, ev, 64, 250), i;
+		double t;
+
+		for (i = 0; i < n; i++) {
+			void *p = ev[i].data.ptr;
+
+			if (p == &listen_tag) {
+				if (!w->quiesced)
+					accept_some(w);
+			} else if (p == &wake_tag) {
+				uint64_t v;
+
+				if (read(w->wake, &v, sizeof(v)) < 0)
+					(void)0;
+			} else {
+				struct conn *c = p;
+
+				if (c->state == ST_WRITE) {
+					if (ev[i].events & (EPOLLERR | EPOLLHUP)) {
+						conn_close(c, "write-error");
+						continue;
+					}
+					switch (flush(c)) {
+					case 1:
+						touch(c);
+						sent(c);
+						if (c->state == ST_HEAD)
+							process(c);
+						break;
+					case 0:
+						touch(c);
+						break;
+					default:
+						conn_close(c, "write-error");
+					}
+				} else if (ev[i].events & (EPOLLIN | EPOLLRDHUP | EPOLLHUP | EPOLLERR))
+					conn_read(c);
+			}
+		}
+		if (atomic_load(&h->quiesce) && !w->quiesced) {
+			epoll_ctl(w->ep, EPOLL_CTL_DEL, h->o.listen_fd, NULL);
+			w->quiesced = 1;
+		}
+		/* idle and slow connections: the oldest activity first */
+		t = now_s();
+		while (w->first && t - w->first->last > (double)h->o.timeout)
+			conn_close(w->first, "timeout");
+	}
+	while (w->first)
+		conn_close(w->first, "shutdown");
+	return NULL;
+}
+
+struct httpd *
+httpd_start(const struct httpd_opts *o, const struct httpd_ops *ops, char *err, size_t errlen)
+{
+	struct httpd *h;
+	unsigned i;
+
+	if ((h = calloc(1, sizeof(*h))) == NULL || (h->w = calloc(o->threads, sizeof(*h->w))) == NULL) {
+		free(h);
+		snprintf(err, errlen, "out of memory");
+		return NULL;
+	}
+	h->o = *o;
+	h->ops = *ops;
+	for (i = 0; i < o->threads; i++) {
+		struct worker *w = &h->w[i];
+		struct epoll_event e;
+
+		w->h = h;
+		if ((w->ep = epoll_create1(EPOLL_CLOEXEC)) < 0 ||
+		    (w->wake = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC)) < 0) {
+			snprintf(err, errlen, "epoll: %s", strerror(errno));
+			goto fail;
+		}
+		e.events = EPOLLIN | EPOLLEXCLUSIVE;
+		e.data.ptr = &listen_tag;
+		if (epoll_ctl(w->ep, EPOLL_CTL_ADD, o->listen_fd, &e) < 0) {
+			snprintf(err, errlen, "epoll: %s", strerror(errno));
+			goto fail;
+		}
+		e.events = EPOLLIN;
+		e.data.ptr = &wake_tag;
+		epoll_ctl(w->ep, EPOLL_CTL_ADD, w->wake, &e);
+		if ((errno = pthread_create(&w->tid, NULL, worker_main, w)) != 0) {
+			snprintf(err, errlen, "cannot start a thread: %s", strerror(errno));
+			goto fail;
+		}
+		h->nw++;
+	}
+	return h;
+fail:
+	httpd_stop(h);
+	return NULL;
+}
+
+static void
+wake_all(struct httpd *h)
+{
+	unsigned i;
+	uint64_t one = 1;
+
+	for (i = 0; i < h->nw; i++)
+		if (write(h->w[i].wake, &one, sizeof(one)) < 0)
+			(void)0;
+}
+
+void
+httpd_quiesce(struct httpd *h)
+{
+	atomic_store(&h->quiesce, 1);
+	wake_all(h);
+}
+
+void
+httpd_stop(struct httpd *h)
+{
+	unsigned i;
+
+	if (h == NULL)
+		return;
+	atomic_store(&h->stop, 1);
+	wake_all(h);
+	for (i = 0; i < h->nw; i++)
+		pthread_join(h->w[i].tid, NULL);
+	for (i = 0; i < h->o.threads; i++) {
+		if (h->w[i].ep > 0)
+			close(h->w[i].ep);
+		if (h->w[i].wake > 0)
+			close(h->w[i].wake);
+	}
+	free(h->w);
+	free(h);
+}
