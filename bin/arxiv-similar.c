@@ -25,7 +25,7 @@
 #define DEFAULT_K 5
 #define MAX_K 1000
 
-enum { O_FIELD = 256, O_ID };
+enum { O_FIELD = 256, O_ID, O_EF };
 
 static const struct option longopts[] = {
 	{ "index", required_argument, NULL, 'i' },
@@ -35,6 +35,7 @@ static const struct option longopts[] = {
 	{ "jobs", required_argument, NULL, 'j' },
 	{ "field", required_argument, NULL, O_FIELD },
 	{ "id", required_argument, NULL, O_ID },
+	{ "ef-search", required_argument, NULL, O_EF },
 	{ "help", no_argument, NULL, 'h' },
 	{ "version", no_argument, NULL, 'V' },
 	{ NULL, 0, NULL, 0 }
@@ -48,6 +49,7 @@ static const struct prog_help help[] = {
 	{ "jobs", "n", "search threads (default: 2)", 0 },
 	{ "field", "field", "only papers of this field (e.g. Physics)", 0 },
 	{ "id", "id", "the neighbours of this indexed paper (no input read)", 0 },
+	{ "ef-search", "n", "-d: HNSW search breadth, 1-1000 (default: 100)", 0 },
 	{ "help", NULL, "print this help and exit", 0 },
 	{ "version", NULL, "print the version and exit", 0 },
 	{ NULL, NULL, NULL, 0 }
@@ -243,6 +245,7 @@ main(int argc, char *argv[])
 		case 'j': io.threads = (int)prog_num(optarg, 1, 64, "job count"); break;
 		case O_FIELD: s.field = optarg; break;
 		case O_ID: id = optarg; break;
+		case O_EF: io.ef_search = (int)prog_num(optarg, 1, 1000, "ef-search"); break;
 		default: prog_usage(&P, stderr); return 2;
 		}
 	}

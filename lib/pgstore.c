@@ -57,6 +57,9 @@ static struct {
 	PGresult *(*exec)(PGconn *, const char *);
 	PGresult *(*execParams)(PGconn *, const char *, int, const Oid *, const char *const *,
 	    const int *, const int *, int);
+	PGresult *(*prepare)(PGconn *, const char *, const char *, int, const Oid *);
+	PGresult *(*execPrepared)(PGconn *, const char *, int, const char *const *, const int *,
+	    const int *, int);
 	ExecStatusType (*resultStatus)(const PGresult *);
 	char *(*resultErrorMessage)(const PGresult *);
 	char *(*resultErrorField)(const PGresult *, int);
@@ -107,6 +110,8 @@ pq_init(void)
 	SYM(finish, "PQfinish");
 	SYM(exec, "PQexec");
 	SYM(execParams, "PQexecParams");
+	SYM(prepare, "PQprepare");
+	SYM(execPrepared, "PQexecPrepared");
 	SYM(resultStatus, "PQresultStatus");
 	SYM(resultErrorMessage, "PQresultErrorMessage");
 	SYM(resultErrorField, "PQresultErrorField");
@@ -146,6 +151,8 @@ struct arxiv_pg {
 	struct arxiv_pg_stats st;
 	char hnsw_m[16], hnsw_ef[16];
 	int ef_search;
+	int prepared;			/* the k-NN statement is prepared on this connection */
+	struct arxiv_buf qv;		/* the query vector in pgvector's binary form */
 };
 
 /* The first line of a libpq message, without its "ERROR:  " prefix. */
@@ -203,6 +210,33 @@ run0(struct arxiv_pg *pg, const char *what, const char *sql, struct arxiv_error 
 	return 0;
 }
 
+/*
+ * What every connection (and reconnection) sets for its session: UTF-8, and
+ * the HNSW search breadth: the one given with arxiv_pg_set, or else
+ * ARXIV_PG_EF_SEARCH unless the connection already brings its own (options in
+ * the DSN, PGOPTIONS). Values go as parameters.
+ */
+static int
+session_setup(struct arxiv_pg *pg, struct arxiv_error *err)
+{
+	char efs[16];
+	const char *v[1] = { efs };
+	PGresult *r;
+
+	pg->prepared = 0;
+	if (run0(pg, "set client_encoding", "SET client_encoding = 'UTF8'", err) < 0)
+		return -1;
+	snprintf(efs, sizeof(efs), "%d", pg->ef_search > 0 ? pg->ef_search : ARXIV_PG_EF_SEARCH);
+	r = run(pg, "set hnsw.ef_search", pg->ef_search > 0 ?
+	    "SELECT set_config('hnsw.ef_search', $1, false)" :
+	    "SELECT set_config('hnsw.ef_search', $1, false) "
+	    "WHERE current_setting('hnsw.ef_search', true) IS NULL", 1, v, PGRES_TUPLES_OK, err);
+	if (r == NULL)
+		return -1;
+	pq.clear(r);
+	return 0;
+}
+
 struct arxiv_pg *
 arxiv_pg_open(const char *dsn, struct arxiv_error *err)
 {
@@ -234,7 +268,7 @@ arxiv_pg_open(const char *dsn, struct arxiv_error *err)
 	pq.setNoticeProcessor(pg->c, quiet_notice, NULL);
 	/* our statements name unqualified tables: search_path decides the schema;
 	 * a session that is not UTF-8 would mangle titles */
-	if (run0(pg, "set client_encoding", "SET client_encoding = 'UTF8'", err) < 0) {
+	if (session_setup(pg, err) < 0) {
 		arxiv_pg_close(pg);
 		return NULL;
 	}
@@ -249,6 +283,7 @@ arxiv_pg_close(struct arxiv_pg *pg)
 	if (pg->c != NULL)
 		pq.finish(pg->c);
 	arxiv_buf_free(&pg->row);
+	arxiv_buf_free(&pg->qv);
 	free(pg);
 }
 
@@ -261,9 +296,10 @@ arxiv_pg_set(struct arxiv_pg *pg, const char *key, long value, struct arxiv_erro
 		snprintf(pg->hnsw_m, sizeof(pg->hnsw_m), "%ld", value);
 	else if (strcmp(key, "hnsw.ef_construction") == 0 && value >= 4 && value <= 1000)
 		snprintf(pg->hnsw_ef, sizeof(pg->hnsw_ef), "%ld", value);
-	else if (strcmp(key, "hnsw.ef_search") == 0 && value >= 1 && value <= 1000)
+	else if (strcmp(key, "hnsw.ef_search") == 0 && value >= 1 && value <= 1000) {
 		pg->ef_search = (int)value;
-	else {
+		return session_setup(pg, err);
+	} else {
 		arxiv_error_set(err, SRC, 0, "bad setting %s = %ld", key, value);
 		return -1;
 	}
@@ -709,6 +745,48 @@ arxiv_pg_load_add(struct arxiv_pg *pg, const struct arxiv_pg_record *rec, long r
 	return 0;
 }
 
+/*
+ * Before the first HNSW build: pgvector builds fast only while the graph fits
+ * in maintenance_work_mem (64 MB by default, about 37,000 papers of 256
+ * dimensions); beyond it the build goes on disk, many times slower. So raise it
+ * for this session to the graph's size (papers x (4 dims + 48 m + 200) bytes,
+ * at most ARXIV_PG_BUILD_MEM_MB), unless the session's value was chosen on
+ * purpose (DSN options, PGOPTIONS, ALTER ROLE/DATABASE SET) or is larger.
+ */
+static int
+build_mem(struct arxiv_pg *pg, struct arxiv_error *err)
+{
+	char mb[32];
+	const char *v[1] = { mb };
+	PGresult *r;
+	double rows, need;
+
+	r = run(pg, "count papers", "SELECT to_regclass('papers_embedding_hnsw') IS NULL, "
+	    "(SELECT count(*) FROM papers)", 0, NULL, PGRES_TUPLES_OK, err);
+	if (r == NULL)
+		return -1;
+	if (pq.getvalue(r, 0, 0)[0] != 't') {
+		pq.clear(r);
+		return 0;	/* built already: later rows go in as they come */
+	}
+	rows = strtod(pq.getvalue(r, 0, 1), NULL);
+	pq.clear(r);
+	need = rows * (4.0 * pg->dim + 48.0 * strtod(pg->hnsw_m, NULL) + 200.0) / 1048576.0 + 16;
+	if (need > ARXIV_PG_BUILD_MEM_MB)
+		need = ARXIV_PG_BUILD_MEM_MB;
+	snprintf(mb, sizeof(mb), "%.0fMB", need);
+	r = run(pg, "set maintenance_work_mem", "SELECT set_config('maintenance_work_mem', $1, false) "
+	    "FROM pg_settings WHERE name = 'maintenance_work_mem' "
+	    "AND source IN ('default', 'configuration file') "
+	    "AND pg_size_bytes(setting || unit) < pg_size_bytes($1)", 1, v, PGRES_TUPLES_OK, err);
+	if (r == NULL)
+		return -1;
+	if (pq.ntuples(r) == 1)
+		arxiv_log(ARXIV_LOG_DEBUG, "postgresql: maintenance_work_mem %s for the HNSW build", mb);
+	pq.clear(r);
+	return 0;
+}
+
 int
 arxiv_pg_load_end(struct arxiv_pg *pg, struct arxiv_pg_stats *st, struct arxiv_error *err)
 {
@@ -730,6 +808,8 @@ arxiv_pg_load_end(struct arxiv_pg *pg, struct arxiv_pg_stats *st, struct arxiv_e
 	}
 	if (run0(pg, "create papers_field", "CREATE INDEX IF NOT EXISTS papers_field ON papers (field)",
 	    err) < 0)
+		goto out;
+	if (build_mem(pg, err) < 0)
 		goto out;
 	/* m and ef_construction are checked integers: a WITH list takes no parameters */
 	{
@@ -820,7 +900,7 @@ arxiv_pg_search(struct arxiv_pg *pg, const float *q, size_t k, const char *field
     struct arxiv_pg_hit **out, size_t *n, struct arxiv_error *err)
 {
 	struct arxiv_buf vb = {0};
-	char ks[24], efs[16];
+	char ks[24];
 	const char *v[3];
 	PGresult *r = NULL;
 	int i, rc = -1;
@@ -834,17 +914,54 @@ arxiv_pg_search(struct arxiv_pg *pg, const float *q, size_t k, const char *field
 		goto out;
 	}
 	snprintf(ks, sizeof(ks), "%zu", k);
+	if (!exact && field == NULL) {
+		/* the common case: one round trip, a statement prepared once per
+		 * connection, the vector as a binary parameter (pgvector's
+		 * vector_recv: int16 dim, int16 unused, float4[] big-endian) */
+		const char *pv[2];
+		int len[2], fmt[2] = { 1, 0 };
+		uint32_t d;
+
+		if (!pg->prepared) {
+			r = pq.prepare(pg->c, "arxiv_knn", "SELECT id, title, field, "
+			    "1 - (embedding <=> $1::vector), categories FROM papers "
+			    "ORDER BY embedding <=> $1::vector LIMIT $2::bigint", 2, NULL);
+			if (r == NULL || pq.resultStatus(r) != PGRES_COMMAND_OK) {
+				set_pqerr(err, 0, "prepare search", r ? pq.resultErrorMessage(r) :
+				    pq.errorMessage(pg->c));
+				goto out;
+			}
+			pq.clear(r);
+			r = NULL;
+			pg->prepared = 1;
+		}
+		arxiv_buf_clear(&pg->qv);
+		be16(&pg->qv, (uint16_t)pg->dim);
+		be16(&pg->qv, 0);
+		for (d = 0; d < pg->dim; d++) {
+			uint32_t u;
+
+			memcpy(&u, &q[d], 4);
+			be32(&pg->qv, u);
+		}
+		pv[0] = pg->qv.data;
+		len[0] = (int)pg->qv.len;
+		pv[1] = ks;
+		len[1] = 0;
+		r = pq.execPrepared(pg->c, "arxiv_knn", 2, pv, len, fmt, 0);
+		if (r == NULL || pq.resultStatus(r) != PGRES_TUPLES_OK) {
+			set_pqerr(err, 0, "search", r ? pq.resultErrorMessage(r) : pq.errorMessage(pg->c));
+			if (r != NULL && *pq.resultErrorMessage(r) == '\0')
+				set_pqerr(err, 0, "search", pq.errorMessage(pg->c));
+			pq.clear(r);
+			r = NULL;
+			goto out;
+		}
+		goto rows;
+	}
 	/* settings for this transaction only, through set_config (no SQL text) */
 	if (run0(pg, "begin", "BEGIN", err) < 0)
 		goto out;
-	if (pg->ef_search > 0) {
-		snprintf(efs, sizeof(efs), "%d", pg->ef_search);
-		v[0] = efs;
-		if ((r = run(pg, "set hnsw.ef_search", "SELECT set_config('hnsw.ef_search', $1, true)",
-		    1, v, PGRES_TUPLES_OK, err)) == NULL)
-			goto out;
-		pq.clear(r);
-	}
 	if (exact) {
 		r = run(pg, "exact search", "SELECT set_config('enable_indexscan', 'off', true), "
 		    "set_config('enable_bitmapscan', 'off', true)", 0, NULL, PGRES_TUPLES_OK, err);
@@ -873,6 +990,7 @@ arxiv_pg_search(struct arxiv_pg *pg, const float *q, size_t k, const char *field
 	    field == NULL ? 2 : 3, v, PGRES_TUPLES_OK, err);
 	if (r == NULL)
 		goto out;
+rows:
 	if ((*out = calloc((size_t)pq.ntuples(r) + 1, sizeof(**out))) == NULL) {
 		arxiv_error_set(err, SRC, 0, "out of memory");
 		goto out;
@@ -1004,6 +1122,8 @@ pgix_open(const char *location, const struct arxiv_index_opts *o, struct arxiv_e
 	    h && *h != '/' ? h : "", h && *h != '/' ? ":" : "", h && *h != '/' ? pq.port(x->pg->c) : "",
 	    pq.db(x->pg->c));
 	x->write = o->write;
+	if (o->ef_search > 0 && arxiv_pg_set(x->pg, "hnsw.ef_search", o->ef_search, err) < 0)
+		goto fail;
 	if (o->write) {
 		if (o->batch > 0 && arxiv_pg_set(x->pg, "batch", (long)o->batch, err) < 0)
 			goto fail;
@@ -1092,7 +1212,7 @@ reconnect(struct pgix *x)
 	if (pq.status(x->pg->c) != CONNECTION_OK)
 		return 0;
 	pq.setNoticeProcessor(x->pg->c, quiet_notice, NULL);
-	return run0(x->pg, "set client_encoding", "SET client_encoding = 'UTF8'", &e) == 0;
+	return session_setup(x->pg, &e) == 0;
 }
 
 static int

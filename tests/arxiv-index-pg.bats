@@ -109,6 +109,12 @@ setup_papers() {
 	run arxiv-similar -d "$PG_DSN" --id "$(jq -r .id data.jsonl | head -n 1)" -K 5 --field Physics
 	assert_status 0
 	[ "$(jq -r .field <<<"$output" | sort -u)" = Physics ]
+	# the HNSW breadth: --ef-search, else the DSN's own, else 100; pgvector's
+	# graph scan gives at most ef_search rows
+	[ "$(echo "$q" | arxiv-similar -d "$PG_DSN" --ef-search 1 -K 5 | wc -l)" -eq 1 ]
+	[ "$(echo "$q" | arxiv-similar -d "$PG_DSN?options=-chnsw.ef_search%3D2" -K 5 | wc -l)" -eq 2 ]
+	[ "$(echo "$q" | arxiv-similar -d "$PG_DSN?options=-chnsw.ef_search%3D2" --ef-search 3 -K 5 | wc -l)" -eq 3 ]
+	[ "$(echo "$q" | arxiv-similar -d "$PG_DSN" -K 5 | wc -l)" -eq 5 ]
 }
 
 @test "arxiv-index -d: hostile titles are data (quotes, backslashes, DROP TABLE, tabs, newlines)" {

@@ -5,7 +5,7 @@
 # real data, the man page examples.
 load helper
 
-USAGE="usage: arxiv-similar [-i index | --index=index] [-d dsn | --dsn=dsn] [-K k | --top-k=k] [-e dir | --embedder=dir] [-j n | --jobs=n] [--field=field] [--id=id] [file ...]"
+USAGE="usage: arxiv-similar [-i index | --index=index] [-d dsn | --dsn=dsn] [-K k | --top-k=k] [-e dir | --embedder=dir] [-j n | --jobs=n] [--field=field] [--id=id] [--ef-search=n] [file ...]"
 
 setup_index() {
 	make_papers papers.jsonl
@@ -22,7 +22,7 @@ ids() {
 	run arxiv-similar --help
 	assert_status 0
 	[ "$(synopsis)" = "$USAGE" ]
-	for o in -i --index -d --dsn -K --top-k -e --embedder -j --jobs --field --id -h --help -V --version; do
+	for o in -i --index -d --dsn -K --top-k -e --embedder -j --jobs --field --id --ef-search -h --help -V --version; do
 		assert_output_contains " $o"
 	done
 }
@@ -37,6 +37,9 @@ ids() {
 	run arxiv-similar -i p.axi -K 0
 	assert_status 2
 	[ "${lines[0]}" = "arxiv-similar: 0: invalid top-k (expected 1..1000)" ]
+	run arxiv-similar -i p.axi --ef-search 1001
+	assert_status 2
+	[ "${lines[0]}" = "arxiv-similar: 1001: invalid ef-search (expected 1..1000)" ]
 	run arxiv-similar -i p.axi --id x file
 	assert_status 2
 	[ "${lines[0]}" = "arxiv-similar: --id reads no input files" ]

