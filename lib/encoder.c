@@ -8,9 +8,8 @@
  * (max_seq_length, else min(512, max_position_embeddings), else the
  * artifacts' seq_len; lowered by max_tokens); the libtorch plugin (bert.cpp)
  * runs the forward pass over those ids, batches by length and pools as the
- * folder says: the mean of the
- * token states or the [CLS] state (plain folders: [CLS], as SPECTER), or the
- * trained pooler of our artifacts. Vectors are then L2-normalised (what a
+ * folder says: the mean of the token states or the [CLS] state (plain
+ * folders: [CLS], as SPECTER), or the trained pooler of our artifacts. Vectors are then L2-normalised (what a
  * Normalize module does; cosine search needs it anyway).
  *
  * Identity: "encoder-v1 NAME dim=D [max=N] h=HASH", HASH over the bytes of
