@@ -126,14 +126,37 @@ $(BUILD)/bin/arxiv-harvest: LDEXTRA = $(shell $(PKG_CONFIG) --libs libxml-2.0 li
 $(BUILD)/bin/arxiv-harvest: PROG_CFLAGS += $(shell $(PKG_CONFIG) --cflags libxml-2.0)
 $(BUILD)/bin/arxiv-map: LDEXTRA = -lz
 $(PROGS): bin/prog.h
+# A program in several files: bin/arxiv-NAME.c (main) plus its parts in bin/NAME/,
+# compiled into that program only (PROG_PARTS), so bin/ keeps one program a file.
+HPO_PARTS := $(sort $(wildcard bin/hpo/*.c))
+$(BUILD)/bin/arxiv-hpo: PROG_PARTS = $(HPO_PARTS)
+$(BUILD)/bin/arxiv-hpo: $(HPO_PARTS) bin/hpo/hpo.h
+HARVEST_PARTS := $(sort $(wildcard bin/harvest/*.c))
+$(BUILD)/bin/arxiv-harvest: PROG_PARTS = $(HARVEST_PARTS)
+$(BUILD)/bin/arxiv-harvest: $(HARVEST_PARTS) bin/harvest/oai.h
 $(BUILD)/bin/%: bin/%.c $(SOLIB) lib/include/arxiv.h
 	@mkdir -p $(@D)
 	$(CC) $(PROG_CFLAGS) -DVERSION='"$(VERSION)"' $(RPATH) $(LDFLAGS) \
-		-o $@ $< $(PROG_LIBS) $(LDEXTRA)
+		-o $@ $< $(PROG_PARTS) $(PROG_LIBS) $(LDEXTRA)
 
 $(BUILD)/tests/%: tests/unit/%.c tests/unit/tap.h $(ALIB)
 	@mkdir -p $(@D)
-	$(CC) $(ALL_CFLAGS) -Itests/unit -UARXIV_BUILD $(LDFLAGS) -o $@ $< $(ALIB) $(DEPS_LIBS)
+	$(CC) $(ALL_CFLAGS) -Itests/unit -UARXIV_BUILD $(LDFLAGS) -o $@ $< $(PROG_PARTS) $(ALIB) $(DEPS_LIBS) \
+		$(LDEXTRA)
+# a program's part under test: test_oai is arxiv-harvest's page parser
+$(BUILD)/tests/test_oai: PROG_PARTS = bin/harvest/oai.c
+$(BUILD)/tests/test_oai: LDEXTRA = $(shell $(PKG_CONFIG) --libs libxml-2.0)
+$(BUILD)/tests/test_oai: ALL_CFLAGS += $(shell $(PKG_CONFIG) --cflags libxml-2.0)
+$(BUILD)/tests/test_oai: bin/harvest/oai.c bin/harvest/oai.h bin/prog.h
+
+# The transformer plugin's AdamW against torch::optim::AdamW (C++, where libtorch is).
+ifeq ($(TORCH),1)
+UNITS += $(BUILD)/tests/test_bert_adamw
+endif
+$(BUILD)/tests/test_bert_adamw: tests/unit/test_bert_adamw.cpp tests/unit/tap.h $(BUILD)/obj/bert_adamw.o
+	@mkdir -p $(@D)
+	$(CXX) -std=$(TORCH_STD) -Ilib/include -Ilib -Itests/unit -Wall -Wextra $(TORCH_INC) $(CXXFLAGS) \
+		$(LDFLAGS) -o $@ $< $(BUILD)/obj/bert_adamw.o $(TORCH_LIBS)
 
 units: $(UNITS)
 

@@ -249,8 +249,16 @@ parse_line(const char *line, size_t len, struct item *it, char *why, size_t n)
 	return 0;
 }
 
+/*
+ * The input loop of both modes: each line of fp goes to take (ud, the line,
+ * its number; 0, or -1 with why: a bad record, skipped and counted with -k,
+ * else the end); a taken record then goes to use (0, or -1 to stop: reported
+ * by use). An I/O error stops the loop. 0, or -1 when it stopped early.
+ */
 static int
-embed_file(struct state *st, FILE *fp, const char *name)
+read_records(FILE *fp, const char *name, int skip, long *skipped,
+    int (*take)(void *ud, const char *line, size_t len, long ln, char *why, size_t n),
+    int (*use)(void *ud, const char *name), void *ud)
 {
 	struct arxiv_lines *r = arxiv_lines_new(fp, name, 0);
 	struct arxiv_error e = {0};
@@ -258,13 +266,12 @@ embed_file(struct state *st, FILE *fp, const char *name)
 	size_t len;
 	char why[200];
 	int rc = 0, got;
+	long ln;
 
 	if (r == NULL)
 		errx(1, "out of memory");
 	while ((got = arxiv_lines_next(r, &line, &len, &e)) != 0) {
-		struct item *it = &st->items[st->n];
-		memset(it, 0, sizeof(*it));
-		it->line = arxiv_lines_lineno(r);
+		ln = arxiv_lines_lineno(r);
 		if (got < 0) {
 			if (arxiv_lines_ioerr(r)) {
 				prog_warnerr(&e);
@@ -273,24 +280,51 @@ embed_file(struct state *st, FILE *fp, const char *name)
 			}
 			snprintf(why, sizeof(why), "%s", e.text);
 		}
-		if (got < 0 || parse_line(line, len, it, why, sizeof(why)) < 0) {
-			warnx("%s:%ld: %s", name, it->line, why);
-			if (!st->skip) {
+		if (got < 0 || take(ud, line, len, ln, why, sizeof(why)) < 0) {
+			warnx("%s:%ld: %s", name, ln, why);
+			if (!skip) {
 				rc = -1;
 				break;
 			}
-			st->skipped++;
+			(*skipped)++;
 			continue;
 		}
-		if (++st->n == st->batch && flush_batch(st, name) < 0) {
+		if (use(ud, name) < 0) {
 			rc = -1;
 			break;
 		}
 	}
+	arxiv_lines_free(r);
+	return rc;
+}
+
+static int
+take_item(void *ud, const char *line, size_t len, long ln, char *why, size_t n)
+{
+	struct state *st = ud;
+	struct item *it = &st->items[st->n];
+
+	memset(it, 0, sizeof(*it));
+	it->line = ln;
+	return parse_line(line, len, it, why, n);
+}
+
+static int
+use_item(void *ud, const char *name)
+{
+	struct state *st = ud;
+
+	return ++st->n == st->batch && flush_batch(st, name) < 0 ? -1 : 0;
+}
+
+static int
+embed_file(struct state *st, FILE *fp, const char *name)
+{
+	int rc = read_records(fp, name, st->skip, &st->skipped, take_item, use_item, st);
+
 	if (rc == 0 && flush_batch(st, name) < 0)
 		rc = -1;
 	clear_items(st);
-	arxiv_lines_free(r);
 	return rc;
 }
 
@@ -449,56 +483,41 @@ flush_papers(struct vstate *st, const char *name)
 }
 
 static int
+take_paper(void *ud, const char *line, size_t len, long ln, char *why, size_t n)
+{
+	struct vstate *st = ud;
+	struct paper *p = &st->p[st->n];
+
+	p->line = ln;
+	return parse_paper(st, line, len, p, st->learn == NULL, why, n);
+}
+
+static int
+use_paper(void *ud, const char *name)
+{
+	struct vstate *st = ud;
+	struct paper *p = &st->p[st->n];
+	struct arxiv_error e = { "", 0, "" };
+
+	if (st->learn) {
+		if (arxiv_lexical_add(st->learn, p->text.data ? p->text.data : "", p->text.len, &e) < 0) {
+			warnx("%s:%ld: %s", name, p->line, e.text);
+			return -1;
+		}
+		st->count++;
+		return 0;
+	}
+	return ++st->n == st->batch && flush_papers(st, name) < 0 ? -1 : 0;
+}
+
+static int
 papers_file(struct vstate *st, FILE *fp, const char *name)
 {
-	struct arxiv_lines *r = arxiv_lines_new(fp, name, 0);
-	struct arxiv_error e = { "", 0, "" };
-	const char *line;
-	size_t len;
-	char why[200];
-	int rc = 0, got;
+	int rc = read_records(fp, name, st->skip, &st->skipped, take_paper, use_paper, st);
 
-	if (r == NULL)
-		errx(1, "out of memory");
-	while ((got = arxiv_lines_next(r, &line, &len, &e)) != 0) {
-		struct paper *p = &st->p[st->n];
-
-		p->line = arxiv_lines_lineno(r);
-		if (got < 0) {
-			if (arxiv_lines_ioerr(r)) {
-				prog_warnerr(&e);
-				rc = -1;
-				break;
-			}
-			snprintf(why, sizeof(why), "%s", e.text);
-		}
-		if (got < 0 || parse_paper(st, line, len, p, st->learn == NULL, why, sizeof(why)) < 0) {
-			warnx("%s:%ld: %s", name, p->line, why);
-			if (!st->skip) {
-				rc = -1;
-				break;
-			}
-			st->skipped++;
-			continue;
-		}
-		if (st->learn) {
-			if (arxiv_lexical_add(st->learn, p->text.data ? p->text.data : "", p->text.len, &e) < 0) {
-				warnx("%s:%ld: %s", name, p->line, e.text);
-				rc = -1;
-				break;
-			}
-			st->count++;
-			continue;
-		}
-		if (++st->n == st->batch && flush_papers(st, name) < 0) {
-			rc = -1;
-			break;
-		}
-	}
 	if (rc == 0 && flush_papers(st, name) < 0)
 		rc = -1;
 	st->n = 0;
-	arxiv_lines_free(r);
 	return rc;
 }
 

@@ -13,17 +13,15 @@
 #include <time.h>
 
 #include <curl/curl.h>
-#include <libxml/xmlreader.h>
+#include <libxml/parser.h>
 
-#include "prog.h"
+#include "harvest/oai.h"
 
 #ifndef VERSION
 #define VERSION ARXIV_VERSION
 #endif
 
 #define DEFAULT_BASE "https://oaipmh.arxiv.org/oai"
-#define NS_OAI "http://www.openarchives.org/OAI/2.0/"
-#define NS_ARXIV "http://arxiv.org/OAI/arXiv/"
 #define STATE_MAGIC "arxiv-harvest-state 1"
 #define MAX_WAIT 600		/* longest Retry-After honoured, seconds */
 
@@ -334,405 +332,14 @@ fetch_read(void *ctx, char *out, int n)
 	return (int)k;
 }
 
+/* The input, not the XML, failed (oai_parse_page's input_failed): an HTTP
+ * status or a transfer error, retried by the caller; rc the reader's result. */
 static int
-fetch_close(void *ctx)
+fetch_failed(void *ctx, int rc)
 {
-	(void)ctx;
-	return 0;
-}
+	struct fetch *f = ctx;
 
-/* ------------------------------------------------------------ one page */
-
-struct rec {
-	int deleted, in_meta, bad, format_ok;
-	struct arxiv_buf identifier, datestamp, id, created, updated, title, categories, comments,
-	    journal, doi, report, license, abstract, authors, parsed;
-	struct arxiv_buf keyname, forenames, suffix;
-	int nauthors;
-};
-
-struct page {
-	const struct opts *o;
-	const char *url;
-	long pageno, recno;		/* records in this page so far */
-	struct arxiv_buf out;		/* the page's JSON lines */
-	struct arxiv_buf token;		/* resumptionToken, "" = last page */
-	int have_token;
-	char response_date[32];
-	char err_code[64];
-	struct arxiv_buf err_text;
-	char max_datestamp[32];
-	/* counts of this page */
-	long n, deleted, skipped, malformed;
-	/* the first XML error */
-	int xml_error, xml_line;
-	char xml_msg[256];
-	int in_record, rec_xml_error;
-	struct rec r;
-	char fatal[512];		/* a non-XML fatal problem (format) */
-};
-
-static void
-rec_clear(struct rec *r)
-{
-	struct arxiv_buf *b[] = { &r->identifier, &r->datestamp, &r->id, &r->created, &r->updated,
-		&r->title, &r->categories, &r->comments, &r->journal, &r->doi, &r->report, &r->license,
-		&r->abstract, &r->authors, &r->parsed, &r->keyname, &r->forenames, &r->suffix };
-	size_t i;
-
-	for (i = 0; i < sizeof(b) / sizeof(b[0]); i++)
-		arxiv_buf_clear(b[i]);
-	r->deleted = r->in_meta = r->bad = r->format_ok = 0;
-	r->nauthors = 0;
-}
-
-static void
-rec_free(struct rec *r)
-{
-	struct arxiv_buf *b[] = { &r->identifier, &r->datestamp, &r->id, &r->created, &r->updated,
-		&r->title, &r->categories, &r->comments, &r->journal, &r->doi, &r->report, &r->license,
-		&r->abstract, &r->authors, &r->parsed, &r->keyname, &r->forenames, &r->suffix };
-	size_t i;
-
-	for (i = 0; i < sizeof(b) / sizeof(b[0]); i++)
-		arxiv_buf_free(b[i]);
-}
-
-static void
-on_xml_error(void *arg, const char *msg, xmlParserSeverities sev, xmlTextReaderLocatorPtr loc)
-{
-	struct page *p = arg;
-
-	if (sev == XML_PARSER_SEVERITY_WARNING || sev == XML_PARSER_SEVERITY_VALIDITY_WARNING)
-		return;
-	if (p->in_record)
-		p->rec_xml_error = 1;
-	if (!p->xml_error) {
-		size_t n;
-
-		p->xml_error = 1;
-		p->xml_line = loc ? xmlTextReaderLocatorLineNumber(loc) : 0;
-		snprintf(p->xml_msg, sizeof(p->xml_msg), "%s", msg ? msg : "error");
-		n = strlen(p->xml_msg);
-		while (n > 0 && (p->xml_msg[n - 1] == '\n' || p->xml_msg[n - 1] == ' '))
-			p->xml_msg[--n] = '\0';
-	}
-}
-
-/* the text of the current element (entities decoded) into b */
-static void
-take_text(xmlTextReaderPtr r, struct arxiv_buf *b)
-{
-	xmlChar *s = xmlTextReaderReadString(r);
-
-	arxiv_buf_clear(b);
-	if (s) {
-		arxiv_buf_append(b, s, strlen((char *)s));
-		xmlFree(s);
-	} else
-		arxiv_buf_append(b, "", 0);
-}
-
-static void
-put_key(struct arxiv_buf *o, const char *k, const struct arxiv_buf *v, int first)
-{
-	arxiv_buf_printf(o, "%s\"%s\":", first ? "" : ",", k);
-	if (v == NULL || v->len == 0) {
-		arxiv_buf_printf(o, "null");
-		return;
-	}
-	arxiv_buf_putc(o, '"');
-	arxiv_json_escape(v->data, v->len, o);
-	arxiv_buf_putc(o, '"');
-}
-
-/* collapse white space runs of a one-line field (categories, dates) */
-static void
-squeeze(struct arxiv_buf *b)
-{
-	size_t i, k = 0;
-	int sp = 1;
-
-	for (i = 0; i < b->len; i++) {
-		char c = b->data[i];
-
-		if (c == ' ' || c == '\n' || c == '\t' || c == '\r') {
-			if (!sp)
-				b->data[k++] = ' ';
-			sp = 1;
-		} else {
-			b->data[k++] = c;
-			sp = 0;
-		}
-	}
-	if (k > 0 && b->data[k - 1] == ' ')
-		k--;
-	b->len = k;
-	if (b->data)
-		b->data[k] = '\0';
-}
-
-static int
-blank(const struct arxiv_buf *b)
-{
-	size_t i;
-
-	for (i = 0; i < b->len; i++)
-		if (!isspace((unsigned char)b->data[i]))
-			return 0;
-	return 1;
-}
-
-static void
-rec_emit(struct page *p)
-{
-	struct rec *r = &p->r;
-	const char *why = NULL;
-	const char *id;
-
-	squeeze(&r->datestamp);
-	squeeze(&r->id);
-	squeeze(&r->categories);
-	squeeze(&r->created);
-	squeeze(&r->updated);
-	if (r->datestamp.len && strcmp(r->datestamp.data, p->max_datestamp) > 0)
-		snprintf(p->max_datestamp, sizeof(p->max_datestamp), "%s", r->datestamp.data);
-	id = r->id.len ? r->id.data : r->identifier.len ? r->identifier.data : "?";
-	if (p->rec_xml_error || p->xml_error) {
-		/* -k: from the first XML error on, libxml2's recovery cannot be trusted:
-		 * every later record of the page is skipped too */
-		warnx("%s: page %ld record %ld (%s): %s: skipped", p->url, p->pageno, p->recno, id,
-		    p->rec_xml_error ? "malformed XML" : "after malformed XML");
-		p->malformed++;
-		return;
-	}
-	if (r->deleted) {
-		p->deleted++;
-		if (p->o->deleted) {
-			const char *s = r->identifier.data ? r->identifier.data : "";
-
-			if (strncmp(s, "oai:arXiv.org:", 14) == 0)
-				s += 14;
-			arxiv_buf_printf(&p->out, "{\"id\":\"");
-			arxiv_json_escape(s, strlen(s), &p->out);
-			arxiv_buf_printf(&p->out, "\",\"deleted\":true,");
-			put_key(&p->out, "datestamp", &r->datestamp, 1);
-			arxiv_buf_printf(&p->out, "}\n");
-		}
-		return;
-	}
-	if (!r->format_ok)
-		why = "no arXiv metadata";
-	else if (blank(&r->id))
-		why = "no id";
-	else if (blank(&r->title))
-		why = "no title";
-	else if (blank(&r->abstract))
-		why = "no abstract";
-	else if (blank(&r->categories))
-		why = "no categories";
-	if (why != NULL) {
-		warnx("%s: page %ld record %ld (%s): %s: skipped", p->url, p->pageno, p->recno, id, why);
-		p->skipped++;
-		return;
-	}
-	arxiv_buf_printf(&p->out, "{");
-	put_key(&p->out, "id", &r->id, 1);
-	arxiv_buf_printf(&p->out, ",\"submitter\":null");
-	put_key(&p->out, "authors", &r->authors, 0);
-	put_key(&p->out, "title", &r->title, 0);
-	put_key(&p->out, "comments", &r->comments, 0);
-	put_key(&p->out, "journal-ref", &r->journal, 0);
-	put_key(&p->out, "doi", &r->doi, 0);
-	put_key(&p->out, "report-no", &r->report, 0);
-	put_key(&p->out, "categories", &r->categories, 0);
-	put_key(&p->out, "license", &r->license, 0);
-	put_key(&p->out, "abstract", &r->abstract, 0);
-	put_key(&p->out, "update_date", r->updated.len ? &r->updated : &r->created, 0);
-	arxiv_buf_printf(&p->out, ",\"authors_parsed\":[%s]", r->parsed.data ? r->parsed.data : "");
-	put_key(&p->out, "datestamp", &r->datestamp, 0);
-	arxiv_buf_printf(&p->out, "}\n");
-	p->n++;
-}
-
-static void
-author_end(struct rec *r)
-{
-	struct arxiv_buf *parts[3] = { &r->keyname, &r->forenames, &r->suffix };
-	int i;
-
-	squeeze(&r->keyname);
-	squeeze(&r->forenames);
-	squeeze(&r->suffix);
-	if (r->nauthors++)
-		arxiv_buf_printf(&r->authors, ", ");
-	if (r->forenames.len) {
-		arxiv_buf_append(&r->authors, r->forenames.data, r->forenames.len);
-		arxiv_buf_putc(&r->authors, ' ');
-	}
-	arxiv_buf_append(&r->authors, r->keyname.data ? r->keyname.data : "", r->keyname.len);
-	if (r->suffix.len) {
-		arxiv_buf_putc(&r->authors, ' ');
-		arxiv_buf_append(&r->authors, r->suffix.data, r->suffix.len);
-	}
-	arxiv_buf_printf(&r->parsed, "%s[", r->nauthors > 1 ? "," : "");
-	for (i = 0; i < 3; i++) {
-		arxiv_buf_printf(&r->parsed, "%s\"", i ? "," : "");
-		if (parts[i]->len)
-			arxiv_json_escape(parts[i]->data, parts[i]->len, &r->parsed);
-		arxiv_buf_putc(&r->parsed, '"');
-	}
-	arxiv_buf_putc(&r->parsed, ']');
-	arxiv_buf_clear(&r->keyname);
-	arxiv_buf_clear(&r->forenames);
-	arxiv_buf_clear(&r->suffix);
-}
-
-static struct arxiv_buf *
-field_buf(struct rec *r, const char *name)
-{
-	static const struct {
-		const char *name;
-		size_t off;
-	} f[] = {
-		{ "id", offsetof(struct rec, id) }, { "created", offsetof(struct rec, created) },
-		{ "updated", offsetof(struct rec, updated) }, { "title", offsetof(struct rec, title) },
-		{ "categories", offsetof(struct rec, categories) },
-		{ "comments", offsetof(struct rec, comments) },
-		{ "journal-ref", offsetof(struct rec, journal) }, { "doi", offsetof(struct rec, doi) },
-		{ "report-no", offsetof(struct rec, report) },
-		{ "license", offsetof(struct rec, license) },
-		{ "abstract", offsetof(struct rec, abstract) },
-		{ "keyname", offsetof(struct rec, keyname) },
-		{ "forenames", offsetof(struct rec, forenames) },
-		{ "suffix", offsetof(struct rec, suffix) },
-	};
-	size_t i;
-
-	for (i = 0; i < sizeof(f) / sizeof(f[0]); i++)
-		if (strcmp(f[i].name, name) == 0)
-			return (struct arxiv_buf *)((char *)r + f[i].off);
-	return NULL;
-}
-
-/*
- * Parse one response while it arrives. Returns 0 (page parsed; p->out, token,
- * error code set), -1 fatal (reported), 1 retry (HTTP status or transfer).
- */
-static int
-parse_page(struct page *p, struct fetch *f)
-{
-	xmlTextReaderPtr rd;
-	int rc, opts = XML_PARSE_NONET | XML_PARSE_NOCDATA | XML_PARSE_COMPACT | XML_PARSE_HUGE;
-	int meta_depth = -1;
-
-	if (p->o->keep)
-		opts |= XML_PARSE_RECOVER;
-	rd = xmlReaderForIO(fetch_read, fetch_close, f, p->url, NULL, opts);
-	if (rd == NULL) {
-		if (f->bad_status || (f->done && f->result != CURLE_OK))
-			return 1;
-		warnx("%s: cannot start the XML reader", p->url);
-		return -1;
-	}
-	xmlTextReaderSetErrorHandler(rd, on_xml_error, p);
-	while ((rc = xmlTextReaderRead(rd)) == 1) {
-		int type = xmlTextReaderNodeType(rd), depth = xmlTextReaderDepth(rd);
-		const char *name = (const char *)xmlTextReaderConstLocalName(rd);
-		const char *ns = (const char *)xmlTextReaderConstNamespaceUri(rd);
-		int empty = xmlTextReaderIsEmptyElement(rd);
-
-		if (type == XML_READER_TYPE_END_ELEMENT || (type == XML_READER_TYPE_ELEMENT && empty)) {
-			if (strcmp(name, "record") == 0 && p->in_record) {
-				if (type == XML_READER_TYPE_ELEMENT)
-					p->recno++;
-				rec_emit(p);
-				p->in_record = 0;
-			} else if (strcmp(name, "author") == 0 && p->in_record && p->r.in_meta)
-				author_end(&p->r);
-			else if (strcmp(name, "metadata") == 0)
-				p->r.in_meta = 0, meta_depth = -1;
-			if (type == XML_READER_TYPE_END_ELEMENT)
-				continue;
-			if (strcmp(name, "resumptionToken") == 0) {
-				p->have_token = 1;
-				arxiv_buf_clear(&p->token);
-			}
-			continue;
-		}
-		if (type != XML_READER_TYPE_ELEMENT)
-			continue;
-		if (depth == 1 && strcmp(name, "responseDate") == 0) {
-			struct arxiv_buf b = { 0 };
-
-			take_text(rd, &b);
-			snprintf(p->response_date, sizeof(p->response_date), "%s", b.data ? b.data : "");
-			arxiv_buf_free(&b);
-		} else if (depth == 1 && strcmp(name, "error") == 0) {
-			xmlChar *code = xmlTextReaderGetAttribute(rd, (const xmlChar *)"code");
-
-			snprintf(p->err_code, sizeof(p->err_code), "%s", code ? (char *)code : "?");
-			xmlFree(code);
-			take_text(rd, &p->err_text);
-			squeeze(&p->err_text);
-		} else if (strcmp(name, "record") == 0 && ns && strcmp(ns, NS_OAI) == 0) {
-			rec_clear(&p->r);
-			p->in_record = 1;
-			p->rec_xml_error = 0;
-			p->recno++;
-		} else if (strcmp(name, "resumptionToken") == 0) {
-			p->have_token = 1;
-			take_text(rd, &p->token);
-			squeeze(&p->token);
-		} else if (p->in_record && strcmp(name, "header") == 0) {
-			xmlChar *st = xmlTextReaderGetAttribute(rd, (const xmlChar *)"status");
-
-			p->r.deleted = st && strcmp((char *)st, "deleted") == 0;
-			xmlFree(st);
-		} else if (p->in_record && !p->r.in_meta && strcmp(name, "identifier") == 0)
-			take_text(rd, &p->r.identifier);
-		else if (p->in_record && !p->r.in_meta && strcmp(name, "datestamp") == 0)
-			take_text(rd, &p->r.datestamp);
-		else if (p->in_record && strcmp(name, "metadata") == 0 && !p->r.in_meta) {
-			p->r.in_meta = 1;
-			meta_depth = depth;
-		} else if (p->in_record && p->r.in_meta && depth == meta_depth + 1) {
-			if (strcmp(name, "arXiv") != 0 || ns == NULL || strcmp(ns, NS_ARXIV) != 0) {
-				snprintf(p->fatal, sizeof(p->fatal), "%s: page %ld record %ld: unknown "
-				    "metadata format <%s xmlns=\"%s\">: arxiv-harvest reads only "
-				    "metadataPrefix=arXiv (" NS_ARXIV ")", p->url, p->pageno, p->recno,
-				    name, ns ? ns : "");
-				break;
-			}
-			p->r.format_ok = 1;
-		} else if (p->in_record && p->r.in_meta && p->r.format_ok) {
-			struct arxiv_buf *b = field_buf(&p->r, name);
-
-			if (b != NULL && !empty)
-				take_text(rd, b);
-		}
-	}
-	xmlFreeTextReader(rd);
-	if (p->fatal[0]) {
-		warnx("%s", p->fatal);
-		return -1;
-	}
-	if (f->bad_status || (f->done && f->result != CURLE_OK) || (!f->done && rc < 0))
-		return 1;
-	if (p->xml_error && !p->o->keep) {
-		if (p->in_record || p->rec_xml_error)
-			warnx("%s: page %ld record %ld, line %d: malformed XML: %s (-k skips the record)",
-			    p->url, p->pageno, p->recno, p->xml_line, p->xml_msg);
-		else
-			warnx("%s: page %ld, line %d: malformed XML: %s", p->url, p->pageno, p->xml_line,
-			    p->xml_msg);
-		return -1;
-	}
-	if (rc < 0 && !p->o->keep) {
-		warnx("%s: page %ld: malformed XML", p->url, p->pageno);
-		return -1;
-	}
-	return 0;
+	return f->bad_status || (f->done && f->result != CURLE_OK) || (!f->done && rc < 0);
 }
 
 /* ------------------------------------------------------------ the harvest */
@@ -796,7 +403,7 @@ get_page(const struct opts *o, CURL *easy, CURLM *multi, const char *url, struct
 		p->xml_error = p->in_record = p->rec_xml_error = 0;
 		p->err_code[0] = p->fatal[0] = p->response_date[0] = '\0';
 		curl_multi_add_handle(multi, easy);
-		rc = parse_page(p, &f);
+		rc = oai_parse_page(p, fetch_read, fetch_failed, &f);
 		/* drain what is left (a rejected status), so the handle can be reused */
 		while (!f.done && rc != 0) {
 			fetch_pump(&f);
@@ -850,7 +457,8 @@ harvest(const struct opts *o, const char *from, const char *until, struct totals
 	struct arxiv_buf url = { 0 };
 	int status = 0;
 
-	p.o = o;
+	p.keep = o->keep;
+	p.emit_deleted = o->deleted;
 	if ((easy = curl_easy_init()) == NULL || (multi = curl_multi_init()) == NULL)
 		errx(1, "cannot initialise libcurl");
 	curl_easy_setopt(easy, CURLOPT_USERAGENT, "arxiv-harvest/" VERSION);

@@ -61,43 +61,29 @@ label_id(const struct arxiv_domains *d, const char *label)
 	return n - 1;
 }
 
-/* Map one input stream; 0, or -1 after a fatal error (already reported). */
+/* One record to stdout (map_stream's fn): 0, -1 a bad record, -2 a write error. */
+static int
+map_record(void *ud, const char *line, size_t len, struct arxiv_error *e)
+{
+	struct state *s = ud;
+	const char *label;
+
+	if (arxiv_map_line(s->d, &s->p, line, len, &s->out, &label, e) != 0)
+		return -1;
+	s->out.data[s->out.len] = '\n';
+	if (fwrite(s->out.data, 1, s->out.len + 1, stdout) != s->out.len + 1)
+		return -2;
+	s->out.data[s->out.len] = '\0';
+	s->counts[label_id(s->d, label)]++;
+	s->n++;
+	return 0;
+}
+
+/* Map one input stream; 0, -1 after a fatal error (already reported), -2 a write error. */
 static int
 map_stream(struct state *s, FILE *fp, const char *name)
 {
-	struct arxiv_lines *r;
-	struct arxiv_error e;
-	const char *line, *label;
-	size_t len;
-	int rc;
-
-	if ((r = arxiv_lines_new(fp, name, 0)) == NULL)
-		err(1, "out of memory");
-	while ((rc = arxiv_lines_next(r, &line, &len, &e)) != 0) {
-		if (rc > 0 && arxiv_map_line(s->d, &s->p, line, len, &s->out, &label, &e) == 0) {
-			s->out.data[s->out.len] = '\n';
-			if (fwrite(s->out.data, 1, s->out.len + 1, stdout) != s->out.len + 1) {
-				arxiv_lines_free(r);
-				return -2;
-			}
-			s->out.data[s->out.len] = '\0';
-			s->counts[label_id(s->d, label)]++;
-			s->n++;
-			continue;
-		}
-		if (rc > 0) {
-			snprintf(e.source, sizeof(e.source), "%s", name);
-			e.line = arxiv_lines_lineno(r);
-		}
-		prog_warnerr(&e);
-		if (!s->keep || arxiv_lines_ioerr(r)) {
-			arxiv_lines_free(r);
-			return -1;
-		}
-		s->skipped++;
-	}
-	arxiv_lines_free(r);
-	return 0;
+	return prog_each_record(fp, name, s->keep, &s->skipped, map_record, s);
 }
 
 /*

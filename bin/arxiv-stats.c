@@ -6,7 +6,9 @@
  * (--partial) of blocks merge with --merge into the one-pass result.
  */
 #include <getopt.h>
+#include <pthread.h>
 #include <stdint.h>
+#include <unistd.h>
 
 #include <jansson.h>
 
@@ -25,6 +27,7 @@ enum { OPT_CLEAN = 256, OPT_STOP, OPT_CAP, OPT_EXACT, OPT_PRIOR, OPT_VERBOSE };
 static const struct option longopts[] = {
 	{ "vocab", required_argument, NULL, 'v' },
 	{ "keep-going", no_argument, NULL, 'k' },
+	{ "jobs", required_argument, NULL, 'j' },
 	{ "top-k", required_argument, NULL, 'K' },
 	{ "partial", no_argument, NULL, 'p' },
 	{ "merge", no_argument, NULL, 'M' },
@@ -42,6 +45,7 @@ static const struct option longopts[] = {
 static const struct prog_help help[] = {
 	{ "vocab", "vocab", "count WordPiece tokens with this vocab.txt", 0 },
 	{ "keep-going", NULL, "skip bad records, count them", 0 },
+	{ "jobs", "threads", "threads that split, tokenise, clean (default: 1; 0: all cores)", 0 },
 	{ "top-k", "n", "distinctive terms per field (default: 15; 0: count no terms)", 0 },
 	{ "partial", NULL, "add the merge state (\"state\") to the output", 0 },
 	{ "merge", NULL, "the operands are --partial results: print their merge", 0 },
@@ -59,21 +63,55 @@ static const struct prog_help help[] = {
 static const struct prog P = {
 	"arxiv-stats", "[file ...]",
 	"Corpus statistics of arxiv-map records as one JSON object; --partial results merge with --merge.",
-	"hVv:kK:pM", longopts, help, NULL
+	"hVv:kj:K:pM", longopts, help, NULL
+};
+
+#define BLOCK 2048		/* records prepared by the threads at a time */
+#define BLOCK_BYTES (16 << 20)	/* or their bytes */
+#define MAXJOBS 64
+
+/* What one thread needs to read, tokenise and clean records. */
+struct tools {
+	struct arxiv_tok_cache *cache;
+	uint32_t *ids;
+	uint8_t *mask;
+	struct arxiv_cleaner *cl;
+	struct arxiv_buf text, cleaned;
+	struct arxiv_stats_str cats[64], fields[64];
+};
+
+/* A record's WordPiece count and cleaned terms, prepared by a thread. */
+struct prep {
+	int ok;			/* 0: not prepared (the main thread does it and
+				 * reports the record's error in its place) */
+	long n_tokens;
+	size_t off, len;	/* cleaned text in its thread's keep buffer */
+	struct arxiv_stats_split *split;	/* or the built-in splitter's terms */
+};
+
+struct state;
+struct job {
+	struct state *s;
+	struct tools t;
+	struct arxiv_buf keep;	/* the cleaned texts of this block */
+	size_t from, to;
 };
 
 struct state {
 	struct arxiv_stats *st;
 	struct arxiv_vocab *vocab;
-	struct arxiv_tok_cache *cache;
-	struct arxiv_tok_params tp;
-	struct arxiv_cleaner *cl;
-	uint32_t *ids;
-	uint8_t *mask;
+	int clean;
+	int split;		/* the threads split terms (no --clean, -K not 0) */
 	int keep;
+	int jobs;
 	size_t n, skipped;
-	struct arxiv_buf text, cleaned, strs;
-	struct arxiv_stats_str cats[64], fields[64];
+	struct tools t;		/* the main thread's */
+	/* a block of records (-j): lines, their line numbers and preparation */
+	struct arxiv_buf lines;
+	size_t nb, *off, *len;
+	long *lineno;
+	struct prep *prep;
+	struct job job[MAXJOBS];
 };
 
 /*
@@ -139,9 +177,11 @@ get_strings(json_t *o, const char *key, struct arxiv_stats_str *out, size_t max,
 	return 0;
 }
 
-/* One record; 0 or -1 with err. */
+/* The record of a line into r (strings borrowed from line, t and *o, which
+ * the caller frees with json_decref). 0 or -1 with err. */
 static int
-add_line(struct state *s, const char *line, size_t len, struct arxiv_error *err)
+parse_line(struct tools *t, const char *line, size_t len, struct arxiv_stats_record *r,
+    json_t **o, struct arxiv_error *err)
 {
 	struct arxiv_json_key k[4] = {
 		{ "id", ARXIV_JSON_STRING, NULL, 0, 0 },
@@ -149,97 +189,239 @@ add_line(struct state *s, const char *line, size_t len, struct arxiv_error *err)
 		{ "label", ARXIV_JSON_STRING, NULL, 0, 0 },
 		{ "update_date", ARXIV_JSON_OPTIONAL, NULL, 0, 0 },
 	};
-	struct arxiv_stats_record r = { 0 };
-	json_t *o = NULL, *v;
+	json_t *v;
 	json_error_t je;
-	size_t nt;
-	int rc = -1;
 
+	memset(r, 0, sizeof(*r));
+	*o = NULL;
 	if (arxiv_json_scan(line, len, k, 4, 0, NULL) == 1 && !k[0].escaped && !k[2].escaped &&
 	    !k[3].escaped &&
-	    scan_array(line, len, "categories", s->cats, 64, &r.n_categories) == 0 &&
-	    scan_array(line, len, "fields", s->fields, 64, &r.n_fields) == 0) {
-		r.id.s = k[0].val;
-		r.id.n = k[0].len;
-		r.label.s = k[2].val;
-		r.label.n = k[2].len;
-		r.date.s = k[3].val;
-		r.date.n = k[3].len;
+	    scan_array(line, len, "categories", t->cats, 64, &r->n_categories) == 0 &&
+	    scan_array(line, len, "fields", t->fields, 64, &r->n_fields) == 0) {
+		r->id.s = k[0].val;
+		r->id.n = k[0].len;
+		r->label.s = k[2].val;
+		r->label.n = k[2].len;
+		r->date.s = k[3].val;
+		r->date.n = k[3].len;
 		if (k[1].escaped) {
-			arxiv_buf_clear(&s->text);
-			if (arxiv_json_unescape(k[1].val, k[1].len, &s->text) < 0) {
+			arxiv_buf_clear(&t->text);
+			if (arxiv_json_unescape(k[1].val, k[1].len, &t->text) < 0) {
 				arxiv_error_set(err, "", 0, "bad escape in \"text\"");
 				return -1;
 			}
-			r.text.s = s->text.data;
-			r.text.n = s->text.len;
+			r->text.s = t->text.data;
+			r->text.n = t->text.len;
 		} else {
-			r.text.s = k[1].val;
-			r.text.n = k[1].len;
+			r->text.s = k[1].val;
+			r->text.n = k[1].len;
 		}
 	} else {
 		const char *key[3] = { "id", "text", "label" };
-		struct arxiv_stats_str *dst[3] = { &r.id, &r.text, &r.label };
+		struct arxiv_stats_str *dst[3] = { &r->id, &r->text, &r->label };
 		int i;
 
-		if ((o = json_loadb(line, len, 0, &je)) == NULL) {
+		if ((*o = json_loadb(line, len, 0, &je)) == NULL) {
 			arxiv_error_set(err, "", 0, "invalid JSON: %s", je.text);
 			return -1;
 		}
-		if (!json_is_object(o)) {
+		if (!json_is_object(*o)) {
 			arxiv_error_set(err, "", 0, "not a JSON object");
-			goto out;
+			return -1;
 		}
 		for (i = 0; i < 3; i++) {
-			v = json_object_get(o, key[i]);
+			v = json_object_get(*o, key[i]);
 			if (!json_is_string(v)) {
 				arxiv_error_set(err, "", 0, "missing or non-string \"%s\"%s", key[i],
 				    i == 1 ? "; is this arxiv-map output?" : "");
-				goto out;
+				return -1;
 			}
 			dst[i]->s = json_string_value(v);
 			dst[i]->n = json_string_length(v);
 		}
-		if (memchr(r.text.s, '\0', r.text.n) != NULL) {
+		if (memchr(r->text.s, '\0', r->text.n) != NULL) {
 			arxiv_error_set(err, "", 0, "NUL in \"text\"");
-			goto out;
+			return -1;
 		}
-		if (json_is_string(v = json_object_get(o, "update_date"))) {
-			r.date.s = json_string_value(v);
-			r.date.n = json_string_length(v);
+		if (json_is_string(v = json_object_get(*o, "update_date"))) {
+			r->date.s = json_string_value(v);
+			r->date.n = json_string_length(v);
 		}
-		if (get_strings(o, "categories", s->cats, 64, &r.n_categories, err) < 0 ||
-		    get_strings(o, "fields", s->fields, 64, &r.n_fields, err) < 0)
-			goto out;
+		if (get_strings(*o, "categories", t->cats, 64, &r->n_categories, err) < 0 ||
+		    get_strings(*o, "fields", t->fields, 64, &r->n_fields, err) < 0)
+			return -1;
 	}
-	r.categories = s->cats;
-	r.fields = s->fields;
-	r.n_tokens = -1;
+	r->categories = t->cats;
+	r->fields = t->fields;
+	r->n_tokens = -1;
+	return 0;
+}
+
+/* r's WordPiece count (-v) and cleaned terms (--clean, into t->cleaned). */
+static int
+count_record(const struct state *s, struct tools *t, struct arxiv_stats_record *r,
+    struct arxiv_error *err)
+{
+	struct arxiv_tok_params tp = arxiv_tok_default_params();
+	size_t nt;
+
 	if (s->vocab != NULL) {
 		/* the encoder pads to seq_len: count with a short sequence first, and
 		 * only a text that fills it again with the longest */
-		s->tp.seq_len = SHORTSEQ;
-		if (arxiv_tok_encode_cached(s->cache, ARXIV_TOK_VALID_UTF8, s->vocab, &s->tp,
-		    r.text.s, r.text.n, s->ids, s->mask, &nt, err) < 0)
-			goto out;
+		tp.seq_len = SHORTSEQ;
+		if (arxiv_tok_encode_cached(t->cache, ARXIV_TOK_VALID_UTF8, s->vocab, &tp,
+		    r->text.s, r->text.n, t->ids, t->mask, &nt, err) < 0)
+			return -1;
 		if (nt == SHORTSEQ) {
-			s->tp.seq_len = MAXSEQ;
-			if (arxiv_tok_encode_cached(s->cache, ARXIV_TOK_VALID_UTF8, s->vocab, &s->tp,
-			    r.text.s, r.text.n, s->ids, s->mask, &nt, err) < 0)
-				goto out;
+			tp.seq_len = MAXSEQ;
+			if (arxiv_tok_encode_cached(t->cache, ARXIV_TOK_VALID_UTF8, s->vocab, &tp,
+			    r->text.s, r->text.n, t->ids, t->mask, &nt, err) < 0)
+				return -1;
 		}
-		r.n_tokens = (long)nt;
+		r->n_tokens = (long)nt;
 	}
-	if (s->cl != NULL) {
-		if (arxiv_clean_text(s->cl, r.text.s, r.text.n, &s->cleaned, err) < 0)
-			goto out;
-		r.terms.s = s->cleaned.data ? s->cleaned.data : "";
-		r.terms.n = s->cleaned.len;
+	if (t->cl != NULL) {
+		if (arxiv_clean_text(t->cl, r->text.s, r->text.n, &t->cleaned, err) < 0)
+			return -1;
+		r->terms.s = t->cleaned.data ? t->cleaned.data : "";
+		r->terms.n = t->cleaned.len;
 	}
+	return 0;
+}
+
+/* One record (p: its count and terms, prepared by a thread; NULL: count
+ * them here); 0 or -1 with err. */
+static int
+add_line(struct state *s, const char *line, size_t len, const struct prep *p,
+    const struct job *pj, struct arxiv_error *err)
+{
+	struct arxiv_stats_record r;
+	json_t *o;
+	int rc = -1;
+
+	if (parse_line(&s->t, line, len, &r, &o, err) < 0)
+		goto out;
+	if (p != NULL && p->ok) {
+		r.n_tokens = p->n_tokens;
+		if (s->clean) {
+			r.terms.s = pj->keep.data ? pj->keep.data + p->off : "";
+			r.terms.n = p->len;
+		} else if (s->split)
+			r.split = p->split;
+	} else if (count_record(s, &s->t, &r, err) < 0)
+		goto out;
 	rc = arxiv_stats_add(s->st, &r, err);
 out:
 	json_decref(o);
 	return rc;
+}
+
+/* A thread's share of a block: the counts and terms of its records. A record
+ * that fails here is left unprepared; the main thread meets its error again
+ * in order. */
+static void *
+prepare(void *arg)
+{
+	struct job *j = arg;
+	struct state *s = j->s;
+	struct arxiv_stats_record r;
+	struct arxiv_error e;
+	json_t *o;
+	size_t i;
+
+	arxiv_buf_clear(&j->keep);
+	for (i = j->from; i < j->to; i++) {
+		struct prep *p = &s->prep[i];
+
+		p->ok = 0;
+		if (parse_line(&j->t, s->lines.data + s->off[i], s->len[i], &r, &o, &e) == 0 &&
+		    count_record(s, &j->t, &r, &e) == 0 &&
+		    (!s->split || arxiv_stats_split(s->st, r.text.s, r.text.n, p->split) == 0)) {
+			p->n_tokens = r.n_tokens;
+			p->off = j->keep.len;
+			p->len = r.terms.n;
+			if (r.terms.n == 0 || arxiv_buf_append(&j->keep, r.terms.s, r.terms.n) == 0)
+				p->ok = 1;
+		}
+		json_decref(o);
+	}
+	return NULL;
+}
+
+/* Prepare the block on s->jobs threads, then count its records in order. */
+static int
+run_block(struct state *s, const char *name)
+{
+	pthread_t th[MAXJOBS];
+	int started[MAXJOBS], t, nt = s->jobs;
+	struct arxiv_error e;
+	size_t i;
+
+	if ((size_t)nt > s->nb)
+		nt = s->nb ? (int)s->nb : 1;
+	for (t = 0; t < nt; t++) {
+		s->job[t].from = s->nb * (size_t)t / (size_t)nt;
+		s->job[t].to = s->nb * (size_t)(t + 1) / (size_t)nt;
+	}
+	for (t = 1; t < nt; t++)
+		started[t] = pthread_create(&th[t], NULL, prepare, &s->job[t]) == 0;
+	prepare(&s->job[0]);
+	for (t = 1; t < nt; t++)
+		if (started[t])
+			pthread_join(th[t], NULL);
+		else
+			prepare(&s->job[t]);
+	for (t = 0, i = 0; i < s->nb; i++) {
+		while (i >= s->job[t].to)
+			t++;
+		if (add_line(s, s->lines.data + s->off[i], s->len[i], &s->prep[i], &s->job[t],
+		    &e) == 0) {
+			s->n++;
+			continue;
+		}
+		snprintf(e.source, sizeof(e.source), "%s", name);
+		e.line = s->lineno[i];
+		prog_warnerr(&e);
+		if (!s->keep)
+			return -1;
+		s->skipped++;
+	}
+	s->nb = 0;
+	arxiv_buf_clear(&s->lines);
+	return 0;
+}
+
+/* the tools of a thread; 0 or -1 */
+static int
+tools_init(const struct state *s, struct tools *t, struct arxiv_error *e)
+{
+	if (s->vocab != NULL) {
+		t->ids = malloc(MAXSEQ * sizeof(*t->ids));
+		t->mask = malloc(MAXSEQ);
+		if ((t->cache = arxiv_tok_cache_new()) == NULL || t->ids == NULL ||
+		    t->mask == NULL) {
+			arxiv_error_set(e, "", 0, "out of memory");
+			return -1;
+		}
+	}
+	if (s->clean) {
+		struct arxiv_clean_params cp = arxiv_clean_default_params();
+
+		if ((t->cl = arxiv_cleaner_new(&cp, e)) == NULL)
+			return -1;
+	}
+	return 0;
+}
+
+static void
+tools_free(struct tools *t)
+{
+	arxiv_buf_free(&t->text);
+	arxiv_buf_free(&t->cleaned);
+	arxiv_tok_cache_free(t->cache);
+	arxiv_cleaner_free(t->cl);
+	free(t->ids);
+	free(t->mask);
 }
 
 static int
@@ -254,7 +436,19 @@ stats_stream(struct state *s, FILE *fp, const char *name)
 	if ((r = arxiv_lines_new(fp, name, 0)) == NULL)
 		err(1, "out of memory");
 	while ((rc = arxiv_lines_next(r, &line, &len, &e)) != 0) {
-		if (rc > 0 && add_line(s, line, len, &e) == 0) {
+		if (rc > 0 && s->jobs > 1) {	/* into the block; counted when it is full */
+			if (arxiv_buf_append(&s->lines, line, len) < 0)
+				err(1, "out of memory");
+			s->off[s->nb] = s->lines.len - len;
+			s->len[s->nb] = len;
+			s->lineno[s->nb++] = arxiv_lines_lineno(r);
+			if ((s->nb == BLOCK || s->lines.len >= BLOCK_BYTES) && run_block(s, name) < 0)
+				goto fail;
+			continue;
+		}
+		if (s->nb > 0 && run_block(s, name) < 0)	/* what came before, first */
+			goto fail;
+		if (rc > 0 && add_line(s, line, len, NULL, NULL, &e) == 0) {
 			s->n++;
 			continue;
 		}
@@ -263,14 +457,19 @@ stats_stream(struct state *s, FILE *fp, const char *name)
 			e.line = arxiv_lines_lineno(r);
 		}
 		prog_warnerr(&e);
-		if (!s->keep || arxiv_lines_ioerr(r)) {
-			arxiv_lines_free(r);
-			return -1;
-		}
+		if (!s->keep || arxiv_lines_ioerr(r))
+			goto fail;
 		s->skipped++;
 	}
+	if (s->nb > 0 && run_block(s, name) < 0)
+		goto fail;
 	arxiv_lines_free(r);
 	return 0;
+fail:
+	s->nb = 0;
+	arxiv_buf_clear(&s->lines);
+	arxiv_lines_free(r);
+	return -1;
 }
 
 /* Merge every partial result of a file: one JSON object per line (what
@@ -319,7 +518,7 @@ main(int argc, char *argv[])
 	struct arxiv_error e;
 	struct arxiv_buf out = { 0 };
 	const char *vocab = NULL, *name;
-	int c, verbose = 0, status = 0, i, partial = 0, merge = 0, clean = 0, rc;
+	int c, verbose = 0, status = 0, i, partial = 0, merge = 0, clean = 0, rc, jobs = -1;
 	FILE *fp;
 
 	while ((c = prog_getopt(&P, argc, argv)) != -1) {
@@ -329,6 +528,9 @@ main(int argc, char *argv[])
 			break;
 		case 'k':
 			s.keep = 1;
+			break;
+		case 'j':
+			jobs = (int)prog_num(optarg, 0, MAXJOBS, "jobs");
 			break;
 		case 'K':
 			sp.top_terms = (size_t)prog_num(optarg, 0, 100000, "top-k");
@@ -373,24 +575,42 @@ main(int argc, char *argv[])
 		prog_warnerr(&e);
 		return 1;
 	}
-	if (vocab != NULL) {
-		if ((s.vocab = arxiv_vocab_load(vocab, &e)) == NULL) {
-			prog_warnerr(&e);
-			return 1;
-		}
-		s.tp = arxiv_tok_default_params();
-		s.tp.seq_len = MAXSEQ;
-		s.ids = malloc(MAXSEQ * sizeof(*s.ids));
-		s.mask = malloc(MAXSEQ);
-		if ((s.cache = arxiv_tok_cache_new()) == NULL || s.ids == NULL || s.mask == NULL)
-			err(1, "out of memory");
+	if (vocab != NULL && (s.vocab = arxiv_vocab_load(vocab, &e)) == NULL) {
+		prog_warnerr(&e);
+		return 1;
 	}
-	if (clean) {
-		struct arxiv_clean_params cp = arxiv_clean_default_params();
+	s.clean = clean;
+	/* threads share the tokenising, the cleaning or the term splitting (the
+	 * counting is in record order on this one): with none nothing is shared */
+	s.jobs = 1;
+	s.split = !clean && sp.top_terms > 0;
+	if (!merge && (vocab != NULL || clean || s.split)) {
+		long ncpu = sysconf(_SC_NPROCESSORS_ONLN);
 
-		if ((s.cl = arxiv_cleaner_new(&cp, &e)) == NULL) {
-			prog_warnerr(&e);
-			return 1;
+		s.jobs = jobs > 0 ? jobs : ncpu > MAXJOBS ? MAXJOBS : ncpu > 1 ? (int)ncpu : 1;
+		if (jobs < 0)	/* no -j: one thread, the cheapest per record */
+			s.jobs = 1;
+	}
+	if (tools_init(&s, &s.t, &e) < 0) {
+		prog_warnerr(&e);
+		return 1;
+	}
+	if (s.jobs > 1) {
+		s.off = malloc(BLOCK * sizeof(*s.off));
+		s.len = malloc(BLOCK * sizeof(*s.len));
+		s.lineno = malloc(BLOCK * sizeof(*s.lineno));
+		s.prep = malloc(BLOCK * sizeof(*s.prep));
+		if (s.off == NULL || s.len == NULL || s.lineno == NULL || s.prep == NULL)
+			err(1, "out of memory");
+		for (i = 0; s.split && i < BLOCK; i++)
+			if ((s.prep[i].split = arxiv_stats_split_new()) == NULL)
+				err(1, "out of memory");
+		for (i = 0; i < s.jobs; i++) {
+			s.job[i].s = &s;
+			if (tools_init(&s, &s.job[i].t, &e) < 0) {
+				prog_warnerr(&e);
+				return 1;
+			}
 		}
 	}
 	setvbuf(stdin, ibuf, _IOFBF, sizeof(ibuf));
@@ -418,14 +638,20 @@ main(int argc, char *argv[])
 	if (s.skipped)
 		warnx("skipped %zu records", s.skipped);
 	arxiv_buf_free(&out);
-	arxiv_buf_free(&s.text);
-	arxiv_buf_free(&s.cleaned);
+	tools_free(&s.t);
+	for (i = 0; s.jobs > 1 && i < s.jobs; i++) {
+		tools_free(&s.job[i].t);
+		arxiv_buf_free(&s.job[i].keep);
+	}
+	arxiv_buf_free(&s.lines);
+	free(s.off);
+	free(s.len);
+	free(s.lineno);
+	for (i = 0; s.prep && s.split && i < BLOCK; i++)
+		arxiv_stats_split_free(s.prep[i].split);
+	free(s.prep);
 	arxiv_stats_free(s.st);
 	arxiv_vocab_free(s.vocab);
-	arxiv_tok_cache_free(s.cache);
-	arxiv_cleaner_free(s.cl);
-	free(s.ids);
-	free(s.mask);
 	if (prog_fshut() != 0)
 		status = 1;
 	return status;

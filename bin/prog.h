@@ -298,4 +298,47 @@ prog_getopt(const struct prog *p, int argc, char *const argv[])
 	}
 }
 
+
+/*
+ * The input loop of a JSONL filter: each line of fp (named name) goes to
+ * fn(ud, line, len, err), which returns 0 (taken), -1 (a bad record, err says
+ * why) or another negative (stop: returned as is, reported by fn). A bad or
+ * unreadable line is reported as "name:line: why"; with keep it is counted in
+ * *skipped and passed over, else the loop ends; an I/O error always ends it.
+ * 0 at the end of the input, -1 when a bad record or an I/O error ended it.
+ */
+static inline int
+prog_each_record(FILE *fp, const char *name, int keep, size_t *skipped,
+    int (*fn)(void *ud, const char *line, size_t len, struct arxiv_error *err), void *ud)
+{
+	struct arxiv_lines *r;
+	struct arxiv_error e;
+	const char *line;
+	size_t len;
+	int rc, k;
+
+	if ((r = arxiv_lines_new(fp, name, 0)) == NULL)
+		err(1, "out of memory");
+	while ((rc = arxiv_lines_next(r, &line, &len, &e)) != 0) {
+		if (rc > 0) {
+			if ((k = fn(ud, line, len, &e)) == 0)
+				continue;
+			if (k < -1) {
+				arxiv_lines_free(r);
+				return k;
+			}
+			snprintf(e.source, sizeof(e.source), "%s", name);
+			e.line = arxiv_lines_lineno(r);
+		}
+		prog_warnerr(&e);
+		if (!keep || arxiv_lines_ioerr(r)) {
+			arxiv_lines_free(r);
+			return -1;
+		}
+		(*skipped)++;
+	}
+	arxiv_lines_free(r);
+	return 0;
+}
+
 #endif

@@ -9,6 +9,7 @@
 #define ARXIV_BERT_TORCH_H
 
 #include <cstdint>
+#include <iosfwd>
 #include <map>
 #include <memory>
 #include <mutex>
@@ -149,6 +150,50 @@ void topk_fill(const at::Tensor &logits, const size_t *idx, size_t B, size_t k,
  * looking ids up, or an undefined tensor. */
 Fwd forward(const Bert &m, const at::Tensor &ids, const at::Tensor &mask, bool train, bool head,
     const at::Tensor &wemb);
+
+/* ------------------------------------------------------------ bert_adamw.cpp */
+
+/*
+ * AdamW (decoupled weight decay, bias-corrected moments, eps outside the
+ * square root), the arithmetic of torch::optim::AdamW and of PyTorch's
+ * torch.optim.AdamW, over groups of parameters with their own weight decay,
+ * one kernel per operation for all the tensors of a group: on CUDA with
+ * libtorch >= 2.0 the fused kernel (at::_fused_adamw_), otherwise the
+ * multi-tensor path (at::_foreach_*, as torch.optim's _multi_tensor_adamw).
+ * The step counts stay on the host; nothing is read back from the device.
+ * A parameter without a gradient is left alone (its step count too).
+ */
+struct AdamWGroup {
+	std::vector<at::Tensor> params;
+	double weight_decay = 0;
+};
+
+class AdamW {
+public:
+	AdamW(std::vector<AdamWGroup> groups, double lr, double beta1 = 0.9, double beta2 = 0.999,
+	    double eps = 1e-8);
+	void set_lr(double lr) { lr_ = lr; }
+	double lr() const { return lr_; }
+	/* Every gradient to zero (kept allocated, as torch::optim's zero_grad). */
+	void zero_grad();
+	void step();
+	/* "fused" or "multi-tensor": the path step() takes for these parameters. */
+	const char *path() const { return fused_ ? "fused" : "multi-tensor"; }
+	/* The moments and step counts, to resume (torch::save of a tensor list). */
+	void save(std::ostream &os) const;
+	void load(const std::string &file);
+
+private:
+	struct Group {
+		std::vector<at::Tensor> p, m, v;
+		std::vector<long> step;
+		std::vector<at::Tensor> dstep;	/* fused: the step counts on the device */
+		double wd = 0;
+	};
+	std::vector<Group> g_;
+	double lr_, b1_, b2_, eps_;
+	bool fused_ = false;
+};
 
 /* ------------------------------------------------------------ bert_train.cpp */
 

@@ -8,7 +8,6 @@
  */
 #include <ATen/ATen.h>
 #include <torch/nn/functional/loss.h>
-#include <torch/optim/adamw.h>
 #include <torch/serialize.h>
 
 #include <algorithm>
@@ -474,13 +473,13 @@ train_impl(const arxiv_train_params *p, const arxiv_dataset *train, const arxiv_
 	std::vector<at::Tensor> dec, nodec;
 	for (size_t i = 0; i < m.params.size(); i++)
 		(m.decay[i] ? dec : nodec).push_back(m.params[i]);
-	using torch::optim::AdamWOptions;
-	std::vector<torch::optim::OptimizerParamGroup> groups;
-	groups.emplace_back(dec, std::make_unique<AdamWOptions>(
-	    AdamWOptions(lr).weight_decay(p->weight_decay).eps(1e-8)));
-	groups.emplace_back(nodec, std::make_unique<AdamWOptions>(
-	    AdamWOptions(lr).weight_decay(0.0).eps(1e-8)));
-	torch::optim::AdamW opt(std::move(groups), AdamWOptions(lr));
+	std::vector<AdamWGroup> groups(2);
+	groups[0].params = dec;
+	groups[0].weight_decay = p->weight_decay;
+	groups[1].params = nodec;
+	groups[1].weight_decay = 0.0;
+	AdamW opt(std::move(groups), lr, 0.9, 0.999, 1e-8);
+	arxiv_log(ARXIV_LOG_DEBUG, "optimiser: AdamW, %s", opt.path());
 
 	size_t bs = (size_t)p->batch_size, accum = (size_t)p->grad_accum;
 	size_t nb = epoch_batches(tr.len, bs, p->seed, 1).size();
@@ -521,7 +520,7 @@ train_impl(const arxiv_train_params *p, const arxiv_dataset *train, const arxiv_
 		bad = (int)json_integer_value(json_object_get(st.j, "bad_epochs"));
 		scale = json_number_value(json_object_get(st.j, "loss_scale"));
 		good_steps = (long)json_integer_value(json_object_get(st.j, "good_steps"));
-		torch::load(opt, join(ck, "optimizer.pt"));
+		opt.load(join(ck, "optimizer.pt"));
 		load_rng(join(ck, "rng.pt"));
 		if (best_epoch > 0)
 			copy_file(join(ck, "best.safetensors"), best_path);
@@ -576,8 +575,7 @@ train_impl(const arxiv_train_params *p, const arxiv_dataset *train, const arxiv_
 				if (p->max_grad_norm > 0)
 					clip_grads(all, p->max_grad_norm);
 				double f = lr_factor(step, warm, total);
-				for (auto &pg : opt.param_groups())
-					static_cast<AdamWOptions &>(pg.options()).lr(lr * f);
+				opt.set_lr(lr * f);
 				opt.step();
 				if (fp16 && ++good_steps % 2000 == 0)
 					scale *= 2;
@@ -623,7 +621,7 @@ train_impl(const arxiv_train_params *p, const arxiv_dataset *train, const arxiv_
 			copy_file(best_path, join(ck, "best.safetensors"));
 		{
 			std::ostringstream os;
-			torch::save(opt, os);
+			opt.save(os);
 			write_file(join(ck, "optimizer.pt"), os.str());
 		}
 		save_rng(join(ck, "rng.pt"));

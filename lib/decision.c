@@ -48,17 +48,9 @@
 #define SKETCH "cms2-blocked-log8-fnv1a-raw-words-v2"	/* the tables' format, in decision.json */
 
 static inline uint64_t
-mix64(uint64_t z)
-{
-	z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
-	z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
-	return z ^ (z >> 31);
-}
-
-static inline uint64_t
 pair_hash(uint64_t a, uint64_t b)
 {
-	return mix64(a * 0x9e3779b97f4a7c15ULL + (b ^ 0x70616972ULL));
+	return arxiv_mix64(a * 0x9e3779b97f4a7c15ULL + (b ^ 0x70616972ULL));
 }
 
 /* Slot of hash h in row r of a table of size slots (a power of two >= 32):
@@ -70,7 +62,7 @@ slot(uint64_t h, int r, size_t size)
 {
 	size_t i = (size_t)h & (size - 1);
 
-	return r == 0 ? i : (i & ~(size_t)31) | (size_t)(mix64(h ^ 0x726f7731ULL) & 31);
+	return r == 0 ? i : (i & ~(size_t)31) | (size_t)(arxiv_mix64(h ^ 0x726f7731ULL) & 31);
 }
 
 /* A count stored in 8 bits: q = round(8 log2(1 + c)), so c ~ 2^(q/8) - 1. */
@@ -124,7 +116,7 @@ raw_words(const char *s, size_t n, void (*fn)(void *, uint64_t), void *ud)
 			i++;
 		}
 		if (len > 0)
-			fn(ud, mix64(h ^ len));
+			fn(ud, arxiv_mix64(h ^ len));
 		else
 			i++;
 	}
@@ -371,7 +363,7 @@ static uint64_t
 rng(uint64_t *s)
 {
 	*s += 0x9e3779b97f4a7c15ULL;
-	return mix64(*s);
+	return arxiv_mix64(*s);
 }
 
 /* Mean over papers of the F1 of {primary} + {labels >= t} against the field set. */
@@ -398,12 +390,6 @@ fields_f1(const struct arxiv_dataset *val, const struct arxiv_prediction *pred, 
 		n++;
 	}
 	return n ? sum / (double)n : 0;
-}
-
-static inline int
-blank(char c)
-{
-	return c == ' ' || c == '\t' || c == '\n' || c == '\r';
 }
 
 struct sample {
@@ -577,40 +563,6 @@ random_word(struct arxiv_buf *b, uint64_t *seed)
 	}
 }
 
-struct spans {
-	size_t *v;		/* start, length */
-	size_t n, cap;
-};
-
-static int
-words_of(const char *s, size_t n, struct spans *t)
-{
-	size_t i = 0, st;
-
-	t->n = 0;
-	while (i < n) {
-		while (i < n && blank(s[i]))
-			i++;
-		if (i >= n)
-			break;
-		st = i;
-		while (i < n && !blank(s[i]))
-			i++;
-		if (t->n + 1 > t->cap) {
-			size_t cap = t->cap ? t->cap * 2 : 256;
-			size_t *p = realloc(t->v, cap * 2 * sizeof(*p));
-			if (p == NULL)
-				return -1;
-			t->v = p;
-			t->cap = cap;
-		}
-		t->v[2 * t->n] = st;
-		t->v[2 * t->n + 1] = i - st;
-		t->n++;
-	}
-	return 0;
-}
-
 /* The domain check: word and pair counts from train, logistic model from val. */
 static int
 fit_domain(const struct arxiv_train_params *p, const struct arxiv_dataset *train,
@@ -620,7 +572,8 @@ fit_domain(const struct arxiv_train_params *p, const struct arxiv_dataset *train
 	struct sketch k = {0};
 	uint8_t *wq = NULL, *pq = NULL;
 	uint64_t seed = p->seed ^ 0x6f6f64ULL;
-	struct spans tk = {0};
+	struct arxiv_span *tk = NULL;
+	size_t ntk = 0, tkcap = 0;
 	struct arxiv_buf b = {0};
 	struct sample *s = NULL;
 	struct dec d = {0};
@@ -668,9 +621,9 @@ fit_domain(const struct arxiv_train_params *p, const struct arxiv_dataset *train
 		if (t == NULL)
 			continue;
 		n = strlen(t);
-		if (words_of(t, n, &tk) < 0)
+		if (arxiv_words(t, n, &tk, &ntk, &tkcap) < 0)
 			goto nomem;
-		if (tk.n == 0)
+		if (ntk == 0)
 			continue;
 		dec_count(&d, t, n, &c);
 		features(&c, s[ns].x);
@@ -678,17 +631,17 @@ fit_domain(const struct arxiv_train_params *p, const struct arxiv_dataset *train
 		s[ns++].kind = 0;
 		/* a window of 3..15 words */
 		len = 3 + (size_t)(rng(&seed) % 13);
-		if (tk.n >= len) {
-			st = (size_t)(rng(&seed) % (tk.n - len + 1));
-			dec_count(&d, t + tk.v[2 * st], tk.v[2 * (st + len - 1)] +
-			    tk.v[2 * (st + len - 1) + 1] - tk.v[2 * st], &c);
+		if (ntk >= len) {
+			st = (size_t)(rng(&seed) % (ntk - len + 1));
+			dec_count(&d, t + tk[st].st, tk[st + len - 1].st +
+			    tk[st + len - 1].len - tk[st].st, &c);
 			features(&c, s[ns].x);
 			s[ns].y = 1;
 			s[ns++].kind = 1;
 		}
 		/* random letters: as many words as the abstract, or 1..15 */
 		arxiv_buf_clear(&b);
-		len = rng(&seed) & 1 ? tk.n : 1 + (size_t)(rng(&seed) % 15);
+		len = rng(&seed) & 1 ? ntk : 1 + (size_t)(rng(&seed) % 15);
 		for (j = 0; j < len; j++) {
 			random_word(&b, &seed);
 			arxiv_buf_putc(&b, ' ');
@@ -698,18 +651,17 @@ fit_domain(const struct arxiv_train_params *p, const struct arxiv_dataset *train
 		s[ns].y = 0;
 		s[ns++].kind = 2;
 		/* the same words shuffled */
-		if (tk.n >= 2) {
-			for (j = tk.n - 1; j > 0; j--) {
-				size_t r = (size_t)(rng(&seed) % (j + 1)), a0 = tk.v[2 * j],
-				    a1 = tk.v[2 * j + 1];
-				tk.v[2 * j] = tk.v[2 * r];
-				tk.v[2 * j + 1] = tk.v[2 * r + 1];
-				tk.v[2 * r] = a0;
-				tk.v[2 * r + 1] = a1;
+		if (ntk >= 2) {
+			for (j = ntk - 1; j > 0; j--) {
+				size_t r = (size_t)(rng(&seed) % (j + 1));
+				struct arxiv_span a = tk[j];
+
+				tk[j] = tk[r];
+				tk[r] = a;
 			}
 			arxiv_buf_clear(&b);
-			for (j = 0; j < tk.n; j++) {
-				arxiv_buf_append(&b, t + tk.v[2 * j], tk.v[2 * j + 1]);
+			for (j = 0; j < ntk; j++) {
+				arxiv_buf_append(&b, t + tk[j].st, tk[j].len);
 				arxiv_buf_putc(&b, ' ');
 			}
 			dec_count(&d, b.data, b.len, &c);
@@ -777,7 +729,7 @@ out:
 	free(pq);
 	free(s);
 	free(pos);
-	free(tk.v);
+	free(tk);
 	arxiv_buf_free(&b);
 	return rc;
 }

@@ -144,13 +144,11 @@ arxiv_lexical_default_params(void)
 	return p;
 }
 
+/* SplitMix64's step: the golden-ratio increment, then its finaliser. */
 static uint64_t
 mix64(uint64_t z)
 {
-	z += 0x9e3779b97f4a7c15ULL;
-	z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
-	z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
-	return z ^ (z >> 31);
+	return arxiv_mix64(z + 0x9e3779b97f4a7c15ULL);
 }
 
 static int

@@ -25,16 +25,6 @@
 
 #include "answer.h"
 
-static inline int
-blank(char c)
-{
-	return c == ' ' || c == '\t' || c == '\n' || c == '\r';
-}
-
-struct span {
-	size_t st, len;
-};
-
 static int
 grow(void *pp, size_t *cap, size_t need, size_t size)
 {
@@ -49,29 +39,6 @@ grow(void *pp, size_t *cap, size_t need, size_t size)
 		return -1;
 	*(void **)pp = p;
 	*cap = c;
-	return 0;
-}
-
-/* Split on blanks into t (grown as needed). */
-static int
-split(const char *s, size_t n, struct span **t, size_t *nt, size_t *cap)
-{
-	size_t i = 0, st;
-
-	*nt = 0;
-	while (i < n) {
-		while (i < n && blank(s[i]))
-			i++;
-		if (i >= n)
-			break;
-		st = i;
-		while (i < n && !blank(s[i]))
-			i++;
-		if (grow(t, cap, *nt + 1, sizeof(**t)) < 0)
-			return -1;
-		(*t)[*nt].st = st;
-		(*t)[(*nt)++].len = i - st;
-	}
 	return 0;
 }
 
@@ -99,7 +66,7 @@ struct wcache {
 	const struct arxiv_cleaner *owner;
 	struct arxiv_buf tmp;
 	struct wc_slot slot[WC_SLOTS];
-	struct span *tok, *rw;
+	struct arxiv_span *tok, *rw;
 	size_t tcap, rcap;
 	struct agg *tab;
 	size_t tabcap;
@@ -257,7 +224,7 @@ term_add(char *t, size_t cap, const char *s, size_t n)
 
 	for (i = 0; i < n && len + 1 < cap; i++) {
 		char ch = s[i];
-		if (blank(ch)) {
+		if (arxiv_blank(ch)) {
 			if (sp || len == 0)
 				continue;
 			ch = ' ';
@@ -280,7 +247,7 @@ explain_fast(const struct ft_model *ft, const struct ft_feats *f, int win, int r
 {
 	const struct ft_config *c = &ft->c;
 	struct wcache *wc = wc_get(cl);
-	struct span *tok, *rw;
+	struct arxiv_span *tok, *rw;
 	struct agg *tab;
 	long *rawof;
 	size_t ntok = 0, nrw = 0, tsize, i, j, fi = 0, need = 0, nc, ncand = 0;
@@ -296,7 +263,7 @@ explain_fast(const struct ft_model *ft, const struct ft_feats *f, int win, int r
 	a->n_terms = 0;
 	if (f->n == 0 || c->ids)
 		return 0;
-	if (wc == NULL || split(clean, clen, &wc->tok, &ntok, &wc->tcap) < 0)
+	if (wc == NULL || arxiv_words(clean, clen, &wc->tok, &ntok, &wc->tcap) < 0)
 		return -1;
 	tok = wc->tok;
 	for (tsize = 64; tsize < 2 * f->n; tsize *= 2)
@@ -382,7 +349,7 @@ explain_fast(const struct ft_model *ft, const struct ft_feats *f, int win, int r
 		if (cand[i].first + (size_t)cand[i].span > need)
 			need = cand[i].first + (size_t)cand[i].span;
 	if (grow(&wc->rawof, &wc->rawcap, ntok ? ntok : 1, sizeof(*wc->rawof)) < 0 ||
-	    split(raw, rlen, &wc->rw, &nrw, &wc->rcap) < 0)
+	    arxiv_words(raw, rlen, &wc->rw, &nrw, &wc->rcap) < 0)
 		return -1;
 	rawof = wc->rawof;
 	rw = wc->rw;
@@ -420,12 +387,12 @@ explain_fast(const struct ft_model *ft, const struct ft_feats *f, int win, int r
 			/* each token of the cleaned word, matched at pos or a little later */
 			while (k2 < cn) {
 				size_t ts, tl, look;
-				while (k2 < cn && blank(cw[k2]))
+				while (k2 < cn && arxiv_blank(cw[k2]))
 					k2++;
 				if (k2 >= cn)
 					break;
 				ts = k2;
-				while (k2 < cn && !blank(cw[k2]))
+				while (k2 < cn && !arxiv_blank(cw[k2]))
 					k2++;
 				tl = k2 - ts;
 				for (look = pos; look < ntok && look < pos + 3; look++)

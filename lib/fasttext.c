@@ -21,11 +21,13 @@
  * slices of a shuffled epoch (hogwild); with one thread and a fixed seed it
  * is deterministic. Probabilities are softmax(scores / temperature); for the
  * hinge loss the temperature is fitted on the validation set after training
- * (temperature scaling), for the cross-entropy it is 1.
+ * (temperature scaling), for the cross-entropy it is 1. Training is in
+ * fasttext_train.c; this file holds the model, its features, prediction and
+ * storage.
  *
  * The hash is part of the model format ("hash": "fnv1a64-mix-v1" in
  * config.json): FNV-1a 64 of the word bytes, n-grams combined as
- * g = g * 116049371 + h, rows = mix64(g ^ n) mod buckets.
+ * g = g * 116049371 + h, rows = arxiv_mix64(g ^ n) mod buckets.
  */
 #include <errno.h>
 #include <math.h>
@@ -40,20 +42,7 @@
 
 #include "fasttext.h"
 
-#define MAX_NGRAM 8
-
-static uint16_t f32_to_f16(float x);
-static float f16_to_f32(uint16_t h);
-
 /* ------------------------------------------------------------- hashing */
-
-static inline uint64_t
-mix64(uint64_t z)
-{
-	z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
-	z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
-	return z ^ (z >> 31);
-}
 
 static inline uint64_t
 fnv(const unsigned char *s, size_t n, uint64_t h)
@@ -91,13 +80,13 @@ push_ngrams(const struct ft_config *c, const uint64_t *ring, size_t count, struc
 	uint64_t g;
 	int n, j;
 
-	if (push(f, (uint32_t)(mix64(ring[(count - 1) % MAX_NGRAM]) % c->buckets)) < 0)
+	if (push(f, (uint32_t)(arxiv_mix64(ring[(count - 1) % FT_MAX_NGRAM]) % c->buckets)) < 0)
 		return -1;
 	for (n = 2; n <= c->word_ngrams && (size_t)n <= count; n++) {
-		g = ring[(count - (size_t)n) % MAX_NGRAM];
+		g = ring[(count - (size_t)n) % FT_MAX_NGRAM];
 		for (j = n - 1; j >= 1; j--)
-			g = g * 116049371ULL + ring[(count - (size_t)j) % MAX_NGRAM];
-		if (push(f, (uint32_t)(mix64(g ^ (uint64_t)n) % c->buckets)) < 0)
+			g = g * 116049371ULL + ring[(count - (size_t)j) % FT_MAX_NGRAM];
+		if (push(f, (uint32_t)(arxiv_mix64(g ^ (uint64_t)n) % c->buckets)) < 0)
 			return -1;
 	}
 	return 0;
@@ -126,7 +115,7 @@ push_chars(const struct ft_config *c, const unsigned char *w, size_t n, struct f
 				continue;	/* the whole "<word>" is the word itself */
 			uint64_t h = fnv(buf + starts[i], starts[i + (size_t)k] - starts[i],
 			    FNV_BASIS ^ 0x63);
-			if (push(f, (uint32_t)(mix64(h) % c->buckets)) < 0)
+			if (push(f, (uint32_t)(arxiv_mix64(h) % c->buckets)) < 0)
 				return -1;
 		}
 	return 0;
@@ -136,7 +125,7 @@ int
 ft_feats_text(const struct ft_config *c, const char *str, size_t n, struct ft_feats *f)
 {
 	const unsigned char *s = (const unsigned char *)str;
-	uint64_t ring[MAX_NGRAM];
+	uint64_t ring[FT_MAX_NGRAM];
 	size_t i = 0, start, count = 0;
 
 	f->n = 0;
@@ -148,7 +137,7 @@ ft_feats_text(const struct ft_config *c, const char *str, size_t n, struct ft_fe
 		start = i;
 		while (i < n && !(s[i] == ' ' || s[i] == '\n' || s[i] == '\t' || s[i] == '\r'))
 			i++;
-		ring[count % MAX_NGRAM] = fnv(s + start, i - start, FNV_BASIS);
+		ring[count % FT_MAX_NGRAM] = fnv(s + start, i - start, FNV_BASIS);
 		count++;
 		if (push_ngrams(c, ring, count, f) < 0)
 			return -1;
@@ -161,12 +150,12 @@ ft_feats_text(const struct ft_config *c, const char *str, size_t n, struct ft_fe
 int
 ft_feats_ids(const struct ft_config *c, const uint32_t *ids, size_t n, struct ft_feats *f)
 {
-	uint64_t ring[MAX_NGRAM];
+	uint64_t ring[FT_MAX_NGRAM];
 	size_t i;
 
 	f->n = 0;
 	for (i = 0; i < n; i++) {
-		ring[i % MAX_NGRAM] = mix64((uint64_t)ids[i] + 0x9e3779b97f4a7c15ULL);
+		ring[i % FT_MAX_NGRAM] = arxiv_mix64((uint64_t)ids[i] + 0x9e3779b97f4a7c15ULL);
 		if (push_ngrams(c, ring, i + 1, f) < 0)
 			return -1;
 	}
@@ -175,15 +164,15 @@ ft_feats_ids(const struct ft_config *c, const uint32_t *ids, size_t n, struct ft
 
 /* ---------------------------------------------------------------- model */
 
-static inline uint64_t
-rng_next(uint64_t *s)
+uint64_t
+ft_rng_next(uint64_t *s)
 {
 	*s += 0x9e3779b97f4a7c15ULL;
-	return mix64(*s);
+	return arxiv_mix64(*s);
 }
 
-static size_t
-row_width(const struct ft_config *c)
+size_t
+ft_row_width(const struct ft_config *c)
 {
 	return c->dim ? (size_t)c->dim : (size_t)c->n_labels;
 }
@@ -263,7 +252,7 @@ struct ft_model *
 ft_new(const struct ft_config *c, uint64_t seed)
 {
 	struct ft_model *m;
-	size_t i, w = row_width(c), rows = c->buckets;
+	size_t i, w = ft_row_width(c), rows = c->buckets;
 	uint64_t s = seed ^ 0x5eedULL;
 
 	if ((m = calloc(1, sizeof(*m))) == NULL)
@@ -286,7 +275,7 @@ ft_new(const struct ft_config *c, uint64_t seed)
 	if (c->dim) {
 		/* fastText: embeddings uniform in +-1/dim, output layer zero */
 		for (i = 0; i < rows * w; i++)
-			m->in[i] = (float)(((double)(rng_next(&s) >> 11) * 0x1.0p-53 * 2 - 1) / c->dim);
+			m->in[i] = (float)(((double)(ft_rng_next(&s) >> 11) * 0x1.0p-53 * 2 - 1) / c->dim);
 	}
 	return m;
 }
@@ -324,8 +313,8 @@ softmax(float *x, int n)
  * The raw scores of one feature list; the direct model's rows are read as
  * scale * stored (training with l2, see sgd_step).
  */
-static void
-scores(const struct ft_model *m, const struct ft_feats *f, float *hidden, float *out,
+void
+ft_scores(const struct ft_model *m, const struct ft_feats *f, float *hidden, float *out,
     float scale)
 {
 	int L = m->c.n_labels, d = m->c.dim, c, j;
@@ -373,8 +362,8 @@ scores(const struct ft_model *m, const struct ft_feats *f, float *hidden, float 
 }
 
 /* Scores to probabilities: softmax(scores / temperature), in place. */
-static void
-to_probs(const struct ft_model *m, float *x)
+void
+ft_to_probs(const struct ft_model *m, float *x)
 {
 	int c;
 
@@ -385,8 +374,8 @@ to_probs(const struct ft_model *m, float *x)
 }
 
 /* Cross-entropy of softmax(s) for label y; with grad, its gradient (may be s). */
-static float
-softmax_xent(const float *s, int L, int y, float *grad)
+float
+ft_softmax_xent(const float *s, int L, int y, float *grad)
 {
 	float mx = s[0], sum = 0, loss;
 	int c;
@@ -405,8 +394,8 @@ softmax_xent(const float *s, int L, int y, float *grad)
 
 /* Cross-entropy of softmax(s) against the distribution t (distillation's soft
  * targets); with grad, its gradient softmax(s) - t (may be s). */
-static float
-soft_xent(const float *s, int L, const float *t, float *grad)
+float
+ft_soft_xent(const float *s, int L, const float *t, float *grad)
 {
 	float mx = s[0], sum = 0, lse, loss = 0;
 	int c;
@@ -432,14 +421,14 @@ soft_xent(const float *s, int L, const float *t, float *grad)
  *   hinge:   one-vs-rest squared hinge, sum over labels of max(0, 1 - t s)^2,
  *            t = +1 for the true label and -1 for the others
  */
-static float
-example_loss(const struct ft_model *m, const float *s, int y, float *grad)
+float
+ft_example_loss(const struct ft_model *m, const float *s, int y, float *grad)
 {
 	int L = m->c.n_labels, c;
 	float loss = 0;
 
 	if (m->c.loss != FT_LOSS_HINGE)
-		return softmax_xent(s, L, y, grad);
+		return ft_softmax_xent(s, L, y, grad);
 	for (c = 0; c < L; c++) {
 		float t = c == y ? 1.0f : -1.0f, h = 1.0f - t * s[c];
 		if (h > 0)
@@ -453,8 +442,8 @@ example_loss(const struct ft_model *m, const float *s, int y, float *grad)
 void
 ft_probs(const struct ft_model *m, const struct ft_feats *f, float *hidden, float *probs)
 {
-	scores(m, f, hidden, probs, 1.0f);
-	to_probs(m, probs);
+	ft_scores(m, f, hidden, probs, 1.0f);
+	ft_to_probs(m, probs);
 }
 
 void
@@ -486,70 +475,9 @@ ft_topk(const float *probs, int n_labels, size_t k, struct arxiv_prediction *p)
 	}
 }
 
-/*
- * One SGD step on one example; returns its (weighted) loss. The direct model
- * (dim 0) stores its rows divided by scale, the product of every step's L2
- * decay so far (Bottou's trick: the decay of all rows costs nothing); the
- * embedding model decays the rows it touches.
- */
-static float
-sgd_step(struct ft_model *m, const struct ft_feats *f, int y, const float *target, float wy,
-    float lr, float l2, float scale, float *hidden, float *probs, float *grad)
-{
-	int L = m->c.n_labels, d = m->c.dim, c, j;
-	size_t i;
-	float inv, loss, decay = d ? 1.0f - lr * l2 : 1.0f;
-
-	scores(m, f, hidden, probs, scale);
-	loss = (target ? soft_xent(probs, L, target, probs) : example_loss(m, probs, y, probs)) * wy;
-	for (c = 0; c < L; c++)
-		probs[c] *= lr * wy;	/* now the step */
-	for (c = 0; c < L; c++)
-		m->bias[c] -= probs[c];
-	if (f->n == 0)
-		return loss;
-	inv = 1.0f / (float)f->n;
-	if (d == 0) {
-		float ss = 0, w = 1;
-		if (m->idf)
-			for (i = 0; i < f->n; i++)
-				ss += m->idf[f->v[i]] * m->idf[f->v[i]];
-		else
-			ss = (float)f->n;
-		inv = 1.0f / (sqrtf(ss) * scale);
-		for (c = 0; c < L; c++)
-			probs[c] *= inv;
-		for (i = 0; i < f->n; i++) {
-			float *r = m->in + (size_t)f->v[i] * (size_t)L;
-			if (m->idf)
-				w = m->idf[f->v[i]];
-			for (c = 0; c < L; c++)
-				r[c] -= w * probs[c];
-		}
-		return loss;
-	}
-	for (j = 0; j < d; j++)
-		grad[j] = 0;
-	for (c = 0; c < L; c++) {
-		float *o = m->out + (size_t)c * (size_t)d, g = probs[c];
-		for (j = 0; j < d; j++) {
-			grad[j] += g * o[j];
-			o[j] = o[j] * decay - g * hidden[j];
-		}
-	}
-	for (j = 0; j < d; j++)
-		grad[j] *= inv;
-	for (i = 0; i < f->n; i++) {
-		float *r = m->in + (size_t)f->v[i] * (size_t)d;
-		for (j = 0; j < d; j++)
-			r[j] = r[j] * decay - grad[j];
-	}
-	return loss;
-}
-
 /* Features of example i of a data set. */
-static int
-example_feats(const struct ft_config *c, const struct arxiv_dataset *d, size_t i,
+int
+ft_example_feats(const struct ft_config *c, const struct arxiv_dataset *d, size_t i,
     struct ft_feats *f)
 {
 	if (c->ids) {
@@ -588,14 +516,14 @@ pred_worker(void *arg)
 		return NULL;
 	}
 	for (i = j->begin; i < j->end; i++) {
-		if (example_feats(&j->m->c, j->d, i, &f) < 0) {
+		if (ft_example_feats(&j->m->c, j->d, i, &f) < 0) {
 			j->rc = -1;
 			break;
 		}
-		scores(j->m, &f, buf + L, buf, 1.0f);
+		ft_scores(j->m, &f, buf + L, buf, 1.0f);
 		if (j->d->label[i] >= 0 && j->d->label[i] < L)
-			j->loss += example_loss(j->m, buf, j->d->label[i], NULL);
-		to_probs(j->m, buf);
+			j->loss += ft_example_loss(j->m, buf, j->d->label[i], NULL);
+		ft_to_probs(j->m, buf);
 		ft_topk(buf, L, j->k, &j->out[i]);
 	}
 	free(f.v);
@@ -626,420 +554,10 @@ ft_predict_dataset(const struct ft_model *m, const struct arxiv_dataset *d, int 
 	return rc;
 }
 
-struct train_job {
-	struct ft_model *m;
-	const struct arxiv_dataset *d;
-	const uint32_t *perm;
-	const float *cw;
-	size_t begin, end;
-	double progress0, total;	/* examples done before this epoch, all examples */
-	int n_threads;
-	float lr, l2;
-	volatile int *stop;
-	double loss;
-	size_t done;
-	int rc;
-	double epoch0;		/* examples done before this epoch */
-	const float *soft;	/* distillation: d->n rows of n_labels targets, or NULL */
-};
-
-/*
- * The direct model's L2 shrinkage from the start of the epoch to progress
- * prog (a fraction of all examples): the product of (1 - lr_t l2) over the
- * steps, with lr_t = lr (1 - t / total), taken as exp(-l2 * sum of lr_t).
- */
-static float
-l2_scale(const struct train_job *j, double prog)
-{
-	double p0 = j->epoch0 / j->total, u;
-
-	if (j->l2 <= 0 || j->m->c.dim)
-		return 1.0f;
-	if (prog > 1)
-		prog = 1;
-	u = (prog - prog * prog / 2) - (p0 - p0 * p0 / 2);
-	return (float)exp(-(double)j->l2 * j->lr * j->total * u);
-}
-
-static void *
-train_worker(void *arg)
-{
-	struct train_job *j = arg;
-	struct ft_feats f = {0};
-	int L = j->m->c.n_labels;
-	size_t i, n = 0;
-	float *buf, lr;
-	double prog;
-
-	buf = malloc(sizeof(float) * ((size_t)L + 2 * (size_t)j->m->c.dim + 1));
-	if (buf == NULL) {
-		j->rc = -1;
-		return NULL;
-	}
-	for (i = j->begin; i < j->end; i++, n++) {
-		size_t e = j->perm[i];
-		int y = j->d->label[e];
-		const float *tgt = j->soft ? j->soft + e * (size_t)L : NULL;
-		if ((n & 255) == 0 && j->stop && *j->stop)
-			break;
-		if (!tgt && (y < 0 || y >= L))
-			continue;
-		if (example_feats(&j->m->c, j->d, e, &f) < 0) {
-			j->rc = -1;
-			break;
-		}
-		prog = (j->progress0 + (double)n * j->n_threads) / j->total;
-		lr = j->lr * (float)(prog < 1 ? 1 - prog : 0);
-		j->loss += sgd_step(j->m, &f, y, tgt, y >= 0 && y < L ? j->cw[y] : 1.0f, lr, j->l2,
-		    l2_scale(j, prog),
-		    buf + L, buf, buf + L + j->m->c.dim);
-	}
-	j->done = n;
-	free(f.v);
-	free(buf);
-	return NULL;
-}
-
-/* Inverse document frequencies of the rows over the training set, rounded to
- * half precision (as stored) before training so predict sees the same values. */
-static int
-compute_idf(struct ft_model *m, const struct arxiv_dataset *d)
-{
-	uint32_t *stamp, *df;
-	struct ft_feats f = {0};
-	size_t i, j, rows = m->c.buckets;
-
-	stamp = calloc(rows, sizeof(*stamp));
-	df = calloc(rows, sizeof(*df));
-	if (stamp == NULL || df == NULL)
-		goto fail;
-	for (i = 0; i < d->n; i++) {
-		if (example_feats(&m->c, d, i, &f) < 0)
-			goto fail;
-		for (j = 0; j < f.n; j++)
-			if (stamp[f.v[j]] != (uint32_t)i + 1) {
-				stamp[f.v[j]] = (uint32_t)i + 1;
-				df[f.v[j]]++;
-			}
-	}
-	for (i = 0; i < rows; i++)
-		m->idf[i] = f16_to_f32(f32_to_f16((float)(log((1.0 + (double)d->n) /
-		    (1.0 + df[i])) + 1.0)));
-	free(stamp);
-	free(df);
-	free(f.v);
-	return 0;
-fail:
-	free(stamp);
-	free(df);
-	free(f.v);
-	return -1;
-}
-
-/* Mean NLL of softmax(scores / t) over the labelled rows of n rows of L scores. */
-static double
-nll_at(const float *sc, const int32_t *label, size_t n, int L, double t)
-{
-	float row[64];
-	double sum = 0;
-	size_t i, k = 0;
-	int c;
-
-	for (i = 0; i < n; i++) {
-		if (label[i] < 0 || label[i] >= L)
-			continue;
-		for (c = 0; c < L; c++)
-			row[c] = (float)(sc[i * (size_t)L + (size_t)c] / t);
-		sum += softmax_xent(row, L, label[i], NULL);
-		k++;
-	}
-	return k ? sum / (double)k : 0;
-}
-
-/*
- * Temperature scaling (Guo et al. 2017): the t in [0.01, 100] that minimises
- * the validation NLL of softmax(scores / t), by golden-section search on
- * log t (the NLL is convex in 1/t); 1 when val has no labels. With val_out,
- * also the validation predictions (all labels) at that temperature.
- */
-static int
-fit_temperature(struct ft_model *m, const struct arxiv_dataset *val,
-    struct arxiv_prediction *val_out)
-{
-	const double g = 0.6180339887498949;
-	int L = m->c.n_labels, it;
-	float *sc, *hidden;
-	size_t i, labelled = 0;
-	struct ft_feats f = {0};
-	double a = log(0.01), b = log(100), x1, x2, f1, f2;
-
-	m->c.temperature = 1;
-	for (i = 0; i < val->n; i++)
-		labelled += val->label[i] >= 0 && val->label[i] < L;
-	sc = malloc((val->n ? val->n : 1) * (size_t)L * sizeof(float));
-	hidden = malloc(((size_t)m->c.dim + 1) * sizeof(float));
-	if (sc == NULL || hidden == NULL)
-		goto fail;
-	for (i = 0; i < val->n; i++) {
-		if (example_feats(&m->c, val, i, &f) < 0)
-			goto fail;
-		scores(m, &f, hidden, sc + i * (size_t)L, 1.0f);
-	}
-	x1 = b - g * (b - a);
-	x2 = a + g * (b - a);
-	f1 = nll_at(sc, val->label, val->n, L, exp(x1));
-	f2 = nll_at(sc, val->label, val->n, L, exp(x2));
-	for (it = 0; it < 60 && b - a > 1e-4 && labelled; it++) {
-		if (f1 <= f2) {
-			b = x2;
-			x2 = x1;
-			f2 = f1;
-			x1 = b - g * (b - a);
-			f1 = nll_at(sc, val->label, val->n, L, exp(x1));
-		} else {
-			a = x1;
-			x1 = x2;
-			f1 = f2;
-			x2 = a + g * (b - a);
-			f2 = nll_at(sc, val->label, val->n, L, exp(x2));
-		}
-	}
-	if (labelled)
-		m->c.temperature = (float)exp((a + b) / 2);
-	for (i = 0; val_out && i < val->n; i++) {
-		to_probs(m, sc + i * (size_t)L);
-		ft_topk(sc + i * (size_t)L, L, (size_t)L, &val_out[i]);
-	}
-	free(sc);
-	free(hidden);
-	free(f.v);
-	return 0;
-fail:
-	free(sc);
-	free(hidden);
-	free(f.v);
-	return -1;
-}
-
-static double
-now(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (double)ts.tv_sec + ts.tv_nsec * 1e-9;
-}
-
-int
-ft_train(const struct arxiv_train_params *p, const struct arxiv_dataset *train,
-    const struct arxiv_dataset *val, const char *tmp_dir, struct arxiv_prediction *val_out,
-    struct arxiv_epoch_stats *best, struct ft_model **model_out, struct arxiv_error *err)
-{
-	return ft_train_soft(p, train, NULL, val, tmp_dir, val_out, best, model_out, err);
-}
-
-int
-ft_train_soft(const struct arxiv_train_params *p, const struct arxiv_dataset *train,
-    const float *soft, const struct arxiv_dataset *val, const char *tmp_dir,
-    struct arxiv_prediction *val_out, struct arxiv_epoch_stats *best,
-    struct ft_model **model_out, struct arxiv_error *err)
-{
-	struct ft_config c = {0};
-	struct ft_model *m = NULL;
-	struct arxiv_prediction *pred = NULL;
-	struct arxiv_metrics *met = NULL;
-	struct train_job job[64];
-	float *best_in = NULL, *best_out = NULL, *best_bias = NULL, cw[64];
-	uint32_t *perm = NULL;
-	size_t i, rows, counts[64] = {0}, n_lab = 0, in_len, out_len;
-	uint64_t rs;
-	double t0, total, wsum, l2;
-	int epoch, t, nt, since = 0, have_best = 0, rc = -1;
-
-	c.n_labels = (int)train->n_labels;
-	c.dim = p->dim;
-	c.word_ngrams = p->word_ngrams < 1 ? 1 : p->word_ngrams;
-	c.char_minn = p->char_minn;
-	c.char_maxn = p->char_maxn;
-	c.buckets = (uint32_t)p->buckets;
-	c.ids = train->ids != NULL;
-	c.idf = p->dim == 0;
-	c.loss = soft ? FT_LOSS_SOFTMAX : ft_loss_of(p->loss);
-	c.temperature = 1;
-	l2 = p->l2 >= 0 ? p->l2 : ft_default_l2(p->loss);
-	if (c.loss < 0) {
-		arxiv_error_set(err, "", 0, "unknown loss '%s' (hinge or softmax)", p->loss);
-		return -1;
-	}
-	if (c.n_labels < 2 || c.n_labels > 64) {
-		arxiv_error_set(err, train->name, 0, "need 2 to 64 labels, have %d", c.n_labels);
-		return -1;
-	}
-	if (p->buckets < 1 || p->buckets > (1u << 30) || p->dim < 0 || p->dim > 1024 ||
-	    c.word_ngrams > MAX_NGRAM || (c.char_maxn && (c.char_minn < 1 ||
-	    c.char_maxn < c.char_minn || c.char_maxn > 16)) || p->epochs < 1 || p->lr < 0) {
-		arxiv_error_set(err, "", 0, "invalid fast-model parameters (buckets 1..2^30, dim 0..1024, "
-		    "word_ngrams 1..%d, char n-grams 1..16, epochs >= 1, lr >= 0)", MAX_NGRAM);
-		return -1;
-	}
-	if (train->n == 0) {
-		arxiv_error_set(err, train->name, 0, "no training examples");
-		return -1;
-	}
-	nt = arxiv_threads(p->threads, 0);
-	if ((m = ft_new(&c, p->seed)) == NULL)
-		goto nomem;
-	rows = c.buckets;
-	in_len = rows * row_width(&c);
-	out_len = c.dim ? (size_t)c.n_labels * (size_t)c.dim : 0;
-	best_in = malloc(in_len * sizeof(float));
-	best_bias = malloc((size_t)c.n_labels * sizeof(float));
-	if (out_len)
-		best_out = malloc(out_len * sizeof(float));
-	perm = malloc(train->n * sizeof(*perm));
-	pred = calloc(val->n ? val->n : 1, sizeof(*pred));
-	if (!best_in || !best_bias || (out_len && !best_out) || !perm || !pred)
-		goto nomem;
-
-	/* class weights (count/mean)^-class_weight, normalised to mean 1 over examples */
-	for (i = 0; i < train->n; i++)
-		if (train->label[i] >= 0 && train->label[i] < c.n_labels) {
-			counts[train->label[i]]++;
-			n_lab++;
-		}
-	wsum = 0;
-	for (t = 0; t < c.n_labels; t++) {
-		double f = counts[t] ? (double)n_lab / ((double)c.n_labels * (double)counts[t]) : 1;
-		cw[t] = (float)pow(f, p->class_weight);
-		wsum += cw[t] * (double)counts[t];
-	}
-	for (t = 0; t < c.n_labels; t++)
-		cw[t] = (float)(cw[t] * (double)n_lab / (wsum > 0 ? wsum : 1));
-
-	if (c.idf && compute_idf(m, train) < 0)
-		goto nomem;
-	rs = p->seed;
-	for (i = 0; i < train->n; i++)
-		perm[i] = (uint32_t)i;
-	total = (double)train->n * p->epochs;
-	for (epoch = 1; epoch <= p->epochs; epoch++) {
-		struct arxiv_epoch_stats s = {0};
-		double loss = 0, vloss = 0;
-		size_t done = 0;
-
-		for (i = train->n - 1; i > 0; i--) {	/* Fisher-Yates, seeded */
-			size_t j = (size_t)(rng_next(&rs) % (i + 1));
-			uint32_t tmp = perm[i];
-			perm[i] = perm[j];
-			perm[j] = tmp;
-		}
-		t0 = now();
-		for (t = 0; t < nt; t++) {
-			job[t] = (struct train_job){ m, train, perm, cw,
-			    train->n * (size_t)t / (size_t)nt, train->n * (size_t)(t + 1) / (size_t)nt,
-			    (double)train->n * (epoch - 1) + (double)t, total, nt,
-			    (float)(p->lr > 0 ? p->lr : ft_default_lr(p->loss)),
-			    (float)l2, p->stop, 0, 0, 0, (double)train->n * (epoch - 1), soft };
-		}
-		arxiv_parallel_run(train_worker, job, sizeof(job[0]), nt);
-		for (t = 0; t < nt; t++) {
-			if (job[t].rc)
-				goto nomem;
-			loss += job[t].loss;
-			done += job[t].done;
-		}
-		if (c.dim == 0 && l2 > 0) {	/* the epoch's shrinkage into the rows */
-			float sc = l2_scale(&job[0], (double)train->n * epoch / total);
-			for (i = 0; i < in_len; i++)
-				m->in[i] *= sc;
-		}
-		s.seconds = now() - t0;
-		if (p->stop && *p->stop) {
-			arxiv_log(ARXIV_LOG_INFO, "stopped during epoch %d; keeping epoch %d", epoch,
-			    have_best ? best->epoch : 0);
-			break;
-		}
-		s.epoch = epoch;
-		s.train_loss = done ? loss / (double)done : 0;
-		s.examples_per_s = s.seconds > 0 ? (double)done / s.seconds : 0;
-		if (ft_predict_dataset(m, val, nt, (size_t)c.n_labels, pred, &vloss) < 0)
-			goto nomem;
-		if ((met = arxiv_metrics_new((size_t)c.n_labels,
-		    (const char *const *)train->labels)) == NULL)
-			goto nomem;
-		for (i = 0; i < val->n; i++)
-			if (val->label[i] >= 0)
-				arxiv_metrics_add(met, val->label[i], &pred[i], val->fields[i]);
-		s.val_loss = vloss;
-		if (!isfinite(s.train_loss) || !isfinite(s.val_loss)) {
-			arxiv_error_set(err, "", 0, "training diverged at epoch %d (loss is not "
-			    "finite); lower the learning rate (now %g)", epoch, p->lr);
-			goto out;
-		}
-		s.val_accuracy = arxiv_metrics_accuracy(met);
-		s.val_macro_f1 = arxiv_metrics_macro_f1(met);
-		arxiv_metrics_free(met);
-		met = NULL;
-		if (!have_best || s.val_loss < best->val_loss) {
-			s.best = 1;
-			have_best = 1;
-			*best = s;
-			since = 0;
-			memcpy(best_in, m->in, in_len * sizeof(float));
-			memcpy(best_bias, m->bias, (size_t)c.n_labels * sizeof(float));
-			if (out_len)
-				memcpy(best_out, m->out, out_len * sizeof(float));
-			if (val_out)
-				memcpy(val_out, pred, val->n * sizeof(*pred));
-		} else
-			since++;
-		if (p->on_epoch)
-			p->on_epoch(&s, p->ud);
-		if (p->patience > 0 && since >= p->patience)
-			break;
-		if (p->stop && *p->stop)
-			break;
-	}
-	if (!have_best) {
-		arxiv_error_set(err, "", 0, "interrupted before the first epoch completed");
-		goto out;
-	}
-	memcpy(m->in, best_in, in_len * sizeof(float));
-	memcpy(m->bias, best_bias, (size_t)c.n_labels * sizeof(float));
-	if (out_len)
-		memcpy(m->out, best_out, out_len * sizeof(float));
-	if (c.loss == FT_LOSS_HINGE) {
-		/* margins are not probabilities: calibrate them on the validation set */
-		if (fit_temperature(m, val, val_out) < 0)
-			goto nomem;
-		arxiv_log(ARXIV_LOG_DEBUG, "temperature %.4g (fitted on the validation set)",
-		    (double)m->c.temperature);
-	}
-	if (tmp_dir && ft_save(m, tmp_dir, 1, err) < 0)
-		goto out;
-	if (model_out) {
-		*model_out = m;
-		m = NULL;
-	}
-	rc = 0;
-	goto out;
-nomem:
-	arxiv_error_set(err, "", 0, "out of memory");
-out:
-	arxiv_metrics_free(met);
-	ft_free(m);
-	free(best_in);
-	free(best_out);
-	free(best_bias);
-	free(perm);
-	free(pred);
-	return rc;
-}
-
 /* ------------------------------------------------------------ storage */
 
-static uint16_t
-f32_to_f16(float x)
+uint16_t
+ft_f32_to_f16(float x)
 {
 	union { float f; uint32_t u; } v = { x };
 	uint32_t u = v.u, sign = (u >> 16) & 0x8000, mant;
@@ -1066,8 +584,8 @@ f32_to_f16(float x)
 	return (uint16_t)(sign | h);
 }
 
-static float
-f16_to_f32(uint16_t h)
+float
+ft_f16_to_f32(uint16_t h)
 {
 	union { float f; uint32_t u; } v;
 	uint32_t sign = (uint32_t)(h & 0x8000) << 16, exp = (h >> 10) & 0x1f, mant = h & 0x3ff;
@@ -1117,9 +635,9 @@ ft_save(const struct ft_model *m, const char *dir, int half, struct arxiv_error 
 		return -1;
 	}
 	src[0] = m->in;
-	n[0] = (size_t)c->buckets * row_width(c);
+	n[0] = (size_t)c->buckets * ft_row_width(c);
 	t[0] = (struct arxiv_st_tensor){ "input.weight", 0, 2,
-	    { c->buckets, (int64_t)row_width(c) }, NULL, 0 };
+	    { c->buckets, (int64_t)ft_row_width(c) }, NULL, 0 };
 	nt = 1;
 	if (c->dim) {
 		src[nt] = m->out;
@@ -1144,7 +662,7 @@ ft_save(const struct ft_model *m, const char *dir, int half, struct arxiv_error 
 			if ((bufs[i] = h) == NULL)
 				goto nomem;
 			for (k = 0; k < n[i]; k++)
-				if (((h[k] = f32_to_f16(src[i][k])) & 0x7c00) == 0x7c00) {
+				if (((h[k] = ft_f32_to_f16(src[i][k])) & 0x7c00) == 0x7c00) {
 					arxiv_error_set(err, "", 0, "training diverged (weight %s[%zu] "
 					    "= %g does not fit half precision); lower the learning rate",
 					    t[i].name, k, (double)src[i][k]);
@@ -1218,7 +736,7 @@ load_tensor(const struct arxiv_st *st, const char *name, int64_t d0, int64_t d1,
 	else if (t.dtype == ARXIV_F16) {
 		const uint16_t *h = t.data;
 		for (i = 0; i < n; i++)
-			dst[i] = f16_to_f32(h[i]);
+			dst[i] = ft_f16_to_f32(h[i]);
 	} else {
 		arxiv_error_set(err, src, 0, "tensor '%s': dtype must be F32 or F16", name);
 		return -1;
@@ -1267,7 +785,7 @@ ft_load(const char *dir, struct arxiv_error *err)
 	}
 	if (cfg_int(o, "n_labels", 2, 64, &v[0], src, err) ||
 	    cfg_int(o, "dim", 0, 1024, &v[1], src, err) ||
-	    cfg_int(o, "word_ngrams", 1, MAX_NGRAM, &v[2], src, err) ||
+	    cfg_int(o, "word_ngrams", 1, FT_MAX_NGRAM, &v[2], src, err) ||
 	    cfg_int(o, "char_minn", 0, 16, &v[3], src, err) ||
 	    cfg_int(o, "char_maxn", 0, 16, &v[4], src, err) ||
 	    cfg_int(o, "buckets", 1, 1 << 30, &v[5], src, err))
@@ -1319,7 +837,7 @@ ft_load(const char *dir, struct arxiv_error *err)
 	if ((m = calloc(1, sizeof(*m))) == NULL)
 		goto nomem;
 	m->c = c;
-	m->in = malloc((size_t)c.buckets * row_width(&c) * sizeof(float));
+	m->in = malloc((size_t)c.buckets * ft_row_width(&c) * sizeof(float));
 	m->bias = malloc((size_t)c.n_labels * sizeof(float));
 	if (c.dim)
 		m->out = malloc((size_t)c.n_labels * (size_t)c.dim * sizeof(float));
@@ -1327,7 +845,7 @@ ft_load(const char *dir, struct arxiv_error *err)
 		m->idf = malloc((size_t)c.buckets * sizeof(float));
 	if (!m->in || !m->bias || (c.dim && !m->out) || (c.idf && !m->idf))
 		goto nomem;
-	if (load_tensor(st, "input.weight", c.buckets, (int64_t)row_width(&c), 2, m->in, src, err) ||
+	if (load_tensor(st, "input.weight", c.buckets, (int64_t)ft_row_width(&c), 2, m->in, src, err) ||
 	    (c.dim && load_tensor(st, "output.weight", c.n_labels, c.dim, 2, m->out, src, err)) ||
 	    load_tensor(st, "output.bias", c.n_labels, 0, 1, m->bias, src, err) ||
 	    (c.idf && load_tensor(st, "idf.weight", c.buckets, 0, 1, m->idf, src, err)))

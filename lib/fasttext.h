@@ -17,6 +17,9 @@ enum { FT_LOSS_SOFTMAX, FT_LOSS_HINGE };
 #define FT_DEFAULT_L2_SOFTMAX 0.0
 #define FT_DEFAULT_L2_HINGE 2e-6
 
+/* The longest word n-gram (config.json's word_ngrams). */
+#define FT_MAX_NGRAM 8
+
 /* The shape of a fast model (stored as model/config.json). */
 struct ft_config {
 	int n_labels;
@@ -95,6 +98,29 @@ struct ds_distill {
 int ds_distill(const struct arxiv_train_params *p, const struct arxiv_dataset *train,
     struct ds_distill *x, struct arxiv_error *err);
 void ds_distill_free(struct ds_distill *x);
+
+/*
+ * What training (fasttext_train.c) shares with the model (fasttext.c): a
+ * row's width (dim, or n_labels for the direct model); the raw scores of a
+ * feature list (the direct model's rows read as scale * stored); scores to
+ * probabilities in place (softmax(scores / temperature)); the example's loss
+ * (the model's loss; with grad, its gradient, which may be s); the
+ * cross-entropy against soft targets t; the weight initialiser's and the
+ * shuffle's random stream; the fp16 rounding of stored weights; the features
+ * of example i of a data set.
+ */
+size_t ft_row_width(const struct ft_config *c);
+void ft_scores(const struct ft_model *m, const struct ft_feats *f, float *hidden, float *out,
+    float scale);
+void ft_to_probs(const struct ft_model *m, float *x);
+float ft_softmax_xent(const float *s, int L, int y, float *grad);
+float ft_soft_xent(const float *s, int L, const float *t, float *grad);
+float ft_example_loss(const struct ft_model *m, const float *s, int y, float *grad);
+uint64_t ft_rng_next(uint64_t *s);
+uint16_t ft_f32_to_f16(float x);
+float ft_f16_to_f32(uint16_t h);
+int ft_example_feats(const struct ft_config *c, const struct arxiv_dataset *d, size_t i,
+    struct ft_feats *f);
 
 /* Predict a data set (texts or ids) with n_threads threads; out has d->n entries. */
 int ft_predict_dataset(const struct ft_model *m, const struct arxiv_dataset *d, int n_threads,

@@ -88,6 +88,29 @@ arxiv_key_hash64(const char *p, size_t n)
 	return h;
 }
 
+/* arxiv_key_hash64 of an n-byte key held in whole words, zero from byte n to
+ * the end of its last word: the same value, without arxiv_key_mix's copy of
+ * the tail, whose byte stores stall the 8-byte load that follows (stats.c's
+ * terms, built in such words). */
+static inline uint64_t
+arxiv_key_hash64_words(const uint64_t *w, size_t n)
+{
+	uint64_t h = 0x9e3779b97f4a7c15ULL ^ (n * 0xff51afd7ed558ccdULL);
+
+	for (; n >= 8; n -= 8, w++) {
+		h = (h ^ *w) * 0xc4ceb9fe1a85ec53ULL;
+		h ^= h >> 29;
+	}
+	if (n > 0)
+		h = (h ^ *w) * 0xc4ceb9fe1a85ec53ULL;
+	h ^= h >> 33;
+	h *= 0xff51afd7ed558ccdULL;
+	h ^= h >> 33;
+	h *= 0xc4ceb9fe1a85ec53ULL;
+	h ^= h >> 33;
+	return h;
+}
+
 /* An in-memory data set (see arxiv_dataset_load). */
 struct arxiv_dataset {
 	char name[64];
@@ -272,5 +295,31 @@ extern const struct arxiv_embedder_kind arxiv_embedder_encoder;	/* encoder.c */
 
 /* The process's umask, read without changing it (atomic.c). */
 mode_t arxiv_umask(void);
+
+/*
+ * Words of a cleaned text (util.c): runs of bytes between blanks (space, tab,
+ * CR, LF). arxiv_words: s[0..n)'s words into *t (grown as needed, capacity
+ * *cap, free(*t) when done), *nt of them; 0, or -1 out of memory.
+ */
+struct arxiv_span {
+	size_t st, len;		/* s + st, len bytes */
+};
+static inline int
+arxiv_blank(char c)
+{
+	return c == ' ' || c == '\t' || c == '\n' || c == '\r';
+}
+int arxiv_words(const char *s, size_t n, struct arxiv_span **t, size_t *nt, size_t *cap);
+
+/* SplitMix64's finaliser (Stafford's Mix13): a 64-bit integer hash, bijective,
+ * for hashed feature rows, sketches and seeded streams. Part of the stored
+ * formats of fasttext.c and decision.c: never change it. */
+static inline uint64_t
+arxiv_mix64(uint64_t z)
+{
+	z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
+	z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
+	return z ^ (z >> 31);
+}
 
 #endif

@@ -25,7 +25,6 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
-#include <ftw.h>
 #include <signal.h>
 #include <stdio.h>
 #include <math.h>
@@ -118,19 +117,6 @@ arxiv_train_params_json(const struct arxiv_train_params *p, struct arxiv_buf *ou
 }
 
 /* ------------------------------------------------------------ helpers */
-
-static int
-rm_entry(const char *path, const struct stat *sb, int flag, struct FTW *ftw)
-{
-	(void)sb; (void)flag; (void)ftw;
-	return remove(path);
-}
-
-static void
-rm_tree(const char *dir)
-{
-	nftw(dir, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
-}
 
 static int
 write_json(const char *dir, const char *name, json_t *o, struct arxiv_error *err)
@@ -257,7 +243,7 @@ remove_stale(const char *out_dir, size_t len)
 		if (lstat(path, &st) < 0 || !S_ISDIR(st.st_mode) || st.st_uid != geteuid())
 			continue;
 		arxiv_log(ARXIV_LOG_INFO, "%s: removing the temporary directory of a dead run", path);
-		rm_tree(path);
+		arxiv_tree_remove(path);
 	}
 	closedir(dp);
 }
@@ -347,7 +333,7 @@ install_dir(const char *tmp, const char *out_dir, int overwrite, int *exchanged,
 		rename(old, out_dir);
 		return -1;
 	}
-	rm_tree(old);
+	arxiv_tree_remove(old);
 	return 0;
 }
 
@@ -636,7 +622,7 @@ arxiv_train(const struct arxiv_train_params *p0, const struct arxiv_dataset *tra
 	}
 	if (chmod(tmp, 0777 & ~arxiv_umask()) < 0) {
 		arxiv_error_set(err, tmp, 0, "%s", strerror(errno));
-		rm_tree(tmp);
+		arxiv_tree_remove(tmp);
 		return -1;
 	}
 	have_tmp = 1;
@@ -687,7 +673,7 @@ arxiv_train(const struct arxiv_train_params *p0, const struct arxiv_dataset *tra
 	if (install_dir(tmp, out_dir, overwrite, &exchanged, err) < 0)
 		goto out;
 	if (exchanged)
-		rm_tree(tmp);	/* the old model */
+		arxiv_tree_remove(tmp);	/* the old model */
 	have_tmp = 0;
 	rc = 0;
 	goto out;
@@ -695,7 +681,7 @@ nomem:
 	arxiv_error_set(err, "", 0, "out of memory");
 out:
 	if (have_tmp)
-		rm_tree(tmp);
+		arxiv_tree_remove(tmp);
 	json_decref(test_m);
 	json_decref(distill);
 	arxiv_buf_free(&pj);

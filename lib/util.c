@@ -1,5 +1,6 @@
 /* util.c - errors, logging, buffers, hashing, data paths, the line reader. */
 #include <errno.h>
+#include <ftw.h>
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
@@ -373,4 +374,46 @@ arxiv_lines_free(struct arxiv_lines *r)
 		return;
 	free(r->buf);
 	free(r);
+}
+
+int
+arxiv_words(const char *s, size_t n, struct arxiv_span **t, size_t *nt, size_t *cap)
+{
+	size_t i = 0, st;
+
+	*nt = 0;
+	while (i < n) {
+		while (i < n && arxiv_blank(s[i]))
+			i++;
+		if (i >= n)
+			break;
+		st = i;
+		while (i < n && !arxiv_blank(s[i]))
+			i++;
+		if (*nt + 1 > *cap) {
+			size_t c = *cap ? *cap * 2 : 64;
+			struct arxiv_span *p = realloc(*t, c * sizeof(*p));
+
+			if (p == NULL)
+				return -1;
+			*t = p;
+			*cap = c;
+		}
+		(*t)[*nt].st = st;
+		(*t)[(*nt)++].len = i - st;
+	}
+	return 0;
+}
+
+static int
+tree_entry(const char *path, const struct stat *sb, int flag, struct FTW *ftw)
+{
+	(void)sb; (void)flag; (void)ftw;
+	return remove(path);
+}
+
+int
+arxiv_tree_remove(const char *dir)
+{
+	return nftw(dir, tree_entry, 16, FTW_DEPTH | FTW_PHYS) == 0 ? 0 : -1;
 }

@@ -225,6 +225,12 @@ need_hf() {
 	run arxiv-train "${opts[@]}" --batch-size 4 -r C.ckpt -o C2 train.bin val.bin
 	assert_status 1
 	assert_output_contains "checkpoint was made with batch_size 8, this run has 4"
+	# an optimiser state that is not this model's AdamW state is refused, naming the file
+	cp C.ckpt/rng.pt C.ckpt/optimizer.pt
+	run arxiv-train "${opts[@]}" -r C.ckpt -o C3 train.bin val.bin
+	assert_status 1
+	assert_output_contains "C.ckpt/optimizer.pt: not this model's AdamW state"
+	[ ! -e C3 ]
 }
 
 @test "arxiv-train -M bert -c: random init from a config.json with vocab.txt beside it" {
@@ -310,8 +316,11 @@ need_hf() {
 	need_torch
 	setup_data
 	arxiv-train -M bert -i "$FIX" -o a1 -e 1 -l 2e-3 -j 1 -s 3 -D cpu train.bin val.bin 2>/dev/null
-	arxiv-train -M bert -i "$FIX" -o a2 -e 1 -l 2e-3 -j 1 -s 3 -D cpu --precision fp32 train.bin val.bin 2>/dev/null
+	arxiv-train -M bert -i "$FIX" -o a2 -e 1 -l 2e-3 -j 1 -s 3 -D cpu --precision fp32 --verbose \
+		train.bin val.bin 2>a2.log
 	cmp a1/model/model.safetensors a2/model/model.safetensors
+	# the CPU takes the multi-tensor AdamW (the fused kernel is CUDA's)
+	grep -q 'optimiser: AdamW, multi-tensor' a2.log
 	[ "$(jq -r .params.precision a1/metadata/artifact.json)" = auto ]
 	[ "$(jq -r .params.precision a2/metadata/artifact.json)" = fp32 ]
 	for p in fp16 bf16; do

@@ -3,7 +3,7 @@
 # one pass, bounded-memory approximations, bad input, real data.
 load helper
 
-USAGE="usage: arxiv-stats [-v vocab | --vocab=vocab] [-k | --keep-going] [-K n | --top-k=n] [-p | --partial] [-M | --merge] [--clean] [--stopwords=file] [--terms-cap=n] [--exact-max=n] [--prior=a] [--verbose] [file ...]"
+USAGE="usage: arxiv-stats [-v vocab | --vocab=vocab] [-k | --keep-going] [-j threads | --jobs=threads] [-K n | --top-k=n] [-p | --partial] [-M | --merge] [--clean] [--stopwords=file] [--terms-cap=n] [--exact-max=n] [--prior=a] [--verbose] [file ...]"
 
 rec() {	# rec ID TEXT LABEL CATS-JSON FIELDS-JSON [EXTRA]
 	printf '{"id":"%s","text":"%s","label":"%s","categories":%s,"fields":%s%s}\n' \
@@ -189,6 +189,51 @@ PY
 	[ "${lines[1]}" = 'arxiv-stats: f:10: missing or non-string "text"; is this arxiv-map output?' ]
 	[ "${lines[2]}" = "arxiv-stats: skipped 2 records" ]
 	[ "$(jq '.records' <<<"${lines[3]}")" = 8 ]
+}
+
+@test "arxiv-stats -j: bad records are named in input order across blocks, with the same result" {
+	local i
+	{ for i in $(seq 5000); do rec "$i" "quark w$i energy" Physics '["hep-ph"]' '["Physics"]'; done
+	  echo '{"id":"x","text":"y"'
+	  for i in $(seq 5001 9000); do rec "$i" "graph v$i" Mathematics '["math.CO"]' '["Mathematics"]'; done
+	  echo '{"id":"3","abstract":"a"}'; } > f
+	arxiv-stats -j 1 -k -v "$TOP/tests/fixtures/tiny-bert/vocab.txt" --clean f > one.json 2> one.err
+	arxiv-stats -j 3 -k -v "$TOP/tests/fixtures/tiny-bert/vocab.txt" --clean f > three.json 2> three.err
+	cmp one.json three.json
+	cmp one.err three.err
+	[ "$(head -n 1 three.err)" = "arxiv-stats: f:5001: invalid JSON: '}' expected near end of file" ]
+	[ "$(sed -n 2p three.err)" = 'arxiv-stats: f:9002: missing or non-string "text"; is this arxiv-map output?' ]
+	[ "$(jq -c '[.records, .length.tokens.n]' three.json)" = '[9000,9000]' ]
+	run arxiv-stats -j 2 -v "$TOP/tests/fixtures/tiny-bert/vocab.txt" f
+	assert_failure "arxiv-stats: f:5001: invalid JSON: '}' expected near end of file"
+}
+
+@test "arxiv-stats -j N gives the output of -j 1 on real data (-v, --clean, -p)" {
+	need_shared 0
+	need_vocab
+	shared_head 6000 | arxiv-map > in.jsonl
+	arxiv-stats -j 1 -p -v "$(shared_vocab)" in.jsonl > one.json
+	arxiv-stats -j 2 -p -v "$(shared_vocab)" in.jsonl | cmp - one.json
+	arxiv-stats -j 5 -p -v "$(shared_vocab)" < in.jsonl | cmp - one.json
+	arxiv-stats -j 1 -p --terms-cap 5000 in.jsonl > t1.json
+	jq -e '.terms.exact == false' t1.json
+	arxiv-stats -j 3 -p --terms-cap 5000 in.jsonl | cmp - t1.json
+	head -n 1500 in.jsonl > c.jsonl
+	arxiv-stats -j 1 --clean c.jsonl > c1.json
+	arxiv-stats -j 4 --clean c.jsonl | cmp - c1.json
+	jq -e '.length.tokens.n == 6000' one.json
+}
+
+@test "arxiv-stats golden cases (tests/cases/arxiv-stats)" {
+	local d n=0 args
+	for d in "$CASES"/arxiv-stats/*/; do
+		args=""; [ -f "$d/args" ] && args=$(cat "$d/args")
+		eval "set -- $args"
+		(cd "$TOP" && arxiv-stats "$@" < "$d/input") > out
+		diff -u "$d/output" out || { echo "$d: stdout differs"; return 1; }
+		n=$((n + 1))
+	done
+	[ "$n" -ge 4 ]
 }
 
 @test "arxiv-stats --merge refuses what is not a partial result" {

@@ -964,7 +964,7 @@ ARXIV_API const char *arxiv_train_param_name(size_t i);
  * check_parameter). Checks the fields the model type uses. */
 ARXIV_API const char *arxiv_train_params_check(const struct arxiv_train_params *p);
 
-/* ------------------------------------------ hyperparameter search (tpe.c) */
+/* ------------------------- hyperparameter search (tpe_space.c, tpe.c) */
 
 /*
  * A search space: one parameter a line, "name kind args", kinds
@@ -1094,6 +1094,7 @@ struct arxiv_stats_str {
 	const char *s;		/* borrowed; NULL with n 0 = absent */
 	size_t n;
 };
+struct arxiv_stats_split;
 struct arxiv_stats_record {
 	struct arxiv_stats_str id, text, label, date;	/* text: valid UTF-8 */
 	const struct arxiv_stats_str *categories;	/* primary first */
@@ -1103,6 +1104,8 @@ struct arxiv_stats_record {
 	long n_tokens;		/* WordPiece tokens incl. [CLS] [SEP]; -1 unknown */
 	struct arxiv_stats_str terms;	/* cleaned text (space-separated terms); s NULL:
 					 * split text with the built-in splitter */
+	const struct arxiv_stats_split *split;	/* or text's terms split ahead of time
+						 * (arxiv_stats_split); NULL: split here */
 };
 struct arxiv_stats;
 /* new; p NULL: defaults. Loads the stop-word list unless p->cleaner. */
@@ -1118,6 +1121,14 @@ ARXIV_API int arxiv_stats_json(const struct arxiv_stats *s, int with_state, stru
 /* Add a with_state JSON result into s. 0 or -1 with err (invalid JSON, no state). */
 ARXIV_API int arxiv_stats_merge_json(struct arxiv_stats *s, const char *json, size_t len,
     struct arxiv_error *err);
+/* The built-in splitter's terms of a text, split ahead of arxiv_stats_add (on
+ * another thread: it only reads s's parameters and stop words, which never
+ * change) into sp, for rec.split; counting them gives what splitting in
+ * arxiv_stats_add gives. 0 or -1 (out of memory). */
+ARXIV_API struct arxiv_stats_split *arxiv_stats_split_new(void);
+ARXIV_API void arxiv_stats_split_free(struct arxiv_stats_split *sp);
+ARXIV_API int arxiv_stats_split(const struct arxiv_stats *s, const char *text, size_t n,
+    struct arxiv_stats_split *sp);
 
 /* ------------------------------------------ answers: fields, abstaining, explanations */
 
@@ -1206,6 +1217,16 @@ ARXIV_API long arxiv_model_answer_many(const struct arxiv_model *m, const char *
  */
 ARXIV_API int arxiv_embedder_embed_many(const struct arxiv_embedder *e, const char *const *texts,
     const size_t *lens, size_t n, int jobs, float *out, struct arxiv_error *err);
+
+/* ------------------------------------------------------ directory trees */
+
+/*
+ * Remove dir and everything below it, depth first, never following a
+ * symbolic link (a link is removed, not what it points to). Best effort: 0,
+ * or -1 with errno when something could not be removed (a dir that does not
+ * exist is -1 with ENOENT).
+ */
+ARXIV_API int arxiv_tree_remove(const char *dir);
 
 #ifdef __cplusplus
 }

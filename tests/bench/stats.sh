@@ -32,19 +32,24 @@ run() {
 
 echo "input: $n records; $(nproc) cores, $JOBS jobs, load average $(cut -d' ' -f1 /proc/loadavg)"
 printf '%-52s %8s %10s %16s %10s %20s %12s\n' "what" records wall throughput "CPU" "per CPU second" "peak RSS"
-run "arxiv-stats (built-in terms, 1 core)" "$n" "arxiv-stats '$tmp/mapped.jsonl' > '$tmp/s0.json'"
+run "arxiv-stats -j 1 (built-in terms, 1 core)" "$n" "arxiv-stats -j 1 '$tmp/mapped.jsonl' > '$tmp/s0.json'"
+run "arxiv-stats -j $JOBS (terms split on $JOBS threads)" "$n" "arxiv-stats -j $JOBS '$tmp/mapped.jsonl' > '$tmp/s4.json'"
+cmp -s "$tmp/s0.json" "$tmp/s4.json" || { echo "stats.sh: -j $JOBS differs from -j 1" >&2; exit 1; }
 run "arxiv-stats -K 0 (no term counting, 1 core)" "$n" "arxiv-stats -K 0 '$tmp/mapped.jsonl' > /dev/null"
 if [ -r "$vocab" ]; then
-	run "arxiv-stats -v (WordPiece counts, 1 core)" "$n" "arxiv-stats -v '$vocab' '$tmp/mapped.jsonl' > '$tmp/s1.json'"
+	run "arxiv-stats -v -j 1 (WordPiece counts, 1 core)" "$n" "arxiv-stats -j 1 -v '$vocab' '$tmp/mapped.jsonl' > '$tmp/s1.json'"
+	run "arxiv-stats -v -j $JOBS (tokenised on $JOBS threads)" "$n" "arxiv-stats -j $JOBS -v '$vocab' '$tmp/mapped.jsonl' > '$tmp/s3.json'"
+	cmp -s "$tmp/s1.json" "$tmp/s3.json" || { echo "stats.sh: -j $JOBS differs from -j 1" >&2; exit 1; }
 	run "parallel -j$JOBS arxiv-stats -p -v | arxiv-stats -M" "$n" \
-		"parallel --pipe -j$JOBS --block 16M arxiv-stats -p -v '$vocab' < '$tmp/mapped.jsonl' | arxiv-stats -M > '$tmp/s2.json'"
+		"parallel --pipe -j$JOBS --block 16M arxiv-stats -j 1 -p -v '$vocab' < '$tmp/mapped.jsonl' | arxiv-stats -M > '$tmp/s2.json'"
 	# everything but the (pruned, hence approximate) term table is the same
 	cmp -s <(jq -c 'del(.terms)' "$tmp/s1.json") <(jq -c 'del(.terms)' "$tmp/s2.json") ||
 		{ echo "stats.sh: merged blocks differ from one pass" >&2; exit 1; }
-	run "zcat parts | arxiv-map | arxiv-stats -v (the pipe)" "$n" \
-		"{ zcat '$ARXIV_SHARED'/data/arxiv-part-00*.jsonl.gz || true; } | head -n $n | arxiv-map | arxiv-stats -v '$vocab' > /dev/null"
+	run "zcat parts | arxiv-map | arxiv-stats -v -j $JOBS (the pipe)" "$n" \
+		"{ zcat '$ARXIV_SHARED'/data/arxiv-part-00*.jsonl.gz || true; } | head -n $n | arxiv-map | arxiv-stats -j $JOBS -v '$vocab' > /dev/null"
 fi
-run "arxiv-stats --clean (Snowball terms, 1 core)" "$n" "arxiv-stats --clean '$tmp/mapped.jsonl' > /dev/null"
+run "arxiv-stats --clean -j 1 (Snowball terms, 1 core)" "$n" "arxiv-stats -j 1 --clean '$tmp/mapped.jsonl' > /dev/null"
+run "arxiv-stats --clean -j $JOBS (cleaned on $JOBS threads)" "$n" "arxiv-stats -j $JOBS --clean '$tmp/mapped.jsonl' > /dev/null"
 echo "terms: $(jq -c '.terms | {table_terms, pruned_terms, exact}' "$tmp/s0.json")"
 
 if command -v gnuplot > /dev/null; then

@@ -2,7 +2,12 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <errno.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
 #include "arxiv.h"
+#include "internal.h"
 #include "tap.h"
 
 static FILE *
@@ -141,5 +146,54 @@ main(void)
 	CHECK(arxiv_lines_next(r, &line, &len, &e) == 0, "then EOF");
 	arxiv_lines_free(r);
 	fclose(fp);
+
+	/* arxiv_words: blank-separated runs, grown as needed */
+	{
+		struct arxiv_span *w = NULL;
+		size_t nw = 0, cap = 0, k;
+		const char *t = "  graph\tneural\r\nnets ";
+		char many[1000];
+
+		CHECK(arxiv_words(t, strlen(t), &w, &nw, &cap) == 0 && nw == 3 &&
+		    w[0].st == 2 && w[0].len == 5 && w[1].st == 8 && w[1].len == 6 &&
+		    w[2].st == 16 && w[2].len == 4, "arxiv_words: spans of the words between blanks");
+		CHECK(arxiv_words("", 0, &w, &nw, &cap) == 0 && nw == 0 &&
+		    arxiv_words(" \t\n", 3, &w, &nw, &cap) == 0 && nw == 0, "arxiv_words: no words");
+		for (k = 0; k < sizeof(many); k++)
+			many[k] = k % 2 ? ' ' : 'a';
+		CHECK(arxiv_words(many, sizeof(many), &w, &nw, &cap) == 0 && nw == 500 && cap >= 500 &&
+		    w[499].st == 998 && w[499].len == 1, "arxiv_words: grows past its first capacity");
+		free(w);
+	}
+
+	/* arxiv_tree_remove: depth first, a symbolic link removed, not followed */
+	{
+		char dir[] = "/tmp/test_util.XXXXXX", path[256], keep[256];
+		struct stat sb;
+
+		CHECK(mkdtemp(dir) != NULL, "temporary directory");
+		snprintf(keep, sizeof(keep), "%s.keep", dir);
+		fp = fopen(keep, "w");
+		CHECK(fp != NULL, "a file outside the tree");
+		if (fp)
+			fclose(fp);
+		snprintf(path, sizeof(path), "%s/a", dir);
+		mkdir(path, 0777);
+		snprintf(path, sizeof(path), "%s/a/b", dir);
+		mkdir(path, 0777);
+		snprintf(path, sizeof(path), "%s/a/b/f", dir);
+		if ((fp = fopen(path, "w")) != NULL)
+			fclose(fp);
+		snprintf(path, sizeof(path), "%s/a/link", dir);
+		CHECK(symlink(keep, path) == 0, "a link out of the tree");
+		snprintf(path, sizeof(path), "%s/a/dirlink", dir);
+		CHECK(symlink("/tmp", path) == 0, "a link to a directory");
+		CHECK(arxiv_tree_remove(dir) == 0 && lstat(dir, &sb) < 0 && errno == ENOENT,
+		    "arxiv_tree_remove removes the tree");
+		CHECK(stat(keep, &sb) == 0 && stat("/tmp", &sb) == 0,
+		    "what the links point to is left alone");
+		CHECK(arxiv_tree_remove(dir) == -1 && errno == ENOENT, "a missing tree: -1, ENOENT");
+		unlink(keep);
+	}
 	return tap_done();
 }

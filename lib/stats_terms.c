@@ -1,0 +1,593 @@
+/*
+ * stats_terms.c - the distinctive terms of arxiv-stats: the stop words, the
+ * term table (open addressing, at most term_cap terms, lossy-counting pruning
+ * of the rarest when full), the term splitters (built-in and cleaned text) and
+ * the log-odds ranking written into the JSON.
+ */
+#include <ctype.h>
+#include <errno.h>
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <sys/mman.h>
+
+#include "stats_int.h"
+
+#define HUGE (2u << 20)	/* a transparent huge page */
+
+/* ------------------------------------------------------------- stop words */
+
+/* 1 when the term (zero-padded words q, its hash h) is a stop word */
+static int
+stop_has(const struct arxiv_stats *s, uint64_t h, const uint64_t *q, size_t n)
+{
+	size_t i, j, mask = s->nstop - 1;
+
+	if (s->stop == NULL)
+		return 0;
+	h |= 1;
+	for (i = h & mask; s->stop[i]; i = (i + 1) & mask)
+		if (s->stop[i] == h && s->stopw[i].n == n) {
+			for (j = 0; j < TERM_MAX / 8 && s->stopw[i].q[j] == q[j]; j++)
+				;
+			if (j == TERM_MAX / 8)
+				return 1;
+		}
+	return 0;
+}
+
+/* add a stop word (q zero-padded) unless present: 0, or -1 out of memory */
+static int
+stop_add(struct arxiv_stats *s, const uint64_t *q, size_t n)
+{
+	uint64_t h = arxiv_key_hash64_words(q, n);
+	size_t i, mask;
+
+	if (stop_has(s, h, q, n))
+		return 0;
+	if ((s->nstopw + 1) * 2 > s->nstop) {
+		size_t ncap = s->nstop ? s->nstop * 2 : 512, j;
+		uint64_t *ns = calloc(ncap, sizeof(*ns));
+		struct stop_word *nw = calloc(ncap, sizeof(*nw));
+
+		if (ns == NULL || nw == NULL) {
+			free(ns);
+			free(nw);
+			return -1;
+		}
+		for (j = 0; j < s->nstop; j++) {
+			if (s->stop[j] == 0)
+				continue;
+			for (i = s->stop[j] & (ncap - 1); ns[i]; i = (i + 1) & (ncap - 1))
+				;
+			ns[i] = s->stop[j];
+			nw[i] = s->stopw[j];
+		}
+		free(s->stop);
+		free(s->stopw);
+		s->stop = ns;
+		s->stopw = nw;
+		s->nstop = ncap;
+	}
+	mask = s->nstop - 1;
+	h |= 1;
+	for (i = h & mask; s->stop[i]; i = (i + 1) & mask)
+		;
+	s->stop[i] = h;
+	s->stopw[i].n = n;
+	memcpy(s->stopw[i].q, q, sizeof(s->stopw[i].q));
+	s->nstopw++;
+	return 0;
+}
+
+int
+stats_stop_load(struct arxiv_stats *s, const char *path, struct arxiv_error *err)
+{
+	char buf[4096], line[256];
+	FILE *fp;
+
+	if (path == NULL)
+		path = arxiv_data_path("stopwords.txt", buf, sizeof(buf));
+	if ((fp = fopen(path, "r")) == NULL) {
+		arxiv_error_set(err, path, 0, "%s", strerror(errno));
+		return -1;
+	}
+	while (fgets(line, sizeof(line), fp) != NULL) {
+		size_t n = strcspn(line, "\r\n");
+		uint64_t q[TERM_MAX / 8] = { 0 };
+
+		if (n == 0 || line[0] == '#' || n > TERM_MAX)	/* longer: never a term */
+			continue;
+		memcpy(q, line, n);
+		if (stop_add(s, q, n) < 0) {
+			fclose(fp);
+			arxiv_error_set(err, path, 0, "out of memory");
+			return -1;
+		}
+	}
+	fclose(fp);
+	return 0;
+}
+
+struct term *
+stats_terms_alloc(size_t n)
+{
+	size_t bytes = n * sizeof(struct term), align = bytes >= HUGE ? HUGE : 64;
+	struct term *t = aligned_alloc(align, bytes);
+
+	if (t == NULL)
+		return NULL;
+#ifdef MADV_HUGEPAGE
+	/* every term lands on a random slot: with 4 KiB pages nearly every
+	 * lookup of a large table also misses the TLB */
+	if (align == HUGE)
+		(void)madvise(t, bytes, MADV_HUGEPAGE);
+#endif
+	memset(t, 0, bytes);
+	return t;
+}
+
+/* drop the terms with the smallest totals until at most 3/4 of the cap is used */
+static int
+terms_prune(struct arxiv_stats *s)
+{
+	struct arxiv_buf na = { 0 };
+	struct term *nt;
+	size_t i, k, keep = s->p.term_cap * 3 / 4, mask = s->tslots - 1;
+	uint32_t floor_ = s->prune_floor ? s->prune_floor : 1;
+
+	while (1) {
+		size_t left = 0;
+
+		for (i = 0; i < s->tslots; i++)
+			if (s->terms[i].len && s->terms[i].total > floor_)
+				left++;
+		if (left <= keep)
+			break;
+		floor_ *= 2;
+	}
+	if ((nt = stats_terms_alloc(s->tslots)) == NULL)
+		return -1;
+	s->prune_floor = floor_;
+	for (i = k = 0; i < s->tslots; i++) {
+		struct term t = s->terms[i];
+		size_t j;
+
+		if (t.len == 0)
+			continue;
+		if (t.total <= floor_) {
+			s->pruned_terms++;
+			s->pruned_tokens += t.total;
+			continue;
+		}
+		if (arxiv_buf_reserve(&na, t.len + 1) < 0) {
+			arxiv_buf_free(&na);
+			free(nt);
+			return -1;
+		}
+		memcpy(na.data + na.len, s->arena.data + t.off, t.len);
+		t.off = (uint32_t)na.len;
+		na.len += t.len;
+		for (j = t.hash & mask; nt[j].len; j = (j + 1) & mask)
+			;
+		nt[j] = t;
+		k++;
+	}
+	free(s->terms);
+	s->terms = nt;
+	s->nterm = k;
+	arxiv_buf_free(&s->arena);
+	s->arena = na;
+	return 0;
+}
+
+/* The letters of the built-in splitter: ASCII only, whatever the locale. */
+static const unsigned char alpha[256] = {
+	['A'] = 1, ['B'] = 1, ['C'] = 1, ['D'] = 1, ['E'] = 1, ['F'] = 1, ['G'] = 1,
+	['H'] = 1, ['I'] = 1, ['J'] = 1, ['K'] = 1, ['L'] = 1, ['M'] = 1, ['N'] = 1,
+	['O'] = 1, ['P'] = 1, ['Q'] = 1, ['R'] = 1, ['S'] = 1, ['T'] = 1, ['U'] = 1,
+	['V'] = 1, ['W'] = 1, ['X'] = 1, ['Y'] = 1, ['Z'] = 1,
+	['a'] = 1, ['b'] = 1, ['c'] = 1, ['d'] = 1, ['e'] = 1, ['f'] = 1, ['g'] = 1,
+	['h'] = 1, ['i'] = 1, ['j'] = 1, ['k'] = 1, ['l'] = 1, ['m'] = 1, ['n'] = 1,
+	['o'] = 1, ['p'] = 1, ['q'] = 1, ['r'] = 1, ['s'] = 1, ['t'] = 1, ['u'] = 1,
+	['v'] = 1, ['w'] = 1, ['x'] = 1, ['y'] = 1, ['z'] = 1,
+};
+
+/* A term on its way into the table: its bytes zero-padded to TERM_MAX, so
+ * that the first PRE compare with an entry's pre (zero-padded too: slots
+ * start zeroed and are only ever filled once) in one fixed-size memcmp. */
+struct tok {
+	uint64_t h;
+	size_t n;
+	union {
+		char w[TERM_MAX];
+		uint64_t q[TERM_MAX / 8];
+	};
+};
+
+/* the hash of a term (all go through here: one table, one function) */
+static inline uint64_t
+tok_hash(const struct tok *t)
+{
+	return arxiv_key_hash64_words(t->q, t->n);
+}
+
+/* t = the k ASCII letters at w, lowercased (end: the end of w's buffer) */
+static inline void
+tok_fill(struct tok *t, const unsigned char *w, size_t k, const unsigned char *end)
+{
+	size_t j;
+
+	t->n = k;
+#if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
+	for (j = 0; j < TERM_MAX / 8; j++) {
+		size_t at = j * 8;
+		uint64_t x = 0;
+
+		if (at < k) {
+			if (w + at + 8 <= end)
+				memcpy(&x, w + at, 8);
+			else
+				memcpy(&x, w + at, (size_t)(end - (w + at)));
+			x |= 0x2020202020202020ULL;	/* letters: lowercase */
+			if (k - at < 8)
+				x &= ~0ULL >> (64 - 8 * (k - at));
+		}
+		t->q[j] = x;
+	}
+#else
+	memset(t->w, 0, TERM_MAX);
+	for (j = 0; j < k; j++)
+		t->w[j] = (char)(w[j] | 0x20);
+	(void)end;
+#endif
+}
+
+/* add k to the count of term w (zero-padded, see struct tok) in field f
+ * (f < 0: total only) */
+static int
+term_add_h(struct arxiv_stats *s, uint64_t h, const char *w, size_t n, int f, uint64_t k)
+{
+	size_t i, mask = s->tslots - 1;
+	struct term *t;
+
+	for (i = h & mask; s->terms[i].len; i = (i + 1) & mask) {
+		t = &s->terms[i];
+		if (t->hash == h && t->len == n && memcmp(t->pre, w, PRE) == 0 &&
+		    (n <= PRE || memcmp(s->arena.data + t->off + PRE, w + PRE, n - PRE) == 0))
+			goto found;
+	}
+	if (s->nterm == s->p.term_cap) {
+		if (terms_prune(s) < 0)
+			return -1;
+		for (i = h & mask; s->terms[i].len; i = (i + 1) & mask)
+			;
+	}
+	if (s->arena.len + n >= UINT32_MAX || arxiv_buf_reserve(&s->arena, n + 1) < 0)
+		return -1;
+	t = &s->terms[i];
+	t->hash = h;
+	t->off = (uint32_t)s->arena.len;
+	t->len = (uint16_t)n;
+	memcpy(t->pre, w, n < PRE ? n : PRE);
+	memcpy(s->arena.data + s->arena.len, w, n);
+	s->arena.len += n;
+	s->nterm++;
+found:
+	t->total += (uint32_t)k;
+	if (f >= 0 && f < TERMF)
+		t->c[f] += (uint32_t)k;
+	return 0;
+}
+
+int
+stats_term_add(struct arxiv_stats *s, const char *w, size_t n, int f, uint64_t k)
+{
+	struct tok t = { 0 };
+
+	if (n == 0 || n > TERM_MAX)	/* not a term of ours (a merged state) */
+		return 0;
+	memcpy(t.w, w, n);
+	t.n = n;
+	return term_add_h(s, tok_hash(&t), t.w, n, f, k);
+}
+
+/* Count a batch of terms in their order (the order decides what a full
+ * table prunes), after prefetching their slots: the table is larger than
+ * the caches, and the lookups of a batch then wait for memory together. */
+static int
+terms_flush(struct arxiv_stats *s, const struct tok *b, size_t nb, int f)
+{
+	size_t i;
+
+	for (i = 0; i < nb; i++) {
+		if (term_add_h(s, b[i].h, b[i].w, b[i].n, f, 1) < 0)
+			return -1;
+		s->ftokens[f]++;
+	}
+	return 0;
+}
+
+#define BATCH 64
+#define HIGH 0x8080808080808080ULL
+
+/* the high bit of each byte of x that is an ASCII letter (exact: no carries
+ * between bytes; a byte >= 0x80 is none) */
+static inline uint64_t
+letters(uint64_t x)
+{
+	uint64_t y = (x | 0x2020202020202020ULL) & ~HIGH;	/* folded to lower case */
+	uint64_t ge_a = y + 0x1f1f1f1f1f1f1f1fULL;		/* bit 7: y >= 'a' */
+	uint64_t gt_z = y + 0x0505050505050505ULL;		/* bit 7: y > 'z' */
+
+	return ge_a & ~gt_z & ~x & HIGH;
+}
+
+/* The built-in splitter: the next term at or after *pp into t (1), or 0 at
+ * the end. Terms: runs of ASCII letters (lowercased) of min_len..32 bytes
+ * outside $...$ math and outside \commands, not stop words. */
+static inline int
+next_term(const struct arxiv_stats *s, const unsigned char **pp, const unsigned char *end,
+    int *math, struct tok *t)
+{
+	const unsigned char *p = *pp, *w;
+	size_t k, min_len = s->p.min_len;
+
+	while (p < end) {
+		unsigned char c = *p;
+
+		if (!alpha[c]) {
+			if (c == '$')
+				*math = !*math;
+			else if (c == '\\')
+				while (p + 1 < end && alpha[p[1]])
+					p++;
+			p++;
+			continue;
+		}
+		w = p++;
+#if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
+		while (p + 8 <= end) {	/* the end of the run, 8 bytes at a time */
+			uint64_t x, l;
+
+			memcpy(&x, p, 8);
+			l = letters(x) ^ HIGH;
+			if (l) {
+				p += __builtin_ctzll(l) / 8;
+				break;
+			}
+			p += 8;
+		}
+#endif
+		while (p < end && alpha[*p])
+			p++;
+		k = (size_t)(p - w);
+		if (*math || k < min_len || k > TERM_MAX || (p < end && *p >= 0x80))
+			continue;
+		tok_fill(t, w, k, end);
+		t->h = tok_hash(t);
+		if (stop_has(s, t->h, t->q, k))
+			continue;
+		*pp = p;
+		return 1;
+	}
+	*pp = p;
+	return 0;
+}
+
+int
+stats_terms_fast(struct arxiv_stats *s, const char *text, size_t n, int f)
+{
+	struct tok b[BATCH];
+	const unsigned char *p = (const unsigned char *)text, *end = p + n;
+	size_t nb = 0, mask = s->tslots - 1;
+	int math = 0;
+
+	while (next_term(s, &p, end, &math, &b[nb])) {
+		__builtin_prefetch(&s->terms[b[nb].h & mask]);
+		if (++nb == BATCH) {
+			if (terms_flush(s, b, nb, f) < 0)
+				return -1;
+			nb = 0;
+			mask = s->tslots - 1;
+		}
+	}
+	return terms_flush(s, b, nb, f);
+}
+
+/* ------------------------------------------------ terms split ahead of time */
+
+struct arxiv_stats_split {
+	struct tok *t;
+	size_t n, cap;
+};
+
+struct arxiv_stats_split *
+arxiv_stats_split_new(void)
+{
+	return calloc(1, sizeof(struct arxiv_stats_split));
+}
+
+void
+arxiv_stats_split_free(struct arxiv_stats_split *sp)
+{
+	if (sp == NULL)
+		return;
+	free(sp->t);
+	free(sp);
+}
+
+int
+arxiv_stats_split(const struct arxiv_stats *s, const char *text, size_t n,
+    struct arxiv_stats_split *sp)
+{
+	const unsigned char *p = (const unsigned char *)text, *end = p + n;
+	int math = 0;
+
+	sp->n = 0;
+	for (;;) {
+		if (sp->n == sp->cap) {
+			size_t ncap = sp->cap ? sp->cap * 2 : 128;
+			struct tok *nt = realloc(sp->t, ncap * sizeof(*nt));
+
+			if (nt == NULL)
+				return -1;
+			sp->t = nt;
+			sp->cap = ncap;
+		}
+		if (!next_term(s, &p, end, &math, &sp->t[sp->n]))
+			return 0;
+		sp->n++;
+	}
+}
+
+int
+stats_terms_split(struct arxiv_stats *s, const struct arxiv_stats_split *sp, int f)
+{
+	size_t i, j, mask;
+
+	/* in batches, as stats_terms_fast: the same lookups in the same order */
+	for (i = 0; i < sp->n; i += BATCH) {
+		size_t nb = sp->n - i < BATCH ? sp->n - i : BATCH;
+
+		mask = s->tslots - 1;
+		for (j = 0; j < nb; j++)
+			__builtin_prefetch(&s->terms[sp->t[i + j].h & mask]);
+		if (terms_flush(s, sp->t + i, nb, f) < 0)
+			return -1;
+	}
+	return 0;
+}
+
+/* The cleaned text: words separated by spaces. */
+int
+stats_terms_clean(struct arxiv_stats *s, const char *t, size_t n, int f)
+{
+	size_t i = 0, j;
+
+	while (i < n) {
+		while (i < n && t[i] == ' ')
+			i++;
+		for (j = i; j < n && t[j] != ' '; j++)
+			;
+		if (j - i >= s->p.min_len && j - i <= TERM_MAX) {
+			if (stats_term_add(s, t + i, j - i, f, 1) < 0)
+				return -1;
+			s->ftokens[f]++;
+		}
+		i = j;
+	}
+	return 0;
+}
+
+static const struct arxiv_stats *sort_s;
+
+struct scored {
+	double z;
+	size_t t;
+};
+
+static int
+cmp_scored(const void *a, const void *b)
+{
+	const struct scored *x = a, *y = b;
+	const struct term *tx = &sort_s->terms[x->t], *ty = &sort_s->terms[y->t];
+	size_t n = tx->len < ty->len ? tx->len : ty->len;
+	int c;
+
+	if (x->z != y->z)
+		return x->z > y->z ? -1 : 1;
+	c = memcmp(sort_s->arena.data + tx->off, sort_s->arena.data + ty->off, n);
+	return c ? c : (tx->len > ty->len) - (tx->len < ty->len);
+}
+
+static int
+cmp_term(const void *a, const void *b)
+{
+	const struct term *tx = &sort_s->terms[*(const size_t *)a];
+	const struct term *ty = &sort_s->terms[*(const size_t *)b];
+	size_t n = tx->len < ty->len ? tx->len : ty->len;
+	int c = memcmp(sort_s->arena.data + tx->off, sort_s->arena.data + ty->off, n);
+
+	return c ? c : (tx->len > ty->len) - (tx->len < ty->len);
+}
+
+/*
+ * Log-odds ratio with an informative Dirichlet prior (Monroe, Colaresi and
+ * Quinn 2008, eq. 16-22): field i against all other fields, prior
+ * alpha_w = prior * y_w / n (the corpus' own term frequencies), z-scored.
+ */
+int
+stats_put_terms(struct arxiv_buf *o, const struct arxiv_stats *s, const size_t *order)
+{
+	struct scored *sc;
+	uint64_t n = 0;
+	size_t i, k, m, fi;
+	double a0 = s->p.prior;
+
+	for (i = 0; i < s->nf && i < TERMF; i++)
+		n += s->ftokens[i];
+	arxiv_buf_printf(o, "\"terms\":{\"method\":\"log-odds ratio, informative Dirichlet prior\","
+	    "\"prior\":");
+	stats_put_num(o, a0);
+	arxiv_buf_printf(o, ",\"tokens\":%llu,\"table_terms\":%zu,\"table_cap\":%zu,"
+	    "\"pruned_terms\":%llu,\"pruned_tokens\":%llu,\"exact\":%s,\"top\":{",
+	    (unsigned long long)n, s->nterm, s->p.term_cap,
+	    (unsigned long long)s->pruned_terms, (unsigned long long)s->pruned_tokens,
+	    s->pruned_terms ? "false" : "true");
+	if ((sc = malloc((s->nterm + 1) * sizeof(*sc))) == NULL)
+		return -1;
+	sort_s = s;
+	for (fi = 0; fi < s->nf; fi++) {
+		size_t f = order[fi];
+		double ni = (double)s->ftokens[f < TERMF ? f : 0], nr = (double)n - ni;
+
+		if (f >= TERMF)
+			continue;
+		for (i = m = 0; i < s->tslots; i++) {
+			const struct term *t = &s->terms[i];
+			double yi = t->c[f], yw = (double)t->total, yr = yw - yi, a, d, v;
+
+			if (t->len == 0 || t->c[f] == 0 || n == 0)
+				continue;
+			a = a0 * yw / (double)n;
+			d = log((yi + a) / (ni + a0 - yi - a)) - log((yr + a) / (nr + a0 - yr - a));
+			v = 1 / (yi + a) + 1 / (yr + a);
+			sc[m].z = d / sqrt(v);
+			sc[m].t = i;
+			if (isfinite(sc[m].z))
+				m++;
+		}
+		qsort(sc, m, sizeof(*sc), cmp_scored);
+		arxiv_buf_printf(o, "%s", fi ? "," : "");
+		stats_put_str(o, s->fname[f], strlen(s->fname[f]));
+		arxiv_buf_printf(o, ":[");
+		for (k = 0; k < m && k < s->p.top_terms; k++) {
+			const struct term *t = &s->terms[sc[k].t];
+
+			arxiv_buf_printf(o, "%s{\"term\":", k ? "," : "");
+			stats_put_str(o, s->arena.data + t->off, t->len);
+			arxiv_buf_printf(o, ",\"z\":");
+			stats_put_num(o, sc[k].z);
+			arxiv_buf_printf(o, ",\"count\":%u}", t->c[f]);
+		}
+		arxiv_buf_printf(o, "]");
+	}
+	free(sc);
+	arxiv_buf_printf(o, "}}");
+	return 0;
+}
+
+
+void
+stats_terms_sorted(const struct arxiv_stats *s, size_t *idx)
+{
+	size_t i, j;
+
+	for (i = j = 0; i < s->tslots; i++)
+		if (s->terms[i].len)
+			idx[j++] = i;
+	sort_s = s;
+	qsort(idx, s->nterm, sizeof(*idx), cmp_term);
+}
