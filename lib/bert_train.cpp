@@ -36,6 +36,18 @@ namespace {
 
 /* ------------------------------------------------------------ gradients */
 
+/* The gradients the last backward pass gave (a parameter it did not reach has none). */
+static std::vector<at::Tensor>
+defined_grads(const std::vector<at::Tensor> &params)
+{
+	std::vector<at::Tensor> g;
+
+	for (const auto &t : params)
+		if (t.grad().defined())
+			g.push_back(t.grad());
+	return g;
+}
+
 /*
  * fp16 loss scaling: divide every gradient by scale and look for inf/NaN in
  * one multi-tensor call (what torch.cuda.amp.GradScaler does), one host read
@@ -45,11 +57,8 @@ bool
 unscale_grads(const std::vector<at::Tensor> &params, double scale)
 {
 	at::NoGradGuard ng;
-	std::vector<at::Tensor> g;
+	std::vector<at::Tensor> g = defined_grads(params);
 
-	for (const auto &t : params)
-		if (t.grad().defined())
-			g.push_back(t.grad());
 	if (g.empty())
 		return true;
 	at::Tensor found = at::zeros({1}, g[0].options().dtype(at::kFloat));
@@ -74,11 +83,8 @@ void
 clip_grads(const std::vector<at::Tensor> &params, double max_norm)
 {
 	at::NoGradGuard ng;
-	std::vector<at::Tensor> g;
+	std::vector<at::Tensor> g = defined_grads(params);
 
-	for (const auto &t : params)
-		if (t.grad().defined())
-			g.push_back(t.grad());
 	if (g.empty())
 		return;
 	std::vector<at::Tensor> norms = at::_foreach_norm(g, 2);

@@ -73,6 +73,19 @@ arxiv_key_hash(const char *p, size_t n)
 	return (uint32_t)h;
 }
 
+/* MurmurHash3's 64-bit finaliser (fmix64): bijective. Part of split.c's
+ * stored assignment of papers to train/val/test: never change it. */
+static inline uint64_t
+arxiv_fmix64(uint64_t h)
+{
+	h ^= h >> 33;
+	h *= 0xff51afd7ed558ccdULL;
+	h ^= h >> 33;
+	h *= 0xc4ceb9fe1a85ec53ULL;
+	h ^= h >> 33;
+	return h;
+}
+
 /* The same mix with a full 64-bit finaliser (murmur3's), for hash sets and
  * counts where 32 bits would collide (stats.c). */
 static inline uint64_t
@@ -80,12 +93,7 @@ arxiv_key_hash64(const char *p, size_t n)
 {
 	uint64_t h = arxiv_key_mix(p, n);
 
-	h ^= h >> 33;
-	h *= 0xff51afd7ed558ccdULL;
-	h ^= h >> 33;
-	h *= 0xc4ceb9fe1a85ec53ULL;
-	h ^= h >> 33;
-	return h;
+	return arxiv_fmix64(h);
 }
 
 /* arxiv_key_hash64 of an n-byte key held in whole words, zero from byte n to
@@ -103,12 +111,7 @@ arxiv_key_hash64_words(const uint64_t *w, size_t n)
 	}
 	if (n > 0)
 		h = (h ^ *w) * 0xc4ceb9fe1a85ec53ULL;
-	h ^= h >> 33;
-	h *= 0xff51afd7ed558ccdULL;
-	h ^= h >> 33;
-	h *= 0xc4ceb9fe1a85ec53ULL;
-	h ^= h >> 33;
-	return h;
+	return arxiv_fmix64(h);
 }
 
 /* An in-memory data set (see arxiv_dataset_load). */

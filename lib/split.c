@@ -3,24 +3,14 @@
  * split is reproducible, streamable and independent of the input order.
  */
 #include "arxiv.h"
+#include "internal.h"
 
-/* MurmurHash3's 64-bit finaliser: FNV-1a's high bits alone mix poorly. */
-static uint64_t
-fmix64(uint64_t h)
-{
-	h ^= h >> 33;
-	h *= 0xff51afd7ed558ccdULL;
-	h ^= h >> 33;
-	h *= 0xc4ceb9fe1a85ec53ULL;
-	h ^= h >> 33;
-	return h;
-}
-
+/* FNV-1a's high bits alone mix poorly: finalised by MurmurHash3's fmix64. */
 double
 arxiv_split_u(const char *id, size_t n, uint64_t seed)
 {
 	/* the top 53 bits as a double in [0,1) */
-	return (double)(fmix64(arxiv_hash64(id, n, seed)) >> 11) * 0x1p-53;
+	return (double)(arxiv_fmix64(arxiv_hash64(id, n, seed)) >> 11) * 0x1p-53;
 }
 
 int
