@@ -449,10 +449,13 @@ struct tc_entry {
 	uint32_t ids[TC_IDS];
 };
 
+struct tcount_table;		/* arxiv_tok_count_cached's word counts, below */
+
 struct arxiv_tok_cache {
 	uint64_t vocab_hash;	/* the vocabulary the entries were filled from */
 	int used;
 	struct tc_entry e[TC_SLOTS];
+	struct tcount_table *count;	/* NULL until arxiv_tok_count_cached uses it */
 };
 
 struct arxiv_tok_cache *
@@ -464,6 +467,8 @@ arxiv_tok_cache_new(void)
 void
 arxiv_tok_cache_free(struct arxiv_tok_cache *c)
 {
+	if (c != NULL)
+		free(c->count);
 	free(c);
 }
 
@@ -655,4 +660,259 @@ arxiv_tok_basic(const char *text, size_t n, int lowercase, struct arxiv_buf *out
 		return -1;
 	}
 	return 0;
+}
+
+/* ------------------------------------------------------- counting tokens */
+
+/*
+ * arxiv_tok_count_cached(): the length arxiv_tok_encode would give with a
+ * seq_len long enough for every piece, without ids, truncation or padding.
+ * Lowercasing texts (the usual case) take a fast path over runs of plain
+ * ASCII: the whitespace-delimited token is split at punctuation and lowercased
+ * by table, byte by byte, with no copy to the basic tokenizer and no utf8proc;
+ * a token with any non-ASCII byte is handed whole to wp_basic_run (the basic
+ * tokenizer's state is empty at ASCII whitespace, so that token gives what it
+ * gives in the whole text). Each word's piece count is remembered in a table
+ * of the word cache: 2 entries per 64-byte line, words of up to CT_KEY bytes
+ * kept zero-padded in whole words (compared by three 8-byte loads).
+ */
+#define CT_SETS 32768		/* a power of two: 2 MiB */
+#define CT_KEY 24
+
+struct ct_entry {
+	uint64_t key[CT_KEY / 8];	/* the word, zero-padded */
+	uint32_t hash;
+	uint8_t len;		/* 0: empty */
+	uint8_t count;		/* its pieces */
+	uint16_t unused;
+};
+
+struct tcount_table {
+	uint64_t vocab_hash;	/* the vocabulary the counts were made with */
+	uint64_t unused[7];	/* the sets start on a cache line */
+	struct ct_entry e[CT_SETS][2];
+};
+
+struct cnt {
+	const struct arxiv_vocab *v;
+	struct tcount_table *t;	/* NULL: no cache */
+	size_t n;		/* tokens so far */
+};
+
+/* The number of pieces greedy longest-match WordPiece gives a word of at most
+ * MAX_WORD_CHARS characters (1: [UNK]), as enc_word finds them. */
+static size_t
+wp_count_pieces(const struct arxiv_vocab *v, const char *p, size_t n)
+{
+	size_t k = 0, start = 0, end, maxb;
+	int cont = 0;
+
+	while (start < n) {
+		maxb = arxiv_vocab__maxlen(v, cont);
+		end = n - start > maxb ? start + maxb : n;
+		while (end > start && end < n && ((unsigned char)p[end] & 0xc0) == 0x80)
+			end--;
+		while (end > start) {
+			if (arxiv_vocab__find(v, cont, p + start, end - start) >= 0)
+				break;
+			end--;
+			while (end > start && ((unsigned char)p[end] & 0xc0) == 0x80)
+				end--;
+		}
+		if (end == start)
+			return 1;
+		k++;
+		start = end;
+		cont = 1;
+	}
+	return k;
+}
+
+/* Pieces of the word key (n bytes, 2..CT_KEY, zero-padded to CT_KEY). */
+static size_t
+ct_pieces(struct cnt *c, const uint64_t *key, size_t n)
+{
+	uint64_t h64 = arxiv_key_hash64_words(key, n);
+	uint32_t h = (uint32_t)(h64 >> 32);
+	struct ct_entry *s = c->t->e[h64 & (CT_SETS - 1)];
+	size_t k;
+	int i;
+
+	for (i = 0; i < 2; i++)
+		if (s[i].hash == h && s[i].len == n && s[i].key[0] == key[0] &&
+		    s[i].key[1] == key[1] && s[i].key[2] == key[2])
+			return s[i].count;
+	k = wp_count_pieces(c->v, (const char *)key, n);
+	s[1] = s[0];
+	s[0].key[0] = key[0];
+	s[0].key[1] = key[1];
+	s[0].key[2] = key[2];
+	s[0].hash = h;
+	s[0].len = (uint8_t)n;
+	s[0].count = (uint8_t)k;
+	return k;
+}
+
+/* Pieces of one basic-tokenised word. */
+static size_t
+cnt_pieces(struct cnt *c, const char *p, size_t n, size_t nchars)
+{
+	uint64_t key[CT_KEY / 8];
+
+	if ((n == 1 && (unsigned char)p[0] < 128) || nchars > MAX_WORD_CHARS)
+		return 1;
+	if (c->t == NULL || n > CT_KEY)
+		return wp_count_pieces(c->v, p, n);
+	key[0] = key[1] = key[2] = 0;
+	memcpy(key, p, n);
+	return ct_pieces(c, key, n);
+}
+
+static int
+cnt_word(void *ud, const char *p, size_t n, size_t nchars)
+{
+	struct cnt *c = ud;
+
+	c->n += cnt_pieces(c, p, n, nchars);
+	return 0;
+}
+
+static int
+cnt_special(void *ud, int which)
+{
+	struct cnt *c = ud;
+
+	(void)which;
+	c->n++;
+	return 0;
+}
+
+/* The fast path (lowercasing): valid UTF-8 text, c->n counts. 0 or -1. */
+static int
+cnt_lower(struct cnt *c, const char *text, size_t n)
+{
+	struct sink sk = { cnt_word, cnt_special, c };
+	union {
+		uint64_t w[16];
+		char c[128];	/* > MAX_WORD_CHARS */
+	} wb;
+	const unsigned char *s = (const unsigned char *)text;
+	size_t i = 0, tok = 0, rl = 0, tokn = 0, total = 0, end;
+	int sp;
+
+	while (i < n) {
+		unsigned char ch = s[i];
+
+		if (ch >= 0x80) {
+			/* non-ASCII: the whole token through the basic tokenizer */
+			for (end = i + 1; end < n && (s[end] >= 0x80 ||
+			    ascii_class[s[end]] != C_SPACE); end++)
+				;
+			c->n = 0;
+			if (wp_basic_run(text + tok, end - tok, 1, &sk) < 0)
+				return -1;
+			total += c->n;
+			tokn = rl = 0;
+			i = tok = end;
+			continue;
+		}
+		switch (ascii_class[ch]) {
+		case C_WORD:
+			if (rl == 0)
+				wb.w[0] = wb.w[1] = wb.w[2] = 0;
+			if (rl < sizeof(wb.c))
+				wb.c[rl] = (char)((unsigned)(ch - 'A') < 26u ? ch + 32 : ch);
+			rl++;
+			i++;
+			continue;
+		case C_DROP:
+			i++;
+			continue;
+		default:
+			break;
+		}
+		if (rl > 0) {
+			if (rl == 1 || rl > MAX_WORD_CHARS)
+				tokn++;
+			else if (c->t != NULL && rl <= CT_KEY)
+				tokn += ct_pieces(c, wb.w, rl);
+			else
+				tokn += wp_count_pieces(c->v, wb.c, rl);
+			rl = 0;
+		}
+		if (ascii_class[ch] == C_SPACE) {
+			total += tokn;
+			tokn = 0;
+			tok = ++i;
+		} else if (ch == '[' && (sp = special_at(text + i, n - i)) >= 0) {
+			tokn++;
+			i += sp_len[sp];
+		} else {
+			tokn++;		/* a punctuation character */
+			i++;
+		}
+	}
+	if (rl > 0) {
+		if (rl == 1 || rl > MAX_WORD_CHARS)
+			tokn++;
+		else if (c->t != NULL && rl <= CT_KEY)
+			tokn += ct_pieces(c, wb.w, rl);
+		else
+			tokn += wp_count_pieces(c->v, wb.c, rl);
+	}
+	c->n = total + tokn;
+	return 0;
+}
+
+int
+arxiv_tok_count_cached(struct arxiv_tok_cache *cache, unsigned flags,
+    const struct arxiv_vocab *v, const struct arxiv_tok_params *p, const char *text, size_t n,
+    size_t *n_tokens, struct arxiv_error *err)
+{
+	struct sink sk = { cnt_word, cnt_special, NULL };
+	struct cnt c;
+	long bad;
+	int r;
+
+	if (!(flags & ARXIV_TOK_VALID_UTF8) && (bad = arxiv_utf8_check(text, n)) >= 0) {
+		arxiv_error_set(err, "", 0, "invalid UTF-8 at byte %ld", bad);
+		return -1;
+	}
+	c.v = v;
+	c.t = NULL;
+	c.n = 0;
+	if (cache != NULL) {
+		if (cache->count == NULL) {
+			cache->count = aligned_alloc(64, sizeof(*cache->count));
+			if (cache->count == NULL)
+				goto oom;
+			memset(cache->count, 0, sizeof(*cache->count));
+			cache->count->vocab_hash = arxiv_vocab_hash(v);
+		} else if (cache->count->vocab_hash != arxiv_vocab_hash(v)) {
+			memset(cache->count->e, 0, sizeof(cache->count->e));
+			cache->count->vocab_hash = arxiv_vocab_hash(v);
+		}
+		c.t = cache->count;
+	}
+	if (p->lowercase)
+		r = cnt_lower(&c, text, n);
+	else {
+		sk.ud = &c;
+		r = wp_basic_run(text, n, 0, &sk);
+	}
+	if (r < 0)
+		goto oom;
+	if (n_tokens)
+		*n_tokens = c.n + 2;
+	return 0;
+oom:
+	arxiv_error_set(err, "", 0, "out of memory");
+	return -1;
+}
+
+int
+arxiv_tok_count(const struct arxiv_vocab *v, const struct arxiv_tok_params *p,
+    const char *text, size_t n, size_t *n_tokens, struct arxiv_error *err)
+{
+	return arxiv_tok_count_cached(NULL, 0, v, p, text, n, n_tokens, err);
 }
