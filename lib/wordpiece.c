@@ -72,6 +72,26 @@ static const unsigned char ascii_class[128] = {
 	0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 3, 3, 3, 3, 2,	/* { | } ~ DEL */
 };
 
+/* ascii_class for every byte value; 4: a byte of a non-ASCII character */
+static const unsigned char byte_class[256] = {
+	2, 2, 2, 2, 2, 2, 2, 2, 2, 1, 1, 2, 2, 1, 2, 2,
+	2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2,
+	1, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3,
+	0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 3, 3, 3, 3, 3, 3,
+	3, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
+	0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 3, 3, 3, 3, 3,
+	3, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
+	0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 3, 3, 3, 3, 2,
+	4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4,
+	4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4,
+	4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4,
+	4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4,
+	4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4,
+	4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4,
+	4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4,
+	4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4,
+};
+
 static int
 ucat(uint32_t c)
 {
@@ -728,29 +748,13 @@ wp_count_pieces(const struct arxiv_vocab *v, const char *p, size_t n)
 	return k;
 }
 
+static size_t ct_find(struct cnt *c, const uint64_t *key, size_t n, uint64_t h64);
+
 /* Pieces of the word key (n bytes, 2..CT_KEY, zero-padded to CT_KEY). */
 static size_t
 ct_pieces(struct cnt *c, const uint64_t *key, size_t n)
 {
-	uint64_t h64 = arxiv_key_hash64_words(key, n);
-	uint32_t h = (uint32_t)(h64 >> 32);
-	struct ct_entry *s = c->t->e[h64 & (CT_SETS - 1)];
-	size_t k;
-	int i;
-
-	for (i = 0; i < 2; i++)
-		if (s[i].hash == h && s[i].len == n && s[i].key[0] == key[0] &&
-		    s[i].key[1] == key[1] && s[i].key[2] == key[2])
-			return s[i].count;
-	k = wp_count_pieces(c->v, (const char *)key, n);
-	s[1] = s[0];
-	s[0].key[0] = key[0];
-	s[0].key[1] = key[1];
-	s[0].key[2] = key[2];
-	s[0].hash = h;
-	s[0].len = (uint8_t)n;
-	s[0].count = (uint8_t)k;
-	return k;
+	return ct_find(c, key, n, arxiv_key_hash64_words(key, n));
 }
 
 /* Pieces of one basic-tokenised word. */
@@ -787,22 +791,125 @@ cnt_special(void *ud, int which)
 	return 0;
 }
 
+/*
+ * The fast path's words of 2..CT_KEY bytes wait in a batch, their table lines
+ * prefetched, and are looked up together: the 2 MiB table is mostly out of
+ * the core's cache, and the lookups of a batch wait for memory at the same
+ * time instead of one after another. Counts are summed, so the order does not
+ * matter; the words of a token that turns out to hold non-ASCII text are taken
+ * out of the batch again.
+ */
+#define CT_BATCH 64
+
+struct ct_item {
+	uint64_t key[CT_KEY / 8];
+	uint64_t h;
+	size_t n;
+};
+
+struct lower {
+	struct cnt *c;
+	size_t nb;		/* words in the batch */
+	struct ct_item b[CT_BATCH];
+};
+
+/* Pieces of the word key (n bytes, 2..CT_KEY, zero-padded) of hash h64. */
+static inline size_t
+ct_find(struct cnt *c, const uint64_t *key, size_t n, uint64_t h64)
+{
+	uint32_t h = (uint32_t)(h64 >> 32);
+	struct ct_entry *s = c->t->e[h64 & (CT_SETS - 1)];
+	size_t k;
+	int i;
+
+	for (i = 0; i < 2; i++)
+		if (s[i].hash == h && s[i].len == n && s[i].key[0] == key[0] &&
+		    s[i].key[1] == key[1] && s[i].key[2] == key[2])
+			return s[i].count;
+	k = wp_count_pieces(c->v, (const char *)key, n);
+	s[1] = s[0];
+	s[0].key[0] = key[0];
+	s[0].key[1] = key[1];
+	s[0].key[2] = key[2];
+	s[0].hash = h;
+	s[0].len = (uint8_t)n;
+	s[0].count = (uint8_t)k;
+	return k;
+}
+
+/* The pieces of the batch's words; empties it. */
+static size_t
+lw_resolve(struct lower *l)
+{
+	size_t i, k = 0;
+
+	for (i = 0; i < l->nb; i++)
+		k += ct_find(l->c, l->b[i].key, l->b[i].n, l->b[i].h);
+	l->nb = 0;
+	return k;
+}
+
+/* A run of rl word characters, lowercased in w (zero-padded to CT_KEY bytes):
+ * its pieces now, or 0 when it went into the batch. */
+static inline size_t
+lw_run(struct lower *l, const uint64_t *w, size_t rl)
+{
+	struct ct_item *it;
+
+	if (rl == 1 || rl > MAX_WORD_CHARS)
+		return 1;
+	if (l->c->t == NULL || rl > CT_KEY)
+		return wp_count_pieces(l->c->v, (const char *)w, rl);
+	if (l->nb == CT_BATCH)
+		return ct_find(l->c, w, rl, arxiv_key_hash64_words(w, rl));
+	it = &l->b[l->nb++];
+	it->key[0] = w[0];
+	it->key[1] = w[1];
+	it->key[2] = w[2];
+	it->n = rl;
+	it->h = arxiv_key_hash64_words(w, rl);
+	__builtin_prefetch(l->c->t->e[it->h & (CT_SETS - 1)]);
+	return 0;
+}
+
 /* The fast path (lowercasing): valid UTF-8 text, c->n counts. 0 or -1. */
 static int
 cnt_lower(struct cnt *c, const char *text, size_t n)
 {
 	struct sink sk = { cnt_word, cnt_special, c };
+	struct lower l;
 	union {
 		uint64_t w[16];
 		char c[128];	/* > MAX_WORD_CHARS */
 	} wb;
 	const unsigned char *s = (const unsigned char *)text;
-	size_t i = 0, tok = 0, rl = 0, tokn = 0, total = 0, end;
+	size_t i = 0, tok = 0, rl = 0, tokn = 0, total = 0, tokb = 0, end;
 	int sp;
 
+	l.c = c;
+	l.nb = 0;
 	while (i < n) {
 		unsigned char ch = s[i];
 
+		if (byte_class[ch] == C_WORD) {
+			/* a run of letters and digits (| 0x20 lowercases a letter and
+			 * keeps a digit), through dropped control characters */
+			wb.w[0] = wb.w[1] = wb.w[2] = 0;
+			rl = 0;
+			for (;;) {
+				if (byte_class[ch] == C_WORD) {
+					if (rl < sizeof(wb.c))
+						wb.c[rl] = (char)(ch | 0x20);
+					rl++;
+				} else if (byte_class[ch] != C_DROP)
+					break;
+				if (++i == n)
+					break;
+				ch = s[i];
+			}
+			tokn += lw_run(&l, wb.w, rl);
+			continue;
+		}
 		if (ch >= 0x80) {
 			/* non-ASCII: the whole token through the basic tokenizer */
 			for (end = i + 1; end < n && (s[end] >= 0x80 ||
@@ -812,37 +919,19 @@ cnt_lower(struct cnt *c, const char *text, size_t n)
 			if (wp_basic_run(text + tok, end - tok, 1, &sk) < 0)
 				return -1;
 			total += c->n;
-			tokn = rl = 0;
+			l.nb = tokb;
+			tokn = 0;
 			i = tok = end;
 			continue;
 		}
-		switch (ascii_class[ch]) {
-		case C_WORD:
-			if (rl == 0)
-				wb.w[0] = wb.w[1] = wb.w[2] = 0;
-			if (rl < sizeof(wb.c))
-				wb.c[rl] = (char)((unsigned)(ch - 'A') < 26u ? ch + 32 : ch);
-			rl++;
+		if (ascii_class[ch] == C_DROP)
 			i++;
-			continue;
-		case C_DROP:
-			i++;
-			continue;
-		default:
-			break;
-		}
-		if (rl > 0) {
-			if (rl == 1 || rl > MAX_WORD_CHARS)
-				tokn++;
-			else if (c->t != NULL && rl <= CT_KEY)
-				tokn += ct_pieces(c, wb.w, rl);
-			else
-				tokn += wp_count_pieces(c->v, wb.c, rl);
-			rl = 0;
-		}
-		if (ascii_class[ch] == C_SPACE) {
+		else if (ascii_class[ch] == C_SPACE) {
 			total += tokn;
 			tokn = 0;
+			if (l.nb >= CT_BATCH / 2)
+				total += lw_resolve(&l);
+			tokb = l.nb;
 			tok = ++i;
 		} else if (ch == '[' && (sp = special_at(text + i, n - i)) >= 0) {
 			tokn++;
@@ -852,15 +941,7 @@ cnt_lower(struct cnt *c, const char *text, size_t n)
 			i++;
 		}
 	}
-	if (rl > 0) {
-		if (rl == 1 || rl > MAX_WORD_CHARS)
-			tokn++;
-		else if (c->t != NULL && rl <= CT_KEY)
-			tokn += ct_pieces(c, wb.w, rl);
-		else
-			tokn += wp_count_pieces(c->v, wb.c, rl);
-	}
-	c->n = total + tokn;
+	c->n = total + tokn + lw_resolve(&l);
 	return 0;
 }
 
