@@ -696,7 +696,7 @@ arxiv_tok_basic(const char *text, size_t n, int lowercase, struct arxiv_buf *out
  * of the word cache: 2 entries per 64-byte line, words of up to CT_KEY bytes
  * kept zero-padded in whole words (compared by three 8-byte loads).
  */
-#define CT_SETS 32768		/* a power of two: 2 MiB */
+#define CT_SETS 65536		/* a power of two: 4 MiB */
 #define CT_KEY 24
 
 struct ct_entry {
@@ -793,7 +793,7 @@ cnt_special(void *ud, int which)
 
 /*
  * The fast path's words of 2..CT_KEY bytes wait in a batch, their table lines
- * prefetched, and are looked up together: the 2 MiB table is mostly out of
+ * prefetched, and are looked up together: the 4 MiB table is mostly out of
  * the core's cache, and the lookups of a batch wait for memory at the same
  * time instead of one after another. Counts are summed, so the order does not
  * matter; the words of a token that turns out to hold non-ASCII text are taken
@@ -872,6 +872,22 @@ lw_run(struct lower *l, const uint64_t *w, size_t rl)
 	return 0;
 }
 
+/* How many of x's 8 bytes, from the first in memory (little-endian: the
+ * lowest), are ASCII letters or digits. */
+static inline uint64_t
+word_bytes(uint64_t x)
+{
+	const uint64_t hi = 0x8080808080808080ULL, one = 0x0101010101010101ULL;
+	uint64_t y = x & ~hi, l = y | 0x2020202020202020ULL, digit, letter, not_word;
+
+	/* per byte of y (< 0x80, so no carry between bytes): v + (0x80 - lo) has its
+	 * high bit set when v >= lo, v + (0x7f - hi) when v > hi */
+	digit = (y + one * (0x80 - '0')) & ~(y + one * (0x7f - '9'));
+	letter = (l + one * (0x80 - 'a')) & ~(l + one * (0x7f - 'z'));
+	not_word = ~((digit | letter) & ~x) & hi;
+	return not_word ? (uint64_t)__builtin_ctzll(not_word) / 8 : 8;
+}
+
 /* The fast path (lowercasing): valid UTF-8 text, c->n counts. 0 or -1. */
 static int
 cnt_lower(struct cnt *c, const char *text, size_t n)
@@ -879,8 +895,8 @@ cnt_lower(struct cnt *c, const char *text, size_t n)
 	struct sink sk = { cnt_word, cnt_special, c };
 	struct lower l;
 	union {
-		uint64_t w[16];
-		char c[128];	/* > MAX_WORD_CHARS */
+		uint64_t w[17];
+		char c[136];	/* > MAX_WORD_CHARS + 8 */
 	} wb;
 	const unsigned char *s = (const unsigned char *)text;
 	size_t i = 0, tok = 0, rl = 0, tokn = 0, total = 0, tokb = 0, end;
@@ -897,6 +913,28 @@ cnt_lower(struct cnt *c, const char *text, size_t n)
 			wb.w[0] = wb.w[1] = wb.w[2] = 0;
 			rl = 0;
 			for (;;) {
+#if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
+				/* 8 bytes at a time while they are letters and digits */
+				while (n - i >= 8) {
+					uint64_t x, k;
+
+					memcpy(&x, s + i, 8);
+					k = word_bytes(x);
+					if (rl < sizeof(wb.c) - 8) {
+						x |= 0x2020202020202020ULL;
+						if (k < 8)
+							x &= (1ULL << (8 * k)) - 1;
+						memcpy(wb.c + rl, &x, 8);
+					}
+					rl += k;
+					i += k;
+					if (k < 8)
+						break;
+				}
+				if (i == n)
+					break;
+				ch = s[i];
+#endif
 				if (byte_class[ch] == C_WORD) {
 					if (rl < sizeof(wb.c))
 						wb.c[rl] = (char)(ch | 0x20);
