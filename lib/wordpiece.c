@@ -30,6 +30,7 @@
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <utf8proc.h>
 
 #include "arxiv.h"
@@ -476,6 +477,7 @@ struct arxiv_tok_cache {
 	int used;
 	struct tc_entry e[TC_SLOTS];
 	struct tcount_table *count;	/* NULL until arxiv_tok_count_cached uses it */
+	uint64_t count_vocab;	/* the vocabulary of its counts */
 };
 
 struct arxiv_tok_cache *
@@ -708,10 +710,11 @@ struct ct_entry {
 };
 
 struct tcount_table {
-	uint64_t vocab_hash;	/* the vocabulary the counts were made with */
-	uint64_t unused[7];	/* the sets start on a cache line */
 	struct ct_entry e[CT_SETS][2];
 };
+#define CT_ALIGN (2u << 20)	/* on huge pages where the system has them: every
+				 * word lands on a random line, and with 4 KiB
+				 * pages nearly every lookup would miss the TLB */
 
 struct cnt {
 	const struct arxiv_vocab *v;
@@ -750,11 +753,24 @@ wp_count_pieces(const struct arxiv_vocab *v, const char *p, size_t n)
 
 static size_t ct_find(struct cnt *c, const uint64_t *key, size_t n, uint64_t h64);
 
+/* The table's hash of a word of n bytes, zero-padded into the words a b d. */
+static inline uint64_t
+ct_hash(uint64_t a, uint64_t b, uint64_t d, size_t n)
+{
+	uint64_t h = a * 0x9e3779b97f4a7c15ULL + b * 0xc2b2ae3d27d4eb4fULL +
+	    d * 0x165667b19e3779f9ULL + n;
+
+	h ^= h >> 32;
+	h *= 0xd6e8feb86659fd93ULL;
+	h ^= h >> 32;
+	return h;
+}
+
 /* Pieces of the word key (n bytes, 2..CT_KEY, zero-padded to CT_KEY). */
 static size_t
 ct_pieces(struct cnt *c, const uint64_t *key, size_t n)
 {
-	return ct_find(c, key, n, arxiv_key_hash64_words(key, n));
+	return ct_find(c, key, n, ct_hash(key[0], key[1], key[2], n));
 }
 
 /* Pieces of one basic-tokenised word. */
@@ -855,19 +871,26 @@ static inline size_t
 lw_run(struct lower *l, const uint64_t *w, size_t rl)
 {
 	struct ct_item *it;
+	uint64_t a, b, d;
 
 	if (rl == 1 || rl > MAX_WORD_CHARS)
 		return 1;
 	if (l->c->t == NULL || rl > CT_KEY)
 		return wp_count_pieces(l->c->v, (const char *)w, rl);
 	if (l->nb == CT_BATCH)
-		return ct_find(l->c, w, rl, arxiv_key_hash64_words(w, rl));
+		return ct_pieces(l->c, w, rl);
+	/* three 8-byte loads, each of what one 8-byte store wrote (a wider load
+	 * over two stores would wait for them to reach the cache) */
+	a = w[0];
+	b = w[1];
+	d = w[2];
+	__asm__("" : "+r"(a), "+r"(b), "+r"(d));
 	it = &l->b[l->nb++];
-	it->key[0] = w[0];
-	it->key[1] = w[1];
-	it->key[2] = w[2];
+	it->key[0] = a;
+	it->key[1] = b;
+	it->key[2] = d;
 	it->n = rl;
-	it->h = arxiv_key_hash64_words(w, rl);
+	it->h = ct_hash(a, b, d, rl);
 	__builtin_prefetch(l->c->t->e[it->h & (CT_SETS - 1)]);
 	return 0;
 }
@@ -1002,14 +1025,17 @@ arxiv_tok_count_cached(struct arxiv_tok_cache *cache, unsigned flags,
 	c.n = 0;
 	if (cache != NULL) {
 		if (cache->count == NULL) {
-			cache->count = aligned_alloc(64, sizeof(*cache->count));
+			cache->count = aligned_alloc(CT_ALIGN, sizeof(*cache->count));
 			if (cache->count == NULL)
 				goto oom;
+#ifdef MADV_HUGEPAGE
+			(void)madvise(cache->count, sizeof(*cache->count), MADV_HUGEPAGE);
+#endif
 			memset(cache->count, 0, sizeof(*cache->count));
-			cache->count->vocab_hash = arxiv_vocab_hash(v);
-		} else if (cache->count->vocab_hash != arxiv_vocab_hash(v)) {
-			memset(cache->count->e, 0, sizeof(cache->count->e));
-			cache->count->vocab_hash = arxiv_vocab_hash(v);
+			cache->count_vocab = arxiv_vocab_hash(v);
+		} else if (cache->count_vocab != arxiv_vocab_hash(v)) {
+			memset(cache->count, 0, sizeof(*cache->count));
+			cache->count_vocab = arxiv_vocab_hash(v);
 		}
 		c.t = cache->count;
 	}
