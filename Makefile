@@ -155,8 +155,8 @@ UNITS += $(BUILD)/tests/test_bert_adamw
 endif
 $(BUILD)/tests/test_bert_adamw: tests/unit/test_bert_adamw.cpp tests/unit/tap.h $(BUILD)/obj/bert_adamw.o
 	@mkdir -p $(@D)
-	$(CXX) -std=$(TORCH_STD) -Ilib/include -Ilib -Itests/unit -Wall -Wextra $(TORCH_INC) $(CXXFLAGS) \
-		$(LDFLAGS) -o $@ $< $(BUILD)/obj/bert_adamw.o $(TORCH_LIBS)
+	$(CXX) -std=$(TORCH_STD) -Ilib/include -Ilib -Itests/unit -Wall -Wextra $(TORCH_INC) $(SANFLAGS) \
+		$(CXXFLAGS) $(LDFLAGS) -o $@ $< $(BUILD)/obj/bert_adamw.o $(TORCH_LIBS)
 
 units: $(UNITS)
 

@@ -884,22 +884,6 @@ save_weights(const Bert &m, const std::string &path)
 
 /* ------------------------------------------------------------ tokenizer */
 
-void
-load_vocab(Bert &m, const std::string &path)
-{
-	arxiv_error e{};
-	auto v = std::make_shared<Vocab>();
-
-	if ((v->v = arxiv_vocab_load(path.c_str(), &e)) == nullptr)
-		rethrow(e);
-	m.vocab = v;
-	m.vocab_hash = arxiv_vocab_hash(v->v);
-	size_t n = arxiv_vocab_size(v->v);
-	if ((int64_t)n != m.cfg.vocab)
-		fail(path, fmt("%zu pieces, but config.json has vocab_size %lld", n,
-		    (long long)m.cfg.vocab));
-}
-
 /* HF tokenizer_config.json: do_lower_case (default true, as BertTokenizer). */
 bool
 read_lowercase(const std::string &dir)
@@ -911,31 +895,6 @@ read_lowercase(const std::string &dir)
 	JsonPtr j = load_json(p);
 	json_t *v = json_object_get(j.j, "do_lower_case");
 	return v == nullptr || json_is_true(v);
-}
-
-/* Tokenise n texts (training's JSONL text, used as it is: no cleaning). */
-Encoded
-encode(const Bert &m, const char *const *texts, const size_t *lens, size_t n)
-{
-	Encoded r;
-	arxiv_error e{};
-	arxiv_tok_params tp = arxiv_tok_default_params();
-
-	tp.seq_len = m.seq_len;
-	tp.lowercase = m.lowercase;
-	r.n = n;
-	r.L = m.seq_len;
-	r.ids.resize(n * r.L);
-	r.mask.resize(n * r.L);
-	r.len.resize(n);
-	for (size_t i = 0; i < n; i++) {
-		if (arxiv_tok_encode(m.vocab->v, &tp, texts[i], lens ? lens[i] : strlen(texts[i]),
-		    &r.ids[i * r.L], &r.mask[i * r.L], &r.len[i], &e) != 0) {
-			e.line = (long)i + 1;
-			rethrow(e);
-		}
-	}
-	return r;
 }
 
 /* ------------------------------------------------------------ batches */
@@ -1261,6 +1220,13 @@ plugin_train(const struct arxiv_train_params *p, const struct arxiv_dataset *tra
 	return guard(err, [&] { train_impl(p, train, val, tmp_dir, val_out); });
 }
 
+static int
+plugin_train_tok(const struct arxiv_train_params *p, const struct arxiv_dataset *train,
+    struct arxiv_torch_tok *out, struct arxiv_error *err)
+{
+	return guard(err, [&] { train_tok_impl(p, train, out); });
+}
+
 static void *
 plugin_load(const char *dir, const struct arxiv_model_opts *o, struct arxiv_torch_info *info,
     struct arxiv_error *err)
@@ -1353,6 +1319,7 @@ static const struct arxiv_torch_api plugin_table = {
 	ARXIV_TORCH_ABI,
 	TORCH_VERSION,
 	plugin_train,
+	plugin_train_tok,
 	plugin_load,
 	plugin_free,
 	plugin_dim,

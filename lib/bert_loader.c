@@ -11,11 +11,13 @@
  * (TORCH=0) has no plugin: every hook then fails with a clear error.
  *
  * The plugin sees token ids only: the model's tokenizer (cleaning and
- * WordPiece, prep.c) is held here, and an explanation's per-token weights are
- * summed into words here.
+ * WordPiece, prep.c) is held here, training's JSONL texts are tokenised here
+ * (with the vocabulary the plugin's train_tok names), and an explanation's
+ * per-token weights are summed into words here.
  */
 #include <ctype.h>
 #include <dlfcn.h>
+#include <stdint.h>
 #include <limits.h>
 #include <math.h>
 #include <pthread.h>
@@ -128,14 +130,107 @@ bert_plugin(struct arxiv_error *err)
 	return plugin_api;
 }
 
+/*
+ * A data set as the plugin's train takes it: d itself when it has token ids
+ * (tokenised with vocabulary v, else refused), or a copy of d with its JSONL
+ * texts tokenised as they are (no cleaning) by t's settings; the copy's
+ * ids and mask are freed by the caller. 0 or -1 with err.
+ */
+static int
+train_ids(const struct arxiv_dataset *d, const struct arxiv_vocab *v,
+    const struct arxiv_torch_tok *t, struct arxiv_dataset *out, struct arxiv_error *err)
+{
+	struct arxiv_tok_params tp = arxiv_tok_default_params();
+	uint64_t h = arxiv_vocab_hash(v);
+	size_t i, S = t->seq_len;
+
+	*out = *d;
+	if (d->ids != NULL) {
+		if (d->vocab_hash != h) {
+			arxiv_error_set(err, d->name, 0, "tokenised with another vocabulary (hash "
+			    "%016llx) than the checkpoint's vocab.txt (%016llx); run arxiv-tok with "
+			    "that vocab.txt", (unsigned long long)d->vocab_hash, (unsigned long long)h);
+			return -1;
+		}
+		return 0;
+	}
+	if (d->text == NULL) {
+		arxiv_error_set(err, d->name, 0, "no token ids or text");
+		return -1;
+	}
+	out->text = NULL;
+	out->ids = NULL;
+	out->mask = NULL;
+	if (S == 0 || d->n > SIZE_MAX / sizeof(uint32_t) / S ||
+	    (out->ids = malloc((d->n ? d->n : 1) * S * sizeof(uint32_t))) == NULL ||
+	    (out->mask = malloc((d->n ? d->n : 1) * S)) == NULL) {
+		free(out->ids);
+		out->ids = NULL;
+		arxiv_error_set(err, d->name, 0, "out of memory");
+		return -1;
+	}
+	tp.seq_len = S;
+	tp.lowercase = t->lowercase;
+	for (i = 0; i < d->n; i++)
+		if (arxiv_tok_encode(v, &tp, d->text[i], strlen(d->text[i]), out->ids + i * S,
+		    out->mask + i * S, NULL, err) != 0) {
+			err->line = (long)i + 1;
+			free(out->ids);
+			free(out->mask);
+			out->ids = NULL;
+			out->mask = NULL;
+			return -1;
+		}
+	out->seq_len = S;
+	out->vocab_hash = h;
+	out->tok_flags = t->lowercase ? 1u : 0u;
+	out->prep = (char *)"";	/* JSONL text is tokenised as it is */
+	return 0;
+}
+
+/* The plugin trains on token ids: the vocabulary, lowercasing and sequence
+ * length of the run are its train_tok's; the JSONL text data sets are
+ * tokenised with them here. */
 int
 bert_train(const struct arxiv_train_params *p, const struct arxiv_dataset *train,
     const struct arxiv_dataset *val, const char *tmp_dir, struct arxiv_prediction *val_out,
     struct arxiv_error *err)
 {
 	const struct arxiv_torch_api *api = bert_plugin(err);
+	struct arxiv_torch_tok t;
+	struct arxiv_vocab *v = NULL;
+	struct arxiv_dataset tr, va;
+	int rc = -1;
 
-	return api ? api->train(p, train, val, tmp_dir, val_out, err) : -1;
+	if (api == NULL)
+		return -1;
+	memset(&t, 0, sizeof(t));
+	memset(&tr, 0, sizeof(tr));
+	memset(&va, 0, sizeof(va));
+	if (api->train_tok(p, train, &t, err) < 0)
+		return -1;
+	if ((v = arxiv_vocab_load(t.vocab, err)) == NULL)
+		return -1;
+	if (arxiv_vocab_size(v) != t.vocab_size) {
+		arxiv_error_set(err, t.vocab, 0, "%zu pieces, but config.json has vocab_size %zu",
+		    arxiv_vocab_size(v), t.vocab_size);
+		goto out;
+	}
+	if (train_ids(train, v, &t, &tr, err) < 0 ||
+	    (val != NULL && train_ids(val, v, &t, &va, err) < 0))
+		goto out;
+	rc = api->train(p, &tr, val ? &va : NULL, tmp_dir, val_out, err);
+out:
+	if (train->ids == NULL) {
+		free(tr.ids);
+		free(tr.mask);
+	}
+	if (val != NULL && val->ids == NULL) {
+		free(va.ids);
+		free(va.mask);
+	}
+	arxiv_vocab_free(v);
+	return rc;
 }
 
 struct bert_model *

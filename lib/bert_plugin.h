@@ -11,15 +11,19 @@
  * The plugin sees token ids only: libarxiv (prep.c) reads the model's
  * tokenizer/ (preprocess.json, vocab.txt) and cleans and WordPiece-tokenises
  * the texts; the plugin holds no cleaner, tokeniser or vocabulary for
- * inference. (Training's JSONL-text fallback still tokenises in the plugin,
- * with libarxiv's arxiv_tok_encode; tensor streams arrive as ids.)
+ * inference. Training too gets ids only: the plugin's train_tok says which
+ * vocabulary, lowercasing and sequence length a run uses (the checkpoint's,
+ * the init folder's or the config's), and bert_loader.c checks the id data
+ * sets against that vocabulary and tokenises JSONL text data sets with it
+ * before calling train.
  */
 #ifndef ARXIV_BERT_PLUGIN_H
 #define ARXIV_BERT_PLUGIN_H
 
 #include "internal.h"
 
-#define ARXIV_TORCH_ABI 3	/* 2: explain; 3: token ids in, libarxiv tokenises */
+#define ARXIV_TORCH_ABI 4	/* 2: explain; 3: token ids in, libarxiv tokenises;
+				 * 4: training too (train_tok) */
 #define ARXIV_TORCH_SONAME "libarxiv_torch.so.1"
 #define ARXIV_TORCH_SYMBOL "arxiv_torch_plugin"
 
@@ -32,12 +36,27 @@ struct arxiv_torch_info {
 				 * sentence_bert_config.json's max_seq_length */
 };
 
+/* What train_tok tells libarxiv: the tokenizer of a training run. */
+struct arxiv_torch_tok {
+	char vocab[4096];	/* vocab.txt of the checkpoint, init folder or config */
+	size_t vocab_size;	/* config.json's vocab_size */
+	size_t seq_len;		/* ids per sequence */
+	int lowercase;
+};
+
 struct arxiv_torch_api {
 	int abi;		/* ARXIV_TORCH_ABI */
 	const char *torch_version;	/* libtorch the plugin was built with */
+	/* train and val have token ids (ids, mask, seq_len, tok_flags), checked
+	 * against train_tok's vocabulary (their vocab_hash is its hash). */
 	int (*train)(const struct arxiv_train_params *p, const struct arxiv_dataset *train,
 	    const struct arxiv_dataset *val, const char *tmp_dir,
 	    struct arxiv_prediction *val_out, struct arxiv_error *err);
+	/* The tokenizer that train uses for p and this training set: the one of
+	 * its tensor stream, else the checkpoint's (-i, resume) or lowercasing
+	 * and min(256, max_pos) ids with the vocab.txt beside the config. */
+	int (*train_tok)(const struct arxiv_train_params *p, const struct arxiv_dataset *train,
+	    struct arxiv_torch_tok *out, struct arxiv_error *err);
 	void *(*load)(const char *dir, const struct arxiv_model_opts *o,
 	    struct arxiv_torch_info *info, struct arxiv_error *err);
 	void (*free)(void *m);

@@ -84,14 +84,6 @@ struct Layer {
 	at::Tensor qkvw, qkvb;	/* fused for inference */
 };
 
-struct Vocab {
-	arxiv_vocab *v = nullptr;
-	Vocab() = default;
-	Vocab(const Vocab &) = delete;
-	Vocab &operator=(const Vocab &) = delete;
-	~Vocab() { arxiv_vocab_free(v); }
-};
-
 struct Bert {
 	Config cfg;
 	std::vector<std::string> names;		/* HF names, HF order */
@@ -105,9 +97,9 @@ struct Bert {
 	bool amp = false;
 	at::ScalarType amp_dtype = at::kFloat;
 	bool sdpa = false;	/* fused attention (libtorch >= 2, not on the CPU) */
-	/* tokenizer settings of training (inference gets token ids from libarxiv,
-	 * prep.c, which holds the model's cleaner and tokeniser) */
-	std::shared_ptr<Vocab> vocab;
+	/* tokenizer settings of training, written to tokenizer/ (the plugin
+	 * gets token ids from libarxiv, prep.c and bert_loader.c, which hold the
+	 * model's cleaner, tokeniser and vocabulary) */
 	uint64_t vocab_hash = 0;
 	size_t seq_len = 256;	/* also a plain folder's limit, reported by load */
 	bool lowercase = true;
@@ -129,17 +121,9 @@ struct Fwd {
  * files, exact names. */
 enum class Src { Import, Load, Artifact };
 
-struct Encoded {
-	size_t n = 0, L = 0;
-	std::vector<uint32_t> ids;	/* n * L */
-	std::vector<uint8_t> mask;
-	std::vector<size_t> len;
-};
-
 Config parse_config(const std::string &path);
 void make_model(Bert &m, const Config &cfg, size_t n_labels);
 void init_param(Bert &m, size_t i);
-void load_vocab(Bert &m, const std::string &path);
 bool read_lowercase(const std::string &dir);
 arxiv_prep tokenizer_settings(const Bert &m);
 void set_threads(int n);
@@ -154,7 +138,6 @@ void assign_weights(Bert &m, std::map<std::string, at::Tensor> w, const std::str
 void save_weights(const Bert &m, const std::string &path);
 
 /* tokens and batches */
-Encoded encode(const Bert &m, const char *const *texts, const size_t *lens, size_t n);
 std::vector<size_t> row_lengths(const uint8_t *mask, size_t n, size_t S);
 void make_batch(const Bert &m, const uint32_t *ids, const uint8_t *mask, size_t S,
     const std::vector<size_t> &len, const size_t *idx, size_t B, at::Tensor &ti, at::Tensor &tm);
@@ -218,6 +201,8 @@ private:
  * the best epoch's artifacts in tmp (model/, tokenizer/). */
 void train_impl(const arxiv_train_params *p, const arxiv_dataset *train, const arxiv_dataset *val,
     const std::string &tmp, arxiv_prediction *val_out);
+/* The plugin's train_tok: the tokenizer train_impl uses for p and train. */
+void train_tok_impl(const arxiv_train_params *p, const arxiv_dataset *train, arxiv_torch_tok *out);
 
 }  // namespace arxiv_torch
 

@@ -92,16 +92,13 @@ clip_grads(const std::vector<at::Tensor> &params, double max_norm)
 
 struct TrainSet {
 	const arxiv_dataset *d;
-	std::vector<uint32_t> own_ids;	/* when tokenised here from JSONL text */
-	std::vector<uint8_t> own_mask;
 	const uint32_t *ids = nullptr;
 	const uint8_t *mask = nullptr;
 	size_t S = 0;
 	std::vector<size_t> len;
 };
 
-/* The token ids of a data set: its tensor stream, or its JSONL text tokenised
- * now with the checkpoint's vocabulary. */
+/* The token ids of a data set (libarxiv tokenises JSONL text before train). */
 TrainSet
 prepare(const Bert &m, const arxiv_dataset *d)
 {
@@ -123,22 +120,8 @@ prepare(const Bert &m, const arxiv_dataset *d)
 			if ((int64_t)s.ids[i] >= m.cfg.vocab)
 				fail(d->name, fmt("token id %u out of the vocabulary", s.ids[i]),
 				    (long)(i / s.S) + 1);
-	} else if (d->text != nullptr) {
-		std::vector<size_t> lens(d->n);
-		for (size_t i = 0; i < d->n; i++)
-			lens[i] = strlen(d->text[i]);
-		Bert tm;	/* a view with the tokenizer settings, no cleaning: text is as trained */
-		tm.vocab = m.vocab;
-		tm.seq_len = m.seq_len;
-		tm.lowercase = m.lowercase;
-		Encoded e = encode(tm, d->text, lens.data(), d->n);
-		s.own_ids.swap(e.ids);
-		s.own_mask.swap(e.mask);
-		s.ids = s.own_ids.data();
-		s.mask = s.own_mask.data();
-		s.S = e.L;
 	} else {
-		fail(d->name, "no token ids or text");
+		fail(d->name, "no token ids");
 	}
 	s.len = row_lengths(s.mask, d->n, s.S);
 	return s;
@@ -356,7 +339,72 @@ lr_factor(long step, long warm, long total)
 	return std::max(0.0, (double)(total - step) / (double)std::max(1L, total - warm));
 }
 
+/* The tokenizer and architecture of a run (train_tok in bert_plugin.h): the
+ * checkpoint's (resume), the init folder's (-i) or the config's (-c, with
+ * the vocab.txt beside it); a tensor stream's seq_len and lowercasing, else
+ * min(256, max_pos) and the checkpoint's do_lower_case (a config: true). */
+struct TokChoice {
+	std::string src_dir, cfg_path, vocab_path;
+	Config cfg;
+	size_t seq_len = 256;
+	bool lowercase = true;
+};
+
+TokChoice
+choose_tok(const arxiv_train_params *p, const arxiv_dataset *train)
+{
+	TokChoice c;
+	bool resume = p->resume_dir != nullptr && *p->resume_dir;
+
+	if (resume) {
+		std::string ck = p->resume_dir;
+		c.cfg_path = join(ck, "config.json");
+		c.vocab_path = join(ck, "vocab.txt");
+		if (!exists(join(ck, "state.json")))
+			fail(ck, "not a checkpoint directory (no state.json)");
+	} else if (p->init_dir != nullptr && *p->init_dir) {
+		c.src_dir = p->init_dir;
+		c.cfg_path = join(c.src_dir, "config.json");
+		c.vocab_path = join(c.src_dir, "vocab.txt");
+	} else if (p->config != nullptr && *p->config) {
+		c.cfg_path = p->config;
+		c.vocab_path = join(dirname_of(c.cfg_path), "vocab.txt");
+		if (!exists(c.vocab_path))
+			fail(c.cfg_path, "no vocab.txt beside the config (the tokenizer's vocabulary)");
+	} else {
+		fail("", "the bert model needs a checkpoint folder (-i) or a config.json (-c)");
+	}
+	c.cfg = parse_config(c.cfg_path);
+	if (!c.src_dir.empty()) {
+		c.lowercase = read_lowercase(c.src_dir);
+	} else if (resume) {
+		JsonPtr ts = load_json(join(p->resume_dir, "tokenizer_config.json"), true);
+		json_t *v = json_object_get(ts.j, "do_lower_case");
+		c.lowercase = v == nullptr || json_is_true(v);
+	}
+	if (train->ids != nullptr) {
+		c.seq_len = train->seq_len;
+		c.lowercase = (train->tok_flags & 1) != 0;
+	} else {
+		c.seq_len = (size_t)std::min<int64_t>(256, c.cfg.max_pos);
+	}
+	return c;
+}
+
 }  // namespace
+
+void
+train_tok_impl(const arxiv_train_params *p, const arxiv_dataset *train, arxiv_torch_tok *out)
+{
+	TokChoice c = choose_tok(p, train);
+
+	if (c.vocab_path.size() >= sizeof(out->vocab))
+		fail(c.vocab_path, "path too long");
+	snprintf(out->vocab, sizeof(out->vocab), "%s", c.vocab_path.c_str());
+	out->vocab_size = (size_t)c.cfg.vocab;
+	out->seq_len = c.seq_len;
+	out->lowercase = c.lowercase;
+}
 
 void
 train_impl(const arxiv_train_params *p, const arxiv_dataset *train, const arxiv_dataset *val,
@@ -384,24 +432,11 @@ train_impl(const arxiv_train_params *p, const arxiv_dataset *train, const arxiv_
 		fail(val->name, "training and validation sets have different label sets");
 
 	/* architecture, vocabulary, initial weights */
-	if (resume) {
-		cfg_path = join(ck, "config.json");
-		vocab_path = join(ck, "vocab.txt");
-		if (!exists(join(ck, "state.json")))
-			fail(ck, "not a checkpoint directory (no state.json)");
-	} else if (p->init_dir != nullptr && *p->init_dir) {
-		src_dir = p->init_dir;
-		cfg_path = join(src_dir, "config.json");
-		vocab_path = join(src_dir, "vocab.txt");
-	} else if (p->config != nullptr && *p->config) {
-		cfg_path = p->config;
-		vocab_path = join(dirname_of(cfg_path), "vocab.txt");
-		if (!exists(vocab_path))
-			fail(cfg_path, "no vocab.txt beside the config (the tokenizer's vocabulary)");
-	} else {
-		fail("", "the bert model needs a checkpoint folder (-i) or a config.json (-c)");
-	}
-	Config cfg = parse_config(cfg_path);
+	TokChoice tc = choose_tok(p, train);
+	src_dir = tc.src_dir;
+	cfg_path = tc.cfg_path;
+	vocab_path = tc.vocab_path;
+	Config cfg = tc.cfg;
 	std::vector<std::string> labels(train->labels, train->labels + train->n_labels);
 	bool keep_head = cfg.labels == labels;
 	if (p->dropout > 0) {
@@ -409,7 +444,7 @@ train_impl(const arxiv_train_params *p, const arxiv_dataset *train, const arxiv_
 	}
 	cfg.labels = labels;
 	make_model(m, cfg, labels.size());
-	load_vocab(m, vocab_path);
+	m.vocab_hash = train->vocab_hash;	/* libarxiv checked it against vocab_path */
 	set_threads(p->threads);
 	at::manual_seed(p->seed);
 	if (!src_dir.empty()) {
@@ -417,26 +452,16 @@ train_impl(const arxiv_train_params *p, const arxiv_dataset *train, const arxiv_
 		assign_weights(m, read_weights(wp, false), wp, Src::Import, keep_head);
 		if (!keep_head)
 			arxiv_log(ARXIV_LOG_INFO, "classifier initialised for %zu labels", labels.size());
-		m.lowercase = read_lowercase(src_dir);
 	} else if (resume) {
 		std::string wp = join(ck, "model.safetensors");
 		assign_weights(m, read_weights(wp, false), wp, Src::Artifact, true);
-		JsonPtr ts = load_json(join(ck, "tokenizer_config.json"), true);
-		json_t *v = json_object_get(ts.j, "do_lower_case");
-		m.lowercase = v == nullptr || json_is_true(v);
 	} else {
 		for (size_t i = 0; i < m.params.size(); i++)
 			init_param(m, i);
-		m.lowercase = (train->tok_flags & 1) != 0 || train->ids == nullptr;
 	}
-	if (train->ids != nullptr) {
-		m.seq_len = train->seq_len;
-		m.lowercase = (train->tok_flags & 1) != 0;
-		m.prep = train->prep ? train->prep : "";
-	} else {
-		m.seq_len = (size_t)std::min<int64_t>(256, m.cfg.max_pos);
-		m.prep = "";	/* JSONL text is tokenised as it is */
-	}
+	m.seq_len = tc.seq_len;
+	m.lowercase = tc.lowercase;
+	m.prep = train->prep ? train->prep : "";
 	pick_device(m, p->device, p->precision);
 	to_device(m, true);
 

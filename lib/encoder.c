@@ -3,13 +3,13 @@
  * Face folder (config.json, vocab.txt, model.safetensors or pytorch_model.bin),
  * a sentence-transformers folder of one (modules.json, 1_Pooling/config.json,
  * 2_Normalize, sentence_bert_config.json: all-MiniLM-L6-v2 and the like), or
- * our own transformer artifacts (arxiv-train -M bert). The forward pass is the
- * libtorch plugin's (bert.cpp), which tokenises with the folder's vocab.txt,
- * truncates to the model's limit (max_seq_length, else min(512,
- * max_position_embeddings), else the artifacts' seq_len; lowered by
- * max_tokens), batches by length and pools as the folder says: the mean of the
- * token states or the [CLS] state (plain folders: [CLS], as SPECTER), or the
- * trained pooler of our artifacts. Vectors are then L2-normalised (what a
+ * our own transformer artifacts (arxiv-train -M bert). libarxiv (prep.c)
+ * tokenises with the folder's vocab.txt, truncated to the model's limit
+ * (max_seq_length, else min(512, max_position_embeddings), else the
+ * artifacts' seq_len; lowered by max_tokens); the libtorch plugin (bert.cpp)
+ * runs the forward pass over those ids, batches by length and pools as the
+ * folder says: the mean of the token states or the [CLS] state (plain
+ * folders: [CLS], as SPECTER), or the trained pooler of our artifacts. Vectors are then L2-normalised (what a
  * Normalize module does; cosine search needs it anyway).
  *
  * Identity: "encoder-v1 NAME dim=D [max=N] h=HASH", HASH over the bytes of

@@ -137,7 +137,8 @@ struct arxiv_dataset {
  * libarxiv_torch.so.1 (bert.cpp) on first use; they fail with a clear error
  * when the plugin is missing (library built with TORCH=0).
  *
- * bert_train: train p on train/val (tensor streams; ids/mask set) and write the
+ * bert_train: train p on train/val (tensor streams, ids/mask set, or JSONL
+ *   texts, tokenised here with the tokenizer the plugin names) and write the
  *   model/ and tokenizer/ parts of the artifacts into tmp_dir (metadata/ is
  *   written by the caller). Calls p->on_epoch each epoch; fills *val_out with the
  *   final val predictions (n_val entries, caller-allocated) for metrics.

@@ -126,14 +126,55 @@ need_hf() {
 	cmp out.jsonl batch.jsonl
 }
 
-@test "the plugin gets token ids: it calls no cleaner and reads no preprocess.json (libarxiv tokenises)" {
+@test "the plugin gets token ids: it calls no cleaner or tokeniser, loads no vocabulary and reads no preprocess.json (libarxiv tokenises, training's JSONL text too)" {
 	need_torch
 	command -v nm >/dev/null || skip "nm not installed (binutils)"
 	run nm -D --undefined-only "$ARXIV_BUILD/lib/libarxiv_torch.so.1"
 	assert_status 0
-	echo "$output" | grep -q ' arxiv_tok_encode$'	# the listing works (training's JSONL text)
-	bad=$(echo "$output" | grep -E ' arxiv_(clean|cleaner|prep_read|vocab_piece|tok_cache|tok_encode_cached)' || true)
+	echo "$output" | grep -q ' arxiv_st_open$'	# the listing works
+	bad=$(echo "$output" | grep -E ' arxiv_(clean|cleaner|prep_read|vocab_|tok_)' || true)
 	[ -z "$bad" ] || { echo "the plugin still uses: $bad"; return 1; }
+}
+
+@test "arxiv-train -M bert on JSONL text: libarxiv tokenises it as arxiv-tok does (min(256, max_pos) ids, the checkpoint's lowercasing)" {
+	need_torch
+	setup_data
+	# the same records through arxiv-tok -n 64 give the same model: train.jsonl
+	# led by a record of each of the tensor stream's labels, in its order
+	arxiv-tok -v "$FIX/vocab.txt" -n 64 train.jsonl >train64.bin
+	arxiv-tok -v "$FIX/vocab.txt" -n 64 val.jsonl >val64.bin
+	arxiv-train -M bert -i "$FIX" -o probe -e 1 -j 1 -D cpu train64.bin val64.bin 2>/dev/null
+	jq -r 'to_entries | sort_by(.value)[] | .key' probe/metadata/label2id.json |
+		awk '{ printf "{\"id\":\"2101.9%04d\",\"text\":\"the field of %s\",\"label\":\"%s\"}\n", NR, tolower($0), $0 }' >all.jsonl
+	[ "$(wc -l <all.jsonl)" -gt 3 ]
+	cat train.jsonl >>all.jsonl
+	run arxiv-train -M bert -i "$FIX" -o art -e 1 -l 5e-3 -j 1 -D cpu all.jsonl val.jsonl
+	assert_status 0
+	# the fixture: max_position_embeddings 64, no tokenizer_config.json (lowercase)
+	[ "$(jq .tok.seq_len art/tokenizer/preprocess.json)" = 64 ]
+	[ "$(jq .tok.lowercase art/tokenizer/preprocess.json)" = true ]
+	[ "$(jq .do_lower_case art/tokenizer/tokenizer_config.json)" = true ]
+	arxiv-tok -v "$FIX/vocab.txt" -n 64 all.jsonl >all64.bin
+	run arxiv-train -M bert -i "$FIX" -o art64 -e 1 -l 5e-3 -j 1 -D cpu all64.bin val64.bin
+	assert_status 0
+	cmp art/model/model.safetensors art64/model/model.safetensors
+	cmp art/metadata/metrics.json art64/metadata/metrics.json
+	# capitalised words: lowercased with the fixture's tokenizer (the same ids,
+	# the same model), kept cased with a cased checkpoint's (other ids)
+	sed -E 's/ ([a-z])/ \U\1/g' all.jsonl >trainU.jsonl
+	sed -E 's/ ([a-z])/ \U\1/g' val.jsonl >valU.jsonl
+	grep -q '"text":"[a-z]* [A-Z]' trainU.jsonl
+	run arxiv-train -M bert -i "$FIX" -o artU -e 1 -l 5e-3 -j 1 -D cpu trainU.jsonl valU.jsonl
+	assert_status 0
+	cmp art/model/model.safetensors artU/model/model.safetensors
+	mkdir cased
+	cp "$FIX/config.json" "$FIX/vocab.txt" "$FIX/model.safetensors" cased/
+	echo '{"do_lower_case": false}' >cased/tokenizer_config.json
+	run arxiv-train -M bert -i cased -o artC -e 1 -l 5e-3 -j 1 -D cpu trainU.jsonl valU.jsonl
+	assert_status 0
+	[ "$(jq .do_lower_case artC/tokenizer/tokenizer_config.json)" = false ]
+	run cmp -s artU/model/model.safetensors artC/model/model.safetensors
+	assert_status 1
 }
 
 @test "Hugging Face from_pretrained loads our export and agrees with arxiv-predict/arxiv-embed" {
