@@ -709,6 +709,8 @@ struct ct_entry {
 	uint16_t unused;
 };
 
+_Static_assert(sizeof(struct ct_entry) == 32, "two count entries per cache line");
+
 struct tcount_table {
 	struct ct_entry e[CT_SETS][2];
 };
