@@ -690,8 +690,9 @@ arxiv_tok_basic(const char *text, size_t n, int lowercase, struct arxiv_buf *out
  * arxiv_tok_count_cached(): the length arxiv_tok_encode would give with a
  * seq_len long enough for every piece, without ids, truncation or padding.
  * Lowercasing texts (the usual case) take a fast path over runs of plain
- * ASCII: the whitespace-delimited token is split at punctuation and lowercased
- * by table, byte by byte, with no copy to the basic tokenizer and no utf8proc;
+ * ASCII: the whitespace-delimited token is split at punctuation by a byte
+ * table, its runs of letters and digits found and lowercased 8 bytes at a time,
+ * with no copy to the basic tokenizer and no utf8proc;
  * a token with any non-ASCII byte is handed whole to wp_basic_run (the basic
  * tokenizer's state is empty at ASCII whitespace, so that token gives what it
  * gives in the whole text). Each word's piece count is remembered in a table
