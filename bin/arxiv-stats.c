@@ -19,7 +19,6 @@
 #endif
 
 #define MAXSEQ 16384	/* tokens counted at most */
-#define SHORTSEQ 768
 
 
 enum { OPT_CLEAN = 256, OPT_STOP, OPT_CAP, OPT_EXACT, OPT_PRIOR, OPT_VERBOSE };
@@ -73,8 +72,6 @@ static const struct prog P = {
 /* What one thread needs to read, tokenise and clean records. */
 struct tools {
 	struct arxiv_tok_cache *cache;
-	uint32_t *ids;
-	uint8_t *mask;
 	struct arxiv_cleaner *cl;
 	struct arxiv_buf text, cleaned;
 	struct arxiv_stats_str cats[64], fields[64];
@@ -266,19 +263,11 @@ count_record(const struct state *s, struct tools *t, struct arxiv_stats_record *
 	size_t nt;
 
 	if (s->vocab != NULL) {
-		/* the encoder pads to seq_len: count with a short sequence first, and
-		 * only a text that fills it again with the longest */
-		tp.seq_len = SHORTSEQ;
-		if (arxiv_tok_encode_cached(t->cache, ARXIV_TOK_VALID_UTF8, s->vocab, &tp,
-		    r->text.s, r->text.n, t->ids, t->mask, &nt, err) < 0)
+		/* counted whole, capped as encoding with seq_len MAXSEQ would */
+		if (arxiv_tok_count_cached(t->cache, ARXIV_TOK_VALID_UTF8, s->vocab, &tp,
+		    r->text.s, r->text.n, &nt, err) < 0)
 			return -1;
-		if (nt == SHORTSEQ) {
-			tp.seq_len = MAXSEQ;
-			if (arxiv_tok_encode_cached(t->cache, ARXIV_TOK_VALID_UTF8, s->vocab, &tp,
-			    r->text.s, r->text.n, t->ids, t->mask, &nt, err) < 0)
-				return -1;
-		}
-		r->n_tokens = (long)nt;
+		r->n_tokens = (long)(nt < MAXSEQ ? nt : MAXSEQ);
 	}
 	if (t->cl != NULL) {
 		if (arxiv_clean_text(t->cl, r->text.s, r->text.n, &t->cleaned, err) < 0)
@@ -396,10 +385,7 @@ static int
 tools_init(const struct state *s, struct tools *t, struct arxiv_error *e)
 {
 	if (s->vocab != NULL) {
-		t->ids = malloc(MAXSEQ * sizeof(*t->ids));
-		t->mask = malloc(MAXSEQ);
-		if ((t->cache = arxiv_tok_cache_new()) == NULL || t->ids == NULL ||
-		    t->mask == NULL) {
+		if ((t->cache = arxiv_tok_cache_new()) == NULL) {
 			arxiv_error_set(e, "", 0, "out of memory");
 			return -1;
 		}
@@ -420,8 +406,6 @@ tools_free(struct tools *t)
 	arxiv_buf_free(&t->cleaned);
 	arxiv_tok_cache_free(t->cache);
 	arxiv_cleaner_free(t->cl);
-	free(t->ids);
-	free(t->mask);
 }
 
 static int

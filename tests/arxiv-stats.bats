@@ -87,6 +87,10 @@ corpus() {	# a small corpus with every case the statistics distinguish
 	# past the first, short count (768): counted again in full
 	rec 4 "$(printf '. %.0s' $(seq 1000))" F '["x"]' '["F"]' > long.jsonl
 	[ "$(arxiv-stats -v "$v" long.jsonl | jq -c '.length.tokens.max')" = 1002 ]
+	# counted whole, but capped at 16384 tokens as always (16381 dots: one below)
+	rec 5 "$(printf '. %.0s' $(seq 16381))" F '["x"]' '["F"]' > edge.jsonl
+	rec 6 "$(printf '. %.0s' $(seq 20000))" F '["x"]' '["F"]' >> edge.jsonl
+	[ "$(arxiv-stats -v "$v" edge.jsonl | jq -c '.length.tokens | [.min,.max]')" = '[16383,16384]' ]
 }
 
 @test "arxiv-stats: distinctive terms by log-odds with a Dirichlet prior" {

@@ -1236,6 +1236,24 @@ ARXIV_API int arxiv_embedder_embed_many(const struct arxiv_embedder *e, const ch
  */
 ARXIV_API int arxiv_tree_remove(const char *dir);
 
+/* --------------------------------------------- counting WordPiece tokens */
+
+/*
+ * The number of tokens arxiv_tok_encode would give the text ([CLS] pieces [SEP])
+ * with a seq_len long enough for all of them: never truncated, no ids, no
+ * padding (p->seq_len is not used). The same steps and the same count, faster:
+ * lowercasing texts take a fast path over plain ASCII, and the word cache
+ * (borrowed, NULL: none; it also keeps each word's piece count, about 4 MiB
+ * more on first use) remembers words. flags: ARXIV_TOK_VALID_UTF8 or 0.
+ * 0, or -1 with err (invalid UTF-8, out of memory).
+ */
+ARXIV_API int arxiv_tok_count_cached(struct arxiv_tok_cache *c, unsigned flags,
+    const struct arxiv_vocab *v, const struct arxiv_tok_params *p, const char *text, size_t n,
+    size_t *n_tokens, struct arxiv_error *err);
+/* arxiv_tok_count_cached without a cache, text checked. */
+ARXIV_API int arxiv_tok_count(const struct arxiv_vocab *v, const struct arxiv_tok_params *p,
+    const char *text, size_t n, size_t *n_tokens, struct arxiv_error *err);
+
 #ifdef __cplusplus
 }
 #endif

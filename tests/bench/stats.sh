@@ -38,6 +38,7 @@ cmp -s "$tmp/s0.json" "$tmp/s4.json" || { echo "stats.sh: -j $JOBS differs from 
 run "arxiv-stats -K 0 (no term counting, 1 core)" "$n" "arxiv-stats -K 0 '$tmp/mapped.jsonl' > /dev/null"
 if [ -r "$vocab" ]; then
 	run "arxiv-stats -v -j 1 (WordPiece counts, 1 core)" "$n" "arxiv-stats -j 1 -v '$vocab' '$tmp/mapped.jsonl' > '$tmp/s1.json'"
+	run "arxiv-stats -v -K 0 (WordPiece counts only, 1 core)" "$n" "arxiv-stats -j 1 -K 0 -v '$vocab' '$tmp/mapped.jsonl' > /dev/null"
 	run "arxiv-stats -v -j $JOBS (tokenised on $JOBS threads)" "$n" "arxiv-stats -j $JOBS -v '$vocab' '$tmp/mapped.jsonl' > '$tmp/s3.json'"
 	cmp -s "$tmp/s1.json" "$tmp/s3.json" || { echo "stats.sh: -j $JOBS differs from -j 1" >&2; exit 1; }
 	run "parallel -j$JOBS arxiv-stats -p -v | arxiv-stats -M" "$n" \
