@@ -972,7 +972,7 @@ predict(struct server *s, struct req *r)
 	json_t *root, *abs, *batch, *tk;
 	json_error_t je;
 	int ret;
-	char ebuf[400], why[200];
+	char ebuf[400], why[256];	/* what (64) + ": " + an arxiv_error text (160) */
 
 	if (r->body.len == 0)
 		return reply_err(s, r, HTTP_BAD_REQUEST, "malformed JSON",

@@ -665,7 +665,7 @@ static int
 words_step(struct arxiv_cleaner *c, const char *s, size_t n, struct arxiv_buf *out)
 {
 	const unsigned char *p = (const unsigned char *)s;
-	size_t i = 0, k, start;
+	size_t i = 0, k = 0, start;
 	unsigned flags = c->p.flags;
 	uint64_t h;
 
