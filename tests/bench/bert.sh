@@ -11,9 +11,9 @@
 # Knobs: SIZES ("tiny small base"), LENS ("128 256"), N (texts for inference,
 # 512), TRAIN_N (texts for one training epoch, 256), FT_N (MiniLM fine-tune
 # records, 4000), FT_EPOCHS (2), THREADS (2), PY (a Python with torch and
-# transformers, /opt/bertvenv/bin/python). Needs ARXIV_SHARED and the programs
-# on PATH (tests/bench/run.sh sets both). Verify with SIZES=tiny N=64 TRAIN_N=32
-# FT_N=200.
+# transformers: /opt/bertvenv/bin/python, else the tests' cached hf-venv).
+# Needs ARXIV_SHARED and the programs on PATH (tests/bench/run.sh sets both).
+# Verify with SIZES=tiny N=64 TRAIN_N=32 FT_N=200.
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 SIZES=${SIZES:-tiny small base}
@@ -23,7 +23,10 @@ TRAIN_N=${TRAIN_N:-256}
 FT_N=${FT_N:-4000}
 FT_EPOCHS=${FT_EPOCHS:-2}
 THREADS=${THREADS:-2}
-PY=${PY:-/opt/bertvenv/bin/python}
+# default: /opt/bertvenv, else the venv tests/arxiv-bert.bats provisions (need_hf)
+hfpy=/opt/bertvenv/bin/python
+[ -x "$hfpy" ] || hfpy="${ARXIV_VENV_DIR:-$HOME/.cache/arxiv}/hf-venv/bin/python"
+PY=${PY:-$hfpy}
 VOCAB="$ARXIV_SHARED/vocab/scibert_scivocab_uncased.vocab.txt"
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT

@@ -134,6 +134,7 @@ def table(val):
         truth.append(r["label"])
         fields.append(set(r.get("fields") or [r["label"]]) | {r["label"]})
     n = len(truth)
+    fields_seen = sorted(set(truth))
     head = ("model", "acc", "macroF1", "wF1", "fieldset", "train s", "pred/s", "trainRSS",
             "predRSS", "size MB")
     rows = []
@@ -144,8 +145,10 @@ def table(val):
             rows.append((name, "error: %d predictions for %d records" % (len(pred), n)))
             continue
         acc = accuracy_score(truth, pred)
-        mf1 = f1_score(truth, pred, average="macro", zero_division=0)
-        wf1 = f1_score(truth, pred, average="weighted", zero_division=0)
+        # over the fields the slice has: an answer outside them ("Other", the
+        # out-of-domain answer) is a miss of the true field, not a class
+        mf1 = f1_score(truth, pred, labels=fields_seen, average="macro", zero_division=0)
+        wf1 = f1_score(truth, pred, labels=fields_seen, average="weighted", zero_division=0)
         fs = sum(p in f for p, f in zip(pred, fields)) / n
         rows.append((name, "%.4f" % acc, "%.4f" % mf1, "%.4f" % wf1, "%.4f" % fs,
                      "%.1f" % float(tw), "%.0f" % (n / float(pw)), trss + " MB", prss + " MB",
