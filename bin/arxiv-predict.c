@@ -89,8 +89,8 @@ struct item {
 	struct arxiv_buf out;
 };
 
-/* A batch of lines (-b: BATCH, else 1), answered on jobs threads by
- * arxiv_model_answer_many; the good lines' texts and answers. */
+/* A batch of lines (-b: BATCH, else 1), answered on jobs threads in parts of
+ * 64 lines (answer_part); the good lines' texts and answers, by part. */
 struct batch {
 	const struct arxiv_model *m;
 	struct item *items;
@@ -120,42 +120,65 @@ static void parse_line(struct item *it, const char *line, size_t len);
 
 static size_t n_errors, n_predicted;
 
-/* Parse the batch's lines, answer the good ones, print them all in order. */
-static int
-flush(struct batch *b, const char *name)
+/*
+ * Items [from, to) of the batch (arxiv_parallel_for's fn, on any thread):
+ * parse the lines, answer the good ones in one model call (the slice's
+ * entries of texts, lens, idx, ans and errs are this part's alone), format
+ * every answer. Chunks are fixed by item index, so answers do not depend
+ * on -j.
+ */
+static void
+answer_part(void *ud, size_t from, size_t to)
 {
+	struct batch *b = ud;
 	struct item *it;
 	size_t i, j, nv = 0;
 	long failed;
 
-	if (b->n == 0)
-		return 0;
-	for (i = 0; i < b->n; i++) {
+	for (i = from; i < to; i++) {
 		it = &b->items[i];
 		if (it->have_raw)
 			parse_line(it, it->raw.data ? it->raw.data : "", it->raw.len);
 		if (it->err[0] == '\0') {
-			b->idx[nv] = i;
-			b->texts[nv] = it->text.data;
-			b->lens[nv] = it->text.len;
+			b->idx[from + nv] = i;
+			b->texts[from + nv] = it->text.data;
+			b->lens[from + nv] = it->text.len;
 			nv++;
 		}
 	}
-	failed = arxiv_model_answer_many(b->m, b->texts, b->lens, nv, &b->ao, 64, b->jobs, b->ans,
-	    b->errs);
+	failed = nv ? arxiv_model_answer_many(b->m, b->texts + from, b->lens + from, nv, &b->ao,
+	    nv, 1, b->ans + from, b->errs + from) : 0;
 	for (j = 0; j < nv; j++) {
-		it = &b->items[b->idx[j]];
-		if (failed < 0 || b->errs[j].text[0] != '\0')
-			snprintf(it->err, sizeof(it->err), "%s", b->errs[failed < 0 ? 0 : j].text);
+		it = &b->items[b->idx[from + j]];
+		if (failed < 0 || b->errs[from + j].text[0] != '\0')
+			snprintf(it->err, sizeof(it->err), "%s",
+			    b->errs[from + (failed < 0 ? 0 : j)].text);
 		else
-			it->ans = b->ans[j];
+			it->ans = b->ans[from + j];
 	}
-	for (i = 0; i < b->n; i++) {
+	for (i = from; i < to; i++) {
 		it = &b->items[i];
 		if (it->err[0] == '\0' && arxiv_answer_json(b->m, &it->ans, &it->out) < 0)
 			snprintf(it->err, sizeof(it->err), "cannot format the prediction");
-		if (it->err[0]) {
+		if (it->err[0])
 			error_json(&it->out, it->err);
+	}
+}
+
+/* Answer the batch on jobs threads (parsing and formatting included), then
+ * print every line's answer or error in order. */
+static int
+flush(struct batch *b, const char *name)
+{
+	struct item *it;
+	size_t i;
+
+	if (b->n == 0)
+		return 0;
+	arxiv_parallel_for(b->n, 64, b->jobs, answer_part, b);
+	for (i = 0; i < b->n; i++) {
+		it = &b->items[i];
+		if (it->err[0]) {
 			warnx("%s:%ld: %s", name, it->line, it->err);
 			n_errors++;
 		} else

@@ -4,6 +4,7 @@
  * caller after the others, so the result never depends on thread creation.
  */
 #include <pthread.h>
+#include <stdatomic.h>
 #include <unistd.h>
 
 #include "internal.h"
@@ -44,4 +45,49 @@ arxiv_parallel_run(void *(*fn)(void *), void *jobs, size_t size, int n)
 		else
 			fn(j + (size_t)t * size);
 	}
+}
+
+/* ------------------------------------------------------ the public parallel-for */
+
+struct pfor {
+	size_t n, chunk;
+	void (*fn)(void *ud, size_t from, size_t to);
+	void *ud;
+	atomic_size_t next;	/* the next chunk to take */
+};
+
+static void *
+pfor_worker(void *arg)
+{
+	struct pfor *c = *(struct pfor **)arg;
+	size_t j, nchunks = (c->n + c->chunk - 1) / c->chunk;
+
+	while ((j = atomic_fetch_add(&c->next, 1)) < nchunks)
+		c->fn(c->ud, j * c->chunk, j * c->chunk + c->chunk < c->n ? j * c->chunk + c->chunk :
+		    c->n);
+	return NULL;
+}
+
+int
+arxiv_parallel_for(size_t n, size_t chunk, int jobs, void (*fn)(void *ud, size_t from, size_t to),
+    void *ud)
+{
+	struct pfor c;
+	struct pfor *cp[MAX_THREADS];
+	int t, nt;
+
+	if (fn == NULL)
+		return -1;
+	if (n == 0)
+		return 0;
+	c.n = n;
+	c.chunk = chunk ? chunk : 1;
+	c.fn = fn;
+	c.ud = ud;
+	atomic_init(&c.next, 0);
+	nt = arxiv_threads(jobs, (n + c.chunk - 1) / c.chunk);
+	for (t = 0; t < nt; t++)
+		cp[t] = &c;
+	arxiv_parallel_run(pfor_worker, cp, sizeof(cp[0]), nt);
+	return 0;
 }

@@ -1226,6 +1226,19 @@ ARXIV_API long arxiv_model_answer_many(const struct arxiv_model *m, const char *
 ARXIV_API int arxiv_embedder_embed_many(const struct arxiv_embedder *e, const char *const *texts,
     const size_t *lens, size_t n, int jobs, float *out, struct arxiv_error *err);
 
+/* ------------------------------------------------------ parallel-for (parallel.c) */
+
+/*
+ * fn(ud, from, to) over [0, n) in chunks of chunk items (0: 1), chunk j
+ * always [j*chunk, min((j+1)*chunk, n)), on jobs threads (<= 0: the online
+ * CPUs; at most 64 and at most the number of chunks); the calling thread is
+ * one of them. Chunks are taken in order by whichever thread is free, so fn
+ * must only touch its own items. Returns when every chunk is done: 0, or -1
+ * when fn is NULL.
+ */
+ARXIV_API int arxiv_parallel_for(size_t n, size_t chunk, int jobs,
+    void (*fn)(void *ud, size_t from, size_t to), void *ud);
+
 /* ------------------------------------------------------ directory trees */
 
 /*

@@ -29,6 +29,36 @@ work(void *arg)
 	return NULL;
 }
 
+/* arxiv_parallel_for's fn: each item counted once, chunks as promised */
+static int hits[1000];
+static _Atomic int bad_chunk;
+
+static void
+count_items(void *ud, size_t from, size_t to)
+{
+	size_t chunk = *(size_t *)ud, i;
+
+	if (from % chunk != 0 || (to - from != chunk && to != 1000))
+		bad_chunk = 1;
+	for (i = from; i < to; i++)
+		hits[i]++;
+}
+
+static int
+each_once(size_t chunk, int jobs)
+{
+	size_t i;
+
+	memset(hits, 0, sizeof(hits));
+	bad_chunk = 0;
+	if (arxiv_parallel_for(1000, chunk, jobs, count_items, &chunk) != 0)
+		return 0;
+	for (i = 0; i < 1000; i++)
+		if (hits[i] != 1)
+			return 0;
+	return !bad_chunk;
+}
+
 int
 main(void)
 {
@@ -60,5 +90,14 @@ main(void)
 	CHECK(arxiv_threads(8, 5) == 5, "at most one per item");
 	CHECK(arxiv_threads(0, 0) == (sysconf(_SC_NPROCESSORS_ONLN) > 64 ? 64 :
 	    (int)sysconf(_SC_NPROCESSORS_ONLN)), "0: the online CPUs");
+	CHECK(each_once(64, 2) && each_once(7, 8) && each_once(1, 3) && each_once(1000, 4) &&
+	    each_once(5000, 2) && each_once(64, 1) && each_once(64, 0),
+	    "arxiv_parallel_for: every item once, in chunks of the size asked (any -j)");
+	{
+		size_t one = 1;
+
+		CHECK(arxiv_parallel_for(0, 8, 2, count_items, &one) == 0, "n 0: nothing to do");
+		CHECK(arxiv_parallel_for(10, 8, 2, NULL, NULL) == -1, "a NULL fn is refused");
+	}
 	return tap_done();
 }
