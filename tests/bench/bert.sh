@@ -55,7 +55,7 @@ wrap() {	# hf_dir seq_len out
 	ln -sf "$(cd "$1" && pwd)/model.safetensors" "$3/model/model.safetensors"
 	cp "$1/vocab.txt" "$3/tokenizer/"
 	echo "{\"model_type\":\"bert\",\"seq_len\":$2,\"lowercase\":true,\"prep\":\"\"}" >"$3/tokenizer/preprocess.json"
-	echo '{"format":"arxiv-artifacts","version":1,"model_type":"bert"}' >"$3/metadata/artifact.json"
+	echo '{"format":"arxiv-artifacts","version":2,"model_type":"bert"}' >"$3/metadata/artifact.json"
 	jq '.label2id // {"LABEL_0":0}' "$1/config.json" >"$3/metadata/label2id.json"
 }
 
@@ -84,7 +84,7 @@ for size in $SIZES; do
 		arxiv-tok -v "$VOCAB" -n "$len" "$tmp/val.jsonl" >"$tmp/val.bin" 2>/dev/null
 		rm -rf "$tmp/out"
 		/usr/bin/time -f '%M' -o "$tmp/trss" arxiv-train -M bert -i "$hf" -o "$tmp/out" -e 1 -l 5e-5 \
-			-j "$THREADS" -D cpu --batch-size 16 -v "$tmp/train.bin" "$tmp/val.bin" 2>"$tmp/train.log"
+			-j "$THREADS" -D cpu --batch-size 16 --verbose "$tmp/train.bin" "$tmp/val.bin" 2>"$tmp/train.log"
 		ours_trn=$(sed -n 's/.*epoch 1\/1 *\([0-9.]*\) ex\/s.*/\1/p' "$tmp/train.log" | head -n 1)
 		hf_trn=$("$PY" "$here/bert_hf.py" train "$hf" "$tmp/train.txt" "$tmp/train.labels" "$len" 16)
 		printf '%-6s %4s | %12s %12.1f | %12s %12.1f | %6s MB %6.0f MB  (train RSS: ours %.0f MB, HF %.0f MB)\n' \
