@@ -6,7 +6,6 @@
  * (--partial) of blocks merge with --merge into the one-pass result.
  */
 #include <getopt.h>
-#include <pthread.h>
 #include <stdint.h>
 #include <unistd.h>
 
@@ -308,10 +307,9 @@ out:
 /* A thread's share of a block: the counts and terms of its records. A record
  * that fails here is left unprepared; the main thread meets its error again
  * in order. */
-static void *
-prepare(void *arg)
+static void
+prepare(struct job *j)
 {
-	struct job *j = arg;
 	struct state *s = j->s;
 	struct arxiv_stats_record r;
 	struct arxiv_error e;
@@ -334,15 +332,23 @@ prepare(void *arg)
 		}
 		json_decref(o);
 	}
-	return NULL;
+}
+
+/* arxiv_parallel_for's fn: jobs [from, to) of the block, each with its own tools */
+static void
+prepare_jobs(void *ud, size_t from, size_t to)
+{
+	struct state *s = ud;
+
+	for (; from < to; from++)
+		prepare(&s->job[from]);
 }
 
 /* Prepare the block on s->jobs threads, then count its records in order. */
 static int
 run_block(struct state *s, const char *name)
 {
-	pthread_t th[MAXJOBS];
-	int started[MAXJOBS], t, nt = s->jobs;
+	int t, nt = s->jobs;
 	struct arxiv_error e;
 	size_t i;
 
@@ -352,14 +358,7 @@ run_block(struct state *s, const char *name)
 		s->job[t].from = s->nb * (size_t)t / (size_t)nt;
 		s->job[t].to = s->nb * (size_t)(t + 1) / (size_t)nt;
 	}
-	for (t = 1; t < nt; t++)
-		started[t] = pthread_create(&th[t], NULL, prepare, &s->job[t]) == 0;
-	prepare(&s->job[0]);
-	for (t = 1; t < nt; t++)
-		if (started[t])
-			pthread_join(th[t], NULL);
-		else
-			prepare(&s->job[t]);
+	arxiv_parallel_for((size_t)nt, 1, nt, prepare_jobs, s);
 	for (t = 0, i = 0; i < s->nb; i++) {
 		while (i >= s->job[t].to)
 			t++;

@@ -101,6 +101,23 @@ valid_text(const char *s, size_t n)
 	return arxiv_utf8_check(s, n) < 0;
 }
 
+/* rec's strings: id, title, field, categories of lengths a, b, c, d, each
+ * NUL-terminated one after the other in r->buf; its vector r->v. */
+static void
+point_record(const struct arxiv_vec_reader *r, size_t a, size_t b, size_t c, size_t d,
+    struct arxiv_vecrec *rec)
+{
+	rec->id = r->buf;
+	rec->id_len = a;
+	rec->title = rec->id + a + 1;
+	rec->title_len = b;
+	rec->field = rec->title + b + 1;
+	rec->field_len = c;
+	rec->categories = rec->field + c + 1;
+	rec->categories_len = d;
+	rec->v = r->v;
+}
+
 /* Parse one JSONL record object into r's buffers. */
 static int
 json_record(struct arxiv_vec_reader *r, json_t *o, struct arxiv_vecrec *rec, long line,
@@ -198,15 +215,7 @@ json_record(struct arxiv_vec_reader *r, json_t *o, struct arxiv_vecrec *rec, lon
 		r->buf[off + len[i]] = '\0';
 		off += len[i] + 1;
 	}
-	rec->id = r->buf;
-	rec->id_len = len[0];
-	rec->title = rec->id + len[0] + 1;
-	rec->title_len = len[1];
-	rec->field = rec->title + len[1] + 1;
-	rec->field_len = len[2];
-	rec->categories = rec->field + len[2] + 1;
-	rec->categories_len = len[3];
-	rec->v = r->v;
+	point_record(r, len[0], len[1], len[2], len[3], rec);
 	if (!valid_text(rec->title, rec->title_len) || !valid_text(rec->field, rec->field_len)) {
 		arxiv_error_set(err, r->name, line, "invalid UTF-8");
 		return -1;
@@ -447,15 +456,7 @@ arxiv_vec_next(struct arxiv_vec_reader *r, struct arxiv_vecrec *rec, struct arxi
 		}
 		r->v[i] = f;
 	}
-	rec->id = r->buf;
-	rec->id_len = len[0];
-	rec->title = rec->id + len[0] + 1;
-	rec->title_len = len[1];
-	rec->field = rec->title + len[1] + 1;
-	rec->field_len = len[2];
-	rec->categories = rec->field + len[2] + 1;
-	rec->categories_len = len[3];
-	rec->v = r->v;
+	point_record(r, len[0], len[1], len[2], len[3], rec);
 	if (memchr(rec->id, 0, rec->id_len) || !valid_text(rec->id, rec->id_len) ||
 	    !valid_text(rec->title, rec->title_len) || !valid_text(rec->field, rec->field_len) ||
 	    !valid_text(rec->categories, rec->categories_len)) {
