@@ -802,7 +802,7 @@ arxiv_pg_load_end(struct arxiv_pg *pg, struct arxiv_pg_stats *st, struct arxiv_e
 		struct timespec t1;
 
 		clock_gettime(CLOCK_MONOTONIC, &t1);
-		arxiv_log(ARXIV_LOG_DEBUG, "postgresql: %llu rows committed in %.2f s",
+		arxiv_log(ARXIV_LOG_DEBUG, "postgresql: %llu rows committed in %.3f s",
 		    (unsigned long long)pg->st.committed, (double)(t1.tv_sec - pg->t0.tv_sec) +
 		    (double)(t1.tv_nsec - pg->t0.tv_nsec) * 1e-9);
 	}

@@ -4,9 +4,11 @@
 #   1. load rate of arxiv-index -d (binary COPY, batches of 10,000 rows, one
 #      transaction each) on all N papers, timed by its own log from the first
 #      BEGIN to the last COMMIT and as a whole command less the HNSW build; then
-#      ROUNDS rounds, interleaved, of arxiv-index -d and of psycopg executemany
-#      INSERT .. ON CONFLICT over the same PY_N vectors, each into a fresh
-#      table with its primary key; and the server's own floor (psql \copy in
+#      ROUNDS rounds, interleaved, of arxiv-index -d and of the peers over the
+#      same PY_N vectors: psycopg 3 executemany, psycopg2 executemany
+#      (pgvector.psycopg2.register_vector) and a per-row cursor.execute loop,
+#      all INSERT .. ON CONFLICT in one transaction, each into a fresh database
+#      with the primary key; and the server's own floor (psql \copy in
 #      binary into a table with the key, without it, UNLOGGED without it);
 #   2. HNSW build time (m 16, ef_construction 64, after the load; arxiv-index
 #      raises maintenance_work_mem for it);
@@ -111,53 +113,72 @@ for t in "" "ALTER TABLE f DROP CONSTRAINT f_pkey;" "ALTER TABLE f DROP CONSTRAI
 done
 pg_sql "DROP TABLE f" && rm -f papers.bin
 
-# the peer: psycopg executemany with the pgvector adapter, as the original did,
-# interleaved with arxiv-index -d on the same PY_N rows, each into a fresh table
-# (without the HNSW build: the peer has none)
-declare -A r_ours r_py r_x r_load
+# the peers, the original's ways with the pgvector adapter, as its issue names
+# them: psycopg 3 executemany INSERT .. ON CONFLICT (psycopg 3 pipelines it),
+# psycopg2 executemany (pgvector.psycopg2's register_vector) and a per-row
+# INSERT (a loop of cursor.execute, psycopg 3), each in one transaction;
+# interleaved with arxiv-index -d on the same PY_N rows, each into a fresh
+# database (without the HNSW build: the peers have none)
+PEERS="pg3-many pg2-many pg3-row"
+declare -A r_ours r_load r_peer
 head -n "$PY_N" corpus.jsonl | arxiv-embed -e emb >peer.vec
 head -n "$PY_N" corpus.jsonl | arxiv-embed -e emb -f jsonl >peer.vjsonl
 have_py=0
-if [ -x "$STPY" ] && { "$STPY" -c 'import psycopg, pgvector' 2>/dev/null ||
-	"$STPY" -m pip install -q 'psycopg[binary]' pgvector >/dev/null 2>&1; }; then
+if [ -x "$STPY" ] && { "$STPY" -c 'import psycopg, psycopg2, pgvector' 2>/dev/null ||
+	"$STPY" -m pip install -q 'psycopg[binary]' psycopg2-binary pgvector >/dev/null 2>&1; }; then
 	have_py=1
 fi
+peer() {
+	"$STPY" - "$1" "$PG_DSN" peer.vjsonl <<'PY'
+import json, sys, time
+import numpy as np
+mode, dsn, path = sys.argv[1:4]
+if mode.startswith("pg2"):
+    import psycopg2 as driver
+    from pgvector.psycopg2 import register_vector
+else:
+    import psycopg as driver
+    from pgvector.psycopg import register_vector
+conn = driver.connect(dsn)
+register_vector(conn)		# the extension is there (a fresh database has it)
+cur = conn.cursor()
+cur.execute("CREATE TABLE papers (id text PRIMARY KEY, title text NOT NULL, field text, "
+            "categories text, embedding vector(256) NOT NULL)")
+conn.commit()
+rows = []
+for line in open(path):
+    r = json.loads(line)
+    rows.append((r["id"], r["title"], r.get("field"), r.get("categories"),
+                 np.array(r["embedding"], dtype=np.float32)))
+sql = ("INSERT INTO papers (id, title, field, categories, embedding) "
+       "VALUES (%s, %s, %s, %s, %s) ON CONFLICT (id) DO UPDATE SET "
+       "title = EXCLUDED.title, field = EXCLUDED.field, "
+       "categories = EXCLUDED.categories, embedding = EXCLUDED.embedding")
+t = time.time()
+if mode.endswith("-many"):
+    cur.executemany(sql, rows)
+else:
+    for row in rows:
+        cur.execute(sql, row)
+conn.commit()
+n = cur.connection.cursor()
+n.execute("SELECT count(*) FROM papers")
+assert n.fetchone()[0] == len(rows)
+print("%.0f" % (len(rows) / (time.time() - t)))
+PY
+}
 for i in $(seq 1 "$ROUNDS"); do
 	r_load[$i]=$(cut -d' ' -f1 /proc/loadavg)
 	pg_newdb ours_$i
 	arxiv-index -d "$PG_DSN" --verbose peer.vec 2>peer.log
 	l=$(sed -n 's/.*rows committed in \([0-9.]*\) s/\1/p' peer.log)
 	r_ours[$i]=$(python3 -c "print('%.0f' % ($PY_N / $l))")
-	r_py[$i]=skipped r_x[$i]=-
-	[ $have_py = 1 ] || continue
-	pg_newdb peer_$i
-	r_py[$i]=$("$STPY" - "$PG_DSN" peer.vjsonl <<'PY'
-import json, sys, time
-import numpy as np
-import psycopg
-from pgvector.psycopg import register_vector
-conn = psycopg.connect(sys.argv[1])
-conn.execute("CREATE EXTENSION IF NOT EXISTS vector")
-register_vector(conn)
-conn.execute("CREATE TABLE papers (id text PRIMARY KEY, title text NOT NULL, field text, "
-             "categories text, embedding vector(256) NOT NULL)")
-conn.commit()
-rows = []
-for line in open(sys.argv[2]):
-    r = json.loads(line)
-    rows.append((r["id"], r["title"], r.get("field"), r.get("categories"),
-                 np.array(r["embedding"], dtype=np.float32)))
-t = time.time()
-with conn.cursor() as cur:
-    cur.executemany("INSERT INTO papers (id, title, field, categories, embedding) "
-                    "VALUES (%s, %s, %s, %s, %s) ON CONFLICT (id) DO UPDATE SET "
-                    "title = EXCLUDED.title, field = EXCLUDED.field, "
-                    "categories = EXCLUDED.categories, embedding = EXCLUDED.embedding", rows)
-conn.commit()
-print("%.0f" % (len(rows) / (time.time() - t)))
-PY
-)
-	r_x[$i]=$(python3 -c "print('%.1f' % (${r_ours[$i]} / ${r_py[$i]}))")
+	for p in $PEERS; do
+		r_peer[$i,$p]=skipped
+		[ $have_py = 1 ] || continue
+		pg_newdb peer_${i}_${p//-/_} 2>/dev/null
+		r_peer[$i,$p]=$(peer "$p")
+	done
 	r_load[$i]="${r_load[$i]}-$(cut -d' ' -f1 /proc/loadavg)"
 done
 
@@ -221,8 +242,17 @@ echo
 printf '%-64s %14s\n' "load into PostgreSQL ($n vectors, 256 dims), load average" "vectors/s"
 printf '%-64s %14s\n' "arxiv-index -d, $n rows (binary COPY in batches), $load_ours" "$ours_rate"
 printf '%-64s %14s\n' "  the whole command less the HNSW build (start, schema, ANALYZE)" "$whole_rate"
+ratio() { python3 -c "import sys; print('%.1fx' % (float(sys.argv[1]) / float(sys.argv[2])) if sys.argv[2] != 'skipped' else '-')" "$@"; }
 for i in $(seq 1 "$ROUNDS"); do
-	printf '%-64s %14s\n' "round $i, $PY_N rows: arxiv-index -d / psycopg executemany (ratio)" "${r_ours[$i]} / ${r_py[$i]} (${r_x[$i]}x) load ${r_load[$i]}"
+	printf '%-64s %14s\n' "round $i, $PY_N rows, load ${r_load[$i]}: arxiv-index -d" "${r_ours[$i]}"
+	for p in $PEERS; do
+		case $p in
+		pg3-many) what="psycopg 3 executemany INSERT .. ON CONFLICT (pipelined)" ;;
+		pg2-many) what="psycopg2 executemany INSERT .. ON CONFLICT" ;;
+		pg3-row) what="per-row cursor.execute INSERT .. ON CONFLICT (psycopg 3)" ;;
+		esac
+		printf '%-64s %14s\n' "  $what" "${r_peer[$i,$p]} (ours $(ratio "${r_ours[$i]}" "${r_peer[$i,$p]}"))"
+	done
 done
 printf '%-64s %14s\n' "server floor, psql \\copy binary of $n rows: PK / no PK / UNLOGGED no PK" "$floor"
 printf '%-64s %14s\n' "HNSW build after the load (m 16, ef_construction 64)" "${hnsw} s (load $hnsw_load)"
