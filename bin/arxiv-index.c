@@ -27,6 +27,7 @@ static const struct option longopts[] = {
 	{ "output", required_argument, NULL, 'o' },
 	{ "dsn", required_argument, NULL, 'd' },
 	{ "keep-going", no_argument, NULL, 'k' },
+	{ "jobs", required_argument, NULL, 'j' },
 	{ "batch", required_argument, NULL, O_BATCH },
 	{ "verbose", no_argument, NULL, O_VERBOSE },
 	{ "help", no_argument, NULL, 'h' },
@@ -38,6 +39,7 @@ static const struct prog_help help[] = {
 	{ "output", "index", "the local index file to create or update", 0 },
 	{ "dsn", "dsn", "a PostgreSQL + pgvector database instead (libpq DSN or URI)", 0 },
 	{ "keep-going", NULL, "skip papers the index refuses, count them", 0 },
+	{ "jobs", "n", "-d: parallel connections loading (default: 1)", 0 },
 	{ "batch", "n", "-d: papers per transaction (default: 10000)", 0 },
 	{ "verbose", NULL, "progress messages", 0 },
 	{ "help", NULL, "print this help and exit", 0 },
@@ -49,7 +51,7 @@ static const struct prog P = {
 	"arxiv-index", "[file ...]",
 	"Load vector streams (arxiv-embed -e) into an index for arxiv-similar and\n"
 	"arxiv-serve -i; papers already there are replaced by id.",
-	"hVo:d:k", longopts, help, NULL
+	"hVo:d:kj:", longopts, help, NULL
 };
 
 /* A batch of copied records (the reader's are borrowed until its next call). */
@@ -144,6 +146,20 @@ main(int argc, char *argv[])
 		case 'o': out = optarg; break;
 		case 'd': dsn = optarg; break;
 		case 'k': keep_going = 1; break;
+		case 'j': {
+			char *end;
+			long v;
+
+			errno = 0;
+			v = strtol(optarg, &end, 10);
+			if (errno || *end || end == optarg || v < 1 || v > ARXIV_PG_MAX_JOBS) {
+				warnx("-j: not a count from 1 to %d: %s", ARXIV_PG_MAX_JOBS, optarg);
+				prog_usage(&P, stderr);
+				return 2;
+			}
+			io.threads = (int)v;
+			break;
+		}
 		case O_VERBOSE: verbose = 1; break;
 		case O_BATCH: {
 			char *end;

@@ -74,7 +74,7 @@ setup_papers() {
 	{ vec x X1 1; vec y Y 2; vec x X2 3; } >w.jsonl
 	run arxiv-index -d "$PG_DSN" --verbose w.jsonl
 	assert_status 0
-	assert_output_contains "postgresql: 3 rows in 1 batches: 2 new, 0 replaced, 0 unchanged, 1 repeated ids"
+	assert_output_contains "postgresql: 3 rows in 2 batches: 2 new, 1 replaced, 0 unchanged, 0 repeated ids"
 	run pg_sql "SELECT string_agg(id || '=' || title, ',' ORDER BY id) FROM papers"
 	assert_success "x=X2,y=Y"
 }

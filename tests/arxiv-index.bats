@@ -5,7 +5,7 @@
 # the man page examples.
 load helper
 
-USAGE="usage: arxiv-index [-o index | --output=index] [-d dsn | --dsn=dsn] [-k | --keep-going] [--batch=n] [--verbose] [file ...]"
+USAGE="usage: arxiv-index [-o index | --output=index] [-d dsn | --dsn=dsn] [-k | --keep-going] [-j n | --jobs=n] [--batch=n] [--verbose] [file ...]"
 
 # papers.jsonl, a lexical embedder emb/ learnt from it, and its vectors.
 setup_papers() {

@@ -678,6 +678,8 @@ ARXIV_API void arxiv_pg_close(struct arxiv_pg *pg);
 /* The most maintenance_work_mem arxiv_pg_load_end raises its session to for the
  * first HNSW build (MB). */
 #define ARXIV_PG_BUILD_MEM_MB 2048
+/* The most parallel connections a load opens (arxiv_index_opts.threads, -j). */
+#define ARXIV_PG_MAX_JOBS 32
 /* Settings: "batch" (rows per transaction, default 10000), "hnsw.m" (16),
  * "hnsw.ef_construction" (64), "hnsw.ef_search" (ARXIV_PG_EF_SEARCH; set for
  * the session at once). */
@@ -875,7 +877,7 @@ struct arxiv_index_opts {
 	const char *embedder;	/* write: the vectors' embedder identity (must match an existing index) */
 	size_t dim;		/* write: their dimension (likewise) */
 	const char *embedder_dir;	/* write: where the embedder lives (recorded; may be NULL) */
-	int threads;		/* search threads (0: 1) */
+	int threads;		/* search threads (0: 1); write, pgvector: loading connections */
 	const char *kind;	/* backend name, NULL: chosen by the location */
 	size_t batch;		/* write, pgvector: rows per transaction (0: backend default) */
 	int ef_search;		/* pgvector: HNSW search breadth, 1..1000 (0: ARXIV_PG_EF_SEARCH) */
