@@ -52,39 +52,56 @@ since(const struct timespec *t0)
 	return (double)(t1.tv_sec - t0->tv_sec) + (double)(t1.tv_nsec - t0->tv_nsec) * 1e-9;
 }
 
-static void
-put_text(struct arxiv_buf *b, const char *s, size_t n, int null_if_empty)
+static unsigned char *
+put32(unsigned char *p, uint32_t v)
 {
-	if (s == NULL || (n == 0 && null_if_empty)) {
-		pgx_be32(b, 0xffffffffu);
-		return;
-	}
-	pgx_be32(b, (uint32_t)n);
-	arxiv_buf_append(b, s, n);
+	p[0] = (unsigned char)(v >> 24);
+	p[1] = (unsigned char)(v >> 16);
+	p[2] = (unsigned char)(v >> 8);
+	p[3] = (unsigned char)v;
+	return p + 4;
 }
 
-/* One row of binary COPY. */
-static void
+static unsigned char *
+put_text(unsigned char *p, const char *s, size_t n, int null_if_empty)
+{
+	if (s == NULL || (n == 0 && null_if_empty))
+		return put32(p, 0xffffffffu);
+	p = put32(p, (uint32_t)n);
+	memcpy(p, s, n);
+	return p + n;
+}
+
+/* One row of binary COPY, written in place (a row is sent for every paper). */
+static int
 put_row(struct arxiv_buf *b, const struct arxiv_pg_record *rec, uint32_t dim)
 {
+	size_t need = 2 + 5 * 4 + rec->id_len + (rec->title ? rec->title_len : 0) +
+	    (rec->field ? rec->field_len : 0) + (rec->categories ? rec->categories_len : 0) +
+	    4 + 4 * (size_t)dim;
+	unsigned char *p;
 	uint32_t i;
 
-	arxiv_buf_reserve(b, 2 + 5 * 4 + rec->id_len + rec->title_len + rec->field_len +
-	    rec->categories_len + 4 + 4 * (size_t)dim);
-	pgx_be16(b, 5);
-	put_text(b, rec->id, rec->id_len, 0);
-	put_text(b, rec->title ? rec->title : "", rec->title ? rec->title_len : 0, 0);
-	put_text(b, rec->field, rec->field_len, 1);
-	put_text(b, rec->categories, rec->categories_len, 1);
-	pgx_be32(b, 4 + 4 * dim);
-	pgx_be16(b, (uint16_t)dim);
-	pgx_be16(b, 0);
+	if (arxiv_buf_reserve(b, need) < 0)
+		return -1;
+	p = (unsigned char *)b->data + b->len;
+	*p++ = 0;
+	*p++ = 5;
+	p = put_text(p, rec->id, rec->id_len, 0);
+	p = put_text(p, rec->title ? rec->title : "", rec->title ? rec->title_len : 0, 0);
+	p = put_text(p, rec->field, rec->field_len, 1);
+	p = put_text(p, rec->categories, rec->categories_len, 1);
+	p = put32(p, 4 + 4 * dim);
+	p = put32(p, dim << 16);	/* int16 dim, int16 unused */
 	for (i = 0; i < dim; i++) {
 		uint32_t u;
 
 		memcpy(&u, &rec->vec[i], 4);
-		pgx_be32(b, u);
+		p = put32(p, u);
 	}
+	b->len = (size_t)(p - (unsigned char *)b->data);
+	b->data[b->len] = '\0';
+	return 0;
 }
 
 int
@@ -655,7 +672,8 @@ arxiv_pg_load_add(struct arxiv_pg *pg, const struct arxiv_pg_record *rec, long r
 	}
 	if (batch_open(pg, recno, err) < 0)
 		return -1;
-	put_row(&pg->row, rec, pg->dim);
+	if (put_row(&pg->row, rec, pg->dim) < 0)
+		return batch_fail(pg, "out of memory", "", err);
 	return batch_grew(pg, 1, err);
 }
 
@@ -1017,7 +1035,10 @@ pgx_par_add(struct pgx_par *p, const struct arxiv_pg_record *rec, long recno,
 		}
 		w->fill->lo = recno;
 	}
-	put_row(&w->fill->rows, rec, m->dim);
+	if (put_row(&w->fill->rows, rec, m->dim) < 0) {
+		arxiv_error_set(err, PG_SRC, 0, "out of memory");
+		return -1;
+	}
 	w->fill->hi = recno;
 	if (++w->fill->n >= PAR_JOB_ROWS) {
 		struct par_job *j = w->fill;

@@ -442,13 +442,15 @@ arxiv_vec_next(struct arxiv_vec_reader *r, struct arxiv_vecrec *rec, struct arxi
 		r->buf[off + len[i]] = '\0';
 		off += len[i] + 1;
 	}
+	/* the vector in one read (a fread per value cost a third of a loader's time),
+	 * then decoded in place */
+	if (r->dim && readn(r->fp, r->v, r->dim * 4) != 1)
+		goto truncated;
 	for (i = 0; i < r->dim; i++) {
 		uint32_t u;
 		float f;
 
-		if (readn(r->fp, b, 4) != 1)
-			goto truncated;
-		u = le32(b);
+		u = le32((const unsigned char *)r->v + 4 * i);
 		memcpy(&f, &u, 4);
 		if (!isfinite(f)) {
 			arxiv_error_set(err, r->name, recno, "record %ld: value %zu is not finite", recno, i);
