@@ -269,6 +269,124 @@ finish_cut_load() {
 	assert_success 3000
 }
 
+# versions.jsonl: ids x000-x399 of 2 dimensions, each $1 times ("x007 v1" ..
+# "x007 v$1"), the versions of an id in order, the ids shuffled in each round.
+make_versions() {
+	python3 -c '
+import json, random, sys
+random.seed(int(sys.argv[2]))
+ids = ["x%03d" % i for i in range(400)]
+for v in range(1, int(sys.argv[1]) + 1):
+    random.shuffle(ids)
+    for i in ids:
+        print(json.dumps({"id": i, "title": "%s %s%d" % (i, sys.argv[3], v), "embedder": "e",
+                          "embedding": [random.uniform(0.1, 1), random.uniform(0.1, 1)]}))
+' "$1" "$2" "$3"
+}
+
+@test "arxiv-index -d -j: parallel connections; repeated ids end last-wins, bulk or upsert; keyed and indexed" {
+	need_pg
+	pg_newdb par
+	# into an empty table: the first repeat (row 401) ends the bulk load on every connection
+	make_versions 3 1 v >v.jsonl
+	run arxiv-index -d "$PG_DSN" -j 2 --batch 100 --verbose v.jsonl
+	assert_status 0
+	assert_output_contains "an id came twice: building the primary key now"
+	assert_output_contains "postgresql: 1200 rows in "
+	run pg_sql "SELECT count(*), count(*) FILTER (WHERE title = id || ' v3') FROM papers"
+	assert_success "400|400"
+	run pg_sql "SELECT string_agg(conname, ',') FROM pg_constraint WHERE conrelid = 'papers'::regclass AND contype = 'p'"
+	assert_success "papers_pkey"
+	run pg_sql "SELECT string_agg(indexname, ',' ORDER BY indexname) FROM pg_indexes WHERE tablename = 'papers'"
+	assert_success "papers_embedding_hnsw,papers_field,papers_pkey"
+	# into the loaded table, 3 connections: upserts, the last version of each id wins
+	make_versions 2 2 w >w.jsonl
+	run arxiv-index -d "$PG_DSN" -j 3 --batch 50 --verbose w.jsonl
+	assert_status 0
+	assert_output_contains "postgresql: 800 rows in "
+	run pg_sql "SELECT count(*), count(*) FILTER (WHERE title = id || ' w2') FROM papers"
+	assert_success "400|400"
+	# a bulk load without repeats: straight in, the key built at the end
+	pg_newdb par2
+	make_vectors 3000 >u.jsonl
+	run arxiv-index -d "$PG_DSN" -j 2 --batch 700 --verbose u.jsonl
+	assert_status 0
+	assert_output_contains "postgresql: primary key built in "
+	assert_output_contains "postgresql: 3000 rows in "
+	assert_output_contains ": 3000 new, 0 replaced, 0 unchanged, 0 repeated ids"
+	run pg_sql "SELECT count(*), count(DISTINCT id), (SELECT count(*) FROM pg_constraint WHERE conrelid = 'papers'::regclass AND contype = 'p') FROM papers"
+	assert_success "3000|3000|1"
+	# the answers are those of a one-connection load
+	a=$(arxiv-similar -d "$PG_DSN" --id p0042 -K 5 | jq -r .id)
+	pg_newdb par3
+	arxiv-index -d "$PG_DSN" u.jsonl 2>/dev/null
+	[ "$a" = "$(arxiv-similar -d "$PG_DSN" --id p0042 -K 5 | jq -r .id)" ]
+}
+
+@test "arxiv-index -d -j 2: killed mid bulk load, it leaves unique committed rows; a rerun keys them and completes" {
+	need_pg
+	pg_newdb killed
+	make_vectors 3000 >all.jsonl
+	mkfifo in.fifo
+	arxiv-index -d "$PG_DSN" -j 2 --batch 500 in.fifo 2>load.err &
+	loader=$!
+	exec 7>in.fifo
+	head -n 2000 all.jsonl >&7
+	local i n=0
+	for i in $(seq 200); do
+		n=$(pg_sql "SELECT count(*) FROM papers")
+		[ "$n" -ge 1000 ] && break
+		sleep 0.1
+	done
+	[ "$n" -ge 1000 ]
+	kill -KILL "$loader"
+	wait "$loader" || true
+	loader=
+	exec 7>&-
+	# what it committed: whole batches, each id once, no key yet (built at the end)
+	run pg_sql "SELECT count(*) = count(DISTINCT id), count(*) <= 2000, (SELECT count(*) FROM pg_constraint WHERE conrelid = 'papers'::regclass AND contype = 'p') FROM papers"
+	assert_success "t|t|0"
+	# the rerun, with papers 0-99 retitled: keys the table, upserts, all 3000 right
+	python3 -c '
+import json, sys
+for l in sys.stdin:
+    r = json.loads(l)
+    if int(r["id"][1:]) < 100:
+        r["title"] = "new " + r["title"]
+    print(json.dumps(r))
+' <all.jsonl >rerun.jsonl
+	run arxiv-index -d "$PG_DSN" -j 2 --verbose rerun.jsonl
+	assert_status 0
+	assert_output_contains "papers has rows and no primary key (a load was cut short): building it"
+	run pg_sql "SELECT count(*), count(DISTINCT id), count(*) FILTER (WHERE title LIKE 'new %'), count(*) FILTER (WHERE title = 'paper ' || substr(id, 2)::int) FROM papers"
+	assert_success "3000|3000|100|2900"
+	run pg_sql "SELECT count(*) FROM pg_indexes WHERE tablename = 'papers'"
+	assert_success 3
+}
+
+@test "arxiv-index -d: a second load waits while a bulk load runs, then upserts after it (last wins)" {
+	need_pg
+	pg_newdb two
+	start_cut_load
+	# the first holds papers for its bulk load: the second (other titles for p0000-p0009) waits
+	head -n 10 all.jsonl | sed 's/"title": "paper /"title": "second /' >second.jsonl
+	arxiv-index -d "$PG_DSN" --verbose second.jsonl 2>second.err 7>&- &
+	local second=$! i
+	for i in $(seq 100); do
+		grep -q "another load of papers is running; waiting" second.err && break
+		sleep 0.1
+	done
+	grep -q "another load of papers is running; waiting" second.err
+	kill -0 "$second"
+	tail -n +2001 all.jsonl >&7
+	exec 7>&-
+	wait "$loader"
+	loader=
+	wait "$second"
+	run pg_sql "SELECT count(*), count(*) FILTER (WHERE title LIKE 'second %'), count(DISTINCT id) FROM papers"
+	assert_success "3000|10|3000"
+}
+
 @test "arxiv-index: the PostgreSQL man page EXAMPLE runs against the test server" {
 	need_pg
 	pg_newdb arxiv
