@@ -387,19 +387,24 @@ for l in sys.stdin:
 	assert_success "3000|10|3000"
 }
 
-@test "arxiv-index: the PostgreSQL man page EXAMPLE runs against the test server" {
+@test "arxiv-index: the PostgreSQL man page EXAMPLES run against the test server" {
 	need_pg
-	pg_newdb arxiv
 	make_papers data.jsonl
 	arxiv-embed --learn emb data.jsonl 2>/dev/null
 	arxiv-embed -e emb data.jsonl >vectors.bin
-	line=$(man_examples man1/arxiv-index.1 | grep -e ' -d ')
-	[ -n "$line" ]
-	line=${line//postgresql:\/\/arxiv@localhost\/arxiv/$PG_DSN}
-	run bash -c "set -o pipefail; $line"
-	assert_status 0
-	run pg_sql "SELECT count(*) FROM papers"
-	assert_success 30
+	local line n=0
+	while IFS= read -r line; do
+		# each into a fresh database: one connection, then -j 2
+		n=$((n + 1))
+		pg_newdb "arxiv$n"
+		line=${line//postgresql:\/\/arxiv@localhost\/arxiv/$PG_DSN}
+		echo "# $line"
+		run bash -c "set -o pipefail; $line"
+		assert_status 0
+		run pg_sql "SELECT count(*), count(DISTINCT title) FROM papers"
+		assert_success "30|30"
+	done < <(man_examples man1/arxiv-index.1 | grep -e ' -d ')
+	[ "$n" -eq 2 ]
 }
 
 @test "arxiv-serve -d: POST /api/similar/ answered from PostgreSQL, as arxiv-similar -d; survives a server restart" {
