@@ -158,6 +158,15 @@ for i, t in enumerate(titles):
 	[ "${lines[1]}" = "arxiv-index: skipped 1 record" ]
 	run pg_sql "SELECT string_agg(id, ',' ORDER BY id) FROM papers"
 	assert_success "a,c"
+	# the same over two connections: the record is checked before it is sent
+	pg_newdb nul2
+	run arxiv-index -d "$PG_DSN" -j 2 v.jsonl
+	assert_failure "arxiv-index: v.jsonl: record 2 (id b): NUL byte in the title (PostgreSQL text cannot hold it)"
+	run arxiv-index -k -j 2 -d "$PG_DSN" v.jsonl
+	assert_status 0
+	[ "${lines[1]}" = "arxiv-index: skipped 1 record" ]
+	run pg_sql "SELECT string_agg(id, ',' ORDER BY id) FROM papers"
+	assert_success "a,c"
 }
 
 @test "arxiv-index -d refuses vectors of another embedder or dimension" {
