@@ -368,21 +368,25 @@ next_term(const struct arxiv_stats *s, const unsigned char **pp, const unsigned 
 			continue;
 		}
 		w = p++;
+		for (;;) {	/* the end of the run, 8 bytes at a time */
 #if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
-		while (p + 8 <= end) {	/* the end of the run, 8 bytes at a time */
-			uint64_t x, l;
+			if (p + 8 <= end) {
+				uint64_t x, l;
 
-			memcpy(&x, p, 8);
-			l = letters(x) ^ HIGH;
-			if (l) {
-				p += __builtin_ctzll(l) / 8;
-				break;
+				memcpy(&x, p, 8);
+				l = letters(x) ^ HIGH;
+				if (l) {
+					p += __builtin_ctzll(l) / 8;
+					break;
+				}
+				p += 8;
+				continue;
 			}
-			p += 8;
-		}
 #endif
-		while (p < end && alpha[*p])
-			p++;
+			while (p < end && alpha[*p])
+				p++;
+			break;
+		}
 		k = (size_t)(p - w);
 		if (*math || k < min_len || k > TERM_MAX || (p < end && *p >= 0x80))
 			continue;
