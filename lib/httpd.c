@@ -618,6 +618,19 @@ list_unlink(struct worker *w, struct conn *c)
 	c->prev = c->next = NULL;
 }
 
+/* c at the end of w's list (the newest activity) */
+static void
+list_append(struct worker *w, struct conn *c)
+{
+	c->prev = w->last;
+	c->next = NULL;
+	if (w->last)
+		w->last->next = c;
+	else
+		w->first = c;
+	w->last = c;
+}
+
 static void
 touch(struct conn *c)
 {
@@ -627,12 +640,7 @@ touch(struct conn *c)
 	if (w->last == c)
 		return;
 	list_unlink(w, c);
-	c->prev = w->last;
-	if (w->last)
-		w->last->next = c;
-	else
-		w->first = c;
-	w->last = c;
+	list_append(w, c);
 }
 
 static void
@@ -1070,12 +1078,7 @@ adopt(struct worker *w, int fd)
 		free(c);
 		goto fail;
 	}
-	c->prev = w->last;
-	if (w->last)
-		w->last->next = c;
-	else
-		w->first = c;
-	w->last = c;
+	list_append(w, c);
 	c->last = now_s();
 	return;
 fail:
