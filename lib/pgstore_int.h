@@ -1,9 +1,9 @@
 /*
- * pgstore_int.h - what the PostgreSQL + pgvector store's three files share
- * (not installed): lib/pgstore.c (libpq through dlopen, the connection, its
- * session, papers_meta), lib/pgstore_load.c (COPY loading, one connection or
- * -j parallel ones) and lib/pgstore_index.c (k-NN search, get, and the
- * "pgvector" row of lib/index.c's backend table).
+ * pgstore_int.h - what the PostgreSQL + pgvector store's files share (not
+ * installed): lib/pgstore.c (libpq through dlopen, the connection, its
+ * session, papers_meta), lib/pgstore_load.c (COPY loading), lib/pgstore_par.c
+ * (the same over -j parallel connections) and lib/pgstore_index.c (k-NN
+ * search, get, and the "pgvector" row of lib/index.c's backend table).
  */
 #ifndef ARXIV_PGSTORE_INT_H
 #define ARXIV_PGSTORE_INT_H
@@ -113,6 +113,11 @@ int pgx_check_record(const struct arxiv_pg *pg, const struct arxiv_pg_record *re
 int pgx_load_join(struct arxiv_pg *w, const struct arxiv_pg *main, struct arxiv_error *err);
 /* Commit the open batch of a worker; its load stays open. */
 int pgx_load_flush(struct arxiv_pg *pg, struct arxiv_error *err);
+/* One row of binary COPY appended to b; -1 out of memory. */
+int pgx_put_row(struct arxiv_buf *b, const struct arxiv_pg_record *rec, uint32_t dim);
+/* n encoded rows (records lo..hi) into the open batch, which commits when full. */
+int pgx_load_rows(struct arxiv_pg *pg, const char *rows, size_t len, size_t n, long lo, long hi,
+    struct arxiv_error *err);
 /* Bulk load: 1 when id was sent already in this load (or a hash collides), else
  * remembers it; -1 out of memory. */
 int pgx_ids_seen(struct pgx_ids *s, const char *id, size_t n);
@@ -120,7 +125,7 @@ int pgx_ids_seen(struct pgx_ids *s, const char *id, size_t n);
  * go on upserting. Every worker's batch must be committed first. */
 int pgx_end_bulk(struct arxiv_pg *pg, struct arxiv_error *err);
 
-/* A parallel load on jobs connections of dsn beside main (after
+/* pgstore_par.c: a parallel load on jobs connections of dsn beside main (after
  * arxiv_pg_load_begin on main): new, free with pgx_par_free (which rolls back
  * the open batches of a load not ended). add: as arxiv_pg_load_add; end: as
  * arxiv_pg_load_end on main, with every connection's rows. */
