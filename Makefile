@@ -94,7 +94,8 @@ $(BUILD)/config.h: FORCE
 $(BUILD)/obj/util.o: $(BUILD)/config.h
 # libpq: only its header at build time; pgstore.c dlopen()s libpq.so.5.
 $(BUILD)/obj/pgstore.o $(BUILD)/obj/pgstore_load.o $(BUILD)/obj/pgstore_par.o \
-    $(BUILD)/obj/pgstore_index.o: ALL_CFLAGS += $(shell $(PKG_CONFIG) --cflags libpq 2>/dev/null)
+    $(BUILD)/obj/pgstore_index.o $(BUILD)/tests/test_pgstore: ALL_CFLAGS += \
+    $(shell $(PKG_CONFIG) --cflags libpq 2>/dev/null)
 FORCE:
 
 $(SOLIB): $(LIB_OBJ)

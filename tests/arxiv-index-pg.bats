@@ -29,7 +29,7 @@ setup_papers() {
 	echo "$output"
 	assert_success
 	[[ "$output" != *"not ok"* ]]
-	[[ "$output" == *"1..37"* ]]
+	[[ "$output" == *"1..40"* ]]
 	run pg_sql "SELECT count(*) FROM papers"
 	assert_success 9
 }

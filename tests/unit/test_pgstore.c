@@ -1,6 +1,6 @@
 /*
  * test_pgstore.c - the PostgreSQL + pgvector store. Without a server only the
- * failure to connect is checked; tests/arxiv-index-pg.bats runs it again with
+ * failure to connect and the bulk loader's id set are checked; tests/arxiv-index-pg.bats runs it again with
  * ARXIV_TEST_PG_DSN pointing at the throwaway server of tests/pg.bash.
  */
 #include <math.h>
@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "arxiv.h"
+#include "pgstore_int.h"
 #include "tap.h"
 
 #define D 4
@@ -45,6 +46,30 @@ main(void)
 	float got[D];
 	int i;
 
+#if HAVE_LIBPQ
+	{
+		/* a bulk load's ids: the first repeat must be seen (it ends the bulk
+		 * load), and no new id taken for one, through the table's growth */
+		struct pgx_ids ids = { NULL, 0, 0 };
+		char k[16];
+		long j, fresh = 0, again = 0;
+
+		for (j = 0; j < 200000; j++) {
+			snprintf(k, sizeof(k), "%04ld.%05ld", j / 1000, j % 100000);
+			fresh += pgx_ids_seen(&ids, k, strlen(k)) == 0;
+		}
+		CHECK(fresh == 200000 && ids.n == 200000, "200000 new ids, none taken for a repeat (%ld)",
+		    fresh);
+		for (j = 0; j < 200000; j += 7) {
+			snprintf(k, sizeof(k), "%04ld.%05ld", j / 1000, j % 100000);
+			again += pgx_ids_seen(&ids, k, strlen(k)) == 1;
+		}
+		CHECK(again == (200000 + 6) / 7, "every id sent again is seen (%ld)", again);
+		CHECK(pgx_ids_seen(&ids, "x", 1) == 0 && pgx_ids_seen(&ids, "x", 1) == 1 &&
+		    ids.n == 200001, "one more: new, then seen");
+		free(ids.h);
+	}
+#endif
 	pg = arxiv_pg_open("host=127.0.0.1 port=1 connect_timeout=2", &e);
 	CHECK(pg == NULL && strstr(e.text, "cannot connect") != NULL,
 	    "a server that is down: a clear error (%s)", e.text);
