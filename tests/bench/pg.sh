@@ -176,7 +176,7 @@ for i in $(seq 1 "$ROUNDS"); do
 	for p in $PEERS; do
 		r_peer[$i,$p]=skipped
 		[ $have_py = 1 ] || continue
-		pg_newdb peer_${i}_${p//-/_} 2>/dev/null
+		pg_newdb "peer_${i}_${p//-/_}" 2>/dev/null
 		r_peer[$i,$p]=$(peer "$p")
 	done
 	r_load[$i]="${r_load[$i]}-$(cut -d' ' -f1 /proc/loadavg)"
