@@ -144,10 +144,10 @@ $(BUILD)/tests/%: tests/unit/%.c tests/unit/tap.h $(ALIB)
 	$(CC) $(ALL_CFLAGS) -Itests/unit -UARXIV_BUILD $(LDFLAGS) -o $@ $< $(PROG_PARTS) $(ALIB) $(DEPS_LIBS) \
 		$(LDEXTRA)
 # a program's part under test: test_oai is arxiv-harvest's page parser
-$(BUILD)/tests/test_oai: PROG_PARTS = bin/harvest/oai.c
+$(BUILD)/tests/test_oai: PROG_PARTS = $(HARVEST_PARTS)
 $(BUILD)/tests/test_oai: LDEXTRA = $(shell $(PKG_CONFIG) --libs libxml-2.0)
 $(BUILD)/tests/test_oai: ALL_CFLAGS += $(shell $(PKG_CONFIG) --cflags libxml-2.0)
-$(BUILD)/tests/test_oai: bin/harvest/oai.c bin/harvest/oai.h bin/prog.h
+$(BUILD)/tests/test_oai: $(HARVEST_PARTS) bin/harvest/oai.h bin/prog.h
 
 # The transformer plugin's AdamW against torch::optim::AdamW (C++, where libtorch is).
 ifeq ($(TORCH),1)
