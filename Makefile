@@ -182,6 +182,15 @@ $(BUILD)/fuzz/%: tests/fuzz/%.c $(LIB_SRC) lib/include/arxiv.h
 	clang -std=c11 -D_GNU_SOURCE -DARXIV_BUILD -DDATADIR='"$(DATADIR)"' -Ilib/include -Ilib -g -O1 \
 		-fsanitize=fuzzer,address,undefined $(DEPS_CFLAGS) -o $@ $< $(LIB_SRC) $(DEPS_LIBS)
 
+# arxiv-harvest's page parser and its -k recovery (bin/harvest/), with libxml2
+$(BUILD)/fuzz/fuzz_oai: tests/fuzz/fuzz_oai.c $(HARVEST_PARTS) bin/harvest/oai.h bin/prog.h $(LIB_SRC) \
+    lib/include/arxiv.h
+	@mkdir -p $(@D)
+	clang -std=c11 -D_GNU_SOURCE -DARXIV_BUILD -DDATADIR='"$(DATADIR)"' -Ilib/include -Ilib -g -O1 \
+		-fsanitize=fuzzer,address,undefined $(DEPS_CFLAGS) \
+		$(shell $(PKG_CONFIG) --cflags libxml-2.0) -o $@ $< $(HARVEST_PARTS) $(LIB_SRC) \
+		$(DEPS_LIBS) $(shell $(PKG_CONFIG) --libs libxml-2.0)
+
 # Build the transformer plugin against the current PyPI torch wheel's libtorch
 # (downloaded once, cached) and check the CUDA libraries stay linked. Heavy
 # (a 540 MB wheel): not part of `make check` or CI.

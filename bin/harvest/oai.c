@@ -188,6 +188,10 @@ rec_emit(struct page *p)
 	id = r->id.len ? r->id.data : r->identifier.len ? r->identifier.data : "?";
 	if (p->xml_error)
 		return;	/* the document failed: its records are not written (-k: recover.c) */
+	if (p->other_format[0]) {
+		memcpy(p->fatal, p->other_format, sizeof(p->fatal));
+		return;
+	}
 	if (r->deleted) {
 		p->deleted++;
 		if (p->emit_deleted) {
@@ -365,6 +369,8 @@ read_doc(struct page *p, xmlTextReaderPtr rd)
 					p->recno++;
 				rec_emit(p);
 				p->in_record = 0;
+				if (p->fatal[0])
+					break;
 			} else if (strcmp(name, "author") == 0 && p->in_record && p->r.in_meta)
 				author_end(&p->r);
 			else if (strcmp(name, "metadata") == 0)
@@ -394,6 +400,7 @@ read_doc(struct page *p, xmlTextReaderPtr rd)
 			squeeze(&p->err_text);
 		} else if (strcmp(name, "record") == 0 && ns && strcmp(ns, NS_OAI) == 0) {
 			rec_clear(&p->r);
+			p->other_format[0] = '\0';
 			p->in_record = 1;
 			p->rec_xml_error = 0;
 			p->recno++;
@@ -415,11 +422,13 @@ read_doc(struct page *p, xmlTextReaderPtr rd)
 			meta_depth = depth;
 		} else if (p->in_record && p->r.in_meta && depth == meta_depth + 1) {
 			if (strcmp(name, "arXiv") != 0 || ns == NULL || strcmp(ns, NS_ARXIV) != 0) {
-				snprintf(p->fatal, sizeof(p->fatal), "%s: page %ld record %ld: unknown "
-				    "metadata format <%s xmlns=\"%s\">: arxiv-harvest reads only "
-				    "metadataPrefix=arXiv (" NS_ARXIV ")", p->url, p->pageno, p->recno,
-				    name, ns ? ns : "");
-				break;
+				/* fatal at the record's end, if it is well-formed (else it
+				 * is a malformed record, whatever libxml2 had read ahead) */
+				snprintf(p->other_format, sizeof(p->other_format), "%s: page %ld record "
+				    "%ld: unknown metadata format <%s xmlns=\"%s\">: arxiv-harvest reads "
+				    "only metadataPrefix=arXiv (" NS_ARXIV ")", p->url, p->pageno,
+				    p->recno, name, ns ? ns : "");
+				continue;
 			}
 			p->r.format_ok = 1;
 		} else if (p->in_record && p->r.in_meta && p->r.format_ok) {
@@ -446,7 +455,7 @@ oai_parse_doc(struct page *p, const char *doc, size_t len)
 	int rc;
 
 	p->xml_error = p->xml_line = p->in_record = p->rec_xml_error = 0;
-	p->xml_msg[0] = '\0';
+	p->xml_msg[0] = p->other_format[0] = '\0';
 	rec_clear(&p->r);
 	if ((rd = xmlReaderForIO(mem_read, reader_close, &m, p->url, NULL, READER_OPTS)) == NULL) {
 		snprintf(p->fatal, sizeof(p->fatal), "%s: cannot start the XML reader", p->url);
@@ -539,6 +548,8 @@ oai_parse_page(struct page *p, int (*read)(void *ctx, char *buf, int n),
 		memcpy(p->max_datestamp, max0, sizeof(max0));
 		p->recno = 0;
 		p->have_token = 0;
+		p->err_code[0] = p->response_date[0] = '\0';
+		arxiv_buf_clear(&p->err_text);
 		arxiv_buf_clear(&p->token);
 		arxiv_buf_clear(&p->warn);
 		rc = oai_recover_page(p, whole.data ? whole.data : "", whole.len);

@@ -41,6 +41,7 @@ struct page {
 	int in_record, rec_xml_error;
 	struct rec r;
 	char fatal[512];		/* a non-XML fatal problem (format) */
+	char other_format[512];		/* the record is in another format: fatal at its end */
 	struct arxiv_buf warn;		/* messages, printed when the page is done */
 };
 
