@@ -510,7 +510,7 @@ oai_parse_page(struct page *p, int (*read)(void *ctx, char *buf, int n),
 		rc = -1;
 		goto out;
 	}
-	if (p->fatal[0]) {
+	if (p->fatal[0] && !p->keep) {
 		page_warn(p, "%s", p->fatal);
 		rc = -1;
 		goto out;
@@ -520,11 +520,13 @@ oai_parse_page(struct page *p, int (*read)(void *ctx, char *buf, int n),
 		rc = 1;
 		goto out;
 	}
-	if (p->keep && (p->xml_error || rc < 0)) {
+	if (p->keep && (p->xml_error || rc < 0 || p->fatal[0])) {
 		/*
 		 * -k: the page is not well-formed. Its records are parsed again
 		 * one by one from the whole page (the rest read first), and only
-		 * those that are not well-formed are skipped (recover.c).
+		 * those that are not well-formed are skipped (recover.c). A fatal
+		 * record (another format) is decided there too, on the whole page:
+		 * libxml2 may have read the record's end before an error after it.
 		 */
 		char chunk[65536];
 		int k;
@@ -547,6 +549,7 @@ oai_parse_page(struct page *p, int (*read)(void *ctx, char *buf, int n),
 		p->n = n0, p->deleted = del0, p->skipped = skip0, p->malformed = bad0;
 		memcpy(p->max_datestamp, max0, sizeof(max0));
 		p->recno = 0;
+		p->fatal[0] = '\0';
 		p->have_token = 0;
 		p->err_code[0] = p->response_date[0] = '\0';
 		arxiv_buf_clear(&p->err_text);
