@@ -42,6 +42,9 @@ struct item {
 };
 
 struct scan {
+	/* no "-->", "]]>", "?>", DOCTYPE end after some point: looked for once
+	 * (a page full of unclosed "<!--" stays linear) */
+	int no_end[4];
 	int have_list;
 	size_t list_start, list_end;	/* after <ListRecords ...>, at the list's end */
 	struct item *items;
@@ -110,11 +113,29 @@ doctype_end(const char *s, size_t len, size_t i)
 	return 0;
 }
 
-/* The token at s[i] (i < len) into t; returns the offset after it. */
+/* the end of what starts at s[i] with open (close its end), or 0 */
 static size_t
-next_tok(const char *s, size_t len, size_t i, struct tok *t)
+skip_to(struct scan *sc, int which, const char *s, size_t len, size_t i, const char *open,
+    const char *close)
 {
 	const char *e;
+	size_t j;
+
+	if (sc->no_end[which] || !starts(s, len, i, open))
+		return 0;
+	if (close == NULL)
+		j = doctype_end(s, len, i);
+	else
+		j = (e = find(s, len, i + strlen(open), close)) ? (size_t)(e - s) + strlen(close) : 0;
+	if (j == 0)
+		sc->no_end[which] = 1;
+	return j;
+}
+
+/* The token at s[i] (i < len) into t; returns the offset after it. */
+static size_t
+next_tok(struct scan *sc, const char *s, size_t len, size_t i, struct tok *t)
+{
 	size_t j;
 	int eq = 0;
 
@@ -131,13 +152,10 @@ next_tok(const char *s, size_t len, size_t i, struct tok *t)
 	}
 	t->blank = 0;
 	t->kind = T_MISC;
-	if (starts(s, len, i, "<!--") && (e = find(s, len, i + 4, "-->")) != NULL)
-		return (size_t)(e - s) + 3;
-	if (starts(s, len, i, "<![CDATA[") && (e = find(s, len, i + 9, "]]>")) != NULL)
-		return (size_t)(e - s) + 3;
-	if (starts(s, len, i, "<?") && (e = find(s, len, i + 2, "?>")) != NULL)
-		return (size_t)(e - s) + 2;
-	if (starts(s, len, i, "<!DOCTYPE") && (j = doctype_end(s, len, i)) != 0)
+	if ((j = skip_to(sc, 0, s, len, i, "<!--", "-->")) != 0 ||
+	    (j = skip_to(sc, 1, s, len, i, "<![CDATA[", "]]>")) != 0 ||
+	    (j = skip_to(sc, 2, s, len, i, "<?", "?>")) != 0 ||
+	    (j = skip_to(sc, 3, s, len, i, "<!DOCTYPE", NULL)) != 0)
 		return j;
 	j = i + 1;
 	t->kind = T_START;
@@ -209,7 +227,7 @@ scan_page(const char *s, size_t len, struct scan *sc)
 
 	while (i < len) {
 		at = i;
-		i = next_tok(s, len, i, &t);
+		i = next_tok(sc, s, len, i, &t);
 		if (!sc->have_list) {
 			if (t.kind == T_START && !t.empty && is(&t, "ListRecords")) {
 				sc->have_list = 1;
