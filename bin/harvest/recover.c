@@ -18,9 +18,10 @@
  *   - <resumptionToken>, </ListRecords> or </OAI-PMH> end the list (and an
  *     unclosed record);
  *   - anything else outside a record but white space, comments and
- *     processing instructions (stray markup or text) belongs to the record
- *     before it, or is a "record" of its own before the first one: it is
- *     parsed, and skipped when it is not well-formed.
+ *     processing instructions (stray markup or text) is a piece of its own
+ *     (not added to a record, which may be good): it is parsed like a
+ *     record, and skipped and counted as malformed when it is not
+ *     well-formed (a record whose start tag is broken looks like this).
  * The head of the page (up to the end of <ListRecords>) and its tail (from
  * the end of the list) make the envelope; newlines are put between them and
  * a record so that libxml2's line numbers are the page's.
@@ -39,6 +40,7 @@ struct tok {
 
 struct item {
 	size_t start, end;	/* bytes of the page */
+	int rec;		/* a record, or stray text or markup between records */
 };
 
 struct scan {
@@ -213,6 +215,7 @@ add_item(struct scan *sc, size_t start)
 		sc->cap = nc;
 	}
 	sc->items[sc->n].start = sc->items[sc->n].end = start;
+	sc->items[sc->n].rec = 1;
 	sc->n++;
 	return 0;
 }
@@ -223,7 +226,7 @@ scan_page(const char *s, size_t len, struct scan *sc)
 {
 	size_t i = 0, at;
 	struct tok t;
-	int in_rec = 0, open = 0;	/* open: an item that junk can still extend */
+	int in_rec = 0, junk = 0;	/* junk: the last item is stray markup, still open */
 
 	while (i < len) {
 		at = i;
@@ -242,7 +245,7 @@ scan_page(const char *s, size_t len, struct scan *sc)
 				return -1;
 			sc->items[sc->n - 1].end = i;
 			in_rec = !t.empty;
-			open = 1;
+			junk = 0;
 			continue;
 		}
 		if ((t.kind == T_START && is(&t, "resumptionToken")) ||
@@ -261,11 +264,12 @@ scan_page(const char *s, size_t len, struct scan *sc)
 		}
 		if ((t.kind == T_TEXT && t.blank) || t.kind == T_MISC)
 			continue;	/* white space, a comment, a processing instruction */
-		/* stray text or markup between records */
-		if (!open) {
+		/* stray text or markup between records: an item of its own */
+		if (!junk) {
 			if (add_item(sc, at) < 0)
 				return -1;
-			open = 1;
+			sc->items[sc->n - 1].rec = 0;
+			junk = 1;
 		}
 		sc->items[sc->n - 1].end = i;
 	}
@@ -378,6 +382,7 @@ oai_recover_page(struct page *p, const char *s, size_t len)
 	struct scan sc = { 0 };
 	struct arxiv_buf doc = { 0 };
 	size_t nl_head, nl_at, pos, k, line0, line1;
+	long nrec = 0;
 	int rc = -1, line;
 
 	if (scan_page(s, len, &sc) < 0)
@@ -418,9 +423,9 @@ oai_recover_page(struct page *p, const char *s, size_t len)
 		    arxiv_buf_append(&doc, s + sc.list_end, len - sc.list_end) < 0)
 			goto oom;
 		memcpy(max0, p->max_datestamp, sizeof(max0));
-		p->recno = (long)k;
+		p->recno = nrec;
 		rc = oai_parse_doc(p, doc.data, doc.len);
-		p->recno = (long)k + 1;
+		p->recno = nrec += it->rec;
 		if (rc < 0) {
 			page_warn(p, "%s", p->fatal);
 			goto done;
@@ -447,9 +452,14 @@ oai_recover_page(struct page *p, const char *s, size_t len)
 			line = (int)line1;	/* found at the envelope's tail: the record is not closed */
 		if ((size_t)line < line0)
 			line = (int)line0;
-		page_warn(p, "%s: page %ld record %zu (%s) at line %zu, byte %zu: malformed XML at "
-		    "line %d: %s: skipped", p->url, p->pageno, k + 1, id[0] ? id : "?", line0,
-		    it->start, line, p->xml_msg);
+		if (it->rec)
+			page_warn(p, "%s: page %ld record %ld (%s) at line %zu, byte %zu: malformed XML "
+			    "at line %d: %s: skipped", p->url, p->pageno, nrec, id[0] ? id : "?", line0,
+			    it->start, line, p->xml_msg);
+		else
+			page_warn(p, "%s: page %ld, after record %ld, at line %zu, byte %zu: malformed "
+			    "XML between records at line %d: %s: skipped", p->url, p->pageno, nrec,
+			    line0, it->start, line, p->xml_msg);
 		p->malformed++;
 	}
 	rc = 0;

@@ -202,6 +202,12 @@ main(void)
 	    "page's empty token kept (got %ld, %ld: %s)", p.n, p.malformed, b.data);
 	CHECK(parse("badrecords/tok2.xml", &p, 0, 0, -1, 7) == -1 && p.xml_line == 6 && p.n == 0,
 	    "without -k: the first bad record stops the page (line %d)", p.xml_line);
+	CHECK(parse("badtail/page1.xml", &p, 1, 0, -1, 7) == 0 && p.n == 2 && p.malformed == 2 &&
+	    ids(&p, &b) && strcmp(b.data, "2612.00021 2612.00022 ") == 0 && p.token.data &&
+	    strcmp(p.token.data, "tok9") == 0,
+	    "-k: stray markup between two good records is skipped alone, a last record cut off "
+	    "before the token too; the token is kept; each record is parsed with the page's "
+	    "DOCTYPE (2612.00021 uses its entity) (got %ld, %ld: %s)", p.n, p.malformed, b.data);
 	CHECK(parse("badenvelope/page1.xml", &p, 1, 0, -1, 7) == -1 && p.xml_error && p.xml_line == 7,
 	    "-k: malformed XML outside the records (the token) is an error (line %d)", p.xml_line);
 	CHECK(parse("cut/page1.xml", &p, 1, 0, -1, 7) == -1 && p.xml_error,
