@@ -134,6 +134,9 @@ $(BUILD)/bin/arxiv-hpo: $(HPO_PARTS) bin/hpo/hpo.h
 HARVEST_PARTS := $(sort $(wildcard bin/harvest/*.c))
 $(BUILD)/bin/arxiv-harvest: PROG_PARTS = $(HARVEST_PARTS)
 $(BUILD)/bin/arxiv-harvest: $(HARVEST_PARTS) bin/harvest/oai.h
+SERVE_PARTS := $(sort $(wildcard bin/serve/*.c))
+$(BUILD)/bin/arxiv-serve: PROG_PARTS = $(SERVE_PARTS)
+$(BUILD)/bin/arxiv-serve: $(SERVE_PARTS) bin/serve/serve.h
 $(BUILD)/bin/%: bin/%.c $(SOLIB) lib/include/arxiv.h
 	@mkdir -p $(@D)
 	$(CC) $(PROG_CFLAGS) -DVERSION='"$(VERSION)"' $(RPATH) $(LDFLAGS) \

@@ -148,6 +148,25 @@ scan_array(const char *line, size_t len, const char *key, struct arxiv_stats_str
 	return p < end ? 0 : -1;
 }
 
+/* "categories" and "fields" by scan_array, looked for after the text first
+ * (where arxiv-map writes them) and then before it: the text is most of the
+ * line. 0, or -1 (the caller then parses with jansson). */
+static int
+scan_arrays(const char *line, size_t len, const char *text, size_t tn, struct tools *t,
+    struct arxiv_stats_record *r)
+{
+	const char *tail = text + tn;
+	size_t head = (size_t)(text - line), rest = len - head - tn;
+
+	if (scan_array(tail, rest, "categories", t->cats, 64, &r->n_categories) < 0 &&
+	    scan_array(line, head, "categories", t->cats, 64, &r->n_categories) < 0)
+		return -1;
+	if (scan_array(tail, rest, "fields", t->fields, 64, &r->n_fields) < 0 &&
+	    scan_array(line, head, "fields", t->fields, 64, &r->n_fields) < 0)
+		return -1;
+	return 0;
+}
+
 static int
 get_strings(json_t *o, const char *key, struct arxiv_stats_str *out, size_t max, size_t *n,
     struct arxiv_error *err)
@@ -192,8 +211,7 @@ parse_line(struct tools *t, const char *line, size_t len, struct arxiv_stats_rec
 	*o = NULL;
 	if (arxiv_json_scan(line, len, k, 4, 0, NULL) == 1 && !k[0].escaped && !k[2].escaped &&
 	    !k[3].escaped &&
-	    scan_array(line, len, "categories", t->cats, 64, &r->n_categories) == 0 &&
-	    scan_array(line, len, "fields", t->fields, 64, &r->n_fields) == 0) {
+	    scan_arrays(line, len, k[1].val, k[1].len, t, r) == 0) {
 		r->id.s = k[0].val;
 		r->id.n = k[0].len;
 		r->label.s = k[2].val;

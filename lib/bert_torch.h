@@ -19,11 +19,17 @@
 #include <vector>
 
 #include <ATen/ATen.h>
+#include <torch/version.h>
 #include <jansson.h>
 
 extern "C" {
 #include "bert_plugin.h"
 }
+
+/* libtorch 1.13 (Debian) and 2.x from one source: what differs is guarded here. */
+#define ARXIV_TORCH_AT_LEAST(a, b) \
+	(TORCH_VERSION_MAJOR > (a) || (TORCH_VERSION_MAJOR == (a) && TORCH_VERSION_MINOR >= (b)))
+#define ARXIV_HAVE_SDPA ARXIV_TORCH_AT_LEAST(2, 0)
 
 namespace arxiv_torch {
 
@@ -122,6 +128,10 @@ struct Fwd {
 enum class Src { Import, Load, Artifact };
 
 Config parse_config(const std::string &path);
+/* A sentence-transformers folder's pooling, normalisation and sequence limit (bert_io.cpp). */
+void read_st_config(Bert &m, const std::string &dir);
+/* Point the named handles at m.params (after loading or moving). */
+void bind(Bert &m);
 void make_model(Bert &m, const Config &cfg, size_t n_labels);
 void init_param(Bert &m, size_t i);
 bool read_lowercase(const std::string &dir);

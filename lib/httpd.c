@@ -10,15 +10,21 @@
  *
  * Each worker thread runs one level-triggered epoll loop over its own
  * connections; all share the listening socket (EPOLLEXCLUSIVE: one worker is
- * woken per new connection). A connection is a small state machine: HEAD
+ * woken per new connection). The worker that accepts a connection gives it to
+ * the worker that holds the fewest (through that worker's inbox, a pipe of
+ * descriptors): the kernel tends to wake the same worker for a burst of
+ * connections, and one worker serving most of them while another idles
+ * costs latency (with 16 connections on 2 workers, a 1:3 split was seen). A connection is a small state machine: HEAD
  * (reading the request line and header fields), BODY (by Content-Length or
  * chunked), WRITE (a response being sent; reading pauses, so pipelined
  * requests are answered in order), LINGER (after a response that closes: our
  * side is shut, what the client still sends is read and dropped for a while,
  * so that the response is not lost to a reset).
+ *
+ * The request parser and the chunked framing are httpd_parse.c.
  */
-#include <ctype.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <pthread.h>
@@ -26,7 +32,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <strings.h>
 #include <sys/epoll.h>
 #include <sys/eventfd.h>
 #include <sys/socket.h>
@@ -69,6 +74,8 @@ struct worker {
 	struct httpd *h;
 	pthread_t tid;
 	int ep, wake;
+	int inbox[2];			/* pipe: descriptors given to this worker */
+	atomic_uint held;		/* connections it holds or is being given */
 	int quiesced;
 	struct conn *first, *last;
 	char date[40];
@@ -84,7 +91,7 @@ struct httpd {
 	atomic_int quiesce, stop;
 };
 
-static char listen_tag, wake_tag;	/* epoll data of the listening socket and the eventfd */
+static char listen_tag, wake_tag, inbox_tag;	/* epoll data of the listening socket and the eventfd */
 
 static double
 now_s(void)
@@ -93,469 +100,6 @@ now_s(void)
 
 	clock_gettime(CLOCK_MONOTONIC, &t);
 	return (double)t.tv_sec + (double)t.tv_nsec / 1e9;
-}
-
-/* ------------------------------------------------------------- parsing */
-
-static int
-tchar(unsigned char c)
-{
-	return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
-	    (c && strchr("!#$%&'*+-.^_`|~", c) != NULL);
-}
-
-/* A line ends at LF, optionally preceded by CR; a CR elsewhere is refused by the parser. */
-long
-arxiv_httpd_scan_head(const char *b, size_t n, const char **why)
-{
-	size_t i = 0, s, j, k;
-	int part = 0;	/* 0 method, 1 target, 2 version */
-	size_t plen = 0;
-	static const char ver[] = "HTTP/d.d";
-
-	/* empty lines before the request line are ignored (RFC 9112 2.2) */
-	while (i < n && (b[i] == '\n' || (b[i] == '\r' && (i + 1 >= n || b[i + 1] == '\n'))))
-		i++;
-	if (i >= HTTPD_LINE_MAX) {
-		*why = "too many empty lines before the request line";
-		return -HTTP_BAD_REQUEST;
-	}
-	s = i;
-	if (i < n && (unsigned char)b[i] == 0x16) {
-		*why = "a TLS handshake on a plain-HTTP port: use http://, not https://";
-		return -HTTP_BAD_REQUEST;
-	}
-	/* the request line, checked as far as it has arrived */
-	for (; i < n && b[i] != '\r' && b[i] != '\n'; i++) {
-		unsigned char c = (unsigned char)b[i];
-
-		if (i - s >= HTTPD_LINE_MAX) {
-			*why = "the request line is longer than 8192 bytes";
-			return -HTTP_URI_TOO_LONG;
-		}
-		if (part == 0) {
-			if (c == ' ' && plen > 0) {
-				part = 1, plen = 0;
-				continue;
-			}
-			if (!tchar(c) || ++plen > HTTPD_METHOD_MAX) {
-				*why = "not an HTTP request";
-				return -HTTP_BAD_REQUEST;
-			}
-		} else if (part == 1) {
-			if (c == ' ' && plen > 0) {
-				part = 2, plen = 0;
-				continue;
-			}
-			if ((plen == 0 && c != '/' && c != '*') || c <= 0x20 || c >= 0x7f) {
-				*why = "not an HTTP request (the target must be a path such as /healthz)";
-				return -HTTP_BAD_REQUEST;
-			}
-			plen++;
-		} else {
-			if (plen >= sizeof(ver) - 1 || (ver[plen] == 'd' ? !isdigit(c) : c != (unsigned char)ver[plen])) {
-				*why = "not an HTTP request (the version must be HTTP/1.1 or HTTP/1.0)";
-				return -HTTP_BAD_REQUEST;
-			}
-			plen++;
-		}
-	}
-	if (i >= n)
-		return 0;
-	if (part != 2 || plen != sizeof(ver) - 1) {
-		*why = "not an HTTP request (expected: METHOD /path HTTP/1.1)";
-		return -HTTP_BAD_REQUEST;
-	}
-	/* then header lines up to an empty one */
-	for (j = i;;) {
-		/* j is at the CR or LF ending a line */
-		k = j;
-		if (b[k] == '\r')
-			k++;
-		if (k >= n)
-			break;
-		if (b[k] != '\n') {
-			*why = "a CR not followed by LF";
-			return -HTTP_BAD_REQUEST;
-		}
-		k++;
-		if (k < n && b[k] == '\n')
-			return (long)(k + 1);
-		if (k + 1 < n && b[k] == '\r' && b[k + 1] == '\n')
-			return (long)(k + 2);
-		if (k + 1 == n && b[k] == '\r')
-			break;
-		/* the next line's end */
-		{
-			const char *e = memchr(b + k, '\n', n - k), *r = memchr(b + k, '\r', n - k);
-
-			if (r && (e == NULL || r < e))
-				e = r;
-			if (e == NULL)
-				break;
-			j = (size_t)(e - b);
-		}
-		if (j >= HTTPD_HEAD_MAX)
-			break;
-	}
-	if (n >= HTTPD_HEAD_MAX) {
-		*why = "the header section is larger than 32768 bytes";
-		return -HTTP_HEADERS_TOO_LARGE;
-	}
-	return 0;
-}
-
-static int
-hexval(int c)
-{
-	if (c >= '0' && c <= '9')
-		return c - '0';
-	c |= 0x20;
-	return c >= 'a' && c <= 'f' ? c - 'a' + 10 : -1;
-}
-
-/* Percent-decode the path in place; -1 when it decodes to a NUL. */
-static int
-unescape_path(char *p)
-{
-	char *o = p;
-
-	for (; *p; p++) {
-		if (*p == '%' && hexval((unsigned char)p[1]) >= 0 && hexval((unsigned char)p[2]) >= 0) {
-			int v = hexval((unsigned char)p[1]) * 16 + hexval((unsigned char)p[2]);
-
-			if (v == 0)
-				return -1;
-			*o++ = (char)v;
-			p += 2;
-		} else
-			*o++ = *p;
-	}
-	*o = '\0';
-	return 0;
-}
-
-/* Does the comma-separated list v contain the token t (case-insensitive)? */
-static int
-has_token(const char *v, const char *t)
-{
-	size_t n = strlen(t);
-
-	while (*v) {
-		size_t k;
-
-		while (*v == ' ' || *v == '\t' || *v == ',')
-			v++;
-		k = strcspn(v, ",");
-		while (k > 0 && (v[k - 1] == ' ' || v[k - 1] == '\t'))
-			k--;
-		if (k == n && strncasecmp(v, t, n) == 0)
-			return 1;
-		v += strcspn(v, ",");
-	}
-	return 0;
-}
-
-#define FAIL(st, msg) do { *why = (msg); return (st); } while (0)
-
-int
-arxiv_httpd_parse_head(char *b, size_t len, struct httpd_req *r, const char **why)
-{
-	char *p = b, *end = b + len, *sp, *q, *eol;
-	int n_cl = 0, n_te = 0, n_host = 0, close = 0, ka = 0;
-	const char *cl = NULL;
-
-	memset(r, 0, sizeof(*r));
-	r->content_length = -1;
-	r->body = "";
-	while (p < end && (*p == '\r' || *p == '\n'))
-		p++;
-	/* request line */
-	if ((eol = memchr(p, '\n', (size_t)(end - p))) == NULL)
-		FAIL(HTTP_BAD_REQUEST, "not an HTTP request");
-	q = eol > p && eol[-1] == '\r' ? eol - 1 : eol;
-	*q = '\0';
-	if (strchr(p, '\r'))
-		FAIL(HTTP_BAD_REQUEST, "a CR not followed by LF");
-	if ((sp = strchr(p, ' ')) == NULL || sp == p)
-		FAIL(HTTP_BAD_REQUEST, "not an HTTP request (expected: METHOD /path HTTP/1.1)");
-	*sp = '\0';
-	r->method = p;
-	for (q = p; *q; q++)
-		if (!tchar((unsigned char)*q))
-			FAIL(HTTP_BAD_REQUEST, "not an HTTP request");
-	if (q - p > HTTPD_METHOD_MAX)
-		FAIL(HTTP_BAD_REQUEST, "not an HTTP request (method too long)");
-	p = sp + 1;
-	if ((sp = strchr(p, ' ')) == NULL || sp == p)
-		FAIL(HTTP_BAD_REQUEST, "not an HTTP request (expected: METHOD /path HTTP/1.1)");
-	*sp = '\0';
-	r->target = p;
-	q = sp + 1;	/* the version, checked before the target so that HTTP/2's preface gets 505 */
-	if (strlen(q) != 8 || strncmp(q, "HTTP/", 5) != 0 || !isdigit((unsigned char)q[5]) || q[6] != '.' ||
-	    !isdigit((unsigned char)q[7]))
-		FAIL(HTTP_BAD_REQUEST, "not an HTTP request (the version must be HTTP/1.1 or HTTP/1.0)");
-	if (q[5] != '1' || (q[7] != '0' && q[7] != '1'))
-		FAIL(HTTP_VERSION_NOT_SUPPORTED, "only HTTP/1.1 and HTTP/1.0 are spoken here");
-	for (q = p; *q; q++)
-		if ((unsigned char)*q <= 0x20 || (unsigned char)*q >= 0x7f)
-			FAIL(HTTP_BAD_REQUEST, "a control or non-ASCII byte in the target");
-	if (strcmp(p, "*") == 0) {
-		if (strcmp(r->method, "OPTIONS") != 0)
-			FAIL(HTTP_BAD_REQUEST, "the target * is for OPTIONS only");
-	} else if (p[0] != '/')
-		FAIL(HTTP_BAD_REQUEST, "the target must be a path such as /healthz (origin-form)");
-	p = sp + 1;
-	r->minor = p[7] - '0';
-	r->head = strcmp(r->method, "HEAD") == 0;
-	/* the path: the target before '?', percent-decoded in place */
-	{
-		size_t pl = strcspn(r->target, "?");
-
-		if (r->target[pl] == '?')
-			r->query = r->target + pl + 1;
-		((char *)r->target)[pl] = '\0';
-		r->path = r->target;
-		if (unescape_path((char *)r->path) < 0)
-			FAIL(HTTP_BAD_REQUEST, "a NUL byte (%00) in the path");
-	}
-	/* header fields */
-	for (p = eol + 1; p < end; p = eol + 1) {
-		char *name, *val, *ve;
-
-		if ((eol = memchr(p, '\n', (size_t)(end - p))) == NULL)
-			FAIL(HTTP_BAD_REQUEST, "an unterminated header line");
-		q = eol > p && eol[-1] == '\r' ? eol - 1 : eol;
-		if (q == p)
-			break;	/* the empty line */
-		*q = '\0';
-		if (*p == ' ' || *p == '\t')
-			FAIL(HTTP_BAD_REQUEST, "a folded header line (obs-fold) is not accepted");
-		name = p;
-		while (tchar((unsigned char)*p))
-			p++;
-		if (*p != ':') {
-			if (strchr(p, ':') == NULL)
-				FAIL(HTTP_BAD_REQUEST, "a header line without a colon");
-			FAIL(HTTP_BAD_REQUEST, p == name ? "a header line without a name" :
-			    "an invalid character in a header name (or space before the colon)");
-		}
-		if (p == name)
-			FAIL(HTTP_BAD_REQUEST, "a header line without a name");
-		*p++ = '\0';
-		while (*p == ' ' || *p == '\t')
-			p++;
-		val = p;
-		for (ve = p; *p; p++) {
-			unsigned char c = (unsigned char)*p;
-
-			if (c == '\t' || (c >= 0x20 && c != 0x7f))
-				ve = c == ' ' || c == '\t' ? ve : p + 1;
-			else
-				FAIL(HTTP_BAD_REQUEST, "a control byte in a header value");
-		}
-		*ve = '\0';
-		if (p != q)	/* a NUL inside the line */
-			FAIL(HTTP_BAD_REQUEST, "a control byte in a header value");
-		if (r->nheaders == HTTPD_MAX_HEADERS)
-			FAIL(HTTP_HEADERS_TOO_LARGE, "more than 100 header fields");
-		r->name[r->nheaders] = name;
-		r->value[r->nheaders++] = val;
-		if (strcasecmp(name, "Content-Length") == 0) {
-			if (n_cl++ && strcmp(cl, val) != 0)
-				FAIL(HTTP_BAD_REQUEST, "Content-Length headers with different values");
-			cl = val;
-		} else if (strcasecmp(name, "Transfer-Encoding") == 0) {
-			if (n_te++ || strcasecmp(val, "chunked") != 0)
-				FAIL(HTTP_BAD_REQUEST, "Transfer-Encoding other than one \"chunked\"");
-		} else if (strcasecmp(name, "Host") == 0) {
-			n_host++;
-		} else if (strcasecmp(name, "Connection") == 0) {
-			close |= has_token(val, "close");
-			ka |= has_token(val, "keep-alive");
-		} else if (strcasecmp(name, "Expect") == 0) {
-			if (strcasecmp(val, "100-continue") == 0)
-				r->expect_continue = 1;
-		}
-	}
-	if (r->minor == 1 && n_host != 1)
-		FAIL(HTTP_BAD_REQUEST, n_host ? "more than one Host header" : "no Host header (required in HTTP/1.1)");
-	if (n_cl && n_te)
-		FAIL(HTTP_BAD_REQUEST, "both Content-Length and Transfer-Encoding; send one of them");
-	if (n_te && r->minor == 0)
-		FAIL(HTTP_BAD_REQUEST, "Transfer-Encoding in an HTTP/1.0 request");
-	if (cl) {
-		uint64_t v = 0;
-
-		if (*cl == '\0')
-			FAIL(HTTP_BAD_REQUEST, "an empty Content-Length");
-		for (q = (char *)cl; *q; q++) {
-			if (!isdigit((unsigned char)*q))
-				FAIL(HTTP_BAD_REQUEST, "Content-Length is not a number of bytes (digits only)");
-			if (v > (UINT64_C(1) << 62) / 10)
-				FAIL(HTTP_BAD_REQUEST, "Content-Length is too large to be a length");
-			v = v * 10 + (uint64_t)(*q - '0');
-		}
-		r->content_length = (int64_t)v;
-	}
-	r->chunked = n_te > 0;
-	r->keep_alive = !close && (r->minor == 1 || ka);
-	if (r->minor == 0)
-		r->keep_alive = 0;	/* HTTP/1.0: one request per connection */
-	return 0;
-}
-
-const char *
-arxiv_httpd_header(const struct httpd_req *r, const char *name)
-{
-	size_t i;
-
-	for (i = 0; i < r->nheaders; i++)
-		if (strcasecmp(r->name[i], name) == 0)
-			return r->value[i];
-	return NULL;
-}
-
-int
-arxiv_httpd_resp_header(struct httpd_resp *resp, const char *name, const char *value)
-{
-	size_t nl = strlen(name), vl = strlen(value);
-
-	if (resp->hlen + nl + vl + 4 >= sizeof(resp->hdr))
-		return -1;
-	memcpy(resp->hdr + resp->hlen, name, nl);
-	resp->hlen += nl;
-	memcpy(resp->hdr + resp->hlen, ": ", 2);
-	memcpy(resp->hdr + resp->hlen + 2, value, vl);
-	resp->hlen += 2 + vl;
-	memcpy(resp->hdr + resp->hlen, "\r\n", 2);
-	resp->hlen += 2;
-	resp->hdr[resp->hlen] = '\0';
-	return 0;
-}
-
-enum { CH_SIZE, CH_EXT, CH_SIZE_LF, CH_DATA, CH_DATA_CR, CH_DATA_LF, CH_TRAILER, CH_TRAILER_LF, CH_DONE };
-
-/* Chunked framing (RFC 9112 7.1), strictly: CRLF line ends, at most 16 hex digits. */
-int
-arxiv_httpd_chunked_feed(struct httpd_chunked *c, const char *in, size_t n, size_t *used,
-    int (*out)(void *, const char *, size_t), void *arg, const char **why)
-{
-	size_t i = 0;
-
-	while (i < n && c->state != CH_DONE) {
-		unsigned char ch = (unsigned char)in[i];
-
-		switch (c->state) {
-		case CH_SIZE:
-			if (hexval(ch) >= 0) {
-				if (++c->ndig > 15) {
-					*why = "a chunk size with more than 15 hex digits";
-					goto bad;
-				}
-				c->left = c->left * 16 + (uint64_t)hexval(ch);
-				i++;
-				break;
-			}
-			if (c->ndig == 0) {
-				*why = "a chunk size that is not hexadecimal";
-				goto bad;
-			}
-			if (ch == ';') {
-				c->state = CH_EXT;
-				c->line = 0;
-			} else if (ch == '\r')
-				c->state = CH_SIZE_LF;
-			else {
-				*why = "a chunk size that is not hexadecimal";
-				goto bad;
-			}
-			i++;
-			break;
-		case CH_EXT:	/* chunk extensions: ignored, visible bytes, bounded */
-			if (ch == '\r')
-				c->state = CH_SIZE_LF;
-			else if (ch == '\t' || (ch >= 0x20 && ch != 0x7f)) {
-				if (++c->line > 1024) {
-					*why = "a chunk extension longer than 1024 bytes";
-					goto bad;
-				}
-			} else {
-				*why = "a control byte in a chunk extension";
-				goto bad;
-			}
-			i++;
-			break;
-		case CH_SIZE_LF:
-			if (ch != '\n') {
-				*why = "a chunk size line not ended by CRLF";
-				goto bad;
-			}
-			i++;
-			c->ndig = 0;
-			if (c->left == 0) {
-				c->state = CH_TRAILER;
-				c->line = 0;
-			} else
-				c->state = CH_DATA;
-			break;
-		case CH_DATA: {
-			size_t k = n - i < c->left ? n - i : (size_t)c->left;
-
-			if (out(arg, in + i, k) < 0) {
-				*used = i;
-				return -2;
-			}
-			i += k;
-			c->left -= k;
-			if (c->left == 0)
-				c->state = CH_DATA_CR;
-			break;
-		}
-		case CH_DATA_CR:
-		case CH_DATA_LF:
-			if (ch != (c->state == CH_DATA_CR ? '\r' : '\n')) {
-				*why = "chunk data not followed by CRLF";
-				goto bad;
-			}
-			c->state = c->state == CH_DATA_CR ? CH_DATA_LF : CH_SIZE;
-			i++;
-			break;
-		case CH_TRAILER:	/* trailer fields: checked for shape, dropped */
-			if (ch == '\r') {
-				c->state = CH_TRAILER_LF;
-			} else if (ch == '\t' || (ch >= 0x20 && ch != 0x7f) || ch >= 0x80) {
-				if (c->line == 0 && (ch == ' ' || ch == '\t')) {
-					*why = "a folded trailer line";
-					goto bad;
-				}
-				c->line++;
-			} else {
-				*why = "a control byte in a trailer field";
-				goto bad;
-			}
-			if (++c->trailer > HTTPD_HEAD_MAX) {
-				*why = "a trailer section larger than 32768 bytes";
-				goto bad;
-			}
-			i++;
-			break;
-		case CH_TRAILER_LF:
-			if (ch != '\n') {
-				*why = "a trailer line not ended by CRLF";
-				goto bad;
-			}
-			i++;
-			c->state = c->line == 0 ? CH_DONE : CH_TRAILER;
-			c->line = 0;
-			break;
-		}
-	}
-	*used = i;
-	return c->state == CH_DONE;
-bad:
-	*used = i;
-	return -1;
 }
 
 /* ---------------------------------------------------------- connections */
@@ -611,6 +155,19 @@ list_unlink(struct worker *w, struct conn *c)
 	c->prev = c->next = NULL;
 }
 
+/* c at the end of w's list (the newest activity) */
+static void
+list_append(struct worker *w, struct conn *c)
+{
+	c->prev = w->last;
+	c->next = NULL;
+	if (w->last)
+		w->last->next = c;
+	else
+		w->first = c;
+	w->last = c;
+}
+
 static void
 touch(struct conn *c)
 {
@@ -620,12 +177,7 @@ touch(struct conn *c)
 	if (w->last == c)
 		return;
 	list_unlink(w, c);
-	c->prev = w->last;
-	if (w->last)
-		w->last->next = c;
-	else
-		w->first = c;
-	w->last = c;
+	list_append(w, c);
 }
 
 static void
@@ -671,6 +223,7 @@ conn_close(struct conn *c, const char *why)
 	epoll_ctl(w->ep, EPOLL_CTL_DEL, c->fd, NULL);
 	close(c->fd);
 	list_unlink(w, c);
+	atomic_fetch_sub(&w->held, 1);
 	atomic_fetch_sub(&w->h->nconn, 1);
 	free(c->rbuf);
 	free(c);
@@ -1042,47 +595,100 @@ conn_read(struct conn *c)
 	process(c);
 }
 
+/* Serve the accepted connection fd in w (w->held already counts it). */
+static void
+adopt(struct worker *w, int fd)
+{
+	struct epoll_event e;
+	struct conn *c;
+	int one = 1;
+
+	if ((c = calloc(1, sizeof(*c))) == NULL)
+		goto fail;
+	setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+	c->fd = fd;
+	c->w = w;
+	c->state = ST_HEAD;
+	e.events = c->events = EPOLLIN | EPOLLRDHUP;
+	e.data.ptr = c;
+	if (epoll_ctl(w->ep, EPOLL_CTL_ADD, fd, &e) < 0) {
+		free(c);
+		goto fail;
+	}
+	list_append(w, c);
+	c->last = now_s();
+	return;
+fail:
+	atomic_fetch_sub(&w->held, 1);
+	atomic_fetch_sub(&w->h->nconn, 1);
+	close(fd);
+}
+
+/* The worker that holds the fewest connections, w itself on a tie. */
+static struct worker *
+least_held(struct worker *w)
+{
+	struct httpd *h = w->h;
+	struct worker *best = w;
+	unsigned i, min = atomic_load(&w->held);
+
+	for (i = 0; i < h->o.threads; i++) {
+		unsigned k = atomic_load(&h->w[i].held);
+
+		if (k < min) {
+			min = k;
+			best = &h->w[i];
+		}
+	}
+	return best;
+}
+
 static void
 accept_some(struct worker *w)
 {
 	struct httpd *h = w->h;
-	int i;
+	struct worker *to;
+	int fd;
 
 	/* one connection per wake-up: the listening socket stays readable while
-	 * more wait, and EPOLLEXCLUSIVE wakes another worker for them, so that
-	 * a burst of connections spreads over the threads */
-	for (i = 0; i < 1; i++) {
-		struct epoll_event e;
-		struct conn *c;
-		int fd = accept4(h->o.listen_fd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC), one = 1;
-
-		if (fd < 0)
-			return;
-		if (atomic_fetch_add(&h->nconn, 1) >= h->o.max_conn || (c = calloc(1, sizeof(*c))) == NULL) {
-			atomic_fetch_sub(&h->nconn, 1);
-			close(fd);
-			continue;
-		}
-		setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
-		c->fd = fd;
-		c->w = w;
-		c->state = ST_HEAD;
-		e.events = c->events = EPOLLIN | EPOLLRDHUP;
-		e.data.ptr = c;
-		if (epoll_ctl(w->ep, EPOLL_CTL_ADD, fd, &e) < 0) {
-			atomic_fetch_sub(&h->nconn, 1);
-			close(fd);
-			free(c);
-			continue;
-		}
-		c->prev = w->last;
-		if (w->last)
-			w->last->next = c;
-		else
-			w->first = c;
-		w->last = c;
-		c->last = now_s();
+	 * more wait, and EPOLLEXCLUSIVE wakes another worker for them */
+	if ((fd = accept4(h->o.listen_fd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC)) < 0)
+		return;
+	if (atomic_fetch_add(&h->nconn, 1) >= h->o.max_conn) {
+		atomic_fetch_sub(&h->nconn, 1);
+		close(fd);
+		return;
 	}
+	to = least_held(w);
+	atomic_fetch_add(&to->held, 1);
+	/* a write of an int to a pipe is atomic; a full inbox: served here */
+	if (to != w && write(to->inbox[1], &fd, sizeof(fd)) != (ssize_t)sizeof(fd)) {
+		atomic_fetch_sub(&to->held, 1);
+		atomic_fetch_add(&w->held, 1);
+		to = w;
+	}
+	if (to == w)
+		adopt(w, fd);
+}
+
+/* The connections other workers gave to w (close: at shutdown). */
+static void
+take_inbox(struct worker *w, int close_them)
+{
+	int fds[64];
+	ssize_t k;
+	size_t i;
+
+	while ((k = read(w->inbox[0], fds, sizeof(fds))) > 0)
+		for (i = 0; i < (size_t)k / sizeof(fds[0]); i++) {
+			if (!close_them) {
+				adopt(w, fds[i]);
+				continue;
+			}
+			atomic_fetch_sub(&w->held, 1);
+			atomic_fetch_sub(&w->h->nconn, 1);
+			close(fds[i]);
+		}
 }
 
 static void *
@@ -1102,6 +708,8 @@ worker_main(void *arg)
 			if (p == &listen_tag) {
 				if (!w->quiesced)
 					accept_some(w);
+			} else if (p == &inbox_tag) {
+				take_inbox(w, 0);
 			} else if (p == &wake_tag) {
 				uint64_t v;
 
@@ -1159,13 +767,16 @@ arxiv_httpd_start(const struct httpd_opts *o, const struct httpd_ops *ops, char 
 	}
 	h->o = *o;
 	h->ops = *ops;
+	for (i = 0; i < o->threads; i++)
+		h->w[i].inbox[0] = h->w[i].inbox[1] = -1;
 	for (i = 0; i < o->threads; i++) {
 		struct worker *w = &h->w[i];
 		struct epoll_event e;
 
 		w->h = h;
 		if ((w->ep = epoll_create1(EPOLL_CLOEXEC)) < 0 ||
-		    (w->wake = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC)) < 0) {
+		    (w->wake = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC)) < 0 ||
+		    pipe2(w->inbox, O_NONBLOCK | O_CLOEXEC) < 0) {
 			snprintf(err, errlen, "epoll: %s", strerror(errno));
 			goto fail;
 		}
@@ -1178,6 +789,16 @@ arxiv_httpd_start(const struct httpd_opts *o, const struct httpd_ops *ops, char 
 		e.events = EPOLLIN;
 		e.data.ptr = &wake_tag;
 		epoll_ctl(w->ep, EPOLL_CTL_ADD, w->wake, &e);
+		e.data.ptr = &inbox_tag;
+		if (epoll_ctl(w->ep, EPOLL_CTL_ADD, w->inbox[0], &e) < 0) {
+			snprintf(err, errlen, "epoll: %s", strerror(errno));
+			goto fail;
+		}
+	}
+	/* every worker's inbox exists before any worker can give to it */
+	for (i = 0; i < o->threads; i++) {
+		struct worker *w = &h->w[i];
+
 		if ((errno = pthread_create(&w->tid, NULL, worker_main, w)) != 0) {
 			snprintf(err, errlen, "cannot start a thread: %s", strerror(errno));
 			goto fail;
@@ -1220,6 +841,11 @@ arxiv_httpd_stop(struct httpd *h)
 	for (i = 0; i < h->nw; i++)
 		pthread_join(h->w[i].tid, NULL);
 	for (i = 0; i < h->o.threads; i++) {
+		if (h->w[i].inbox[0] >= 0) {
+			take_inbox(&h->w[i], 1);	/* given after the worker ended */
+			close(h->w[i].inbox[0]);
+			close(h->w[i].inbox[1]);
+		}
 		if (h->w[i].ep > 0)
 			close(h->w[i].ep);
 		if (h->w[i].wake > 0)

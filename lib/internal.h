@@ -296,6 +296,21 @@ struct arxiv_embedder_kind {
 extern const struct arxiv_embedder_kind arxiv_embedder_lexical;
 extern const struct arxiv_embedder_kind arxiv_embedder_encoder;	/* encoder.c */
 
+/* The lexical embedder, shared by lexical.c (the kind) and lexical_learn.c. */
+#define LEX_VERSION 2
+/* SplitMix64's step: the golden-ratio increment, then its finaliser. */
+uint64_t lex_mix64(uint64_t z);
+/* The slots of a cleaned text (space-separated words) into *slots (grown),
+ * sorted; returns how many, or -1 out of memory. */
+long lex_text_slots(const struct arxiv_lexical_params *p, const char *s, size_t n,
+    uint32_t **slots, size_t *cap);
+int lex_check_params(const struct arxiv_lexical_params *p, struct arxiv_error *err);
+/* "lexical-v1 dim=D h=HASH": the hash covers every parameter and the idf. */
+void lex_identity(const struct arxiv_lexical_params *p, const char *prep, const float *idf,
+    const float *mean, const float *proj, char *id, size_t n);
+double lex_sketch_doc(const struct arxiv_lexical_params *p, const float *idf,
+    const uint32_t *slots, long k, float *v, size_t n);
+
 /* The process's umask, read without changing it (atomic.c). */
 mode_t arxiv_umask(void);
 

@@ -116,6 +116,13 @@ stats_hset_giveup(struct hset *s)
 	s->exact = 0;
 }
 
+static inline void
+hset_prefetch(const struct hset *s, uint64_t h)
+{
+	if (s->slot != NULL)
+		__builtin_prefetch(&s->slot[(h ? h : 1) & (s->cap - 1)]);
+}
+
 static int
 hset_add(struct hset *s, uint64_t h, size_t exact_max)
 {
@@ -402,8 +409,13 @@ arxiv_stats_add(struct arxiv_stats *s, const struct arxiv_stats_record *r,
 	int f, g, y;
 	size_t i, chars = 0, words = 0;
 	int nonascii, math;
-	uint64_t fmask = 0;
+	uint64_t fmask = 0, hid, htext;
 
+	/* the duplicate sets' slots are fetched while the record is counted */
+	hid = hash64(r->id.s, r->id.n);
+	htext = hash64(r->text.s, r->text.n);
+	hset_prefetch(&s->ids, hid);
+	hset_prefetch(&s->texts, htext);
 	f = stats_field_id(s, r->label.s, r->label.n);
 	if (f == -2)
 		goto oom;
@@ -452,8 +464,8 @@ arxiv_stats_add(struct arxiv_stats *s, const struct arxiv_stats_record *r,
 		if (r->n_tokens > 512)
 			s->tok_over512++;
 	}
-	if (hset_add(&s->ids, hash64(r->id.s, r->id.n), s->p.exact_max) < 0 ||
-	    hset_add(&s->texts, hash64(r->text.s, r->text.n), s->p.exact_max) < 0)
+	if (hset_add(&s->ids, hid, s->p.exact_max) < 0 ||
+	    hset_add(&s->texts, htext, s->p.exact_max) < 0)
 		goto oom;
 
 	if (f >= 0 && f < TERMF && s->p.top_terms > 0) {

@@ -87,6 +87,7 @@ struct arxiv_stats {
 	size_t nstop;		/* slots, a power of two, at most half used */
 	size_t nstopw;		/* stop words */
 	struct stop_word *stopw;	/* the words of the slots */
+	uint64_t stopbits[64];	/* bit STOP_BIT(h) set for each stop word's hash h */
 };
 
 /* bins: chars 32 wide (to 16384), words 4 (to 2048), tokens 8 (to 4096) */

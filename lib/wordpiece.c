@@ -699,7 +699,7 @@ arxiv_tok_basic(const char *text, size_t n, int lowercase, struct arxiv_buf *out
  * of the word cache: 2 entries per 64-byte line, words of up to CT_KEY bytes
  * kept zero-padded in whole words (compared by three 8-byte loads).
  */
-#define CT_SETS 65536		/* a power of two: 4 MiB */
+#define CT_SETS 262144		/* a power of two: 16 MiB */
 #define CT_KEY 24
 
 struct ct_entry {

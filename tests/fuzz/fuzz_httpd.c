@@ -1,6 +1,6 @@
 /*
  * fuzz_httpd.c - libFuzzer harness for arxiv-serve's request parser
- * (lib/httpd.c): any bytes must be scanned and parsed without a crash, leak
+ * (lib/httpd_parse.c): any bytes must be scanned and parsed without a crash, leak
  * or overread, and
  *  - arxiv_httpd_scan_head gives a length within the input, 0, or -status;
  *  - a head it delimits parses to 0 or to 400/431/505, and a parsed request

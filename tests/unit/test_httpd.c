@@ -3,6 +3,7 @@
  * pipelining, errors as JSON, the idle timeout). */
 #include <arpa/inet.h>
 #include <netinet/in.h>
+#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
@@ -84,8 +85,11 @@ t_handle(void *ud, struct httpd_req *req, struct httpd_resp *resp)
 	int n;
 
 	(void)ud;
-	n = snprintf(out, sizeof(out), "%s %s %zu %s", req->method, req->path, req->body_len,
-	    req->too_big ? "big" : req->body);
+	if (strcmp(req->path, "/thread") == 0)	/* which worker answers */
+		n = snprintf(out, sizeof(out), "thread %lu", (unsigned long)pthread_self());
+	else
+		n = snprintf(out, sizeof(out), "%s %s %zu %s", req->method, req->path, req->body_len,
+		    req->too_big ? "big" : req->body);
 	resp->status = 200;
 	resp->body = out;
 	resp->len = (size_t)n;
@@ -243,10 +247,62 @@ live(void)
 		if (fd >= 0)
 			close(fd);
 	}
+	/* connections spread evenly over the 2 workers: made one after another,
+	 * each answered before the next (the kernel then tends to wake the same
+	 * worker for every one: 8 and 0, 7 and 1, 6 and 2 were seen) */
+	{
+		int fds[8], i, j, nt = 0, per[2] = { 0, 0 }, ok = 1;
+		unsigned long tid[2] = { 0, 0 };
+
+		for (i = 0; i < 8; i++) {
+			static const char get[] = "GET /thread HTTP/1.1\r\nHost: h\r\n\r\n";
+			size_t got = 0;
+			unsigned long t;
+			char *b;
+
+			fds[i] = dial(port);
+			if (fds[i] < 0 || write(fds[i], get, sizeof(get) - 1) < 0) {
+				ok = 0;
+				continue;
+			}
+			for (;;) {	/* the head, then Content-Length bytes of body */
+				ssize_t k = read(fds[i], out + got, sizeof(out) - 1 - got);
+				const char *cl;
+
+				if (k <= 0)
+					break;
+				got += (size_t)k;
+				out[got] = '\0';
+				if ((b = strstr(out, "\r\n\r\n")) != NULL &&
+				    (cl = strstr(out, "Content-Length: ")) != NULL && cl < b &&
+				    got >= (size_t)(b + 4 - out) + strtoul(cl + 16, NULL, 10))
+					break;
+			}
+			b = strstr(out, "\r\n\r\nthread ");
+			if (b == NULL) {
+				ok = 0;
+				continue;
+			}
+			t = strtoul(b + 11, NULL, 10);
+			for (j = 0; j < nt && tid[j] != t; j++)
+				;
+			if (j == nt && nt < 2)
+				tid[nt++] = t;
+			if (j < 2)
+				per[j]++;
+			out[0] = '\0';
+		}
+		/* 4 and 4; 3 and 5 where an earlier connection still lingers */
+		CHECK(ok && nt == 2 && abs(per[0] - per[1]) <= 2,
+		    "8 keep-alive connections: spread over the 2 workers (%d and %d)", per[0], per[1]);
+		for (i = 0; i < 8; i++)
+			if (fds[i] >= 0)
+				close(fds[i]);
+	}
 	arxiv_httpd_quiesce(h);
 	arxiv_httpd_stop(h);
 	close(lfd);
-	CHECK(ndone == 9, "done() once for each of the 9 requests (%d)", ndone);
+	CHECK(ndone == 17, "done() once for each of the 17 requests (%d)", ndone);
 }
 
 int
