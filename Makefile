@@ -149,10 +149,10 @@ $(BUILD)/tests/%: tests/unit/%.c tests/unit/tap.h $(ALIB)
 	$(CC) $(ALL_CFLAGS) -Itests/unit -UARXIV_BUILD $(LDFLAGS) -o $@ $< $(PROG_PARTS) $(ALIB) $(DEPS_LIBS) \
 		$(LDEXTRA)
 # a program's part under test: test_oai is arxiv-harvest's page parser
-$(BUILD)/tests/test_oai: PROG_PARTS = bin/harvest/oai.c
+$(BUILD)/tests/test_oai: PROG_PARTS = $(HARVEST_PARTS)
 $(BUILD)/tests/test_oai: LDEXTRA = $(shell $(PKG_CONFIG) --libs libxml-2.0)
 $(BUILD)/tests/test_oai: ALL_CFLAGS += $(shell $(PKG_CONFIG) --cflags libxml-2.0)
-$(BUILD)/tests/test_oai: bin/harvest/oai.c bin/harvest/oai.h bin/prog.h
+$(BUILD)/tests/test_oai: $(HARVEST_PARTS) bin/harvest/oai.h bin/prog.h
 
 # The transformer plugin's AdamW against torch::optim::AdamW (C++, where libtorch is).
 ifeq ($(TORCH),1)
@@ -186,6 +186,15 @@ $(BUILD)/fuzz/%: tests/fuzz/%.c $(LIB_SRC) lib/include/arxiv.h
 	@mkdir -p $(@D)
 	clang -std=c11 -D_GNU_SOURCE -DARXIV_BUILD -DDATADIR='"$(DATADIR)"' -Ilib/include -Ilib -g -O1 \
 		-fsanitize=fuzzer,address,undefined $(DEPS_CFLAGS) -o $@ $< $(LIB_SRC) $(DEPS_LIBS)
+
+# arxiv-harvest's page parser and its -k recovery (bin/harvest/), with libxml2
+$(BUILD)/fuzz/fuzz_oai: tests/fuzz/fuzz_oai.c $(HARVEST_PARTS) bin/harvest/oai.h bin/prog.h $(LIB_SRC) \
+    lib/include/arxiv.h
+	@mkdir -p $(@D)
+	clang -std=c11 -D_GNU_SOURCE -DARXIV_BUILD -DDATADIR='"$(DATADIR)"' -Ilib/include -Ilib -g -O1 \
+		-fsanitize=fuzzer,address,undefined $(DEPS_CFLAGS) \
+		$(shell $(PKG_CONFIG) --cflags libxml-2.0) -o $@ $< $(HARVEST_PARTS) $(LIB_SRC) \
+		$(DEPS_LIBS) $(shell $(PKG_CONFIG) --libs libxml-2.0)
 
 # Build the transformer plugin against the current PyPI torch wheel's libtorch
 # (downloaded once, cached) and check the CUDA libraries stay linked. Heavy

@@ -56,7 +56,7 @@ static const struct prog_help help[] = {
 	{ "retries", "n", "retries of a failed request (default: 5)", 0 },
 	{ "timeout", "s", "seconds a request may take (default: 300)", 0 },
 	{ "deleted", NULL, "write {\"id\",\"deleted\":true,\"datestamp\"} for deleted records", 0 },
-	{ "keep-going", NULL, "skip malformed records (XML recovery), count them", 0 },
+	{ "keep-going", NULL, "skip the records that are not well-formed XML, count them", 0 },
 	{ "verbose", NULL, "each request, waits and the counts on stderr", 0 },
 	{ "help", NULL, "print this help and exit", 0 },
 	{ "version", NULL, "print the version and exit", 0 },

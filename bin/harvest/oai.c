@@ -2,9 +2,12 @@
  * oai.c - arxiv-harvest's OAI-PMH page parser: see oai.h. A record becomes one
  * line in the Kaggle dump's schema (authors joined and parsed, dates and
  * categories squeezed) or is counted as deleted, skipped (a field missing) or
- * malformed (with -k, every record from the first XML error on).
+ * malformed (with -k: a page with an XML error is parsed again record by
+ * record by recover.c, and only the records that are not well-formed are
+ * skipped). Messages are kept in p->warn and printed when the page is done.
  */
 #include <ctype.h>
+#include <stdarg.h>
 #include <stddef.h>
 
 #include <libxml/xmlreader.h>
@@ -17,6 +20,32 @@ reader_close(void *ctx)
 {
 	(void)ctx;
 	return 0;
+}
+
+/* A message about the page, printed (warnx) when the page is done. */
+void
+page_warn(struct page *p, const char *fmt, ...)
+{
+	char msg[1024];
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	va_end(ap);
+	arxiv_buf_printf(&p->warn, "%s\n", msg);
+}
+
+/* Print the page's messages and forget them. */
+static void
+warn_flush(struct page *p)
+{
+	const char *s = p->warn.data, *nl;
+
+	while (s && *s && (nl = strchr(s, '\n')) != NULL) {
+		warnx("%.*s", (int)(nl - s), s);
+		s = nl + 1;
+	}
+	arxiv_buf_free(&p->warn);
 }
 
 #define REC_NBUF 18
@@ -157,12 +186,10 @@ rec_emit(struct page *p)
 	if (r->datestamp.len && strcmp(r->datestamp.data, p->max_datestamp) > 0)
 		snprintf(p->max_datestamp, sizeof(p->max_datestamp), "%s", r->datestamp.data);
 	id = r->id.len ? r->id.data : r->identifier.len ? r->identifier.data : "?";
-	if (p->rec_xml_error || p->xml_error) {
-		/* -k: from the first XML error on, libxml2's recovery cannot be trusted:
-		 * every later record of the page is skipped too */
-		warnx("%s: page %ld record %ld (%s): %s: skipped", p->url, p->pageno, p->recno, id,
-		    p->rec_xml_error ? "malformed XML" : "after malformed XML");
-		p->malformed++;
+	if (p->xml_error)
+		return;	/* the document failed: its records are not written (-k: recover.c) */
+	if (p->other_format[0]) {
+		memcpy(p->fatal, p->other_format, sizeof(p->fatal));
 		return;
 	}
 	if (r->deleted) {
@@ -191,7 +218,8 @@ rec_emit(struct page *p)
 	else if (blank(&r->categories))
 		why = "no categories";
 	if (why != NULL) {
-		warnx("%s: page %ld record %ld (%s): %s: skipped", p->url, p->pageno, p->recno, id, why);
+		page_warn(p, "%s: page %ld record %ld (%s): %s: skipped", p->url, p->pageno, p->recno, id,
+		    why);
 		p->skipped++;
 		return;
 	}
@@ -274,35 +302,7 @@ field_buf(struct rec *r, const char *name)
 	return NULL;
 }
 
-/*
- * Does the page read whole end with the end tag of its root, </OAI-PMH> (or
- * </prefix:OAI-PMH>)? libxml2's recovery closes the open elements at the end
- * of a page cut short, so the reader alone cannot tell.
- */
-static int
-page_whole(const struct arxiv_buf *b)
-{
-	size_t n = b->len, i;
-
-	while (n > 0 && isspace((unsigned char)b->data[n - 1]))
-		n--;
-	if (n < 10 || b->data[n - 1] != '>')
-		return 0;
-	n--;
-	while (n > 0 && isspace((unsigned char)b->data[n - 1]))
-		n--;
-	if (n < 9 || memcmp(b->data + n - 7, "OAI-PMH", 7) != 0)
-		return 0;
-	n -= 7;
-	if (b->data[n - 1] == ':') {	/* a prefix */
-		for (i = n - 1; i > 0 && b->data[i - 1] != '<' && b->data[i - 1] != '/'; i--)
-			;
-		n = i;
-	}
-	return n >= 2 && b->data[n - 2] == '<' && b->data[n - 1] == '/';
-}
-
-/* A page read whole (-k), handed to the reader as it asks for it. */
+/* A document in memory (recover.c's pieces of a page), handed to the reader as it asks. */
 struct mem {
 	const char *data;
 	size_t len, off;
@@ -324,58 +324,38 @@ mem_read(void *ctx, char *buf, int n)
 }
 
 /*
- * Parse one response while it arrives, pulled through read (an
- * xmlInputReadCallback over ctx). Returns 0 (page parsed; p->out, token,
- * error code set), -1 fatal (reported), 1 retry: input_failed(ctx, rc) said
- * the input, not the XML, failed (rc: the reader's last result, 0 when the
- * reader could not start).
+ * -k: the bytes handed to the reader are kept (copy), so that a page with an
+ * XML error can be parsed again record by record (recover.c).
  */
-int
-oai_parse_page(struct page *p, int (*read)(void *ctx, char *buf, int n),
-    int (*input_failed)(void *ctx, int rc), void *ctx)
+struct tee {
+	int (*read)(void *ctx, char *buf, int n);
+	void *ctx;
+	struct arxiv_buf *copy;	/* NULL: not kept (without -k) */
+	int oom;
+};
+
+static int
+tee_read(void *ctx, char *buf, int n)
 {
-	xmlTextReaderPtr rd;
-	int rc, opts = XML_PARSE_NONET | XML_PARSE_NOCDATA | XML_PARSE_COMPACT | XML_PARSE_HUGE;
-	int meta_depth = -1, ended = 0;
-	struct arxiv_buf whole = { 0 };
-	struct mem mem = { NULL, 0, 0 };
+	struct tee *t = ctx;
+	int k = t->read(t->ctx, buf, n);
 
-	if (p->keep) {
-		/*
-		 * -k: libxml2 recovers from an error only with the rest of the page
-		 * at hand; fed in small reads (as the network delivers it) it ends
-		 * the page at the error, losing the later records and the
-		 * resumption token. So the page is read whole first (one page: its
-		 * size is the repository's page size, not the harvest's).
-		 */
-		char chunk[65536];
-		int n;
-
-		while ((n = read(ctx, chunk, (int)sizeof(chunk))) > 0)
-			if (arxiv_buf_append(&whole, chunk, (size_t)n) < 0) {
-				arxiv_buf_free(&whole);
-				warnx("%s: page %ld: out of memory", p->url, p->pageno);
-				return -1;
-			}
-		if (n < 0 && input_failed(ctx, n)) {
-			arxiv_buf_free(&whole);
-			return 1;
-		}
-		opts |= XML_PARSE_RECOVER;
-		/* through the IO interface: from memory, libxml2 2.9's reader
-		 * stops at the first error even with XML_PARSE_RECOVER */
-		mem.data = whole.data;
-		mem.len = whole.len;
-		rd = xmlReaderForIO(mem_read, reader_close, &mem, p->url, NULL, opts);
-	} else
-		rd = xmlReaderForIO(read, reader_close, ctx, p->url, NULL, opts);
-	if (rd == NULL) {
-		arxiv_buf_free(&whole);
-		if (input_failed(ctx, 0))
-			return 1;
-		warnx("%s: cannot start the XML reader", p->url);
+	if (k > 0 && t->copy && arxiv_buf_append(t->copy, buf, (size_t)k) < 0) {
+		t->oom = 1;
 		return -1;
 	}
+	return k;
+}
+
+#define READER_OPTS (XML_PARSE_NONET | XML_PARSE_NOCDATA | XML_PARSE_COMPACT | XML_PARSE_HUGE)
+
+/* Read one document through rd into p; returns the reader's last result
+ * (0 end, -1 error); stops early when p->fatal is set. */
+static int
+read_doc(struct page *p, xmlTextReaderPtr rd)
+{
+	int rc, meta_depth = -1;
+
 	xmlTextReaderSetErrorHandler(rd, on_xml_error, p);
 	while ((rc = xmlTextReaderRead(rd)) == 1) {
 		int type = xmlTextReaderNodeType(rd), depth = xmlTextReaderDepth(rd);
@@ -384,13 +364,13 @@ oai_parse_page(struct page *p, int (*read)(void *ctx, char *buf, int n),
 		int empty = xmlTextReaderIsEmptyElement(rd);
 
 		if (type == XML_READER_TYPE_END_ELEMENT || (type == XML_READER_TYPE_ELEMENT && empty)) {
-			if (depth == 0)
-				ended = 1;	/* the end of <OAI-PMH>: the page is whole */
 			if (strcmp(name, "record") == 0 && p->in_record) {
 				if (type == XML_READER_TYPE_ELEMENT)
 					p->recno++;
 				rec_emit(p);
 				p->in_record = 0;
+				if (p->fatal[0])
+					break;
 			} else if (strcmp(name, "author") == 0 && p->in_record && p->r.in_meta)
 				author_end(&p->r);
 			else if (strcmp(name, "metadata") == 0)
@@ -420,6 +400,7 @@ oai_parse_page(struct page *p, int (*read)(void *ctx, char *buf, int n),
 			squeeze(&p->err_text);
 		} else if (strcmp(name, "record") == 0 && ns && strcmp(ns, NS_OAI) == 0) {
 			rec_clear(&p->r);
+			p->other_format[0] = '\0';
 			p->in_record = 1;
 			p->rec_xml_error = 0;
 			p->recno++;
@@ -441,11 +422,13 @@ oai_parse_page(struct page *p, int (*read)(void *ctx, char *buf, int n),
 			meta_depth = depth;
 		} else if (p->in_record && p->r.in_meta && depth == meta_depth + 1) {
 			if (strcmp(name, "arXiv") != 0 || ns == NULL || strcmp(ns, NS_ARXIV) != 0) {
-				snprintf(p->fatal, sizeof(p->fatal), "%s: page %ld record %ld: unknown "
-				    "metadata format <%s xmlns=\"%s\">: arxiv-harvest reads only "
-				    "metadataPrefix=arXiv (" NS_ARXIV ")", p->url, p->pageno, p->recno,
-				    name, ns ? ns : "");
-				break;
+				/* fatal at the record's end, if it is well-formed (else it
+				 * is a malformed record, whatever libxml2 had read ahead) */
+				snprintf(p->other_format, sizeof(p->other_format), "%s: page %ld record "
+				    "%ld: unknown metadata format <%s xmlns=\"%s\">: arxiv-harvest reads "
+				    "only metadataPrefix=arXiv (" NS_ARXIV ")", p->url, p->pageno,
+				    p->recno, name, ns ? ns : "");
+				continue;
 			}
 			p->r.format_ok = 1;
 		} else if (p->in_record && p->r.in_meta && p->r.format_ok) {
@@ -455,38 +438,141 @@ oai_parse_page(struct page *p, int (*read)(void *ctx, char *buf, int n),
 				take_text(rd, b);
 		}
 	}
-	xmlFreeTextReader(rd);
-	if (p->fatal[0]) {
-		arxiv_buf_free(&whole);
-		warnx("%s", p->fatal);
+	return rc;
+}
+
+/*
+ * Parse doc[0..len), a document in memory (recover.c: a page's envelope, or
+ * one of its records inside the envelope's head and tail), into p with a
+ * fresh XML error state. 0 well-formed, 1 an XML error (p->xml_line,
+ * p->xml_msg), -1 fatal (p->fatal).
+ */
+int
+oai_parse_doc(struct page *p, const char *doc, size_t len)
+{
+	struct mem m = { doc, len, 0 };
+	xmlTextReaderPtr rd;
+	int rc;
+
+	p->xml_error = p->xml_line = p->in_record = p->rec_xml_error = 0;
+	p->xml_msg[0] = p->other_format[0] = '\0';
+	rec_clear(&p->r);
+	if ((rd = xmlReaderForIO(mem_read, reader_close, &m, p->url, NULL, READER_OPTS)) == NULL) {
+		snprintf(p->fatal, sizeof(p->fatal), "%s: cannot start the XML reader", p->url);
 		return -1;
+	}
+	rc = read_doc(p, rd);
+	xmlFreeTextReader(rd);
+	if (p->fatal[0])
+		return -1;
+	if (rc < 0 && !p->xml_error) {
+		p->xml_error = 1;
+		snprintf(p->xml_msg, sizeof(p->xml_msg), "not well-formed");
+	}
+	return p->xml_error ? 1 : 0;
+}
+
+/*
+ * Parse one response while it arrives, pulled through read (an
+ * xmlInputReadCallback over ctx). Returns 0 (page parsed; p->out, token,
+ * error code set), -1 fatal (reported), 1 retry: input_failed(ctx, rc) said
+ * the input, not the XML, failed (rc: the reader's last result, 0 when the
+ * reader could not start).
+ */
+int
+oai_parse_page(struct page *p, int (*read)(void *ctx, char *buf, int n),
+    int (*input_failed)(void *ctx, int rc), void *ctx)
+{
+	xmlTextReaderPtr rd;
+	struct arxiv_buf whole = { 0 };
+	struct tee tee = { read, ctx, NULL, 0 };
+	/* what the page had added, undone before -k parses it again */
+	size_t out0 = p->out.len;
+	long n0 = p->n, del0 = p->deleted, skip0 = p->skipped, bad0 = p->malformed;
+	char max0[sizeof(p->max_datestamp)];
+	int rc;
+
+	memcpy(max0, p->max_datestamp, sizeof(max0));
+	arxiv_buf_clear(&p->warn);
+	if (p->keep)
+		tee.copy = &whole;
+	rd = xmlReaderForIO(tee_read, reader_close, &tee, p->url, NULL, READER_OPTS);
+	if (rd == NULL) {
+		if (input_failed(ctx, 0))
+			return 1;
+		warnx("%s: cannot start the XML reader", p->url);
+		return -1;
+	}
+	rc = read_doc(p, rd);
+	xmlFreeTextReader(rd);
+	if (tee.oom) {
+		page_warn(p, "%s: page %ld: out of memory", p->url, p->pageno);
+		rc = -1;
+		goto out;
+	}
+	if (p->fatal[0] && !p->keep) {
+		page_warn(p, "%s", p->fatal);
+		rc = -1;
+		goto out;
 	}
 	if (input_failed(ctx, rc)) {
-		arxiv_buf_free(&whole);
-		return 1;
+		arxiv_buf_clear(&p->warn);	/* the page is asked for again */
+		rc = 1;
+		goto out;
 	}
-	if (p->keep && p->xml_error && (!ended || !page_whole(&whole))) {
-		/* recovery gave up before the end: the later records and the
-		 * resumption token are unknown, so the harvest cannot go on */
-		warnx("%s: page %ld, line %d: malformed XML: %s: the page cannot be read past it "
-		    "(its later records and resumption token are lost), even with -k",
-		    p->url, p->pageno, p->xml_line, p->xml_msg);
-		arxiv_buf_free(&whole);
-		return -1;
+	if (p->keep && (p->xml_error || rc < 0 || p->fatal[0])) {
+		/*
+		 * -k: the page is not well-formed. Its records are parsed again
+		 * one by one from the whole page (the rest read first), and only
+		 * those that are not well-formed are skipped (recover.c). A fatal
+		 * record (another format) is decided there too, on the whole page:
+		 * libxml2 may have read the record's end before an error after it.
+		 */
+		char chunk[65536];
+		int k;
+
+		while ((k = tee_read(&tee, chunk, (int)sizeof(chunk))) > 0)
+			;
+		if (tee.oom) {
+			page_warn(p, "%s: page %ld: out of memory", p->url, p->pageno);
+			rc = -1;
+			goto out;
+		}
+		if (k < 0 && input_failed(ctx, k)) {
+			arxiv_buf_clear(&p->warn);
+			rc = 1;
+			goto out;
+		}
+		p->out.len = out0;
+		if (p->out.data)
+			p->out.data[out0] = '\0';
+		p->n = n0, p->deleted = del0, p->skipped = skip0, p->malformed = bad0;
+		memcpy(p->max_datestamp, max0, sizeof(max0));
+		p->recno = 0;
+		p->fatal[0] = '\0';
+		p->have_token = 0;
+		p->err_code[0] = p->response_date[0] = '\0';
+		arxiv_buf_clear(&p->err_text);
+		arxiv_buf_clear(&p->token);
+		arxiv_buf_clear(&p->warn);
+		rc = oai_recover_page(p, whole.data ? whole.data : "", whole.len);
+		goto out;
 	}
-	arxiv_buf_free(&whole);
-	if (p->xml_error && !p->keep) {
+	if (p->xml_error) {
 		if (p->in_record || p->rec_xml_error)
-			warnx("%s: page %ld record %ld, line %d: malformed XML: %s (-k skips the record)",
-			    p->url, p->pageno, p->recno, p->xml_line, p->xml_msg);
+			page_warn(p, "%s: page %ld record %ld, line %d: malformed XML: %s (-k skips the "
+			    "record)", p->url, p->pageno, p->recno, p->xml_line, p->xml_msg);
 		else
-			warnx("%s: page %ld, line %d: malformed XML: %s", p->url, p->pageno, p->xml_line,
-			    p->xml_msg);
-		return -1;
-	}
-	if (rc < 0 && !p->keep) {
-		warnx("%s: page %ld: malformed XML", p->url, p->pageno);
-		return -1;
-	}
-	return 0;
+			page_warn(p, "%s: page %ld, line %d: malformed XML: %s", p->url, p->pageno,
+			    p->xml_line, p->xml_msg);
+		rc = -1;
+	} else if (rc < 0) {
+		page_warn(p, "%s: page %ld: malformed XML", p->url, p->pageno);
+		rc = -1;
+	} else
+		rc = 0;
+out:
+	arxiv_buf_free(&whole);
+	warn_flush(p);
+	return rc;
 }

@@ -22,7 +22,7 @@ struct rec {
 };
 
 struct page {
-	int keep;			/* -k: recover from malformed XML, skip its records */
+	int keep;			/* -k: skip the records that are not well-formed */
 	int emit_deleted;		/* --deleted: a line for each deleted record */
 	const char *url;
 	long pageno, recno;		/* records in this page so far */
@@ -41,10 +41,26 @@ struct page {
 	int in_record, rec_xml_error;
 	struct rec r;
 	char fatal[512];		/* a non-XML fatal problem (format) */
+	char other_format[512];		/* the record is in another format: fatal at its end */
+	struct arxiv_buf warn;		/* messages, printed when the page is done */
 };
 
 int oai_parse_page(struct page *p, int (*read)(void *ctx, char *buf, int n),
     int (*input_failed)(void *ctx, int rc), void *ctx);
+/* One document in memory into p (a fresh XML error state): 0, 1 an XML error, -1 fatal. */
+int oai_parse_doc(struct page *p, const char *doc, size_t len);
+/* A message about the page (printf-like), printed when the page is done. */
+void page_warn(struct page *p, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+/*
+ * recover.c, -k: the page s[0..len) (read whole) has an XML error. Its
+ * envelope (the page without its records) is parsed for the resumption token;
+ * then each record on its own, inside the envelope: the well-formed ones are
+ * written, the others skipped and counted with their position. 0, or -1
+ * (reported in p->warn) when the envelope is not well-formed (the token
+ * cannot be trusted) or a record is fatal (another metadata format).
+ */
+int oai_recover_page(struct page *p, const char *s, size_t len);
 /* Free a record's buffers (a page's p->r, at the end). */
 void rec_free(struct rec *r);
 /* Collapse the white space runs of a one-line field (categories, dates). */

@@ -3,7 +3,8 @@
 # with --clean, in parallel blocks merged), the issue's pipe zcat | arxiv-map |
 # arxiv-stats, arxiv-report's rendering time, and arxiv-harvest's parsing
 # throughput on a large generated OAI-PMH response served from loopback (records/s
-# and peak RSS for 20 and 100 pages: constant memory).
+# and peak RSS for 20 and 100 pages: constant memory; and -k on 20 pages with a
+# bad record in each, which are parsed again record by record).
 # N=records (default 220,000), JOBS=parallel jobs (default: cores).
 set -euo pipefail
 N=${N:-220000}
@@ -72,5 +73,15 @@ for pages in 20 100; do
 	run "arxiv-harvest, $pages pages of 1000 ($mib MiB XML)" $((pages * 1000)) \
 		"arxiv-harvest --delay 0 --base-url http://127.0.0.1:$(cat "$tmp/port")/oai > '$tmp/harvested.jsonl' 2>/dev/null"
 	[ "$(wc -l < "$tmp/harvested.jsonl")" -eq $((pages * 1000)) ] || { echo "stats.sh: harvest lost records" >&2; exit 1; }
+	if [ "$pages" -eq 20 ]; then
+		# -k on pages with one bad record each (the 500th): parsed again record by record
+		for f in "$tmp"/oai/*.xml; do
+			awk '/^<record>/ && ++n == 500 { sub(/<\/title>/, "</titel>") } { print }' "$f" > "$f.bad"
+			mv "$f.bad" "$f"
+		done
+		run "arxiv-harvest -k, $pages pages, a bad record in each" $((pages * 1000)) \
+			"arxiv-harvest -k --delay 0 --base-url http://127.0.0.1:$(cat "$tmp/port")/oai > '$tmp/harvested.jsonl' 2>/dev/null"
+		[ "$(wc -l < "$tmp/harvested.jsonl")" -eq $((pages * 999)) ] || { echo "stats.sh: harvest -k lost records" >&2; exit 1; }
+	fi
 	kill "$spid"; wait "$spid" 2>/dev/null || true; spid=
 done
