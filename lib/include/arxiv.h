@@ -1258,7 +1258,7 @@ ARXIV_API int arxiv_tree_remove(const char *dir);
  * with a seq_len long enough for all of them: never truncated, no ids, no
  * padding (p->seq_len is not used). The same steps and the same count, faster:
  * lowercasing texts take a fast path over plain ASCII, and the word cache
- * (borrowed, NULL: none; it also keeps each word's piece count, about 4 MiB
+ * (borrowed, NULL: none; it also keeps each word's piece count, about 16 MiB
  * more on first use) remembers words. flags: ARXIV_TOK_VALID_UTF8 or 0.
  * 0, or -1 with err (invalid UTF-8, out of memory).
  */
