@@ -45,7 +45,7 @@ long arxiv_vocab__ascii(const struct arxiv_vocab *v, int c);
 
 enum { SP_PAD, SP_UNK, SP_CLS, SP_SEP, SP_MASK };
 const char *const wp_sp_name[5] = { "[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]" };
-static const size_t sp_len[5] = { 5, 5, 5, 5, 6 };
+const size_t wp_sp_len[5] = { 5, 5, 5, 5, 6 };
 
 
 /* Code points assigned in Unicode 15.0 (unassigned in Python 3.11's Unicode 14). */
@@ -60,9 +60,7 @@ static const uint32_t unicode15_new[][2] = {
 	{0x1FAE8, 0x1FAE8}, {0x1FAF7, 0x1FAF8}, {0x2B739, 0x2B739}, {0x31350, 0x323AF},
 };
 
-/* ASCII byte classes: word, space (split), drop (control), punctuation. */
-enum { C_WORD, C_SPACE, C_DROP, C_PUNCT };
-static const unsigned char ascii_class[128] = {
+const unsigned char wp_ascii_class[128] = {
 	2, 2, 2, 2, 2, 2, 2, 2, 2, 1, 1, 2, 2, 1, 2, 2,	/* \t \n \r split */
 	2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2,
 	1, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3,	/* ' ' ! .. / */
@@ -73,8 +71,8 @@ static const unsigned char ascii_class[128] = {
 	0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 3, 3, 3, 3, 2,	/* { | } ~ DEL */
 };
 
-/* ascii_class for every byte value; 4: a byte of a non-ASCII character */
-static const unsigned char byte_class[256] = {
+/* wp_ascii_class for every byte value; 4: a byte of a non-ASCII character */
+const unsigned char wp_byte_class[256] = {
 	2, 2, 2, 2, 2, 2, 2, 2, 2, 1, 1, 2, 2, 1, 2, 2,
 	2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2,
 	1, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3,
@@ -127,7 +125,7 @@ is_punct(uint32_t c)
 	int k;
 
 	if (c < 128)
-		return ascii_class[c] == C_PUNCT;
+		return wp_ascii_class[c] == C_PUNCT;
 	k = ucat(c);
 	return k >= UTF8PROC_CATEGORY_PC && k <= UTF8PROC_CATEGORY_PO;
 }
@@ -229,12 +227,12 @@ word_ascii(struct basic *b)
 
 	if (!b->lower) {
 		for (i = 0; i < 5; i++)
-			if (n == sp_len[i] && memcmp(s, wp_sp_name[i], n) == 0)
+			if (n == wp_sp_len[i] && memcmp(s, wp_sp_name[i], n) == 0)
 				return b->out->special(b->out->ud, (int)i);
 	}
 	for (i = 0; i < n; i++) {
 		unsigned char c = (unsigned char)s[i];
-		if (ascii_class[c] == C_PUNCT) {
+		if (wp_ascii_class[c] == C_PUNCT) {
 			if (i > start && (r = b->out->word(b->out->ud, s + start, i - start,
 			    i - start)) != 0)
 				return r;
@@ -299,11 +297,11 @@ word_unicode(struct basic *b)
 		/* never_split: a word that is exactly a special token stays whole */
 		for (i = 0; i < 5; i++) {
 			size_t j;
-			if ((size_t)m != sp_len[i])
+			if ((size_t)m != wp_sp_len[i])
 				continue;
-			for (j = 0; j < sp_len[i] && b->cp[j] == (unsigned char)wp_sp_name[i][j]; j++)
+			for (j = 0; j < wp_sp_len[i] && b->cp[j] == (unsigned char)wp_sp_name[i][j]; j++)
 				;
-			if (j == sp_len[i])
+			if (j == wp_sp_len[i])
 				return b->out->special(b->out->ud, (int)i);
 		}
 	}
@@ -341,13 +339,13 @@ flush_word(struct basic *b)
 	return r;
 }
 
-static int
-special_at(const char *s, size_t left)
+int
+wp_special_at(const char *s, size_t left)
 {
 	int i;
 
 	for (i = 0; i < 5; i++)
-		if (left >= sp_len[i] && memcmp(s, wp_sp_name[i], sp_len[i]) == 0)
+		if (left >= wp_sp_len[i] && memcmp(s, wp_sp_name[i], wp_sp_len[i]) == 0)
 			return i;
 	return -1;
 }
@@ -379,7 +377,7 @@ wp_basic_run(const char *text, size_t n, int lower, const struct sink *out)
 	while (i < n) {
 		unsigned char c = s[i];
 		if (c < 0x80) {
-			switch (ascii_class[c]) {
+			switch (wp_ascii_class[c]) {
 			case C_SPACE:
 				if ((r = flush_word(&b)) != 0)
 					goto done;
@@ -391,11 +389,11 @@ wp_basic_run(const char *text, size_t n, int lower, const struct sink *out)
 			default:
 				break;
 			}
-			if (c == '[' && (sp = special_at(text + i, n - i)) >= 0) {
+			if (c == '[' && (sp = wp_special_at(text + i, n - i)) >= 0) {
 				if ((r = flush_word(&b)) != 0 ||
 				    (r = out->special(out->ud, sp)) != 0)
 					goto done;
-				i += sp_len[sp];
+				i += wp_sp_len[sp];
 				continue;
 			}
 			if (b.tok.len < b.tok.cap)
@@ -456,29 +454,9 @@ done:
  * of the word. Abstracts repeat their words (Zipf), so most words are found
  * here with one hash and one short memcmp instead of the longest-match probes
  * of the vocabulary (several hash lookups per piece). Each entry is one
- * 64-byte cache line; the cache is 1 MiB, allocated once, touched lazily.
+ * 64-byte cache line; the cache (struct arxiv_tok_cache, in wordpiece.h) is
+ * 1 MiB, allocated once, touched lazily.
  */
-#define TC_SLOTS 16384		/* a power of two */
-#define TC_KEY 26
-#define TC_IDS 8
-
-struct tc_entry {
-	uint32_t hash;
-	uint8_t len;		/* 0: empty */
-	uint8_t nids;
-	char key[TC_KEY];
-	uint32_t ids[TC_IDS];
-};
-
-struct tcount_table;		/* arxiv_tok_count_cached's word counts, below */
-
-struct arxiv_tok_cache {
-	uint64_t vocab_hash;	/* the vocabulary the entries were filled from */
-	int used;
-	struct tc_entry e[TC_SLOTS];
-	struct tcount_table *count;	/* NULL until arxiv_tok_count_cached uses it */
-	uint64_t count_vocab;	/* the vocabulary of its counts */
-};
 
 struct arxiv_tok_cache *
 arxiv_tok_cache_new(void)
@@ -662,7 +640,7 @@ basic_word_join(void *ud, const char *p, size_t n, size_t nchars)
 static int
 basic_special_join(void *ud, int which)
 {
-	return basic_word_join(ud, wp_sp_name[which], sp_len[which], sp_len[which]);
+	return basic_word_join(ud, wp_sp_name[which], wp_sp_len[which], wp_sp_len[which]);
 }
 
 int
@@ -682,413 +660,4 @@ arxiv_tok_basic(const char *text, size_t n, int lowercase, struct arxiv_buf *out
 		return -1;
 	}
 	return 0;
-}
-
-/* ------------------------------------------------------- counting tokens */
-
-/*
- * arxiv_tok_count_cached(): the length arxiv_tok_encode would give with a
- * seq_len long enough for every piece, without ids, truncation or padding.
- * Lowercasing texts (the usual case) take a fast path over runs of plain
- * ASCII: the whitespace-delimited token is split at punctuation by a byte
- * table, its runs of letters and digits found and lowercased 8 bytes at a time,
- * with no copy to the basic tokenizer and no utf8proc;
- * a token with any non-ASCII byte is handed whole to wp_basic_run (the basic
- * tokenizer's state is empty at ASCII whitespace, so that token gives what it
- * gives in the whole text). Each word's piece count is remembered in a table
- * of the word cache: 2 entries per 64-byte line, words of up to CT_KEY bytes
- * kept zero-padded in whole words (compared by three 8-byte loads).
- */
-#define CT_SETS 262144		/* a power of two: 16 MiB */
-#define CT_KEY 24
-
-struct ct_entry {
-	uint64_t key[CT_KEY / 8];	/* the word, zero-padded */
-	uint32_t hash;
-	uint8_t len;		/* 0: empty */
-	uint8_t count;		/* its pieces */
-	uint16_t unused;
-};
-
-_Static_assert(sizeof(struct ct_entry) == 32, "two count entries per cache line");
-
-/*
- * In front of it, for the words of 2..7 bytes (most of a text's words), a
- * direct-mapped table small enough to stay in the core's cache: the word's
- * zero-padded 8 bytes, its piece count in the eighth (0 for such a word).
- * A hit costs no hash, no batch and no trip to memory.
- */
-#define CT_HOT 8192		/* a power of two: 64 KiB */
-#define CT_HOT_KEY 0x00ffffffffffffffULL
-
-struct tcount_table {
-	uint64_t hot[CT_HOT];
-	struct ct_entry e[CT_SETS][2];
-};
-
-static inline uint64_t *
-ct_hot(struct tcount_table *t, uint64_t word)
-{
-	return &t->hot[(word * 0x9e3779b97f4a7c15ULL) >> (64 - 13)];
-}
-_Static_assert(CT_HOT == 1u << 13, "ct_hot's shift");
-#define CT_ALIGN (2u << 20)	/* on huge pages where the system has them: every
-				 * word lands on a random line, and with 4 KiB
-				 * pages nearly every lookup would miss the TLB */
-
-struct cnt {
-	const struct arxiv_vocab *v;
-	struct tcount_table *t;	/* NULL: no cache */
-	size_t n;		/* tokens so far */
-};
-
-/* The number of pieces greedy longest-match WordPiece gives a word of at most
- * MAX_WORD_CHARS characters (1: [UNK]), as enc_word finds them. */
-static size_t
-wp_count_pieces(const struct arxiv_vocab *v, const char *p, size_t n)
-{
-	size_t k = 0, start = 0, end, maxb;
-	int cont = 0;
-
-	while (start < n) {
-		maxb = arxiv_vocab__maxlen(v, cont);
-		end = n - start > maxb ? start + maxb : n;
-		while (end > start && end < n && ((unsigned char)p[end] & 0xc0) == 0x80)
-			end--;
-		while (end > start) {
-			if (arxiv_vocab__find(v, cont, p + start, end - start) >= 0)
-				break;
-			end--;
-			while (end > start && ((unsigned char)p[end] & 0xc0) == 0x80)
-				end--;
-		}
-		if (end == start)
-			return 1;
-		k++;
-		start = end;
-		cont = 1;
-	}
-	return k;
-}
-
-static size_t ct_find(struct cnt *c, const uint64_t *key, size_t n, uint64_t h64);
-
-/* The table's hash of a word of n bytes, zero-padded into the words a b d. */
-static inline uint64_t
-ct_hash(uint64_t a, uint64_t b, uint64_t d, size_t n)
-{
-	uint64_t h = a * 0x9e3779b97f4a7c15ULL + b * 0xc2b2ae3d27d4eb4fULL +
-	    d * 0x165667b19e3779f9ULL + n;
-
-	h ^= h >> 32;
-	h *= 0xd6e8feb86659fd93ULL;
-	h ^= h >> 32;
-	return h;
-}
-
-/* Pieces of the word key (n bytes, 2..CT_KEY, zero-padded to CT_KEY). */
-static size_t
-ct_pieces(struct cnt *c, const uint64_t *key, size_t n)
-{
-	return ct_find(c, key, n, ct_hash(key[0], key[1], key[2], n));
-}
-
-/* Pieces of one basic-tokenised word. */
-static size_t
-cnt_pieces(struct cnt *c, const char *p, size_t n, size_t nchars)
-{
-	uint64_t key[CT_KEY / 8];
-
-	if ((n == 1 && (unsigned char)p[0] < 128) || nchars > MAX_WORD_CHARS)
-		return 1;
-	if (c->t == NULL || n > CT_KEY)
-		return wp_count_pieces(c->v, p, n);
-	key[0] = key[1] = key[2] = 0;
-	memcpy(key, p, n);
-	return ct_pieces(c, key, n);
-}
-
-static int
-cnt_word(void *ud, const char *p, size_t n, size_t nchars)
-{
-	struct cnt *c = ud;
-
-	c->n += cnt_pieces(c, p, n, nchars);
-	return 0;
-}
-
-static int
-cnt_special(void *ud, int which)
-{
-	struct cnt *c = ud;
-
-	(void)which;
-	c->n++;
-	return 0;
-}
-
-/*
- * The fast path's words of 2..CT_KEY bytes wait in a batch, their table lines
- * prefetched, and are looked up together: the 4 MiB table is mostly out of
- * the core's cache, and the lookups of a batch wait for memory at the same
- * time instead of one after another. Counts are summed, so the order does not
- * matter; the words of a token that turns out to hold non-ASCII text are taken
- * out of the batch again.
- */
-#define CT_BATCH 64
-
-struct ct_item {
-	uint64_t key[CT_KEY / 8];
-	uint64_t h;
-	size_t n;
-};
-
-struct lower {
-	struct cnt *c;
-	size_t nb;		/* words in the batch */
-	struct ct_item b[CT_BATCH];
-};
-
-/* Pieces of the word key (n bytes, 2..CT_KEY, zero-padded) of hash h64. */
-static inline size_t
-ct_find(struct cnt *c, const uint64_t *key, size_t n, uint64_t h64)
-{
-	uint32_t h = (uint32_t)(h64 >> 32);
-	struct ct_entry *s = c->t->e[h64 & (CT_SETS - 1)];
-	size_t k;
-	int i;
-
-	for (i = 0; i < 2; i++)
-		if (s[i].hash == h && s[i].len == n && s[i].key[0] == key[0] &&
-		    s[i].key[1] == key[1] && s[i].key[2] == key[2]) {
-			k = s[i].count;
-			goto hot;
-		}
-	k = wp_count_pieces(c->v, (const char *)key, n);
-	s[1] = s[0];
-	s[0].key[0] = key[0];
-	s[0].key[1] = key[1];
-	s[0].key[2] = key[2];
-	s[0].hash = h;
-	s[0].len = (uint8_t)n;
-	s[0].count = (uint8_t)k;
-hot:
-	if (n < 8)
-		*ct_hot(c->t, key[0]) = key[0] | (uint64_t)k << 56;
-	return k;
-}
-
-/* The pieces of the batch's words; empties it. */
-static size_t
-lw_resolve(struct lower *l)
-{
-	size_t i, k = 0;
-
-	for (i = 0; i < l->nb; i++)
-		k += ct_find(l->c, l->b[i].key, l->b[i].n, l->b[i].h);
-	l->nb = 0;
-	return k;
-}
-
-/* A run of rl word characters, lowercased in w (zero-padded to CT_KEY bytes):
- * its pieces now, or 0 when it went into the batch. */
-static inline size_t
-lw_run(struct lower *l, const uint64_t *w, size_t rl)
-{
-	struct ct_item *it;
-	uint64_t a, b, d;
-
-	if (rl == 1 || rl > MAX_WORD_CHARS)
-		return 1;
-	if (l->c->t == NULL || rl > CT_KEY)
-		return wp_count_pieces(l->c->v, (const char *)w, rl);
-	if (rl < 8) {
-		uint64_t v = *ct_hot(l->c->t, w[0]);
-
-		if ((v & CT_HOT_KEY) == w[0])
-			return (size_t)(v >> 56);
-	}
-	if (l->nb == CT_BATCH)
-		return ct_pieces(l->c, w, rl);
-	/* three 8-byte loads, each of what one 8-byte store wrote (a wider load
-	 * over two stores would wait for them to reach the cache) */
-	a = w[0];
-	b = w[1];
-	d = w[2];
-	__asm__("" : "+r"(a), "+r"(b), "+r"(d));
-	it = &l->b[l->nb++];
-	it->key[0] = a;
-	it->key[1] = b;
-	it->key[2] = d;
-	it->n = rl;
-	it->h = ct_hash(a, b, d, rl);
-	__builtin_prefetch(l->c->t->e[it->h & (CT_SETS - 1)]);
-	return 0;
-}
-
-/* How many of x's 8 bytes, from the first in memory (little-endian: the
- * lowest), are ASCII letters or digits. */
-static inline uint64_t
-word_bytes(uint64_t x)
-{
-	const uint64_t hi = 0x8080808080808080ULL, one = 0x0101010101010101ULL;
-	uint64_t y = x & ~hi, l = y | 0x2020202020202020ULL, digit, letter, not_word;
-
-	/* per byte of y (< 0x80, so no carry between bytes): v + (0x80 - lo) has its
-	 * high bit set when v >= lo, v + (0x7f - hi) when v > hi */
-	digit = (y + one * (0x80 - '0')) & ~(y + one * (0x7f - '9'));
-	letter = (l + one * (0x80 - 'a')) & ~(l + one * (0x7f - 'z'));
-	not_word = ~((digit | letter) & ~x) & hi;
-	return not_word ? (uint64_t)__builtin_ctzll(not_word) / 8 : 8;
-}
-
-/* The fast path (lowercasing): valid UTF-8 text, c->n counts. 0 or -1. */
-static int
-cnt_lower(struct cnt *c, const char *text, size_t n)
-{
-	struct sink sk = { cnt_word, cnt_special, c };
-	struct lower l;
-	union {
-		uint64_t w[17];
-		char c[136];	/* > MAX_WORD_CHARS + 8 */
-	} wb;
-	const unsigned char *s = (const unsigned char *)text;
-	size_t i = 0, tok = 0, rl = 0, tokn = 0, total = 0, tokb = 0, end;
-	int sp;
-
-	l.c = c;
-	l.nb = 0;
-	while (i < n) {
-		unsigned char ch = s[i];
-
-		if (byte_class[ch] == C_WORD) {
-			/* a run of letters and digits (| 0x20 lowercases a letter and
-			 * keeps a digit), through dropped control characters */
-			wb.w[0] = wb.w[1] = wb.w[2] = 0;
-			rl = 0;
-			for (;;) {
-#if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
-				/* 8 bytes at a time while they are letters and digits */
-				while (n - i >= 8) {
-					uint64_t x, k;
-
-					memcpy(&x, s + i, 8);
-					k = word_bytes(x);
-					if (rl < sizeof(wb.c) - 8) {
-						x |= 0x2020202020202020ULL;
-						if (k < 8)
-							x &= (1ULL << (8 * k)) - 1;
-						memcpy(wb.c + rl, &x, 8);
-					}
-					rl += k;
-					i += k;
-					if (k < 8)
-						break;
-				}
-				if (i == n)
-					break;
-				ch = s[i];
-#endif
-				if (byte_class[ch] == C_WORD) {
-					if (rl < sizeof(wb.c))
-						wb.c[rl] = (char)(ch | 0x20);
-					rl++;
-				} else if (byte_class[ch] != C_DROP)
-					break;
-				if (++i == n)
-					break;
-				ch = s[i];
-			}
-			tokn += lw_run(&l, wb.w, rl);
-			continue;
-		}
-		if (ch >= 0x80) {
-			/* non-ASCII: the whole token through the basic tokenizer */
-			for (end = i + 1; end < n && (s[end] >= 0x80 ||
-			    ascii_class[s[end]] != C_SPACE); end++)
-				;
-			c->n = 0;
-			if (wp_basic_run(text + tok, end - tok, 1, &sk) < 0)
-				return -1;
-			total += c->n;
-			l.nb = tokb;
-			tokn = 0;
-			i = tok = end;
-			continue;
-		}
-		if (ascii_class[ch] == C_DROP)
-			i++;
-		else if (ascii_class[ch] == C_SPACE) {
-			total += tokn;
-			tokn = 0;
-			if (l.nb >= CT_BATCH / 2)
-				total += lw_resolve(&l);
-			tokb = l.nb;
-			tok = ++i;
-		} else if (ch == '[' && (sp = special_at(text + i, n - i)) >= 0) {
-			tokn++;
-			i += sp_len[sp];
-		} else {
-			tokn++;		/* a punctuation character */
-			i++;
-		}
-	}
-	c->n = total + tokn + lw_resolve(&l);
-	return 0;
-}
-
-int
-arxiv_tok_count_cached(struct arxiv_tok_cache *cache, unsigned flags,
-    const struct arxiv_vocab *v, const struct arxiv_tok_params *p, const char *text, size_t n,
-    size_t *n_tokens, struct arxiv_error *err)
-{
-	struct sink sk = { cnt_word, cnt_special, NULL };
-	struct cnt c;
-	long bad;
-	int r;
-
-	if (!(flags & ARXIV_TOK_VALID_UTF8) && (bad = arxiv_utf8_check(text, n)) >= 0) {
-		arxiv_error_set(err, "", 0, "invalid UTF-8 at byte %ld", bad);
-		return -1;
-	}
-	c.v = v;
-	c.t = NULL;
-	c.n = 0;
-	if (cache != NULL) {
-		if (cache->count == NULL) {
-			cache->count = aligned_alloc(CT_ALIGN, sizeof(*cache->count));
-			if (cache->count == NULL)
-				goto oom;
-#ifdef MADV_HUGEPAGE
-			(void)madvise(cache->count, sizeof(*cache->count), MADV_HUGEPAGE);
-#endif
-			memset(cache->count, 0, sizeof(*cache->count));
-			cache->count_vocab = arxiv_vocab_hash(v);
-		} else if (cache->count_vocab != arxiv_vocab_hash(v)) {
-			memset(cache->count, 0, sizeof(*cache->count));
-			cache->count_vocab = arxiv_vocab_hash(v);
-		}
-		c.t = cache->count;
-	}
-	if (p->lowercase)
-		r = cnt_lower(&c, text, n);
-	else {
-		sk.ud = &c;
-		r = wp_basic_run(text, n, 0, &sk);
-	}
-	if (r < 0)
-		goto oom;
-	if (n_tokens)
-		*n_tokens = c.n + 2;
-	return 0;
-oom:
-	arxiv_error_set(err, "", 0, "out of memory");
-	return -1;
-}
-
-int
-arxiv_tok_count(const struct arxiv_vocab *v, const struct arxiv_tok_params *p,
-    const char *text, size_t n, size_t *n_tokens, struct arxiv_error *err)
-{
-	return arxiv_tok_count_cached(NULL, 0, v, p, text, n, n_tokens, err);
 }
