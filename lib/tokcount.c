@@ -66,6 +66,8 @@ _Static_assert(CT_HOT == 1u << 13, "ct_hot's shift");
 #define CT_ALIGN (2u << 20)	/* on huge pages where the system has them: every
 				 * word lands on a random line, and with 4 KiB
 				 * pages nearly every lookup would miss the TLB */
+/* its allocation: aligned_alloc wants a multiple of the alignment */
+#define CT_BYTES ((sizeof(struct tcount_table) + CT_ALIGN - 1) / CT_ALIGN * CT_ALIGN)
 
 struct cnt {
 	const struct arxiv_vocab *v;
@@ -387,11 +389,11 @@ arxiv_tok_count_cached(struct arxiv_tok_cache *cache, unsigned flags,
 	c.n = 0;
 	if (cache != NULL) {
 		if (cache->count == NULL) {
-			cache->count = aligned_alloc(CT_ALIGN, sizeof(*cache->count));
+			cache->count = aligned_alloc(CT_ALIGN, CT_BYTES);
 			if (cache->count == NULL)
 				goto oom;
 #ifdef MADV_HUGEPAGE
-			(void)madvise(cache->count, sizeof(*cache->count), MADV_HUGEPAGE);
+			(void)madvise(cache->count, CT_BYTES, MADV_HUGEPAGE);
 #endif
 			memset(cache->count, 0, sizeof(*cache->count));
 			cache->count_vocab = arxiv_vocab_hash(v);
