@@ -524,10 +524,7 @@ harvest(const struct opts *o, const char *from, const char *until, struct totals
 		arxiv_buf_printf(&url, "%s?verb=ListRecords", o->base);
 		add_param(easy, &url, "resumptionToken", p.token.data);
 	}
-	rec_free(&p.r);
-	arxiv_buf_free(&p.out);
-	arxiv_buf_free(&p.token);
-	arxiv_buf_free(&p.err_text);
+	oai_page_free(&p);
 	arxiv_buf_free(&url);
 	curl_multi_cleanup(multi);
 	curl_easy_cleanup(easy);

@@ -76,14 +76,18 @@ rec_clear(struct rec *r)
 }
 
 void
-rec_free(struct rec *r)
+oai_page_free(struct page *p)
 {
 	struct arxiv_buf *b[REC_NBUF];
 	size_t i;
 
-	rec_bufs(r, b);
+	rec_bufs(&p->r, b);
 	for (i = 0; i < REC_NBUF; i++)
 		arxiv_buf_free(b[i]);
+	arxiv_buf_free(&p->out);
+	arxiv_buf_free(&p->token);
+	arxiv_buf_free(&p->err_text);
+	arxiv_buf_free(&p->warn);
 }
 
 static void

@@ -61,8 +61,8 @@ void page_warn(struct page *p, const char *fmt, ...) __attribute__((format(print
  * cannot be trusted) or a record is fatal (another metadata format).
  */
 int oai_recover_page(struct page *p, const char *s, size_t len);
-/* Free a record's buffers (a page's p->r, at the end). */
-void rec_free(struct rec *r);
+/* Free the page's buffers and its record's (at the end of a harvest). */
+void oai_page_free(struct page *p);
 /* Collapse the white space runs of a one-line field (categories, dates). */
 void squeeze(struct arxiv_buf *b);
 

@@ -45,16 +45,6 @@ src_failed(void *ctx, int rc)
 	return 0;
 }
 
-static void
-page_free(struct page *p)
-{
-	rec_free(&p->r);
-	arxiv_buf_free(&p->out);
-	arxiv_buf_free(&p->token);
-	arxiv_buf_free(&p->err_text);
-	arxiv_buf_free(&p->warn);
-}
-
 static int
 parse(struct page *p, const uint8_t *data, size_t size, int keep, int chunk)
 {
@@ -120,8 +110,8 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		check_lines(&keep);
 	if (rp == 0)
 		check_lines(&plain);
-	page_free(&plain);
-	page_free(&keep);
-	page_free(&whole);
+	oai_page_free(&plain);
+	oai_page_free(&keep);
+	oai_page_free(&whole);
 	return 0;
 }

@@ -48,16 +48,6 @@ src_failed(void *ctx, int rc)
 	return s->failed;
 }
 
-static void
-page_free(struct page *p)
-{
-	rec_free(&p->r);
-	arxiv_buf_free(&p->out);
-	arxiv_buf_free(&p->token);
-	arxiv_buf_free(&p->err_text);
-	arxiv_buf_free(&p->warn);
-}
-
 /* Parse FIX/name into p (cleared first); returns oai_parse_page's result. */
 static int
 parse(const char *name, struct page *p, int keep, int emit_deleted, int fail_at, int chunk)
@@ -71,7 +61,7 @@ parse(const char *name, struct page *p, int keep, int emit_deleted, int fail_at,
 		perror(path);
 		exit(1);
 	}
-	page_free(p);
+	oai_page_free(p);
 	memset(p, 0, sizeof(*p));
 	p->url = name;
 	p->pageno = 1;
@@ -195,7 +185,7 @@ main(void)
 	    p.malformed == q.malformed && p.out.len == q.out.len &&
 	    memcmp(p.out.data, q.out.data, q.out.len) == 0 && strcmp(p.token.data, "tok2") == 0,
 	    "-k in 7-byte reads: the same lines, counts and token");
-	page_free(&q);
+	oai_page_free(&q);
 	CHECK(parse("badrecords/tok2.xml", &p, 1, 0, -1, 7) == 0 && p.n == 1 && p.malformed == 2 &&
 	    ids(&p, &b) && strcmp(b.data, "2612.00017 ") == 0 && p.have_token && p.token.len == 0,
 	    "-k: a bad first and a bad last record are skipped, the one between written, the last "
@@ -223,6 +213,6 @@ main(void)
 	CHECK_STR(b.data, "cs.LG stat.ML", "squeeze collapses white space runs");
 	arxiv_buf_free(&b);
 
-	page_free(&p);
+	oai_page_free(&p);
 	return tap_done();
 }
