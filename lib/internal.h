@@ -340,4 +340,15 @@ arxiv_mix64(uint64_t z)
 	return z ^ (z >> 31);
 }
 
+/* A set of 64-bit hashes: open addressing, at most half full, a hash of 0
+ * kept as 1 (0 marks an empty slot). Zero-initialised is empty. */
+struct arxiv_hset64 {
+	uint64_t *slot;
+	size_t cap, n;		/* cap a power of two */
+};
+/* 1 added, 0 already there, -1 out of memory */
+int arxiv_hset64_add(struct arxiv_hset64 *s, uint64_t h);
+/* its memory back; empty again */
+void arxiv_hset64_free(struct arxiv_hset64 *s);
+
 #endif

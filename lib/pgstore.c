@@ -213,7 +213,7 @@ arxiv_pg_close(struct arxiv_pg *pg)
 		pq.finish(pg->c);
 	arxiv_buf_free(&pg->row);
 	arxiv_buf_free(&pg->qv);
-	free(pg->ids.h);
+	arxiv_hset64_free(&pg->ids);
 	free(pg);
 }
 

@@ -60,10 +60,6 @@ extern struct pgx_api arxiv_pgx_api;
 #define pq arxiv_pgx_api
 
 /* The ids a bulk load has sent (pgstore_load.c): 64-bit hashes, open addressing. */
-struct pgx_ids {
-	uint64_t *h;
-	size_t n, cap;
-};
 
 struct arxiv_pg {
 	PGconn *c;
@@ -77,7 +73,7 @@ struct arxiv_pg {
 	int bulk;			/* papers was empty: no primary key until the end, COPY straight in */
 	int locked;			/* holds the loaders' advisory lock (exclusive while bulk) */
 	int track;			/* bulk: this connection checks its own ids for repeats */
-	struct pgx_ids ids;		/* bulk, track: the ids sent */
+	struct arxiv_hset64 ids;		/* bulk, track: the ids sent */
 	struct timespec t0;		/* load begun */
 	int direct;			/* the open batch goes straight into papers */
 	size_t sent;			/* bytes of row handed to libpq */
@@ -120,7 +116,7 @@ int pgx_load_rows(struct arxiv_pg *pg, const char *rows, size_t len, size_t n, l
     struct arxiv_error *err);
 /* Bulk load: 1 when id was sent already in this load (or a hash collides), else
  * remembers it; -1 out of memory. */
-int pgx_ids_seen(struct pgx_ids *s, const char *id, size_t n);
+int pgx_ids_seen(struct arxiv_hset64 *s, const char *id, size_t n);
 /* Bulk load: give papers its primary key now (its rows are unique by id) and
  * go on upserting. Every worker's batch must be committed first. */
 int pgx_end_bulk(struct arxiv_pg *pg, struct arxiv_error *err);

@@ -101,43 +101,11 @@ pgx_put_row(struct arxiv_buf *b, const struct arxiv_pg_record *rec, uint32_t dim
 }
 
 int
-pgx_ids_seen(struct pgx_ids *s, const char *id, size_t n)
+pgx_ids_seen(struct arxiv_hset64 *s, const char *id, size_t n)
 {
-	uint64_t h = arxiv_key_hash64(id, n);
-	size_t i, m;
+	int r = arxiv_hset64_add(s, arxiv_key_hash64(id, n));
 
-	if (h == 0)
-		h = 1;		/* 0 marks an empty slot */
-	if (2 * (s->n + 1) > s->cap) {
-		size_t cap = s->cap ? 2 * s->cap : 1u << 16, j;
-		uint64_t *t = calloc(cap, sizeof(*t));
-
-		if (t == NULL)
-			return -1;
-		for (j = 0; j < s->cap; j++)
-			if (s->h[j] != 0) {
-				for (i = s->h[j] & (cap - 1); t[i] != 0; i = (i + 1) & (cap - 1))
-					;
-				t[i] = s->h[j];
-			}
-		free(s->h);
-		s->h = t;
-		s->cap = cap;
-	}
-	m = s->cap - 1;
-	for (i = h & m; s->h[i] != 0; i = (i + 1) & m)
-		if (s->h[i] == h)
-			return 1;
-	s->h[i] = h;
-	s->n++;
-	return 0;
-}
-
-static void
-ids_free(struct pgx_ids *s)
-{
-	free(s->h);
-	memset(s, 0, sizeof(*s));
+	return r < 0 ? -1 : !r;
 }
 
 static int
@@ -343,7 +311,7 @@ arxiv_pg_load_begin(struct arxiv_pg *pg, const char *embedder, const char *embed
 	if (pgx_run0(pg, "commit", "COMMIT", err) < 0)
 		goto fail;
 	pg->bulk = pg->track = 0;
-	ids_free(&pg->ids);
+	arxiv_hset64_free(&pg->ids);
 	if (take_lock(pg, err) < 0) {
 		unlock(pg);
 		return -1;
@@ -560,7 +528,7 @@ pgx_end_bulk(struct arxiv_pg *pg, struct arxiv_error *err)
 	if (add_key(pg, err) < 0)
 		return -1;
 	pg->bulk = 0;
-	ids_free(&pg->ids);
+	arxiv_hset64_free(&pg->ids);
 	return 0;
 }
 
@@ -745,7 +713,7 @@ arxiv_pg_load_end(struct arxiv_pg *pg, struct arxiv_pg_stats *st, struct arxiv_e
 	if (pg->bulk && add_key(pg, err) < 0)
 		goto out;
 	pg->bulk = 0;
-	ids_free(&pg->ids);
+	arxiv_hset64_free(&pg->ids);
 	arxiv_log(ARXIV_LOG_DEBUG, "postgresql: %llu rows committed in %.3f s",
 	    (unsigned long long)pg->st.committed, since(&pg->t0));
 	if (pgx_run0(pg, "create papers_field", "CREATE INDEX IF NOT EXISTS papers_field ON papers "

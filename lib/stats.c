@@ -71,56 +71,18 @@ hll_estimate(const uint8_t *reg)
 	return e;
 }
 
-/* 1 new, 0 present, -1 out of memory */
-int
-stats_hset_insert(struct hset *s, uint64_t h)
-{
-	size_t i, mask;
-
-	if (h == 0)
-		h = 1;
-	if (s->slot == NULL || (s->n + 1) * 2 > s->cap) {
-		size_t ncap = s->cap ? s->cap * 2 : 1024, j;
-		uint64_t *ns = calloc(ncap, sizeof(*ns));
-
-		if (ns == NULL)
-			return -1;
-		for (j = 0; j < s->cap; j++) {
-			uint64_t v = s->slot[j];
-
-			if (v == 0)
-				continue;
-			for (i = v & (ncap - 1); ns[i]; i = (i + 1) & (ncap - 1))
-				;
-			ns[i] = v;
-		}
-		free(s->slot);
-		s->slot = ns;
-		s->cap = ncap;
-	}
-	mask = s->cap - 1;
-	for (i = h & mask; s->slot[i]; i = (i + 1) & mask)
-		if (s->slot[i] == h)
-			return 0;
-	s->slot[i] = h;
-	s->n++;
-	return 1;
-}
-
 void
 stats_hset_giveup(struct hset *s)
 {
-	free(s->slot);
-	s->slot = NULL;
-	s->cap = s->n = 0;
+	arxiv_hset64_free(&s->set);
 	s->exact = 0;
 }
 
 static inline void
 hset_prefetch(const struct hset *s, uint64_t h)
 {
-	if (s->slot != NULL)
-		__builtin_prefetch(&s->slot[(h ? h : 1) & (s->cap - 1)]);
+	if (s->set.slot != NULL)
+		__builtin_prefetch(&s->set.slot[(h ? h : 1) & (s->set.cap - 1)]);
 }
 
 static int
@@ -130,9 +92,9 @@ hset_add(struct hset *s, uint64_t h, size_t exact_max)
 	s->records++;
 	if (!s->exact)
 		return 0;
-	if (stats_hset_insert(s, h) < 0)
+	if (arxiv_hset64_add(&s->set, h) < 0)
 		return -1;
-	if (s->n > exact_max)
+	if (s->set.n > exact_max)
 		stats_hset_giveup(s);
 	return 0;
 }
@@ -143,7 +105,7 @@ stats_hset_distinct(const struct hset *s)
 	double e;
 
 	if (s->exact)
-		return s->n;
+		return s->set.n;
 	e = floor(hll_estimate(s->hll) + 0.5);
 	if (e > (double)s->records)
 		e = (double)s->records;
@@ -197,8 +159,8 @@ arxiv_stats_free(struct arxiv_stats *s)
 	free(s->stop);
 	free(s->cat);
 	free(s->catslot);
-	free(s->ids.slot);
-	free(s->texts.slot);
+	arxiv_hset64_free(&s->ids.set);
+	arxiv_hset64_free(&s->texts.set);
 	free(s->terms);
 	arxiv_buf_free(&s->arena);
 	free(s);

@@ -28,8 +28,7 @@ struct dist {
 };
 
 struct hset {
-	uint64_t *slot;		/* 0 = empty (hash 0 is stored as 1) */
-	size_t cap, n;		/* cap a power of two */
+	struct arxiv_hset64 set;	/* the hashes, while exact */
 	int exact;		/* 0: gave up, only the HLL counts */
 	uint8_t hll[HLL_M];
 	uint64_t records;
@@ -103,7 +102,6 @@ hash64(const char *p, size_t n)
 int stats_field_id(struct arxiv_stats *s, const char *name, size_t n);
 int stats_cat_add(struct arxiv_stats *s, const char *name, size_t n, int field, uint64_t k);
 void stats_dist_merge(struct dist *d, const struct dist *o);
-int stats_hset_insert(struct hset *s, uint64_t h);
 void stats_hset_giveup(struct hset *s);
 uint64_t stats_hset_distinct(const struct hset *s);
 

@@ -195,8 +195,8 @@ put_hset(struct arxiv_buf *o, const struct hset *h)
 	b64_put(o, h->hll, HLL_M);
 	arxiv_buf_printf(o, "\"");
 	if (h->exact) {
-		uint64_t *v = malloc((h->n + 1) * sizeof(*v));
-		unsigned char *le = malloc((h->n + 1) * 8);
+		uint64_t *v = malloc((h->set.n + 1) * sizeof(*v));
+		unsigned char *le = malloc((h->set.n + 1) * 8);
 		size_t i, k;
 
 		if (v == NULL || le == NULL) {
@@ -204,9 +204,9 @@ put_hset(struct arxiv_buf *o, const struct hset *h)
 			free(le);
 			return;
 		}
-		for (i = k = 0; i < h->cap; i++)
-			if (h->slot[i])
-				v[k++] = h->slot[i];
+		for (i = k = 0; i < h->set.cap; i++)
+			if (h->set.slot[i])
+				v[k++] = h->set.slot[i];
 		qsort(v, k, sizeof(*v), cmp_u64);
 		for (i = 0; i < k; i++)
 			for (int b = 0; b < 8; b++)
@@ -422,11 +422,11 @@ merge_hset(struct hset *s, json_t *j, size_t exact_max)
 
 		for (int k = 0; k < 8; k++)
 			v |= (uint64_t)b[i * 8 + k] << (8 * k);
-		if (stats_hset_insert(s, v) < 0) {
+		if (arxiv_hset64_add(&s->set, v) < 0) {
 			free(b);
 			return -2;
 		}
-		if (s->n > exact_max)
+		if (s->set.n > exact_max)
 			stats_hset_giveup(s);
 	}
 	free(b);

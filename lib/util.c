@@ -417,3 +417,46 @@ arxiv_tree_remove(const char *dir)
 {
 	return nftw(dir, tree_entry, 16, FTW_DEPTH | FTW_PHYS) == 0 ? 0 : -1;
 }
+
+int
+arxiv_hset64_add(struct arxiv_hset64 *s, uint64_t h)
+{
+	size_t i, mask;
+
+	if (h == 0)
+		h = 1;
+	if (s->slot == NULL || (s->n + 1) * 2 > s->cap) {
+		size_t ncap = s->cap ? s->cap * 2 : 1024, j;
+		uint64_t *ns = calloc(ncap, sizeof(*ns));
+
+		if (ns == NULL)
+			return -1;
+		for (j = 0; j < s->cap; j++) {
+			uint64_t v = s->slot[j];
+
+			if (v == 0)
+				continue;
+			for (i = v & (ncap - 1); ns[i]; i = (i + 1) & (ncap - 1))
+				;
+			ns[i] = v;
+		}
+		free(s->slot);
+		s->slot = ns;
+		s->cap = ncap;
+	}
+	mask = s->cap - 1;
+	for (i = h & mask; s->slot[i]; i = (i + 1) & mask)
+		if (s->slot[i] == h)
+			return 0;
+	s->slot[i] = h;
+	s->n++;
+	return 1;
+}
+
+void
+arxiv_hset64_free(struct arxiv_hset64 *s)
+{
+	free(s->slot);
+	s->slot = NULL;
+	s->cap = s->n = 0;
+}

@@ -50,7 +50,7 @@ main(void)
 	{
 		/* a bulk load's ids: the first repeat must be seen (it ends the bulk
 		 * load), and no new id taken for one, through the table's growth */
-		struct pgx_ids ids = { NULL, 0, 0 };
+		struct arxiv_hset64 ids = { NULL, 0, 0 };
 		char k[16];
 		long j, fresh = 0, again = 0;
 
@@ -67,7 +67,7 @@ main(void)
 		CHECK(again == (200000 + 6) / 7, "every id sent again is seen (%ld)", again);
 		CHECK(pgx_ids_seen(&ids, "x", 1) == 0 && pgx_ids_seen(&ids, "x", 1) == 1 &&
 		    ids.n == 200001, "one more: new, then seen");
-		free(ids.h);
+		arxiv_hset64_free(&ids);
 	}
 #endif
 	pg = arxiv_pg_open("host=127.0.0.1 port=1 connect_timeout=2", &e);
