@@ -96,24 +96,6 @@ arxiv_key_hash64(const char *p, size_t n)
 	return arxiv_fmix64(h);
 }
 
-/* arxiv_key_hash64 of an n-byte key held in whole words, zero from byte n to
- * the end of its last word: the same value, without arxiv_key_mix's copy of
- * the tail, whose byte stores stall the 8-byte load that follows (stats.c's
- * terms, built in such words). */
-static inline uint64_t
-arxiv_key_hash64_words(const uint64_t *w, size_t n)
-{
-	uint64_t h = 0x9e3779b97f4a7c15ULL ^ (n * 0xff51afd7ed558ccdULL);
-
-	for (; n >= 8; n -= 8, w++) {
-		h = (h ^ *w) * 0xc4ceb9fe1a85ec53ULL;
-		h ^= h >> 29;
-	}
-	if (n > 0)
-		h = (h ^ *w) * 0xc4ceb9fe1a85ec53ULL;
-	return arxiv_fmix64(h);
-}
-
 /* An in-memory data set (see arxiv_dataset_load). */
 struct arxiv_dataset {
 	char name[64];

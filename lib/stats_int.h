@@ -86,7 +86,8 @@ struct arxiv_stats {
 	size_t nstop;		/* slots, a power of two, at most half used */
 	size_t nstopw;		/* stop words */
 	struct stop_word *stopw;	/* the words of the slots */
-	uint64_t stopbits[64];	/* bit STOP_BIT(h) set for each stop word's hash h */
+	uint64_t stopbits[64];	/* bit STOP_BIT(q[0]) set for each stop word q */
+	struct arxiv_stats_split *scratch;	/* the terms of the record being added */
 };
 
 /* bins: chars 32 wide (to 16384), words 4 (to 2048), tokens 8 (to 4096) */
@@ -112,6 +113,9 @@ int stats_term_add(struct arxiv_stats *s, const char *w, size_t n, int f, uint64
 int stats_terms_fast(struct arxiv_stats *s, const char *t, size_t n, int f);
 int stats_terms_clean(struct arxiv_stats *s, const char *t, size_t n, int f);
 int stats_terms_split(struct arxiv_stats *s, const struct arxiv_stats_split *sp, int f);
+/* the terms of a split (for the tests): how many, and term i (lowercased) */
+size_t stats_split_count(const struct arxiv_stats_split *sp);
+const char *stats_split_term(const struct arxiv_stats_split *sp, size_t i, size_t *n);
 int stats_put_terms(struct arxiv_buf *o, const struct arxiv_stats *s, const size_t *order);
 /* the slots of the terms in use, sorted by term text, into idx (s->nterm entries) */
 void stats_terms_sorted(const struct arxiv_stats *s, size_t *idx);

@@ -12,6 +12,7 @@
 
 #include <sys/mman.h>
 
+#include "bytemask.h"
 #include "stats_int.h"
 
 #define HUGE (2u << 20)	/* a transparent huge page */
@@ -19,9 +20,21 @@
 /* ------------------------------------------------------------- stop words */
 
 /* A 4096-bit filter before the table: about 3 in 4 terms are not stop words,
- * and most of those are then turned away by one bit in the first-level cache. */
-#define STOP_BIT(h) ((h) >> 52)
+ * and most of those are then turned away by one bit in the first-level cache.
+ * Its bit is that of the term's first 8 bytes (zero-padded: the length of a
+ * shorter term is in them), known before the term's hash. */
+#define STOP_BIT(q0) (((q0) * 0x9e3779b97f4a7c15ULL) >> 52)
 _Static_assert(TERM_MAX == 32, "stop_has compares 4 words");
+
+/* The hash of a term of n bytes, zero-padded into 4 words: the words
+ * multiplied side by side (no chain of multiplies through a loop), mixed. */
+static inline uint64_t
+term_hash(const uint64_t *q, size_t n)
+{
+	_Static_assert(TERM_MAX == 32, "term_hash takes 4 words");
+	return arxiv_fmix64(q[0] * 0x9e3779b97f4a7c15ULL + q[1] * 0xc2b2ae3d27d4eb4fULL +
+	    q[2] * 0x165667b19e3779f9ULL + q[3] * 0xd6e8feb86659fd93ULL + n);
+}
 
 /* 1 when the term (zero-padded words q, its hash h) is a stop word */
 static inline int
@@ -29,7 +42,7 @@ stop_has(const struct arxiv_stats *s, uint64_t h, const uint64_t *q, size_t n)
 {
 	size_t i, mask = s->nstop - 1;
 
-	if (!(s->stopbits[STOP_BIT(h) / 64] >> (STOP_BIT(h) % 64) & 1))
+	if (!(s->stopbits[STOP_BIT(q[0]) / 64] >> (STOP_BIT(q[0]) % 64) & 1))
 		return 0;
 	h |= 1;
 	for (i = h & mask; s->stop[i]; i = (i + 1) & mask) {
@@ -46,7 +59,7 @@ stop_has(const struct arxiv_stats *s, uint64_t h, const uint64_t *q, size_t n)
 static int
 stop_add(struct arxiv_stats *s, const uint64_t *q, size_t n)
 {
-	uint64_t h = arxiv_key_hash64_words(q, n);
+	uint64_t h = term_hash(q, n);
 	size_t i, mask;
 
 	if (stop_has(s, h, q, n))
@@ -80,7 +93,7 @@ stop_add(struct arxiv_stats *s, const uint64_t *q, size_t n)
 	for (i = h & mask; s->stop[i]; i = (i + 1) & mask)
 		;
 	s->stop[i] = h;
-	s->stopbits[STOP_BIT(h) / 64] |= (uint64_t)1 << (STOP_BIT(h) % 64);
+	s->stopbits[STOP_BIT(q[0]) / 64] |= (uint64_t)1 << (STOP_BIT(q[0]) % 64);
 	s->stopw[i].n = n;
 	memcpy(s->stopw[i].q, q, sizeof(s->stopw[i].q));
 	s->nstopw++;
@@ -188,18 +201,6 @@ terms_prune(struct arxiv_stats *s)
 	return 0;
 }
 
-/* The letters of the built-in splitter: ASCII only, whatever the locale. */
-static const unsigned char alpha[256] = {
-	['A'] = 1, ['B'] = 1, ['C'] = 1, ['D'] = 1, ['E'] = 1, ['F'] = 1, ['G'] = 1,
-	['H'] = 1, ['I'] = 1, ['J'] = 1, ['K'] = 1, ['L'] = 1, ['M'] = 1, ['N'] = 1,
-	['O'] = 1, ['P'] = 1, ['Q'] = 1, ['R'] = 1, ['S'] = 1, ['T'] = 1, ['U'] = 1,
-	['V'] = 1, ['W'] = 1, ['X'] = 1, ['Y'] = 1, ['Z'] = 1,
-	['a'] = 1, ['b'] = 1, ['c'] = 1, ['d'] = 1, ['e'] = 1, ['f'] = 1, ['g'] = 1,
-	['h'] = 1, ['i'] = 1, ['j'] = 1, ['k'] = 1, ['l'] = 1, ['m'] = 1, ['n'] = 1,
-	['o'] = 1, ['p'] = 1, ['q'] = 1, ['r'] = 1, ['s'] = 1, ['t'] = 1, ['u'] = 1,
-	['v'] = 1, ['w'] = 1, ['x'] = 1, ['y'] = 1, ['z'] = 1,
-};
-
 /* A term on its way into the table: its bytes zero-padded to TERM_MAX, so
  * that the first PRE compare with an entry's pre (zero-padded too: slots
  * start zeroed and are only ever filled once) in one fixed-size memcmp. */
@@ -216,7 +217,7 @@ struct tok {
 static inline uint64_t
 tok_hash(const struct tok *t)
 {
-	return arxiv_key_hash64_words(t->q, t->n);
+	return term_hash(t->q, t->n);
 }
 
 /* t = the k ASCII letters at w, lowercased (end: the end of w's buffer) */
@@ -249,6 +250,33 @@ tok_fill(struct tok *t, const unsigned char *w, size_t k, const unsigned char *e
 	(void)end;
 #endif
 }
+
+#if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
+/* bytes_mask[r]: the low r bytes of a word (r 0..8) */
+static const uint64_t bytes_mask[9] = {
+	0, 0xff, 0xffff, 0xffffff, 0xffffffff, 0xffffffffffULL, 0xffffffffffffULL,
+	0xffffffffffffffULL, ~0ULL
+};
+
+/* tok_fill of a term with TERM_MAX readable bytes at w: no branch on k */
+static inline void
+tok_fill32(struct tok *t, const unsigned char *w, size_t k)
+{
+	size_t j;
+
+	t->n = k;
+	for (j = 0; j < TERM_MAX / 8; j++) {
+		size_t r = k > j * 8 ? k - j * 8 : 0;
+		uint64_t x;
+
+		memcpy(&x, w + j * 8, 8);
+		t->q[j] = (x | 0x2020202020202020ULL) & bytes_mask[r < 8 ? r : 8];
+	}
+}
+
+#else
+#define tok_fill32(t, w, k) tok_fill(t, w, k, (w) + TERM_MAX)
+#endif
 
 /* the PRE leading bytes of an entry and of a term equal (two 8-byte loads
  * each, overlapping: inlined, where memcmp of 14 bytes is a call) */
@@ -331,102 +359,114 @@ terms_flush(struct arxiv_stats *s, const struct tok *b, size_t nb, int f)
 }
 
 #define BATCH 64
-#define HIGH 0x8080808080808080ULL
 
-/* the high bit of each byte of x that is an ASCII letter (exact: no carries
- * between bytes; a byte >= 0x80 is none) */
-static inline uint64_t
-letters(uint64_t x)
+/* the terms of a text, split ahead of time (by a thread, or for the batches) */
+struct arxiv_stats_split {
+	struct tok *t;
+	size_t n, cap;
+};
+
+
+/* the masks of block b (64 bytes) of the n bytes at p */
+static inline void
+block_masks(const unsigned char *p, size_t n, size_t b, struct bytemask *m)
 {
-	uint64_t y = (x | 0x2020202020202020ULL) & ~HIGH;	/* folded to lower case */
-	uint64_t ge_a = y + 0x1f1f1f1f1f1f1f1fULL;		/* bit 7: y >= 'a' */
-	uint64_t gt_z = y + 0x0505050505050505ULL;		/* bit 7: y > 'z' */
-
-	return ge_a & ~gt_z & ~x & HIGH;
+	if (n - b * 64 >= 64)
+		bytemask64(p + b * 64, m);
+	else
+		bytemask_tail(p + b * 64, n - b * 64, m);
 }
 
-/* The built-in splitter: the next term at or after *pp into t (1), or 0 at
- * the end. Terms: runs of ASCII letters (lowercased) of min_len..32 bytes
- * outside $...$ math and outside \commands, not stop words. */
-static inline int
-next_term(const struct arxiv_stats *s, const unsigned char **pp, const unsigned char *end,
-    int *math, struct tok *t)
+/*
+ * The built-in splitter: the terms of the text, in order, appended to sp.
+ * Terms: runs of ASCII letters (lowercased) of min_len..32 bytes outside
+ * $...$ math (an odd number of '$' before) and outside \commands (right
+ * after a backslash), not followed by a byte >= 0x80, not stop words. The
+ * text is classified 64 bytes at a time (bytemask.h): the runs' starts that
+ * can be terms are found by masks, and only those are looked at.
+ */
+static int
+split_text(const struct arxiv_stats *s, const char *text, size_t n, struct arxiv_stats_split *sp)
 {
-	const unsigned char *p = *pp, *w;
-	size_t k, min_len = s->p.min_len;
+	const unsigned char *p = (const unsigned char *)text, *end = p + n;
+	size_t b, nblk = n / 64 + 1;	/* the last block holds the end */
+	size_t j, min_len = s->p.min_len ? s->p.min_len : 1;
+	uint64_t prev_alpha = 0, prev_bs = 0, math = 0;	/* carries, in bit 0 */
+	struct bytemask cur, nxt;
 
-	while (p < end) {
-		unsigned char c = *p;
+	if (min_len > TERM_MAX)
+		return 0;
+	block_masks(p, n, 0, &cur);
+	for (b = 0; b < nblk; b++) {
+		uint64_t a = cur.alpha, m, cand;
 
-		if (!alpha[c]) {
-			if (c == '$')
-				*math = !*math;
-			else if (c == '\\')
-				while (p + 1 < end && alpha[p[1]])
-					p++;
-			p++;
-			continue;
+		if (b + 1 < nblk)
+			block_masks(p, n, b + 1, &nxt);
+		else
+			memset(&nxt, 0, sizeof(nxt));
+		/* in math: the parity of the '$' up to here (a letter is no '$') */
+		m = bytemask_prefix_xor(cur.dollar) ^ (0 - math);
+		/* starts of runs, outside math, not after a backslash */
+		cand = a & ~(a << 1 | prev_alpha) & ~m & ~(cur.bslash << 1 | prev_bs);
+		/* followed by at least min_len - 1 more letters */
+		for (j = 1; j < min_len && cand; j++)
+			cand &= a >> j | nxt.alpha << (64 - j);
+		/* a block of 64 bytes holds at most 32 runs of 2 or more */
+		if (sp->cap - sp->n < 64) {
+			size_t ncap = sp->cap ? sp->cap * 2 : 128;
+			struct tok *nt = realloc(sp->t, ncap * sizeof(*nt));
+
+			if (nt == NULL)
+				return -1;
+			sp->t = nt;
+			sp->cap = ncap;
 		}
-		w = p++;
-		for (;;) {	/* the end of the run, 8 bytes at a time */
-#if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
-			if (p + 8 <= end) {
-				uint64_t x, l;
+		while (cand) {
+			unsigned i = (unsigned)__builtin_ctzll(cand), e;
+			uint64_t rest = ~a >> i;
+			struct tok *t = &sp->t[sp->n];
+			size_t k;
 
-				memcpy(&x, p, 8);
-				l = letters(x) ^ HIGH;
-				if (l) {
-					p += __builtin_ctzll(l) / 8;
-					break;
-				}
-				p += 8;
+			cand &= cand - 1;
+			if (rest)
+				k = (size_t)__builtin_ctzll(rest);
+			else if (~nxt.alpha)
+				k = 64 - i + (size_t)__builtin_ctzll(~nxt.alpha);
+			else
+				continue;	/* over 64 letters */
+			if (k > TERM_MAX)
 				continue;
-			}
-#endif
-			while (p < end && alpha[*p])
-				p++;
-			break;
+			e = i + (unsigned)k;	/* the byte after the run */
+			if ((e < 64 ? cur.high >> e : nxt.high >> (e - 64)) & 1)
+				continue;
+			if (end - (p + b * 64 + i) >= TERM_MAX)
+				tok_fill32(t, p + b * 64 + i, k);
+			else
+				tok_fill(t, p + b * 64 + i, k, end);
+			t->h = tok_hash(t);
+			if (!stop_has(s, t->h, t->q, k))
+				sp->n++;
 		}
-		k = (size_t)(p - w);
-		if (*math || k < min_len || k > TERM_MAX || (p < end && *p >= 0x80))
-			continue;
-		tok_fill(t, w, k, end);
-		t->h = tok_hash(t);
-		if (stop_has(s, t->h, t->q, k))
-			continue;
-		*pp = p;
-		return 1;
+		prev_alpha = a >> 63;
+		prev_bs = cur.bslash >> 63;
+		math = m >> 63;
+		cur = nxt;
 	}
-	*pp = p;
 	return 0;
 }
 
 int
 stats_terms_fast(struct arxiv_stats *s, const char *text, size_t n, int f)
 {
-	struct tok b[BATCH];
-	const unsigned char *p = (const unsigned char *)text, *end = p + n;
-	size_t nb = 0, mask = s->tslots - 1;
-	int math = 0;
-
-	while (next_term(s, &p, end, &math, &b[nb])) {
-		__builtin_prefetch(&s->terms[b[nb].h & mask]);
-		if (++nb == BATCH) {
-			if (terms_flush(s, b, nb, f) < 0)
-				return -1;
-			nb = 0;
-			mask = s->tslots - 1;
-		}
-	}
-	return terms_flush(s, b, nb, f);
+	if (s->scratch == NULL && (s->scratch = arxiv_stats_split_new()) == NULL)
+		return -1;
+	s->scratch->n = 0;
+	if (split_text(s, text, n, s->scratch) < 0)
+		return -1;
+	return stats_terms_split(s, s->scratch, f);
 }
 
 /* ------------------------------------------------ terms split ahead of time */
-
-struct arxiv_stats_split {
-	struct tok *t;
-	size_t n, cap;
-};
 
 struct arxiv_stats_split *
 arxiv_stats_split_new(void)
@@ -447,24 +487,21 @@ int
 arxiv_stats_split(const struct arxiv_stats *s, const char *text, size_t n,
     struct arxiv_stats_split *sp)
 {
-	const unsigned char *p = (const unsigned char *)text, *end = p + n;
-	int math = 0;
-
 	sp->n = 0;
-	for (;;) {
-		if (sp->n == sp->cap) {
-			size_t ncap = sp->cap ? sp->cap * 2 : 128;
-			struct tok *nt = realloc(sp->t, ncap * sizeof(*nt));
+	return split_text(s, text, n, sp);
+}
 
-			if (nt == NULL)
-				return -1;
-			sp->t = nt;
-			sp->cap = ncap;
-		}
-		if (!next_term(s, &p, end, &math, &sp->t[sp->n]))
-			return 0;
-		sp->n++;
-	}
+size_t
+stats_split_count(const struct arxiv_stats_split *sp)
+{
+	return sp->n;
+}
+
+const char *
+stats_split_term(const struct arxiv_stats_split *sp, size_t i, size_t *n)
+{
+	*n = sp->t[i].n;
+	return sp->t[i].w;
 }
 
 int

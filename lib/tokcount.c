@@ -8,6 +8,7 @@
 #include <sys/mman.h>
 
 #include "arxiv.h"
+#include "bytemask.h"
 #include "internal.h"
 #include "wordpiece.h"
 
@@ -370,6 +371,111 @@ cnt_lower(struct cnt *c, const char *text, size_t n)
 	return 0;
 }
 
+/*
+ * The fast path over masks, for a text (lowercasing) of ASCII letters,
+ * digits, spaces and punctuation only - no control character, no byte >= 0x80,
+ * no special token such as [CLS], which most abstracts are: its tokens are
+ * then its punctuation characters, one each, and the pieces of its runs of
+ * letters and digits. The text is classified 64 bytes at a time (bytemask.h)
+ * and walked run by run. 1 (c->n counts), or 0 when the text is not of that
+ * kind (nothing counted: cnt_lower takes it).
+ */
+static int
+cnt_masks(struct cnt *c, const char *text, size_t n)
+{
+	const unsigned char *s = (const unsigned char *)text;
+	size_t b, nblk = (n + 63) / 64, total = 0;
+	uint64_t prev = 0;	/* the last byte of the block before is a word byte */
+	struct wordmask cur, nxt;
+	struct lower l;
+
+	if (n == 0) {
+		c->n = 0;
+		return 1;
+	}
+	l.c = c;
+	l.nb = 0;
+	wordmask64(s, n, &cur);
+	for (b = 0; b < nblk; b++) {
+		const unsigned char *bp = s + b * 64;
+		size_t left = n - b * 64;
+		uint64_t w = cur.word, starts, br;
+
+		if (cur.high | cur.drop)
+			return 0;
+		for (br = cur.lbracket; br; br &= br - 1) {
+			size_t i = (size_t)__builtin_ctzll(br);
+
+			if (wp_special_at(text + b * 64 + i, left - i) >= 0)
+				return 0;
+		}
+		if (b + 1 < nblk)
+			wordmask64(bp + 64, left - 64 < 64 ? left - 64 : 64, &nxt);
+		else
+			memset(&nxt, 0, sizeof(nxt));
+		/* punctuation: the bytes of the block of no other class */
+		total += (size_t)__builtin_popcountll(~(w | cur.space | cur.lbracket) &
+		    (left < 64 ? ((uint64_t)1 << left) - 1 : ~0ULL)) +
+		    (size_t)__builtin_popcountll(cur.lbracket);
+		for (starts = w & ~(w << 1 | prev); starts; starts &= starts - 1) {
+			size_t i = (size_t)__builtin_ctzll(starts), rl;
+			uint64_t rest = ~w >> i, key[CT_KEY / 8];
+			const unsigned char *p = bp + i;
+
+			if (rest)
+				rl = (size_t)__builtin_ctzll(rest);
+			else if (~nxt.word)
+				rl = 64 - i + (size_t)__builtin_ctzll(~nxt.word);
+			else	/* over 64 bytes: on byte by byte */
+				for (rl = 128 - i; rl < n - b * 64 - i &&
+				    wp_byte_class[p[rl]] == C_WORD; rl++)
+					;
+			if (rl > CT_KEY) {
+				union {
+					uint64_t w[17];
+					char c[136];	/* > MAX_WORD_CHARS */
+				} wb;
+				size_t j;
+
+				if (rl > MAX_WORD_CHARS) {
+					total++;	/* [UNK] */
+					continue;
+				}
+				for (j = 0; j < rl; j++)
+					wb.c[j] = (char)(p[j] | 0x20);
+				total += lw_run(&l, wb.w, rl);
+				continue;
+			}
+			if ((size_t)(s + n - p) >= CT_KEY) {
+				/* three 8-byte loads, lowercased, cut at rl */
+				size_t j;
+
+				for (j = 0; j < CT_KEY / 8; j++) {
+					size_t r = rl > j * 8 ? rl - j * 8 : 0;
+					uint64_t x;
+
+					memcpy(&x, p + j * 8, 8);
+					key[j] = (x | 0x2020202020202020ULL) &
+					    (r >= 8 ? ~0ULL : ((uint64_t)1 << (8 * r)) - 1);
+				}
+			} else {
+				size_t j;
+
+				key[0] = key[1] = key[2] = 0;
+				for (j = 0; j < rl; j++)
+					((unsigned char *)key)[j] = p[j] | 0x20;
+			}
+			if (l.nb == CT_BATCH)
+				total += lw_resolve(&l);
+			total += lw_run(&l, key, rl);
+		}
+		prev = w >> 63;
+		cur = nxt;
+	}
+	c->n = total + lw_resolve(&l);
+	return 1;
+}
+
 int
 arxiv_tok_count_cached(struct arxiv_tok_cache *cache, unsigned flags,
     const struct arxiv_vocab *v, const struct arxiv_tok_params *p, const char *text, size_t n,
@@ -404,7 +510,7 @@ arxiv_tok_count_cached(struct arxiv_tok_cache *cache, unsigned flags,
 		c.t = cache->count;
 	}
 	if (p->lowercase)
-		r = cnt_lower(&c, text, n);
+		r = cnt_masks(&c, text, n) ? 0 : cnt_lower(&c, text, n);
 	else {
 		sk.ud = &c;
 		r = wp_basic_run(text, n, 0, &sk);

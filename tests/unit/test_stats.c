@@ -1,9 +1,12 @@
 /* test_stats.c - arxiv_stats: years from ids, merge == one pass, prune bound. */
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "arxiv.h"
 #include "internal.h"
+#include "stats_int.h"
 #include "tap.h"
 
 static int add_failed;
@@ -119,22 +122,135 @@ test_prune(void)
 	arxiv_stats_free(s);
 }
 
-/* the terms' word-wise hash is internal.h's one hash, for every length */
-static void
-test_hash_words(void)
+/* The splitter's rule byte by byte (the code before the masks): runs of
+ * ASCII letters of min_len..32 bytes, outside $...$, not right after a
+ * backslash, not followed by a byte >= 0x80, not stop words; into out. */
+static size_t
+ref_split(const char *text, size_t n, size_t min_len, const char *const *stop, char out[][33],
+    size_t max)
 {
-	uint64_t q[6];
-	size_t n, i, bad = 0;
+	const unsigned char *p = (const unsigned char *)text, *end = p + n, *w;
+	size_t k, nt = 0, i;
+	int math = 0;
 
-	for (n = 0; n <= 40; n++) {
-		memset(q, 0, sizeof(q));
-		for (i = 0; i < n; i++)
-			((char *)q)[i] = (char)('a' + (i * 7 + n) % 26);
-		if (arxiv_key_hash64_words(q, n) != arxiv_key_hash64((const char *)q, n))
-			bad++;
+#define ALPHA(c) (((c) | 0x20) >= 'a' && ((c) | 0x20) <= 'z')
+	while (p < end) {
+		if (!ALPHA(*p)) {
+			if (*p == '$')
+				math = !math;
+			else if (*p == '\\')
+				while (p + 1 < end && ALPHA(p[1]))
+					p++;
+			p++;
+			continue;
+		}
+		for (w = p; p < end && ALPHA(*p); p++)
+			;
+		k = (size_t)(p - w);
+		if (math || k < min_len || k > 32 || (p < end && *p >= 0x80))
+			continue;
+		for (i = 0; i < k; i++)
+			out[nt][i] = (char)(w[i] | 0x20);
+		out[nt][k] = '\0';
+		for (i = 0; stop[i] && strcmp(stop[i], out[nt]) != 0; i++)
+			;
+		if (stop[i] == NULL && nt < max)
+			nt++;
 	}
-	CHECK(bad == 0, "arxiv_key_hash64_words == arxiv_key_hash64 for 0..40 bytes (%zu differ)",
-	    bad);
+#undef ALPHA
+	return nt;
+}
+
+static uint64_t rng = 0x2545f4914f6cdd1dULL;
+
+static uint32_t
+rnd(uint32_t n)
+{
+	rng ^= rng << 13;
+	rng ^= rng >> 7;
+	rng ^= rng << 17;
+	return (uint32_t)(rng % n);
+}
+
+/* The built-in splitter (64 bytes at a time by masks) gives the terms of the
+ * byte-by-byte rule, in order, for random texts of every length and mix:
+ * runs across the 64-byte blocks, $ and \ at their edges, runs of 31..34 and
+ * of over 64 letters, non-ASCII bytes after a run; min_len 1, 3, 8, 32. */
+static void
+test_split_rule(void)
+{
+	static const char *const frag[] = {
+		"a", "Z", "ab", "the", "The", "AND", "of", "quark", "Gluon", "gluons",
+		"superconductivity", "x1", "H2O", "3.14", "$", "$x$", "$\\alpha$", "\\",
+		"\\frac", "\\emph{", "}", "{", " ", " ", " ", "  ", "\n", "\t", ",", ".", "-",
+		"(", ")", "[1]", "caf\xc3\xa9", "\xc3\xa9t\xc3\xa9", "na\xc3\xafve", "\xe2\x80\x94",
+		"\x01", "\x7f", "\xff", "@", "_", "0", "9",
+	};
+	static const char *const stop[] = { "the", "and", "of", "with", "for", "in", "a", NULL };
+	static char ref[2048][33];
+	static const size_t mins[] = { 1, 3, 8, 32 };
+	struct arxiv_stats_params p = arxiv_stats_default_params();
+	struct arxiv_stats_split *sp = arxiv_stats_split_new();
+	struct arxiv_buf b = { 0 };
+	struct arxiv_error e;
+	char path[] = "/tmp/test_stats.stop.XXXXXX";
+	size_t m, i, j, k, nr, bad = 0, terms = 0;
+	FILE *fp;
+	int fd;
+
+	if ((fd = mkstemp(path)) < 0 || (fp = fdopen(fd, "w")) == NULL) {
+		CHECK(0, "a stop-word file: %s", path);
+		return;
+	}
+	for (i = 0; stop[i]; i++)
+		fprintf(fp, "%s\n", stop[i]);
+	fclose(fp);
+	p.stopwords = path;
+	for (m = 0; m < sizeof(mins) / sizeof(mins[0]); m++) {
+		struct arxiv_stats *s;
+
+		p.min_len = mins[m];
+		if ((s = arxiv_stats_new(&p, &e)) == NULL) {
+			CHECK(0, "arxiv_stats_new: %s", e.text);
+			break;
+		}
+		for (i = 0; i < 4000; i++) {
+			size_t nf = rnd(i % 10 == 0 ? 300 : 60);
+
+			arxiv_buf_clear(&b);
+			for (j = 0; j < nf; j++) {
+				if (rnd(20) == 0) {	/* a run of 28..70 letters */
+					for (k = 28 + rnd(43); k > 0; k--)
+						arxiv_buf_putc(&b, (char)((rnd(2) ? 'a' : 'A') + rnd(26)));
+				} else {
+					const char *f = frag[rnd(sizeof(frag) / sizeof(frag[0]))];
+
+					arxiv_buf_append(&b, f, strlen(f));
+				}
+			}
+			nr = ref_split(b.data ? b.data : "", b.len, mins[m], stop, ref, 2048);
+			if (arxiv_stats_split(s, b.data ? b.data : "", b.len, sp) != 0 ||
+			    stats_split_count(sp) != nr) {
+				bad++;
+				continue;
+			}
+			for (j = 0; j < nr; j++) {
+				const char *w = stats_split_term(sp, j, &k);
+
+				if (k != strlen(ref[j]) || memcmp(w, ref[j], k) != 0) {
+					bad++;
+					break;
+				}
+			}
+			terms += nr;
+		}
+		arxiv_stats_free(s);
+	}
+	CHECK(bad == 0 && terms > 20000, "the splitter by masks == byte by byte: 16000 random "
+	    "texts, min_len 1 3 8 32, %zu terms (%zu texts differ)", terms, bad);
+	unlink(path);
+	arxiv_buf_free(&b);
+	arxiv_stats_split_free(sp);
 }
 
 /* the lengths counted 8 bytes at a time == byte by byte, at every offset */
@@ -231,7 +347,7 @@ int
 main(void)
 {
 	test_split();
-	test_hash_words();
+	test_split_rule();
 	test_lengths();
 	test_years();
 	test_merge();

@@ -166,6 +166,42 @@ random_text(struct arxiv_buf *b)
 	}
 }
 
+/* a random text of ASCII letters, digits, spaces and punctuation only (the
+ * counter's mask path; sometimes a special token or a control character,
+ * which it hands on): words across the 64-byte blocks, runs of 20..140 */
+static void
+random_ascii(struct arxiv_buf *b)
+{
+	static const char *const af[] = {
+		"a", "B", "7", "the", "The", "quantum", "Graphs", "tokenizer", "unaffable",
+		"x1", "H2O", "e.g.", "3.14", "10^{-3}", "$\\alpha$", "state-of-the-art",
+		"don't", "(see", "[1]", "[", "]", "[[", "{x}", "a_b", "~", ".", ",", "-", "--",
+		" ", " ", " ", " ", "  ", "\t", "\n", "\r\n",
+	};
+	size_t k, nf = rnd(200), i;
+
+	arxiv_buf_clear(b);
+	for (k = 0; k < nf; k++) {
+		switch (rnd(40)) {
+		case 0:	/* a run of letters and digits, often over 64 bytes */
+			for (i = 20 + rnd(121); i > 0; i--)
+				arxiv_buf_putc(b, rnd(5) ? (char)((rnd(2) ? 'a' : 'A') + rnd(26)) :
+				    (char)('0' + rnd(10)));
+			break;
+		case 1:	/* a special token or a control character, now and then */
+			if (rnd(10) == 0)
+				arxiv_buf_append(b, rnd(2) ? "[SEP]" : "\x0b", rnd(2) ? 5 : 1);
+			break;
+		default: {
+			const char *f = af[rnd(sizeof(af) / sizeof(af[0]))];
+
+			arxiv_buf_append(b, f, strlen(f));
+			break;
+		}
+		}
+	}
+}
+
 int
 main(void)
 {
@@ -237,6 +273,27 @@ main(void)
 			CHECK(bad == 0, "%s vocab, lowercase %d: 20000 random texts, count = "
 			    "encode's length (%d differ)", k ? "SciBERT" : "hand-made", lower, bad);
 		}
+	}
+	/* ---- random ASCII texts, lowercasing: the path by masks */
+	for (k = 0; k < 2; k++) {
+		const struct arxiv_vocab *vs[2] = { tiny, sci };
+		size_t len = 0;
+
+		if (vs[k] == NULL) {
+			printf("ok %d # skip SciBERT vocab not found: %s\n", ++tap_n, path);
+			continue;
+		}
+		for (i = 0, bad = 0; i < 20000; i++) {
+			random_ascii(&b);
+			len += b.len;
+			bad += differs(k ? "scibert" : "tiny", i % 3 ? cache : fresh, vs[k], 1,
+			    b.data ? b.data : "", b.len);
+			if (bad > 20)
+				break;
+		}
+		CHECK(bad == 0 && len > 20000 * 300, "%s vocab: 20000 random ASCII texts (%zu "
+		    "bytes), count = encode's length (%d differ)", k ? "SciBERT" : "hand-made",
+		    len, bad);
 	}
 	arxiv_tok_cache_free(fresh);
 
