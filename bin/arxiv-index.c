@@ -21,7 +21,7 @@
 
 #define BATCH 1000
 
-enum { O_VERBOSE = 256, O_BATCH };
+enum { O_VERBOSE = 256, O_BATCH, O_HNSW_M, O_EFC };
 
 static const struct option longopts[] = {
 	{ "output", required_argument, NULL, 'o' },
@@ -29,6 +29,8 @@ static const struct option longopts[] = {
 	{ "keep-going", no_argument, NULL, 'k' },
 	{ "jobs", required_argument, NULL, 'j' },
 	{ "batch", required_argument, NULL, O_BATCH },
+	{ "hnsw-m", required_argument, NULL, O_HNSW_M },
+	{ "ef-construction", required_argument, NULL, O_EFC },
 	{ "verbose", no_argument, NULL, O_VERBOSE },
 	{ "help", no_argument, NULL, 'h' },
 	{ "version", no_argument, NULL, 'V' },
@@ -41,6 +43,8 @@ static const struct prog_help help[] = {
 	{ "keep-going", NULL, "skip papers the index refuses, count them", 0 },
 	{ "jobs", "n", "-d: parallel connections loading (default: 1)", 0 },
 	{ "batch", "n", "-d: papers per transaction (default: 10000)", 0 },
+	{ "hnsw-m", "m", "-d: links per node of the HNSW index it builds, 2-100 (default: 16)", 0 },
+	{ "ef-construction", "n", "-d: the HNSW build's breadth, 4-1000 (default: 64)", 0 },
 	{ "verbose", NULL, "progress messages", 0 },
 	{ "help", NULL, "print this help and exit", 0 },
 	{ "version", NULL, "print the version and exit", 0 },
@@ -175,6 +179,10 @@ main(int argc, char *argv[])
 			io.batch = (size_t)v;
 			break;
 		}
+		case O_HNSW_M: io.hnsw_m = (int)prog_num(optarg, 2, 100, "hnsw-m"); break;
+		case O_EFC:
+			io.ef_construction = (int)prog_num(optarg, 4, 1000, "ef-construction");
+			break;
 		default: prog_usage(&P, stderr); return 2;
 		}
 	}

@@ -23,7 +23,7 @@ struct arxiv_index {
 struct arxiv_index_opts
 arxiv_index_default_opts(void)
 {
-	struct arxiv_index_opts o = { 0, NULL, 0, NULL, 1, NULL, 0, 0 };
+	struct arxiv_index_opts o = { 0, NULL, 0, NULL, 1, NULL, 0, 0, 0, 0 };
 
 	return o;
 }

@@ -290,6 +290,11 @@ pgix_open(const char *location, const struct arxiv_index_opts *o, struct arxiv_e
 	if (o->write) {
 		if (o->batch > 0 && arxiv_pg_set(x->pg, "batch", (long)o->batch, err) < 0)
 			goto fail;
+		if (o->hnsw_m > 0 && arxiv_pg_set(x->pg, "hnsw.m", o->hnsw_m, err) < 0)
+			goto fail;
+		if (o->ef_construction > 0 &&
+		    arxiv_pg_set(x->pg, "hnsw.ef_construction", o->ef_construction, err) < 0)
+			goto fail;
 		if (o->embedder == NULL || o->dim == 0) {
 			arxiv_error_set(err, PG_SRC, 0, "opening to write needs the embedder and dimension");
 			goto fail;

@@ -60,6 +60,25 @@ setup_papers() {
 	assert_success "35|Renamed"
 }
 
+@test "arxiv-index -d --hnsw-m --ef-construction: the HNSW index is built with them; an index there is kept" {
+	need_pg
+	pg_newdb hnswp
+	setup_papers
+	run arxiv-index -d "$PG_DSN" --hnsw-m 8 --ef-construction 20 papers.vec
+	assert_success
+	run pg_sql "SELECT indexdef FROM pg_indexes WHERE indexname = 'papers_embedding_hnsw'"
+	assert_success "CREATE INDEX papers_embedding_hnsw ON public.papers USING hnsw (embedding vector_cosine_ops) WITH (m='8', ef_construction='20')"
+	run arxiv-index -d "$PG_DSN" --hnsw-m 32 papers.vec
+	assert_success
+	run pg_sql "SELECT indexdef LIKE '%m=''8''%' FROM pg_indexes WHERE indexname = 'papers_embedding_hnsw'"
+	assert_success "t"
+	run arxiv-index -d "$PG_DSN" --hnsw-m 101 papers.vec
+	assert_failure "arxiv-index: 101: invalid hnsw-m (expected 2..100)"
+	[ "$status" -eq 2 ]
+	run arxiv-index -d "$PG_DSN" --ef-construction 3 papers.vec
+	[ "$status" -eq 2 ]
+}
+
 @test "arxiv-index -d into an empty table: COPY straight in; an id met twice falls back to the upsert" {
 	need_pg
 	pg_newdb twice

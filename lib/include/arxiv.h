@@ -881,6 +881,8 @@ struct arxiv_index_opts {
 	const char *kind;	/* backend name, NULL: chosen by the location */
 	size_t batch;		/* write, pgvector: rows per transaction (0: backend default) */
 	int ef_search;		/* pgvector: HNSW search breadth, 1..1000 (0: ARXIV_PG_EF_SEARCH) */
+	int hnsw_m;		/* write, pgvector: the HNSW index's m, 2..100 (0: 16) */
+	int ef_construction;	/* write, pgvector: its ef_construction, 4..1000 (0: 64) */
 };
 ARXIV_API struct arxiv_index_opts arxiv_index_default_opts(void);
 /* new; location: a path, or a backend's URI (a DSN). */
