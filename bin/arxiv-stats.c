@@ -6,6 +6,7 @@
  * (--partial) of blocks merge with --merge into the one-pass result.
  */
 #include <getopt.h>
+#include <pthread.h>
 #include <stdint.h>
 #include <unistd.h>
 
@@ -76,37 +77,60 @@ struct tools {
 	struct arxiv_stats_str cats[64], fields[64];
 };
 
-/* A record's WordPiece count and cleaned terms, prepared by a thread. */
+/* A record prepared by a thread: its WordPiece count, cleaned terms, the
+ * facts and terms of arxiv_stats_split, and, when the line's fields could be
+ * taken where they are, the record itself, so that counting it does not read
+ * the line again. */
 struct prep {
 	int ok;			/* 0: not prepared (the main thread does it and
 				 * reports the record's error in its place) */
+	int parsed;		/* r holds the record (else the line is read again) */
 	long n_tokens;
 	size_t off, len;	/* cleaned text in its thread's keep buffer */
-	struct arxiv_stats_split *split;	/* or the built-in splitter's terms */
+	struct arxiv_stats_split *split;	/* the text's facts and terms */
+	struct arxiv_stats_record r;	/* parsed: its strings in the line, but */
+	size_t text_off;	/* an unescaped text: in the keep buffer (SIZE_MAX: not) */
+	size_t cat_at, field_at;	/* its categories and fields in the thread's strs */
+};
+
+/* a thread's categories and fields of a block */
+struct strs {
+	struct arxiv_stats_str *a;
+	size_t n, cap;
+};
+
+/* A block of records (-j): their lines, line numbers and preparation. */
+struct block {
+	struct arxiv_buf lines;
+	size_t nb, *off, *len;
+	long *lineno;
+	struct prep *prep;
+	size_t from[MAXJOBS], to[MAXJOBS];	/* each thread's records */
+	struct arxiv_buf keep[MAXJOBS];		/* and their cleaned and unescaped texts */
+	struct strs strs[MAXJOBS];		/* and their categories and fields */
 };
 
 struct state;
 struct job {
 	struct state *s;
 	struct tools t;
-	struct arxiv_buf keep;	/* the cleaned texts of this block */
-	size_t from, to;
+	struct block *b;	/* the block it prepares */
+	int id;
 };
 
 struct state {
 	struct arxiv_stats *st;
 	struct arxiv_vocab *vocab;
 	int clean;
-	int split;		/* the threads split terms (no --clean, -K not 0) */
+	int split;		/* terms are split by the built-in splitter (no --clean, -K not 0) */
 	int keep;
 	int jobs;
 	size_t n, skipped;
 	struct tools t;		/* the main thread's */
-	/* a block of records (-j): lines, their line numbers and preparation */
-	struct arxiv_buf lines;
-	size_t nb, *off, *len;
-	long *lineno;
-	struct prep *prep;
+	/* -j: the block being read, and the one prepared and not yet counted
+	 * (NULL: none), which is counted while the threads prepare the next */
+	struct block blk[2], *fill, *ready;
+	int njob;		/* threads preparing a block (at most jobs, records) */
 	struct job job[MAXJOBS];
 };
 
@@ -299,7 +323,7 @@ count_record(const struct state *s, struct tools *t, struct arxiv_stats_record *
  * them here); 0 or -1 with err. */
 static int
 add_line(struct state *s, const char *line, size_t len, const struct prep *p,
-    const struct job *pj, struct arxiv_error *err)
+    const struct arxiv_buf *keep, struct arxiv_error *err)
 {
 	struct arxiv_stats_record r;
 	json_t *o;
@@ -310,16 +334,53 @@ add_line(struct state *s, const char *line, size_t len, const struct prep *p,
 	if (p != NULL && p->ok) {
 		r.n_tokens = p->n_tokens;
 		if (s->clean) {
-			r.terms.s = pj->keep.data ? pj->keep.data + p->off : "";
+			r.terms.s = keep->data ? keep->data + p->off : "";
 			r.terms.n = p->len;
-		} else if (s->split)
-			r.split = p->split;
+		}
+		r.split = p->split;
 	} else if (count_record(s, &s->t, &r, err) < 0)
 		goto out;
 	rc = arxiv_stats_add(s->st, &r, err);
 out:
 	json_decref(o);
 	return rc;
+}
+
+/* Keep a record read by the scan for counting (its strings in the block's
+ * line, but its text when unescaped, and its categories and fields, which
+ * are in the thread's tools until its next record). 0 or -1 (out of memory). */
+static int
+keep_record(struct prep *p, const struct arxiv_stats_record *r, const struct job *j,
+    struct arxiv_buf *keep, struct strs *ss)
+{
+	size_t need = ss->n + r->n_categories + r->n_fields;
+
+	p->text_off = SIZE_MAX;
+	if (r->text.s == j->t.text.data && r->text.n > 0) {
+		p->text_off = keep->len;
+		if (arxiv_buf_append(keep, r->text.s, r->text.n) < 0)
+			return -1;
+	}
+	if (need > ss->cap) {
+		size_t ncap = ss->cap ? ss->cap : 1024;
+		struct arxiv_stats_str *na;
+
+		while (ncap < need)
+			ncap *= 2;
+		if ((na = realloc(ss->a, ncap * sizeof(*na))) == NULL)
+			return -1;
+		ss->a = na;
+		ss->cap = ncap;
+	}
+	p->r = *r;
+	p->r.categories = p->r.fields = NULL;
+	p->cat_at = ss->n;
+	memcpy(ss->a + ss->n, r->categories, r->n_categories * sizeof(*ss->a));
+	ss->n += r->n_categories;
+	p->field_at = ss->n;
+	memcpy(ss->a + ss->n, r->fields, r->n_fields * sizeof(*ss->a));
+	ss->n += r->n_fields;
+	return 0;
 }
 
 /* A thread's share of a block: the counts and terms of its records. A record
@@ -329,24 +390,33 @@ static void
 prepare(struct job *j)
 {
 	struct state *s = j->s;
+	struct block *b = j->b;
+	struct arxiv_buf *keep = &b->keep[j->id];
+	struct strs *ss = &b->strs[j->id];
 	struct arxiv_stats_record r;
 	struct arxiv_error e;
 	json_t *o;
 	size_t i;
 
-	arxiv_buf_clear(&j->keep);
-	for (i = j->from; i < j->to; i++) {
-		struct prep *p = &s->prep[i];
+	arxiv_buf_clear(keep);
+	ss->n = 0;
+	for (i = b->from[j->id]; i < b->to[j->id]; i++) {
+		struct prep *p = &b->prep[i];
 
-		p->ok = 0;
-		if (parse_line(&j->t, s->lines.data + s->off[i], s->len[i], &r, &o, &e) == 0 &&
+		p->ok = p->parsed = 0;
+		if (parse_line(&j->t, b->lines.data + b->off[i], b->len[i], &r, &o, &e) == 0 &&
 		    count_record(s, &j->t, &r, &e) == 0 &&
-		    (!s->split || arxiv_stats_split(s->st, r.text.s, r.text.n, p->split) == 0)) {
+		    arxiv_stats_split(s->st, r.text.s, r.text.n, p->split) == 0) {
 			p->n_tokens = r.n_tokens;
-			p->off = j->keep.len;
+			p->off = keep->len;
 			p->len = r.terms.n;
-			if (r.terms.n == 0 || arxiv_buf_append(&j->keep, r.terms.s, r.terms.n) == 0)
+			if (r.terms.n == 0 || arxiv_buf_append(keep, r.terms.s, r.terms.n) == 0)
 				p->ok = 1;
+			/* the record itself, when its strings stay where they are: in
+			 * the line (read by the scan, not by jansson), but for an
+			 * unescaped text, kept */
+			if (p->ok && o == NULL && keep_record(p, &r, j, keep, ss) == 0)
+				p->parsed = 1;
 		}
 		json_decref(o);
 	}
@@ -362,39 +432,110 @@ prepare_jobs(void *ud, size_t from, size_t to)
 		prepare(&s->job[from]);
 }
 
-/* Prepare the block on s->jobs threads, then count its records in order. */
-static int
-run_block(struct state *s, const char *name)
+/* Prepare block b on the threads (its records shared out evenly). */
+static void *
+prepare_block(void *ud)
 {
-	int t, nt = s->jobs;
-	struct arxiv_error e;
-	size_t i;
+	struct state *s = ud;
+	struct block *b = s->job[0].b;
+	int t, nt = s->njob;
 
-	if ((size_t)nt > s->nb)
-		nt = s->nb ? (int)s->nb : 1;
 	for (t = 0; t < nt; t++) {
-		s->job[t].from = s->nb * (size_t)t / (size_t)nt;
-		s->job[t].to = s->nb * (size_t)(t + 1) / (size_t)nt;
+		b->from[t] = b->nb * (size_t)t / (size_t)nt;
+		b->to[t] = b->nb * (size_t)(t + 1) / (size_t)nt;
 	}
 	arxiv_parallel_for((size_t)nt, 1, nt, prepare_jobs, s);
-	for (t = 0, i = 0; i < s->nb; i++) {
-		while (i >= s->job[t].to)
+	return NULL;
+}
+
+/* Count a prepared block's records in order, and empty it. */
+static int
+count_block(struct state *s, struct block *b, const char *name)
+{
+	struct arxiv_error e;
+	size_t i;
+	int t = 0, rc = 0;
+
+	for (i = 0; i < b->nb; i++) {
+		const struct prep *p = &b->prep[i];
+
+		while (i >= b->to[t])
 			t++;
-		if (add_line(s, s->lines.data + s->off[i], s->len[i], &s->prep[i], &s->job[t],
+		if (p->parsed) {
+			struct arxiv_stats_record r = p->r;
+
+			r.categories = b->strs[t].a + p->cat_at;
+			r.fields = b->strs[t].a + p->field_at;
+			if (p->text_off != SIZE_MAX)
+				r.text.s = b->keep[t].data + p->text_off;
+			if (s->clean) {
+				r.terms.s = b->keep[t].data ? b->keep[t].data + p->off : "";
+				r.terms.n = p->len;
+			}
+			r.split = p->split;
+			if (arxiv_stats_add(s->st, &r, &e) == 0) {
+				s->n++;
+				continue;
+			}
+		} else if (add_line(s, b->lines.data + b->off[i], b->len[i], p, &b->keep[t],
 		    &e) == 0) {
 			s->n++;
 			continue;
 		}
 		snprintf(e.source, sizeof(e.source), "%s", name);
-		e.line = s->lineno[i];
+		e.line = b->lineno[i];
 		prog_warnerr(&e);
-		if (!s->keep)
-			return -1;
+		if (!s->keep) {
+			rc = -1;
+			break;
+		}
 		s->skipped++;
 	}
-	s->nb = 0;
-	arxiv_buf_clear(&s->lines);
-	return 0;
+	b->nb = 0;
+	arxiv_buf_clear(&b->lines);
+	return rc;
+}
+
+/* The block read is full (or the input ends): the threads prepare it while
+ * this thread counts the block they prepared before, if any. */
+static int
+run_block(struct state *s, const char *name)
+{
+	struct block *b = s->fill, *ready = s->ready;
+	pthread_t th;
+	int t, rc = 0, async;
+
+	if (b->nb == 0)
+		return 0;
+	s->njob = (size_t)s->jobs > b->nb ? (int)b->nb : s->jobs;
+	for (t = 0; t < s->njob; t++) {
+		s->job[t].b = b;
+		s->job[t].id = t;
+	}
+	async = ready != NULL && pthread_create(&th, NULL, prepare_block, s) == 0;
+	if (!async)
+		prepare_block(s);
+	if (ready != NULL)
+		rc = count_block(s, ready, name);
+	if (async)
+		pthread_join(th, NULL);
+	s->ready = b;
+	s->fill = b == &s->blk[0] ? &s->blk[1] : &s->blk[0];
+	return rc;
+}
+
+/* Count every record read so far: the prepared block, then the one read. */
+static int
+drain(struct state *s, const char *name)
+{
+	int rc = run_block(s, name);
+
+	if (s->ready != NULL) {
+		if (count_block(s, s->ready, name) < 0)
+			rc = -1;
+		s->ready = NULL;
+	}
+	return rc;
 }
 
 /* the tools of a thread; 0 or -1 */
@@ -438,16 +579,18 @@ stats_stream(struct state *s, FILE *fp, const char *name)
 		err(1, "out of memory");
 	while ((rc = arxiv_lines_next(r, &line, &len, &e)) != 0) {
 		if (rc > 0 && s->jobs > 1) {	/* into the block; counted when it is full */
-			if (arxiv_buf_append(&s->lines, line, len) < 0)
+			struct block *b = s->fill;
+
+			if (arxiv_buf_append(&b->lines, line, len) < 0)
 				err(1, "out of memory");
-			s->off[s->nb] = s->lines.len - len;
-			s->len[s->nb] = len;
-			s->lineno[s->nb++] = arxiv_lines_lineno(r);
-			if ((s->nb == BLOCK || s->lines.len >= BLOCK_BYTES) && run_block(s, name) < 0)
+			b->off[b->nb] = b->lines.len - len;
+			b->len[b->nb] = len;
+			b->lineno[b->nb++] = arxiv_lines_lineno(r);
+			if ((b->nb == BLOCK || b->lines.len >= BLOCK_BYTES) && run_block(s, name) < 0)
 				goto fail;
 			continue;
 		}
-		if (s->nb > 0 && run_block(s, name) < 0)	/* what came before, first */
+		if (s->jobs > 1 && drain(s, name) < 0)	/* what came before, first */
 			goto fail;
 		if (rc > 0 && add_line(s, line, len, NULL, NULL, &e) == 0) {
 			s->n++;
@@ -462,13 +605,17 @@ stats_stream(struct state *s, FILE *fp, const char *name)
 			goto fail;
 		s->skipped++;
 	}
-	if (s->nb > 0 && run_block(s, name) < 0)
+	if (s->jobs > 1 && drain(s, name) < 0)
 		goto fail;
 	arxiv_lines_free(r);
 	return 0;
 fail:
-	s->nb = 0;
-	arxiv_buf_clear(&s->lines);
+	if (s->jobs > 1) {
+		s->ready = NULL;
+		s->blk[0].nb = s->blk[1].nb = 0;
+		arxiv_buf_clear(&s->blk[0].lines);
+		arxiv_buf_clear(&s->blk[1].lines);
+	}
 	arxiv_lines_free(r);
 	return -1;
 }
@@ -519,7 +666,7 @@ main(int argc, char *argv[])
 	struct arxiv_error e;
 	struct arxiv_buf out = { 0 };
 	const char *vocab = NULL, *name;
-	int c, verbose = 0, status = 0, i, partial = 0, merge = 0, clean = 0, rc, jobs = -1;
+	int c, verbose = 0, status = 0, i, k, partial = 0, merge = 0, clean = 0, rc, jobs = -1;
 	FILE *fp;
 
 	while ((c = prog_getopt(&P, argc, argv)) != -1) {
@@ -597,15 +744,20 @@ main(int argc, char *argv[])
 		return 1;
 	}
 	if (s.jobs > 1) {
-		s.off = malloc(BLOCK * sizeof(*s.off));
-		s.len = malloc(BLOCK * sizeof(*s.len));
-		s.lineno = malloc(BLOCK * sizeof(*s.lineno));
-		s.prep = malloc(BLOCK * sizeof(*s.prep));
-		if (s.off == NULL || s.len == NULL || s.lineno == NULL || s.prep == NULL)
-			err(1, "out of memory");
-		for (i = 0; s.split && i < BLOCK; i++)
-			if ((s.prep[i].split = arxiv_stats_split_new()) == NULL)
+		for (k = 0; k < 2; k++) {
+			struct block *b = &s.blk[k];
+
+			b->off = malloc(BLOCK * sizeof(*b->off));
+			b->len = malloc(BLOCK * sizeof(*b->len));
+			b->lineno = malloc(BLOCK * sizeof(*b->lineno));
+			b->prep = calloc(BLOCK, sizeof(*b->prep));
+			if (b->off == NULL || b->len == NULL || b->lineno == NULL || b->prep == NULL)
 				err(1, "out of memory");
+			for (i = 0; i < BLOCK; i++)
+				if ((b->prep[i].split = arxiv_stats_split_new()) == NULL)
+					err(1, "out of memory");
+		}
+		s.fill = &s.blk[0];
 		for (i = 0; i < s.jobs; i++) {
 			s.job[i].s = &s;
 			if (tools_init(&s, &s.job[i].t, &e) < 0) {
@@ -640,17 +792,23 @@ main(int argc, char *argv[])
 		warnx("skipped %zu records", s.skipped);
 	arxiv_buf_free(&out);
 	tools_free(&s.t);
-	for (i = 0; s.jobs > 1 && i < s.jobs; i++) {
+	for (i = 0; s.jobs > 1 && i < s.jobs; i++)
 		tools_free(&s.job[i].t);
-		arxiv_buf_free(&s.job[i].keep);
+	for (k = 0; k < 2; k++) {
+		struct block *b = &s.blk[k];
+
+		arxiv_buf_free(&b->lines);
+		for (i = 0; i < MAXJOBS; i++) {
+			arxiv_buf_free(&b->keep[i]);
+			free(b->strs[i].a);
+		}
+		free(b->off);
+		free(b->len);
+		free(b->lineno);
+		for (i = 0; b->prep && i < BLOCK; i++)
+			arxiv_stats_split_free(b->prep[i].split);
+		free(b->prep);
 	}
-	arxiv_buf_free(&s.lines);
-	free(s.off);
-	free(s.len);
-	free(s.lineno);
-	for (i = 0; s.prep && s.split && i < BLOCK; i++)
-		arxiv_stats_split_free(s.prep[i].split);
-	free(s.prep);
 	arxiv_stats_free(s.st);
 	arxiv_vocab_free(s.vocab);
 	if (prog_fshut() != 0)

@@ -365,20 +365,34 @@ text_counts(const unsigned char *p, size_t n, size_t *chars, size_t *words, int 
 	*nonascii = any;
 }
 
+void
+stats_text_facts(const char *t, size_t n, struct stats_facts *fx)
+{
+	fx->htext = hash64(t, n);
+	text_counts((const unsigned char *)t, n, &fx->chars, &fx->words, &fx->nonascii);
+	fx->math = has_math(t, n);
+}
+
 int
 arxiv_stats_add(struct arxiv_stats *s, const struct arxiv_stats_record *r,
     struct arxiv_error *err)
 {
 	int f, g, y;
-	size_t i, chars = 0, words = 0;
-	int nonascii, math;
-	uint64_t fmask = 0, hid, htext;
+	size_t i;
+	uint64_t fmask = 0, hid;
+	struct stats_facts own;
+	const struct stats_facts *fx;
 
+	if (r->split != NULL)
+		fx = stats_split_facts(r->split);
+	else {
+		stats_text_facts(r->text.s, r->text.n, &own);
+		fx = &own;
+	}
 	/* the duplicate sets' slots are fetched while the record is counted */
 	hid = hash64(r->id.s, r->id.n);
-	htext = hash64(r->text.s, r->text.n);
 	hset_prefetch(&s->ids, hid);
-	hset_prefetch(&s->texts, htext);
+	hset_prefetch(&s->texts, fx->htext);
 	f = stats_field_id(s, r->label.s, r->label.n);
 	if (f == -2)
 		goto oom;
@@ -413,12 +427,10 @@ arxiv_stats_add(struct arxiv_stats *s, const struct arxiv_stats_record *r,
 	else
 		s->year_unknown++;
 
-	text_counts((const unsigned char *)r->text.s, r->text.n, &chars, &words, &nonascii);
-	math = has_math(r->text.s, r->text.n);
-	s->math += math;
-	s->nonascii += nonascii;
-	dist_add(&s->chars, chars, stats_bin_width[0]);
-	dist_add(&s->words, words, stats_bin_width[1]);
+	s->math += fx->math;
+	s->nonascii += fx->nonascii;
+	dist_add(&s->chars, fx->chars, stats_bin_width[0]);
+	dist_add(&s->words, fx->words, stats_bin_width[1]);
 	if (r->n_tokens >= 0) {
 		s->have_tokens = 1;
 		dist_add(&s->tokens, (uint64_t)r->n_tokens, stats_bin_width[2]);
@@ -428,7 +440,7 @@ arxiv_stats_add(struct arxiv_stats *s, const struct arxiv_stats_record *r,
 			s->tok_over512++;
 	}
 	if (hset_add(&s->ids, hid, s->p.exact_max) < 0 ||
-	    hset_add(&s->texts, htext, s->p.exact_max) < 0)
+	    hset_add(&s->texts, fx->htext, s->p.exact_max) < 0)
 		goto oom;
 
 	if (f >= 0 && f < TERMF && s->p.top_terms > 0) {

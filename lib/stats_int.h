@@ -99,7 +99,17 @@ hash64(const char *p, size_t n)
 	return arxiv_key_hash64(p, n);
 }
 
+/* What arxiv_stats_add counts of a text, found ahead by arxiv_stats_split
+ * or in arxiv_stats_add (stats_text_facts): its hash, characters (UTF-8
+ * sequences), words (runs of non-blanks), any non-ASCII byte, any LaTeX math. */
+struct stats_facts {
+	uint64_t htext;
+	size_t chars, words;
+	int nonascii, math;
+};
+
 /* stats.c */
+void stats_text_facts(const char *t, size_t n, struct stats_facts *fx);
 int stats_field_id(struct arxiv_stats *s, const char *name, size_t n);
 int stats_cat_add(struct arxiv_stats *s, const char *name, size_t n, int field, uint64_t k);
 void stats_dist_merge(struct dist *d, const struct dist *o);
@@ -113,6 +123,7 @@ int stats_term_add(struct arxiv_stats *s, const char *w, size_t n, int f, uint64
 int stats_terms_fast(struct arxiv_stats *s, const char *t, size_t n, int f);
 int stats_terms_clean(struct arxiv_stats *s, const char *t, size_t n, int f);
 int stats_terms_split(struct arxiv_stats *s, const struct arxiv_stats_split *sp, int f);
+const struct stats_facts *stats_split_facts(const struct arxiv_stats_split *sp);
 /* the terms of a split (for the tests): how many, and term i (lowercased) */
 size_t stats_split_count(const struct arxiv_stats_split *sp);
 const char *stats_split_term(const struct arxiv_stats_split *sp, size_t i, size_t *n);

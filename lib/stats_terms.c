@@ -364,6 +364,7 @@ terms_flush(struct arxiv_stats *s, const struct tok *b, size_t nb, int f)
 struct arxiv_stats_split {
 	struct tok *t;
 	size_t n, cap;
+	struct stats_facts facts;	/* of the text (arxiv_stats_split) */
 };
 
 
@@ -460,7 +461,7 @@ stats_terms_fast(struct arxiv_stats *s, const char *text, size_t n, int f)
 {
 	if (s->scratch == NULL && (s->scratch = arxiv_stats_split_new()) == NULL)
 		return -1;
-	s->scratch->n = 0;
+	s->scratch->n = 0;	/* the terms only: arxiv_stats_add has the facts */
 	if (split_text(s, text, n, s->scratch) < 0)
 		return -1;
 	return stats_terms_split(s, s->scratch, f);
@@ -488,7 +489,16 @@ arxiv_stats_split(const struct arxiv_stats *s, const char *text, size_t n,
     struct arxiv_stats_split *sp)
 {
 	sp->n = 0;
+	stats_text_facts(text, n, &sp->facts);
+	if (s->p.cleaner || s->p.top_terms == 0)
+		return 0;	/* terms come cleaned, or are not counted */
 	return split_text(s, text, n, sp);
+}
+
+const struct stats_facts *
+stats_split_facts(const struct arxiv_stats_split *sp)
+{
+	return &sp->facts;
 }
 
 size_t

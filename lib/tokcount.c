@@ -413,10 +413,9 @@ cnt_masks(struct cnt *c, const char *text, size_t n)
 			wordmask64(bp + 64, left - 64 < 64 ? left - 64 : 64, &nxt);
 		else
 			memset(&nxt, 0, sizeof(nxt));
-		/* punctuation: the bytes of the block of no other class */
-		total += (size_t)__builtin_popcountll(~(w | cur.space | cur.lbracket) &
-		    (left < 64 ? ((uint64_t)1 << left) - 1 : ~0ULL)) +
-		    (size_t)__builtin_popcountll(cur.lbracket);
+		/* punctuation ('[' too): the bytes that are neither word nor space */
+		total += (size_t)__builtin_popcountll(~(w | cur.space) &
+		    (left < 64 ? ((uint64_t)1 << left) - 1 : ~0ULL));
 		for (starts = w & ~(w << 1 | prev); starts; starts &= starts - 1) {
 			size_t i = (size_t)__builtin_ctzll(starts), rl;
 			uint64_t rest = ~w >> i, key[CT_KEY / 8];

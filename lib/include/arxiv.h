@@ -1133,10 +1133,11 @@ ARXIV_API int arxiv_stats_json(const struct arxiv_stats *s, int with_state, stru
 /* Add a with_state JSON result into s. 0 or -1 with err (invalid JSON, no state). */
 ARXIV_API int arxiv_stats_merge_json(struct arxiv_stats *s, const char *json, size_t len,
     struct arxiv_error *err);
-/* The built-in splitter's terms of a text, split ahead of arxiv_stats_add (on
- * another thread: it only reads s's parameters and stop words, which never
- * change) into sp, for rec.split; counting them gives what splitting in
- * arxiv_stats_add gives. 0 or -1 (out of memory). */
+/* What arxiv_stats_add reads of a text, ahead of it (on another thread: it
+ * only reads s's parameters and stop words, which never change) into sp, for
+ * rec.split: its length, hash and math, and the built-in splitter's terms
+ * (none when s takes cleaned terms or counts none); counting it gives what
+ * arxiv_stats_add gives from the text. 0 or -1 (out of memory). */
 ARXIV_API struct arxiv_stats_split *arxiv_stats_split_new(void);
 ARXIV_API void arxiv_stats_split_free(struct arxiv_stats_split *sp);
 ARXIV_API int arxiv_stats_split(const struct arxiv_stats *s, const char *text, size_t n,
