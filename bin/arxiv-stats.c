@@ -127,9 +127,11 @@ struct state {
 	int jobs;
 	size_t n, skipped;
 	struct tools t;		/* the main thread's */
-	/* -j: the block being read, and the one prepared and not yet counted
-	 * (NULL: none), which is counted while the threads prepare the next */
-	struct block blk[2], *fill, *ready;
+	/* -j: the block being read, and the one the threads prepare (NULL:
+	 * none; on thread th when async), counted when the next one is read */
+	struct block blk[2], *fill, *busy;
+	pthread_t th;
+	int async;
 	int njob;		/* threads preparing a block (at most jobs, records) */
 	struct job job[MAXJOBS];
 };
@@ -496,45 +498,54 @@ count_block(struct state *s, struct block *b, const char *name)
 	return rc;
 }
 
-/* The block read is full (or the input ends): the threads prepare it while
- * this thread counts the block they prepared before, if any. */
+/* Wait for the block the threads are preparing, if any. */
+static struct block *
+settle(struct state *s)
+{
+	struct block *b = s->busy;
+
+	if (b != NULL && s->async)
+		pthread_join(s->th, NULL);
+	s->busy = NULL;
+	return b;
+}
+
+/* The block read is full (or the input ends): the threads are given it, and
+ * this thread counts the block they prepared before, if any, then reads on
+ * into that one while they work. */
 static int
 run_block(struct state *s, const char *name)
 {
-	struct block *b = s->fill, *ready = s->ready;
-	pthread_t th;
-	int t, rc = 0, async;
+	struct block *b = s->fill, *done;
+	int t, rc = 0;
 
 	if (b->nb == 0)
 		return 0;
+	done = settle(s);
 	s->njob = (size_t)s->jobs > b->nb ? (int)b->nb : s->jobs;
 	for (t = 0; t < s->njob; t++) {
 		s->job[t].b = b;
 		s->job[t].id = t;
 	}
-	async = ready != NULL && pthread_create(&th, NULL, prepare_block, s) == 0;
-	if (!async)
+	s->async = pthread_create(&s->th, NULL, prepare_block, s) == 0;
+	if (!s->async)
 		prepare_block(s);
-	if (ready != NULL)
-		rc = count_block(s, ready, name);
-	if (async)
-		pthread_join(th, NULL);
-	s->ready = b;
+	s->busy = b;
+	if (done != NULL)
+		rc = count_block(s, done, name);
 	s->fill = b == &s->blk[0] ? &s->blk[1] : &s->blk[0];
 	return rc;
 }
 
-/* Count every record read so far: the prepared block, then the one read. */
+/* Count every record read so far: the block being prepared, then the one read. */
 static int
 drain(struct state *s, const char *name)
 {
+	struct block *b;
 	int rc = run_block(s, name);
 
-	if (s->ready != NULL) {
-		if (count_block(s, s->ready, name) < 0)
-			rc = -1;
-		s->ready = NULL;
-	}
+	if ((b = settle(s)) != NULL && count_block(s, b, name) < 0)
+		rc = -1;
 	return rc;
 }
 
@@ -611,7 +622,7 @@ stats_stream(struct state *s, FILE *fp, const char *name)
 	return 0;
 fail:
 	if (s->jobs > 1) {
-		s->ready = NULL;
+		settle(s);
 		s->blk[0].nb = s->blk[1].nb = 0;
 		arxiv_buf_clear(&s->blk[0].lines);
 		arxiv_buf_clear(&s->blk[1].lines);

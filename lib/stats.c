@@ -448,7 +448,7 @@ arxiv_stats_add(struct arxiv_stats *s, const struct arxiv_stats_record *r,
 			if (stats_terms_clean(s, r->terms.s, r->terms.n, f) < 0)
 				goto oom;
 		} else if (r->split != NULL) {
-			if (stats_terms_split(s, r->split, f) < 0)
+			if (stats_terms_split(s, r->split, r->text.s, r->text.n, f) < 0)
 				goto oom;
 		} else if (stats_terms_fast(s, r->text.s, r->text.n, f) < 0)
 			goto oom;

@@ -122,11 +122,13 @@ struct term *stats_terms_alloc(size_t n);
 int stats_term_add(struct arxiv_stats *s, const char *w, size_t n, int f, uint64_t k);
 int stats_terms_fast(struct arxiv_stats *s, const char *t, size_t n, int f);
 int stats_terms_clean(struct arxiv_stats *s, const char *t, size_t n, int f);
-int stats_terms_split(struct arxiv_stats *s, const struct arxiv_stats_split *sp, int f);
+/* count the terms of split sp of text (the text it was split from) */
+int stats_terms_split(struct arxiv_stats *s, const struct arxiv_stats_split *sp, const char *text,
+    size_t n, int f);
 const struct stats_facts *stats_split_facts(const struct arxiv_stats_split *sp);
-/* the terms of a split (for the tests): how many, and term i (lowercased) */
+/* the terms of a split (for the tests): how many, and where term i is in the text */
 size_t stats_split_count(const struct arxiv_stats_split *sp);
-const char *stats_split_term(const struct arxiv_stats_split *sp, size_t i, size_t *n);
+size_t stats_split_term(const struct arxiv_stats_split *sp, size_t i, size_t *n);
 int stats_put_terms(struct arxiv_buf *o, const struct arxiv_stats *s, const size_t *order);
 /* the slots of the terms in use, sorted by term text, into idx (s->nterm entries) */
 void stats_terms_sorted(const struct arxiv_stats *s, size_t *idx);

@@ -342,16 +342,40 @@ stats_term_add(struct arxiv_stats *s, const char *w, size_t n, int f, uint64_t k
 	return term_add_h(s, tok_hash(&t), t.w, n, f, k);
 }
 
-/* Count a batch of terms in their order (the order decides what a full
- * table prunes), after prefetching their slots: the table is larger than
- * the caches, and the lookups of a batch then wait for memory together. */
+/* A term of a text as the splitter found it: its hash and where it is. A
+ * split is handed from a thread to the one counting: 16 bytes a term, not
+ * the term's zero-padded words. */
+struct term_ref {
+	uint64_t h;
+	uint32_t off, n;
+};
+
+/* the term at r of the text at p (end: its end) into t */
+static inline void
+ref_fill(struct tok *t, const struct term_ref *r, const unsigned char *p, const unsigned char *end)
+{
+	if (end - (p + r->off) >= TERM_MAX)
+		tok_fill32(t, p + r->off, r->n);
+	else
+		tok_fill(t, p + r->off, r->n, end);
+	t->h = r->h;
+}
+
+/* Count a batch of terms of the text at p in their order (the order decides
+ * what a full table prunes), after prefetching their slots: the table is
+ * larger than the caches, and the lookups of a batch then wait for memory
+ * together. */
 static int
-terms_flush(struct arxiv_stats *s, const struct tok *b, size_t nb, int f)
+terms_flush(struct arxiv_stats *s, const struct term_ref *b, size_t nb,
+    const unsigned char *p, const unsigned char *end, int f)
 {
 	size_t i;
 
 	for (i = 0; i < nb; i++) {
-		if (term_add_h(s, b[i].h, b[i].w, b[i].n, f, 1) < 0)
+		struct tok t;
+
+		ref_fill(&t, &b[i], p, end);
+		if (term_add_h(s, t.h, t.w, t.n, f, 1) < 0)
 			return -1;
 		s->ftokens[f]++;
 	}
@@ -362,7 +386,7 @@ terms_flush(struct arxiv_stats *s, const struct tok *b, size_t nb, int f)
 
 /* the terms of a text, split ahead of time (by a thread, or for the batches) */
 struct arxiv_stats_split {
-	struct tok *t;
+	struct term_ref *t;
 	size_t n, cap;
 	struct stats_facts facts;	/* of the text (arxiv_stats_split) */
 };
@@ -397,6 +421,10 @@ split_text(const struct arxiv_stats *s, const char *text, size_t n, struct arxiv
 
 	if (min_len > TERM_MAX)
 		return 0;
+	if (n > UINT32_MAX) {	/* term_ref's offsets */
+		errno = EFBIG;
+		return -1;
+	}
 	block_masks(p, n, 0, &cur);
 	for (b = 0; b < nblk; b++) {
 		uint64_t a = cur.alpha, m, cand;
@@ -415,7 +443,7 @@ split_text(const struct arxiv_stats *s, const char *text, size_t n, struct arxiv
 		/* a block of 64 bytes holds at most 32 runs of 2 or more */
 		if (sp->cap - sp->n < 64) {
 			size_t ncap = sp->cap ? sp->cap * 2 : 128;
-			struct tok *nt = realloc(sp->t, ncap * sizeof(*nt));
+			struct term_ref *nt = realloc(sp->t, ncap * sizeof(*nt));
 
 			if (nt == NULL)
 				return -1;
@@ -425,7 +453,7 @@ split_text(const struct arxiv_stats *s, const char *text, size_t n, struct arxiv
 		while (cand) {
 			unsigned i = (unsigned)__builtin_ctzll(cand), e;
 			uint64_t rest = ~a >> i;
-			struct tok *t = &sp->t[sp->n];
+			struct tok t;
 			size_t k;
 
 			cand &= cand - 1;
@@ -441,12 +469,15 @@ split_text(const struct arxiv_stats *s, const char *text, size_t n, struct arxiv
 			if ((e < 64 ? cur.high >> e : nxt.high >> (e - 64)) & 1)
 				continue;
 			if (end - (p + b * 64 + i) >= TERM_MAX)
-				tok_fill32(t, p + b * 64 + i, k);
+				tok_fill32(&t, p + b * 64 + i, k);
 			else
-				tok_fill(t, p + b * 64 + i, k, end);
-			t->h = tok_hash(t);
-			if (!stop_has(s, t->h, t->q, k))
-				sp->n++;
+				tok_fill(&t, p + b * 64 + i, k, end);
+			t.h = tok_hash(&t);
+			if (!stop_has(s, t.h, t.q, k)) {
+				sp->t[sp->n].h = t.h;
+				sp->t[sp->n].off = (uint32_t)(b * 64 + i);
+				sp->t[sp->n++].n = (uint32_t)k;
+			}
 		}
 		prev_alpha = a >> 63;
 		prev_bs = cur.bslash >> 63;
@@ -464,7 +495,7 @@ stats_terms_fast(struct arxiv_stats *s, const char *text, size_t n, int f)
 	s->scratch->n = 0;	/* the terms only: arxiv_stats_add has the facts */
 	if (split_text(s, text, n, s->scratch) < 0)
 		return -1;
-	return stats_terms_split(s, s->scratch, f);
+	return stats_terms_split(s, s->scratch, text, n, f);
 }
 
 /* ------------------------------------------------ terms split ahead of time */
@@ -507,16 +538,18 @@ stats_split_count(const struct arxiv_stats_split *sp)
 	return sp->n;
 }
 
-const char *
+size_t
 stats_split_term(const struct arxiv_stats_split *sp, size_t i, size_t *n)
 {
 	*n = sp->t[i].n;
-	return sp->t[i].w;
+	return sp->t[i].off;
 }
 
 int
-stats_terms_split(struct arxiv_stats *s, const struct arxiv_stats_split *sp, int f)
+stats_terms_split(struct arxiv_stats *s, const struct arxiv_stats_split *sp, const char *text,
+    size_t n, int f)
 {
+	const unsigned char *p = (const unsigned char *)text, *end = p + n;
 	size_t i, j, mask;
 
 	/* in batches, as stats_terms_fast: the same lookups in the same order */
@@ -526,7 +559,7 @@ stats_terms_split(struct arxiv_stats *s, const struct arxiv_stats_split *sp, int
 		mask = s->tslots - 1;
 		for (j = 0; j < nb; j++)
 			__builtin_prefetch(&s->terms[sp->t[i + j].h & mask]);
-		if (terms_flush(s, sp->t + i, nb, f) < 0)
+		if (terms_flush(s, sp->t + i, nb, p, end, f) < 0)
 			return -1;
 	}
 	return 0;

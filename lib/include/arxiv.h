@@ -1135,9 +1135,10 @@ ARXIV_API int arxiv_stats_merge_json(struct arxiv_stats *s, const char *json, si
     struct arxiv_error *err);
 /* What arxiv_stats_add reads of a text, ahead of it (on another thread: it
  * only reads s's parameters and stop words, which never change) into sp, for
- * rec.split: its length, hash and math, and the built-in splitter's terms
- * (none when s takes cleaned terms or counts none); counting it gives what
- * arxiv_stats_add gives from the text. 0 or -1 (out of memory). */
+ * rec.split with the same text in rec.text: its length, hash and math, and
+ * where the built-in splitter's terms are (none when s takes cleaned terms or
+ * counts none); counting it gives what arxiv_stats_add gives from the text.
+ * 0 or -1 (out of memory, or a text of 4 GiB or more). */
 ARXIV_API struct arxiv_stats_split *arxiv_stats_split_new(void);
 ARXIV_API void arxiv_stats_split_free(struct arxiv_stats_split *sp);
 ARXIV_API int arxiv_stats_split(const struct arxiv_stats *s, const char *text, size_t n,

@@ -235,9 +235,11 @@ test_split_rule(void)
 				continue;
 			}
 			for (j = 0; j < nr; j++) {
-				const char *w = stats_split_term(sp, j, &k);
+				size_t off = stats_split_term(sp, j, &k), c;
 
-				if (k != strlen(ref[j]) || memcmp(w, ref[j], k) != 0) {
+				for (c = 0; c < k && (b.data[off + c] | 0x20) == ref[j][c]; c++)
+					;
+				if (k != strlen(ref[j]) || c != k) {
 					bad++;
 					break;
 				}
