@@ -10,7 +10,7 @@
 #      all INSERT .. ON CONFLICT in one transaction, each into a fresh database
 #      with the primary key; and the server's own floor (psql \copy in
 #      binary into a table with the key, without it, UNLOGGED without it);
-#   2. HNSW build time (m 16, ef_construction 64, after the load; arxiv-index
+#   2. HNSW build time (m HNSW_M, ef_construction EF_CONSTRUCTION, after the load; arxiv-index
 #      raises maintenance_work_mem for it);
 #   3. for each hnsw.ef_search in EFS: recall@10 of arxiv-similar -d --ef-search
 #      against the exact search of the local index file over RECALL_Q held-out
@@ -25,7 +25,8 @@
 #      measures the lexical one over all papers).
 # Vectors are the lexical embedder's (256 dimensions) learnt on the N records;
 # the Q queries are the last Q records of the dump, never indexed.
-# Knobs: N (papers loaded, 218000), Q (held-out queries, 2000), PY_N (rows for
+# Knobs: N (papers loaded, 218000), Q (held-out queries, 2000), HNSW_M and
+# EF_CONSTRUCTION (the index's m and ef_construction, 16 and 64), PY_N (rows for
 # the interleaved rounds, 20000), ROUNDS (2), RECALL_Q (Q), EFS ("40 100 200
 # 400"), EMB_N (texts for the throughput, 512), QUAL_N (papers for the quality,
 # 20000; 0 skips it), QUAL_Q (2000), THREADS (2), STPY (a Python with
@@ -42,6 +43,8 @@ PY_N=${PY_N:-20000}
 ROUNDS=${ROUNDS:-2}
 RECALL_Q=${RECALL_Q:-$Q}
 EFS=${EFS:-40 100 200 400}
+HNSW_M=${HNSW_M:-16}
+EF_CONSTRUCTION=${EF_CONSTRUCTION:-64}
 EMB_N=${EMB_N:-512}
 QUAL_N=${QUAL_N:-20000}
 QUAL_Q=${QUAL_Q:-2000}
@@ -90,7 +93,8 @@ export PGOPTIONS=""
 pg_newdb ours
 load_ours="load $(cut -d' ' -f1 /proc/loadavg)"
 t0=$(now)
-arxiv-index -d "$PG_DSN" --verbose corpus.vec 2>load.log
+arxiv-index -d "$PG_DSN" --hnsw-m "$HNSW_M" --ef-construction "$EF_CONSTRUCTION" --verbose corpus.vec \
+	2>load.log
 t1=$(now)
 hnsw=$(sed -n 's/.*HNSW index ready in \([0-9.]*\) s/\1/p' load.log)
 hnsw_load=$(cut -d' ' -f1 /proc/loadavg)
@@ -255,7 +259,7 @@ for i in $(seq 1 "$ROUNDS"); do
 	done
 done
 printf '%-64s %14s\n' "server floor, psql \\copy binary of $n rows: PK / no PK / UNLOGGED no PK" "$floor"
-printf '%-64s %14s\n' "HNSW build after the load (m 16, ef_construction 64)" "${hnsw} s (load $hnsw_load)"
+printf '%-64s %14s\n' "HNSW build after the load (m $HNSW_M, ef_construction $EF_CONSTRUCTION)" "${hnsw} s (load $hnsw_load)"
 printf '%-64s %14s\n' "local index, exact search k=10 (text queries, $THREADS threads)" "$exact_ms ms/query (load $exact_load)"
 echo "HNSW k=10 ($plan): ef_search, recall@10 vs exact ($RECALL_Q held-out), p50 p99 ms (pgbench, $nq queries), server CPU ms/query, load"
 for ef in $EFS; do
