@@ -139,6 +139,9 @@ $(BUILD)/bin/arxiv-harvest: $(HARVEST_PARTS) bin/harvest/oai.h
 SERVE_PARTS := $(sort $(wildcard bin/serve/*.c))
 $(BUILD)/bin/arxiv-serve: PROG_PARTS = $(SERVE_PARTS)
 $(BUILD)/bin/arxiv-serve: $(SERVE_PARTS) bin/serve/serve.h
+REPORT_PARTS := $(sort $(wildcard bin/report/*.c))
+$(BUILD)/bin/arxiv-report: PROG_PARTS = $(REPORT_PARTS)
+$(BUILD)/bin/arxiv-report: $(REPORT_PARTS) bin/report/report.h
 $(BUILD)/bin/%: bin/%.c $(SOLIB) lib/include/arxiv.h
 	@mkdir -p $(@D)
 	$(CC) $(PROG_CFLAGS) -DVERSION='"$(VERSION)"' $(RPATH) $(LDFLAGS) \

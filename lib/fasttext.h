@@ -1,5 +1,6 @@
 /*
- * fasttext.h - the fast model (fasttext.c), shared with model.c and train.c.
+ * fasttext.h - the fast model (fasttext.c, its training fasttext_train.c, its
+ * storage fasttext_io.c), shared with model.c and train.c.
  * Not installed. Everything here is internal to libarxiv.
  */
 #ifndef ARXIV_FASTTEXT_H

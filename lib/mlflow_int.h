@@ -1,12 +1,14 @@
 /*
- * mlflow_int.h - the tracker shared by the MLflow file store (mlflow.c) and
- * its REST client (mlflow_rest.c). Internal: not installed.
+ * mlflow_int.h - the tracker shared by its API (mlflow.c), the MLflow file
+ * store (mlflow_file.c) and its REST client (mlflow_rest.c). Internal: not
+ * installed.
  */
 #ifndef ARXIV_MLFLOW_INT_H
 #define ARXIV_MLFLOW_INT_H
 
 #include <jansson.h>
 #include <pthread.h>
+#include <time.h>
 
 #include "arxiv.h"
 
@@ -33,6 +35,26 @@ struct arxiv_mlflow {
 };
 
 struct mlflow_rest;
+
+/* milliseconds since the epoch, MLflow's timestamps */
+static inline long long
+now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_REALTIME, &ts);
+	return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/* mlflow_file.c: the file store back end */
+int mlflow_file_start(struct arxiv_mlflow *t, const char *dir, const char *experiment);
+/* Write run_dir/<sub>/<key> = value (key may contain '/': sub-folders). */
+int mlflow_file_put(struct arxiv_mlflow *t, const char *sub, const char *key, const char *value);
+int mlflow_file_metric(struct arxiv_mlflow *t, const char *key, double value, long step);
+/* run_dir/meta.yaml with status (1 running, 3 finished, ...) and end_ms (0: null) */
+int mlflow_file_run_meta(struct arxiv_mlflow *t, int status, long long end_ms);
+/* one artifact (a walk callback): src into run_dir/artifacts/rel */
+int mlflow_file_copy_one(struct arxiv_mlflow *t, const char *src, const char *rel);
 
 /* mlflow_rest.c: the REST back end (libcurl, loaded on first use) */
 int mlflow_rest_start(struct arxiv_mlflow *t, const char *uri, const char *experiment);
