@@ -142,6 +142,9 @@ $(BUILD)/bin/arxiv-serve: $(SERVE_PARTS) bin/serve/serve.h
 REPORT_PARTS := $(sort $(wildcard bin/report/*.c))
 $(BUILD)/bin/arxiv-report: PROG_PARTS = $(REPORT_PARTS)
 $(BUILD)/bin/arxiv-report: $(REPORT_PARTS) bin/report/report.h
+STATS_PARTS := $(sort $(wildcard bin/stats/*.c))
+$(BUILD)/bin/arxiv-stats: PROG_PARTS = $(STATS_PARTS)
+$(BUILD)/bin/arxiv-stats: $(STATS_PARTS) bin/stats/stats.h
 $(BUILD)/bin/%: bin/%.c $(SOLIB) lib/include/arxiv.h
 	@mkdir -p $(@D)
 	$(CC) $(PROG_CFLAGS) -DVERSION='"$(VERSION)"' $(RPATH) $(LDFLAGS) \
