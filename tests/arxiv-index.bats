@@ -5,7 +5,7 @@
 # the man page examples.
 load helper
 
-USAGE="usage: arxiv-index [-o index | --output=index] [-d dsn | --dsn=dsn] [-k | --keep-going] [-j n | --jobs=n] [--batch=n] [--verbose] [file ...]"
+USAGE="usage: arxiv-index [-o index | --output=index] [-d dsn | --dsn=dsn] [-k | --keep-going] [-j n | --jobs=n] [--batch=n] [--hnsw-m=m] [--ef-construction=n] [--verbose] [file ...]"
 
 # papers.jsonl, a lexical embedder emb/ learnt from it, and its vectors.
 setup_papers() {
@@ -18,7 +18,7 @@ setup_papers() {
 	run arxiv-index --help
 	assert_status 0
 	[ "$(synopsis)" = "$USAGE" ]
-	for o in -o --output -d --dsn -k --keep-going --batch --verbose -h --help -V --version; do
+	for o in -o --output -d --dsn -k --keep-going -j --jobs --batch --hnsw-m --ef-construction --verbose -h --help -V --version; do
 		assert_output_contains " $o"
 	done
 }
