@@ -163,7 +163,6 @@ arxiv_stats_free(struct arxiv_stats *s)
 	arxiv_hset64_free(&s->texts.set);
 	free(s->terms);
 	arxiv_buf_free(&s->arena);
-	arxiv_stats_split_free(s->scratch);
 	free(s);
 }
 

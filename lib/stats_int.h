@@ -87,7 +87,6 @@ struct arxiv_stats {
 	size_t nstopw;		/* stop words */
 	struct stop_word *stopw;	/* the words of the slots */
 	uint64_t stopbits[64];	/* bit STOP_BIT(q[0]) set for each stop word q */
-	struct arxiv_stats_split *scratch;	/* the terms of the record being added */
 };
 
 /* bins: chars 32 wide (to 16384), words 4 (to 2048), tokens 8 (to 4096) */

@@ -410,8 +410,9 @@ block_masks(const unsigned char *p, size_t n, size_t b, struct bytemask *m)
  * text is classified 64 bytes at a time (bytemask.h): the runs' starts that
  * can be terms are found by masks, and only those are looked at.
  */
-static int
-split_text(const struct arxiv_stats *s, const char *text, size_t n, struct arxiv_stats_split *sp)
+static inline __attribute__((always_inline)) int
+split_scan(const struct arxiv_stats *s, const char *text, size_t n,
+    int (*emit)(void *, const struct tok *, uint32_t), void *ud)
 {
 	const unsigned char *p = (const unsigned char *)text, *end = p + n;
 	size_t b, nblk = n / 64 + 1;	/* the last block holds the end */
@@ -440,16 +441,6 @@ split_text(const struct arxiv_stats *s, const char *text, size_t n, struct arxiv
 		/* followed by at least min_len - 1 more letters */
 		for (j = 1; j < min_len && cand; j++)
 			cand &= a >> j | nxt.alpha << (64 - j);
-		/* a block of 64 bytes holds at most 32 runs of 2 or more */
-		if (sp->cap - sp->n < 64) {
-			size_t ncap = sp->cap ? sp->cap * 2 : 128;
-			struct term_ref *nt = realloc(sp->t, ncap * sizeof(*nt));
-
-			if (nt == NULL)
-				return -1;
-			sp->t = nt;
-			sp->cap = ncap;
-		}
 		while (cand) {
 			unsigned i = (unsigned)__builtin_ctzll(cand), e;
 			uint64_t rest = ~a >> i;
@@ -473,11 +464,8 @@ split_text(const struct arxiv_stats *s, const char *text, size_t n, struct arxiv
 			else
 				tok_fill(&t, p + b * 64 + i, k, end);
 			t.h = tok_hash(&t);
-			if (!stop_has(s, t.h, t.q, k)) {
-				sp->t[sp->n].h = t.h;
-				sp->t[sp->n].off = (uint32_t)(b * 64 + i);
-				sp->t[sp->n++].n = (uint32_t)k;
-			}
+			if (!stop_has(s, t.h, t.q, k) && emit(ud, &t, (uint32_t)(b * 64 + i)) < 0)
+				return -1;
 		}
 		prev_alpha = a >> 63;
 		prev_bs = cur.bslash >> 63;
@@ -487,15 +475,78 @@ split_text(const struct arxiv_stats *s, const char *text, size_t n, struct arxiv
 	return 0;
 }
 
+/* split_scan's emit for a split: the term's reference */
+static int
+emit_ref(void *ud, const struct tok *t, uint32_t off)
+{
+	struct arxiv_stats_split *sp = ud;
+
+	if (sp->n == sp->cap) {
+		size_t ncap = sp->cap ? sp->cap * 2 : 128;
+		struct term_ref *nt = realloc(sp->t, ncap * sizeof(*nt));
+
+		if (nt == NULL)
+			return -1;
+		sp->t = nt;
+		sp->cap = ncap;
+	}
+	sp->t[sp->n].h = t->h;
+	sp->t[sp->n].off = off;
+	sp->t[sp->n++].n = (uint32_t)t->n;
+	return 0;
+}
+
+static int
+split_text(const struct arxiv_stats *s, const char *text, size_t n, struct arxiv_stats_split *sp)
+{
+	return split_scan(s, text, n, emit_ref, sp);
+}
+
+/* split_scan's emit for counting at once: the terms wait in a batch of
+ * BATCH, their slots prefetched, and are counted when it is full */
+struct batch {
+	struct arxiv_stats *s;
+	int f, err;
+	size_t nb;
+	struct tok b[BATCH];
+};
+
+static int
+batch_flush(struct batch *bt)
+{
+	size_t i;
+
+	for (i = 0; i < bt->nb; i++) {
+		if (term_add_h(bt->s, bt->b[i].h, bt->b[i].w, bt->b[i].n, bt->f, 1) < 0)
+			return -1;
+		bt->s->ftokens[bt->f]++;
+	}
+	bt->nb = 0;
+	return 0;
+}
+
+static int
+emit_count(void *ud, const struct tok *t, uint32_t off)
+{
+	struct batch *bt = ud;
+
+	(void)off;
+	__builtin_prefetch(&bt->s->terms[t->h & (bt->s->tslots - 1)]);
+	bt->b[bt->nb++] = *t;
+	return bt->nb == BATCH ? batch_flush(bt) : 0;
+}
+
 int
 stats_terms_fast(struct arxiv_stats *s, const char *text, size_t n, int f)
 {
-	if (s->scratch == NULL && (s->scratch = arxiv_stats_split_new()) == NULL)
+	struct batch bt;
+
+	bt.s = s;
+	bt.f = f;
+	bt.nb = 0;
+	if (split_scan(s, text, n, emit_count, &bt) < 0)
 		return -1;
-	s->scratch->n = 0;	/* the terms only: arxiv_stats_add has the facts */
-	if (split_text(s, text, n, s->scratch) < 0)
-		return -1;
-	return stats_terms_split(s, s->scratch, text, n, f);
+	return batch_flush(&bt);
 }
 
 /* ------------------------------------------------ terms split ahead of time */
