@@ -19,9 +19,9 @@ keep_record(struct prep *p, const struct arxiv_stats_record *r, const struct job
 	size_t need = ss->n + r->n_categories + r->n_fields;
 
 	p->text_off = SIZE_MAX;
-	if (r->text.s == j->t.text.data && r->text.n > 0) {
+	if (r->text.s == j->t.text.data) {	/* unescaped into the thread's buffer */
 		p->text_off = keep->len;
-		if (arxiv_buf_append(keep, r->text.s, r->text.n) < 0)
+		if (r->text.n > 0 && arxiv_buf_append(keep, r->text.s, r->text.n) < 0)
 			return -1;
 	}
 	if (need > ss->cap) {
@@ -130,7 +130,7 @@ count_block(struct state *s, struct block *b, const char *name)
 			r.categories = b->strs[t].a + p->cat_at;
 			r.fields = b->strs[t].a + p->field_at;
 			if (p->text_off != SIZE_MAX)
-				r.text.s = b->keep[t].data + p->text_off;
+				r.text.s = b->keep[t].data ? b->keep[t].data + p->text_off : "";
 			if (s->clean) {
 				r.terms.s = b->keep[t].data ? b->keep[t].data + p->off : "";
 				r.terms.n = p->len;

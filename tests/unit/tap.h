@@ -33,6 +33,19 @@ static int tap_n, tap_fail;
 	if (!ok_) printf("#   got %.9g want %.9g\n", g_, w_); \
 } while (0)
 
+/* The tests' random stream (xorshift64): deterministic, the same on every
+ * machine; a test may seed tap_rng first. */
+static uint64_t tap_rng = 0x9e3779b97f4a7c15ULL;
+
+static inline uint32_t
+tap_rnd(uint32_t n)
+{
+	tap_rng ^= tap_rng << 13;
+	tap_rng ^= tap_rng >> 7;
+	tap_rng ^= tap_rng << 17;
+	return (uint32_t)(tap_rng % n);
+}
+
 static inline int
 tap_done(void)
 {

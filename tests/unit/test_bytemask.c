@@ -38,16 +38,7 @@
 
 #include "tap.h"
 
-static uint64_t rng = 0x9e3779b97f4a7c15ULL;
-
-static unsigned
-rnd(unsigned n)
-{
-	rng ^= rng << 13;
-	rng ^= rng >> 7;
-	rng ^= rng << 17;
-	return (unsigned)(rng % n);
-}
+#define rnd tap_rnd
 
 /* the classes of byte c, as bytemask.h defines them */
 static void

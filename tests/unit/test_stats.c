@@ -161,16 +161,7 @@ ref_split(const char *text, size_t n, size_t min_len, const char *const *stop, c
 	return nt;
 }
 
-static uint64_t rng = 0x2545f4914f6cdd1dULL;
-
-static uint32_t
-rnd(uint32_t n)
-{
-	rng ^= rng << 13;
-	rng ^= rng >> 7;
-	rng ^= rng << 17;
-	return (uint32_t)(rng % n);
-}
+#define rnd tap_rnd
 
 /* The built-in splitter (64 bytes at a time by masks) gives the terms of the
  * byte-by-byte rule, in order, for random texts of every length and mix:
@@ -206,6 +197,7 @@ test_split_rule(void)
 		fprintf(fp, "%s\n", stop[i]);
 	fclose(fp);
 	p.stopwords = path;
+	tap_rng = 0x2545f4914f6cdd1dULL;
 	for (m = 0; m < sizeof(mins) / sizeof(mins[0]); m++) {
 		struct arxiv_stats *s;
 

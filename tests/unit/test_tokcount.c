@@ -124,16 +124,7 @@ static const char *const frag[] = {
 };
 #define NFRAG (sizeof(frag) / sizeof(frag[0]))
 
-static uint64_t rng = 0x9e3779b97f4a7c15ULL;
-
-static uint32_t
-rnd(uint32_t n)
-{
-	rng ^= rng << 13;
-	rng ^= rng >> 7;
-	rng ^= rng << 17;
-	return (uint32_t)(rng % n);
-}
+#define rnd tap_rnd
 
 /* a random text into b: fragments, sometimes a word of over 100 characters */
 static void
@@ -189,8 +180,11 @@ random_ascii(struct arxiv_buf *b)
 				    (char)('0' + rnd(10)));
 			break;
 		case 1:	/* a special token or a control character, now and then */
-			if (rnd(10) == 0)
-				arxiv_buf_append(b, rnd(2) ? "[SEP]" : "\x0b", rnd(2) ? 5 : 1);
+			if (rnd(10) == 0) {
+				const char *f = rnd(2) ? "[SEP]" : "\x0b";
+
+				arxiv_buf_append(b, f, strlen(f));
+			}
 			break;
 		default: {
 			const char *f = af[rnd(sizeof(af) / sizeof(af[0]))];
