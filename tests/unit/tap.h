@@ -5,6 +5,7 @@
 #ifndef TAP_H
 #define TAP_H
 #include <math.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -35,7 +36,7 @@ static int tap_n, tap_fail;
 
 /* The tests' random stream (xorshift64): deterministic, the same on every
  * machine; a test may seed tap_rng first. */
-static uint64_t tap_rng = 0x9e3779b97f4a7c15ULL;
+static uint64_t tap_rng __attribute__((unused)) = 0x9e3779b97f4a7c15ULL;
 
 static inline uint32_t
 tap_rnd(uint32_t n)
