@@ -79,27 +79,19 @@ bytemask16(const unsigned char *p, int at, struct bytemask *m)
 }
 #endif
 
-/* The masks of the 64 bytes at p, of which the first n < 64 are text: the
- * rest reads as zero bytes (no class). p[0..n) only is read. */
+/* The masks of the 64 bytes at p of which the first n (0..64) are text:
+ * the bytes after read as zero bytes (no class). p[0..n) only is read. */
 static inline void
-bytemask_tail(const unsigned char *p, size_t n, struct bytemask *m)
+bytemask64(const unsigned char *p, size_t n, struct bytemask *m)
 {
 	unsigned char b[64];
 	int at;
 
-	memset(b, 0, sizeof(b));
-	memcpy(b, p, n);
-	memset(m, 0, sizeof(*m));
-	for (at = 0; at < 64; at += 16)
-		bytemask16(b + at, at, m);
-}
-
-/* The masks of the 64 bytes at p. */
-static inline void
-bytemask64(const unsigned char *p, struct bytemask *m)
-{
-	int at;
-
+	if (n < 64) {
+		memset(b, 0, sizeof(b));
+		memcpy(b, p, n);
+		p = b;
+	}
 	memset(m, 0, sizeof(*m));
 	for (at = 0; at < 64; at += 16)
 		bytemask16(p + at, at, m);
@@ -190,6 +182,26 @@ wordmask64(const unsigned char *p, size_t n, struct wordmask *m)
 	}
 	for (at = 0; at < 64; at += 16)
 		wordmask16(p + at, at, m);
+}
+
+/* The 8 bytes at p as a word in memory order, bit 5 of each set (a letter
+ * lowercased, a digit kept), the bytes from the r-th on cleared (r 0..;
+ * 8 or more keeps all): a run's next 8 bytes, zero-padded, for a key. */
+static inline uint64_t
+bytemask_lower8(const unsigned char *p, size_t r)
+{
+	uint64_t x, keep;
+
+	memcpy(&x, p, 8);
+	x |= 0x2020202020202020ULL;
+	if (r >= 8)
+		return x;
+#if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_BIG_ENDIAN__
+	keep = r ? ~0ULL << (64 - 8 * r) : 0;
+#else
+	keep = ((uint64_t)1 << (8 * r)) - 1;
+#endif
+	return x & keep;
 }
 
 /* x with each bit replaced by the parity of it and the bits below it */

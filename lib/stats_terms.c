@@ -220,63 +220,24 @@ tok_hash(const struct tok *t)
 	return term_hash(t->q, t->n);
 }
 
-/* t = the k ASCII letters at w, lowercased (end: the end of w's buffer) */
+/* t = the k (at most TERM_MAX) ASCII letters at w, lowercased (end: the end
+ * of w's buffer): with TERM_MAX bytes readable, four 8-byte loads and no
+ * branch on k */
 static inline void
 tok_fill(struct tok *t, const unsigned char *w, size_t k, const unsigned char *end)
 {
 	size_t j;
 
 	t->n = k;
-#if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
-	for (j = 0; j < TERM_MAX / 8; j++) {
-		size_t at = j * 8;
-		uint64_t x = 0;
-
-		if (at < k) {
-			if (w + at + 8 <= end)
-				memcpy(&x, w + at, 8);
-			else
-				memcpy(&x, w + at, (size_t)(end - (w + at)));
-			x |= 0x2020202020202020ULL;	/* letters: lowercase */
-			if (k - at < 8)
-				x &= ~0ULL >> (64 - 8 * (k - at));
-		}
-		t->q[j] = x;
+	if (end - w >= TERM_MAX) {
+		for (j = 0; j < TERM_MAX / 8; j++)
+			t->q[j] = bytemask_lower8(w + j * 8, k > j * 8 ? k - j * 8 : 0);
+		return;
 	}
-#else
 	memset(t->w, 0, TERM_MAX);
 	for (j = 0; j < k; j++)
 		t->w[j] = (char)(w[j] | 0x20);
-	(void)end;
-#endif
 }
-
-#if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
-/* bytes_mask[r]: the low r bytes of a word (r 0..8) */
-static const uint64_t bytes_mask[9] = {
-	0, 0xff, 0xffff, 0xffffff, 0xffffffff, 0xffffffffffULL, 0xffffffffffffULL,
-	0xffffffffffffffULL, ~0ULL
-};
-
-/* tok_fill of a term with TERM_MAX readable bytes at w: no branch on k */
-static inline void
-tok_fill32(struct tok *t, const unsigned char *w, size_t k)
-{
-	size_t j;
-
-	t->n = k;
-	for (j = 0; j < TERM_MAX / 8; j++) {
-		size_t r = k > j * 8 ? k - j * 8 : 0;
-		uint64_t x;
-
-		memcpy(&x, w + j * 8, 8);
-		t->q[j] = (x | 0x2020202020202020ULL) & bytes_mask[r < 8 ? r : 8];
-	}
-}
-
-#else
-#define tok_fill32(t, w, k) tok_fill(t, w, k, (w) + TERM_MAX)
-#endif
 
 /* the PRE leading bytes of an entry and of a term equal (two 8-byte loads
  * each, overlapping: inlined, where memcmp of 14 bytes is a call) */
@@ -354,10 +315,7 @@ struct term_ref {
 static inline void
 ref_fill(struct tok *t, const struct term_ref *r, const unsigned char *p, const unsigned char *end)
 {
-	if (end - (p + r->off) >= TERM_MAX)
-		tok_fill32(t, p + r->off, r->n);
-	else
-		tok_fill(t, p + r->off, r->n, end);
+	tok_fill(t, p + r->off, r->n, end);
 	t->h = r->h;
 }
 
@@ -392,16 +350,6 @@ struct arxiv_stats_split {
 };
 
 
-/* the masks of block b (64 bytes) of the n bytes at p */
-static inline void
-block_masks(const unsigned char *p, size_t n, size_t b, struct bytemask *m)
-{
-	if (n - b * 64 >= 64)
-		bytemask64(p + b * 64, m);
-	else
-		bytemask_tail(p + b * 64, n - b * 64, m);
-}
-
 /*
  * The built-in splitter: the terms of the text, in order, appended to sp.
  * Terms: runs of ASCII letters (lowercased) of min_len..32 bytes outside
@@ -426,12 +374,12 @@ split_scan(const struct arxiv_stats *s, const char *text, size_t n,
 		errno = EFBIG;
 		return -1;
 	}
-	block_masks(p, n, 0, &cur);
+	bytemask64(p, n < 64 ? n : 64, &cur);
 	for (b = 0; b < nblk; b++) {
 		uint64_t a = cur.alpha, m, cand;
 
 		if (b + 1 < nblk)
-			block_masks(p, n, b + 1, &nxt);
+			bytemask64(p + (b + 1) * 64, n - (b + 1) * 64 < 64 ? n - (b + 1) * 64 : 64, &nxt);
 		else
 			memset(&nxt, 0, sizeof(nxt));
 		/* in math: the parity of the '$' up to here (a letter is no '$') */
@@ -459,10 +407,7 @@ split_scan(const struct arxiv_stats *s, const char *text, size_t n,
 			e = i + (unsigned)k;	/* the byte after the run */
 			if ((e < 64 ? cur.high >> e : nxt.high >> (e - 64)) & 1)
 				continue;
-			if (end - (p + b * 64 + i) >= TERM_MAX)
-				tok_fill32(&t, p + b * 64 + i, k);
-			else
-				tok_fill(&t, p + b * 64 + i, k, end);
+			tok_fill(&t, p + b * 64 + i, k, end);
 			t.h = tok_hash(&t);
 			if (!stop_has(s, t.h, t.q, k) && emit(ud, &t, (uint32_t)(b * 64 + i)) < 0)
 				return -1;

@@ -449,14 +449,8 @@ cnt_masks(struct cnt *c, const char *text, size_t n)
 				/* three 8-byte loads, lowercased, cut at rl */
 				size_t j;
 
-				for (j = 0; j < CT_KEY / 8; j++) {
-					size_t r = rl > j * 8 ? rl - j * 8 : 0;
-					uint64_t x;
-
-					memcpy(&x, p + j * 8, 8);
-					key[j] = (x | 0x2020202020202020ULL) &
-					    (r >= 8 ? ~0ULL : ((uint64_t)1 << (8 * r)) - 1);
-				}
+				for (j = 0; j < CT_KEY / 8; j++)
+					key[j] = bytemask_lower8(p + j * 8, rl > j * 8 ? rl - j * 8 : 0);
 			} else {
 				size_t j;
 

@@ -2,7 +2,7 @@
  * test_bytemask.c - lib/bytemask.h: the masks of 64 bytes (SSE2 where built
  * with it, and the portable 8-byte words of other machines, both compiled
  * here) equal the classes byte by byte, for random bytes at every text length
- * 0..64; the prefix parity equals a loop.
+ * 0..64; the prefix parity equals a loop; the lowercased word equals bytes.
  */
 #include <stdint.h>
 #include <stdlib.h>
@@ -16,7 +16,7 @@
 #define wordmask16 g_wordmask16
 #define bytemask64 g_bytemask64
 #define wordmask64 g_wordmask64
-#define bytemask_tail g_bytemask_tail
+#define bytemask_lower8 g_bytemask_lower8
 #define bytemask_eq8 g_bytemask_eq8
 #define bytemask_gather8 g_bytemask_gather8
 #define bytemask_prefix_xor g_bytemask_prefix_xor
@@ -29,7 +29,7 @@
 #undef wordmask16
 #undef bytemask64
 #undef wordmask64
-#undef bytemask_tail
+#undef bytemask_lower8
 #undef bytemask_eq8
 #undef bytemask_gather8
 #undef bytemask_prefix_xor
@@ -85,13 +85,8 @@ main(void)
 				    "@AZ[`az{/09:$\\\x1f \t\n\r\x7f\x80\xff\x01\x0b"[rnd(24)]);
 			for (i = 0; i < n; i++)
 				classes(buf[i], (uint64_t)1 << i, &want, &wwant);
-			if (n == 64) {
-				bytemask64(buf, &got);
-				g_bytemask64(buf, &ggot);
-			} else {
-				bytemask_tail(buf, n, &got);
-				g_bytemask_tail(buf, n, &ggot);
-			}
+			bytemask64(buf, n, &got);
+			g_bytemask64(buf, n, &ggot);
 			wordmask64(buf, n, &wgot);
 			g_wordmask64(buf, n, &gwgot);
 			tried++;
@@ -117,5 +112,25 @@ main(void)
 	}
 	CHECK(bad[0] == 0, "prefix parity == a loop over the bits: 10000 words (%zu differ)",
 	    bad[0]);
+
+	/* the lowercased, cut word: its bytes in memory, byte by byte */
+	for (r = 0, bad[0] = 0; r < 10000; r++) {
+		unsigned char want[8], got8[8];
+		size_t keep = rnd(11);
+		uint64_t w;
+
+		for (i = 0; i < 8; i++) {
+			buf[i] = (unsigned char)rnd(256);
+			want[i] = i < keep ? (unsigned char)(buf[i] | 0x20) : 0;
+		}
+		w = bytemask_lower8(buf, keep);
+		memcpy(got8, &w, 8);
+		bad[0] += memcmp(got8, want, 8) != 0;
+		w = g_bytemask_lower8(buf, keep);
+		memcpy(got8, &w, 8);
+		bad[0] += memcmp(got8, want, 8) != 0;
+	}
+	CHECK(bad[0] == 0, "the lowercased word cut at r == byte by byte: 10000 words, r 0..10 "
+	    "(%zu differ)", bad[0]);
 	return tap_done();
 }
