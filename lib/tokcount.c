@@ -395,7 +395,7 @@ cnt_masks(struct cnt *c, const char *text, size_t n)
 	}
 	l.c = c;
 	l.nb = 0;
-	wordmask64(s, n, &cur);
+	wordmask64(s, n < 64 ? n : 64, &cur);
 	for (b = 0; b < nblk; b++) {
 		const unsigned char *bp = s + b * 64;
 		size_t left = n - b * 64;

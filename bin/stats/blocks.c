@@ -131,11 +131,7 @@ count_block(struct state *s, struct block *b, const char *name)
 			r.fields = b->strs[t].a + p->field_at;
 			if (p->text_off != SIZE_MAX)
 				r.text.s = b->keep[t].data ? b->keep[t].data + p->text_off : "";
-			if (s->clean) {
-				r.terms.s = b->keep[t].data ? b->keep[t].data + p->off : "";
-				r.terms.n = p->len;
-			}
-			r.split = p->split;
+			use_prep(s, p, &b->keep[t], &r);
 			if (arxiv_stats_add(s->st, &r, &e) == 0) {
 				s->n++;
 				continue;

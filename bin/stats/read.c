@@ -192,6 +192,19 @@ count_record(const struct state *s, struct tools *t, struct arxiv_stats_record *
 	return 0;
 }
 
+/* r takes what a thread prepared of it (p; keep: its thread's buffer) */
+void
+use_prep(const struct state *s, const struct prep *p, const struct arxiv_buf *keep,
+    struct arxiv_stats_record *r)
+{
+	r->n_tokens = p->n_tokens;
+	if (s->clean) {
+		r->terms.s = keep->data ? keep->data + p->off : "";
+		r->terms.n = p->len;
+	}
+	r->split = p->split;
+}
+
 /* One record (p: its count and terms, prepared by a thread; NULL: count
  * them here); 0 or -1 with err. */
 int
@@ -204,14 +217,9 @@ add_line(struct state *s, const char *line, size_t len, const struct prep *p,
 
 	if (parse_line(&s->t, line, len, &r, &o, err) < 0)
 		goto out;
-	if (p != NULL && p->ok) {
-		r.n_tokens = p->n_tokens;
-		if (s->clean) {
-			r.terms.s = keep->data ? keep->data + p->off : "";
-			r.terms.n = p->len;
-		}
-		r.split = p->split;
-	} else if (count_record(s, &s->t, &r, err) < 0)
+	if (p != NULL && p->ok)
+		use_prep(s, p, keep, &r);
+	else if (count_record(s, &s->t, &r, err) < 0)
 		goto out;
 	rc = arxiv_stats_add(s->st, &r, err);
 out:
