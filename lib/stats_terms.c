@@ -319,27 +319,6 @@ ref_fill(struct tok *t, const struct term_ref *r, const unsigned char *p, const 
 	t->h = r->h;
 }
 
-/* Count a batch of terms of the text at p in their order (the order decides
- * what a full table prunes), after prefetching their slots: the table is
- * larger than the caches, and the lookups of a batch then wait for memory
- * together. */
-static int
-terms_flush(struct arxiv_stats *s, const struct term_ref *b, size_t nb,
-    const unsigned char *p, const unsigned char *end, int f)
-{
-	size_t i;
-
-	for (i = 0; i < nb; i++) {
-		struct tok t;
-
-		ref_fill(&t, &b[i], p, end);
-		if (term_add_h(s, t.h, t.w, t.n, f, 1) < 0)
-			return -1;
-		s->ftokens[f]++;
-	}
-	return 0;
-}
-
 #define BATCH 64
 
 /* the terms of a text, split ahead of time (by a thread, or for the batches) */
@@ -447,11 +426,13 @@ split_text(const struct arxiv_stats *s, const char *text, size_t n, struct arxiv
 	return split_scan(s, text, n, emit_ref, sp);
 }
 
-/* split_scan's emit for counting at once: the terms wait in a batch of
- * BATCH, their slots prefetched, and are counted when it is full */
+/* Terms wait in a batch of BATCH, their slots prefetched, and are counted
+ * together in their order (the order decides what a full table prunes):
+ * the table is larger than the caches, and the lookups of a batch then wait
+ * for memory together. split_scan's emit for counting at once: */
 struct batch {
 	struct arxiv_stats *s;
-	int f, err;
+	int f;
 	size_t nb;
 	struct tok b[BATCH];
 };
@@ -546,16 +527,20 @@ stats_terms_split(struct arxiv_stats *s, const struct arxiv_stats_split *sp, con
     size_t n, int f)
 {
 	const unsigned char *p = (const unsigned char *)text, *end = p + n;
+	struct batch bt;
 	size_t i, j, mask;
 
 	/* in batches, as stats_terms_fast: the same lookups in the same order */
+	bt.s = s;
+	bt.f = f;
 	for (i = 0; i < sp->n; i += BATCH) {
-		size_t nb = sp->n - i < BATCH ? sp->n - i : BATCH;
-
+		bt.nb = sp->n - i < BATCH ? sp->n - i : BATCH;
 		mask = s->tslots - 1;
-		for (j = 0; j < nb; j++)
+		for (j = 0; j < bt.nb; j++)
 			__builtin_prefetch(&s->terms[sp->t[i + j].h & mask]);
-		if (terms_flush(s, sp->t + i, nb, p, end, f) < 0)
+		for (j = 0; j < bt.nb; j++)
+			ref_fill(&bt.b[j], &sp->t[i + j], p, end);
+		if (batch_flush(&bt) < 0)
 			return -1;
 	}
 	return 0;
