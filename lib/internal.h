@@ -332,5 +332,12 @@ struct arxiv_hset64 {
 int arxiv_hset64_add(struct arxiv_hset64 *s, uint64_t h);
 /* its memory back; empty again */
 void arxiv_hset64_free(struct arxiv_hset64 *s);
+/* fetch the slot where h's lookup starts into the cache (for an add soon) */
+static inline void
+arxiv_hset64_prefetch(const struct arxiv_hset64 *s, uint64_t h)
+{
+	if (s->slot != NULL)
+		__builtin_prefetch(&s->slot[(h ? h : 1) & (s->cap - 1)]);
+}
 
 #endif

@@ -78,13 +78,6 @@ stats_hset_giveup(struct hset *s)
 	s->exact = 0;
 }
 
-static inline void
-hset_prefetch(const struct hset *s, uint64_t h)
-{
-	if (s->set.slot != NULL)
-		__builtin_prefetch(&s->set.slot[(h ? h : 1) & (s->set.cap - 1)]);
-}
-
 static int
 hset_add(struct hset *s, uint64_t h, size_t exact_max)
 {
@@ -390,8 +383,8 @@ arxiv_stats_add(struct arxiv_stats *s, const struct arxiv_stats_record *r,
 	}
 	/* the duplicate sets' slots are fetched while the record is counted */
 	hid = hash64(r->id.s, r->id.n);
-	hset_prefetch(&s->ids, hid);
-	hset_prefetch(&s->texts, fx->htext);
+	arxiv_hset64_prefetch(&s->ids.set, hid);
+	arxiv_hset64_prefetch(&s->texts.set, fx->htext);
 	f = stats_field_id(s, r->label.s, r->label.n);
 	if (f == -2)
 		goto oom;
