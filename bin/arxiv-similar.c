@@ -87,13 +87,8 @@ load_embedder(struct sim *s)
 		    s->info.location);
 		return -1;
 	}
-	if ((s->e = arxiv_embedder_load(dir, NULL, &e)) == NULL) {
+	if ((s->e = arxiv_embedder_load_for(dir, s->info.embedder, NULL, &e)) == NULL) {
 		prog_warnerr(&e);
-		return -1;
-	}
-	if (strcmp(arxiv_embedder_id(s->e), s->info.embedder) != 0) {
-		warnx("%s: embedder \"%s\" is not the index's \"%s\"", dir, arxiv_embedder_id(s->e),
-		    s->info.embedder);
 		return -1;
 	}
 	return 0;

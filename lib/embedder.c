@@ -88,6 +88,35 @@ arxiv_embedder_load(const char *dir, const struct arxiv_embedder_opts *o, struct
 	return e;
 }
 
+struct arxiv_embedder *
+arxiv_embedder_load_for(const char *dir, const char *identity, const struct arxiv_embedder_opts *o,
+    struct arxiv_error *err)
+{
+	struct arxiv_embedder_opts eo = o ? *o : arxiv_embedder_default_opts();
+	struct arxiv_embedder *e;
+	const char *p;
+
+	/* the identity's fields are separated by spaces; "max=N" is the
+	 * truncation the vectors were made with (encoder.c writes it) */
+	eo.max_tokens = 0;
+	for (p = identity; (p = strstr(p, " max=")) != NULL; p++) {
+		char *end;
+		unsigned long long v = strtoull(p + 5, &end, 10);
+
+		if (end > p + 5 && (*end == ' ' || *end == '\0') && v >= 2 && v <= 65536)
+			eo.max_tokens = (size_t)v;
+	}
+	if ((e = arxiv_embedder_load(dir, &eo, err)) == NULL)
+		return NULL;
+	if (strcmp(e->id, identity) != 0) {
+		arxiv_error_set(err, dir, 0, "embedder \"%s\" is not the index's \"%s\"", e->id,
+		    identity);
+		arxiv_embedder_free(e);
+		return NULL;
+	}
+	return e;
+}
+
 void
 arxiv_embedder_free(struct arxiv_embedder *e)
 {

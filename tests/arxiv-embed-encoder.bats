@@ -132,3 +132,35 @@ PY
 	[ "${#lines[@]}" -eq 3 ]
 	[ "$(jq -r .field <<<"$output" | sort -u)" = Physics ]
 }
+
+@test "arxiv-embed -e MiniLM --max-tokens: arxiv-similar and arxiv-serve embed text queries truncated as the index's vectors were" {
+	need_torch
+	need_minilm
+	make_papers papers.jsonl
+	arxiv-embed -e "$MINILM" -D cpu --max-tokens 24 papers.jsonl >v.bin
+	arxiv-index -o p.axi v.bin 2>/dev/null
+	# a paper's own title and abstract (about 40 tokens) as the query: cut
+	# at 24 tokens as its indexed vector was, it finds itself at score 1
+	jq -c 'select(.id == "2101.00004") | {title, abstract}' papers.jsonl >q.jsonl
+	run arxiv-similar -i p.axi -K 1 q.jsonl
+	assert_status 0
+	[ "$(jq -r .id <<<"$output")" = 2101.00004 ]
+	jq -e '.score >= 0.9999' <<<"$output"
+	# the server loads the embedder the same way
+	arxiv-serve -l 127.0.0.1:0 -i p.axi 2>serve.log >/dev/null 3>&- &
+	local pid=$! port="" i
+	for i in $(seq 200); do
+		port=$(sed -n 's|^arxiv-serve: listening on http://127\.0\.0\.1:\([0-9]*\)/.*|\1|p' serve.log)
+		[ -n "$port" ] && break
+		sleep 0.05
+	done
+	run curl -sS -d "$(jq -c '{title, abstract, k: 1}' q.jsonl)" \
+		-H 'Content-Type: application/json' "http://127.0.0.1:$port/api/similar/"
+	kill -TERM "$pid"
+	wait "$pid"
+	assert_status 0
+	[ "$(jq -r '.similar[0].id' <<<"$output")" = 2101.00004 ]
+	jq -e '.similar[0].score >= 0.9999' <<<"$output"
+	grep -q 'embedder encoder-v1 model dim=384 max=24 h=' serve.log
+	! grep -q 'answering queries by id only' serve.log
+}

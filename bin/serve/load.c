@@ -228,15 +228,9 @@ load_index(struct server *s)
 	if (edir == NULL || *edir == '\0')
 		snprintf(r->emb_why, sizeof(r->emb_why), "the index records no embedder directory; "
 		    "start arxiv-serve with -e DIR to answer abstracts");
-	else if ((r->emb = arxiv_embedder_load(edir, NULL, &err)) == NULL)
+	else if ((r->emb = arxiv_embedder_load_for(edir, r->info.embedder, NULL, &err)) == NULL)
 		snprintf(r->emb_why, sizeof(r->emb_why), "cannot load the embedder: %s",
 		    arxiv_error_str(&err, ebuf, sizeof(ebuf)));
-	else if (strcmp(arxiv_embedder_id(r->emb), r->info.embedder) != 0) {
-		snprintf(r->emb_why, sizeof(r->emb_why), "%s: embedder \"%s\" is not the index's \"%s\"",
-		    edir, arxiv_embedder_id(r->emb), r->info.embedder);
-		arxiv_embedder_free(r->emb);
-		r->emb = NULL;
-	}
 	if (r->emb == NULL)
 		warnx("%s: answering queries by id only: %s", s->ix_loc, r->emb_why);
 	r->ready = json_pack("{s:s,s:s,s:I,s:s,s:I,s:b}", "kind", r->info.kind, "location",

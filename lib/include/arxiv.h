@@ -813,6 +813,11 @@ ARXIV_API struct arxiv_embedder_opts arxiv_embedder_default_opts(void);
 /* new; the kind is recognised from the directory's files. o may be NULL. */
 ARXIV_API struct arxiv_embedder *arxiv_embedder_load(const char *dir,
     const struct arxiv_embedder_opts *o, struct arxiv_error *err);
+/* new: the embedder that made vectors of this identity (an index's), from dir,
+ * with the options the identity records (an encoder's "max=N") and o's others
+ * (o may be NULL); an error naming both when its identity still differs. */
+ARXIV_API struct arxiv_embedder *arxiv_embedder_load_for(const char *dir, const char *identity,
+    const struct arxiv_embedder_opts *o, struct arxiv_error *err);
 ARXIV_API void arxiv_embedder_free(struct arxiv_embedder *e);
 ARXIV_API const char *arxiv_embedder_kind(const struct arxiv_embedder *e);
 ARXIV_API const char *arxiv_embedder_id(const struct arxiv_embedder *e);

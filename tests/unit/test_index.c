@@ -188,11 +188,11 @@ test_lexical(void)
 		"Matching algorithms for sparse bipartite graphs run in polynomial time",
 		"Galaxy rotation curves and dark matter halos",
 	};
-	char path[] = "/tmp/test_lex.XXXXXX", dir[64];
+	char path[] = "/tmp/test_lex.XXXXXX", dir[64], other[ARXIV_VEC_MAX_EMBEDDER + 16];
 	struct arxiv_lexical_params p = arxiv_lexical_default_params();
 	struct arxiv_error e = { "", 0, "" };
 	struct arxiv_lexical_learner *l;
-	struct arxiv_embedder *em, *em2;
+	struct arxiv_embedder *em, *em2, *em3;
 	float out[5 * 256], again[256];
 	size_t lens[5], i;
 	double n0 = 0, s01 = 0, s02 = 0, s23 = 0;
@@ -233,6 +233,15 @@ test_lexical(void)
 	CHECK(em2 && strcmp(arxiv_embedder_id(em), arxiv_embedder_id(em2)) == 0, "same identity on reload");
 	CHECK(em2 && arxiv_embedder_embed(em2, docs, lens, 1, again, &e) == 0 &&
 	    memcmp(again, out, sizeof(again)) == 0, "same vector on reload");
+	/* the embedder of an index's identity: the same one loads, another is refused */
+	em3 = em2 ? arxiv_embedder_load_for(dir, arxiv_embedder_id(em2), NULL, &e) : NULL;
+	CHECK(em3 && strcmp(arxiv_embedder_id(em3), arxiv_embedder_id(em)) == 0,
+	    "load_for its own identity: %s", em3 ? arxiv_embedder_id(em3) : e.text);
+	arxiv_embedder_free(em3);
+	snprintf(other, sizeof(other), "%s max=64", arxiv_embedder_id(em));
+	CHECK(arxiv_embedder_load_for(dir, other, NULL, &e) == NULL &&
+	    strstr(e.text, "is not the index's \"") && strstr(e.text, " max=64\"") &&
+	    strcmp(e.source, dir) == 0, "load_for another identity: %s: %s", e.source, e.text);
 	arxiv_embedder_free(em);
 	arxiv_embedder_free(em2);
 	CHECK(arxiv_embedder_load(path, NULL, &e) == NULL && strstr(e.text, "not an embedder directory"),
