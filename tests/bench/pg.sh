@@ -23,8 +23,12 @@
 #      10 nearest papers (exact) sharing the query's primary category, on
 #      QUAL_Q held-out queries over QUAL_N papers (tests/bench/similar.sh
 #      measures the lexical one over all papers).
-# Vectors are the lexical embedder's (256 dimensions) learnt on the N records;
-# the Q queries are the last Q records of the dump, never indexed.
+# Vectors are the lexical embedder's (256 dimensions) learnt on the N records,
+# or with EMBEDDER=DIR an encoder's (arxiv-embed -e DIR --max-tokens MAX_TOKENS,
+# 128; all-MiniLM-L6-v2 takes about 75 minutes of both cores for 218,000 here:
+# VECS=DIR takes DIR/corpus.vec and DIR/queries.vjsonl made before from the same
+# records instead); then 1 has no peer rounds (ROUNDS 0) and 4-5 are skipped
+# (EMB_N 0). The Q queries are the last Q records of the dump, never indexed.
 # Knobs: N (papers loaded, 218000), Q (held-out queries, 2000), HNSW_M and
 # EF_CONSTRUCTION (the index's m and ef_construction, 16 and 64), PY_N (rows for
 # the interleaved rounds, 20000), ROUNDS (2), RECALL_Q (Q), EFS ("40 100 200
@@ -40,6 +44,15 @@ here=$(cd "$(dirname "$0")" && pwd)
 N=${N:-218000}
 Q=${Q:-2000}
 PY_N=${PY_N:-20000}
+EMBEDDER=${EMBEDDER:-}
+MAX_TOKENS=${MAX_TOKENS:-128}
+VECS=${VECS:-}
+if [ -n "$EMBEDDER" ]; then
+	EMBEDDER=$(cd "$EMBEDDER" && pwd)
+	ROUNDS=${ROUNDS:-0}
+	EMB_N=${EMB_N:-0}
+fi
+[ -z "$VECS" ] || VECS=$(cd "$VECS" && pwd)
 ROUNDS=${ROUNDS:-2}
 RECALL_Q=${RECALL_Q:-$Q}
 EFS=${EFS:-40 100 200 400}
@@ -81,11 +94,24 @@ total=$(wc -l <all.jsonl)
 head -n "$N" all.jsonl >corpus.jsonl
 tail -n "$Q" all.jsonl >queries.jsonl
 rm all.jsonl
-arxiv-embed --learn emb corpus.jsonl 2>/dev/null
-arxiv-embed -e emb corpus.jsonl >corpus.vec
-arxiv-embed -e emb -f jsonl queries.jsonl >queries.vjsonl
+if [ -n "$EMBEDDER" ]; then
+	embed() { arxiv-embed -e "$EMBEDDER" -D cpu -j "$THREADS" --max-tokens "$MAX_TOKENS" "$@"; }
+	what="$(basename "$EMBEDDER") at $MAX_TOKENS tokens"
+else
+	arxiv-embed --learn emb corpus.jsonl 2>/dev/null
+	embed() { arxiv-embed -e emb "$@"; }
+	what=lexical
+fi
+if [ -n "$VECS" ]; then
+	cp "$VECS/corpus.vec" "$VECS/queries.vjsonl" .
+else
+	embed corpus.jsonl >corpus.vec
+	embed -f jsonl queries.jsonl >queries.vjsonl
+fi
 n=$(wc -l <corpus.jsonl)
-echo "pg.sh: $n papers, $Q held-out queries, 256-dimensional lexical vectors, $(nproc) cores, load $(cut -d' ' -f1 /proc/loadavg)"
+[ "$(wc -l <queries.vjsonl)" -eq "$Q" ] || { echo "pg.sh: queries.vjsonl: not $Q vectors" >&2; exit 1; }
+dim=$(head -n 1 queries.vjsonl | jq '.embedding | length')
+echo "pg.sh: $n papers, $Q held-out queries, $dim-dimensional vectors ($what), $(nproc) cores, load $(cut -d' ' -f1 /proc/loadavg)"
 
 # 1-2. our loader on all N, then the HNSW build it ends with (maintenance_work_mem
 # raised by arxiv-index itself; PGOPTIONS here sets nothing for it)
@@ -96,6 +122,8 @@ t0=$(now)
 arxiv-index -d "$PG_DSN" --hnsw-m "$HNSW_M" --ef-construction "$EF_CONSTRUCTION" --verbose corpus.vec \
 	2>load.log
 t1=$(now)
+grep -q "^arxiv-index: .* $n papers" load.log || grep -q "$n rows" load.log ||
+	{ echo "pg.sh: corpus.vec does not hold the $n papers:" >&2; cat load.log >&2; exit 1; }
 hnsw=$(sed -n 's/.*HNSW index ready in \([0-9.]*\) s/\1/p' load.log)
 hnsw_load=$(cut -d' ' -f1 /proc/loadavg)
 total=$(secs "$t0" "$t1")
@@ -109,7 +137,7 @@ whole_rate=$(python3 -c "print('%.0f' % ($n / ($total - $hnsw)))")
 pg_sql "\\copy papers TO 'papers.bin' (FORMAT binary)"
 floor=""
 for t in "" "ALTER TABLE f DROP CONSTRAINT f_pkey;" "ALTER TABLE f DROP CONSTRAINT f_pkey; ALTER TABLE f SET UNLOGGED;"; do
-	pg_sql "DROP TABLE IF EXISTS f; CREATE TABLE f (id text PRIMARY KEY, title text NOT NULL, field text, categories text, embedding vector(256) NOT NULL); $t"
+	pg_sql "DROP TABLE IF EXISTS f; CREATE TABLE f (id text PRIMARY KEY, title text NOT NULL, field text, categories text, embedding vector($dim) NOT NULL); $t"
 	t0=$(now)
 	pg_sql "\\copy f FROM 'papers.bin' (FORMAT binary)" >/dev/null
 	t1=$(now)
@@ -125,18 +153,20 @@ pg_sql "DROP TABLE f" && rm -f papers.bin
 # database (without the HNSW build: the peers have none)
 PEERS="pg3-many pg2-many pg3-row"
 declare -A r_ours r_load r_peer
-head -n "$PY_N" corpus.jsonl | arxiv-embed -e emb >peer.vec
-head -n "$PY_N" corpus.jsonl | arxiv-embed -e emb -f jsonl >peer.vjsonl
+if [ "$ROUNDS" -gt 0 ]; then
+	head -n "$PY_N" corpus.jsonl | embed >peer.vec
+	head -n "$PY_N" corpus.jsonl | embed -f jsonl >peer.vjsonl
+fi
 have_py=0
 if [ -x "$STPY" ] && { "$STPY" -c 'import psycopg, psycopg2, pgvector' 2>/dev/null ||
 	"$STPY" -m pip install -q 'psycopg[binary]' psycopg2-binary pgvector >/dev/null 2>&1; }; then
 	have_py=1
 fi
 peer() {
-	"$STPY" - "$1" "$PG_DSN" peer.vjsonl <<'PY'
+	"$STPY" - "$1" "$PG_DSN" peer.vjsonl "$dim" <<'PY'
 import json, sys, time
 import numpy as np
-mode, dsn, path = sys.argv[1:4]
+mode, dsn, path, dim = sys.argv[1:5]
 if mode.startswith("pg2"):
     import psycopg2 as driver
     from pgvector.psycopg2 import register_vector
@@ -147,7 +177,7 @@ conn = driver.connect(dsn)
 register_vector(conn)		# the extension is there (a fresh database has it)
 cur = conn.cursor()
 cur.execute("CREATE TABLE papers (id text PRIMARY KEY, title text NOT NULL, field text, "
-            "categories text, embedding vector(256) NOT NULL)")
+            "categories text, embedding vector(%d) NOT NULL)" % int(dim))
 conn.commit()
 rows = []
 for line in open(path):
@@ -200,7 +230,7 @@ exact_ms=$(python3 -c "print('%.1f' % (1000 * ($t1 - $t0) / $RECALL_Q))")
 exact_load=$(cut -d' ' -f1 /proc/loadavg)
 pg_newdb_keep() { export PGDATABASE=ours PG_DSN="postgresql://postgres@127.0.0.1:$PGPORT/ours"; }
 pg_newdb_keep
-pg_sql "CREATE TABLE qs (n serial PRIMARY KEY, v vector(256))" >/dev/null
+pg_sql "CREATE TABLE qs (n serial PRIMARY KEY, v vector($dim))" >/dev/null
 jq -r '"[" + (.embedding | map(tostring) | join(",")) + "]"' queries.vjsonl |
 	"$PG_BIN/psql" -qAtX -c "COPY qs (v) FROM STDIN"
 nq=$(pg_sql "SELECT count(*) FROM qs")
@@ -243,7 +273,7 @@ PY
 done
 
 echo
-printf '%-64s %14s\n' "load into PostgreSQL ($n vectors, 256 dims), load average" "vectors/s"
+printf '%-64s %14s\n' "load into PostgreSQL ($n vectors, $dim dims), load average" "vectors/s"
 printf '%-64s %14s\n' "arxiv-index -d, $n rows (binary COPY in batches), $load_ours" "$ours_rate"
 printf '%-64s %14s\n' "  the whole command less the HNSW build (start, schema, ANALYZE)" "$whole_rate"
 ratio() { python3 -c "import sys; print('%.1fx' % (float(sys.argv[1]) / float(sys.argv[2])) if sys.argv[2] != 'skipped' else '-')" "$@"; }
