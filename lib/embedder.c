@@ -48,16 +48,17 @@ arxiv_embedder_default_opts(void)
 	return o;
 }
 
-struct arxiv_embedder *
-arxiv_embedder_load(const char *dir, const struct arxiv_embedder_opts *o, struct arxiv_error *err)
+/* dir's embedder with o (NULL: the defaults) or, given the identity of
+ * vectors it made, with the options that identity records in place of o's */
+static struct arxiv_embedder *
+load(const char *dir, const struct arxiv_embedder_opts *o, const char *identity,
+    struct arxiv_error *err)
 {
-	struct arxiv_embedder_opts def = arxiv_embedder_default_opts();
+	struct arxiv_embedder_opts eo = o ? *o : arxiv_embedder_default_opts();
 	struct arxiv_embedder *e;
 	struct stat st;
 	size_t i;
 
-	if (o == NULL)
-		o = &def;
 	if (stat(dir, &st) < 0) {
 		arxiv_error_set(err, dir, 0, "%s", strerror(errno));
 		return NULL;
@@ -79,9 +80,11 @@ arxiv_embedder_load(const char *dir, const struct arxiv_embedder_opts *o, struct
 		return NULL;
 	}
 	e->k = kinds[i];
+	if (identity != NULL && e->k->id_opts != NULL)
+		e->k->id_opts(identity, &eo);
 	if (realpath(dir, e->dir) == NULL)
 		snprintf(e->dir, sizeof(e->dir), "%s", dir);
-	if ((e->impl = e->k->load(dir, o, &e->dim, e->id, sizeof(e->id), err)) == NULL) {
+	if ((e->impl = e->k->load(dir, &eo, &e->dim, e->id, sizeof(e->id), err)) == NULL) {
 		free(e);
 		return NULL;
 	}
@@ -89,24 +92,18 @@ arxiv_embedder_load(const char *dir, const struct arxiv_embedder_opts *o, struct
 }
 
 struct arxiv_embedder *
+arxiv_embedder_load(const char *dir, const struct arxiv_embedder_opts *o, struct arxiv_error *err)
+{
+	return load(dir, o, NULL, err);
+}
+
+struct arxiv_embedder *
 arxiv_embedder_load_for(const char *dir, const char *identity, const struct arxiv_embedder_opts *o,
     struct arxiv_error *err)
 {
-	struct arxiv_embedder_opts eo = o ? *o : arxiv_embedder_default_opts();
 	struct arxiv_embedder *e;
-	const char *p;
 
-	/* the identity's fields are separated by spaces; "max=N" is the
-	 * truncation the vectors were made with (encoder.c writes it) */
-	eo.max_tokens = 0;
-	for (p = identity; (p = strstr(p, " max=")) != NULL; p++) {
-		char *end;
-		unsigned long long v = strtoull(p + 5, &end, 10);
-
-		if (end > p + 5 && (*end == ' ' || *end == '\0') && v >= 2 && v <= 65536)
-			eo.max_tokens = (size_t)v;
-	}
-	if ((e = arxiv_embedder_load(dir, &eo, err)) == NULL)
+	if ((e = load(dir, o, identity, err)) == NULL)
 		return NULL;
 	if (strcmp(e->id, identity) != 0) {
 		arxiv_error_set(err, dir, 0, "embedder \"%s\" is not the index's \"%s\"", e->id,

@@ -193,6 +193,23 @@ enc_free(void *impl)
 	free(x);
 }
 
+/* the options an identity records: the truncation, " max=N" (enc_load
+ * writes it; none: the model's limit) */
+static void
+enc_id_opts(const char *identity, struct arxiv_embedder_opts *o)
+{
+	const char *p;
+
+	o->max_tokens = 0;
+	for (p = identity; (p = strstr(p, " max=")) != NULL; p++) {
+		char *end;
+		unsigned long long v = strtoull(p + 5, &end, 10);
+
+		if (end > p + 5 && (*end == ' ' || *end == '\0') && v >= 2 && v <= 65536)
+			o->max_tokens = (size_t)v;
+	}
+}
+
 const struct arxiv_embedder_kind arxiv_embedder_encoder = {
-	"encoder", enc_claims, enc_load, enc_embed, enc_free
+	"encoder", enc_claims, enc_load, enc_embed, enc_free, enc_id_opts
 };

@@ -274,6 +274,8 @@ struct arxiv_embedder_kind {
 	int (*embed)(void *impl, const char *const *texts, const size_t *lens, size_t n,
 	    float *out, struct arxiv_error *err);
 	void (*free)(void *impl);
+	/* the options an identity of this kind records, into o (NULL: none) */
+	void (*id_opts)(const char *identity, struct arxiv_embedder_opts *o);
 };
 extern const struct arxiv_embedder_kind arxiv_embedder_lexical;
 extern const struct arxiv_embedder_kind arxiv_embedder_encoder;	/* encoder.c */

@@ -427,5 +427,5 @@ lex_free(void *impl)
 }
 
 const struct arxiv_embedder_kind arxiv_embedder_lexical = {
-	"lexical", lex_claims, lex_load, lex_embed, lex_free
+	"lexical", lex_claims, lex_load, lex_embed, lex_free, NULL
 };
