@@ -26,7 +26,7 @@
 # 3 also gives the neighbour quality of 5 over all N papers, from the vectors.
 # Vectors are the lexical embedder's (256 dimensions) learnt on the N records,
 # or with EMBEDDER=DIR an encoder's (arxiv-embed -e DIR --max-tokens MAX_TOKENS,
-# 128; all-MiniLM-L6-v2 takes about 75 minutes of both cores for 218,000 here:
+# 128; all-MiniLM-L6-v2 took about two hours of both cores for 218,000 here:
 # VECS=DIR takes DIR/corpus.vec, queries.vec and queries.vjsonl made before from the same
 # records instead); then 1 has no peer rounds (ROUNDS 0) and 4-5 are skipped
 # (EMB_N 0). The Q queries are the last Q records of the dump, never indexed.
@@ -150,7 +150,7 @@ t0=$(now)
 arxiv-index -d "$PG_DSN" --hnsw-m "$HNSW_M" --ef-construction "$EF_CONSTRUCTION" --verbose corpus.vec \
 	2>load.log
 t1=$(now)
-grep -q "^arxiv-index: .* $n papers" load.log || grep -q "$n rows" load.log ||
+grep -q "postgresql: $n rows in " load.log ||
 	{ echo "pg.sh: corpus.vec does not hold the $n papers:" >&2; cat load.log >&2; exit 1; }
 hnsw=$(sed -n 's/.*HNSW index ready in \([0-9.]*\) s/\1/p' load.log)
 hnsw_load=$(cut -d' ' -f1 /proc/loadavg)
