@@ -163,7 +163,7 @@ wordmask16(const unsigned char *p, int at, struct wordmask *m)
 
 /* The word masks of the 64 bytes at p of which the first n (0..64) are
  * text: the bytes after read as none of the classes. */
-static inline void
+static inline __attribute__((always_inline)) void
 wordmask64(const unsigned char *p, size_t n, struct wordmask *m)
 {
 	unsigned char b[64];
@@ -202,6 +202,16 @@ bytemask_lower8(const unsigned char *p, size_t r)
 	keep = ((uint64_t)1 << (8 * r)) - 1;
 #endif
 	return x & keep;
+}
+
+/* the bits set in x: inline (without -mpopcnt __builtin_popcountll is a call) */
+static inline unsigned
+bytemask_pop64(uint64_t x)
+{
+	x -= (x >> 1) & 0x5555555555555555ULL;
+	x = (x & 0x3333333333333333ULL) + ((x >> 2) & 0x3333333333333333ULL);
+	x = (x + (x >> 4)) & 0x0f0f0f0f0f0f0f0fULL;
+	return (unsigned)((x * 0x0101010101010101ULL) >> 56);
 }
 
 /* x with each bit replaced by the parity of it and the bits below it */
