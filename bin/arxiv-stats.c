@@ -266,6 +266,11 @@ main(int argc, char *argv[])
 		prog_warnerr(&e);
 		return 1;
 	}
+	if (s.vocab != NULL) {	/* what this thread counts, in the pass over the terms */
+		struct arxiv_tok_params tp = arxiv_tok_default_params();
+
+		arxiv_stats_set_vocab(s.st, s.vocab, &tp, s.t.cache, MAXSEQ);
+	}
 	if (s.jobs > 1) {
 		for (k = 0; k < 2; k++) {
 			struct block *b = &s.blk[k];

@@ -24,6 +24,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "bytemask.h"
 #include "stats_int.h"
 
 const unsigned stats_bin_width[3] = { 32, 4, 8 };
@@ -157,6 +158,16 @@ arxiv_stats_free(struct arxiv_stats *s)
 	free(s->terms);
 	arxiv_buf_free(&s->arena);
 	free(s);
+}
+
+void
+arxiv_stats_set_vocab(struct arxiv_stats *s, const struct arxiv_vocab *v,
+    const struct arxiv_tok_params *p, struct arxiv_tok_cache *c, size_t cap)
+{
+	s->vocab = v;
+	s->tp = p ? *p : arxiv_tok_default_params();
+	s->tcache = c;
+	s->tok_cap = cap;
 }
 
 /* ------------------------------------------------------------ accumulating */
@@ -330,6 +341,30 @@ text_counts(const unsigned char *p, size_t n, size_t *chars, size_t *words, int 
 #if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
 	uint64_t acc = 0, carry = 0x80;	/* the blank bit of the byte before, at bit 7 */
 
+#if defined(__SSE2__)
+	/* 64 bytes at a time into masks (bit j: byte j) */
+	for (; i + 64 <= n; i += 64) {
+		uint64_t blank = 0, contm = 0, high = 0;
+		int at;
+
+		for (at = 0; at < 64; at += 16) {
+			__m128i x = _mm_loadu_si128((const __m128i *)(const void *)(p + i + at));
+			__m128i b = _mm_or_si128(_mm_or_si128(_mm_cmpeq_epi8(x, _mm_set1_epi8(' ')),
+			    _mm_cmpeq_epi8(x, _mm_set1_epi8('\n'))), _mm_or_si128(_mm_cmpeq_epi8(x,
+			    _mm_set1_epi8('\t')), _mm_cmpeq_epi8(x, _mm_set1_epi8('\r'))));
+			__m128i c = _mm_cmpeq_epi8(_mm_and_si128(x, _mm_set1_epi8((char)0xc0)),
+			    _mm_set1_epi8((char)0x80));
+
+			blank |= (uint64_t)(uint16_t)_mm_movemask_epi8(b) << at;
+			contm |= (uint64_t)(uint16_t)_mm_movemask_epi8(c) << at;
+			high |= (uint64_t)(uint16_t)_mm_movemask_epi8(x) << at;
+		}
+		cont += bytemask_pop64(contm);
+		acc |= high ? HIGH : 0;
+		starts += bytemask_pop64(~blank & (blank << 1 | carry >> 7));
+		carry = (blank >> 63) << 7;
+	}
+#endif
 	for (; i + 8 <= n; i += 8) {
 		uint64_t x, blank, solid;
 
@@ -369,12 +404,18 @@ int
 arxiv_stats_add(struct arxiv_stats *s, const struct arxiv_stats_record *r,
     struct arxiv_error *err)
 {
-	int f, g, y;
-	size_t i;
+	int f, g, y, terms_done = 0;
+	long n_tokens = r->n_tokens;
+	size_t i, nt;
 	uint64_t fmask = 0, hid;
 	struct stats_facts own;
 	const struct stats_facts *fx;
 
+	if (n_tokens == ARXIV_STATS_COUNT_TOKENS && (s->vocab == NULL || s->tcache == NULL)) {
+		arxiv_error_set(err, "", 0, "no vocabulary to count tokens with "
+		    "(arxiv_stats_set_vocab)");
+		return -1;
+	}
 	if (r->split != NULL)
 		fx = stats_split_facts(r->split);
 	else {
@@ -423,19 +464,34 @@ arxiv_stats_add(struct arxiv_stats *s, const struct arxiv_stats_record *r,
 	s->nonascii += fx->nonascii;
 	dist_add(&s->chars, fx->chars, stats_bin_width[0]);
 	dist_add(&s->words, fx->words, stats_bin_width[1]);
-	if (r->n_tokens >= 0) {
+	if (n_tokens == ARXIV_STATS_COUNT_TOKENS) {
+		int counted = 0;
+
+		/* an ASCII text whose terms are split here: in the same pass */
+		if (r->terms.s == NULL && r->split == NULL && f >= 0 && f < TERMF &&
+		    s->p.top_terms > 0 && s->tp.lowercase && !fx->nonascii) {
+			if ((counted = stats_terms_tokens(s, r->text.s, r->text.n, f, &nt)) < 0)
+				goto oom;
+			terms_done = 1;
+		}
+		if (!counted && arxiv_tok_count_cached(s->tcache, ARXIV_TOK_VALID_UTF8, s->vocab,
+		    &s->tp, r->text.s, r->text.n, &nt, err) < 0)
+			return -1;
+		n_tokens = (long)(s->tok_cap && nt > s->tok_cap ? s->tok_cap : nt);
+	}
+	if (n_tokens >= 0) {
 		s->have_tokens = 1;
-		dist_add(&s->tokens, (uint64_t)r->n_tokens, stats_bin_width[2]);
-		if (r->n_tokens > 256)
+		dist_add(&s->tokens, (uint64_t)n_tokens, stats_bin_width[2]);
+		if (n_tokens > 256)
 			s->tok_over256++;
-		if (r->n_tokens > 512)
+		if (n_tokens > 512)
 			s->tok_over512++;
 	}
 	if (hset_add(&s->ids, hid, s->p.exact_max) < 0 ||
 	    hset_add(&s->texts, fx->htext, s->p.exact_max) < 0)
 		goto oom;
 
-	if (f >= 0 && f < TERMF && s->p.top_terms > 0) {
+	if (!terms_done && f >= 0 && f < TERMF && s->p.top_terms > 0) {
 		if (r->terms.s != NULL) {
 			if (stats_terms_clean(s, r->terms.s, r->terms.n, f) < 0)
 				goto oom;

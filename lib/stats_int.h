@@ -43,11 +43,14 @@ struct stop_word {
 struct term {			/* one cache line */
 	uint64_t hash;
 	uint32_t off;		/* the whole term in the string arena */
-	uint16_t len;		/* 0: empty slot */
+	uint8_t len;		/* 0: empty slot */
+	uint8_t wp;		/* its WordPiece pieces as a whole word (0: not known yet) */
 	char pre[PRE];		/* its first PRE bytes, compared without the arena */
 	uint32_t total;
 	uint32_t c[TERMF];
 } __attribute__((aligned(64)));
+_Static_assert(sizeof(struct term) == 64, "a term is one cache line");
+_Static_assert(TERM_MAX < 256, "a term's length is a byte");
 
 struct cat {
 	char *name;
@@ -87,6 +90,11 @@ struct arxiv_stats {
 	size_t nstopw;		/* stop words */
 	struct stop_word *stopw;	/* the words of the slots */
 	uint64_t stopbits[64];	/* bit STOP_BIT(q[0]) set for each stop word q */
+	/* WordPiece counts (arxiv_stats_set_vocab) */
+	const struct arxiv_vocab *vocab;	/* NULL: records bring theirs */
+	struct arxiv_tok_params tp;
+	struct arxiv_tok_cache *tcache;
+	size_t tok_cap;
 };
 
 /* bins: chars 32 wide (to 16384), words 4 (to 2048), tokens 8 (to 4096) */
@@ -120,6 +128,11 @@ int stats_stop_load(struct arxiv_stats *s, const char *path, struct arxiv_error 
 struct term *stats_terms_alloc(size_t n);
 int stats_term_add(struct arxiv_stats *s, const char *w, size_t n, int f, uint64_t k);
 int stats_terms_fast(struct arxiv_stats *s, const char *t, size_t n, int f);
+/* stats_terms_fast that counts the text's WordPiece tokens in the same pass
+ * (s->vocab, lowercasing, an ASCII text): *ntok, [CLS] and [SEP] included.
+ * 1, 0 when the text is not of the kind the pass counts (its terms counted,
+ * *ntok not), or -1 out of memory. */
+int stats_terms_tokens(struct arxiv_stats *s, const char *t, size_t n, int f, size_t *ntok);
 int stats_terms_clean(struct arxiv_stats *s, const char *t, size_t n, int f);
 /* count the terms of split sp of text (the text it was split from) */
 int stats_terms_split(struct arxiv_stats *s, const struct arxiv_stats_split *sp, const char *text,

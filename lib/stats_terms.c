@@ -14,6 +14,7 @@
 
 #include "bytemask.h"
 #include "stats_int.h"
+#include "tokcount_int.h"
 
 #define HUGE (2u << 20)	/* a transparent huge page */
 
@@ -207,6 +208,7 @@ terms_prune(struct arxiv_stats *s)
 struct tok {
 	uint64_t h;
 	size_t n;
+	int wp;			/* a whole word of the WordPiece count: add its pieces */
 	union {
 		char w[TERM_MAX];
 		uint64_t q[TERM_MAX / 8];
@@ -255,8 +257,8 @@ pre_eq(const char *a, const char *b)
 }
 
 /* add k to the count of term w (zero-padded, see struct tok) in field f
- * (f < 0: total only) */
-static int
+ * (f < 0: total only): its entry, or NULL out of memory */
+static struct term *
 term_add_h(struct arxiv_stats *s, uint64_t h, const char *w, size_t n, int f, uint64_t k)
 {
 	size_t i, mask = s->tslots - 1;
@@ -270,16 +272,16 @@ term_add_h(struct arxiv_stats *s, uint64_t h, const char *w, size_t n, int f, ui
 	}
 	if (s->nterm == s->p.term_cap) {
 		if (terms_prune(s) < 0)
-			return -1;
+			return NULL;
 		for (i = h & mask; s->terms[i].len; i = (i + 1) & mask)
 			;
 	}
 	if (s->arena.len + n >= UINT32_MAX || arxiv_buf_reserve(&s->arena, n + 1) < 0)
-		return -1;
+		return NULL;
 	t = &s->terms[i];
 	t->hash = h;
 	t->off = (uint32_t)s->arena.len;
-	t->len = (uint16_t)n;
+	t->len = (uint8_t)n;
 	memcpy(t->pre, w, n < PRE ? n : PRE);
 	memcpy(s->arena.data + s->arena.len, w, n);
 	s->arena.len += n;
@@ -288,7 +290,7 @@ found:
 	t->total += (uint32_t)k;
 	if (f >= 0 && f < TERMF)
 		t->c[f] += (uint32_t)k;
-	return 0;
+	return t;
 }
 
 int
@@ -300,7 +302,7 @@ stats_term_add(struct arxiv_stats *s, const char *w, size_t n, int f, uint64_t k
 		return 0;
 	memcpy(t.w, w, n);
 	t.n = n;
-	return term_add_h(s, tok_hash(&t), t.w, n, f, k);
+	return term_add_h(s, tok_hash(&t), t.w, n, f, k) ? 0 : -1;
 }
 
 /* A term of a text as the splitter found it: its hash and where it is. A
@@ -317,6 +319,7 @@ ref_fill(struct tok *t, const struct term_ref *r, const unsigned char *p, const 
 {
 	tok_fill(t, p + r->off, r->n, end);
 	t->h = r->h;
+	t->wp = 0;
 }
 
 #define BATCH 64
@@ -329,6 +332,15 @@ struct arxiv_stats_split {
 };
 
 
+/* The WordPiece count of a text made in split_scan's pass (wp != NULL): the
+ * tokens of the runs of letters and digits that are not whole terms (those
+ * get theirs from the term table, batch_flush), and of the punctuation. */
+struct wpass {
+	struct lower l;		/* the batch of the table's lookups */
+	size_t total;		/* tokens so far */
+	int plain;		/* 0: a block is not of tc_block's kind; count apart */
+};
+
 /*
  * The built-in splitter: the terms of the text, in order, appended to sp.
  * Terms: runs of ASCII letters (lowercased) of min_len..32 bytes outside
@@ -336,31 +348,52 @@ struct arxiv_stats_split {
  * after a backslash), not followed by a byte >= 0x80, not stop words. The
  * text is classified 64 bytes at a time (bytemask.h): the runs' starts that
  * can be terms are found by masks, and only those are looked at.
+ * With wp, the same pass counts the WordPiece tokens (tokcount.c's
+ * cnt_masks, block by block): a term that is a whole word of the count (no
+ * digit before or after it) is marked t.wp and left out of the block's runs.
  */
 static inline __attribute__((always_inline)) int
 split_scan(const struct arxiv_stats *s, const char *text, size_t n,
-    int (*emit)(void *, const struct tok *, uint32_t), void *ud)
+    int (*emit)(void *, const struct tok *, uint32_t), void *ud, struct wpass *wp)
 {
 	const unsigned char *p = (const unsigned char *)text, *end = p + n;
 	size_t b, nblk = n / 64 + 1;	/* the last block holds the end */
 	size_t j, min_len = s->p.min_len ? s->p.min_len : 1;
 	uint64_t prev_alpha = 0, prev_bs = 0, math = 0;	/* carries, in bit 0 */
+	uint64_t prev_word = 0;
 	struct bytemask cur, nxt;
+	struct wordmask wcur, wnxt;
 
-	if (min_len > TERM_MAX)
-		return 0;
-	if (n > UINT32_MAX) {	/* term_ref's offsets */
-		errno = EFBIG;
+	if (min_len > TERM_MAX || n > UINT32_MAX) {
+		if (wp)
+			wp->plain = 0;
+		if (min_len > TERM_MAX)
+			return 0;
+		errno = EFBIG;	/* term_ref's offsets */
 		return -1;
 	}
 	bytemask64(p, n < 64 ? n : 64, &cur);
+	if (wp)
+		wordmask64(p, n < 64 ? n : 64, &wcur);
 	for (b = 0; b < nblk; b++) {
-		uint64_t a = cur.alpha, m, cand;
+		uint64_t a = cur.alpha, m, cand, w = 0, covered = 0;
+		size_t left = n - b * 64;
+		int counting = 0;	/* this block's WordPiece tokens are counted here */
 
 		if (b + 1 < nblk)
-			bytemask64(p + (b + 1) * 64, n - (b + 1) * 64 < 64 ? n - (b + 1) * 64 : 64, &nxt);
+			bytemask64(p + (b + 1) * 64, left - 64 < 64 ? left - 64 : 64, &nxt);
 		else
 			memset(&nxt, 0, sizeof(nxt));
+		if (wp && wp->plain) {
+			if (b + 1 < nblk)
+				wordmask64(p + (b + 1) * 64, left - 64 < 64 ? left - 64 : 64, &wnxt);
+			else
+				memset(&wnxt, 0, sizeof(wnxt));
+			if ((counting = tc_block_plain(&wcur, p + b * 64, left)))
+				w = wcur.word;
+			else
+				wp->plain = 0;
+		}
 		/* in math: the parity of the '$' up to here (a letter is no '$') */
 		m = bytemask_prefix_xor(cur.dollar) ^ (0 - math);
 		/* starts of runs, outside math, not after a backslash */
@@ -388,13 +421,26 @@ split_scan(const struct arxiv_stats *s, const char *text, size_t n,
 				continue;
 			tok_fill(&t, p + b * 64 + i, k, end);
 			t.h = tok_hash(&t);
-			if (!stop_has(s, t.h, t.q, k) && emit(ud, &t, (uint32_t)(b * 64 + i)) < 0)
+			if (stop_has(s, t.h, t.q, k))
+				continue;
+			/* a whole word of the count: no digit before it or after it */
+			t.wp = counting && !((w << 1 | prev_word) >> i & 1) &&
+			    !((e < 64 ? w >> e : wnxt.word >> (e - 64)) & 1);
+			if (t.wp)
+				covered |= (uint64_t)1 << i;
+			if (emit(ud, &t, (uint32_t)(b * 64 + i)) < 0)
 				return -1;
 		}
+		if (counting)
+			wp->total += tc_block(&wp->l, p + b * 64, left, w, wcur.space, wnxt.word,
+			    w & ~(w << 1 | prev_word) & ~covered);
 		prev_alpha = a >> 63;
 		prev_bs = cur.bslash >> 63;
 		math = m >> 63;
+		prev_word = w >> 63;
 		cur = nxt;
+		if (counting)
+			wcur = wnxt;
 	}
 	return 0;
 }
@@ -423,7 +469,7 @@ emit_ref(void *ud, const struct tok *t, uint32_t off)
 static int
 split_text(const struct arxiv_stats *s, const char *text, size_t n, struct arxiv_stats_split *sp)
 {
-	return split_scan(s, text, n, emit_ref, sp);
+	return split_scan(s, text, n, emit_ref, sp, NULL);
 }
 
 /* Terms wait in a batch of BATCH, their slots prefetched, and are counted
@@ -434,8 +480,19 @@ struct batch {
 	struct arxiv_stats *s;
 	int f;
 	size_t nb;
+	struct cnt *c;		/* the WordPiece count's table (stats_terms_tokens) */
+	size_t pieces;		/* the pieces of the terms marked wp */
 	struct tok b[BATCH];
 };
+
+/* the WordPiece pieces of term t (a whole word of at most TERM_MAX letters) */
+static size_t
+tok_pieces(struct cnt *c, const struct tok *t)
+{
+	if (t->n == 1)
+		return 1;
+	return t->n <= CT_KEY ? ct_pieces(c, t->q, t->n) : tokcount__pieces(c->v, t->w, t->n);
+}
 
 static int
 batch_flush(struct batch *bt)
@@ -443,15 +500,22 @@ batch_flush(struct batch *bt)
 	size_t i;
 
 	for (i = 0; i < bt->nb; i++) {
-		if (term_add_h(bt->s, bt->b[i].h, bt->b[i].w, bt->b[i].n, bt->f, 1) < 0)
+		struct term *t = term_add_h(bt->s, bt->b[i].h, bt->b[i].w, bt->b[i].n, bt->f, 1);
+
+		if (t == NULL)
 			return -1;
 		bt->s->ftokens[bt->f]++;
+		if (bt->b[i].wp) {
+			if (t->wp == 0)
+				t->wp = (uint8_t)tok_pieces(bt->c, &bt->b[i]);
+			bt->pieces += t->wp;
+		}
 	}
 	bt->nb = 0;
 	return 0;
 }
 
-static int
+static inline __attribute__((always_inline)) int
 emit_count(void *ud, const struct tok *t, uint32_t off)
 {
 	struct batch *bt = ud;
@@ -470,9 +534,39 @@ stats_terms_fast(struct arxiv_stats *s, const char *text, size_t n, int f)
 	bt.s = s;
 	bt.f = f;
 	bt.nb = 0;
-	if (split_scan(s, text, n, emit_count, &bt) < 0)
+	bt.c = NULL;
+	bt.pieces = 0;
+	if (split_scan(s, text, n, emit_count, &bt, NULL) < 0)
 		return -1;
 	return batch_flush(&bt);
+}
+
+int
+stats_terms_tokens(struct arxiv_stats *s, const char *text, size_t n, int f, size_t *ntok)
+{
+	struct batch bt;
+	struct wpass wp;
+	struct cnt c;
+
+	c.v = s->vocab;
+	c.n = 0;
+	if ((c.t = tokcount__table(s->tcache, s->vocab)) == NULL)
+		return -1;
+	wp.l.c = &c;
+	wp.l.nb = 0;
+	wp.total = 0;
+	wp.plain = 1;
+	bt.s = s;
+	bt.f = f;
+	bt.nb = 0;
+	bt.c = &c;
+	bt.pieces = 0;
+	if (split_scan(s, text, n, emit_count, &bt, &wp) < 0 || batch_flush(&bt) < 0)
+		return -1;
+	if (!wp.plain)
+		return 0;
+	*ntok = wp.total + lw_resolve(&wp.l) + bt.pieces + 2;	/* [CLS] [SEP] */
+	return 1;
 }
 
 /* ------------------------------------------------ terms split ahead of time */
@@ -533,6 +627,8 @@ stats_terms_split(struct arxiv_stats *s, const struct arxiv_stats_split *sp, con
 	/* in batches, as stats_terms_fast: the same lookups in the same order */
 	bt.s = s;
 	bt.f = f;
+	bt.c = NULL;
+	bt.pieces = 0;
 	for (i = 0; i < sp->n; i += BATCH) {
 		bt.nb = sp->n - i < BATCH ? sp->n - i : BATCH;
 		mask = s->tslots - 1;

@@ -68,7 +68,7 @@ prepare(struct job *j)
 
 		p->ok = p->parsed = 0;
 		if (parse_line(&j->t, b->lines.data + b->off[i], b->len[i], &r, &o, &e) == 0 &&
-		    count_record(s, &j->t, &r, &e) == 0 &&
+		    count_record(s, &j->t, &r, 1, &e) == 0 &&
 		    arxiv_stats_split(s->st, r.text.s, r.text.n, p->split) == 0) {
 			p->n_tokens = r.n_tokens;
 			p->off = keep->len;

@@ -168,15 +168,19 @@ parse_line(struct tools *t, const char *line, size_t len, struct arxiv_stats_rec
 	return 0;
 }
 
-/* r's WordPiece count (-v) and cleaned terms (--clean, into t->cleaned). */
+/* r's WordPiece count (-v; with here 0: left to arxiv_stats_add, which
+ * counts it in the pass that splits the terms) and cleaned terms (--clean,
+ * into t->cleaned). */
 int
-count_record(const struct state *s, struct tools *t, struct arxiv_stats_record *r,
+count_record(const struct state *s, struct tools *t, struct arxiv_stats_record *r, int here,
     struct arxiv_error *err)
 {
 	struct arxiv_tok_params tp = arxiv_tok_default_params();
 	size_t nt;
 
-	if (s->vocab != NULL) {
+	if (s->vocab != NULL && !here)
+		r->n_tokens = ARXIV_STATS_COUNT_TOKENS;
+	else if (s->vocab != NULL) {
 		/* counted whole, capped as encoding with seq_len MAXSEQ would */
 		if (arxiv_tok_count_cached(t->cache, ARXIV_TOK_VALID_UTF8, s->vocab, &tp,
 		    r->text.s, r->text.n, &nt, err) < 0)
@@ -219,7 +223,7 @@ add_line(struct state *s, const char *line, size_t len, const struct prep *p,
 		goto out;
 	if (p != NULL && p->ok)
 		use_prep(s, p, keep, &r);
-	else if (count_record(s, &s->t, &r, err) < 0)
+	else if (count_record(s, &s->t, &r, 0, err) < 0)
 		goto out;
 	rc = arxiv_stats_add(s->st, &r, err);
 out:

@@ -93,7 +93,7 @@ struct state {
 int parse_line(struct tools *t, const char *line, size_t len, struct arxiv_stats_record *r,
     json_t **o, struct arxiv_error *err);
 int count_record(const struct state *s, struct tools *t, struct arxiv_stats_record *r,
-    struct arxiv_error *err);
+    int here, struct arxiv_error *err);
 /* r takes what a thread prepared of it (p, its thread's keep buffer) */
 void use_prep(const struct state *s, const struct prep *p, const struct arxiv_buf *keep,
     struct arxiv_stats_record *r);

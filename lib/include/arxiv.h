@@ -1118,7 +1118,8 @@ struct arxiv_stats_record {
 	size_t n_categories;
 	const struct arxiv_stats_str *fields;
 	size_t n_fields;
-	long n_tokens;		/* WordPiece tokens incl. [CLS] [SEP]; -1 unknown */
+	long n_tokens;		/* WordPiece tokens incl. [CLS] [SEP]; -1 unknown;
+				 * ARXIV_STATS_COUNT_TOKENS: arxiv_stats_add counts them */
 	struct arxiv_stats_str terms;	/* cleaned text (space-separated terms); s NULL:
 					 * split text with the built-in splitter */
 	const struct arxiv_stats_split *split;	/* or text's terms split ahead of time
@@ -1129,9 +1130,18 @@ struct arxiv_stats;
 ARXIV_API struct arxiv_stats *arxiv_stats_new(const struct arxiv_stats_params *p,
     struct arxiv_error *err);
 ARXIV_API void arxiv_stats_free(struct arxiv_stats *s);
-/* Count one record (r and its strings borrowed for the call). 0 or -1 (out of memory). */
+/* Count one record (r and its strings borrowed for the call). 0 or -1 (out of
+ * memory; n_tokens ARXIV_STATS_COUNT_TOKENS without arxiv_stats_set_vocab). */
 ARXIV_API int arxiv_stats_add(struct arxiv_stats *s, const struct arxiv_stats_record *r,
     struct arxiv_error *err);
+/* The WordPiece tokens of records that come with n_tokens
+ * ARXIV_STATS_COUNT_TOKENS: what arxiv_tok_count_cached(c, 0, v, p) gives
+ * (p NULL: defaults), capped at cap (0: none), counted in the pass that splits
+ * the text's terms where it can (a lowercasing p, an ASCII text). v and c
+ * are borrowed for s's life (c then used by s alone), p is copied. */
+#define ARXIV_STATS_COUNT_TOKENS (-2)
+ARXIV_API void arxiv_stats_set_vocab(struct arxiv_stats *s, const struct arxiv_vocab *v,
+    const struct arxiv_tok_params *p, struct arxiv_tok_cache *c, size_t cap);
 /* The statistics as one JSON object (schema in arxiv-stats(1)) into out (cleared);
  * with_state adds "state", what arxiv_stats_merge_json needs. 0 or -1. */
 ARXIV_API int arxiv_stats_json(const struct arxiv_stats *s, int with_state, struct arxiv_buf *out);

@@ -1,4 +1,5 @@
-/* test_stats.c - arxiv_stats: years from ids, merge == one pass, prune bound. */
+/* test_stats.c - arxiv_stats: years from ids, merge == one pass, prune bound,
+ * split ahead == split here, tokens counted in the terms' pass == arxiv_tok_count. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -337,9 +338,155 @@ test_split(void)
 	arxiv_stats_free(b);
 }
 
+/* A random text for test_tokens: the pieces where the pass over the terms and
+ * the WordPiece count can part (digits beside letters, math, backslashes, stop
+ * words, words of 1..130 letters, runs over a 64-byte block's end), now and
+ * then a control character, a non-ASCII word or a special token, which the
+ * pass leaves to arxiv_tok_count_cached. */
+static size_t
+random_text(char *t, size_t cap, unsigned *seed)
+{
+	static const char *const piece[] = {
+		"the", "quark", "Gluon", "covid19", "2D", "h2o", "x", "ab", "$", "$x^2$",
+		"\\alpha", "\\", "{", "}", " ", "  ", "\n", "\t", ".", ",", "-", "(", "[",
+		"superconductivity", "Tokenization", "of", "and", "which", "between",
+		"ABCDEFGHIJKLMNOPQRSTUVWX", "abcdefghijklmnopqrstuvwxy",
+		"abcdefghijklmnopqrstuvwxyzabcdef", "abcdefghijklmnopqrstuvwxyzabcdefg",
+		"graphs", "1234567", "U235", "e-mail", "it's", "Schr", "odinger",
+	};
+	static const char *const rare[] = { "\x01", "caf\xc3\xa9", "[CLS]", "[sep]", "\x7f" };
+	size_t n = 0, want = (size_t)(rand_r(seed) % 600);
+
+	while (n < want) {
+		int r = rand_r(seed) % 1000;
+		char buf[160];
+		const char *w;
+		size_t k;
+
+		if (r < 2)
+			w = rare[(size_t)rand_r(seed) % (sizeof(rare) / sizeof(rare[0]))];
+		else if (r < 14) {	/* a run of 40..130 letters */
+			size_t j, len = 40 + (size_t)(rand_r(seed) % 91);
+
+			for (j = 0; j < len; j++)
+				buf[j] = (char)('a' + rand_r(seed) % 3);
+			buf[len] = '\0';
+			w = buf;
+		} else
+			w = piece[(size_t)rand_r(seed) % (sizeof(piece) / sizeof(piece[0]))];
+		k = strlen(w);
+		if (n + k + 1 >= cap)
+			break;
+		memcpy(t + n, w, k);
+		n += k;
+		if (rand_r(seed) % 3)
+			t[n++] = ' ';
+	}
+	t[n] = '\0';
+	return n;
+}
+
+/* tokens counted by arxiv_stats_add in the pass that splits the terms
+ * (ARXIV_STATS_COUNT_TOKENS) == arxiv_tok_count's, record by record, and the
+ * statistics == those of records that bring their counts (a small term table:
+ * pruned, its entries' pieces moved with them) */
+static void
+test_tokens(const char *name, const char *vpath, int lower)
+{
+	struct arxiv_stats *a = mk(64), *b = mk(64);
+	struct arxiv_vocab *v;
+	struct arxiv_tok_cache *c = arxiv_tok_cache_new();
+	struct arxiv_tok_params tp = arxiv_tok_default_params();
+	struct arxiv_stats_str cat = { "cs.AI", 5 }, f = { "F", 1 };
+	struct arxiv_buf oa = { 0 }, ob = { 0 };
+	struct arxiv_error e;
+	static char text[1024];
+	unsigned seed = 7;
+	int i, bad = 0, differ = 0, plain = 0;
+
+	if ((v = arxiv_vocab_load(vpath, &e)) == NULL) {
+		printf("ok %d # skip %s vocabulary: %s\n", ++tap_n, name, e.text);
+		arxiv_stats_free(a);
+		arxiv_stats_free(b);
+		arxiv_tok_cache_free(c);
+		return;
+	}
+	tp.lowercase = lower;
+	arxiv_stats_set_vocab(a, v, &tp, c, 0);
+	for (i = 0; i < 3000; i++) {
+		struct arxiv_stats_record r = { 0 };
+		uint64_t before = a->tokens.sum;
+		size_t n = i == 0 ? 0 : random_text(text, sizeof(text), &seed), nt = 0;
+
+		r.id.s = text;
+		r.id.n = n < 4 ? n : 4;
+		r.text.s = text;
+		r.text.n = n;
+		r.label = f;
+		r.categories = &cat;
+		r.n_categories = 1;
+		r.fields = &f;
+		r.n_fields = 1;
+		r.n_tokens = ARXIV_STATS_COUNT_TOKENS;
+		bad += arxiv_stats_add(a, &r, &e) != 0;
+		bad += arxiv_tok_count(v, &tp, text, n, &nt, &e) != 0;
+		if (a->tokens.sum - before != nt && differ++ == 0)
+			printf("# %s: %llu tokens in the pass, %zu by arxiv_tok_count: \"%s\"\n", name,
+			    (unsigned long long)(a->tokens.sum - before), nt, text);
+		plain += !strpbrk(text, "\x01\x7f\xc3") && !strstr(text, "[CLS]");
+		r.n_tokens = (long)nt;
+		bad += arxiv_stats_add(b, &r, &e) != 0;
+	}
+	CHECK(bad == 0, "%s: every add and count succeeds", name);
+	CHECK(differ == 0 && plain > 1500, "%s%s: 3000 texts (%d plain ASCII), the pass's count == "
+	    "arxiv_tok_count's (%d differ)", name, lower ? "" : " cased", plain, differ);
+	arxiv_stats_json(a, 1, &oa);
+	arxiv_stats_json(b, 1, &ob);
+	CHECK(strstr(oa.data, "\"exact\":false") != NULL, "%s: the term table was pruned", name);
+	CHECK_STR(oa.data, ob.data, "%s: statistics with the pass's counts == with the records' own",
+	    name);
+	arxiv_buf_free(&oa);
+	arxiv_buf_free(&ob);
+	arxiv_stats_free(a);
+	arxiv_stats_free(b);
+	arxiv_tok_cache_free(c);
+	arxiv_vocab_free(v);
+}
+
+/* ARXIV_STATS_COUNT_TOKENS without a vocabulary is refused, nothing counted */
+static void
+test_tokens_novocab(void)
+{
+	struct arxiv_stats *s = mk(64);
+	struct arxiv_stats_str cat = { "cs.AI", 5 }, f = { "F", 1 };
+	struct arxiv_stats_record r = { 0 };
+	struct arxiv_error e;
+
+	r.id.s = r.text.s = "quark";
+	r.id.n = r.text.n = 5;
+	r.label = f;
+	r.categories = &cat;
+	r.n_categories = 1;
+	r.fields = &f;
+	r.n_fields = 1;
+	r.n_tokens = ARXIV_STATS_COUNT_TOKENS;
+	CHECK(arxiv_stats_add(s, &r, &e) < 0 && strstr(e.text, "no vocabulary") && s->n == 0,
+	    "tokens to count without a vocabulary: refused (%s), nothing counted", e.text);
+	arxiv_stats_free(s);
+}
+
 int
 main(void)
 {
+	const char *shared = getenv("ARXIV_SHARED");
+	char sci[1024];
+
+	snprintf(sci, sizeof(sci), "%s/vocab/scibert_scivocab_uncased.vocab.txt",
+	    shared ? shared : "../shared");
+	test_tokens("tiny-bert", "tests/fixtures/tiny-bert/vocab.txt", 1);
+	test_tokens("tiny-bert", "tests/fixtures/tiny-bert/vocab.txt", 0);
+	test_tokens("SciBERT", sci, 1);
+	test_tokens_novocab();
 	test_split();
 	test_split_rule();
 	test_lengths();
