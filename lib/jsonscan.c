@@ -13,6 +13,9 @@
  * simdjson is C++.
  */
 #include <string.h>
+#if defined(__SSE2__)
+#include <emmintrin.h>
+#endif
 
 #include <utf8proc.h>
 
@@ -116,6 +119,22 @@ scan_string(const char *p, const char *end, int *escaped)
 
 	*escaped = 0;
 	for (;;) {
+#if defined(__SSE2__)
+		/* 16 bytes at a time to the first '"', '\\', control or non-ASCII byte
+		 * (a signed compare: the bytes >= 0x80 are below 0x20 too) */
+		while (ue - u >= 16) {
+			__m128i x = _mm_loadu_si128((const __m128i *)(const void *)u);
+			int m = _mm_movemask_epi8(_mm_or_si128(_mm_or_si128(
+			    _mm_cmpeq_epi8(x, _mm_set1_epi8('"')), _mm_cmpeq_epi8(x,
+			    _mm_set1_epi8('\\'))), _mm_cmplt_epi8(x, _mm_set1_epi8(0x20))));
+
+			if (m) {
+				u += __builtin_ctz((unsigned)m);
+				break;
+			}
+			u += 16;
+		}
+#endif
 		while (ue - u >= 8 && special8(u, 1) == 0)
 			u += 8;
 		while (u < ue && plain_byte[*u])
