@@ -404,9 +404,9 @@ int
 arxiv_stats_add(struct arxiv_stats *s, const struct arxiv_stats_record *r,
     struct arxiv_error *err)
 {
-	int f, g, y, terms_done = 0;
+	int f, g, y, terms_done = 0, counts = 0, fuse;
 	long n_tokens = r->n_tokens;
-	size_t i, nt;
+	size_t i, nt, words;
 	uint64_t fmask = 0, hid;
 	struct stats_facts own;
 	const struct stats_facts *fx;
@@ -416,9 +416,18 @@ arxiv_stats_add(struct arxiv_stats *s, const struct arxiv_stats_record *r,
 		    "(arxiv_stats_set_vocab)");
 		return -1;
 	}
+	/* tokens counted in the pass that splits the terms, for an ASCII text:
+	 * which also counts its words (the text's other counts wait for it) */
+	fuse = n_tokens == ARXIV_STATS_COUNT_TOKENS && r->terms.s == NULL && r->split == NULL &&
+	    s->p.top_terms > 0 && s->tp.lowercase;
 	if (r->split != NULL)
 		fx = stats_split_facts(r->split);
-	else {
+	else if (fuse) {
+		own.htext = hash64(r->text.s, r->text.n);
+		own.math = has_math(r->text.s, r->text.n);
+		counts = 1;	/* chars, words, nonascii: below */
+		fx = &own;
+	} else {
 		stats_text_facts(r->text.s, r->text.n, &own);
 		fx = &own;
 	}
@@ -460,25 +469,32 @@ arxiv_stats_add(struct arxiv_stats *s, const struct arxiv_stats_record *r,
 	else
 		s->year_unknown++;
 
-	s->math += fx->math;
-	s->nonascii += fx->nonascii;
-	dist_add(&s->chars, fx->chars, stats_bin_width[0]);
-	dist_add(&s->words, fx->words, stats_bin_width[1]);
 	if (n_tokens == ARXIV_STATS_COUNT_TOKENS) {
 		int counted = 0;
 
-		/* an ASCII text whose terms are split here: in the same pass */
-		if (r->terms.s == NULL && r->split == NULL && f >= 0 && f < TERMF &&
-		    s->p.top_terms > 0 && s->tp.lowercase && !fx->nonascii) {
-			if ((counted = stats_terms_tokens(s, r->text.s, r->text.n, f, &nt)) < 0)
+		if (fuse && f >= 0 && f < TERMF) {
+			counted = stats_terms_tokens(s, r->text.s, r->text.n, f, &nt, &words);
+			if (counted < 0)
 				goto oom;
 			terms_done = 1;
 		}
-		if (!counted && arxiv_tok_count_cached(s->tcache, ARXIV_TOK_VALID_UTF8, s->vocab,
+		if (counted) {	/* no byte >= 0x80 */
+			own.chars = r->text.n;
+			own.words = words;
+			own.nonascii = 0;
+			counts = 0;
+		} else if (arxiv_tok_count_cached(s->tcache, ARXIV_TOK_VALID_UTF8, s->vocab,
 		    &s->tp, r->text.s, r->text.n, &nt, err) < 0)
 			return -1;
 		n_tokens = (long)(s->tok_cap && nt > s->tok_cap ? s->tok_cap : nt);
 	}
+	if (counts)
+		text_counts((const unsigned char *)r->text.s, r->text.n, &own.chars, &own.words,
+		    &own.nonascii);
+	s->math += fx->math;
+	s->nonascii += fx->nonascii;
+	dist_add(&s->chars, fx->chars, stats_bin_width[0]);
+	dist_add(&s->words, fx->words, stats_bin_width[1]);
 	if (n_tokens >= 0) {
 		s->have_tokens = 1;
 		dist_add(&s->tokens, (uint64_t)n_tokens, stats_bin_width[2]);

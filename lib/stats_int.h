@@ -129,10 +129,12 @@ struct term *stats_terms_alloc(size_t n);
 int stats_term_add(struct arxiv_stats *s, const char *w, size_t n, int f, uint64_t k);
 int stats_terms_fast(struct arxiv_stats *s, const char *t, size_t n, int f);
 /* stats_terms_fast that counts the text's WordPiece tokens in the same pass
- * (s->vocab, lowercasing, an ASCII text): *ntok, [CLS] and [SEP] included.
- * 1, 0 when the text is not of the kind the pass counts (its terms counted,
- * *ntok not), or -1 out of memory. */
-int stats_terms_tokens(struct arxiv_stats *s, const char *t, size_t n, int f, size_t *ntok);
+ * (s->vocab, lowercasing, an ASCII text): *ntok, [CLS] and [SEP] included,
+ * and its words as stats_text_facts counts them. 1, 0 when the text is not
+ * of the kind the pass counts (its terms counted, *ntok and *words not), or
+ * -1 out of memory. */
+int stats_terms_tokens(struct arxiv_stats *s, const char *t, size_t n, int f, size_t *ntok,
+    size_t *words);
 int stats_terms_clean(struct arxiv_stats *s, const char *t, size_t n, int f);
 /* count the terms of split sp of text (the text it was split from) */
 int stats_terms_split(struct arxiv_stats *s, const struct arxiv_stats_split *sp, const char *text,

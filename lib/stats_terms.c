@@ -338,6 +338,7 @@ struct arxiv_stats_split {
 struct wpass {
 	struct lower l;		/* the batch of the table's lookups */
 	size_t total;		/* tokens so far */
+	size_t words;		/* runs of bytes other than ' ' \t \n \r so far */
 	int plain;		/* 0: a block is not of tc_block's kind; count apart */
 };
 
@@ -360,7 +361,7 @@ split_scan(const struct arxiv_stats *s, const char *text, size_t n,
 	size_t b, nblk = n / 64 + 1;	/* the last block holds the end */
 	size_t j, min_len = s->p.min_len ? s->p.min_len : 1;
 	uint64_t prev_alpha = 0, prev_bs = 0, math = 0;	/* carries, in bit 0 */
-	uint64_t prev_word = 0;
+	uint64_t prev_word = 0, prev_space = 1;	/* the text starts after a blank */
 	struct bytemask cur, nxt;
 	struct wordmask wcur, wnxt;
 
@@ -431,9 +432,13 @@ split_scan(const struct arxiv_stats *s, const char *text, size_t n,
 			if (emit(ud, &t, (uint32_t)(b * 64 + i)) < 0)
 				return -1;
 		}
-		if (counting)
+		if (counting) {
 			wp->total += tc_block(&wp->l, p + b * 64, left, w, wcur.space, wnxt.word,
 			    w & ~(w << 1 | prev_word) & ~covered);
+			wp->words += bytemask_pop64(~wcur.space & (wcur.space << 1 | prev_space) &
+			    (left < 64 ? ((uint64_t)1 << left) - 1 : ~0ULL));
+			prev_space = wcur.space >> 63;
+		}
 		prev_alpha = a >> 63;
 		prev_bs = cur.bslash >> 63;
 		math = m >> 63;
@@ -542,7 +547,8 @@ stats_terms_fast(struct arxiv_stats *s, const char *text, size_t n, int f)
 }
 
 int
-stats_terms_tokens(struct arxiv_stats *s, const char *text, size_t n, int f, size_t *ntok)
+stats_terms_tokens(struct arxiv_stats *s, const char *text, size_t n, int f, size_t *ntok,
+    size_t *words)
 {
 	struct batch bt;
 	struct wpass wp;
@@ -555,6 +561,7 @@ stats_terms_tokens(struct arxiv_stats *s, const char *text, size_t n, int f, siz
 	wp.l.c = &c;
 	wp.l.nb = 0;
 	wp.total = 0;
+	wp.words = 0;
 	wp.plain = 1;
 	bt.s = s;
 	bt.f = f;
@@ -566,6 +573,7 @@ stats_terms_tokens(struct arxiv_stats *s, const char *text, size_t n, int f, siz
 	if (!wp.plain)
 		return 0;
 	*ntok = wp.total + lw_resolve(&wp.l) + bt.pieces + 2;	/* [CLS] [SEP] */
+	*words = wp.words;
 	return 1;
 }
 
@@ -695,6 +703,33 @@ cmp_term(const void *a, const void *b)
 	return c ? c : (tx->len > ty->len) - (tx->len < ty->len);
 }
 
+/* The first k of sc[0..m) in cmp_scored's order into sc[0..k) (k <= m): the
+ * best so far kept sorted, each other entry compared with the last of them;
+ * a full sort where k is not small. Returns k. */
+static size_t
+top_scored(struct scored *sc, size_t m, size_t k)
+{
+	size_t i, j, n = 0;
+
+	if (k > m)
+		k = m;
+	if (k == 0 || k > 64 || k > m / 16) {
+		qsort(sc, m, sizeof(*sc), cmp_scored);
+		return k;
+	}
+	for (i = 0; i < m; i++) {
+		struct scored x = sc[i];
+
+		if (n == k && cmp_scored(&x, &sc[k - 1]) >= 0)
+			continue;
+		j = n < k ? n++ : k - 1;
+		for (; j > 0 && cmp_scored(&x, &sc[j - 1]) < 0; j--)
+			sc[j] = sc[j - 1];
+		sc[j] = x;
+	}
+	return k;
+}
+
 /*
  * Log-odds ratio with an informative Dirichlet prior (Monroe, Colaresi and
  * Quinn 2008, eq. 16-22): field i against all other fields, prior
@@ -741,11 +776,11 @@ stats_put_terms(struct arxiv_buf *o, const struct arxiv_stats *s, const size_t *
 			if (isfinite(sc[m].z))
 				m++;
 		}
-		qsort(sc, m, sizeof(*sc), cmp_scored);
+		m = top_scored(sc, m, s->p.top_terms);
 		arxiv_buf_printf(o, "%s", fi ? "," : "");
 		stats_put_str(o, s->fname[f], strlen(s->fname[f]));
 		arxiv_buf_printf(o, ":[");
-		for (k = 0; k < m && k < s->p.top_terms; k++) {
+		for (k = 0; k < m; k++) {
 			const struct term *t = &s->terms[sc[k].t];
 
 			arxiv_buf_printf(o, "%s{\"term\":", k ? "," : "");
