@@ -47,8 +47,21 @@ if [ -r "$vocab" ]; then
 	# everything but the (pruned, hence approximate) term table is the same
 	cmp -s <(jq -c 'del(.terms)' "$tmp/s1.json") <(jq -c 'del(.terms)' "$tmp/s2.json") ||
 		{ echo "stats.sh: merged blocks differ from one pass" >&2; exit 1; }
-	run "zcat parts | arxiv-map | arxiv-stats -v -j $JOBS (the pipe)" "$n" \
+	# the issue's pipe beside its first stages (the peers: arxiv-stats must not be
+	# the slow stage), then each stage's CPU time within it
+	run "zcat parts (the pipe's first stage alone)" "$n" \
+		"{ zcat '$ARXIV_SHARED'/data/arxiv-part-00*.jsonl.gz || true; } | head -n $n > /dev/null"
+	run "zcat parts | arxiv-map" "$n" \
+		"{ zcat '$ARXIV_SHARED'/data/arxiv-part-00*.jsonl.gz || true; } | head -n $n | arxiv-map > /dev/null"
+	run "zcat parts | arxiv-map | arxiv-stats -v -j 1 (the pipe)" "$n" \
+		"{ zcat '$ARXIV_SHARED'/data/arxiv-part-00*.jsonl.gz || true; } | head -n $n | arxiv-map | arxiv-stats -j 1 -v '$vocab' > /dev/null"
+	run "zcat parts | arxiv-map | arxiv-stats -v -j $JOBS" "$n" \
 		"{ zcat '$ARXIV_SHARED'/data/arxiv-part-00*.jsonl.gz || true; } | head -n $n | arxiv-map | arxiv-stats -j $JOBS -v '$vocab' > /dev/null"
+	T="/usr/bin/time -f '%U %S'"
+	bash -c "{ $T -o '$tmp/t.zcat' zcat '$ARXIV_SHARED'/data/arxiv-part-00*.jsonl.gz || true; } | head -n $n |
+		$T -o '$tmp/t.map' arxiv-map | $T -o '$tmp/t.stats' arxiv-stats -j 1 -v '$vocab' > /dev/null"
+	cpu() { tail -n 1 "$tmp/t.$1" | awk '{ printf "%.2f s", $1 + $2 }'; }
+	echo "CPU of each stage in the pipe (-j 1): zcat $(cpu zcat), arxiv-map $(cpu map), arxiv-stats -v $(cpu stats)"
 fi
 run "arxiv-stats --clean -j 1 (Snowball terms, 1 core)" "$n" "arxiv-stats -j 1 --clean '$tmp/mapped.jsonl' > /dev/null"
 run "arxiv-stats --clean -j $JOBS (cleaned on $JOBS threads)" "$n" "arxiv-stats -j $JOBS --clean '$tmp/mapped.jsonl' > /dev/null"
