@@ -2,7 +2,8 @@
  * test_bytemask.c - lib/bytemask.h: the masks of 64 bytes (SSE2 where built
  * with it, and the portable 8-byte words of other machines, both compiled
  * here) equal the classes byte by byte, for random bytes at every text length
- * 0..64; the prefix parity equals a loop; the lowercased word equals bytes.
+ * 0..64; the prefix parity and the bit count equal loops; the lowercased
+ * word equals bytes.
  */
 #include <stdint.h>
 #include <stdlib.h>
@@ -20,6 +21,7 @@
 #define bytemask_eq8 g_bytemask_eq8
 #define bytemask_gather8 g_bytemask_gather8
 #define bytemask_prefix_xor g_bytemask_prefix_xor
+#define bytemask_pop64 g_bytemask_pop64
 #include "bytemask.h"
 #undef ARXIV_BYTEMASK_H
 #undef BYTEMASK_GENERIC
@@ -33,6 +35,7 @@
 #undef bytemask_eq8
 #undef bytemask_gather8
 #undef bytemask_prefix_xor
+#undef bytemask_pop64
 /* the code this machine's library is built with */
 #include "bytemask.h"
 
@@ -112,6 +115,19 @@ main(void)
 	}
 	CHECK(bad[0] == 0, "prefix parity == a loop over the bits: 10000 words (%zu differ)",
 	    bad[0]);
+
+	/* the bits set: a loop over them (sparse, dense, random, 0, all) */
+	for (r = 0, bad[0] = 0; r < 10000; r++) {
+		uint64_t x = (uint64_t)rnd(1u << 31) << 33 ^ (uint64_t)rnd(1u << 31) << 2 ^ rnd(4);
+		unsigned want = 0;
+
+		x = r % 4 == 1 ? x & x >> 7 & x >> 13 : r % 4 == 2 ? x | x << 5 | x >> 11 :
+		    r == 3 ? 0 : r == 7 ? ~0ULL : x;
+		for (i = 0; i < 64; i++)
+			want += (unsigned)(x >> i & 1);
+		bad[0] += bytemask_pop64(x) != want || g_bytemask_pop64(x) != want;
+	}
+	CHECK(bad[0] == 0, "bits set == a loop over the bits: 10000 words (%zu differ)", bad[0]);
 
 	/* the lowercased, cut word: its bytes in memory, byte by byte */
 	for (r = 0, bad[0] = 0; r < 10000; r++) {
