@@ -26,23 +26,34 @@ mk(size_t cap)
 	return s;
 }
 
+static const struct arxiv_stats_str cs_ai = { "cs.AI", 5 }, field_f = { "F", 1 };
+
+/* a record: the id's first idn bytes, text, category cs.AI, field f (its label) */
+static struct arxiv_stats_record
+rec(const char *id, size_t idn, const char *text, size_t n, const struct arxiv_stats_str *f)
+{
+	struct arxiv_stats_record r = { 0 };
+
+	r.id.s = id;
+	r.id.n = idn;
+	r.text.s = text;
+	r.text.n = n;
+	r.label = *f;
+	r.categories = &cs_ai;
+	r.n_categories = 1;
+	r.fields = f;
+	r.n_fields = 1;
+	r.n_tokens = -1;
+	return r;
+}
+
 static void
 add(struct arxiv_stats *s, const char *id, const char *text, const char *label)
 {
-	struct arxiv_stats_str cat = { "cs.AI", 5 }, f = { label, strlen(label) };
-	struct arxiv_stats_record r = { 0 };
+	struct arxiv_stats_str f = { label, strlen(label) };
+	struct arxiv_stats_record r = rec(id, strlen(id), text, strlen(text), &f);
 	struct arxiv_error e;
 
-	r.id.s = id;
-	r.id.n = strlen(id);
-	r.text.s = text;
-	r.text.n = strlen(text);
-	r.label = f;
-	r.categories = &cat;
-	r.n_categories = 1;
-	r.fields = &f;
-	r.n_fields = 1;
-	r.n_tokens = -1;
 	if (arxiv_stats_add(s, &r, &e) != 0)
 		add_failed++;
 }
@@ -299,28 +310,18 @@ test_split(void)
 {
 	struct arxiv_stats *a = mk(40), *b = mk(40);
 	struct arxiv_stats_split *sp = arxiv_stats_split_new();
-	struct arxiv_stats_str cat = { "cs.AI", 5 }, f = { "F", 1 };
 	struct arxiv_buf oa = { 0 }, ob = { 0 };
 	struct arxiv_error e;
 	char text[160];
 	int i, bad = 0;
 
 	for (i = 0; i < 500; i++) {
-		struct arxiv_stats_record r = { 0 };
+		struct arxiv_stats_record r;
 
 		snprintf(text, sizeof(text), "The quark w%c%cx $x y$ and \\emph{gluon} Energy%s rare%c%c%c "
 		    "common common caf\xc3\xa9s", 'a' + i % 26, 'a' + i / 26 % 26, i % 2 ? "" : "s",
 		    'a' + i % 7, 'a' + i % 11, 'a' + i % 13);
-		r.id.s = text;
-		r.id.n = 4;
-		r.text.s = text;
-		r.text.n = strlen(text);
-		r.label = f;
-		r.categories = &cat;
-		r.n_categories = 1;
-		r.fields = &f;
-		r.n_fields = 1;
-		r.n_tokens = -1;
+		r = rec(text, 4, text, strlen(text), &field_f);
 		bad += arxiv_stats_add(a, &r, &e) != 0;
 		bad += sp == NULL || arxiv_stats_split(b, text, r.text.n, sp) != 0;
 		r.split = sp;
@@ -397,7 +398,6 @@ test_tokens(const char *name, const char *vpath, int lower)
 	struct arxiv_vocab *v;
 	struct arxiv_tok_cache *c = arxiv_tok_cache_new();
 	struct arxiv_tok_params tp = arxiv_tok_default_params();
-	struct arxiv_stats_str cat = { "cs.AI", 5 }, f = { "F", 1 };
 	struct arxiv_buf oa = { 0 }, ob = { 0 };
 	struct arxiv_error e;
 	static char text[1024];
@@ -414,19 +414,10 @@ test_tokens(const char *name, const char *vpath, int lower)
 	tp.lowercase = lower;
 	arxiv_stats_set_vocab(a, v, &tp, c, 0);
 	for (i = 0; i < 3000; i++) {
-		struct arxiv_stats_record r = { 0 };
 		uint64_t before = a->tokens.sum;
 		size_t n = i == 0 ? 0 : random_text(text, sizeof(text), &seed), nt = 0;
+		struct arxiv_stats_record r = rec(text, n < 4 ? n : 4, text, n, &field_f);
 
-		r.id.s = text;
-		r.id.n = n < 4 ? n : 4;
-		r.text.s = text;
-		r.text.n = n;
-		r.label = f;
-		r.categories = &cat;
-		r.n_categories = 1;
-		r.fields = &f;
-		r.n_fields = 1;
 		r.n_tokens = ARXIV_STATS_COUNT_TOKENS;
 		bad += arxiv_stats_add(a, &r, &e) != 0;
 		bad += arxiv_tok_count(v, &tp, text, n, &nt, &e) != 0;
@@ -458,17 +449,9 @@ static void
 test_tokens_novocab(void)
 {
 	struct arxiv_stats *s = mk(64);
-	struct arxiv_stats_str cat = { "cs.AI", 5 }, f = { "F", 1 };
-	struct arxiv_stats_record r = { 0 };
+	struct arxiv_stats_record r = rec("quark", 5, "quark", 5, &field_f);
 	struct arxiv_error e;
 
-	r.id.s = r.text.s = "quark";
-	r.id.n = r.text.n = 5;
-	r.label = f;
-	r.categories = &cat;
-	r.n_categories = 1;
-	r.fields = &f;
-	r.n_fields = 1;
 	r.n_tokens = ARXIV_STATS_COUNT_TOKENS;
 	CHECK(arxiv_stats_add(s, &r, &e) < 0 && strstr(e.text, "no vocabulary") && s->n == 0,
 	    "tokens to count without a vocabulary: refused (%s), nothing counted", e.text);
