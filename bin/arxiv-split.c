@@ -222,14 +222,8 @@ struct groups {
 static uint32_t
 group_add(struct groups *gs, const char *name)
 {
-	struct group *p;
-
-	if (gs->n == gs->cap) {
-		gs->cap = gs->cap ? gs->cap * 2 : 16;
-		if ((p = realloc(gs->g, gs->cap * sizeof(*p))) == NULL)
-			die("out of memory");
-		gs->g = p;
-	}
+	if (gs->n == gs->cap && arxiv_grow(&gs->g, &gs->cap, gs->n + 1, sizeof(*gs->g), 16) < 0)
+		die("out of memory");
 	memset(&gs->g[gs->n], 0, sizeof(gs->g[gs->n]));
 	if ((gs->g[gs->n].name = strdup(name)) == NULL)
 		die("out of memory");
@@ -294,14 +288,8 @@ split_by_group(const struct group *g, uint64_t h)
 static void
 push_key(struct key **k, size_t *n, size_t *cap, uint64_t h, uint32_t group)
 {
-	struct key *p;
-
-	if (*n == *cap) {
-		*cap = *cap ? *cap * 2 : 4096;
-		if ((p = realloc(*k, *cap * sizeof(*p))) == NULL)
-			die("out of memory");
-		*k = p;
-	}
+	if (*n == *cap && arxiv_grow(k, cap, *n + 1, sizeof(**k), 4096) < 0)
+		die("out of memory");
 	(*k)[*n].h = h;
 	(*k)[(*n)++].group = group;
 }

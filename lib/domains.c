@@ -169,7 +169,7 @@ read_entries(FILE *fp, const char *path, struct entry **out, size_t *nout, char 
     struct arxiv_error *err)
 {
 	struct arxiv_lines *r;
-	struct entry *e = NULL, *ne, cur;
+	struct entry *e = NULL, cur;
 	size_t n = 0, cap = 0, len, i;
 	const char *line;
 	int rc;
@@ -202,15 +202,11 @@ read_entries(FILE *fp, const char *path, struct entry **out, size_t *nout, char 
 			*dflt = cur.label;
 			continue;
 		}
-		if (n == cap) {
-			cap = cap ? cap * 2 : 64;
-			if ((ne = realloc(e, cap * sizeof(*e))) == NULL) {
-				free(cur.code);
-				free(cur.label);
-				arxiv_error_set(err, path, ln, "out of memory");
-				goto fail;
-			}
-			e = ne;
+		if (n == cap && arxiv_grow(&e, &cap, n + 1, sizeof(*e), 64) < 0) {
+			free(cur.code);
+			free(cur.label);
+			arxiv_error_set(err, path, ln, "out of memory");
+			goto fail;
 		}
 		e[n++] = cur;
 	}

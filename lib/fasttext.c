@@ -57,14 +57,8 @@ fnv(const unsigned char *s, size_t n, uint64_t h)
 static inline int
 push(struct ft_feats *f, uint32_t v)
 {
-	if (f->n == f->cap) {
-		size_t cap = f->cap ? f->cap * 2 : 512;
-		uint32_t *p = realloc(f->v, cap * sizeof(*p));
-		if (p == NULL)
-			return -1;
-		f->v = p;
-		f->cap = cap;
-	}
+	if (f->n == f->cap && arxiv_grow(&f->v, &f->cap, f->n + 1, sizeof(*f->v), 512) < 0)
+		return -1;
 	f->v[f->n++] = v;
 	return 0;
 }

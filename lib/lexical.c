@@ -64,15 +64,8 @@ lex_text_slots(const struct arxiv_lexical_params *p, const char *s, size_t n, ui
 		for (j = i; j < n && s[j] != ' '; j++)
 			;
 		h = arxiv_hash64(s + i, j - i, 0);
-		if (k + 2 > *cap) {
-			size_t nc = *cap ? *cap * 2 : 256;
-			uint32_t *ns = realloc(*slots, nc * sizeof(**slots));
-
-			if (ns == NULL)
-				return -1;
-			*slots = ns;
-			*cap = nc;
-		}
+		if (k + 2 > *cap && arxiv_grow(slots, cap, k + 2, sizeof(**slots), 256) < 0)
+			return -1;
 		(*slots)[k++] = (uint32_t)(lex_mix64(h) % p->buckets);
 		if (p->ngrams >= 2 && have_prev)
 			(*slots)[k++] = (uint32_t)(lex_mix64(prev * 0x100000001b3ULL ^ h ^ 0xb16a3ULL) % p->buckets);

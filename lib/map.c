@@ -212,18 +212,13 @@ fast_fields(const char *line, size_t len, const char *v[4], size_t vn[4],
 static int
 add_field(const char ***seen, size_t *nseen, size_t *cap, const char *label)
 {
-	const char **p;
 	size_t i;
 
 	for (i = 0; i < *nseen; i++)
 		if ((*seen)[i] == label)
 			return 0;
-	if (*nseen == *cap) {
-		*cap = *cap ? *cap * 2 : 8;
-		if ((p = realloc(*seen, *cap * sizeof(*p))) == NULL)
-			return -1;
-		*seen = p;
-	}
+	if (*nseen == *cap && arxiv_grow(seen, cap, *nseen + 1, sizeof(**seen), 8) < 0)
+		return -1;
 	(*seen)[(*nseen)++] = label;
 	return 1;
 }

@@ -133,14 +133,9 @@ add(struct arxiv_metrics *m, int truth, const struct arxiv_prediction *p, uint64
 	for (i = 0; i < p->k; i++)
 		if (p->label[i] < 0 || (size_t)p->label[i] >= nl)
 			return -1;
-	if (m->g[G_ALL].n == m->sel_cap) {
-		size_t cap = m->sel_cap ? m->sel_cap * 2 : 1024;
-		struct sel *ns = realloc(m->sel, cap * sizeof(*ns));
-		if (ns == NULL)
-			return -1;
-		m->sel = ns;
-		m->sel_cap = cap;
-	}
+	if (m->g[G_ALL].n == m->sel_cap &&
+	    arxiv_grow(&m->sel, &m->sel_cap, m->g[G_ALL].n + 1, sizeof(*m->sel), 1024) < 0)
+		return -1;
 	pred = p->label[0];
 	hit = pred == truth;
 	fhit = in_fields(fields, truth, pred);

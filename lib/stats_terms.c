@@ -456,15 +456,8 @@ emit_ref(void *ud, const struct tok *t, uint32_t off)
 {
 	struct arxiv_stats_split *sp = ud;
 
-	if (sp->n == sp->cap) {
-		size_t ncap = sp->cap ? sp->cap * 2 : 128;
-		struct term_ref *nt = realloc(sp->t, ncap * sizeof(*nt));
-
-		if (nt == NULL)
-			return -1;
-		sp->t = nt;
-		sp->cap = ncap;
-	}
+	if (sp->n == sp->cap && arxiv_grow(&sp->t, &sp->cap, sp->n + 1, sizeof(*sp->t), 128) < 0)
+		return -1;
 	sp->t[sp->n].h = t->h;
 	sp->t[sp->n].off = off;
 	sp->t[sp->n++].n = (uint32_t)t->n;

@@ -85,6 +85,29 @@ arxiv_buf_reserve(struct arxiv_buf *b, size_t extra)
 }
 
 int
+arxiv_grow(void *arrayp, size_t *cap, size_t need, size_t size, size_t first)
+{
+	size_t c = *cap ? *cap : first ? first : 1;
+	void *old, *p;
+
+	if (need <= *cap)
+		return 0;
+	while (c < need) {
+		if (c > SIZE_MAX / 2)
+			return -1;
+		c *= 2;
+	}
+	if (size == 0 || c > SIZE_MAX / size)
+		return -1;
+	memcpy(&old, arrayp, sizeof(old));	/* a T *, whatever T is */
+	if ((p = realloc(old, c * size)) == NULL)
+		return -1;
+	memcpy(arrayp, &p, sizeof(p));
+	*cap = c;
+	return 0;
+}
+
+int
 arxiv_buf_append(struct arxiv_buf *b, const void *p, size_t n)
 {
 	if (arxiv_buf_reserve(b, n) < 0)
@@ -390,15 +413,8 @@ arxiv_words(const char *s, size_t n, struct arxiv_span **t, size_t *nt, size_t *
 		st = i;
 		while (i < n && !arxiv_blank(s[i]))
 			i++;
-		if (*nt + 1 > *cap) {
-			size_t c = *cap ? *cap * 2 : 64;
-			struct arxiv_span *p = realloc(*t, c * sizeof(*p));
-
-			if (p == NULL)
-				return -1;
-			*t = p;
-			*cap = c;
-		}
+		if (*nt == *cap && arxiv_grow(t, cap, *nt + 1, sizeof(**t), 64) < 0)
+			return -1;
 		(*t)[*nt].st = st;
 		(*t)[(*nt)++].len = i - st;
 	}

@@ -115,14 +115,8 @@ learner_word(void *ud, const char *p, size_t n, size_t nchars)
 		}
 		j = (j + 1) & l->mask;
 	}
-	if (l->n == l->cap) {
-		size_t cap = l->cap ? l->cap * 2 : 1024;
-		struct lword *nw = realloc(l->w, cap * sizeof(*nw));
-		if (nw == NULL)
-			return -1;
-		l->w = nw;
-		l->cap = cap;
-	}
+	if (l->n == l->cap && arxiv_grow(&l->w, &l->cap, l->n + 1, sizeof(*l->w), 1024) < 0)
+		return -1;
 	if (l->arena.len + n > UINT32_MAX || arxiv_buf_append(&l->arena, p, n) < 0)
 		return -1;
 	l->w[l->n].off = (uint32_t)(l->arena.len - n);

@@ -205,15 +205,9 @@ next_tok(struct scan *sc, const char *s, size_t len, size_t i, struct tok *t)
 static int
 add_item(struct scan *sc, size_t start)
 {
-	if (sc->n == sc->cap) {
-		size_t nc = sc->cap ? sc->cap * 2 : 64;
-		struct item *ni = realloc(sc->items, nc * sizeof(*ni));
-
-		if (ni == NULL)
-			return -1;
-		sc->items = ni;
-		sc->cap = nc;
-	}
+	if (sc->n == sc->cap &&
+	    arxiv_grow(&sc->items, &sc->cap, sc->n + 1, sizeof(*sc->items), 64) < 0)
+		return -1;
 	sc->items[sc->n].start = sc->items[sc->n].end = start;
 	sc->items[sc->n].rec = 1;
 	sc->n++;

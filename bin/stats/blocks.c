@@ -24,17 +24,8 @@ keep_record(struct prep *p, const struct arxiv_stats_record *r, const struct job
 		if (r->text.n > 0 && arxiv_buf_append(keep, r->text.s, r->text.n) < 0)
 			return -1;
 	}
-	if (need > ss->cap) {
-		size_t ncap = ss->cap ? ss->cap : 1024;
-		struct arxiv_stats_str *na;
-
-		while (ncap < need)
-			ncap *= 2;
-		if ((na = realloc(ss->a, ncap * sizeof(*na))) == NULL)
-			return -1;
-		ss->a = na;
-		ss->cap = ncap;
-	}
+	if (need > ss->cap && arxiv_grow(&ss->a, &ss->cap, need, sizeof(*ss->a), 1024) < 0)
+		return -1;
 	p->r = *r;
 	p->r.categories = p->r.fields = NULL;
 	p->cat_at = ss->n;

@@ -80,6 +80,11 @@ ARXIV_API int arxiv_buf_printf(struct arxiv_buf *b, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)));
 ARXIV_API void arxiv_buf_clear(struct arxiv_buf *b);
 ARXIV_API void arxiv_buf_free(struct arxiv_buf *b);
+/* Its companion for an array of any type: room for need elements of size
+ * bytes in the array at *arrayp (a T **) of *cap elements, the capacity
+ * doubled from first (or *cap). 0, or -1 out of memory or on overflow, with
+ * the array and *cap as they were. */
+ARXIV_API int arxiv_grow(void *arrayp, size_t *cap, size_t need, size_t size, size_t first);
 
 /* Path of a shipped data file: $ARXIV_DATADIR/name if set; else, for a program
  * run from its build tree (CHECKOUT/build/bin/prog, found through

@@ -1,4 +1,4 @@
-/* test_util.c - buffers, errors, hashing, UTF-8 check and the line reader. */
+/* test_util.c - buffers, arrays, errors, hashing, UTF-8 check and the line reader. */
 #include <stdlib.h>
 #include <string.h>
 
@@ -40,6 +40,33 @@ main(void)
 	arxiv_buf_printf(&b, "%d-%s", 42, "z");
 	CHECK_STR(b.data, "42-z", "buf printf");
 	arxiv_buf_free(&b);
+
+	{
+		/* a typed array by arxiv_grow: doubling from first, the values kept */
+		double *a = NULL;
+		size_t cap = 0, n, caps = 0, last = 0;
+		int kept = 1;
+
+		for (n = 0; n < 1000; n++) {
+			if (n == cap && arxiv_grow(&a, &cap, n + 1, sizeof(*a), 16) < 0)
+				break;
+			if (cap != last)
+				caps++, last = cap;
+			a[n] = (double)n / 3;
+		}
+		for (i = 0; i < 1000; i++)
+			kept &= a != NULL && a[i] == (double)i / 3;
+		CHECK(n == 1000 && cap == 1024 && caps == 7 && kept, "grow: 1000 doubles in 7 "
+		    "steps from 16 to %zu, the values kept", cap);
+		CHECK(arxiv_grow(&a, &cap, 700, sizeof(*a), 16) == 0 && cap == 1024,
+		    "grow: no change when there is room");
+		CHECK(arxiv_grow(&a, &cap, 5000, sizeof(*a), 16) == 0 && cap == 8192 &&
+		    a[999] == 999.0 / 3, "grow: to the first doubling that holds need");
+		n = cap;
+		CHECK(arxiv_grow(&a, &cap, SIZE_MAX / 4, sizeof(*a), 16) < 0 && cap == n &&
+		    a[999] == 999.0 / 3, "grow: overflow refused, the array and capacity kept");
+		free(a);
+	}
 
 	arxiv_error_set(&e, "in.jsonl", 12, "bad %s", "thing");
 	CHECK_STR(arxiv_error_str(&e, msg, sizeof(msg)), "in.jsonl:12: bad thing", "error string with line");
