@@ -329,8 +329,8 @@ count_high(uint64_t x)
 }
 
 /* Characters (UTF-8 sequences: bytes but continuation bytes), words (runs
- * of bytes other than space, tab, CR, LF) and whether any byte is non-ASCII,
- * 8 bytes at a time. */
+ * of bytes other than space, tab, CR, LF: wordmask64's blanks) and whether
+ * any byte is non-ASCII: 64 bytes at a time by masks, the rest 8 at a time. */
 static void
 text_counts(const unsigned char *p, size_t n, size_t *chars, size_t *words, int *nonascii)
 {
@@ -341,30 +341,23 @@ text_counts(const unsigned char *p, size_t n, size_t *chars, size_t *words, int 
 #if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
 	uint64_t acc = 0, carry = 0x80;	/* the blank bit of the byte before, at bit 7 */
 
-#if defined(__SSE2__)
-	/* 64 bytes at a time into masks (bit j: byte j) */
 	for (; i + 64 <= n; i += 64) {
-		uint64_t blank = 0, contm = 0, high = 0;
-		int at;
+		struct wordmask m;
+		size_t j;
 
-		for (at = 0; at < 64; at += 16) {
-			__m128i x = _mm_loadu_si128((const __m128i *)(const void *)(p + i + at));
-			__m128i b = _mm_or_si128(_mm_or_si128(_mm_cmpeq_epi8(x, _mm_set1_epi8(' ')),
-			    _mm_cmpeq_epi8(x, _mm_set1_epi8('\n'))), _mm_or_si128(_mm_cmpeq_epi8(x,
-			    _mm_set1_epi8('\t')), _mm_cmpeq_epi8(x, _mm_set1_epi8('\r'))));
-			__m128i c = _mm_cmpeq_epi8(_mm_and_si128(x, _mm_set1_epi8((char)0xc0)),
-			    _mm_set1_epi8((char)0x80));
+		wordmask64(p + i, 64, &m);
+		if (m.high) {	/* continuation bytes only where there are high ones */
+			acc |= HIGH;
+			for (j = 0; j < 64; j += 8) {
+				uint64_t x;
 
-			blank |= (uint64_t)(uint16_t)_mm_movemask_epi8(b) << at;
-			contm |= (uint64_t)(uint16_t)_mm_movemask_epi8(c) << at;
-			high |= (uint64_t)(uint16_t)_mm_movemask_epi8(x) << at;
+				memcpy(&x, p + i + j, 8);
+				cont += count_high(x & ~(x << 1) & HIGH);
+			}
 		}
-		cont += bytemask_pop64(contm);
-		acc |= high ? HIGH : 0;
-		starts += bytemask_pop64(~blank & (blank << 1 | carry >> 7));
-		carry = (blank >> 63) << 7;
+		starts += bytemask_pop64(~m.space & (m.space << 1 | carry >> 7));
+		carry = (m.space >> 63) << 7;
 	}
-#endif
 	for (; i + 8 <= n; i += 8) {
 		uint64_t x, blank, solid;
 
@@ -404,7 +397,7 @@ int
 arxiv_stats_add(struct arxiv_stats *s, const struct arxiv_stats_record *r,
     struct arxiv_error *err)
 {
-	int f, g, y, terms_done = 0, counts = 0, fuse;
+	int f, g, y, terms_done = 0, counted = 0, fuse;
 	long n_tokens = r->n_tokens;
 	size_t i, nt, words;
 	uint64_t fmask = 0, hid;
@@ -425,8 +418,7 @@ arxiv_stats_add(struct arxiv_stats *s, const struct arxiv_stats_record *r,
 	else if (fuse) {
 		own.htext = hash64(r->text.s, r->text.n);
 		own.math = has_math(r->text.s, r->text.n);
-		counts = 1;	/* chars, words, nonascii: below */
-		fx = &own;
+		fx = &own;	/* chars, words, nonascii: below */
 	} else {
 		stats_text_facts(r->text.s, r->text.n, &own);
 		fx = &own;
@@ -470,8 +462,6 @@ arxiv_stats_add(struct arxiv_stats *s, const struct arxiv_stats_record *r,
 		s->year_unknown++;
 
 	if (n_tokens == ARXIV_STATS_COUNT_TOKENS) {
-		int counted = 0;
-
 		if (fuse && f >= 0 && f < TERMF) {
 			counted = stats_terms_tokens(s, r->text.s, r->text.n, f, &nt, &words);
 			if (counted < 0)
@@ -482,13 +472,12 @@ arxiv_stats_add(struct arxiv_stats *s, const struct arxiv_stats_record *r,
 			own.chars = r->text.n;
 			own.words = words;
 			own.nonascii = 0;
-			counts = 0;
 		} else if (arxiv_tok_count_cached(s->tcache, ARXIV_TOK_VALID_UTF8, s->vocab,
 		    &s->tp, r->text.s, r->text.n, &nt, err) < 0)
 			return -1;
 		n_tokens = (long)(s->tok_cap && nt > s->tok_cap ? s->tok_cap : nt);
 	}
-	if (counts)
+	if (fuse && !counted)
 		text_counts((const unsigned char *)r->text.s, r->text.n, &own.chars, &own.words,
 		    &own.nonascii);
 	s->math += fx->math;

@@ -483,15 +483,6 @@ struct batch {
 	struct tok b[BATCH];
 };
 
-/* the WordPiece pieces of term t (a whole word of at most TERM_MAX letters) */
-static size_t
-tok_pieces(struct cnt *c, const struct tok *t)
-{
-	if (t->n == 1)
-		return 1;
-	return t->n <= CT_KEY ? ct_pieces(c, t->q, t->n) : tokcount__pieces(c->v, t->w, t->n);
-}
-
 static int
 batch_flush(struct batch *bt)
 {
@@ -505,7 +496,8 @@ batch_flush(struct batch *bt)
 		bt->s->ftokens[bt->f]++;
 		if (bt->b[i].wp) {
 			if (t->wp == 0)
-				t->wp = (uint8_t)tok_pieces(bt->c, &bt->b[i]);
+				t->wp = (uint8_t)cnt_pieces(bt->c, bt->b[i].w, bt->b[i].n,
+				    bt->b[i].n);	/* ASCII letters: bytes are characters */
 			bt->pieces += t->wp;
 		}
 	}

@@ -57,21 +57,6 @@ tokcount__pieces(const struct arxiv_vocab *v, const char *p, size_t n)
 	return k;
 }
 
-/* Pieces of one basic-tokenised word. */
-static size_t
-cnt_pieces(struct cnt *c, const char *p, size_t n, size_t nchars)
-{
-	uint64_t key[CT_KEY / 8];
-
-	if ((n == 1 && (unsigned char)p[0] < 128) || nchars > MAX_WORD_CHARS)
-		return 1;
-	if (c->t == NULL || n > CT_KEY)
-		return tokcount__pieces(c->v, p, n);
-	key[0] = key[1] = key[2] = 0;
-	memcpy(key, p, n);
-	return ct_pieces(c, key, n);
-}
-
 static int
 cnt_word(void *ud, const char *p, size_t n, size_t nchars)
 {

@@ -91,6 +91,21 @@ ct_pieces(struct cnt *c, const uint64_t *key, size_t n)
 }
 
 
+/* Pieces of one basic-tokenised word (of nchars characters). */
+static inline size_t
+cnt_pieces(struct cnt *c, const char *p, size_t n, size_t nchars)
+{
+	uint64_t key[CT_KEY / 8];
+
+	if ((n == 1 && (unsigned char)p[0] < 128) || nchars > MAX_WORD_CHARS)
+		return 1;
+	if (c->t == NULL || n > CT_KEY)
+		return tokcount__pieces(c->v, p, n);
+	key[0] = key[1] = key[2] = 0;
+	memcpy(key, p, n);
+	return ct_pieces(c, key, n);
+}
+
 /*
  * The fast path's words of 2..CT_KEY bytes wait in a batch, their table lines
  * prefetched, and are looked up together: the 4 MiB table is mostly out of

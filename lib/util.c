@@ -66,22 +66,9 @@ arxiv_log(int level, const char *fmt, ...)
 int
 arxiv_buf_reserve(struct arxiv_buf *b, size_t extra)
 {
-	size_t need, cap;
-	char *p;
-
 	if (extra > SIZE_MAX - b->len - 1)
 		return -1;
-	need = b->len + extra + 1;
-	if (need <= b->cap)
-		return 0;
-	cap = b->cap ? b->cap : 64;
-	while (cap < need)
-		cap = cap > SIZE_MAX / 2 ? need : cap * 2;
-	if ((p = realloc(b->data, cap)) == NULL)
-		return -1;
-	b->data = p;
-	b->cap = cap;
-	return 0;
+	return arxiv_grow(&b->data, &b->cap, b->len + extra + 1, 1, 64);
 }
 
 int
